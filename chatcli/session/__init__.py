@@ -1,0 +1,1 @@
+"""Session models, errors and storage."""

@@ -1,0 +1,231 @@
+"""Session data models: metadata (``metadata.json``) and transcript messages (``conversation.jsonl``).
+
+The serialised field names are part of the on-disk format and never change meaning; new fields
+come with a new ``version`` and a step in :meth:`SessionMetadata.migrate`.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from chatcli.session.errors import InvalidMetadata, InvalidName, UnsupportedVersion, shorten
+
+__all__ = [
+    "FIRST_MESSAGE_LIMIT",
+    "METADATA_VERSION",
+    "NAME_MAX_LENGTH",
+    "Message",
+    "Role",
+    "SessionMetadata",
+    "SessionStatus",
+    "is_session_id",
+    "new_session_id",
+    "utc_now",
+    "validate_session_name",
+]
+
+#: The metadata schema version this chatcli writes.
+METADATA_VERSION = 1
+#: Longest accepted session name.
+NAME_MAX_LENGTH = 100
+#: ``first_message`` keeps this many characters: it is a summary for listings, not the message.
+FIRST_MESSAGE_LIMIT = 500
+
+_NAME_CHAR = re.compile(r"[A-Za-z0-9_-]")
+_SESSION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+Role = Literal["user", "assistant", "system"]
+
+
+def utc_now() -> datetime:
+    """The current time as a timezone-aware UTC datetime."""
+    return datetime.now(UTC)
+
+
+def new_session_id() -> str:
+    """A fresh session id: a UUID4 in canonical lowercase form."""
+    return str(uuid.uuid4())
+
+
+def is_session_id(value: str) -> bool:
+    """True if ``value`` is a canonical lowercase UUID, the only form a session id takes on disk.
+
+    This is what keeps ids safe to use as a folder name: no separators, no ``..``, no NUL.
+    """
+    return _SESSION_ID.fullmatch(value) is not None
+
+
+def validate_session_name(name: str) -> str:
+    """Return ``name`` if it is a valid session name, else raise :class:`InvalidName`.
+
+    A name is 1-100 characters of ASCII letters, digits, ``-`` and ``_``, and does not start with
+    ``-`` (so it can never be mistaken for a command-line option).
+    """
+    if not isinstance(name, str):
+        raise InvalidName("a name must be text")
+    if not name:
+        raise InvalidName("the name is empty")
+    if len(name) > NAME_MAX_LENGTH:
+        raise InvalidName(f"the name is {len(name)} characters long; the limit is {NAME_MAX_LENGTH}")
+    for ch in name:
+        if not _NAME_CHAR.fullmatch(ch):
+            if ch == " ":
+                what = "a space"
+            elif ch.isprintable():
+                what = f"{ch!r}"
+            else:
+                what = f"the invisible character U+{ord(ch):04X}"
+            raise InvalidName(f"{shorten(ascii(name), 40)} contains {what}")
+    if name.startswith("-"):
+        raise InvalidName(f"{shorten(name, 40)!r} starts with '-', which reads as an option")
+    return name
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class SessionStatus(StrEnum):
+    """Lifecycle state of a session."""
+
+    ACTIVE = "active"
+    ARCHIVED = "archived"
+
+
+class SessionMetadata(BaseModel):
+    """Everything chatcli knows about a session without reading its transcript.
+
+    Timestamps are timezone-aware UTC (a naive value read from disk is taken as UTC).
+    """
+
+    model_config = ConfigDict(validate_assignment=True, extra="ignore")
+
+    version: int = METADATA_VERSION
+    id: str = Field(min_length=1, max_length=200)
+    status: SessionStatus = SessionStatus.ACTIVE
+    created: datetime
+    last_active: datetime
+    first_message: str = ""
+    name: str | None = None
+    file_count: int = Field(default=0, ge=0)
+    message_count: int = Field(default=0, ge=0)
+    custom_fields: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("created", "last_active")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return _as_utc(value)
+
+    @classmethod
+    def new(cls, session_id: str, first_message: str) -> Self:
+        """A fresh, active, unnamed session created now."""
+        now = utc_now()
+        return cls(
+            id=session_id,
+            created=now,
+            last_active=now,
+            first_message=first_message[:FIRST_MESSAGE_LIMIT],
+        )
+
+    @classmethod
+    def from_json(cls, data: bytes | str, *, source: str = "metadata") -> Self:
+        """Parse and migrate serialised metadata.
+
+        Raises :class:`UnsupportedVersion` for a newer version and :class:`InvalidMetadata`
+        for anything that is not a valid metadata object.
+        """
+        try:
+            raw = cls.model_validate_json(data)
+        except ValidationError as exc:
+            raise InvalidMetadata(f"{source}: {_first_error(exc)}") from exc
+        return raw.migrate()
+
+    def to_json(self) -> str:
+        """Serialise to the on-disk JSON form (indented, stable field order)."""
+        return self.model_dump_json(indent=2) + "\n"
+
+    def archive(self) -> None:
+        """Mark the session archived (hidden from the default listing, never deleted)."""
+        self.status = SessionStatus.ARCHIVED
+
+    def unarchive(self) -> None:
+        """Mark the session active again."""
+        self.status = SessionStatus.ACTIVE
+
+    @property
+    def is_archived(self) -> bool:
+        """True when the session is archived."""
+        return self.status is SessionStatus.ARCHIVED
+
+    def update_activity(self, at: datetime | None = None) -> None:
+        """Move ``last_active`` forward to ``at`` (default: now); it never goes backwards."""
+        when = _as_utc(at) if at is not None else utc_now()
+        if when <= self.last_active:
+            when = self.last_active + timedelta(microseconds=1)
+        self.last_active = when
+
+    def set_name(self, name: str) -> None:
+        """Validate and set the name; on failure the old name is left as it was."""
+        self.name = validate_session_name(name)
+
+    def clear_name(self) -> None:
+        """Remove the session's name."""
+        self.name = None
+
+    def migrate(self) -> Self:
+        """Return this metadata brought up to :data:`METADATA_VERSION`.
+
+        v0 -> v1 adds ``custom_fields``. A version newer than this chatcli knows (or a negative
+        one) raises :class:`UnsupportedVersion`: metadata is never silently downgraded.
+        """
+        if self.version < 0 or self.version > METADATA_VERSION:
+            raise UnsupportedVersion(self.version, METADATA_VERSION)
+        migrated = self.model_copy(deep=True)
+        if migrated.version == 0:
+            migrated.custom_fields = dict(migrated.custom_fields)
+            migrated.version = 1
+        return migrated
+
+
+class Message(BaseModel):
+    """One line of ``conversation.jsonl``.
+
+    ``id`` makes every message identifiable (duplicates after a crash are detectable);
+    ``interrupted`` marks an assistant reply cut short (Ctrl-C, a dropped stream).
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    role: Role
+    content: str
+    timestamp: datetime = Field(default_factory=utc_now)
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    interrupted: bool = False
+
+    @field_validator("timestamp")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return _as_utc(value)
+
+    def to_line(self) -> str:
+        """Serialise as one JSON line (no trailing newline; ``interrupted`` only when set)."""
+        return self.model_dump_json(
+            exclude_defaults=False, exclude={"interrupted"} if not self.interrupted else None
+        )
+
+
+def _first_error(exc: ValidationError) -> str:
+    errors = exc.errors(include_url=False)
+    if not errors:
+        return "invalid data"
+    err = errors[0]
+    loc = ".".join(str(part) for part in err.get("loc", ())) or "document"
+    msg = str(err.get("msg", "invalid value"))
+    more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
+    return f"{loc}: {msg}{more}"

@@ -1,0 +1,235 @@
+"""The session repository contract, its filter, and the in-memory implementation used by tests.
+
+Why synchronous: every operation is a handful of small local file operations (sub-millisecond to a
+few milliseconds, fsync included), and the file locks that make them safe across processes are
+blocking OS locks. An ``async`` facade would only hide that blocking inside the event loop. The
+REPL instead runs repository calls in a worker thread (``asyncio.to_thread``) so the prompt stays
+responsive, and the command line calls them directly.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from chatcli.session.errors import SessionAlreadyExists, SessionError, SessionNotFound
+from chatcli.session.models import FIRST_MESSAGE_LIMIT, Message, SessionMetadata, SessionStatus
+
+__all__ = [
+    "InMemoryRepository",
+    "SessionFilter",
+    "SessionList",
+    "SessionRepository",
+    "Transcript",
+    "apply_filter",
+    "matches_search",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class SessionFilter:
+    """Which sessions :meth:`SessionRepository.list` returns.
+
+    ``status`` None means every status; ``search`` is a case-insensitive substring matched
+    against the name and the first message; ``limit`` None means no limit. Results are always
+    ordered newest ``last_active`` first.
+    """
+
+    status: SessionStatus | None = None
+    limit: int | None = None
+    search: str | None = None
+
+
+class SessionList(list[SessionMetadata]):
+    """A list of sessions plus the problems met while listing (corrupted or unreadable sessions).
+
+    A bad session never hides the good ones: it is reported here instead of failing the listing.
+    """
+
+    def __init__(self, items: Iterable[SessionMetadata] = (), problems: Iterable[SessionError] = ()) -> None:
+        super().__init__(items)
+        self.problems: list[SessionError] = list(problems)
+
+
+@dataclass(slots=True)
+class Transcript:
+    """Messages read back from a session, and what was wrong with the file, if anything.
+
+    ``skipped_lines`` are 1-based line numbers that could not be parsed and were skipped;
+    ``torn_tail`` is True when the last line is incomplete (a crash mid-append); it is repaired
+    (set aside, never silently dropped) before the next append.
+    """
+
+    messages: list[Message] = field(default_factory=list)
+    skipped_lines: list[int] = field(default_factory=list)
+    torn_tail: bool = False
+
+    @property
+    def warnings(self) -> list[str]:
+        """Human-readable notes about skipped or torn lines."""
+        notes: list[str] = []
+        if self.skipped_lines:
+            shown = ", ".join(str(n) for n in self.skipped_lines[:10])
+            more = " …" if len(self.skipped_lines) > 10 else ""
+            notes.append(f"skipped {len(self.skipped_lines)} unreadable line(s): {shown}{more}")
+        if self.torn_tail:
+            notes.append(
+                "the last line is incomplete (interrupted write); it will be set aside on the next save"
+            )
+        return notes
+
+
+def matches_search(meta: SessionMetadata, needle_lower: str) -> bool:
+    """Case-insensitive substring match of ``needle_lower`` against the name and first message."""
+    if needle_lower in meta.first_message.lower():
+        return True
+    return meta.name is not None and needle_lower in meta.name.lower()
+
+
+def apply_filter(items: Iterable[SessionMetadata], flt: SessionFilter) -> list[SessionMetadata]:
+    """Filter, sort newest-first, and limit ``items`` as ``flt`` says."""
+    needle = flt.search.lower() if flt.search else None
+    chosen = [
+        m
+        for m in items
+        if (flt.status is None or m.status is flt.status) and (needle is None or matches_search(m, needle))
+    ]
+    chosen.sort(key=lambda m: (m.last_active, m.id), reverse=True)
+    if flt.limit is not None:
+        del chosen[max(flt.limit, 0) :]
+    return chosen
+
+
+@runtime_checkable
+class SessionRepository(Protocol):
+    """Storage of sessions: metadata plus an append-only transcript per session.
+
+    ``get``/``save``/``delete``/``list``/``exists`` are the metadata contract; the transcript
+    and read-modify-write methods let the service keep both parts consistent under one lock.
+    """
+
+    def get(self, session_id: str) -> SessionMetadata:
+        """The session's metadata; :class:`SessionNotFound` if there is none."""
+        ...
+
+    def save(self, metadata: SessionMetadata) -> None:
+        """Create or replace the session's metadata."""
+        ...
+
+    def delete(self, session_id: str) -> None:
+        """Remove the session and its transcript; :class:`SessionNotFound` if there is none."""
+        ...
+
+    def list(self, flt: SessionFilter | None = None) -> SessionList:
+        """Sessions matching ``flt``, newest first, with any problems met on the way."""
+        ...
+
+    def exists(self, session_id: str) -> bool:
+        """True if a session with this id exists."""
+        ...
+
+    def create(self, metadata: SessionMetadata, messages: Sequence[Message] = ()) -> None:
+        """Create a new session with its initial messages; :class:`SessionAlreadyExists` if taken."""
+        ...
+
+    def update(self, session_id: str, change: Callable[[SessionMetadata], None]) -> SessionMetadata:
+        """Read, apply ``change`` and write back the metadata atomically w.r.t. other writers."""
+        ...
+
+    def append_message(self, session_id: str, message: Message) -> SessionMetadata:
+        """Durably append one message and update counts and activity; returns the new metadata."""
+        ...
+
+    def load_messages(self, session_id: str) -> Transcript:
+        """Every readable message of the session, oldest first."""
+        ...
+
+    def names_lock(self) -> AbstractContextManager[None]:
+        """A project-wide lock held while checking and assigning a unique name."""
+        ...
+
+
+class InMemoryRepository:
+    """A thread-safe repository held in memory: for tests and for throwaway sessions."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._meta: dict[str, SessionMetadata] = {}
+        self._messages: dict[str, list[Message]] = {}
+        self._names = threading.Lock()
+
+    def get(self, session_id: str) -> SessionMetadata:
+        """The session's metadata (a copy); :class:`SessionNotFound` if there is none."""
+        with self._lock:
+            try:
+                return self._meta[session_id].model_copy(deep=True)
+            except KeyError:
+                raise SessionNotFound(session_id) from None
+
+    def save(self, metadata: SessionMetadata) -> None:
+        """Create or replace the session's metadata."""
+        with self._lock:
+            self._meta[metadata.id] = metadata.model_copy(deep=True)
+            self._messages.setdefault(metadata.id, [])
+
+    def delete(self, session_id: str) -> None:
+        """Remove the session; :class:`SessionNotFound` if there is none."""
+        with self._lock:
+            if self._meta.pop(session_id, None) is None:
+                raise SessionNotFound(session_id)
+            self._messages.pop(session_id, None)
+
+    def list(self, flt: SessionFilter | None = None) -> SessionList:
+        """Sessions matching ``flt``, newest first."""
+        with self._lock:
+            items = [m.model_copy(deep=True) for m in self._meta.values()]
+        return SessionList(apply_filter(items, flt or SessionFilter()))
+
+    def exists(self, session_id: str) -> bool:
+        """True if the session exists."""
+        with self._lock:
+            return session_id in self._meta
+
+    def create(self, metadata: SessionMetadata, messages: Sequence[Message] = ()) -> None:
+        """Create a session with its initial messages; :class:`SessionAlreadyExists` if taken."""
+        with self._lock:
+            if metadata.id in self._meta:
+                raise SessionAlreadyExists(f"session {metadata.id}")
+            self._meta[metadata.id] = metadata.model_copy(deep=True)
+            self._messages[metadata.id] = list(messages)
+
+    def update(self, session_id: str, change: Callable[[SessionMetadata], None]) -> SessionMetadata:
+        """Apply ``change`` to the stored metadata under the lock; the stored copy only changes on success."""
+        with self._lock:
+            current = self.get(session_id)
+            change(current)
+            self._meta[session_id] = current.model_copy(deep=True)
+            return current
+
+    def append_message(self, session_id: str, message: Message) -> SessionMetadata:
+        """Append one message and update counts and activity."""
+        with self._lock:
+            meta = self.get(session_id)
+            self._messages.setdefault(session_id, []).append(message)
+            meta.message_count += 1
+            if not meta.first_message and message.role == "user":
+                meta.first_message = message.content[:FIRST_MESSAGE_LIMIT]
+            meta.update_activity(message.timestamp)
+            self._meta[session_id] = meta.model_copy(deep=True)
+            return meta
+
+    def load_messages(self, session_id: str) -> Transcript:
+        """Every message of the session, oldest first."""
+        with self._lock:
+            if session_id not in self._meta:
+                raise SessionNotFound(session_id)
+            return Transcript(messages=list(self._messages.get(session_id, [])))
+
+    @contextmanager
+    def names_lock(self) -> Iterator[None]:
+        """A process-wide lock for name assignment."""
+        with self._names:
+            yield

@@ -1,0 +1,775 @@
+"""The file-backed session repository and the discovery of the sessions folder.
+
+Layout, under ``<project>/.amazonq/sessions/``::
+
+    .gitignore                  "*": transcripts are never committed by accident
+    .locks/<id>.lock            one lock file per session (filelock), plus names.lock
+    .quarantine/                files set aside by repairs; never deleted by chatcli
+    <id>/metadata.json          SessionMetadata, replaced atomically
+    <id>/conversation.jsonl     one Message per line, append-only
+
+Guarantees: metadata is replaced atomically (temp file, fsync, rename, fsync of the folder);
+messages are appended with one write and an fsync before the call returns; every write holds the
+session's lock, so read-modify-write never loses another process's update; ids are validated
+before they touch a path and symbolic links inside the tree are refused, never followed; folders
+are created 0700 and files 0600 whatever the umask.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import stat
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from filelock import FileLock, Timeout
+from pydantic import ValidationError
+
+from chatcli.session.errors import (
+    ConcurrentModification,
+    CorruptedSession,
+    InvalidMetadata,
+    SessionAlreadyExists,
+    SessionError,
+    SessionNotFound,
+    StorageError,
+    UnsafePath,
+    UnsupportedVersion,
+    from_os_error,
+    shorten,
+)
+from chatcli.session.models import (
+    FIRST_MESSAGE_LIMIT,
+    Message,
+    SessionMetadata,
+    SessionStatus,
+    is_session_id,
+    utc_now,
+    validate_session_name,
+)
+from chatcli.session.repository import SessionFilter, SessionList, Transcript, apply_filter
+
+__all__ = [
+    "CONVERSATION_FILE",
+    "ENV_SESSIONS_DIR",
+    "METADATA_FILE",
+    "FileRepository",
+    "RepairReport",
+    "SessionsLocation",
+    "discover_sessions_dir",
+]
+
+ENV_SESSIONS_DIR = "CHATCLI_SESSIONS_DIR"
+METADATA_FILE = "metadata.json"
+CONVERSATION_FILE = "conversation.jsonl"
+LOCKS_DIR = ".locks"
+QUARANTINE_DIR = ".quarantine"
+NAMES_LOCK = "names.lock"
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+#: Metadata files larger than this are not metadata (it is a few hundred bytes normally).
+MAX_METADATA_BYTES = 1 << 20
+DEFAULT_LOCK_TIMEOUT = 10.0
+
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+
+Source = Literal["flag", "env", "amazonq", "git", "cwd"]
+
+
+@dataclass(frozen=True, slots=True)
+class SessionsLocation:
+    """Where sessions live and how that was decided.
+
+    ``guarded`` lists the folders, from the project down, that must not be symbolic links
+    (``.amazonq`` and ``.amazonq/sessions``, or the explicit folder itself).
+    """
+
+    path: Path
+    source: Source
+    guarded: tuple[Path, ...]
+
+    def describe(self) -> str:
+        """One line saying where sessions are stored and why."""
+        why = {
+            "flag": "from --sessions-dir",
+            "env": f"from ${ENV_SESSIONS_DIR}",
+            "amazonq": "nearest folder holding .amazonq/",
+            "git": "nearest folder holding .git",
+            "cwd": "current folder",
+        }[self.source]
+        return f"{self.path} ({why})"
+
+
+def discover_sessions_dir(
+    explicit: str | os.PathLike[str] | None = None,
+    *,
+    cwd: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> SessionsLocation:
+    """Find the sessions folder without creating anything.
+
+    Order: ``explicit`` (``--sessions-dir``), then ``$CHATCLI_SESSIONS_DIR``, then the nearest
+    ancestor of ``cwd`` holding ``.amazonq/``, then the nearest holding ``.git``, then ``cwd``.
+    """
+    env = os.environ if environ is None else environ
+    here = Path(cwd if cwd is not None else Path.cwd()).absolute()
+    if explicit is not None and str(explicit) != "":
+        path = (here / Path(explicit).expanduser()).absolute()
+        return SessionsLocation(path, "flag", (path,))
+    from_env = env.get(ENV_SESSIONS_DIR, "")
+    if from_env:
+        path = (here / Path(from_env).expanduser()).absolute()
+        return SessionsLocation(path, "env", (path,))
+    chain = [here, *here.parents]
+    for folder in chain:
+        if os.path.lexists(folder / ".amazonq"):
+            return _project_location(folder, "amazonq")
+    for folder in chain:
+        if os.path.lexists(folder / ".git"):
+            return _project_location(folder, "git")
+    return _project_location(here, "cwd")
+
+
+def _project_location(project: Path, source: Source) -> SessionsLocation:
+    amazonq = project / ".amazonq"
+    sessions = amazonq / "sessions"
+    return SessionsLocation(sessions, source, (amazonq, sessions))
+
+
+@dataclass(slots=True)
+class RepairReport:
+    """What :meth:`FileRepository.repair` found and did for one session."""
+
+    session_id: str
+    actions: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        """True when the repair changed anything on disk."""
+        return bool(self.actions)
+
+
+def _stamp() -> str:
+    return utc_now().strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | _O_DIRECTORY | _O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+class FileRepository:
+    """Sessions stored as plain files in one folder (see the module docstring for the layout)."""
+
+    def __init__(
+        self,
+        location: SessionsLocation | Path | str,
+        *,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    ) -> None:
+        if not isinstance(location, SessionsLocation):
+            path = Path(location).absolute()
+            location = SessionsLocation(path, "flag", (path,))
+        self.location = location
+        self.root = location.path
+        self.lock_timeout = lock_timeout
+        self._locks: dict[str, FileLock] = {}
+        self._locks_guard = threading.Lock()
+
+    # ------------------------------------------------------------------ paths and safety
+
+    def _check_guarded(self) -> bool:
+        """Refuse symlinked guard folders; return True when the sessions folder exists."""
+        for folder in self.location.guarded:
+            try:
+                st = os.lstat(folder)
+            except FileNotFoundError:
+                return False
+            except OSError as exc:
+                raise from_os_error(exc, folder) from exc
+            if stat.S_ISLNK(st.st_mode):
+                raise UnsafePath(folder, "is a symbolic link")
+            if not stat.S_ISDIR(st.st_mode):
+                raise UnsafePath(folder, "is not a folder")
+        return True
+
+    def _session_dir(self, session_id: str) -> Path:
+        if not is_session_id(session_id):
+            raise SessionNotFound(session_id, "not a valid session id")
+        return self.root / session_id
+
+    def _check_session_dir(self, session_id: str) -> Path:
+        """The session's folder, verified to be a real folder (not a link); NotFound if absent."""
+        folder = self._session_dir(session_id)
+        if not self._check_guarded():
+            raise SessionNotFound(session_id)
+        try:
+            st = os.lstat(folder)
+        except FileNotFoundError:
+            raise SessionNotFound(session_id) from None
+        except OSError as exc:
+            raise from_os_error(exc, folder) from exc
+        if stat.S_ISLNK(st.st_mode):
+            raise UnsafePath(folder, "is a symbolic link")
+        if not stat.S_ISDIR(st.st_mode):
+            raise UnsafePath(folder, "is not a folder")
+        return folder
+
+    def _mkdir(self, path: Path) -> bool:
+        """Create ``path`` with mode 0700 (whatever the umask); False if it already existed."""
+        try:
+            os.mkdir(path, DIR_MODE)
+        except FileExistsError:
+            st = os.lstat(path)
+            if stat.S_ISLNK(st.st_mode):
+                raise UnsafePath(path, "is a symbolic link") from None
+            if not stat.S_ISDIR(st.st_mode):
+                raise UnsafePath(path, "is not a folder") from None
+            return False
+        os.chmod(path, DIR_MODE)
+        return True
+
+    def ensure_root(self) -> None:
+        """Create the sessions folder (and its ``.gitignore``) if missing: only ever on a write."""
+        if self._check_guarded():
+            return
+        try:
+            guarded = self.location.guarded
+            top = guarded[0]
+            top.parent.mkdir(parents=True, exist_ok=True)
+            for folder in guarded:
+                if self._mkdir(folder):
+                    _fsync_dir(folder.parent)
+            self._write_new_file(self.root / ".gitignore", b"*\n")
+        except OSError as exc:
+            raise from_os_error(exc, self.root) from exc
+        self._check_guarded()
+
+    def _write_new_file(self, path: Path, data: bytes) -> None:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC, FILE_MODE)
+        except FileExistsError:
+            return
+        try:
+            os.fchmod(fd, FILE_MODE)
+            _write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _read_bytes(self, path: Path, limit: int | None = None) -> bytes:
+        """Read a file without following a final symlink; OSError is left to the caller."""
+        fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW | _O_CLOEXEC)
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise IsADirectoryError(f"{path} is not a regular file")
+            if limit is not None and st.st_size > limit:
+                raise CorruptedSession(
+                    path.parent.name,
+                    f"{path.name} is {st.st_size} bytes, far larger than metadata can be",
+                    path,
+                )
+            chunks = []
+            while True:
+                chunk = os.read(fd, max(st.st_size + 1, 65536))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                if limit is not None and sum(map(len, chunks)) > limit:
+                    raise CorruptedSession(
+                        path.parent.name, f"{path.name} is larger than metadata can be", path
+                    )
+            return b"".join(chunks)
+        finally:
+            os.close(fd)
+
+    def _atomic_write(self, folder: Path, name: str, data: bytes) -> None:
+        """Replace ``folder/name`` with ``data``: temp file, fsync, rename, fsync of the folder."""
+        tmp = folder / f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC, FILE_MODE)
+            try:
+                os.fchmod(fd, FILE_MODE)
+                _write_all(fd, data)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, folder / name)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise from_os_error(exc, folder / name) from exc
+        try:
+            _fsync_dir(folder)
+        except OSError as exc:
+            raise from_os_error(exc, folder) from exc
+
+    # ------------------------------------------------------------------ locking
+
+    def _lock(self, name: str) -> FileLock:
+        with self._locks_guard:
+            lock = self._locks.get(name)
+            if lock is None:
+                lock = FileLock(self.root / LOCKS_DIR / name, timeout=self.lock_timeout, mode=FILE_MODE)
+                self._locks[name] = lock
+            return lock
+
+    @contextmanager
+    def _locked(self, name: str, what: str) -> Iterator[None]:
+        self.ensure_root()
+        locks = self.root / LOCKS_DIR
+        try:
+            self._mkdir(locks)
+            path = locks / name
+            with contextlib.suppress(FileNotFoundError):
+                if stat.S_ISLNK(os.lstat(path).st_mode):
+                    raise UnsafePath(path, "is a symbolic link")
+            lock = self._lock(name)
+            lock.acquire()
+        except Timeout:
+            raise ConcurrentModification(what, self.lock_timeout) from None
+        except OSError as exc:
+            raise from_os_error(exc, locks) from exc
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def session_lock(self, session_id: str) -> contextlib.AbstractContextManager[None]:
+        """The per-session write lock (a file lock, so it also excludes other processes)."""
+        self._session_dir(session_id)
+        return self._locked(f"{session_id}.lock", session_id)
+
+    def names_lock(self) -> contextlib.AbstractContextManager[None]:
+        """The project-wide lock held while checking and assigning a unique session name."""
+        return self._locked(NAMES_LOCK, "the session names")
+
+    # ------------------------------------------------------------------ metadata
+
+    def _parse_metadata(self, session_id: str, data: bytes, path: Path) -> SessionMetadata:
+        if not data.strip():
+            raise CorruptedSession(session_id, f"{METADATA_FILE} is empty", path)
+        try:
+            meta = SessionMetadata.from_json(data, source=METADATA_FILE)
+        except UnsupportedVersion:
+            raise
+        except InvalidMetadata as exc:
+            raise CorruptedSession(session_id, exc.detail, path) from exc
+        if meta.id != session_id:
+            raise CorruptedSession(
+                session_id, f"{METADATA_FILE} names a different id ({shorten(meta.id)})", path
+            )
+        return meta
+
+    def _read_metadata(self, session_id: str) -> SessionMetadata:
+        folder = self._check_session_dir(session_id)
+        path = folder / METADATA_FILE
+        try:
+            data = self._read_bytes(path, MAX_METADATA_BYTES)
+        except FileNotFoundError:
+            if os.path.lexists(folder / CONVERSATION_FILE):
+                raise CorruptedSession(session_id, f"{METADATA_FILE} is missing", path) from None
+            raise SessionNotFound(session_id) from None
+        except OSError as exc:
+            if exc.errno == getattr(os, "ELOOP", -1) or os.path.islink(path):
+                raise UnsafePath(path, "is a symbolic link") from exc
+            if isinstance(exc, IsADirectoryError):
+                raise CorruptedSession(session_id, f"{METADATA_FILE} is not a file", path) from exc
+            raise from_os_error(exc, path) from exc
+        return self._parse_metadata(session_id, data, path)
+
+    def _write_metadata(self, metadata: SessionMetadata) -> None:
+        folder = self._session_dir(metadata.id)
+        self._atomic_write(folder, METADATA_FILE, metadata.to_json().encode("utf-8"))
+
+    def get(self, session_id: str) -> SessionMetadata:
+        """The session's metadata, migrated in memory (the file is upgraded on the next write)."""
+        return self._read_metadata(session_id)
+
+    def exists(self, session_id: str) -> bool:
+        """True if a folder for this (valid) id holds a metadata or transcript file."""
+        if not is_session_id(session_id) or not self._check_guarded():
+            return False
+        folder = self.root / session_id
+        return os.path.lexists(folder / METADATA_FILE) or os.path.lexists(folder / CONVERSATION_FILE)
+
+    def save(self, metadata: SessionMetadata) -> None:
+        """Create or replace the session's metadata (atomically, under the session lock).
+
+        Metadata written by a newer chatcli is never overwritten; a corrupted file is moved to
+        ``.quarantine/`` before it is replaced.
+        """
+        folder = self._session_dir(metadata.id)
+        with self.session_lock(metadata.id):
+            try:
+                created = self._mkdir(folder)
+                if created:
+                    _fsync_dir(self.root)
+            except OSError as exc:
+                raise from_os_error(exc, folder) from exc
+            if not created:
+                self._set_aside_bad_metadata(metadata.id)
+            self._write_metadata(metadata)
+
+    def _set_aside_bad_metadata(self, session_id: str) -> None:
+        """Move a corrupted ``metadata.json`` to quarantine; a newer version raises, untouched."""
+        try:
+            self._read_metadata(session_id)
+        except SessionNotFound:
+            return
+        except CorruptedSession as exc:
+            if exc.path is not None and exc.path.name == METADATA_FILE and os.path.lexists(exc.path):
+                self._quarantine(exc.path, f"{session_id}-metadata-{_stamp()}.json")
+
+    def _quarantine(self, path: Path, new_name: str) -> Path:
+        target_dir = self.root / QUARANTINE_DIR
+        try:
+            self._mkdir(target_dir)
+            target = target_dir / new_name
+            os.rename(path, target)
+            _fsync_dir(target_dir)
+            _fsync_dir(path.parent)
+        except OSError as exc:
+            raise from_os_error(exc, path) from exc
+        return target
+
+    def update(self, session_id: str, change: Callable[[SessionMetadata], None]) -> SessionMetadata:
+        """Read, change and write back the metadata under the session lock; returns the result."""
+        with self.session_lock(session_id):
+            meta = self._read_metadata(session_id)
+            change(meta)
+            if meta.id != session_id:
+                raise InvalidMetadata("a session's id cannot be changed")
+            self._write_metadata(meta)
+            return meta
+
+    def delete(self, session_id: str) -> None:
+        """Remove the session folder (renamed away first, so a crash never leaves half a session)."""
+        with self.session_lock(session_id):
+            folder = self._check_session_dir(session_id)
+            doomed = self.root / f".deleted-{session_id}-{secrets.token_hex(4)}"
+            try:
+                os.rename(folder, doomed)
+                _fsync_dir(self.root)
+            except OSError as exc:
+                raise from_os_error(exc, folder) from exc
+            with contextlib.suppress(OSError):
+                # Safe: ids are never reused, so nobody can need this lock file again.
+                (self.root / LOCKS_DIR / f"{session_id}.lock").unlink()
+            try:
+                shutil.rmtree(doomed)
+            except OSError as exc:
+                raise StorageError(
+                    "the session is gone from the list but some of its files could not be erased "
+                    f"({exc.strerror})",
+                    doomed,
+                ) from exc
+
+    def list(self, flt: SessionFilter | None = None) -> SessionList:
+        """Every readable session matching ``flt``, newest first; unreadable ones go to ``problems``."""
+        if not self._check_guarded():
+            return SessionList()
+        found: list[SessionMetadata] = []
+        problems: list[SessionError] = []
+        try:
+            entries = list(os.scandir(self.root))
+        except OSError as exc:
+            raise from_os_error(exc, self.root) from exc
+        for entry in entries:
+            if entry.name.startswith(".") or not is_session_id(entry.name):
+                continue
+            try:
+                found.append(self._read_metadata(entry.name))
+            except SessionNotFound:
+                continue
+            except SessionError as exc:
+                problems.append(exc)
+        return SessionList(apply_filter(found, flt or SessionFilter()), problems)
+
+    # ------------------------------------------------------------------ transcripts
+
+    def create(self, metadata: SessionMetadata, messages: Sequence[Message] = ()) -> None:
+        """Create a whole session at once (import, fork): staged in a hidden folder, then renamed in."""
+        folder = self._session_dir(metadata.id)
+        with self.session_lock(metadata.id):
+            if os.path.lexists(folder):
+                raise SessionAlreadyExists(
+                    f"session {metadata.id}", "Import skips it; fork it to get a copy."
+                )
+            staging = self.root / f".staging-{metadata.id}-{secrets.token_hex(4)}"
+            try:
+                self._mkdir(staging)
+                if messages:
+                    body = "".join(m.to_line() + "\n" for m in messages).encode("utf-8")
+                    self._atomic_write(staging, CONVERSATION_FILE, body)
+                self._atomic_write(staging, METADATA_FILE, metadata.to_json().encode("utf-8"))
+                os.rename(staging, folder)
+                _fsync_dir(self.root)
+            except OSError as exc:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise from_os_error(exc, folder) from exc
+            except SessionError:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+
+    def append_message(self, session_id: str, message: Message) -> SessionMetadata:
+        """Append one message durably (write + fsync) and update the metadata; returns it.
+
+        A torn last line left by a crash is set aside before the append. If the metadata is
+        corrupted it is rebuilt from the transcript first, so a chat never stops on a bad file.
+        """
+        line = (message.to_line() + "\n").encode("utf-8")
+        with self.session_lock(session_id):
+            try:
+                meta = self._read_metadata(session_id)
+            except CorruptedSession:
+                self._repair_locked(session_id)
+                meta = self._read_metadata(session_id)
+            folder = self._session_dir(session_id)
+            self._append_line(session_id, folder / CONVERSATION_FILE, line)
+            meta.message_count += 1
+            if not meta.first_message and message.role == "user":
+                meta.first_message = message.content[:FIRST_MESSAGE_LIMIT]
+            meta.update_activity(message.timestamp)
+            self._write_metadata(meta)
+            return meta
+
+    def _append_line(self, session_id: str, path: Path, line: bytes) -> None:
+        flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | _O_NOFOLLOW | _O_CLOEXEC
+        try:
+            fd = os.open(path, flags, FILE_MODE)
+        except OSError as exc:
+            if os.path.islink(path):
+                raise UnsafePath(path, "is a symbolic link") from exc
+            raise from_os_error(exc, path) from exc
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise UnsafePath(path, "is not a regular file")
+            size = st.st_size
+            if size == 0:
+                os.fchmod(fd, FILE_MODE)
+            elif os.pread(fd, 1, size - 1) != b"\n":
+                size = self._mend_tail(session_id, fd, size)
+            try:
+                _write_all(fd, line)
+                os.fsync(fd)
+            except OSError:
+                # Leave no partial line behind: cut back to where this append started.
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, size)
+                    os.fsync(fd)
+                raise
+        except OSError as exc:
+            raise from_os_error(exc, path) from exc
+        finally:
+            os.close(fd)
+
+    def _mend_tail(self, session_id: str, fd: int, size: int) -> int:
+        """Fix a last line that lacks its newline; returns the new file size.
+
+        A complete message missing only the newline gets it; anything else (a torn write) is
+        copied to ``.quarantine/`` and cut off. Complete lines are never touched.
+        """
+        start = _last_newline(fd, size) + 1
+        tail = os.pread(fd, size - start, start)
+        if _parse_line(tail) is not None:
+            _write_all(fd, b"\n")
+            os.fsync(fd)
+            return size + 1
+        self._mkdir(self.root / QUARANTINE_DIR)
+        self._write_new_file(self.root / QUARANTINE_DIR / f"{session_id}-torn-{_stamp()}.jsonl", tail)
+        os.ftruncate(fd, start)
+        os.fsync(fd)
+        return start
+
+    def load_messages(self, session_id: str) -> Transcript:
+        """Every readable message, oldest first; bad lines are skipped and reported, never fatal."""
+        folder = self._check_session_dir(session_id)
+        if not os.path.lexists(folder / METADATA_FILE) and not os.path.lexists(folder / CONVERSATION_FILE):
+            raise SessionNotFound(session_id)
+        path = folder / CONVERSATION_FILE
+        try:
+            data = self._read_bytes(path)
+        except FileNotFoundError:
+            return Transcript()
+        except OSError as exc:
+            if os.path.islink(path):
+                raise UnsafePath(path, "is a symbolic link") from exc
+            raise from_os_error(exc, path) from exc
+        return parse_transcript(data)
+
+    # ------------------------------------------------------------------ repair
+
+    def repair(self, session_id: str) -> RepairReport:
+        """Make one session loadable without losing data (see :meth:`_repair_locked`)."""
+        with self.session_lock(session_id):
+            return self._repair_locked(session_id)
+
+    def _repair_locked(self, session_id: str) -> RepairReport:
+        """Mend a torn transcript tail and rebuild missing or corrupted metadata from the transcript.
+
+        Metadata of a newer version is left untouched (:class:`UnsupportedVersion`); broken files
+        are moved to ``.quarantine/``, never deleted.
+        """
+        report = RepairReport(session_id)
+        folder = self._check_session_dir(session_id)
+        conv = folder / CONVERSATION_FILE
+        if os.path.lexists(conv):
+            try:
+                fd = os.open(conv, os.O_RDWR | _O_NOFOLLOW | _O_CLOEXEC)
+            except OSError as exc:
+                raise from_os_error(exc, conv) from exc
+            try:
+                size = os.fstat(fd).st_size
+                if size and os.pread(fd, 1, size - 1) != b"\n":
+                    new_size = self._mend_tail(session_id, fd, size)
+                    if new_size > size:
+                        report.actions.append("added the missing newline after the last message")
+                    else:
+                        report.actions.append(
+                            f"set aside an incomplete last line ({size - new_size} bytes) "
+                            f"in {QUARANTINE_DIR}/"
+                        )
+            finally:
+                os.close(fd)
+        transcript = self.load_messages(session_id)
+        if transcript.skipped_lines:
+            report.problems.append(transcript.warnings[0])
+        try:
+            self._read_metadata(session_id)
+            return report
+        except UnsupportedVersion:
+            raise
+        except CorruptedSession as exc:
+            broken = exc.path if exc.path is not None and os.path.lexists(exc.path) else None
+            reason = exc.reason
+        salvaged: dict[str, object] = {}
+        if broken is not None:
+            with contextlib.suppress(OSError, ValueError, SessionError):
+                raw = json.loads(self._read_bytes(broken, MAX_METADATA_BYTES))
+                if isinstance(raw, dict):
+                    salvaged = raw
+            kept = self._quarantine(broken, f"{session_id}-metadata-{_stamp()}.json")
+            report.actions.append(f"moved the corrupted {METADATA_FILE} to {kept}")
+        meta = rebuild_metadata(session_id, transcript.messages, salvaged, fallback_time=_folder_time(folder))
+        self._write_metadata(meta)
+        report.actions.append(f"rebuilt {METADATA_FILE} from the transcript ({reason})")
+        return report
+
+
+def _folder_time(folder: Path) -> float:
+    try:
+        return os.lstat(folder).st_mtime
+    except OSError:
+        return 0.0
+
+
+def rebuild_metadata(
+    session_id: str,
+    messages: Sequence[Message],
+    salvaged: Mapping[str, object],
+    *,
+    fallback_time: float = 0.0,
+) -> SessionMetadata:
+    """Metadata derived from a transcript, keeping any still-valid name and status from ``salvaged``."""
+    fallback = datetime.fromtimestamp(fallback_time, UTC) if fallback_time else utc_now()
+    first_user = next((m.content for m in messages if m.role == "user"), "")
+    meta = SessionMetadata(
+        id=session_id,
+        created=messages[0].timestamp if messages else fallback,
+        last_active=messages[-1].timestamp if messages else fallback,
+        first_message=first_user[:FIRST_MESSAGE_LIMIT],
+        message_count=len(messages),
+    )
+    name = salvaged.get("name")
+    if isinstance(name, str):
+        with contextlib.suppress(SessionError):
+            meta.name = validate_session_name(name)
+    status = salvaged.get("status")
+    if status in {s.value for s in SessionStatus}:
+        meta.status = SessionStatus(str(status))
+    custom = salvaged.get("custom_fields")
+    if isinstance(custom, dict):
+        with contextlib.suppress(ValidationError):
+            meta.custom_fields = dict(custom)
+    return meta
+
+
+def _last_newline(fd: int, size: int) -> int:
+    """Offset of the last ``\\n`` before ``size`` (-1 if none), reading backwards in blocks."""
+    block = 65536
+    end = size
+    while end > 0:
+        start = max(0, end - block)
+        chunk = os.pread(fd, end - start, start)
+        idx = chunk.rfind(b"\n")
+        if idx >= 0:
+            return start + idx
+        end = start
+    return -1
+
+
+def _parse_line(raw: bytes) -> Message | None:
+    """Parse one transcript line; invalid UTF-8 is replaced rather than losing the line."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    try:
+        return Message.model_validate_json(raw)
+    except ValidationError:
+        pass
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        try:
+            return Message.model_validate_json(raw.decode("utf-8", "replace"))
+        except ValidationError:
+            return None
+    return None
+
+
+def parse_transcript(data: bytes) -> Transcript:
+    """Parse ``conversation.jsonl`` bytes into a :class:`Transcript` (never raises on bad lines)."""
+    transcript = Transcript()
+    if not data:
+        return transcript
+    lines = data.split(b"\n")
+    last = lines.pop()
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        message = _parse_line(raw)
+        if message is None:
+            transcript.skipped_lines.append(number)
+        else:
+            transcript.messages.append(message)
+    if last:
+        transcript.torn_tail = True
+        message = _parse_line(last)
+        if message is not None:
+            transcript.messages.append(message)
+    return transcript
