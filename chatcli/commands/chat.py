@@ -1,0 +1,58 @@
+"""REPL commands: help, new, resume, clear and quit.
+
+They return ``*Action`` results; the REPL carries them out (handlers never touch the terminal).
+"""
+
+from __future__ import annotations
+
+from chatcli.commands.context import CommandContext
+from chatcli.commands.results import ClearAction, NewSessionAction, QuitAction, ResumeAction
+from chatcli.commands.spec import Arg, Command, Handler, ParsedArgs, split_line
+
+__all__ = ["chat_commands"]
+
+
+def _resume(ctx: CommandContext, args: ParsedArgs) -> ResumeAction:
+    return ResumeAction(ctx.service.load(args.required("id")))
+
+
+def _new(ctx: CommandContext, args: ParsedArgs) -> NewSessionAction:
+    return NewSessionAction()
+
+
+def _clear(ctx: CommandContext, args: ParsedArgs) -> ClearAction:
+    return ClearAction()
+
+
+def _quit(ctx: CommandContext, args: ParsedArgs) -> QuitAction:
+    return QuitAction()
+
+
+def chat_commands(help_handler: Handler) -> tuple[Command, ...]:
+    """The REPL-only commands; ``help_handler`` builds help from the registry that holds them."""
+    return (
+        Command(
+            ("help",),
+            "Show commands; '/help sessions' or '/help COMMAND' for details",
+            help_handler,
+            args=(Arg("topic", "command", "a command or group, e.g. sessions", required=False, rest=True),),
+            aliases=("?",),
+            scope="repl",
+        ),
+        Command(("new",), "Start a fresh session (saved on its first message)", _new, scope="repl"),
+        Command(
+            ("resume",),
+            "Switch to a saved session and show its last exchanges",
+            _resume,
+            args=(Arg("id", "session", "session id, unique id prefix (4+ characters) or name"),),
+            scope="repl",
+        ),
+        Command(("clear",), "Clear the screen (the session continues)", _clear, scope="repl"),
+        Command(("quit",), "Leave chatcli (Ctrl-D works too)", _quit, aliases=("exit", "q"), scope="repl"),
+    )
+
+
+def help_words(args: ParsedArgs) -> list[str]:
+    """The topic words given to /help (without a leading '/')."""
+    topic = args.text("topic") or ""
+    return [w.lstrip("/") for w in split_line(topic)]

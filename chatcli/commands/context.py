@@ -1,0 +1,29 @@
+"""What a command handler is given: the service and how to talk to the user."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from chatcli.session.service import SessionService
+
+__all__ = ["CommandContext", "Confirm"]
+
+#: Ask the user a yes/no question; returns True only for an explicit yes.
+Confirm = Callable[[str], bool]
+
+
+@dataclass(slots=True)
+class CommandContext:
+    """Per-invocation context.
+
+    ``confirm`` is None when there is no terminal to ask on (piped input, scripts): commands that
+    need a confirmation then refuse unless given ``--yes``. ``current_session_id`` is the REPL's
+    session in use (None on the command line or before the first message). ``prefix`` is how
+    commands are spelled in messages: ``/`` in the REPL, ``chatcli `` on the command line.
+    """
+
+    service: SessionService
+    confirm: Confirm | None = None
+    current_session_id: str | None = None
+    prefix: str = "/"

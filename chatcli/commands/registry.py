@@ -1,0 +1,142 @@
+"""The command registry: the one table that dispatch, help, suggestions and completion read."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Iterator, Sequence
+
+from chatcli.commands.context import CommandContext
+from chatcli.commands.results import CommandHelp, HelpResult
+from chatcli.commands.spec import Command, UsageError, parse_args, split_line
+
+__all__ = ["Registry", "UnknownCommand"]
+
+
+class UnknownCommand(UsageError):
+    """No command has these words; ``suggestions`` holds close matches."""
+
+    exit_code = 2
+    kind = "unknown_command"
+
+    def __init__(self, typed: str, suggestions: Sequence[str], prefix: str) -> None:
+        hint = f" — did you mean {' or '.join(prefix + s for s in suggestions)}?" if suggestions else ""
+        super().__init__(f"unknown command {prefix}{typed}{hint}", f"{prefix}help lists every command")
+        self.typed = typed
+        self.suggestions = list(suggestions)
+
+
+class Registry:
+    """Commands by their words and aliases."""
+
+    def __init__(self, commands: Iterable[Command] = ()) -> None:
+        self._commands: list[Command] = []
+        self._by_words: dict[tuple[str, ...], Command] = {}
+        for command in commands:
+            self.register(command)
+
+    def register(self, command: Command) -> None:
+        """Add a command; its words and every alias must be new."""
+        keys = [command.words, *((*command.words[:-1], alias) for alias in command.aliases)]
+        for key in keys:
+            if key in self._by_words:
+                raise ValueError(f"command {' '.join(key)!r} is registered twice")
+        self._commands.append(command)
+        for key in keys:
+            self._by_words[key] = command
+
+    def __iter__(self) -> Iterator[Command]:
+        return iter(self._commands)
+
+    def commands(self, *, scope: str = "repl") -> list[Command]:
+        """Commands available in ``scope``: ``repl`` (all) or ``cli`` (those not REPL-only)."""
+        return [c for c in self._commands if scope == "repl" or c.scope == "both"]
+
+    def group_names(self, scope: str = "repl") -> set[str]:
+        """First words shared by several commands (e.g. ``sessions``)."""
+        return {c.words[0] for c in self.commands(scope=scope) if len(c.words) > 1}
+
+    def words_after(self, head: tuple[str, ...], scope: str = "repl") -> list[str]:
+        """The possible next words (with aliases) after ``head``: what completion offers."""
+        out: list[str] = []
+        for key, command in self._by_words.items():
+            if (
+                len(key) == len(head) + 1
+                and key[: len(head)] == head
+                and (scope == "repl" or command.scope == "both")
+            ):
+                out.append(key[-1])
+        return sorted(set(out))
+
+    def find(
+        self, words: Sequence[str], *, scope: str = "repl", prefix: str = "/"
+    ) -> tuple[Command, list[str]]:
+        """The command named by the longest leading run of ``words``, and the remaining words."""
+        for length in range(min(len(words), 3), 0, -1):
+            command = self._by_words.get(tuple(words[:length]))
+            if command is not None and (scope == "repl" or command.scope == "both"):
+                return command, list(words[length:])
+        typed = (
+            " ".join(words[:2])
+            if words and words[0] in self.group_names(scope)
+            else (words[0] if words else "")
+        )
+        raise UnknownCommand(typed, self.suggest(words, scope=scope), prefix)
+
+    def suggest(self, words: Sequence[str], *, scope: str = "repl") -> list[str]:
+        """Close matches for a mistyped command (for "did you mean …?")."""
+        names = [" ".join(key) for key, c in self._by_words.items() if scope == "repl" or c.scope == "both"]
+        if not words:
+            return []
+        groups = self.group_names(scope)
+        typed = " ".join(words[:2]) if words[0] in groups and len(words) > 1 else words[0]
+        return difflib.get_close_matches(typed, names, n=3, cutoff=0.6)
+
+    def parse(self, line: str, *, scope: str = "repl", prefix: str = "/") -> tuple[Command, list[str]]:
+        """Split a slash-command line (without its leading ``/``) and find its command."""
+        words = split_line(line)
+        if not words:
+            raise UsageError("empty command", f"{prefix}help lists every command")
+        return self.find(words, scope=scope, prefix=prefix)
+
+    def run(self, ctx: CommandContext, words: Sequence[str], *, scope: str = "repl") -> object:
+        """Find, parse and run a command; errors propagate to the caller's single error boundary."""
+        if len(words) == 1 and words[0] in self.group_names(scope):
+            return self.help(words, scope=scope, prefix=ctx.prefix)
+        command, rest = self.find(words, scope=scope, prefix=ctx.prefix)
+        args = parse_args(command, rest, prefix=ctx.prefix)
+        return command.handler(ctx, args)
+
+    def help_for(self, command: Command, prefix: str = "/") -> CommandHelp:
+        """The help record of one command, straight from its spec."""
+        return CommandHelp(
+            name=command.name,
+            usage=command.usage(prefix),
+            summary=command.summary,
+            aliases=command.aliases,
+            arguments=tuple((a.name.upper(), a.help) for a in command.args),
+            options=tuple((o.label(), o.help) for o in command.options),
+            details="\n".join([command.details, *(f"  {prefix}{e}" for e in command.examples)]).strip(),
+        )
+
+    def help(self, words: Sequence[str] = (), *, scope: str = "repl", prefix: str = "/") -> HelpResult:
+        """Help for everything, for a group (``sessions``) or for one command."""
+        if not words:
+            chosen = self.commands(scope=scope)
+            return HelpResult(
+                "chatcli commands",
+                "Type a message to chat; commands start with '/'. "
+                f"'{prefix}help COMMAND' shows one command in detail.",
+                tuple(self.help_for(c, prefix) for c in chosen),
+            )
+        if len(words) == 1 and words[0] in self.group_names(scope):
+            chosen = [c for c in self.commands(scope=scope) if c.words[0] == words[0] and len(c.words) > 1]
+            return HelpResult(
+                f"{prefix}{words[0]} commands",
+                f"Sessions are saved as you chat. IDs take a full id, a unique prefix (4+ characters) "
+                f"or a session name. '{prefix}help {words[0]} COMMAND' shows one command in detail.",
+                tuple(self.help_for(c, prefix) for c in chosen),
+            )
+        command, rest = self.find(list(words), scope=scope, prefix=prefix)
+        if rest:
+            raise UsageError(f"no help for {' '.join(words)!r}", f"{prefix}help [COMMAND]")
+        return HelpResult(f"{prefix}{command.name}", command.summary, (self.help_for(command, prefix),), True)

@@ -1,0 +1,105 @@
+"""Typed results of commands that are not plain service results.
+
+Handlers return data; :mod:`chatcli.render` turns it into terminal output or JSON, and the REPL
+acts on the ``*Action`` results (switching session, quitting, ...).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chatcli.session.models import SessionMetadata
+from chatcli.session.service import LoadedSession
+
+__all__ = [
+    "Cancelled",
+    "ClearAction",
+    "CommandHelp",
+    "ExportResult",
+    "HelpResult",
+    "NewSessionAction",
+    "Notice",
+    "QuitAction",
+    "ResumeAction",
+    "SessionChanged",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class CommandHelp:
+    """Help for one command: its usage line, summary and option lines."""
+
+    name: str
+    usage: str
+    summary: str
+    aliases: tuple[str, ...]
+    arguments: tuple[tuple[str, str], ...]
+    options: tuple[tuple[str, str], ...]
+    details: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class HelpResult:
+    """A help page: a title, an intro line and the commands it covers."""
+
+    title: str
+    intro: str
+    commands: tuple[CommandHelp, ...]
+    detailed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SessionChanged:
+    """A session after a rename, archive, unarchive or fork; ``verb`` says which."""
+
+    verb: str
+    metadata: SessionMetadata
+    source_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExportResult:
+    """An export: the text itself (when printed) or the file it was written to."""
+
+    session_id: str
+    fmt: str
+    text: str | None = None
+    path: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Cancelled:
+    """The user declined a confirmation; nothing changed."""
+
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A short informational message (e.g. the screen was cleared)."""
+
+    message: str
+    lines: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class NewSessionAction:
+    """REPL: start a fresh session (created on its first message)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ResumeAction:
+    """REPL: switch to this session and show its last exchanges."""
+
+    session: LoadedSession
+
+
+@dataclass(frozen=True, slots=True)
+class ClearAction:
+    """REPL: clear the screen."""
+
+
+@dataclass(frozen=True, slots=True)
+class QuitAction:
+    """REPL: leave."""

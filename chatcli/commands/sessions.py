@@ -1,0 +1,316 @@
+"""The ``sessions`` command family: list, show, name, archive, unarchive, delete, search,
+export, import, fork and prune — the same handlers serve ``/sessions …`` and ``chatcli sessions …``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from pathlib import Path
+
+from chatcli.commands.context import CommandContext
+from chatcli.commands.results import Cancelled, ExportResult, SessionChanged
+from chatcli.commands.spec import Arg, Command, Option, ParsedArgs, UsageError, format_duration
+from chatcli.session.errors import OperationRefused, SessionAlreadyExists, from_os_error
+from chatcli.session.service import (
+    DeleteResult,
+    ImportResult,
+    ListResult,
+    PruneResult,
+    SearchResult,
+    SessionDetail,
+    StatusChoice,
+)
+
+__all__ = ["SESSION_COMMANDS"]
+
+_SESSION = Arg("id", "session", "session id, unique id prefix (4+ characters) or name")
+_JSON = Option(("--json",), "json", "print machine-readable JSON (see the README for the fields)")
+_YES = Option(("-y", "--yes"), "yes", "do not ask for confirmation")
+_LIMIT = Option(("-n", "--limit"), "limit", "show at most N", kind="int", metavar="N")
+
+
+def _require_confirmation(ctx: CommandContext, question: str, refusal: str, retry: str) -> bool:
+    """Ask ``question``; without a terminal refuse with a hint to use ``--yes``."""
+    if ctx.confirm is None:
+        raise OperationRefused(refusal, f"Nothing was deleted. Re-run with --yes to confirm: {retry}")
+    return ctx.confirm(question)
+
+
+def list_sessions(ctx: CommandContext, args: ParsedArgs) -> ListResult:
+    """``sessions list``."""
+    status: StatusChoice = "active"
+    if args.flag("all"):
+        status = "all"
+    elif args.flag("archived"):
+        status = "archived"
+    return ctx.service.list_sessions(status=status, search=args.text("search"), limit=args.number("limit"))
+
+
+def show_session(ctx: CommandContext, args: ParsedArgs) -> SessionDetail:
+    """``sessions show ID``."""
+    return ctx.service.show(args.required("id"), last=args.number("last") or 6)
+
+
+def name_session(ctx: CommandContext, args: ParsedArgs) -> SessionChanged:
+    """``sessions name ID NAME`` / ``--clear``."""
+    name = args.text("name")
+    if args.flag("clear"):
+        if name is not None:
+            raise UsageError("give either NAME or --clear, not both", f"{ctx.prefix}sessions name ID NAME")
+        return SessionChanged("unnamed", ctx.service.rename(args.required("id"), None))
+    if name is None:
+        raise UsageError(
+            "missing NAME (or use --clear to remove the name)", f"{ctx.prefix}sessions name ID NAME|--clear"
+        )
+    return SessionChanged("named", ctx.service.rename(args.required("id"), name))
+
+
+def archive_session(ctx: CommandContext, args: ParsedArgs) -> SessionChanged:
+    """``sessions archive ID``."""
+    return SessionChanged("archived", ctx.service.archive(args.required("id")))
+
+
+def unarchive_session(ctx: CommandContext, args: ParsedArgs) -> SessionChanged:
+    """``sessions unarchive ID``."""
+    return SessionChanged("unarchived", ctx.service.unarchive(args.required("id")))
+
+
+def delete_session(ctx: CommandContext, args: ParsedArgs) -> DeleteResult | Cancelled:
+    """``sessions delete ID``: asks first (``--yes`` skips); refuses without a terminal."""
+    ref = args.required("id")
+    meta = ctx.service.resolve(ref)
+    if not args.flag("yes"):
+        what = f"{meta.id[:8]}" + (f" ({meta.name})" if meta.name else "")
+        current = " — the session you are in" if meta.id == ctx.current_session_id else ""
+        question = f"Delete session {what}{current} and its {meta.message_count} messages for good?"
+        refusal = f"refusing to delete session {what} without confirmation (no terminal to ask on)"
+        if not _require_confirmation(ctx, question, refusal, f"{ctx.prefix}sessions delete {meta.id} --yes"):
+            return Cancelled("Nothing was deleted.")
+    return ctx.service.delete(meta.id)
+
+
+def search_sessions(ctx: CommandContext, args: ParsedArgs) -> SearchResult:
+    """``sessions search TEXT``: full text over every message."""
+    status: StatusChoice = "all"
+    if args.flag("active"):
+        status = "active"
+    elif args.flag("archived"):
+        status = "archived"
+    return ctx.service.search(args.required("text"), limit=args.number("limit") or 20, status=status)
+
+
+def export_session(ctx: CommandContext, args: ParsedArgs) -> ExportResult:
+    """``sessions export ID --format markdown|json [-o FILE]``."""
+    fmt = args.text("format") or "markdown"
+    if fmt not in ("markdown", "json"):
+        raise UsageError(
+            f"--format must be markdown or json (got {fmt!r})", f"{ctx.prefix}sessions export ID"
+        )
+    ref = args.required("id")
+    meta = ctx.service.resolve(ref)
+    text = ctx.service.export(meta.id, "json" if fmt == "json" else "markdown")
+    output = args.text("output")
+    if output is None or output == "-":
+        return ExportResult(meta.id, fmt, text=text)
+    path = Path(output).expanduser()
+    _write_export(path, text, overwrite=args.flag("force"))
+    return ExportResult(meta.id, fmt, path=path)
+
+
+def _write_export(path: Path, text: str, *, overwrite: bool) -> None:
+    """Write an export file atomically; an existing file is only replaced with ``--force``."""
+    if path.exists() and not overwrite:
+        raise SessionAlreadyExists(
+            f"the file {path}", "Choose another file name, or add --force to replace it."
+        )
+    folder = path.parent if str(path.parent) else Path(".")
+    tmp = folder / f".{path.name}.{secrets.token_hex(4)}.tmp"
+    try:
+        with tmp.open("x", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        tmp.replace(path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise from_os_error(exc, path) from exc
+
+
+def import_sessions(ctx: CommandContext, args: ParsedArgs) -> ImportResult:
+    """``sessions import FILE``."""
+    return ctx.service.import_file(Path(args.required("file")).expanduser())
+
+
+def fork_session(ctx: CommandContext, args: ParsedArgs) -> SessionChanged:
+    """``sessions fork ID [--name NAME]``."""
+    source = ctx.service.resolve(args.required("id"))
+    forked = ctx.service.fork(source.id, args.text("name"))
+    return SessionChanged("forked", forked, source_id=source.id)
+
+
+def prune_sessions(ctx: CommandContext, args: ParsedArgs) -> PruneResult | Cancelled:
+    """``sessions prune --older-than DURATION``: explicit clean-up only, confirmed unless ``--yes``."""
+    older = args.duration("older_than")
+    if older is None:
+        raise UsageError(
+            "missing --older-than DURATION (e.g. 90d)", f"{ctx.prefix}sessions prune --older-than 90d"
+        )
+    candidates = ctx.service.prune_candidates(older, archived_only=args.flag("archived_only"))
+    if args.flag("dry_run") or not candidates.sessions:
+        return candidates
+    if not args.flag("yes"):
+        kind = "archived sessions" if args.flag("archived_only") else "sessions"
+        question = (
+            f"Delete {len(candidates.sessions)} {kind} last active before {candidates.cutoff:%Y-%m-%d}?"
+        )
+        refusal = f"refusing to delete {len(candidates.sessions)} {kind} without confirmation"
+        flags = " --archived-only" if args.flag("archived_only") else ""
+        retry = f"{ctx.prefix}sessions prune --older-than {format_duration(older)}{flags} --yes"
+        if not _require_confirmation(ctx, question, refusal, retry):
+            return Cancelled("Nothing was deleted.")
+    return ctx.service.prune(candidates)
+
+
+SESSION_COMMANDS: tuple[Command, ...] = (
+    Command(
+        ("sessions", "list"),
+        "List saved sessions, newest first (active ones unless --archived or --all)",
+        list_sessions,
+        options=(
+            Option(("--archived",), "archived", "only archived sessions"),
+            Option(("-a", "--all"), "all", "active and archived sessions"),
+            Option(
+                ("-s", "--search"),
+                "search",
+                "only sessions whose name or first message contains TEXT",
+                kind="text",
+                metavar="TEXT",
+            ),
+            _LIMIT,
+            _JSON,
+        ),
+        aliases=("ls",),
+        examples=("sessions list --all --limit 20", "sessions list --search docker"),
+    ),
+    Command(
+        ("sessions", "show"),
+        "Show a session's details and its last messages",
+        show_session,
+        args=(_SESSION,),
+        options=(
+            Option(("--last",), "last", "show the last N messages (default 6)", kind="int", metavar="N"),
+            _JSON,
+        ),
+        examples=("sessions show 1a2b", "sessions show fix-login --last 20"),
+    ),
+    Command(
+        ("sessions", "name"),
+        "Name a session (names are unique; letters, digits, '-' and '_')",
+        name_session,
+        args=(_SESSION, Arg("name", "name", "the new name (1-100 of A-Z a-z 0-9 - _)", required=False)),
+        options=(Option(("--clear",), "clear", "remove the session's name"), _JSON),
+        aliases=("rename",),
+        examples=("sessions name 1a2b fix-login", "sessions name fix-login --clear"),
+    ),
+    Command(
+        ("sessions", "archive"),
+        "Archive a session: hidden from the default list, kept and resumable",
+        archive_session,
+        args=(_SESSION,),
+        options=(_JSON,),
+    ),
+    Command(
+        ("sessions", "unarchive"),
+        "Bring an archived session back to the default list",
+        unarchive_session,
+        args=(_SESSION,),
+        options=(_JSON,),
+    ),
+    Command(
+        ("sessions", "delete"),
+        "Delete a session and its transcript for good (asks first)",
+        delete_session,
+        args=(_SESSION,),
+        options=(_YES, _JSON),
+        aliases=("rm",),
+        details="Without a terminal to ask on, delete refuses unless --yes is given.",
+    ),
+    Command(
+        ("sessions", "search"),
+        "Search the text of every message of every session",
+        search_sessions,
+        args=(Arg("text", "text", "words to look for (case-insensitive)", rest=True),),
+        options=(
+            _LIMIT,
+            Option(("--active",), "active", "only active sessions"),
+            Option(("--archived",), "archived", "only archived sessions"),
+            _JSON,
+        ),
+        aliases=("grep",),
+        examples=("sessions search retry backoff", "sessions search docker --limit 5"),
+    ),
+    Command(
+        ("sessions", "export"),
+        "Export a session as Markdown (to read) or JSON (to import elsewhere)",
+        export_session,
+        args=(_SESSION,),
+        options=(
+            Option(
+                ("-f", "--format"),
+                "format",
+                "output format (default markdown)",
+                kind="choice",
+                choices=("markdown", "json"),
+                default="markdown",
+            ),
+            Option(
+                ("-o", "--output"), "output", "write to FILE instead of printing", kind="path", metavar="FILE"
+            ),
+            Option(("--force",), "force", "replace FILE if it exists"),
+        ),
+        examples=(
+            "sessions export fix-login -o fix-login.md",
+            "sessions export 1a2b --format json -o s.json",
+        ),
+    ),
+    Command(
+        ("sessions", "import"),
+        "Import sessions from a JSON export or a JSON-Lines file (never overwrites)",
+        import_sessions,
+        args=(Arg("file", "path", "a file written by 'sessions export --format json', or JSON Lines"),),
+        options=(_JSON,),
+    ),
+    Command(
+        ("sessions", "fork"),
+        "Start a new session with a copy of another session's messages",
+        fork_session,
+        args=(_SESSION,),
+        options=(Option(("--name",), "name", "name the new session", kind="name", metavar="NAME"), _JSON),
+        aliases=("copy",),
+    ),
+    Command(
+        ("sessions", "prune"),
+        "Delete sessions not used for a while (explicit only; never automatic)",
+        prune_sessions,
+        options=(
+            Option(
+                ("--older-than",),
+                "older_than",
+                "last active longer ago than DURATION (e.g. 90d, 12w)",
+                kind="duration",
+                metavar="DURATION",
+            ),
+            Option(("--archived-only",), "archived_only", "only archived sessions"),
+            Option(("--dry-run",), "dry_run", "only show what would be deleted"),
+            _YES,
+            _JSON,
+        ),
+        examples=(
+            "sessions prune --older-than 90d --dry-run",
+            "sessions prune --older-than 1y --archived-only",
+        ),
+    ),
+)

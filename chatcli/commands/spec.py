@@ -1,0 +1,303 @@
+"""Command records and the one argument parser shared by slash commands and the command line.
+
+A :class:`Command` says everything about a command once: its words, aliases, summary, arguments
+and options (with the kind of value each takes, which is also what completion offers), and its
+handler. ``argparse`` is not used: it prints and exits on errors, while here a bad argument is a
+:class:`UsageError` that the REPL shows as a usage line and the command line maps to exit code 2.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from chatcli.commands.context import CommandContext
+
+__all__ = [
+    "Arg",
+    "Command",
+    "HelpRequested",
+    "Option",
+    "ParsedArgs",
+    "UsageError",
+    "ValueKind",
+    "format_duration",
+    "parse_args",
+    "parse_duration",
+    "split_line",
+]
+
+#: What kind of value an argument or option takes; completion offers candidates by kind.
+ValueKind = Literal["session", "name", "text", "int", "duration", "path", "choice", "command"]
+
+
+class UsageError(Exception):
+    """The command's words are wrong; ``usage`` is the line to show with the message."""
+
+    exit_code = 2
+    kind = "usage"
+
+    def __init__(self, message: str, usage: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.usage = usage
+
+    def user_message(self) -> str:
+        """The problem plus the usage line."""
+        return f"{self.message}\nUsage: {self.usage}" if self.usage else self.message
+
+
+class HelpRequested(Exception):
+    """``--help`` was given: show the command's help instead of running it."""
+
+    def __init__(self, command: Command) -> None:
+        super().__init__(command.name)
+        self.command = command
+
+
+@dataclass(frozen=True, slots=True)
+class Arg:
+    """A positional argument. ``rest`` takes every remaining word (joined with spaces)."""
+
+    name: str
+    kind: ValueKind
+    help: str
+    required: bool = True
+    rest: bool = False
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """An option. ``kind`` None makes it a flag (no value)."""
+
+    flags: tuple[str, ...]
+    dest: str
+    help: str
+    kind: ValueKind | None = None
+    choices: tuple[str, ...] = ()
+    default: object = None
+    metavar: str = ""
+
+    @property
+    def takes_value(self) -> bool:
+        """True unless this option is a plain flag."""
+        return self.kind is not None
+
+    def label(self) -> str:
+        """The option as shown in help, e.g. ``-n, --limit N``."""
+        meta = self.metavar or (self.dest.upper() if self.kind else "")
+        if self.choices:
+            meta = "|".join(self.choices)
+        return ", ".join(self.flags) + (f" {meta}" if meta else "")
+
+
+Handler = Callable[["CommandContext", "ParsedArgs"], object]
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """One command: its words (e.g. ``("sessions", "list")``), documentation, spec and handler.
+
+    ``scope`` says where it exists: ``"both"`` (slash command and ``chatcli …``) or ``"repl"``.
+    """
+
+    words: tuple[str, ...]
+    summary: str
+    handler: Handler
+    args: tuple[Arg, ...] = ()
+    options: tuple[Option, ...] = ()
+    aliases: tuple[str, ...] = ()
+    details: str = ""
+    scope: Literal["both", "repl"] = "both"
+    examples: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def name(self) -> str:
+        """The command's words joined, e.g. ``sessions list``."""
+        return " ".join(self.words)
+
+    def usage(self, prefix: str = "/") -> str:
+        """The usage line, e.g. ``/sessions list [--archived] [--limit N]``."""
+        parts = [prefix + self.name]
+        for opt in self.options:
+            parts.append(f"[{opt.label().split(', ')[-1]}]")
+        for arg in self.args:
+            label = arg.name.upper() + ("…" if arg.rest else "")
+            if arg.choices:
+                label = "|".join(arg.choices)
+            parts.append(label if arg.required else f"[{label}]")
+        return " ".join(parts)
+
+    def option_for(self, flag: str) -> Option | None:
+        """The option spelled ``flag`` (exact), if any."""
+        for opt in self.options:
+            if flag in opt.flags:
+                return opt
+        return None
+
+
+@dataclass(slots=True)
+class ParsedArgs:
+    """Parsed values by ``dest``/``name``, with typed accessors."""
+
+    values: dict[str, object] = field(default_factory=dict)
+
+    def text(self, key: str) -> str | None:
+        """A text value, or None if absent."""
+        value = self.values.get(key)
+        return value if isinstance(value, str) else None
+
+    def required(self, key: str) -> str:
+        """A required text value (the parser guarantees it is there)."""
+        value = self.values.get(key)
+        if not isinstance(value, str):
+            raise UsageError(f"missing {key.upper()}")
+        return value
+
+    def number(self, key: str) -> int | None:
+        """An integer value, or None if absent."""
+        value = self.values.get(key)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    def flag(self, key: str) -> bool:
+        """True if the flag was given."""
+        return self.values.get(key) is True
+
+    def duration(self, key: str) -> timedelta | None:
+        """A duration value, or None if absent."""
+        value = self.values.get(key)
+        return value if isinstance(value, timedelta) else None
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse ``30d``, ``12h``, ``2w``, ``1w3d``, ``90m``, ``45s`` or ``1y`` into a timedelta."""
+    raw = text.strip().lower()
+    if not raw:
+        raise ValueError("empty duration")
+    total = 0
+    number = ""
+    for ch in raw:
+        if ch.isdigit():
+            number += ch
+        elif ch in _UNITS and number:
+            total += int(number) * _UNITS[ch]
+            number = ""
+        else:
+            raise ValueError(f"{text!r} is not a duration (use e.g. 30d, 12h, 2w, 1w3d)")
+    if number:
+        raise ValueError(f"{text!r} needs a unit: s, m, h, d, w or y (e.g. {number}d)")
+    if total <= 0:
+        raise ValueError("the duration must be longer than zero")
+    return timedelta(seconds=total)
+
+
+def format_duration(value: timedelta) -> str:
+    """The shortest :func:`parse_duration` spelling of ``value`` (e.g. ``90d``, ``36h``)."""
+    seconds = int(value.total_seconds())
+    for unit in ("w", "d", "h", "m"):
+        if seconds % _UNITS[unit] == 0:
+            return f"{seconds // _UNITS[unit]}{unit}"
+    return f"{seconds}s"
+
+
+def split_line(line: str) -> list[str]:
+    """Split a command line into words like a shell (quotes group words, no expansion)."""
+    try:
+        return shlex.split(line, posix=True)
+    except ValueError as exc:
+        raise UsageError(f"cannot read the command: {exc} (close the quote)") from exc
+
+
+def _convert(value: str, kind: ValueKind, label: str, choices: Sequence[str], usage: str) -> object:
+    if choices and value not in choices:
+        raise UsageError(f"{label} must be one of: {', '.join(choices)} (got {value!r})", usage)
+    if kind == "int":
+        try:
+            number = int(value)
+        except ValueError:
+            raise UsageError(f"{label} must be a whole number (got {value!r})", usage) from None
+        if number < 1:
+            raise UsageError(f"{label} must be at least 1 (got {number})", usage)
+        return number
+    if kind == "duration":
+        try:
+            return parse_duration(value)
+        except ValueError as exc:
+            raise UsageError(f"{label}: {exc}", usage) from None
+    return value
+
+
+def parse_args(command: Command, tokens: Sequence[str], *, prefix: str = "/") -> ParsedArgs:
+    """Parse ``tokens`` (the words after the command's name) against the command's spec."""
+    usage = command.usage(prefix)
+    parsed = ParsedArgs({opt.dest: opt.default for opt in command.options})
+    positionals: list[str] = []
+    items = list(tokens)
+    index = 0
+    only_positionals = False
+    while index < len(items):
+        token = items[index]
+        index += 1
+        if only_positionals or token == "-" or not token.startswith("-") or _is_negative_number(token):
+            positionals.append(token)
+            continue
+        if token == "--":
+            only_positionals = True
+            continue
+        if token in ("-h", "--help"):
+            raise HelpRequested(command)
+        flag, has_inline, inline = token.partition("=")
+        opt = command.option_for(flag)
+        if opt is None:
+            raise UsageError(f"unknown option {token!r}{_option_hint(command, flag)}", usage)
+        if not opt.takes_value or opt.kind is None:
+            if has_inline:
+                raise UsageError(f"{flag} takes no value", usage)
+            parsed.values[opt.dest] = True
+            continue
+        if has_inline:
+            value = inline
+        elif index < len(items):
+            value = items[index]
+            index += 1
+        else:
+            raise UsageError(f"{flag} needs a value", usage)
+        parsed.values[opt.dest] = _convert(value, opt.kind, flag, opt.choices, usage)
+    for arg in command.args:
+        if arg.rest:
+            if positionals:
+                parsed.values[arg.name] = " ".join(positionals)
+                positionals = []
+            elif arg.required:
+                raise UsageError(f"missing {arg.name.upper()}", usage)
+            continue
+        if positionals:
+            parsed.values[arg.name] = _convert(
+                positionals.pop(0), arg.kind, arg.name.upper(), arg.choices, usage
+            )
+        elif arg.required:
+            raise UsageError(f"missing {arg.name.upper()}", usage)
+    if positionals:
+        extra = " ".join(repr(p) for p in positionals[:3])
+        raise UsageError(f"unexpected argument(s): {extra}", usage)
+    return parsed
+
+
+def _is_negative_number(token: str) -> bool:
+    return len(token) > 1 and token[0] == "-" and token[1:].isdigit()
+
+
+def _option_hint(command: Command, flag: str) -> str:
+    import difflib
+
+    known = [f for opt in command.options for f in opt.flags if f.startswith("--")]
+    close = difflib.get_close_matches(flag, known, n=1)
+    return f" — did you mean {close[0]}?" if close else ""
