@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from chatcli.session.errors import SessionAlreadyExists, SessionError, SessionNotFound
+from chatcli.session.errors import InvalidMetadata, SessionAlreadyExists, SessionError, SessionNotFound
 from chatcli.session.models import FIRST_MESSAGE_LIMIT, Message, SessionMetadata, SessionStatus
 
 __all__ = [
@@ -151,6 +151,10 @@ class SessionRepository(Protocol):
         """A project-wide lock held while checking and assigning a unique name."""
         ...
 
+    def change_token(self) -> tuple[int, ...]:
+        """A cheap value that changes whenever any writer (in any process) changes the store."""
+        ...
+
 
 class InMemoryRepository:
     """A thread-safe repository held in memory: for tests and for throwaway sessions."""
@@ -160,6 +164,7 @@ class InMemoryRepository:
         self._meta: dict[str, SessionMetadata] = {}
         self._messages: dict[str, list[Message]] = {}
         self._names = threading.Lock()
+        self._generation = 0
 
     def get(self, session_id: str) -> SessionMetadata:
         """The session's metadata (a copy); :class:`SessionNotFound` if there is none."""
@@ -174,6 +179,7 @@ class InMemoryRepository:
         with self._lock:
             self._meta[metadata.id] = metadata.model_copy(deep=True)
             self._messages.setdefault(metadata.id, [])
+            self._generation += 1
 
     def delete(self, session_id: str) -> None:
         """Remove the session; :class:`SessionNotFound` if there is none."""
@@ -181,6 +187,7 @@ class InMemoryRepository:
             if self._meta.pop(session_id, None) is None:
                 raise SessionNotFound(session_id)
             self._messages.pop(session_id, None)
+            self._generation += 1
 
     def list(self, flt: SessionFilter | None = None) -> SessionList:
         """Sessions matching ``flt``, newest first."""
@@ -200,13 +207,17 @@ class InMemoryRepository:
                 raise SessionAlreadyExists(f"session {metadata.id}")
             self._meta[metadata.id] = metadata.model_copy(deep=True)
             self._messages[metadata.id] = list(messages)
+            self._generation += 1
 
     def update(self, session_id: str, change: Callable[[SessionMetadata], None]) -> SessionMetadata:
         """Apply ``change`` to the stored metadata under the lock; the stored copy only changes on success."""
         with self._lock:
             current = self.get(session_id)
             change(current)
+            if current.id != session_id:
+                raise InvalidMetadata("a session's id cannot be changed")
             self._meta[session_id] = current.model_copy(deep=True)
+            self._generation += 1
             return current
 
     def append_message(self, session_id: str, message: Message) -> SessionMetadata:
@@ -219,6 +230,7 @@ class InMemoryRepository:
                 meta.first_message = message.content[:FIRST_MESSAGE_LIMIT]
             meta.update_activity(message.timestamp)
             self._meta[session_id] = meta.model_copy(deep=True)
+            self._generation += 1
             return meta
 
     def load_messages(self, session_id: str) -> Transcript:
@@ -233,3 +245,8 @@ class InMemoryRepository:
         """A process-wide lock for name assignment."""
         with self._names:
             yield
+
+    def change_token(self) -> tuple[int, ...]:
+        """A counter bumped by every write."""
+        with self._lock:
+            return (self._generation,)

@@ -325,14 +325,14 @@ class SessionService:
 
     # ------------------------------------------------------------------ writes
 
-    def start_session(self, first_message: Message) -> SessionMetadata:
-        """Create a session with its first (user) message; called on the first chat turn."""
-        meta = SessionMetadata.new(
-            new_session_id(), first_message.content if first_message.role == "user" else ""
-        )
-        meta.message_count = 1
-        meta.last_active = max(meta.created, first_message.timestamp)
-        self.repo.create(meta, [first_message])
+    def start_session(self, messages: Sequence[Message]) -> SessionMetadata:
+        """Create a session holding ``messages`` (the first chat turn, or a conversation to carry on)."""
+        first_user = next((m.content for m in messages if m.role == "user"), "")
+        meta = SessionMetadata.new(new_session_id(), first_user)
+        meta.message_count = len(messages)
+        if messages:
+            meta.last_active = max(meta.created, messages[-1].timestamp)
+        self.repo.create(meta, messages)
         return meta
 
     def append(self, session_id: str, message: Message) -> SessionMetadata:

@@ -74,6 +74,9 @@ CONVERSATION_FILE = "conversation.jsonl"
 LOCKS_DIR = ".locks"
 QUARANTINE_DIR = ".quarantine"
 NAMES_LOCK = "names.lock"
+CHANGES_FILE = ".changes"
+#: The change journal is cut back to empty past this size (its size and mtime are the token).
+CHANGES_MAX = 1 << 16
 DIR_MODE = 0o700
 FILE_MODE = 0o600
 #: Metadata files larger than this are not metadata (it is a few hundred bytes normally).
@@ -404,6 +407,35 @@ class FileRepository:
     def _write_metadata(self, metadata: SessionMetadata) -> None:
         folder = self._session_dir(metadata.id)
         self._atomic_write(folder, METADATA_FILE, metadata.to_json().encode("utf-8"))
+        self._note_change()
+
+    def _note_change(self) -> None:
+        """Bump the change token other processes poll (one byte appended to ``.changes``)."""
+        path = self.root / CHANGES_FILE
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _O_NOFOLLOW | _O_CLOEXEC, FILE_MODE)
+        except OSError:
+            return  # the token is a hint for caches; the data itself is already safe
+        try:
+            if os.fstat(fd).st_size >= CHANGES_MAX:
+                os.ftruncate(fd, 0)
+            os.write(fd, b".")
+        except OSError:
+            return
+        finally:
+            os.close(fd)
+
+    def change_token(self) -> tuple[int, ...]:
+        """A cheap value that changes whenever any process writes to this sessions folder."""
+        try:
+            root = os.stat(self.root)
+        except OSError:
+            return (0,)
+        try:
+            changes = os.stat(self.root / CHANGES_FILE)
+        except OSError:
+            return (root.st_mtime_ns, root.st_ino)
+        return (root.st_mtime_ns, root.st_ino, changes.st_mtime_ns, changes.st_size)
 
     def get(self, session_id: str) -> SessionMetadata:
         """The session's metadata, migrated in memory (the file is upgraded on the next write)."""
@@ -476,6 +508,7 @@ class FileRepository:
                 _fsync_dir(self.root)
             except OSError as exc:
                 raise from_os_error(exc, folder) from exc
+            self._note_change()
             with contextlib.suppress(OSError):
                 # Safe: ids are never reused, so nobody can need this lock file again.
                 (self.root / LOCKS_DIR / f"{session_id}.lock").unlink()
@@ -528,6 +561,7 @@ class FileRepository:
                 self._atomic_write(staging, METADATA_FILE, metadata.to_json().encode("utf-8"))
                 os.rename(staging, folder)
                 _fsync_dir(self.root)
+                self._note_change()
             except OSError as exc:
                 shutil.rmtree(staging, ignore_errors=True)
                 raise from_os_error(exc, folder) from exc
@@ -642,6 +676,8 @@ class FileRepository:
             try:
                 fd = os.open(conv, os.O_RDWR | _O_NOFOLLOW | _O_CLOEXEC)
             except OSError as exc:
+                if os.path.islink(conv):
+                    raise UnsafePath(conv, "is a symbolic link") from exc
                 raise from_os_error(exc, conv) from exc
             try:
                 size = os.fstat(fd).st_size
@@ -654,19 +690,27 @@ class FileRepository:
                             f"set aside an incomplete last line ({size - new_size} bytes) "
                             f"in {QUARANTINE_DIR}/"
                         )
+            except OSError as exc:
+                raise from_os_error(exc, conv) from exc
             finally:
                 os.close(fd)
         transcript = self.load_messages(session_id)
         if transcript.skipped_lines:
             report.problems.append(transcript.warnings[0])
         try:
-            self._read_metadata(session_id)
-            return report
+            current = self._read_metadata(session_id)
         except UnsupportedVersion:
             raise
         except CorruptedSession as exc:
             broken = exc.path if exc.path is not None and os.path.lexists(exc.path) else None
             reason = exc.reason
+        else:
+            # A crash between the transcript append and the metadata write leaves the count behind.
+            if current.message_count != len(transcript.messages):
+                old_count, current.message_count = current.message_count, len(transcript.messages)
+                self._write_metadata(current)
+                report.actions.append(f"corrected the message count ({old_count} -> {current.message_count})")
+            return report
         salvaged: dict[str, object] = {}
         if broken is not None:
             with contextlib.suppress(OSError, ValueError, SessionError):

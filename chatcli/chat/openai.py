@@ -1,0 +1,321 @@
+"""A backend for any OpenAI-compatible Chat Completions API (OpenAI, Ollama, LM Studio, vLLM, ...).
+
+``httpx`` is imported only when a request is made, so starting chatcli (``--version``, ``--help``,
+the offline backend) never pays for it. Each :meth:`OpenAIBackend.stream` call opens and closes its
+own client: nothing outlives the call, so the backend works across successive ``asyncio.run`` calls.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import socket
+from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from chatcli.chat.backend import (
+    BackendConfigurationError,
+    BackendConnectionError,
+    BackendHTTPError,
+    BackendRemoteError,
+    BackendTimeout,
+    ChatMessage,
+    MalformedStream,
+    StreamInterrupted,
+    shorten,
+)
+
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_CONNECT_TIMEOUT",
+    "DEFAULT_OPENAI_MODEL",
+    "DEFAULT_READ_TIMEOUT",
+    "OpenAIBackend",
+    "parse_sse",
+]
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
+DEFAULT_CONNECT_TIMEOUT = 10.0
+DEFAULT_READ_TIMEOUT = 60.0
+
+#: At most this much of an error response body is read to find the server's explanation.
+_ERROR_BODY_LIMIT = 64 * 1024
+
+
+class OpenAIBackend:
+    """Streams replies from ``POST {base_url}/chat/completions`` with ``"stream": true``.
+
+    ``api_key`` is sent as a Bearer token when given (local servers such as Ollama need none).
+    ``connect_timeout`` bounds connecting; ``read_timeout`` bounds every wait for more data, so a
+    slow but steady stream is fine and a stalled one fails.
+    """
+
+    def __init__(
+        self,
+        *,
+        model: str = DEFAULT_OPENAI_MODEL,
+        base_url: str = DEFAULT_BASE_URL,
+        api_key: str | None = None,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        read_timeout: float = DEFAULT_READ_TIMEOUT,
+    ) -> None:
+        if not model.strip():
+            raise BackendConfigurationError("the model name is empty")
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise BackendConfigurationError(
+                f"the base URL {base_url!r} is not an http:// or https:// address"
+            )
+        for label, value in (("connect", connect_timeout), ("read", read_timeout)):
+            if not value > 0:
+                raise BackendConfigurationError(
+                    f"the {label} timeout must be more than 0 seconds, not {value}"
+                )
+        self._model = model.strip()
+        self.base_url = base_url.rstrip("/")
+        self._api_key = api_key or None
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+
+    @property
+    def name(self) -> str:
+        """Always ``openai``."""
+        return "openai"
+
+    @property
+    def model(self) -> str:
+        """The model name sent with each request."""
+        return self._model
+
+    @property
+    def endpoint(self) -> str:
+        """The URL requests are sent to."""
+        return f"{self.base_url}/chat/completions"
+
+    def __repr__(self) -> str:
+        key = "set" if self._api_key else "none"
+        return f"OpenAIBackend(model={self._model!r}, base_url={self.base_url!r}, api_key={key})"
+
+    def request_body(self, messages: Sequence[ChatMessage]) -> dict[str, Any]:
+        """The JSON body sent for ``messages``."""
+        return {
+            "model": self._model,
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "stream": True,
+        }
+
+    def request_headers(self) -> dict[str, str]:
+        """The HTTP headers sent with each request (including the API key, when set)."""
+        headers = {"Accept": "text/event-stream"}
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        return headers
+
+    async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
+        """Yield the reply's text chunks as they arrive; raise :class:`BackendError` on any failure.
+
+        Chunks already yielded stay yielded when the stream later fails, so the caller can keep
+        the part of the reply that arrived.
+        """
+        import httpx
+
+        timeout = httpx.Timeout(self.read_timeout, connect=self.connect_timeout)
+        answered = False
+        try:
+            async with (
+                httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client,
+                client.stream(
+                    "POST", self.endpoint, json=self.request_body(messages), headers=self.request_headers()
+                ) as response,
+            ):
+                answered = True
+                if not response.is_success:
+                    raise await self._status_error(response)
+                content_type = response.headers.get("content-type", "").lower()
+                if "json" in content_type and "event-stream" not in content_type:
+                    text = _complete_reply(await response.aread())
+                    if text:
+                        yield text
+                    return
+                async for chunk in parse_sse(response.aiter_lines(), content_type):
+                    yield chunk
+        except httpx.TimeoutException as exc:
+            raise self._timeout_error(exc) from exc
+        except httpx.ConnectError as exc:
+            raise BackendConnectionError(self.base_url, _connect_reason(exc)) from exc
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+            if answered:
+                raise StreamInterrupted(
+                    f"the connection closed in the middle of the reply ({_plain(exc)})"
+                ) from exc
+            raise BackendConnectionError(
+                self.base_url, f"the server closed the connection without answering ({_plain(exc)})"
+            ) from exc
+        except httpx.DecodingError as exc:
+            raise MalformedStream(f"the response could not be decoded ({_plain(exc)})") from exc
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+            raise BackendConfigurationError(
+                f"the base URL {self.base_url!r} is not usable ({_plain(exc)})"
+            ) from exc
+        except httpx.TransportError as exc:
+            raise BackendConnectionError(self.base_url, _plain(exc)) from exc
+
+    def _timeout_error(self, exc: httpx.TimeoutException) -> BackendTimeout:
+        import httpx
+
+        if isinstance(exc, httpx.ConnectTimeout):
+            return BackendTimeout(self.base_url, "connect", self.connect_timeout)
+        if isinstance(exc, httpx.WriteTimeout):
+            return BackendTimeout(self.base_url, "write", self.read_timeout)
+        if isinstance(exc, httpx.PoolTimeout):
+            return BackendTimeout(self.base_url, "pool", self.read_timeout)
+        return BackendTimeout(self.base_url, "read", self.read_timeout)
+
+    async def _status_error(self, response: httpx.Response) -> BackendHTTPError:
+        import httpx
+
+        body = bytearray()
+        try:
+            async for part in response.aiter_bytes():
+                body += part
+                if len(body) >= _ERROR_BODY_LIMIT:
+                    break
+        except httpx.HTTPError:
+            pass  # the status alone still says what went wrong
+        return BackendHTTPError(
+            response.status_code,
+            url=self.endpoint,
+            model=self._model,
+            server_message=_server_message(bytes(body)),
+            retry_after=response.headers.get("retry-after"),
+            location=response.headers.get("location"),
+        )
+
+
+async def parse_sse(lines: AsyncIterator[str], content_type: str = "text/event-stream") -> AsyncIterator[str]:
+    """Yield the text of each ``data:`` chunk of a Chat Completions event stream.
+
+    Comments (``: keep-alive``), ``event:``/``id:``/``retry:`` fields, blank lines and chunks
+    without text are skipped; ``data: [DONE]`` ends the stream. A stream that ends without
+    ``[DONE]`` and without a ``finish_reason`` raises :class:`StreamInterrupted` (after its chunks
+    were yielded); one with no ``data:`` line at all raises :class:`MalformedStream`.
+    """
+    saw_data = False
+    finished = False
+    async for raw in lines:
+        line = raw.rstrip("\r\n")
+        if not line or line.startswith(":"):
+            continue
+        field, _, value = line.partition(":")
+        if field != "data":
+            continue
+        value = value.removeprefix(" ")
+        saw_data = True
+        if value.strip() == "[DONE]":
+            return
+        text, finish = _parse_chunk(value)
+        finished = finished or finish
+        if text:
+            yield text
+    if finished:
+        return
+    if not saw_data:
+        raise MalformedStream(
+            f"the server did not answer with an event stream (content type {content_type or 'missing'!r})"
+        )
+    raise StreamInterrupted("the reply stopped before the server marked it complete (the stream was cut)")
+
+
+def _parse_chunk(value: str) -> tuple[str, bool]:
+    """Return ``(text, finished)`` for one ``data:`` payload."""
+    try:
+        chunk = json.loads(value)
+    except json.JSONDecodeError:
+        raise MalformedStream(
+            f"the server sent a stream line that is not JSON: {shorten(value, 80)!r}"
+        ) from None
+    if not isinstance(chunk, dict):
+        raise MalformedStream(
+            f"the server sent a stream line that is not a JSON object: {shorten(value, 80)!r}"
+        )
+    if "error" in chunk:
+        raise BackendRemoteError(_error_text(chunk) or "unknown error")
+    choices = chunk.get("choices")
+    if choices is None or choices == []:
+        return "", False  # e.g. a usage-only chunk
+    if not isinstance(choices, list) or not isinstance(choices[0], dict):
+        raise MalformedStream(f"the server sent a chunk with malformed choices: {shorten(value, 80)!r}")
+    choice = choices[0]
+    delta = choice.get("delta") or choice.get("message") or {}
+    content = delta.get("content") if isinstance(delta, dict) else None
+    if content is not None and not isinstance(content, str):
+        raise MalformedStream(f"the server sent a chunk whose content is not text: {shorten(value, 80)!r}")
+    return content or "", bool(choice.get("finish_reason"))
+
+
+def _complete_reply(body: bytes) -> str:
+    """The reply text of a non-streamed (plain JSON) completion, for servers that ignore ``stream``."""
+    try:
+        data = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise MalformedStream("the server sent a JSON content type but the body is not JSON") from None
+    if isinstance(data, dict) and "error" in data:
+        raise BackendRemoteError(_error_text(data) or "unknown error")
+    try:
+        content = data["choices"][0]["message"]["content"]
+    except (KeyError, IndexError, TypeError):
+        raise MalformedStream("the server's JSON answer has no choices[0].message.content") from None
+    if content is not None and not isinstance(content, str):
+        raise MalformedStream("the server's JSON answer has a content that is not text")
+    return content or ""
+
+
+def _error_text(data: dict[str, Any]) -> str | None:
+    """The human explanation in an error object: ``error.message``, ``error``, ``message`` or ``detail``."""
+    error = data.get("error")
+    candidates = [
+        error.get("message") if isinstance(error, dict) else error,
+        data.get("message"),
+        data.get("detail"),
+    ]
+    for candidate in candidates:
+        if isinstance(candidate, str) and candidate.strip():
+            return shorten(" ".join(candidate.split()), 300)
+    return None
+
+
+def _server_message(body: bytes) -> str | None:
+    """The server's explanation in an error response body (JSON error object or short plain text)."""
+    text = body.decode("utf-8", "replace").strip()
+    if not text:
+        return None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        if text.startswith("<"):  # an HTML error page says nothing useful in a terminal
+            return None
+        return shorten(" ".join(text.split()), 300)
+    return _error_text(data) if isinstance(data, dict) else None
+
+
+def _connect_reason(exc: BaseException) -> str:
+    """A short reason for a failed connection, from the OS error underneath ``exc`` when there is one."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, socket.gaierror):
+            return "the host name could not be resolved"
+        if isinstance(seen, ConnectionRefusedError) or (
+            isinstance(seen, OSError) and seen.errno == errno.ECONNREFUSED
+        ):
+            return "connection refused"
+        seen = seen.__cause__ or seen.__context__
+    return _plain(exc)
+
+
+def _plain(exc: BaseException) -> str:
+    return shorten(str(exc).strip() or type(exc).__name__, 200)

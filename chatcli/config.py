@@ -1,0 +1,406 @@
+"""Settings: command-line flags, then environment variables, then ``config.toml``, then defaults.
+
+The config file is ``config.toml`` in the platform's user config folder (``~/.config/chatcli`` on
+Linux), or the file named by ``CHATCLI_CONFIG``. Every key is optional::
+
+    backend = "openai"                  # "offline" (the default) or "openai"
+    model = "gpt-4o-mini"               # default: "echo" offline, "gpt-4o-mini" for openai
+    base_url = "http://localhost:11434/v1"
+    api_key = "sk-..."                  # local servers (Ollama, LM Studio) need none
+    history_budget = 24000              # characters of conversation sent per request
+    request_timeout = 60                # seconds to wait for more of the reply
+    connect_timeout = 10                # seconds to wait for the connection
+
+The backend is always chosen explicitly: it stays ``offline`` unless ``backend = "openai"`` is set
+by a flag, ``CHATCLI_BACKEND`` or the file, even when an API key or base URL is configured.
+A value given as an empty string (``OPENAI_API_KEY=``) counts as not set.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar, Literal, cast
+from urllib.parse import urlsplit
+
+from chatcli.chat.backend import DEFAULT_HISTORY_BUDGET
+from chatcli.chat.openai import (
+    DEFAULT_BASE_URL,
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_OPENAI_MODEL,
+    DEFAULT_READ_TIMEOUT,
+)
+
+__all__ = [
+    "BACKENDS",
+    "CONFIG_ENV",
+    "CONFIG_FILE_NAME",
+    "ENV_VARS",
+    "EXIT_CONFIG",
+    "OFFLINE_MODEL",
+    "SETTING_KEYS",
+    "BackendName",
+    "ConfigError",
+    "Settings",
+    "default_config_path",
+    "load_settings",
+    "mask_secret",
+]
+
+BackendName = Literal["offline", "openai"]
+BACKENDS: tuple[BackendName, ...] = ("offline", "openai")
+OFFLINE_MODEL = "echo"
+CONFIG_FILE_NAME = "config.toml"
+#: Environment variable naming the config file to read instead of the default one.
+CONFIG_ENV = "CHATCLI_CONFIG"
+#: Command-line exit status for a configuration error.
+EXIT_CONFIG = 2
+
+#: The environment variable read for each setting.
+ENV_VARS: Mapping[str, str] = {
+    "backend": "CHATCLI_BACKEND",
+    "model": "CHATCLI_MODEL",
+    "base_url": "OPENAI_BASE_URL",
+    "api_key": "OPENAI_API_KEY",
+    "history_budget": "CHATCLI_HISTORY_BUDGET",
+    "request_timeout": "CHATCLI_REQUEST_TIMEOUT",
+    "connect_timeout": "CHATCLI_CONNECT_TIMEOUT",
+}
+#: Every setting name, in display order (also the keys accepted in ``config.toml`` and in ``flags``).
+SETTING_KEYS: tuple[str, ...] = tuple(ENV_VARS)
+
+_DEFAULT_SOURCE = "default"
+
+
+class ConfigError(Exception):
+    """A setting that cannot be used: a broken config file, a bad environment variable or flag.
+
+    ``where`` names the source (the file path, the variable, the option) and ``problem`` what is
+    wrong with it.
+    """
+
+    kind: ClassVar[str] = "config"
+    exit_code: ClassVar[int] = EXIT_CONFIG
+
+    def __init__(self, where: str, problem: str, hint: str, path: Path | None = None) -> None:
+        super().__init__(f"{where}: {problem}")
+        self.where = where
+        self.problem = problem
+        self.hint = hint
+        self.path = path
+
+    def user_message(self) -> str:
+        """What is wrong, where, and how to fix it."""
+        return f"Configuration error in {self.where}: {self.problem}.\n{self.hint}"
+
+
+def mask_secret(value: str | None) -> str:
+    """Show a secret safely: ``(not set)``, or a recognisable prefix and the last 4 characters."""
+    if not value:
+        return "(not set)"
+    if len(value) < 12:
+        return "(set, hidden)"
+    dash = value.find("-", 0, 8)
+    prefix = value[: dash + 1] if dash > 0 else ""
+    return f"{prefix}…{value[-4:]}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The resolved configuration, with where each value came from.
+
+    ``sources`` maps a setting name to a label such as ``flag --model``, ``env OPENAI_API_KEY``,
+    ``config file`` or ``default``; ``config_path`` is the config file consulted (whether or not it
+    existed, see ``config_loaded``). ``api_key`` is left out of ``repr``.
+    """
+
+    backend: BackendName = "offline"
+    model: str = OFFLINE_MODEL
+    base_url: str = DEFAULT_BASE_URL
+    api_key: str | None = field(default=None, repr=False)
+    history_budget: int = DEFAULT_HISTORY_BUDGET
+    request_timeout: float = DEFAULT_READ_TIMEOUT
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    config_path: Path | None = None
+    config_loaded: bool = False
+    config_source: str = _DEFAULT_SOURCE
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def source_of(self, key: str) -> str:
+        """Where the setting ``key`` came from (``default`` when it was not configured)."""
+        if key not in SETTING_KEYS:
+            raise KeyError(key)
+        return self.sources.get(key, _DEFAULT_SOURCE)
+
+    def describe(self) -> list[tuple[str, str, str]]:
+        """Rows of ``(setting, value, source)`` for ``--print-config``; the API key is masked."""
+        rows = [
+            ("backend", self.backend, self.source_of("backend")),
+            ("model", self.model, self.source_of("model")),
+            ("base_url", self.base_url, self.source_of("base_url")),
+            ("api_key", mask_secret(self.api_key), self.source_of("api_key")),
+            ("history_budget", str(self.history_budget), self.source_of("history_budget")),
+            ("request_timeout", f"{self.request_timeout:g}", self.source_of("request_timeout")),
+            ("connect_timeout", f"{self.connect_timeout:g}", self.source_of("connect_timeout")),
+        ]
+        if self.config_path is not None:
+            state = "" if self.config_loaded else " (not found)"
+            rows.append(("config_file", f"{self.config_path}{state}", self.config_source))
+        return rows
+
+
+def default_config_path() -> Path:
+    """``config.toml`` in the platform's user config folder for chatcli."""
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir("chatcli", appauthor=False)) / CONFIG_FILE_NAME
+
+
+# -- value parsing ---------------------------------------------------------------------------------
+
+_Parser = Callable[[object], object]
+
+
+class _Invalid(ValueError):
+    """A value that breaks a setting's rule; the message completes "<setting> ..."."""
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise _Invalid(f"must be text (a quoted string), not {_type_name(value)}")
+    return value.strip()
+
+
+def _parse_backend(value: object) -> BackendName:
+    text = _text(value).lower()
+    if text not in BACKENDS:
+        raise _Invalid(f"is {text!r}, which is not a backend (choose {' or '.join(BACKENDS)})")
+    return text
+
+
+def _parse_model(value: object) -> str:
+    text = _text(value)
+    if not text:
+        raise _Invalid("is empty")
+    return text
+
+
+def _parse_base_url(value: object) -> str:
+    text = _text(value)
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise _Invalid(f"is {text!r}, which is not an http:// or https:// address")
+    return text.rstrip("/")
+
+
+def _parse_api_key(value: object) -> str:
+    text = _text(value)
+    if any(ch.isspace() or not ch.isprintable() for ch in text):
+        raise _Invalid("contains spaces or invisible characters")
+    return text
+
+
+def _parse_budget(value: object) -> int:
+    if isinstance(value, str):
+        try:
+            number = int(value.strip().replace("_", ""))
+        except ValueError:
+            raise _Invalid(f"must be a whole number of characters, not {value!r}") from None
+    elif isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    else:
+        raise _Invalid(f"must be a whole number of characters, not {_type_name(value)}")
+    if number <= 0:
+        raise _Invalid(f"must be more than 0, not {number}")
+    return number
+
+
+def _parse_seconds(value: object) -> float:
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            raise _Invalid(f"must be a number of seconds, not {value!r}") from None
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+    else:
+        raise _Invalid(f"must be a number of seconds, not {_type_name(value)}")
+    if not math.isfinite(number) or number <= 0:
+        raise _Invalid(f"must be a positive number of seconds, not {value}")
+    return number
+
+
+_PARSERS: Mapping[str, _Parser] = {
+    "backend": _parse_backend,
+    "model": _parse_model,
+    "base_url": _parse_base_url,
+    "api_key": _parse_api_key,
+    "history_budget": _parse_budget,
+    "request_timeout": _parse_seconds,
+    "connect_timeout": _parse_seconds,
+}
+
+_NUMERIC = frozenset({"history_budget", "request_timeout", "connect_timeout"})
+
+
+def _type_name(value: object) -> str:
+    names = {
+        bool: "true/false",
+        int: "a number",
+        float: "a decimal number",
+        str: "text",
+        list: "a list",
+        dict: "a table",
+    }
+    return next((name for kind, name in names.items() if type(value) is kind), type(value).__name__)
+
+
+def _is_unset(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+# -- sources ---------------------------------------------------------------------------------------
+
+
+def _config_location(config_path: Path | None, environ: Mapping[str, str]) -> tuple[Path, str, bool]:
+    """The config file to read, a label for where that choice came from, and whether it must exist."""
+    if config_path is not None:
+        return Path(config_path).expanduser(), "explicit path", True
+    named = environ.get(CONFIG_ENV, "").strip()
+    if named:
+        return Path(named).expanduser(), f"env {CONFIG_ENV}", True
+    return default_config_path(), _DEFAULT_SOURCE, False
+
+
+def _file_hint(path: Path) -> str:
+    return (
+        f"Fix or remove {path} (or point {CONFIG_ENV} at another file); "
+        "'chatcli --print-config' shows the settings in use."
+    )
+
+
+def _read_config_file(path: Path, must_exist: bool) -> dict[str, object] | None:
+    """The validated values of the config file, or ``None`` when an optional file is missing."""
+    where = f"config file {path}"
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        if not must_exist:
+            return None
+        raise ConfigError(where, "the file does not exist", _file_hint(path), path) from None
+    except IsADirectoryError:
+        raise ConfigError(where, "it is a folder, not a file", _file_hint(path), path) from None
+    except OSError as exc:
+        problem = f"it cannot be read ({exc.strerror or exc})"
+        raise ConfigError(where, problem, _file_hint(path), path) from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(where, "it is not UTF-8 text", _file_hint(path), path) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(where, f"it is not valid TOML ({exc})", _file_hint(path), path) from None
+
+    values: dict[str, object] = {}
+    for key, value in data.items():
+        if key not in _PARSERS:
+            close = difflib.get_close_matches(key, SETTING_KEYS, n=1)
+            suggestion = f" (did you mean {close[0]!r}?)" if close else ""
+            known = ", ".join(SETTING_KEYS)
+            problem = f"unknown setting {key!r}{suggestion}; the known settings are {known}"
+            raise ConfigError(where, problem, _file_hint(path), path)
+        if _is_unset(value):
+            continue
+        if key in _NUMERIC and isinstance(value, str):  # only flags and variables are text by nature
+            problem = f"{key} must be a number (without quotes), not the text {value!r}"
+            raise ConfigError(where, problem, _file_hint(path), path)
+        try:
+            values[key] = _PARSERS[key](value)
+        except _Invalid as exc:
+            raise ConfigError(where, f"{key} {exc}", _file_hint(path), path) from None
+    return values
+
+
+def _read_environment(environ: Mapping[str, str]) -> dict[str, tuple[object, str]]:
+    values: dict[str, tuple[object, str]] = {}
+    for key, variable in ENV_VARS.items():
+        raw = environ.get(variable)
+        if _is_unset(raw):
+            continue
+        try:
+            values[key] = (_PARSERS[key](raw), f"env {variable}")
+        except _Invalid as exc:
+            raise ConfigError(
+                f"environment variable {variable}",
+                f"{variable} {exc}",
+                f"Fix or unset {variable}.",
+            ) from None
+    return values
+
+
+def _flag_name(key: str) -> str:
+    return "--" + key.replace("_", "-")
+
+
+def _read_flags(flags: Mapping[str, object | None]) -> dict[str, tuple[object, str]]:
+    values: dict[str, tuple[object, str]] = {}
+    for key in SETTING_KEYS:
+        raw = flags.get(key)
+        if _is_unset(raw):
+            continue
+        try:
+            values[key] = (_PARSERS[key](raw), f"flag {_flag_name(key)}")
+        except _Invalid as exc:
+            raise ConfigError(
+                f"option {_flag_name(key)}",
+                f"{_flag_name(key)} {exc}",
+                "Check the option's value (see 'chatcli --help').",
+            ) from None
+    return values
+
+
+def load_settings(
+    flags: Mapping[str, object | None] | None = None,
+    environ: Mapping[str, str] | None = None,
+    config_path: Path | None = None,
+) -> Settings:
+    """Resolve the settings: ``flags`` > ``environ`` > the config file > defaults.
+
+    ``flags`` maps setting names (see :data:`SETTING_KEYS`) to values; ``None`` and other keys are
+    ignored, so ``vars(argparse_namespace)`` can be passed as it is. ``environ`` defaults to
+    ``os.environ``. The config file is ``config_path``, else ``$CHATCLI_CONFIG``, else
+    :func:`default_config_path`; a file named explicitly must exist, the default one may not.
+    Raises :class:`ConfigError` for anything that cannot be used.
+    """
+    env: Mapping[str, str] = os.environ if environ is None else environ
+    path, path_source, must_exist = _config_location(config_path, env)
+    file_values = _read_config_file(path, must_exist)
+
+    resolved: dict[str, object] = {}
+    sources: dict[str, str] = {}
+    for key, value in (file_values or {}).items():
+        resolved[key], sources[key] = value, "config file"
+    for layer in (_read_environment(env), _read_flags(flags or {})):
+        for key, (value, source) in layer.items():
+            resolved[key], sources[key] = value, source
+
+    backend = cast(BackendName, resolved.get("backend", "offline"))
+    if "model" not in resolved:
+        resolved["model"] = OFFLINE_MODEL if backend == "offline" else DEFAULT_OPENAI_MODEL
+    return Settings(
+        backend=backend,
+        model=cast(str, resolved["model"]),
+        base_url=cast(str, resolved.get("base_url", DEFAULT_BASE_URL)),
+        api_key=cast("str | None", resolved.get("api_key")),
+        history_budget=cast(int, resolved.get("history_budget", DEFAULT_HISTORY_BUDGET)),
+        request_timeout=cast(float, resolved.get("request_timeout", DEFAULT_READ_TIMEOUT)),
+        connect_timeout=cast(float, resolved.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT)),
+        config_path=path,
+        config_loaded=file_values is not None,
+        config_source=path_source,
+        sources=sources,
+    )

@@ -1,0 +1,97 @@
+"""The rich consoles chatcli prints through, configured once from the environment.
+
+``make_console`` decides between two kinds of output:
+
+* **terminal**: the stream is a TTY (or ``FORCE_COLOR`` is set, or ``force_plain=False``):
+  colours, rounded boxes, the terminal's own width;
+* **plain**: the stream is a pipe or a file, ``TERM`` is ``dumb``, or ``force_plain=True``:
+  no escape sequences at all, ASCII boxes, and a fixed width (``COLUMNS`` or 100) when the
+  output is not a terminal, so piped output does not depend on the window it was run in.
+
+``NO_COLOR`` set to any non-empty value (https://no-color.org) turns every style off, so a
+terminal console then writes no escape sequences either. chatcli's own highlighting, emoji codes
+and automatic repr highlighting are off: all styling is explicit in :mod:`chatcli.render.results`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from typing import IO
+
+from rich import box
+from rich.console import Console
+
+__all__ = ["PLAIN_WIDTH", "is_plain", "make_console", "panel_box", "table_box"]
+
+#: Width of plain output written to a pipe or a file when ``COLUMNS`` does not say otherwise.
+PLAIN_WIDTH = 100
+
+
+def _isatty(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def _columns(env: Mapping[str, str]) -> int | None:
+    try:
+        value = int(env.get("COLUMNS", ""))
+    except ValueError:
+        return None
+    return value if value > 0 else None
+
+
+def make_console(
+    *,
+    stderr: bool = False,
+    force_plain: bool | None = None,
+    file: IO[str] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Console:
+    """A console for stdout (or stderr, or ``file``) configured for where it writes.
+
+    ``force_plain``: ``True`` always writes plain text, ``False`` always writes terminal output
+    (e.g. ``--color=always``), ``None`` decides from the stream and the environment (``env``,
+    default ``os.environ``): ``NO_COLOR``, ``FORCE_COLOR``, ``TERM=dumb`` and ``COLUMNS``.
+    """
+    environ = os.environ if env is None else env
+    stream: IO[str] = file if file is not None else (sys.stderr if stderr else sys.stdout)
+    tty = _isatty(stream)
+    dumb = environ.get("TERM", "").lower() in {"dumb", "unknown"}
+    if force_plain is None:
+        terminal = (tty or environ.get("FORCE_COLOR", "") != "") and not dumb
+    else:
+        terminal = not force_plain
+    colour = terminal and environ.get("NO_COLOR", "") == ""
+    width = None if tty else (_columns(environ) or PLAIN_WIDTH)
+    return Console(
+        file=file,
+        stderr=stderr,
+        force_terminal=terminal,
+        force_interactive=terminal and tty,
+        color_system="auto" if colour else None,
+        no_color=not colour,
+        width=width,
+        markup=True,
+        emoji=False,
+        highlight=False,
+        soft_wrap=False,
+    )
+
+
+def is_plain(console: Console) -> bool:
+    """True when ``console`` writes no escape sequences (a pipe, a file, ``TERM=dumb``, plain mode)."""
+    return not console.is_terminal or console.is_dumb_terminal
+
+
+def table_box(console: Console) -> box.Box:
+    """The table border for ``console``: a light header rule on terminals, ASCII otherwise."""
+    return box.ASCII if is_plain(console) else box.SIMPLE_HEAD
+
+
+def panel_box(console: Console) -> box.Box:
+    """The panel border for ``console``: rounded on terminals, ASCII otherwise."""
+    return box.ASCII if is_plain(console) else box.ROUNDED

@@ -1,0 +1,330 @@
+"""``--json`` output: every command result and error as a stable JSON document.
+
+JSON output is data for programs, so strings are emitted exactly as stored (not sanitised).
+Control characters can still never reach a terminal raw: :func:`dump_json` writes C0 controls
+(ESC as ``\\u001b``), DEL, C1 controls, U+2028/U+2029, bidi controls and lone surrogates as
+``\\uXXXX`` escapes, which every JSON parser reads back as the same characters.
+
+Timestamps are ISO 8601 in UTC with a ``Z`` suffix (``2025-01-04T12:30:00.123456Z``). Field names
+below are a public interface: new fields may be added, existing ones never change meaning.
+
+Objects
+-------
+
+``session`` (a session's metadata)
+    ``id``, ``name`` (null when unnamed), ``status`` (``"active"``/``"archived"``), ``created``,
+    ``last_active``, ``first_message``, ``message_count``, ``file_count``, ``custom_fields``
+    (an object; a fork has ``forked_from``).
+
+``message``
+    ``role`` (``"user"``/``"assistant"``/``"system"``), ``content``, ``timestamp``, ``id``,
+    ``interrupted`` (true for a reply cut short).
+
+``problem`` (a session that could not be read)
+    ``kind`` (an error kind, see below), ``message`` (what to do about it), ``session_id``
+    (null when unknown).
+
+Results by command
+------------------
+
+``sessions list``
+    ``{"sessions": [session…], "problems": [problem…], "status": "active"|"archived"|"all",
+    "search": str|null}``
+``sessions show``
+    ``{"session": session, "messages": [message…] (the last few), "total_messages": int,
+    "warnings": [str…]}``
+``sessions search``
+    ``{"query": str, "hits": [{"session_id", "session_name", "role", "timestamp", "snippet",
+    "message_index"}…], "truncated": bool, "sessions_searched": int}``
+``sessions delete``
+    ``{"deleted": session}``
+``sessions rename`` / ``archive`` / ``unarchive`` / ``fork``
+    ``{"action": "renamed"|"archived"|"unarchived"|"forked"|…, "session": session,
+    "source_id": str|null}`` (``source_id``: the session a fork was copied from)
+``sessions import``
+    ``{"imported": [session…], "skipped": [{"source", "reason"}…], "notes": [str…]}``
+``sessions prune``
+    ``{"dry_run": bool, "cutoff": timestamp, "sessions": [session…] (deleted, or that would be),
+    "failures": [{"session_id", "reason"}…]}``
+``sessions export``
+    ``{"session_id": str, "format": "markdown"|"json", "path": str|null, "text": str|null}``
+``resume``
+    ``{"session": session, "messages": [message…], "warnings": [str…]}``
+``help``
+    ``{"title", "intro", "detailed": bool, "commands": [{"name", "usage", "summary", "aliases",
+    "arguments": [{"name", "help"}…], "options": [{"flags", "help"}…], "details"}…]}``
+a refused confirmation
+    ``{"cancelled": true, "message": str}``
+a notice
+    ``{"message": str, "lines": [str…]}``
+an action with no data (new session, clear, quit)
+    ``{"action": "new_session"|"clear"|"quit"}``
+
+Errors
+------
+
+``{"error": {"kind": str, "message": str}}``: ``kind`` is the error's stable machine name
+(``not_found``, ``ambiguous_id``, ``already_exists``, ``invalid_name``, ``invalid_metadata``,
+``unsupported_version``, ``corrupted``, ``concurrent_modification``, ``storage``,
+``permission_denied``, ``unsafe_path``, ``serialization``, ``refused``, ``usage``,
+``unknown_command``, or ``internal`` for an unexpected failure); ``message`` is the text a user
+would see.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+from chatcli.commands.results import (
+    Cancelled,
+    ClearAction,
+    CommandHelp,
+    ExportResult,
+    HelpResult,
+    NewSessionAction,
+    Notice,
+    QuitAction,
+    ResumeAction,
+    SessionChanged,
+)
+from chatcli.render.timefmt import iso_utc
+from chatcli.session.errors import SessionError
+from chatcli.session.models import Message, SessionMetadata
+from chatcli.session.service import (
+    DeleteResult,
+    ImportResult,
+    ListResult,
+    LoadedSession,
+    PruneResult,
+    SearchHit,
+    SearchResult,
+    SessionDetail,
+)
+
+__all__ = [
+    "dump_json",
+    "dumps_json",
+    "error_to_json",
+    "message_to_json",
+    "session_to_json",
+    "to_json",
+]
+
+JSONValue = Any
+
+_EXTRA_ESCAPES = re.compile(
+    "[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+
+
+def session_to_json(meta: SessionMetadata) -> dict[str, JSONValue]:
+    """A session's metadata as a ``session`` object."""
+    return {
+        "id": meta.id,
+        "name": meta.name,
+        "status": meta.status.value,
+        "created": iso_utc(meta.created),
+        "last_active": iso_utc(meta.last_active),
+        "first_message": meta.first_message,
+        "message_count": meta.message_count,
+        "file_count": meta.file_count,
+        "custom_fields": dict(meta.custom_fields),
+    }
+
+
+def message_to_json(message: Message) -> dict[str, JSONValue]:
+    """One transcript message as a ``message`` object."""
+    return {
+        "role": message.role,
+        "content": message.content,
+        "timestamp": iso_utc(message.timestamp),
+        "id": message.id,
+        "interrupted": message.interrupted,
+    }
+
+
+def _problem(exc: SessionError) -> dict[str, JSONValue]:
+    session_id = getattr(exc, "session_id", None)
+    return {
+        "kind": exc.kind,
+        "message": exc.user_message(),
+        "session_id": session_id if isinstance(session_id, str) else None,
+    }
+
+
+def _hit(hit: SearchHit) -> dict[str, JSONValue]:
+    return {
+        "session_id": hit.session_id,
+        "session_name": hit.session_name,
+        "role": hit.role,
+        "timestamp": iso_utc(hit.timestamp),
+        "snippet": hit.snippet,
+        "message_index": hit.message_index,
+    }
+
+
+def _command_help(entry: CommandHelp) -> dict[str, JSONValue]:
+    return {
+        "name": entry.name,
+        "usage": entry.usage,
+        "summary": entry.summary,
+        "aliases": list(entry.aliases),
+        "arguments": [{"name": name, "help": text} for name, text in entry.arguments],
+        "options": [{"flags": flags, "help": text} for flags, text in entry.options],
+        "details": entry.details,
+    }
+
+
+def _list(result: ListResult) -> dict[str, JSONValue]:
+    return {
+        "sessions": [session_to_json(m) for m in result.sessions],
+        "problems": [_problem(p) for p in result.problems],
+        "status": result.status,
+        "search": result.search,
+    }
+
+
+def _detail(result: SessionDetail) -> dict[str, JSONValue]:
+    return {
+        "session": session_to_json(result.metadata),
+        "messages": [message_to_json(m) for m in result.recent],
+        "total_messages": result.total_messages,
+        "warnings": list(result.warnings),
+    }
+
+
+def _loaded(result: LoadedSession) -> dict[str, JSONValue]:
+    return {
+        "session": session_to_json(result.metadata),
+        "messages": [message_to_json(m) for m in result.messages],
+        "warnings": list(result.warnings),
+    }
+
+
+def _search(result: SearchResult) -> dict[str, JSONValue]:
+    return {
+        "query": result.query,
+        "hits": [_hit(h) for h in result.hits],
+        "truncated": result.truncated,
+        "sessions_searched": result.sessions_searched,
+    }
+
+
+def _import(result: ImportResult) -> dict[str, JSONValue]:
+    return {
+        "imported": [session_to_json(m) for m in result.imported],
+        "skipped": [{"source": source, "reason": reason} for source, reason in result.skipped],
+        "notes": list(result.notes),
+    }
+
+
+def _prune(result: PruneResult) -> dict[str, JSONValue]:
+    return {
+        "dry_run": result.dry_run,
+        "cutoff": iso_utc(result.cutoff),
+        "sessions": [session_to_json(m) for m in result.sessions],
+        "failures": [{"session_id": sid, "reason": reason} for sid, reason in result.failures],
+    }
+
+
+def _changed(result: SessionChanged) -> dict[str, JSONValue]:
+    return {"action": result.verb, "session": session_to_json(result.metadata), "source_id": result.source_id}
+
+
+def _export(result: ExportResult) -> dict[str, JSONValue]:
+    return {
+        "session_id": result.session_id,
+        "format": result.fmt,
+        "path": str(result.path) if result.path is not None else None,
+        "text": result.text,
+    }
+
+
+def _help(result: HelpResult) -> dict[str, JSONValue]:
+    return {
+        "title": result.title,
+        "intro": result.intro,
+        "detailed": result.detailed,
+        "commands": [_command_help(c) for c in result.commands],
+    }
+
+
+_CONVERTERS: dict[type, Callable[[Any], JSONValue]] = {
+    ListResult: _list,
+    SessionDetail: _detail,
+    LoadedSession: _loaded,
+    ResumeAction: lambda r: _loaded(r.session),
+    SearchResult: _search,
+    DeleteResult: lambda r: {"deleted": session_to_json(r.metadata)},
+    ImportResult: _import,
+    PruneResult: _prune,
+    SessionChanged: _changed,
+    ExportResult: _export,
+    HelpResult: _help,
+    Cancelled: lambda r: {"cancelled": True, "message": r.message},
+    Notice: lambda r: {"message": r.message, "lines": list(r.lines)},
+    NewSessionAction: lambda _r: {"action": "new_session"},
+    ClearAction: lambda _r: {"action": "clear"},
+    QuitAction: lambda _r: {"action": "quit"},
+    SessionMetadata: session_to_json,
+    Message: message_to_json,
+}
+
+
+def to_json(result: object) -> JSONValue:
+    """The JSON document (dicts, lists, strings, numbers) for a command result.
+
+    Raises ``TypeError`` for a type without a documented JSON form.
+    """
+    for cls in type(result).__mro__:
+        converter = _CONVERTERS.get(cls)
+        if converter is not None:
+            return converter(result)
+    raise TypeError(f"no JSON form for {type(result).__name__}")
+
+
+def error_to_json(exc: BaseException) -> dict[str, JSONValue]:
+    """``{"error": {"kind": ..., "message": ...}}`` for any exception.
+
+    Errors with ``user_message()`` (session errors, usage errors) keep their ``kind``; anything
+    else is ``internal`` with its type and text.
+    """
+    message_of = getattr(exc, "user_message", None)
+    kind = getattr(exc, "kind", None)
+    if callable(message_of):
+        message = str(message_of())
+        return {"error": {"kind": kind if isinstance(kind, str) else "error", "message": message}}
+    detail = str(exc)
+    text = f"Unexpected error: {type(exc).__name__}" + (f": {detail}" if detail else "")
+    return {"error": {"kind": "internal", "message": text}}
+
+
+def _default(value: object) -> JSONValue:
+    if isinstance(value, datetime):
+        return iso_utc(value)
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _escape_extra(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
+def dumps_json(obj: JSONValue, *, indent: int | None = 2) -> str:
+    """``obj`` as JSON text (UTF-8 friendly, control and invisible characters escaped)."""
+    text = json.dumps(obj, ensure_ascii=False, indent=indent, default=_default)
+    return _EXTRA_ESCAPES.sub(_escape_extra, text)
+
+
+def dump_json(obj: JSONValue, stream: IO[str], *, indent: int | None = 2) -> None:
+    """Write ``obj`` as JSON plus a newline to ``stream`` and flush it."""
+    stream.write(dumps_json(obj, indent=indent) + "\n")
+    stream.flush()

@@ -1,0 +1,55 @@
+"""Human-friendly times and ids for listings: ``5m ago``, ``2025-01-04``, ``1a2b3c4d``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+__all__ = ["SHORT_ID_LENGTH", "absolute_time", "iso_utc", "relative_age", "short_id"]
+
+#: How many characters of a session id listings show (like git's short hashes).
+SHORT_ID_LENGTH = 8
+
+_JUST_NOW = timedelta(seconds=10)
+_CLOCK_SKEW = timedelta(minutes=5)
+_RECENT = timedelta(days=30)
+
+
+def _as_utc(dt: datetime) -> datetime:
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+def relative_age(dt: datetime, now: datetime | None = None) -> str:
+    """How long ago ``dt`` was: ``just now``, ``42s ago``, ``5m ago``, ``3h ago``, ``2d ago``.
+
+    Beyond 30 days (or more than a few minutes in the future, a clock problem) it is the local
+    date, ``YYYY-MM-DD``. Naive datetimes are taken as UTC.
+    """
+    when = _as_utc(dt)
+    delta = _as_utc(now if now is not None else datetime.now(UTC)) - when
+    if delta < -_CLOCK_SKEW or delta >= _RECENT:
+        return when.astimezone().strftime("%Y-%m-%d")
+    seconds = int(delta.total_seconds())
+    if delta < _JUST_NOW:
+        return "just now"
+    if seconds < 60:
+        return f"{seconds}s ago"
+    if seconds < 3600:
+        return f"{seconds // 60}m ago"
+    if seconds < 86400:
+        return f"{seconds // 3600}h ago"
+    return f"{seconds // 86400}d ago"
+
+
+def absolute_time(dt: datetime) -> str:
+    """``dt`` in local time as ``YYYY-MM-DD HH:MM`` (naive datetimes are taken as UTC)."""
+    return _as_utc(dt).astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def iso_utc(dt: datetime) -> str:
+    """``dt`` as ISO 8601 in UTC with a ``Z`` suffix, e.g. ``2025-01-04T12:30:00.123456Z``."""
+    return _as_utc(dt).isoformat().replace("+00:00", "Z")
+
+
+def short_id(session_id: str) -> str:
+    """The first :data:`SHORT_ID_LENGTH` characters of a session id."""
+    return session_id[:SHORT_ID_LENGTH]

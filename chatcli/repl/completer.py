@@ -1,0 +1,214 @@
+"""Tab completion for the REPL, driven by the command registry and the service's snapshot.
+
+Two steps, as in pgcli: :func:`classify` decides what kind of word is being typed (a command, a
+subcommand, an option, or a value of some kind) from the registry's specs alone; then a matcher
+offers candidates for that kind. Session candidates come from the in-memory snapshot: a
+keystroke never touches the disk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from prompt_toolkit.completion import CompleteEvent, Completer, Completion, PathCompleter
+from prompt_toolkit.document import Document
+
+from chatcli.commands.registry import Registry
+from chatcli.commands.spec import Command, ValueKind
+from chatcli.render.sanitize import clean_inline
+from chatcli.render.timefmt import relative_age
+from chatcli.session.models import SessionStatus, utc_now
+from chatcli.session.service import Snapshot, SnapshotEntry
+
+__all__ = ["MAX_ROWS", "SessionCompleter", "Want", "classify", "rank_sessions"]
+
+#: At most this many completion rows are offered.
+MAX_ROWS = 40
+
+#: A value kind, or: a command (``top``), a subcommand (``sub``) or an option name.
+WantKind = ValueKind | Literal["top", "sub", "option"]
+
+
+@dataclass(frozen=True, slots=True)
+class Want:
+    """What the word under the cursor should be: ``kind`` plus what is needed to list candidates."""
+
+    kind: WantKind
+    word: str
+    command: Command | None = None
+    head: tuple[str, ...] = ()
+    choices: tuple[str, ...] = ()
+
+
+def _split(text: str) -> tuple[list[str], str]:
+    """The complete words before the cursor and the (possibly empty) word being typed."""
+    words = text.split()
+    if not text or text[-1].isspace():
+        return words, ""
+    return words[:-1], words[-1] if words else ""
+
+
+def classify(registry: Registry, text: str) -> Want | None:
+    """What kind of word is being typed in ``text`` (the input up to the cursor), or None."""
+    if not text.startswith("/"):
+        return None
+    done, word = _split(text[1:])
+    if not done:
+        return Want("top", word)
+    groups = registry.group_names()
+    if done[0] in groups and len(done) == 1:
+        return Want("sub", word, head=(done[0],))
+    try:
+        command, rest = registry.find(done)
+    except Exception:
+        return None
+    if rest and rest[-1].startswith("-"):
+        opt = command.option_for(rest[-1].split("=", 1)[0])
+        if opt is not None and opt.kind is not None and "=" not in rest[-1]:
+            return Want(opt.kind, word, command, choices=opt.choices)
+    if word.startswith("-"):
+        return Want("option", word, command)
+    positionals = _count_positionals(command, rest)
+    plain = [a for a in command.args if not a.rest]
+    if positionals < len(plain):
+        arg = plain[positionals]
+        return Want(arg.kind, word, command, choices=arg.choices)
+    rest_arg = next((a for a in command.args if a.rest), None)
+    if rest_arg is not None:
+        return Want(rest_arg.kind, word, command, choices=rest_arg.choices)
+    return Want("option", word, command) if command.options else None
+
+
+def _count_positionals(command: Command, rest: list[str]) -> int:
+    count = 0
+    skip = False
+    for token in rest:
+        if skip:
+            skip = False
+            continue
+        if token.startswith("-") and token != "-":
+            opt = command.option_for(token.split("=", 1)[0])
+            skip = opt is not None and opt.kind is not None and "=" not in token
+            continue
+        count += 1
+    return count
+
+
+def rank_sessions(
+    entries: Iterable[SnapshotEntry], word: str, limit: int = MAX_ROWS
+) -> list[tuple[SnapshotEntry, str]]:
+    """Sessions matching ``word``, best first, each with the text to insert (its id or its name).
+
+    Ranking: id prefix, then name prefix, then name containing the word, then first message
+    containing it (3+ characters); active before archived; most recent first within a rank.
+    ``entries`` is already newest first, so a stable sort keeps recency.
+    """
+    needle = word.lower()
+    ranked: list[tuple[int, int, SnapshotEntry, str]] = []
+    for position, entry in enumerate(entries):
+        name = entry.name
+        lowered_name = name.lower() if name else ""
+        if not needle:
+            rank, insert = 0, name or entry.id
+        elif entry.id.startswith(needle):
+            rank, insert = 0, entry.id
+        elif name and lowered_name.startswith(needle):
+            rank, insert = 1, name
+        elif name and needle in lowered_name:
+            rank, insert = 2, name
+        elif len(needle) >= 3 and needle in entry.first_message.lower():
+            rank, insert = 3, name or entry.id
+        else:
+            continue
+        archived = 1 if entry.status is SessionStatus.ARCHIVED else 0
+        ranked.append((rank * 2 + archived, position, entry, insert))
+        if not needle and len(ranked) >= limit * 2:
+            break
+    ranked.sort(key=lambda item: (item[0], item[1]))
+    return [(entry, insert) for _, _, entry, insert in ranked[:limit]]
+
+
+def session_meta(entry: SnapshotEntry, now: datetime | None = None) -> str:
+    """The grey text beside a session candidate: name, first message and age."""
+    parts = []
+    if entry.name:
+        parts.append(clean_inline(entry.name))
+    first = " ".join(entry.first_message.split())
+    if first:
+        parts.append(clean_inline(first[:48] + ("…" if len(first) > 48 else "")))
+    age = relative_age(entry.last_active, now)
+    parts.append(age + (" · archived" if entry.status is SessionStatus.ARCHIVED else ""))
+    return " · ".join(parts)
+
+
+class SessionCompleter(Completer):
+    """Completes slash commands, subcommands, options, choices, paths and session ids/names."""
+
+    def __init__(self, registry: Registry, snapshot: Callable[[], Snapshot]) -> None:
+        self.registry = registry
+        self.snapshot = snapshot
+        self._paths = PathCompleter(expanduser=True)
+
+    def get_completions(self, document: Document, complete_event: CompleteEvent) -> Iterator[Completion]:
+        """Yield completions for the text before the cursor (pure in-memory work)."""
+        want = classify(self.registry, document.text_before_cursor)
+        if want is None:
+            return
+        start = -len(want.word)
+        if want.kind == "top":
+            yield from self._top(want.word, start)
+        elif want.kind == "sub":
+            yield from self._sub(want, start)
+        elif want.kind == "option" and want.command is not None:
+            yield from self._options(want.command, document.text_before_cursor, want.word, start)
+        elif want.kind == "session":
+            now = utc_now()
+            for entry, insert in rank_sessions(self.snapshot().entries, want.word):
+                label = entry.id[:8] + (f"  {clean_inline(entry.name)}" if entry.name else "")
+                yield Completion(insert, start, display=label, display_meta=session_meta(entry, now))
+        elif want.choices:
+            for choice in want.choices:
+                if choice.startswith(want.word):
+                    yield Completion(choice, start)
+        elif want.kind == "command":
+            yield from self._topics(want.word, start)
+        elif want.kind == "path":
+            sub = Document(want.word, len(want.word))
+            yield from self._paths.get_completions(sub, complete_event)
+
+    def _top(self, word: str, start: int) -> Iterator[Completion]:
+        seen: set[str] = set()
+        for command in self.registry.commands():
+            first = command.words[0]
+            if first in seen or not first.startswith(word):
+                continue
+            seen.add(first)
+            summary = (
+                command.summary if len(command.words) == 1 else f"{first} commands: list, show, search, …"
+            )
+            yield Completion(first, start, display="/" + first, display_meta=summary)
+
+    def _sub(self, want: Want, start: int) -> Iterator[Completion]:
+        for word in self.registry.words_after(want.head):
+            if word.startswith(want.word):
+                command, _ = self.registry.find([*want.head, word])
+                alias = "" if command.words[-1] == word else f" (= {command.words[-1]})"
+                yield Completion(word, start, display_meta=command.summary + alias)
+
+    def _topics(self, word: str, start: int) -> Iterator[Completion]:
+        names = sorted({c.words[0] for c in self.registry.commands()})
+        for name in names:
+            if name.startswith(word):
+                yield Completion(name, start)
+
+    def _options(self, command: Command, text: str, word: str, start: int) -> Iterator[Completion]:
+        used = set(text.split())
+        for opt in command.options:
+            if any(flag in used for flag in opt.flags):
+                continue
+            for flag in opt.flags:
+                if flag.startswith("--") and flag.startswith(word):
+                    yield Completion(flag, start, display_meta=opt.help)

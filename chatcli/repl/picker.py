@@ -1,0 +1,127 @@
+"""The ``chatcli --resume`` picker: fuzzy search over names and first messages, newest first."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from prompt_toolkit.application import Application
+from prompt_toolkit.buffer import Buffer
+from prompt_toolkit.formatted_text import StyleAndTextTuples
+from prompt_toolkit.input import Input
+from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
+from prompt_toolkit.layout import HSplit, Layout, Window
+from prompt_toolkit.layout.controls import BufferControl, FormattedTextControl
+from prompt_toolkit.output import Output
+
+from chatcli.render.sanitize import clean_inline
+from chatcli.render.timefmt import relative_age
+from chatcli.session.service import SnapshotEntry
+
+__all__ = ["filter_entries", "fuzzy_score", "pick_session"]
+
+VISIBLE_ROWS = 12
+
+
+def fuzzy_score(query: str, text: str) -> int | None:
+    """Score ``text`` against ``query`` (lower is better); None if the letters are not all there in order.
+
+    A plain substring scores by its position; otherwise the letters must appear in order and the
+    score grows with the gaps between them.
+    """
+    if not query:
+        return 0
+    hay = text.lower()
+    needle = query.lower()
+    pos = hay.find(needle)
+    if pos >= 0:
+        return pos
+    score = 1000
+    at = -1
+    for ch in needle:
+        nxt = hay.find(ch, at + 1)
+        if nxt < 0:
+            return None
+        score += nxt - at - 1
+        at = nxt
+    return score
+
+
+def filter_entries(entries: Sequence[SnapshotEntry], query: str) -> list[SnapshotEntry]:
+    """Entries matching ``query`` over name, first message and id: best match first, then newest."""
+    scored: list[tuple[int, int, SnapshotEntry]] = []
+    for position, entry in enumerate(entries):
+        fields = [entry.name or "", entry.first_message[:200], entry.id]
+        scores = [s for s in (fuzzy_score(query, f) for f in fields) if s is not None]
+        if scores:
+            scored.append((min(scores), position, entry))
+    scored.sort(key=lambda item: (item[0], item[1]))
+    return [entry for _, _, entry in scored]
+
+
+def pick_session(
+    entries: Sequence[SnapshotEntry],
+    *,
+    input: Input | None = None,
+    output: Output | None = None,
+) -> str | None:
+    """Let the user choose a session: type to filter, Up/Down to move, Enter to resume, Esc to cancel."""
+    query = Buffer()
+    state = {"index": 0}
+
+    def matches() -> list[SnapshotEntry]:
+        return filter_entries(entries, query.text)
+
+    def rows() -> StyleAndTextTuples:
+        found = matches()
+        if not found:
+            return [("class:dim", "  no session matches\n")]
+        index = min(state["index"], len(found) - 1)
+        start = max(0, index - VISIBLE_ROWS + 1)
+        out: StyleAndTextTuples = []
+        for i, entry in enumerate(found[start : start + VISIBLE_ROWS], start=start):
+            style = "reverse" if i == index else ""
+            title = clean_inline(entry.name) if entry.name else "(unnamed)"
+            first = clean_inline(" ".join(entry.first_message.split()))[:60]
+            line = f"  {entry.id[:8]}  {title:<24.24}  {relative_age(entry.last_active):>10}  {first}\n"
+            out.append((style, line))
+        out.append(
+            ("class:dim", f"  {len(found)} of {len(entries)} sessions · Enter resumes · Esc cancels\n")
+        )
+        return out
+
+    keys = KeyBindings()
+
+    @keys.add("up")
+    def _up(event: KeyPressEvent) -> None:
+        state["index"] = max(0, state["index"] - 1)
+
+    @keys.add("down")
+    def _down(event: KeyPressEvent) -> None:
+        state["index"] = min(max(len(matches()) - 1, 0), state["index"] + 1)
+
+    @keys.add("enter")
+    def _enter(event: KeyPressEvent) -> None:
+        found = matches()
+        event.app.exit(result=found[min(state["index"], len(found) - 1)].id if found else None)
+
+    @keys.add("escape", eager=True)
+    @keys.add("c-c")
+    def _cancel(event: KeyPressEvent) -> None:
+        event.app.exit(result=None)
+
+    def reset_index(_: Buffer) -> None:
+        state["index"] = 0
+
+    query.on_text_changed += reset_index
+    layout = Layout(
+        HSplit(
+            [
+                Window(FormattedTextControl([("bold", "Resume which session? (type to search)")]), height=1),
+                Window(BufferControl(query), height=1, get_line_prefix=lambda *_: [("", "search › ")]),
+                Window(FormattedTextControl(rows), height=VISIBLE_ROWS + 1),
+            ]
+        ),
+        focused_element=query,
+    )
+    app: Application[str | None] = Application(layout=layout, key_bindings=keys, input=input, output=output)
+    return app.run()
