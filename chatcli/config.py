@@ -11,6 +11,9 @@ Linux), or the file named by ``CHATCLI_CONFIG``. Every key is optional::
     request_timeout = 60                # seconds to wait for more of the reply
     connect_timeout = 10                # seconds to wait for the connection
 
+Environment variables: ``CHATCLI_BACKEND``, ``CHATCLI_MODEL``, ``OPENAI_BASE_URL``, ``OPENAI_API_KEY``,
+``CHATCLI_HISTORY_BUDGET``, ``CHATCLI_REQUEST_TIMEOUT``, ``CHATCLI_CONNECT_TIMEOUT``.
+
 The backend is always chosen explicitly: it stays ``offline`` unless ``backend = "openai"`` is set
 by a flag, ``CHATCLI_BACKEND`` or the file, even when an API key or base URL is configured.
 A value given as an empty string (``OPENAI_API_KEY=``) counts as not set.

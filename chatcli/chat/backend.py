@@ -159,7 +159,7 @@ class BackendConnectionError(BackendError):
         super().__init__(
             f"could not connect to {base_url} ({reason})",
             "Check that the server is running and that the base URL is right "
-            "(OPENAI_BASE_URL or base_url in config.toml), then send the message again.",
+            "(--base-url, OPENAI_BASE_URL or base_url in config.toml), then send the message again.",
         )
         self.base_url = base_url
         self.reason = reason
