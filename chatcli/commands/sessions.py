@@ -59,12 +59,12 @@ def name_session(ctx: CommandContext, args: ParsedArgs) -> SessionChanged:
     if args.flag("clear"):
         if name is not None:
             raise UsageError("give either NAME or --clear, not both", f"{ctx.prefix}sessions name ID NAME")
-        return SessionChanged("unnamed", ctx.service.rename(args.required("id"), None))
+        return SessionChanged("renamed", ctx.service.rename(args.required("id"), None))
     if name is None:
         raise UsageError(
             "missing NAME (or use --clear to remove the name)", f"{ctx.prefix}sessions name ID NAME|--clear"
         )
-    return SessionChanged("named", ctx.service.rename(args.required("id"), name))
+    return SessionChanged("renamed", ctx.service.rename(args.required("id"), name))
 
 
 def archive_session(ctx: CommandContext, args: ParsedArgs) -> SessionChanged:
@@ -98,7 +98,10 @@ def search_sessions(ctx: CommandContext, args: ParsedArgs) -> SearchResult:
         status = "active"
     elif args.flag("archived"):
         status = "archived"
-    return ctx.service.search(args.required("text"), limit=args.number("limit") or 20, status=status)
+    text = args.required("text")
+    if not text.strip():
+        raise UsageError("the search TEXT is empty", f"{ctx.prefix}sessions search TEXT…")
+    return ctx.service.search(text, limit=args.number("limit") or 20, status=status)
 
 
 def export_session(ctx: CommandContext, args: ParsedArgs) -> ExportResult:
@@ -270,6 +273,7 @@ SESSION_COMMANDS: tuple[Command, ...] = (
                 ("-o", "--output"), "output", "write to FILE instead of printing", kind="path", metavar="FILE"
             ),
             Option(("--force",), "force", "replace FILE if it exists"),
+            _JSON,
         ),
         examples=(
             "sessions export fix-login -o fix-login.md",

@@ -3,8 +3,8 @@
 Importing this package is cheap: nothing here imports rich (or the session layer) until one of
 the names below is first used, so ``chatcli --version`` stays fast.
 
-* :mod:`chatcli.render.sanitize`: :func:`clean`, :func:`clean_inline`, :func:`escape_markup`,
-  :func:`safe_text`; neutralise untrusted text.
+* :mod:`chatcli.render.sanitize`: :func:`clean`, :func:`clean_inline`, :func:`clean_lines`,
+  :func:`escape_markup`, :func:`safe_text`; neutralise untrusted text.
 * :mod:`chatcli.render.console`: :func:`make_console`; a console configured for its stream.
 * :mod:`chatcli.render.results`: :func:`render`, :func:`render_error`,
   :func:`render_reply_markdown`; results to the terminal.
@@ -22,12 +22,13 @@ if TYPE_CHECKING:
     from chatcli.render.console import make_console
     from chatcli.render.jsonout import dump_json, error_to_json, to_json
     from chatcli.render.results import render, render_error, render_reply_markdown
-    from chatcli.render.sanitize import clean, clean_inline, escape_markup, safe_text
+    from chatcli.render.sanitize import clean, clean_inline, clean_lines, escape_markup, safe_text
     from chatcli.render.timefmt import relative_age, short_id
 
 __all__ = [
     "clean",
     "clean_inline",
+    "clean_lines",
     "dump_json",
     "error_to_json",
     "escape_markup",
@@ -51,6 +52,7 @@ _HOMES = {
     "render_reply_markdown": "results",
     "clean": "sanitize",
     "clean_inline": "sanitize",
+    "clean_lines": "sanitize",
     "escape_markup": "sanitize",
     "safe_text": "sanitize",
     "relative_age": "timefmt",

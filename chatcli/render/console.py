@@ -9,8 +9,9 @@
   output is not a terminal, so piped output does not depend on the window it was run in.
 
 ``NO_COLOR`` set to any non-empty value (https://no-color.org) turns every style off, so a
-terminal console then writes no escape sequences either. chatcli's own highlighting, emoji codes
-and automatic repr highlighting are off: all styling is explicit in :mod:`chatcli.render.results`.
+terminal console then writes no escape sequences either. The colour depth comes from
+``COLORTERM``/``TERM`` in the environment given. Rich's automatic highlighting and emoji codes are
+off: all styling is explicit in :mod:`chatcli.render.results`.
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from typing import IO
+from typing import IO, Literal
 
 from rich import box
 from rich.console import Console
 
 __all__ = ["PLAIN_WIDTH", "is_plain", "make_console", "panel_box", "table_box"]
+
+ColourSystem = Literal["auto", "standard", "256", "truecolor"]
 
 #: Width of plain output written to a pipe or a file when ``COLUMNS`` does not say otherwise.
 PLAIN_WIDTH = 100
@@ -42,6 +45,17 @@ def _columns(env: Mapping[str, str]) -> int | None:
     except ValueError:
         return None
     return value if value > 0 else None
+
+
+def _colour_system(env: Mapping[str, str]) -> ColourSystem:
+    """The colour depth the terminal announces (``COLORTERM``, ``TERM``), from ``env`` only."""
+    if sys.platform == "win32":
+        return "auto"
+    if env.get("COLORTERM", "").strip().lower() in {"truecolor", "24bit"}:
+        return "truecolor"
+    if env.get("TERM", "").strip().lower().endswith("256color"):
+        return "256"
+    return "standard"
 
 
 def make_console(
@@ -72,7 +86,7 @@ def make_console(
         stderr=stderr,
         force_terminal=terminal,
         force_interactive=terminal and tty,
-        color_system="auto" if colour else None,
+        color_system=_colour_system(environ) if colour else None,
         no_color=not colour,
         width=width,
         markup=True,
@@ -83,8 +97,8 @@ def make_console(
 
 
 def is_plain(console: Console) -> bool:
-    """True when ``console`` writes no escape sequences (a pipe, a file, ``TERM=dumb``, plain mode)."""
-    return not console.is_terminal or console.is_dumb_terminal
+    """True when ``console`` is not a terminal: a pipe, a file, ``TERM=dumb`` or plain mode."""
+    return not console.is_terminal
 
 
 def table_box(console: Console) -> box.Box:

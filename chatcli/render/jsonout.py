@@ -309,7 +309,7 @@ def _default(value: object) -> JSONValue:
         return iso_utc(value)
     if isinstance(value, Path):
         return str(value)
-    if isinstance(value, set | frozenset | tuple):
+    if isinstance(value, set | frozenset):
         return list(value)
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 

@@ -32,7 +32,7 @@ from chatcli.commands.results import (
     SessionChanged,
 )
 from chatcli.render.console import is_plain, panel_box, table_box
-from chatcli.render.sanitize import clean, clean_inline, safe_text
+from chatcli.render.sanitize import clean, clean_inline, clean_lines
 from chatcli.render.timefmt import absolute_time, relative_age, short_id
 from chatcli.session.errors import shorten
 from chatcli.session.models import Message, SessionMetadata
@@ -59,6 +59,10 @@ __all__ = [
 MESSAGE_PREVIEW_CHARS = 1500
 #: How many messages a resume shows.
 RESUME_PREVIEW_MESSAGES = 4
+#: Below this console width tables drop their least useful columns.
+NARROW_WIDTH = 80
+#: Below this width they drop a few more.
+TINY_WIDTH = 60
 
 _ROLE_LABELS = {"user": "You", "assistant": "Assistant", "system": "System"}
 _ROLE_STYLES = {"user": "bold cyan", "assistant": "bold green", "system": "bold magenta"}
@@ -89,6 +93,8 @@ def _label(meta: SessionMetadata) -> Text:
 def _summary_line(meta: SessionMetadata) -> Text:
     """A one-line description of a session: id, name, status, count, age, first message."""
     text = _label(meta)
+    text.no_wrap = True
+    text.overflow = "ellipsis"
     parts = [
         meta.status.value,
         f"{meta.message_count} message{'s' if meta.message_count != 1 else ''}",
@@ -104,7 +110,7 @@ def _summary_line(meta: SessionMetadata) -> Text:
 def _warning(message: str) -> Text:
     """``Warning: …`` in the warning style, the message cleaned."""
     text = Text("Warning: ", style=f"bold {_WARNING_STYLE}")
-    text.append(clean(message), style=_WARNING_STYLE)
+    text.append(clean_lines(message), style=_WARNING_STYLE)
     return text
 
 
@@ -117,31 +123,48 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def _sessions_table(console: Console, sessions: Sequence[SessionMetadata], *, title: str = "") -> Table:
-    """The session table shared by list, prune and import."""
-    table = Table(
-        title=Text(title, style="bold") if title else None,
-        box=table_box(console),
-        expand=False,
-        pad_edge=False,
-        header_style="bold",
-        title_justify="left",
-    )
-    table.add_column("ID", no_wrap=True, min_width=8)
-    table.add_column("Name", no_wrap=True, max_width=28, overflow="ellipsis")
-    table.add_column("Status", no_wrap=True)
-    table.add_column("Msgs", justify="right", no_wrap=True)
-    table.add_column("Last active", no_wrap=True)
-    table.add_column("First message", no_wrap=True, overflow="ellipsis", ratio=1, min_width=10)
+def _heading(text: str) -> Text:
+    """A bold line above a table (a table title would wrap at the table's width)."""
+    return Text(text, style="bold")
+
+
+def _sessions_table(console: Console, sessions: Sequence[SessionMetadata]) -> Table:
+    """The session table shared by list, prune and import.
+
+    On narrow screens the name is cut shorter and the columns that matter least give way (the
+    status unless the listing mixes statuses, then the message count), so the first message
+    keeps room.
+    """
+    width = console.width
+    mixed = len({meta.status for meta in sessions}) > 1
+    show_status = width >= NARROW_WIDTH or mixed
+    show_count = width >= TINY_WIDTH
+    table = Table(box=table_box(console), header_style="bold")
+    table.add_column("ID", no_wrap=True)
+    name_width = 28 if width >= NARROW_WIDTH else 12 if width >= TINY_WIDTH else 8
+    table.add_column("Name", no_wrap=True, max_width=name_width, overflow="ellipsis")
+    if show_status:
+        table.add_column("Status", no_wrap=True)
+    if show_count:
+        table.add_column("Msgs", justify="right", no_wrap=True)
+    table.add_column("Last active" if width >= NARROW_WIDTH else "Active", no_wrap=True)
+    # Wrappable for the width calculation (so this column gives way first on a narrow screen),
+    # while each cell is a one-line Text cut with an ellipsis.
+    table.add_column("First message")
     for meta in sessions:
-        table.add_row(
+        cells = [
             Text(short_id(meta.id), style="bold"),
             Text(clean_inline(meta.name), style="cyan") if meta.name else Text("-", style=_DIM),
-            Text(meta.status.value, style=_DIM if meta.is_archived else ""),
-            Text(str(meta.message_count)),
+        ]
+        if show_status:
+            cells.append(Text(meta.status.value, style=_DIM if meta.is_archived else ""))
+        if show_count:
+            cells.append(Text(str(meta.message_count)))
+        cells += [
             Text(relative_age(meta.last_active)),
-            Text(_one_line(meta.first_message)),
-        )
+            Text(_one_line(meta.first_message), no_wrap=True, overflow="ellipsis"),
+        ]
+        table.add_row(*cells)
     return table
 
 
@@ -191,7 +214,7 @@ def render(result: object, console: Console) -> None:
 
 @render.register
 def _render_nothing(result: NewSessionAction | ClearAction | QuitAction | None, console: Console) -> None:
-    return
+    """The REPL acts on these; there is nothing to print."""
 
 
 @render.register
@@ -208,7 +231,8 @@ def _render_list(result: ListResult, console: Console) -> None:
         title = f"{titles.get(result.status, 'Sessions')} ({len(result.sessions)})"
         if result.search:
             title += f" matching {_quoted(result.search, 40)}"
-        console.print(_sessions_table(console, result.sessions, title=title))
+        console.print(_heading(title))
+        console.print(_sessions_table(console, result.sessions))
     for problem in result.problems:
         console.print(_warning(problem.user_message()))
 
@@ -287,34 +311,30 @@ def _render_search(result: SearchResult, console: Console) -> None:
         return
     count = f"{len(result.hits)}+" if result.truncated else str(len(result.hits))
     title = f"{count} match{'es' if count != '1' else ''} for {_quoted(result.query, 40)} in {searched}"
-    table = Table(
-        title=Text(title, style="bold"),
-        box=table_box(console),
-        pad_edge=False,
-        header_style="bold",
-        title_justify="left",
-    )
-    table.add_column("Session", no_wrap=True, max_width=30, overflow="ellipsis")
-    table.add_column("Role", no_wrap=True)
+    console.print(_heading(title))
+    width = console.width
+    table = Table(box=table_box(console), header_style="bold")
+    wide = width >= NARROW_WIDTH
+    table.add_column("Session", no_wrap=True, max_width=30 if wide else None, overflow="ellipsis")
+    if width >= TINY_WIDTH:
+        table.add_column("Role", no_wrap=True)
     table.add_column("When", no_wrap=True)
-    table.add_column("Snippet", ratio=1, min_width=20)
+    table.add_column("Snippet")
     for hit in result.hits:
-        table.add_row(_hit_session(hit), *_hit_cells(hit, result.query))
+        role = Text(clean_inline(hit.role), style=_ROLE_STYLES.get(hit.role, ""))
+        session = _hit_session(hit, with_name=wide)
+        cells = [session, role] if width >= TINY_WIDTH else [session]
+        table.add_row(*cells, Text(relative_age(hit.timestamp)), _highlighted(hit.snippet, result.query))
     console.print(table)
     if result.truncated:
         console.print(Text("(more results: use --limit)", style=_DIM))
 
 
-def _hit_session(hit: SearchHit) -> Text:
+def _hit_session(hit: SearchHit, *, with_name: bool) -> Text:
     text = Text(short_id(hit.session_id), style="bold")
-    if hit.session_name:
+    if with_name and hit.session_name:
         text.append(" " + clean_inline(hit.session_name), style="cyan")
     return text
-
-
-def _hit_cells(hit: SearchHit, query: str) -> tuple[Text, Text, Text]:
-    role = Text(clean_inline(hit.role), style=_ROLE_STYLES.get(hit.role, ""))
-    return role, Text(relative_age(hit.timestamp)), _highlighted(hit.snippet, query)
 
 
 @render.register
@@ -328,11 +348,8 @@ def _render_delete(result: DeleteResult, console: Console) -> None:
 @render.register
 def _render_import(result: ImportResult, console: Console) -> None:
     if result.imported:
-        console.print(
-            _sessions_table(
-                console, result.imported, title=f"Imported {_plural(len(result.imported), 'session')}"
-            )
-        )
+        console.print(_heading(f"Imported {_plural(len(result.imported), 'session')}"))
+        console.print(_sessions_table(console, result.imported))
     else:
         console.print(Text("Nothing was imported.", style=_WARNING_STYLE))
     if result.skipped:
@@ -361,7 +378,8 @@ def _render_prune(result: PruneResult, console: Console) -> None:
             if result.dry_run
             else f"Deleted {count} last active before {cutoff}"
         )
-        console.print(_sessions_table(console, result.sessions, title=title))
+        console.print(_heading(title))
+        console.print(_sessions_table(console, result.sessions))
     for session_id, reason in result.failures:
         text = Text("Kept ", style=_WARNING_STYLE)
         text.append(clean_inline(short_id(session_id)), style="bold")
@@ -422,41 +440,41 @@ def _render_export(result: ExportResult, console: Console) -> None:
 
 @render.register
 def _render_cancelled(result: Cancelled, console: Console) -> None:
-    console.print(Text(clean(result.message), style=_WARNING_STYLE))
+    console.print(Text(clean_lines(result.message), style=_WARNING_STYLE))
 
 
 @render.register
 def _render_notice(result: Notice, console: Console) -> None:
-    console.print(safe_text(result.message))
+    console.print(Text(clean_lines(result.message)))
     for line in result.lines:
-        console.print(Text("  " + clean(line)))
+        console.print(Text("  " + clean_lines(line)))
 
 
 @render.register
 def _render_help(result: HelpResult, console: Console) -> None:
-    console.print(Text(clean(result.title), style="bold"))
+    console.print(Text(clean_lines(result.title), style="bold"))
     if result.intro:
-        console.print(safe_text(result.intro))
+        console.print(Text(clean_lines(result.intro)))
     console.print()
     if result.detailed:
         for entry in result.commands:
-            console.print(_help_detail(entry, console))
+            console.print(_help_detail(entry))
         return
     table = Table(box=None, show_header=False, pad_edge=False, padding=(0, 2, 0, 0))
     table.add_column(no_wrap=True, style="bold")
     table.add_column()
     for entry in result.commands:
-        summary = Text(clean(entry.summary))
+        summary = Text(clean_lines(entry.summary))
         if entry.aliases:
             summary.append(f" (alias: {', '.join(clean_inline(a) for a in entry.aliases)})", style=_DIM)
         table.add_row(Text(clean_inline(entry.usage)), summary)
     console.print(table)
 
 
-def _help_detail(entry: CommandHelp, console: Console) -> Group:
+def _help_detail(entry: CommandHelp) -> Group:
     parts: list[RenderableType] = [
         Text("Usage: ", style="bold").append(clean_inline(entry.usage)),
-        Text(clean(entry.summary)),
+        Text(clean_lines(entry.summary)),
     ]
     if entry.aliases:
         parts.append(Text(f"Aliases: {', '.join(clean_inline(a) for a in entry.aliases)}", style=_DIM))
@@ -467,10 +485,10 @@ def _help_detail(entry: CommandHelp, console: Console) -> Group:
         table.add_column(no_wrap=True, style="bold")
         table.add_column()
         for label, text in rows:
-            table.add_row(Text(clean_inline(label)), Text(clean(text)))
+            table.add_row(Text(clean_inline(label)), Text(clean_lines(text)))
         parts += [Text(), Text(f"{heading}:", style="bold"), table]
     if entry.details:
-        parts += [Text(), Text(clean(entry.details))]
+        parts += [Text(), Text(clean_lines(entry.details))]
     parts.append(Text())
     return Group(*parts)
 
@@ -478,6 +496,11 @@ def _help_detail(entry: CommandHelp, console: Console) -> Group:
 @render.register
 def _render_metadata(result: SessionMetadata, console: Console) -> None:
     console.print(_summary_line(result))
+
+
+@render.register
+def _render_message(result: Message, console: Console) -> None:
+    render_messages([result], console)
 
 
 # ---------------------------------------------------------------------------------------- errors
@@ -517,11 +540,13 @@ def render_error(exc: BaseException, console: Console, *, log_path: Path | str |
     message_of = getattr(exc, "user_message", None)
     if callable(message_of):
         title = _error_title(exc)
-        body = Text(clean(str(message_of())))
+        body = Text(clean_lines(str(message_of())))
     else:
-        title = "Unexpected error"
-        detail = str(exc)
-        body = Text(clean(f"Unexpected error: {type(exc).__name__}" + (f": {detail}" if detail else "")))
+        title = "Error"
+        detail = shorten(str(exc), 500)
+        body = Text(
+            clean_lines(f"Unexpected error: {type(exc).__name__}" + (f": {detail}" if detail else ""))
+        )
         if log_path is not None:
             body.append("\nDetails were written to ")
             body.append(clean_inline(str(log_path)), style="bold")
@@ -541,7 +566,7 @@ def render_error(exc: BaseException, console: Console, *, log_path: Path | str |
 # ---------------------------------------------------------------------------------------- replies
 
 
-def render_reply_markdown(text: str, *, hyperlinks: bool = True) -> RenderableType:
+def render_reply_markdown(text: str, *, hyperlinks: bool = True) -> Markdown:
     """A model reply as rich ``Markdown``, after :func:`~chatcli.render.sanitize.clean`.
 
     Markdown never interprets rich markup, and cleaning first removes every escape sequence the

@@ -26,7 +26,9 @@ carriage return is shown as ``␍``.
 :func:`clean` it shows newlines as ``⏎``, tabs as a space, and the invisible characters that
 reorder or hide text (bidi embeddings, overrides and isolates U+202A-U+202E and U+2066-U+2069,
 the marks U+200E, U+200F and U+061C, the separators U+2028 and U+2029) as ``<U+202E>``.
-Multi-line content keeps bidi characters, which right-to-left prose legitimately uses.
+:func:`clean_lines` does the same line by line for multi-line messages that are not prose (error
+messages, warnings, notices), keeping their newlines. Message content and model replies (through
+:func:`clean`) keep bidi characters, which right-to-left prose legitimately uses.
 
 This module imports rich only inside :func:`escape_markup` and :func:`safe_text`.
 """
@@ -40,7 +42,7 @@ if TYPE_CHECKING:
     from rich.style import Style
     from rich.text import Text
 
-__all__ = ["clean", "clean_inline", "escape_markup", "safe_text"]
+__all__ = ["NEWLINE_MARK", "clean", "clean_inline", "clean_lines", "escape_markup", "safe_text"]
 
 #: Shown in place of a newline inside a single-line field.
 NEWLINE_MARK = "⏎"
@@ -81,6 +83,12 @@ def clean_inline(text: str) -> str:
     """:func:`clean` for one-line fields: newlines shown as ``⏎``, tabs as spaces, bidi controls
     and line separators as ``<U+XXXX>``."""
     return _INLINE_UNSAFE.sub(_inline_placeholder, clean(text))
+
+
+def clean_lines(text: str) -> str:
+    """:func:`clean_inline` applied to each line of ``text``: newlines kept, tabs as spaces, bidi
+    controls and line separators shown as ``<U+XXXX>``."""
+    return "\n".join(clean_inline(line) for line in clean(text).split("\n"))
 
 
 def escape_markup(text: str) -> str:

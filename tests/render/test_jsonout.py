@@ -1,0 +1,271 @@
+"""--json output: documented field names for every result type, errors, and safe encoding."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from io import StringIO
+from pathlib import Path
+
+import pytest
+
+from chatcli.commands.registry import UnknownCommand
+from chatcli.commands.results import (
+    Cancelled,
+    ClearAction,
+    CommandHelp,
+    ExportResult,
+    HelpResult,
+    NewSessionAction,
+    Notice,
+    QuitAction,
+    ResumeAction,
+    SessionChanged,
+)
+from chatcli.commands.spec import UsageError
+from chatcli.render.jsonout import dump_json, dumps_json, error_to_json, to_json
+from chatcli.session.errors import CorruptedSession, SessionNotFound, StorageError
+from chatcli.session.models import Message, SessionMetadata, new_session_id
+from chatcli.session.service import (
+    DeleteResult,
+    ImportResult,
+    ListResult,
+    LoadedSession,
+    PruneResult,
+    SearchHit,
+    SearchResult,
+    SessionDetail,
+)
+
+CREATED = datetime(2025, 1, 4, 12, 30, 0, tzinfo=UTC)
+SESSION_KEYS = {
+    "id",
+    "name",
+    "status",
+    "created",
+    "last_active",
+    "first_message",
+    "message_count",
+    "file_count",
+    "custom_fields",
+}
+MESSAGE_KEYS = {"role", "content", "timestamp", "id", "interrupted"}
+
+
+def make_meta(name: str | None = "fix-login") -> SessionMetadata:
+    meta = SessionMetadata.new(new_session_id(), "hello")
+    meta.created = CREATED
+    meta.last_active = CREATED + timedelta(hours=1)
+    meta.message_count = 2
+    meta.name = name
+    meta.custom_fields = {"forked_from": "abc"}
+    return meta
+
+
+def make_message(content: str = "hi") -> Message:
+    return Message(role="user", content=content, timestamp=CREATED)
+
+
+def roundtrip(result: object) -> object:
+    """to_json, then through dumps/loads: what a consumer of --json reads."""
+    return json.loads(dumps_json(to_json(result)))
+
+
+def test_session_fields() -> None:
+    meta = make_meta()
+    doc = roundtrip(meta)
+    assert isinstance(doc, dict)
+    assert set(doc) == SESSION_KEYS
+    assert doc["id"] == meta.id
+    assert doc["name"] == "fix-login"
+    assert doc["status"] == "active"
+    assert doc["created"] == "2025-01-04T12:30:00Z"
+    assert doc["last_active"] == "2025-01-04T13:30:00Z"
+    assert doc["first_message"] == "hello"
+    assert doc["message_count"] == 2
+    assert doc["custom_fields"] == {"forked_from": "abc"}
+
+
+def test_list_shape() -> None:
+    problem = CorruptedSession("deadbeef", "truncated")
+    doc = roundtrip(ListResult([make_meta(), make_meta(None)], [problem, SessionNotFound("x")], "all", "fix"))
+    assert isinstance(doc, dict)
+    assert set(doc) == {"sessions", "problems", "status", "search"}
+    assert [set(s) for s in doc["sessions"]] == [SESSION_KEYS, SESSION_KEYS]
+    assert doc["sessions"][1]["name"] is None
+    assert doc["problems"][0] == {
+        "kind": "corrupted",
+        "message": problem.user_message(),
+        "session_id": "deadbeef",
+    }
+    assert doc["problems"][1]["session_id"] is None
+    assert doc["status"] == "all"
+    assert doc["search"] == "fix"
+
+
+def test_show_shape() -> None:
+    interrupted = Message(role="assistant", content="cut", timestamp=CREATED, interrupted=True)
+    doc = roundtrip(SessionDetail(make_meta(), [make_message(), interrupted], 9, ["w"]))
+    assert isinstance(doc, dict)
+    assert set(doc) == {"session", "messages", "total_messages", "warnings"}
+    assert set(doc["messages"][0]) == MESSAGE_KEYS
+    assert doc["messages"][0]["timestamp"] == "2025-01-04T12:30:00Z"
+    assert doc["messages"][0]["interrupted"] is False
+    assert doc["messages"][1]["interrupted"] is True
+    assert doc["total_messages"] == 9
+    assert doc["warnings"] == ["w"]
+
+
+def test_search_shape() -> None:
+    hit = SearchHit("sid", None, "assistant", CREATED, "…snip…", 3)
+    doc = roundtrip(SearchResult("snip", [hit], True, 4))
+    assert doc == {
+        "query": "snip",
+        "hits": [
+            {
+                "session_id": "sid",
+                "session_name": None,
+                "role": "assistant",
+                "timestamp": "2025-01-04T12:30:00Z",
+                "snippet": "…snip…",
+                "message_index": 3,
+            }
+        ],
+        "truncated": True,
+        "sessions_searched": 4,
+    }
+
+
+def test_delete_import_prune_shapes() -> None:
+    meta = make_meta()
+    assert roundtrip(DeleteResult(meta)) == {"deleted": to_json(meta)}
+    imported = roundtrip(ImportResult([meta], [("record 2", "bad")], ["note"]))
+    assert imported == {
+        "imported": [to_json(meta)],
+        "skipped": [{"source": "record 2", "reason": "bad"}],
+        "notes": ["note"],
+    }
+    pruned = roundtrip(PruneResult([meta], False, CREATED, [("sid", "locked")]))
+    assert pruned == {
+        "dry_run": False,
+        "cutoff": "2025-01-04T12:30:00Z",
+        "sessions": [to_json(meta)],
+        "failures": [{"session_id": "sid", "reason": "locked"}],
+    }
+
+
+def test_changed_export_and_small_results() -> None:
+    meta = make_meta()
+    assert roundtrip(SessionChanged("forked", meta, "src")) == {
+        "action": "forked",
+        "session": to_json(meta),
+        "source_id": "src",
+    }
+    assert roundtrip(ExportResult("sid", "markdown", path=Path("/tmp/x.md"))) == {
+        "session_id": "sid",
+        "format": "markdown",
+        "path": "/tmp/x.md",
+        "text": None,
+    }
+    assert roundtrip(ExportResult("sid", "json", text="{}"))["text"] == "{}"  # type: ignore[index]
+    assert roundtrip(Cancelled("Nothing deleted.")) == {"cancelled": True, "message": "Nothing deleted."}
+    assert roundtrip(Notice("hello", ("a",))) == {"message": "hello", "lines": ["a"]}
+    assert roundtrip(NewSessionAction()) == {"action": "new_session"}
+    assert roundtrip(ClearAction()) == {"action": "clear"}
+    assert roundtrip(QuitAction()) == {"action": "quit"}
+
+
+def test_resume_shape() -> None:
+    loaded = LoadedSession(make_meta(), [make_message()], ["repaired"])
+    doc = roundtrip(ResumeAction(loaded))
+    assert doc == roundtrip(loaded)
+    assert isinstance(doc, dict)
+    assert set(doc) == {"session", "messages", "warnings"}
+
+
+def test_help_shape() -> None:
+    entry = CommandHelp(
+        "sessions list",
+        "/sessions list [--limit N]",
+        "List",
+        ("ls",),
+        (("ID", "a session"),),
+        (("-n, --limit N", "max"),),
+        "more",
+    )
+    doc = roundtrip(HelpResult("Help", "intro", (entry,), True))
+    assert doc == {
+        "title": "Help",
+        "intro": "intro",
+        "detailed": True,
+        "commands": [
+            {
+                "name": "sessions list",
+                "usage": "/sessions list [--limit N]",
+                "summary": "List",
+                "aliases": ["ls"],
+                "arguments": [{"name": "ID", "help": "a session"}],
+                "options": [{"flags": "-n, --limit N", "help": "max"}],
+                "details": "more",
+            }
+        ],
+    }
+
+
+def test_unknown_type_raises() -> None:
+    with pytest.raises(TypeError, match="no JSON form for object"):
+        to_json(object())
+
+
+@pytest.mark.parametrize(
+    ("exc", "kind"),
+    [
+        (SessionNotFound("abcd"), "not_found"),
+        (StorageError("disk full"), "storage"),
+        (UsageError("missing ID", "/sessions show ID"), "usage"),
+        (UnknownCommand("x", [], "/"), "unknown_command"),
+    ],
+)
+def test_error_to_json_keeps_kind_and_user_message(exc: Exception, kind: str) -> None:
+    doc = error_to_json(exc)
+    assert doc == {"error": {"kind": kind, "message": exc.user_message()}}  # type: ignore[attr-defined]
+
+
+def test_unexpected_error_to_json() -> None:
+    assert error_to_json(ValueError("boom")) == {
+        "error": {"kind": "internal", "message": "Unexpected error: ValueError: boom"}
+    }
+    assert error_to_json(KeyboardInterrupt())["error"]["message"] == "Unexpected error: KeyboardInterrupt"
+
+
+def test_json_is_data_but_controls_are_escaped() -> None:
+    hostile = "[bold]x[/] \x1b[2J \x1b]52;c;aGk=\x07 \x9b2J \x7f \u202e \u2028 é 世界 👍"
+    meta = make_meta()
+    meta.first_message = hostile
+    buf = StringIO()
+    dump_json(to_json(meta), buf)
+    text = buf.getvalue()
+    assert text.endswith("}\n")
+    assert "\\u001b[2J" in text
+    assert "\\u0007" in text
+    assert "\\u009b" in text
+    assert "\\u007f" in text
+    assert "\\u202e" in text
+    assert "\\u2028" in text
+    assert "é 世界 👍" in text
+    assert "[bold]x[/]" in text
+    assert all(ch in "\n" or ord(ch) >= 0x20 for ch in text)
+    assert json.loads(text)["first_message"] == hostile
+
+
+def test_lone_surrogates_survive_as_escapes() -> None:
+    text = dumps_json({"content": "a\ud800b"})
+    text.encode("utf-8")
+    assert json.loads(text) == {"content": "a\ud800b"}
+
+
+def test_dumps_handles_datetimes_paths_and_compact_form() -> None:
+    text = dumps_json({"when": CREATED, "where": Path("/tmp/a"), "tags": ("x",)}, indent=None)
+    assert text == '{"when": "2025-01-04T12:30:00Z", "where": "/tmp/a", "tags": ["x"]}'
+    with pytest.raises(TypeError):
+        dumps_json({"bad": object()})

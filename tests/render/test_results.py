@@ -1,0 +1,624 @@
+"""Terminal rendering of every result type, errors and model replies."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from chatcli.commands.registry import Registry, UnknownCommand
+from chatcli.commands.results import (
+    Cancelled,
+    ClearAction,
+    CommandHelp,
+    ExportResult,
+    HelpResult,
+    NewSessionAction,
+    Notice,
+    QuitAction,
+    ResumeAction,
+    SessionChanged,
+)
+from chatcli.commands.spec import Arg, Command, Option, UsageError
+from chatcli.render.results import (
+    MESSAGE_PREVIEW_CHARS,
+    render,
+    render_error,
+    render_messages,
+    render_reply_markdown,
+)
+from chatcli.session.errors import AmbiguousId, CorruptedSession, SessionError, SessionNotFound, StorageError
+from chatcli.session.models import Message, SessionMetadata, new_session_id, utc_now
+from chatcli.session.service import (
+    DeleteResult,
+    ImportResult,
+    ListResult,
+    LoadedSession,
+    PruneResult,
+    SearchHit,
+    SearchResult,
+    SessionDetail,
+)
+
+SGR = re.compile(r"\x1b\[[0-9;]*m")
+#: Never on screen: control characters other than newline (tab only inside message content).
+FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+HOSTILE_NAME_PARTS = [
+    "[bold red]x[/]",
+    "[link=https://evil]x[/link]",
+    "\x1b[2J",
+    "\x1b]52;c;aGk=\x07",
+    "\x1b]8;;http://x\x1b\\t\x1b]8;;\x1b\\",
+    "\x9b2J",
+    "nul\x00",
+    "safe\rEVIL",
+    "rtl\u202eevil",
+]
+HOSTILE = " ".join(HOSTILE_NAME_PARTS)
+VISIBLE = ["[bold red]x[/]", "[link=https://evil]x[/link]", "␛[2J", "␛]52;c;aGk=␇", "\\x9b2J", "safe␍EVIL"]
+
+
+def make_meta(
+    first: str = "How do I fix the login bug?",
+    *,
+    name: str | None = None,
+    messages: int = 3,
+    age: timedelta = timedelta(minutes=5),
+    archived: bool = False,
+) -> SessionMetadata:
+    meta = SessionMetadata.new(new_session_id(), first)
+    meta.message_count = messages
+    meta.last_active = utc_now() - age
+    if name is not None:
+        meta.set_name(name)
+    if archived:
+        meta.archive()
+    return meta
+
+
+def hostile_meta() -> SessionMetadata:
+    """Metadata whose name bypasses validation (as a hand-edited file could)."""
+    meta = make_meta(HOSTILE)
+    return meta.model_copy(update={"name": HOSTILE})
+
+
+def plain_console(width: int = 100) -> tuple[Console, StringIO]:
+    buf = StringIO()
+    return Console(file=buf, force_terminal=False, width=width, color_system=None), buf
+
+
+def terminal_console(width: int = 160) -> tuple[Console, StringIO]:
+    buf = StringIO()
+    return Console(file=buf, force_terminal=True, color_system="truecolor", width=width), buf
+
+
+def render_plain(result: object, width: int = 100) -> str:
+    console, buf = plain_console(width)
+    render(result, console)
+    return buf.getvalue()
+
+
+def render_terminal(result: object, width: int = 160) -> str:
+    console, buf = terminal_console(width)
+    render(result, console)
+    return buf.getvalue()
+
+
+def assert_inert(output: str, *, bidi_allowed: bool = False) -> str:
+    """Assert no escape sequence other than rich's SGR styling; return the text without SGR.
+
+    Bidi controls may only appear inside message content (``bidi_allowed``), never in names,
+    ids, table cells or error messages.
+    """
+    stripped = SGR.sub("", output)
+    assert "\x1b" not in stripped, repr(stripped)
+    assert FORBIDDEN.search(stripped) is None, repr(stripped)
+    if not bidi_allowed:
+        assert BIDI.search(stripped) is None, repr(stripped)
+    return stripped
+
+
+def squash(text: str) -> str:
+    """Output with table borders and whitespace removed, for content checks across cells."""
+    return re.sub(r"[\s|│]+", " ", text)
+
+
+# ------------------------------------------------------------------------------------ list
+
+
+def test_list_shows_a_table_of_sessions() -> None:
+    meta = make_meta(name="fix-login", messages=12)
+    output = render_plain(ListResult([meta, make_meta("second one")], [], "active"))
+    assert "Sessions (2)" in output
+    for header in ("ID", "Name", "Status", "Msgs", "Last active", "First message"):
+        assert header in output
+    assert meta.id[:8] in output
+    assert meta.id not in output
+    assert "fix-login" in output
+    assert "12" in output
+    assert "5m ago" in output
+    assert "How do I fix the login bug?" in output
+    assert "second one" in output
+
+
+def test_list_old_sessions_show_a_date() -> None:
+    meta = make_meta(age=timedelta(days=90))
+    output = render_plain(ListResult([meta], [], "all"))
+    assert meta.last_active.astimezone().strftime("%Y-%m-%d") in output
+    assert "All sessions (1)" in output
+
+
+def test_list_cuts_long_first_messages_to_the_width() -> None:
+    meta = make_meta("word " * 200)
+    output = render_plain(ListResult([meta], [], "active"), width=70)
+    assert all(len(line) <= 70 for line in output.splitlines())
+    assert "…" in output
+    assert meta.id[:8] in output
+
+
+def test_list_folds_newlines_in_first_messages() -> None:
+    output = render_plain(ListResult([make_meta("line one\nline two\ttab")], [], "active"))
+    assert "line one line two tab" in output
+
+
+def test_empty_listing_is_helpful() -> None:
+    output = render_plain(ListResult([], [], "active"))
+    assert "No active sessions yet — start chatting and your conversation is saved automatically" in output
+    assert "No archived sessions" in render_plain(ListResult([], [], "archived"))
+
+
+def test_empty_search_listing_names_the_search() -> None:
+    output = render_plain(ListResult([], [], "active", "login"))
+    assert "No active sessions match 'login'" in output
+    assert "No sessions match 'x'" in render_plain(ListResult([], [], "all", "x"))
+
+
+def test_list_problems_are_warnings_after_the_table() -> None:
+    problem = CorruptedSession("deadbeef-0000", "metadata.json is truncated")
+    output = render_plain(ListResult([make_meta()], [problem], "active"))
+    assert "Warning:" in output
+    assert "metadata.json is truncated" in output
+    assert "doctor --repair" in output
+    assert output.index("Warning:") > output.index("First message")
+
+
+def test_list_archived_status_is_shown() -> None:
+    output = render_plain(ListResult([make_meta(archived=True)], [], "archived"))
+    assert "archived" in output
+    assert "Archived sessions (1)" in output
+
+
+def test_hostile_list_renders_literally() -> None:
+    result = ListResult([hostile_meta()], [CorruptedSession(HOSTILE, HOSTILE)], "active", HOSTILE)
+    output = assert_inert(render_terminal(result, width=400))
+    for visible in VISIBLE:
+        assert visible in output
+    assert "<U+202E>" in output
+    assert "\x1b]8" not in render_terminal(result, width=400)
+
+
+# ------------------------------------------------------------------------------------ show
+
+
+def test_detail_shows_metadata_and_recent_messages() -> None:
+    meta = make_meta(name="fix-login", messages=10)
+    meta.custom_fields = {"forked_from": "1a2b3c4d-0000"}
+    messages = [
+        Message(role="user", content="Why does login fail?"),
+        Message(role="assistant", content="Because the token expired.", interrupted=True),
+        Message(role="system", content="Be brief."),
+    ]
+    output = render_plain(SessionDetail(meta, messages, 10, ["line 7 of the transcript is unreadable"]))
+    assert meta.id in output
+    assert "fix-login" in output
+    assert "active" in output
+    assert "Last 3 of 10 messages" in output
+    assert "You" in output
+    assert "Assistant" in output
+    assert "System" in output
+    assert "(interrupted)" in output
+    assert "Why does login fail?" in output
+    assert "forked_from" in output
+    assert "Warning: line 7 of the transcript is unreadable" in output
+
+
+def test_detail_of_an_empty_session() -> None:
+    output = render_plain(SessionDetail(make_meta(messages=0), [], 0, []))
+    assert "No messages yet." in output
+    assert "(none)" in output
+
+
+def test_detail_cuts_very_long_messages() -> None:
+    content = "x" * (MESSAGE_PREVIEW_CHARS + 250)
+    output = render_plain(SessionDetail(make_meta(), [Message(role="user", content=content)], 1, []))
+    assert "250 more characters" in output
+
+
+def test_hostile_detail_renders_literally() -> None:
+    meta = hostile_meta()
+    meta.custom_fields = {HOSTILE: HOSTILE}
+    messages = [Message(role="user", content=HOSTILE), Message(role="assistant", content=HOSTILE)]
+    output = assert_inert(render_terminal(SessionDetail(meta, messages, 2, [HOSTILE])), bidi_allowed=True)
+    for visible in VISIBLE:
+        assert visible in output
+    panel_and_warning = [line for line in output.splitlines() if "│" in line or "Warning" in line]
+    assert panel_and_warning
+    assert all(BIDI.search(line) is None for line in panel_and_warning)
+    assert "<U+202E>" in output
+    metadata_only = render_terminal(SessionDetail(meta, [], 0, [HOSTILE]))
+    assert_inert(metadata_only)
+
+
+# ------------------------------------------------------------------------------------ search
+
+
+def make_hit(snippet: str, *, name: str | None = "fix-login", role: str = "user") -> SearchHit:
+    return SearchHit(new_session_id(), name, role, utc_now() - timedelta(hours=3), snippet, 4)
+
+
+def test_search_lists_hits() -> None:
+    hit = make_hit("…the login token expired…")
+    output = render_plain(SearchResult("token", [hit, make_hit("token again", name=None)], False, 7))
+    assert "2 matches for 'token' in 7 sessions" in output
+    assert hit.session_id[:8] in output
+    assert "fix-login" in output
+    assert "user" in output
+    assert "3h ago" in output
+    assert "…the login token expired…" in output
+    assert "--limit" not in output
+
+
+def test_search_truncated_points_at_limit() -> None:
+    output = render_plain(SearchResult("token", [make_hit("token")], True, 2))
+    assert "(more results: use --limit)" in output
+    assert "1+ matches" in output
+
+
+def test_search_without_hits() -> None:
+    output = render_plain(SearchResult("zebra", [], False, 3))
+    assert "No messages match 'zebra' (searched 3 sessions)." in output
+
+
+def test_search_highlights_matches_case_insensitively() -> None:
+    output = render_terminal(SearchResult("login BUG", [make_hit("fix the Login  bug now")], False, 1))
+    assert re.search(r"\x1b\[1;7mLogin bug\x1b\[0m", output), repr(output)
+
+
+def test_search_highlight_treats_the_query_literally() -> None:
+    output = render_terminal(SearchResult("[bold].*(", [make_hit("see [bold].*( here and [bold]")], False, 1))
+    assert re.search(r"\x1b\[1;7m\[bold\]\.\*\(\x1b\[0m", output), repr(output)
+    assert "see" in SGR.sub("", output)
+
+
+def test_hostile_search_renders_literally() -> None:
+    hit = SearchHit(new_session_id(), HOSTILE, HOSTILE, utc_now(), HOSTILE, 0)
+    output = assert_inert(render_terminal(SearchResult(HOSTILE, [hit], True, 1), width=600))
+    for visible in VISIBLE:
+        assert visible in output
+
+
+# ------------------------------------------------------------------------------------ writes
+
+
+def test_delete() -> None:
+    meta = make_meta(name="old-stuff", messages=4)
+    output = render_plain(DeleteResult(meta))
+    assert f"Deleted session {meta.id[:8]} (old-stuff) (4 messages)." in output
+
+
+def test_import_counts_skips_and_notes() -> None:
+    imported = [make_meta("imported one", name="imp")]
+    result = ImportResult(imported, [("record 3", "not valid JSON")], ["record 2: name taken"])
+    output = render_plain(result)
+    assert "Imported 1 session" in output
+    assert "imported one" in output
+    assert "Skipped 1:" in output
+    assert "record 3: not valid JSON" in output
+    assert "record 2: name taken" in output
+
+
+def test_import_of_nothing() -> None:
+    output = render_plain(ImportResult([], [("record 1", "\x1b[2Jbad")], []))
+    assert "Nothing was imported." in output
+    assert "record 1: ␛[2Jbad" in output
+
+
+def test_prune_dry_run_and_done() -> None:
+    cutoff = utc_now() - timedelta(days=30)
+    old = [make_meta("ancient", age=timedelta(days=60))]
+    dry = render_plain(PruneResult(old, True, cutoff))
+    assert "Would delete 1 session last active before" in dry
+    assert "(dry run)" in dry
+    assert "ancient" in dry
+    done = render_plain(PruneResult(old, False, cutoff, [("abcdef12-3456", "it was used again; kept")]))
+    assert "Deleted 1 session last active before" in done
+    assert "Kept abcdef12: it was used again; kept" in done
+
+
+def test_prune_with_nothing_to_do() -> None:
+    output = render_plain(PruneResult([], True, utc_now() - timedelta(days=30)))
+    assert "nothing to prune" in output
+
+
+@pytest.mark.parametrize(
+    ("verb", "expected"),
+    [("renamed", "Renamed {short} to fix-login"), ("archived", "Archived {short} (fix-login)")],
+)
+def test_session_changed(verb: str, expected: str) -> None:
+    meta = make_meta(name="fix-login")
+    assert expected.format(short=meta.id[:8]) in render_plain(SessionChanged(verb, meta))
+
+
+def test_session_changed_unarchive_and_name_removal() -> None:
+    meta = make_meta()
+    assert f"Unarchived {meta.id[:8]}" in render_plain(SessionChanged("unarchived", meta))
+    assert f"Removed the name of {meta.id[:8]}" in render_plain(SessionChanged("renamed", meta))
+
+
+def test_session_changed_fork() -> None:
+    source = make_meta()
+    fork = make_meta(name="branch")
+    output = render_plain(SessionChanged("forked", fork, source.id))
+    assert f"Forked {source.id[:8]} into {fork.id[:8]} (branch)" in output
+
+
+def test_export_to_a_file() -> None:
+    output = render_plain(ExportResult(new_session_id(), "markdown", path=Path("/tmp/out.md")))
+    assert "Exported" in output
+    assert "as markdown to /tmp/out.md" in output
+
+
+def test_export_to_a_pipe_is_byte_exact() -> None:
+    text = "# Session [bold]x[/]\n\n\tcode\x1b[31m\n"
+    assert render_plain(ExportResult(new_session_id(), "markdown", text=text)) == text
+
+
+def test_export_to_a_terminal_is_raw_but_sanitised() -> None:
+    text = "# Session [bold]x[/] **bold**\n\x1b]52;c;aGk=\x07 line\n"
+    output = assert_inert(render_terminal(ExportResult(new_session_id(), "markdown", text=text)))
+    assert "# Session [bold]x[/] **bold**" in output
+    assert "␛]52;c;aGk=␇ line" in output
+    assert "\x1b[1m" not in render_terminal(ExportResult(new_session_id(), "markdown", text=text))
+
+
+def test_cancelled_and_notice() -> None:
+    assert "Nothing was deleted." in render_plain(Cancelled("Nothing was deleted."))
+    output = render_plain(Notice("Started a new session [bold]", ("first", "second")))
+    assert "Started a new session [bold]" in output
+    assert "  first" in output
+    assert "  second" in output
+
+
+def test_session_metadata_one_line() -> None:
+    meta = make_meta("hello there", name="greeting", messages=1)
+    output = render_plain(meta)
+    assert output.count("\n") == 1
+    assert f"{meta.id[:8]} (greeting)" in output
+    assert "1 message" in output
+    assert "hello there" in output
+
+
+def test_resume_shows_the_last_exchanges() -> None:
+    meta = make_meta(name="resumed")
+    messages = [Message(role="user", content=f"question {i}") for i in range(10)]
+    loaded = LoadedSession(meta, messages, ["repaired metadata"])
+    output = render_plain(ResumeAction(loaded))
+    assert f"Resumed session {meta.id[:8]} (resumed)" in output
+    assert "10 messages" in output
+    assert "question 9" in output
+    assert "question 0" not in output
+    assert "Warning: repaired metadata" in output
+    assert output == render_plain(loaded)
+
+
+def test_render_messages_labels_roles() -> None:
+    console, buf = plain_console()
+    render_messages([Message(role="user", content="hi"), Message(role="assistant", content="hello")], console)
+    output = buf.getvalue()
+    assert output.index("You") < output.index("hi") < output.index("Assistant") < output.index("hello")
+
+
+@pytest.mark.parametrize("action", [NewSessionAction(), ClearAction(), QuitAction(), None])
+def test_actions_print_nothing(action: object) -> None:
+    assert render_plain(action) == ""
+
+
+def test_unknown_result_type_is_an_error() -> None:
+    with pytest.raises(TypeError, match="no renderer for object"):
+        render_plain(object())
+
+
+# ------------------------------------------------------------------------------------ help
+
+
+def _handler(*_args: object) -> object:
+    return None
+
+
+def make_registry() -> Registry:
+    return Registry(
+        [
+            Command(
+                ("sessions", "list"),
+                "List saved sessions",
+                _handler,
+                options=(
+                    Option(("--archived",), "archived", "Show archived sessions"),
+                    Option(("-n", "--limit"), "limit", "Show at most N", kind="int", metavar="N"),
+                ),
+                aliases=("ls",),
+                details="Sessions are listed newest first.",
+                examples=("sessions list --limit 5",),
+            ),
+            Command(
+                ("sessions", "show"), "Show one session", _handler, args=(Arg("id", "session", "A session"),)
+            ),
+        ]
+    )
+
+
+def test_help_overview_lists_usage_and_summary() -> None:
+    output = render_plain(make_registry().help())
+    assert "chatcli commands" in output
+    assert "/sessions list [--archived] [--limit N]" in output
+    assert "List saved sessions" in output
+    assert "(alias: ls)" in output
+    assert "/sessions show ID" in output
+
+
+def test_help_detail_shows_arguments_options_and_details() -> None:
+    output = render_plain(make_registry().help(["sessions", "list"]))
+    assert "Usage: /sessions list [--archived] [--limit N]" in output
+    assert "Options:" in output
+    assert "-n, --limit N" in output
+    assert "Show at most N" in output
+    assert "Sessions are listed newest first." in output
+    assert "/sessions list --limit 5" in output
+    assert "Aliases: ls" in output
+    show = render_plain(make_registry().help(["sessions", "show"]))
+    assert "Arguments:" in show
+    assert "A session" in show
+
+
+def test_help_text_is_not_markup() -> None:
+    entry = CommandHelp("x", "/x [bold]", "[red]summary[/red]", (), (), ())
+    output = assert_inert(render_terminal(HelpResult("Help", "[i]intro[/i]", (entry,))))
+    assert "/x [bold]" in output
+    assert "[red]summary[/red]" in output
+    assert "[i]intro[/i]" in output
+
+
+# ------------------------------------------------------------------------------------ errors
+
+
+def render_error_plain(exc: BaseException, log_path: str | None = None) -> str:
+    console, buf = plain_console()
+    render_error(exc, console, log_path=log_path)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("exc", "title"),
+    [
+        (SessionNotFound("abcd"), "Session not found"),
+        (AmbiguousId("ab12", ["ab12aaaa-1", "ab12bbbb-2"]), "Ambiguous session"),
+        (StorageError("no space left on the device"), "Storage error"),
+        (UsageError("missing ID", "/sessions show ID"), "Usage error"),
+        (UnknownCommand("sesions", ["sessions list"], "/"), "Unknown command"),
+    ],
+)
+def test_error_panels_show_the_user_message(exc: SessionError | UsageError, title: str) -> None:
+    output = render_error_plain(exc)
+    assert title in output
+    for line in exc.user_message().splitlines():
+        assert squash(line) in squash(output)
+    assert "+-" in output
+
+
+def test_error_panel_for_any_object_with_user_message() -> None:
+    class Custom(Exception):
+        kind = "quota_exceeded"
+
+        def user_message(self) -> str:
+            return "You ran out of [bold]quota[/bold]."
+
+    output = render_error_plain(Custom())
+    assert "Quota exceeded" in output
+    assert "You ran out of [bold]quota[/bold]." in output
+
+
+def test_unexpected_errors_point_at_the_log() -> None:
+    output = render_error_plain(ValueError("boom"), log_path="/var/log/chatcli.log")
+    assert "Unexpected error: ValueError: boom" in output
+    assert "Details were written to /var/log/chatcli.log." in output
+    assert "Details" not in render_error_plain(KeyError("k"))
+
+
+def test_render_routes_exceptions_to_error_panels() -> None:
+    assert "Session not found" in render_plain(SessionNotFound("zzzz"))
+
+
+def test_error_panel_is_red_on_a_terminal() -> None:
+    console, buf = terminal_console()
+    render_error(SessionNotFound("abcd"), console)
+    assert "\x1b[31m" in buf.getvalue() or "\x1b[1;31m" in buf.getvalue()
+
+
+def test_hostile_error_details_render_literally() -> None:
+    console, buf = terminal_console()
+    render_error(SessionNotFound(HOSTILE), console)
+    render_error(RuntimeError(HOSTILE), console, log_path=HOSTILE)
+    output = assert_inert(buf.getvalue())
+    assert "[bold red]x[/]" in output
+    assert "␛[2J" in output
+
+
+# ------------------------------------------------------------------------------------ replies
+
+
+def test_reply_markdown_is_formatted() -> None:
+    console, buf = plain_console()
+    console.print(render_reply_markdown("# Title\n\n* one\n* two\n\n```python\nprint('hi')\n```"))
+    output = buf.getvalue()
+    assert "Title" in output
+    assert "one" in output
+    assert "print('hi')" in output
+
+
+def test_reply_markdown_is_sanitised() -> None:
+    console, buf = terminal_console()
+    console.print(render_reply_markdown(f"Hello **there** {HOSTILE}\n\n`{HOSTILE}`"))
+    output = assert_inert(buf.getvalue(), bidi_allowed=True)
+    assert "␛[2J" in output
+    assert "␛]52;c;aGk=␇" in output
+    assert "[bold red]x[/]" in output
+
+
+def test_reply_markdown_links() -> None:
+    console, buf = terminal_console()
+    console.print(render_reply_markdown("see [docs](https://example.com/a)", hyperlinks=False))
+    assert "https://example.com/a" in SGR.sub("", buf.getvalue())
+    assert "\x1b]8" not in buf.getvalue()
+    console, buf = terminal_console()
+    console.print(render_reply_markdown("see [docs](https://example.com/a\x1b]52;c;x\x07)"))
+    # Rich writes the OSC 8 link itself; the URL inside is percent-encoded printable ASCII.
+    urls = re.findall(r"\x1b\]8;id=\d+;([^\x1b]*)\x1b\\", buf.getvalue())
+    assert urls
+    assert all(re.fullmatch(r"[\x21-\x7e]+", url) for url in urls), urls
+    assert "docs" in SGR.sub("", buf.getvalue())
+
+
+def test_unsafe_link_schemes_stay_text() -> None:
+    console, buf = terminal_console()
+    console.print(render_reply_markdown("see [docs](javascript:alert(1))"))
+    assert "\x1b]8" not in buf.getvalue()
+    assert "[docs](javascript:alert(1))" in buf.getvalue()
+
+
+def test_every_result_with_a_json_form_has_a_renderer() -> None:
+    from chatcli.render import jsonout
+
+    fallback = render.registry[object]
+    missing = [cls.__name__ for cls in jsonout._CONVERTERS if render.dispatch(cls) is fallback]
+    assert missing == []
+
+
+@pytest.mark.parametrize("width", [40, 60, 79])
+def test_narrow_screens_keep_ids_and_drop_minor_columns(width: int) -> None:
+    meta = make_meta("How do I fix the login bug when the token expires", name="a-rather-long-session-name")
+    listing = render_plain(ListResult([meta], [], "active"), width=width)
+    assert all(len(line) <= width for line in listing.splitlines())
+    assert meta.id[:8] in listing
+    assert "Status" not in listing
+    snippet = "…when the token expires and the user is logged out of the application entirely…"
+    hit = SearchHit(meta.id, meta.name, "assistant", utc_now(), snippet, 0)
+    found = render_plain(SearchResult("token", [hit], False, 1), width=width)
+    assert all(len(line) <= width for line in found.splitlines())
+    assert meta.id[:8] in found
+    assert squash(snippet) in squash(found.split("Snippet", 1)[1])
