@@ -19,6 +19,7 @@ from typing import Any, BinaryIO, Literal
 
 from pydantic import ValidationError
 
+from chatcli.render.sanitize import clean
 from chatcli.session.errors import (
     AmbiguousId,
     CorruptedSession,
@@ -457,14 +458,16 @@ class SessionService:
             old = meta.id
             meta.id = new_session_id()
             result.notes.append(f"{label}: id {shorten(old, 40)!r} is not a UUID; imported as {meta.id}")
+        dropped_name = None
         if meta.name is not None and meta.name.lower() in names:
-            result.notes.append(f"{meta.id[:8]}: name {meta.name!r} is taken; imported without a name")
-            meta.name = None
+            dropped_name, meta.name = meta.name, None
         try:
             self.repo.create(meta, messages)
         except SessionAlreadyExists:
             result.skipped.append((meta.id, "a session with this id already exists; left untouched"))
             return
+        if dropped_name is not None:
+            result.notes.append(f"{meta.id[:8]}: name {dropped_name!r} is taken; imported without a name")
         if meta.name:
             names.add(meta.name.lower())
         result.imported.append(meta)
@@ -487,8 +490,12 @@ def export_json(meta: SessionMetadata, messages: Sequence[Message]) -> str:
 
 
 def export_markdown(meta: SessionMetadata, messages: Sequence[Message]) -> str:
-    """A readable Markdown transcript with a metadata header."""
-    title = meta.name or meta.id
+    """A readable Markdown transcript with a metadata header.
+
+    Markdown is for reading (``cat``, a pager), so control characters in untrusted text are shown
+    as visible marks, never written raw; the JSON export is the lossless format.
+    """
+    title = clean(meta.name or meta.id)
     lines = [
         f"# Session {title}",
         "",
@@ -501,7 +508,7 @@ def export_markdown(meta: SessionMetadata, messages: Sequence[Message]) -> str:
     ]
     for message in messages:
         who = message.role.capitalize() + (" (interrupted)" if message.interrupted else "")
-        lines += ["---", "", f"**{who}** · {message.timestamp.isoformat()}", "", message.content, ""]
+        lines += ["---", "", f"**{who}** · {message.timestamp.isoformat()}", "", clean(message.content), ""]
     return "\n".join(lines)
 
 

@@ -671,6 +671,15 @@ class FileRepository:
         """
         report = RepairReport(session_id)
         folder = self._check_session_dir(session_id)
+        # Temp files of metadata writes killed mid-way; every such write holds this lock, so they are stale.
+        stale = [p for p in folder.glob(f".{METADATA_FILE}.*.tmp") if not p.is_symlink() and p.is_file()]
+        try:
+            for path in stale:
+                path.unlink(missing_ok=True)
+        except OSError as exc:
+            raise from_os_error(exc, folder) from exc
+        if stale:
+            report.actions.append(f"removed {len(stale)} unfinished temporary file(s)")
         conv = folder / CONVERSATION_FILE
         if os.path.lexists(conv):
             try:

@@ -1,0 +1,250 @@
+"""The registry: one table drives dispatch, help, "did you mean" and completion words."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from chatcli.commands.context import CommandContext
+from chatcli.commands.registry import Registry, UnknownCommand
+from chatcli.commands.results import HelpResult, NewSessionAction, QuitAction
+from chatcli.commands.sessions import SESSION_COMMANDS
+from chatcli.commands.spec import Command, HelpRequested, ParsedArgs, UsageError
+from chatcli.session.service import ListResult
+
+SESSION_WORDS = {
+    "list",
+    "show",
+    "name",
+    "archive",
+    "unarchive",
+    "delete",
+    "search",
+    "export",
+    "import",
+    "fork",
+    "prune",
+}
+REPL_ONLY = {"help", "new", "resume", "clear", "quit"}
+
+Ctx = Callable[..., CommandContext]
+
+
+def test_every_session_command_of_the_issue_is_registered(registry: Registry) -> None:
+    assert {c.words[1] for c in registry if c.words[0] == "sessions"} == SESSION_WORDS
+    assert {c.name for c in registry if len(c.words) == 1} == REPL_ONLY
+
+
+@pytest.mark.parametrize(
+    ("words", "name", "rest"),
+    [
+        (["sessions", "list", "--all"], "sessions list", ["--all"]),
+        (["sessions", "ls", "--all"], "sessions list", ["--all"]),
+        (["sessions", "rm", "abcd"], "sessions delete", ["abcd"]),
+        (["sessions", "rename", "a", "b"], "sessions name", ["a", "b"]),
+        (["sessions", "grep", "x"], "sessions search", ["x"]),
+        (["sessions", "copy", "x"], "sessions fork", ["x"]),
+        (["help", "sessions", "list"], "help", ["sessions", "list"]),
+        (["?"], "help", []),
+        (["exit"], "quit", []),
+        (["q"], "quit", []),
+    ],
+)
+def test_find_takes_the_longest_match_and_aliases(
+    registry: Registry, words: list[str], name: str, rest: list[str]
+) -> None:
+    command, remaining = registry.find(words)
+    assert command.name == name
+    assert remaining == rest
+
+
+@pytest.mark.parametrize(
+    ("words", "typed", "suggestions"),
+    [
+        (["sesions", "list"], "sesions list", ["sessions list"]),
+        (["sessoins", "show", "abcd"], "sessoins show", ["sessions show"]),
+        (["sessions", "delet", "abcd"], "sessions delet", ["sessions delete"]),
+        (["sessions", "serch", "x"], "sessions serch", ["sessions search"]),
+        (["hlep"], "hlep", ["help"]),
+        (["sesions"], "sesions", ["sessions"]),
+    ],
+)
+def test_unknown_command_suggests_close_commands(
+    registry: Registry, words: list[str], typed: str, suggestions: list[str]
+) -> None:
+    with pytest.raises(UnknownCommand) as info:
+        registry.find(words)
+    err = info.value
+    assert err.typed == typed
+    assert err.suggestions[: len(suggestions)] == suggestions
+    assert err.message.startswith(f"unknown command /{typed} — did you mean /{suggestions[0]}")
+    assert err.exit_code == 2
+    assert isinstance(err, UsageError)
+
+
+def test_unknown_command_without_close_matches(registry: Registry) -> None:
+    with pytest.raises(UnknownCommand) as info:
+        registry.find(["xyzzy"])
+    assert info.value.suggestions == []
+    assert info.value.message == "unknown command /xyzzy"
+    assert "help" in info.value.usage
+    with pytest.raises(UnknownCommand) as sub:
+        registry.find(["sessions", "qqqqq"])
+    assert sub.value.message == "unknown command /sessions qqqqq"
+
+
+def test_repl_only_commands_do_not_exist_on_the_command_line(registry: Registry) -> None:
+    for word in REPL_ONLY:
+        assert registry.find([word])[0].name == word
+        with pytest.raises(UnknownCommand):
+            registry.find([word], scope="cli")
+    assert {c.name for c in registry.commands(scope="cli")} == {f"sessions {w}" for w in SESSION_WORDS}
+    assert set(registry.words_after(())) >= REPL_ONLY
+    assert registry.words_after((), scope="cli") == []
+    assert registry.group_names(scope="cli") == {"sessions"}
+    # A REPL-only command is not even suggested on the command line.
+    with pytest.raises(UnknownCommand) as info:
+        registry.find(["hlep"], scope="cli", prefix="chatcli ")
+    assert info.value.suggestions == []
+
+
+def test_words_after_offers_subcommands_and_aliases(registry: Registry) -> None:
+    words = registry.words_after(("sessions",))
+    assert set(words) >= SESSION_WORDS
+    assert set(words) >= {"ls", "rm", "rename", "grep", "copy"}
+    assert words == sorted(words)
+    assert registry.group_names() == {"sessions"}
+
+
+def test_registering_a_name_twice_is_refused(registry: Registry) -> None:
+    with pytest.raises(ValueError, match="registered twice"):
+        registry.register(SESSION_COMMANDS[0])
+    clash = Command(("sessions", "ls"), "clashes with an alias", lambda ctx, args: None)
+    with pytest.raises(ValueError, match="registered twice"):
+        registry.register(clash)
+
+
+def test_parse_splits_and_finds(registry: Registry) -> None:
+    command, rest = registry.parse("sessions name abcd 'new-name'")
+    assert command.name == "sessions name"
+    assert rest == ["abcd", "new-name"]
+    with pytest.raises(UsageError, match="empty command"):
+        registry.parse("   ")
+    with pytest.raises(UsageError, match="close the quote"):
+        registry.parse("sessions show 'abcd")
+
+
+# --------------------------------------------------------------------------- help
+
+
+def test_help_for_everything_lists_every_command(registry: Registry) -> None:
+    page = registry.help()
+    names = [c.name for c in page.commands]
+    assert names == [c.name for c in registry]
+    assert set(names) == REPL_ONLY | {f"sessions {w}" for w in SESSION_WORDS}
+    assert page.detailed is False
+    cli_page = registry.help(scope="cli", prefix="chatcli ")
+    assert {c.name for c in cli_page.commands} == {f"sessions {w}" for w in SESSION_WORDS}
+    assert all(c.usage.startswith("chatcli sessions ") for c in cli_page.commands)
+
+
+def test_help_for_the_sessions_group(registry: Registry) -> None:
+    page = registry.help(["sessions"])
+    assert page.title == "/sessions commands"
+    assert [c.name for c in page.commands] == [c.name for c in SESSION_COMMANDS]
+    assert "4+ characters" in page.intro
+
+
+@pytest.mark.parametrize("words", [["sessions", "list"], ["sessions", "ls"]])
+def test_help_for_one_command_comes_from_its_spec(registry: Registry, words: list[str]) -> None:
+    page = registry.help(words)
+    assert page.detailed is True
+    (entry,) = page.commands
+    command = registry.find(["sessions", "list"])[0]
+    assert entry.name == "sessions list"
+    assert (
+        entry.usage
+        == command.usage("/")
+        == "/sessions list [--archived] [--all] [--search TEXT] [--limit N] [--json]"
+    )
+    assert entry.summary == command.summary
+    assert entry.aliases == ("ls",)
+    assert dict(entry.options)["-n, --limit N"] == "show at most N"
+    assert "/sessions list --search docker" in entry.details
+
+
+def test_help_for_a_command_lists_its_arguments(registry: Registry) -> None:
+    (entry,) = registry.help(["sessions", "name"]).commands
+    assert [name for name, _ in entry.arguments] == ["ID", "NAME"]
+    assert entry.usage == "/sessions name [--clear] [--json] ID [NAME]"
+
+
+def test_help_for_unknown_things(registry: Registry) -> None:
+    with pytest.raises(UnknownCommand):
+        registry.help(["nonsense"])
+    with pytest.raises(UsageError, match="no help for"):
+        registry.help(["sessions", "list", "extra"])
+
+
+def test_run_of_the_bare_group_returns_its_help(registry: Registry, make_ctx: Ctx) -> None:
+    result = registry.run(make_ctx(), ["sessions"])
+    assert result == registry.help(["sessions"])
+    cli = registry.run(make_ctx(prefix="chatcli "), ["sessions"], scope="cli")
+    assert isinstance(cli, HelpResult)
+    assert cli.title == "chatcli sessions commands"
+
+
+@pytest.mark.parametrize(
+    ("topic", "expected"),
+    [
+        ([], None),
+        (["sessions"], ["sessions"]),
+        (["/sessions", "list"], ["sessions", "list"]),
+        (["sessions list"], ["sessions", "list"]),
+        (["resume"], ["resume"]),
+    ],
+)
+def test_help_command(
+    registry: Registry, make_ctx: Ctx, topic: list[str], expected: list[str] | None
+) -> None:
+    result = registry.run(make_ctx(), ["help", *topic])
+    assert result == registry.help(expected or [])
+
+
+def test_help_command_for_an_unknown_topic(registry: Registry, make_ctx: Ctx) -> None:
+    with pytest.raises(UnknownCommand) as info:
+        registry.run(make_ctx(), ["help", "sesions", "lst"])
+    assert "did you mean" in info.value.message
+
+
+def test_run_dispatches_to_the_handler(registry: Registry, make_ctx: Ctx) -> None:
+    assert isinstance(registry.run(make_ctx(), ["sessions", "ls", "--all"]), ListResult)
+    assert isinstance(registry.run(make_ctx(), ["new"]), NewSessionAction)
+    assert isinstance(registry.run(make_ctx(), ["exit"]), QuitAction)
+    with pytest.raises(UnknownCommand):
+        registry.run(make_ctx(), ["new"], scope="cli")
+
+
+def test_run_reports_bad_arguments_with_the_prefix(registry: Registry, make_ctx: Ctx) -> None:
+    with pytest.raises(UsageError) as info:
+        registry.run(make_ctx(prefix="chatcli "), ["sessions", "show"], scope="cli")
+    assert info.value.user_message() == "missing ID\nUsage: chatcli sessions show [--last N] [--json] ID"
+    with pytest.raises(HelpRequested) as req:
+        registry.run(make_ctx(), ["sessions", "prune", "--help"])
+    assert req.value.command.name == "sessions prune"
+
+
+def test_handlers_receive_parsed_arguments() -> None:
+    seen: list[ParsedArgs] = []
+
+    def handler(ctx: CommandContext, args: ParsedArgs) -> str:
+        seen.append(args)
+        return "done"
+
+    from chatcli.commands.spec import Arg
+
+    reg = Registry([Command(("echo",), "echo", handler, args=(Arg("words", "text", "words", rest=True),))])
+    ctx = CommandContext(service=None)  # type: ignore[arg-type]
+    assert reg.run(ctx, ["echo", "a", "b"]) == "done"
+    assert seen[0].text("words") == "a b"

@@ -1,0 +1,46 @@
+"""Shared fixtures: every test runs with its own HOME, XDG folders and no sessions-dir override."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from chatcli.session.store import ENV_SESSIONS_DIR, FileRepository
+
+#: Lock timeout for test repositories: long enough for real contention, short enough to fail fast.
+TEST_LOCK_TIMEOUT = 2.0
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Point HOME and the XDG base folders into ``tmp_path`` and drop ``$CHATCLI_SESSIONS_DIR``.
+
+    Child processes started by a test inherit this environment, so nothing touches the real home.
+    Yields the fake home folder.
+    """
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    for var, sub in (
+        ("XDG_CONFIG_HOME", ".config"),
+        ("XDG_DATA_HOME", ".local/share"),
+        ("XDG_STATE_HOME", ".local/state"),
+        ("XDG_CACHE_HOME", ".cache"),
+    ):
+        monkeypatch.setenv(var, str(home / sub))
+    monkeypatch.delenv(ENV_SESSIONS_DIR, raising=False)
+    yield home
+
+
+@pytest.fixture
+def sessions_dir(tmp_path: Path) -> Path:
+    """Where the ``repo`` fixture keeps its sessions (not created until the first write)."""
+    return tmp_path / "sessions"
+
+
+@pytest.fixture
+def repo(sessions_dir: Path) -> FileRepository:
+    """A FileRepository on ``tmp_path/'sessions'`` with a short lock timeout."""
+    return FileRepository(sessions_dir, lock_timeout=TEST_LOCK_TIMEOUT)

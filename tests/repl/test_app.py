@@ -1,0 +1,560 @@
+"""The REPL loop driven in-process: a pipe for the keyboard, a dummy screen, a text console."""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+from pathlib import Path
+from types import FrameType
+
+import pytest
+from rich.console import Console
+
+import chatcli.repl.app as app_module
+import chatcli.session.store as store_module
+from chatcli.chat.backend import BackendConnectionError, StreamInterrupted
+from chatcli.session.errors import StorageError
+from chatcli.session.models import Message, SessionStatus
+from chatcli.session.service import SessionService
+from chatcli.session.store import FileRepository, SessionsLocation
+from tests.repl.conftest import CTRL_C, ESC_ENTER, MakeRepl, Repl, ScriptedBackend, seed, until
+
+PASTE_START = "\x1b[200~"
+PASTE_END = "\x1b[201~"
+
+
+def only_session(r: Repl) -> str:
+    """The id of the one session on disk (fails if there is not exactly one)."""
+    dirs = r.session_dirs()
+    assert len(dirs) == 1, dirs
+    return dirs[0].name
+
+
+def contents(r: Repl, session_id: str) -> list[tuple[str, str]]:
+    """(role, content) of every saved message of a session."""
+    return [(line["role"], line["content"]) for line in r.lines(session_id)]
+
+
+def toolbar(r: Repl) -> str:
+    """The bottom toolbar's text."""
+    return "".join(text for _, text, *_ in r.app._toolbar())
+
+
+# --------------------------------------------------------------------------- chatting and saving
+
+
+def test_chat_turns_are_saved_as_they_complete(repl: Repl) -> None:
+    assert repl.run("hello\r", "how are you?\r") == 0
+
+    sid = only_session(repl)
+    saved = contents(repl, sid)
+    assert [role for role, _ in saved] == ["user", "assistant", "user", "assistant"]
+    assert saved[0][1] == "hello"
+    assert saved[2][1] == "how are you?"
+    assert "Offline reply #1" in saved[1][1]
+    assert "Offline reply #2" in saved[3][1]
+    meta = repl.repo.get(sid)
+    assert meta.message_count == 4
+    assert meta.first_message == "hello"
+    assert [m.content for m in repl.app.messages] == [content for _, content in saved]
+    assert "Offline reply #2" in repl.output
+
+
+def test_empty_start_and_quit_leaves_nothing_on_disk(repl: Repl) -> None:
+    assert repl.run("\r", "   \r", "/help\r", "/sessions list\r") == 0
+
+    assert not repl.root.exists()
+    assert "No active sessions yet" in repl.output
+    assert "Resume with" not in repl.output
+
+
+def test_quit_command_leaves_and_says_how_to_come_back(repl: Repl) -> None:
+    assert repl.run("hello\r", "/quit\r") == 0
+
+    sid = only_session(repl)
+    assert repl.output.rstrip().endswith(f"Resume with: chatcli --resume {sid}")
+
+
+def test_toolbar_shows_session_backend_and_count(make_repl: MakeRepl) -> None:
+    r = make_repl()
+    assert "session: new session" in toolbar(r)
+    assert "offline/echo" in toolbar(r)
+    assert "0 messages" in toolbar(r)
+
+    r.run("hello\r")
+
+    sid = only_session(r)
+    assert f"session: {sid[:8]} " in toolbar(r)
+    assert "2 messages" in toolbar(r)
+
+
+def test_esc_enter_inserts_a_newline_and_enter_sends(repl: Repl) -> None:
+    repl.run("line one", ESC_ENTER, "line two\r")
+
+    assert contents(repl, only_session(repl))[0] == ("user", "line one\nline two")
+
+
+def test_double_slash_sends_a_literal_slash(repl: Repl) -> None:
+    repl.run("//etc is a folder\r")
+
+    assert contents(repl, only_session(repl))[0] == ("user", "/etc is a folder")
+
+
+def test_ctrl_c_cancels_the_input_line_without_leaving(repl: Repl) -> None:
+    repl.run("a draft", CTRL_C, "the real message\r")
+
+    saved = contents(repl, only_session(repl))
+    assert [content for role, content in saved if role == "user"] == ["the real message"]
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def test_sessions_list_mid_chat(repl: Repl) -> None:
+    repl.run("hello\r", "/sessions list\r")
+
+    sid = only_session(repl)
+    assert "Sessions (1)" in repl.output
+    assert sid[:8] in repl.output
+
+
+def test_naming_the_current_session_shows_in_the_toolbar_at_once(repl: Repl) -> None:
+    async def scenario(r: Repl) -> None:
+        r.type("hello\r")
+        await until(lambda: len(r.app.messages) == 2, what="the first exchange")
+        assert r.app.current_id is not None
+        r.type(f"/sessions name {r.app.current_id[:8]} foo\r")
+        await until(lambda: r.app.session_label() == "foo", what="the new name")
+        assert "session: foo " in toolbar(r)
+
+    repl.drive(scenario)
+
+    assert repl.repo.get(only_session(repl)).name == "foo"
+    assert "Resume with: chatcli --resume foo" in repl.output
+
+
+def test_archiving_the_current_session_keeps_chatting_possible(repl: Repl) -> None:
+    async def scenario(r: Repl) -> None:
+        r.type("hello\r")
+        await until(lambda: len(r.app.messages) == 2)
+        r.type("/sessions archive\r")  # missing ID: a usage error, nothing changes
+        r.type(f"/sessions archive {r.app.current_id}\r")
+        await until(lambda: r.app.meta is not None and r.app.meta.is_archived, what="archived")
+        assert "(archived)" in toolbar(r)
+        r.type("still here\r")
+        await until(lambda: len(r.app.messages) == 4, what="the second exchange")
+
+    repl.drive(scenario)
+
+    sid = only_session(repl)
+    assert contents(repl, sid)[2] == ("user", "still here")
+    meta = repl.repo.get(sid)
+    assert meta.message_count == 4
+    assert meta.status is SessionStatus.ARCHIVED
+    assert "Usage: /sessions archive" in repl.output
+
+
+def test_new_then_a_message_starts_a_second_session(repl: Repl) -> None:
+    repl.run("first\r", "/new\r", "second\r")
+
+    dirs = repl.session_dirs()
+    assert len(dirs) == 2
+    firsts = sorted(repl.repo.get(d.name).first_message for d in dirs)
+    assert firsts == ["first", "second"]
+    assert repl.app.messages[0].content == "second"
+    assert "Started a new session" in repl.output
+
+
+def test_resume_restores_history_and_reply_numbering_continues(repl: Repl) -> None:
+    async def scenario(r: Repl) -> None:
+        r.type("one\r", "two\r")
+        await until(lambda: len(r.app.messages) == 4)
+        first_id = r.app.current_id
+        assert first_id is not None
+        r.type(f"/sessions name {first_id} proj\r", "/new\r", "elsewhere\r")
+        await until(lambda: len(r.app.messages) == 2 and r.app.current_id not in (None, first_id))
+        r.type("/resume proj\r")
+        await until(lambda: r.app.current_id == first_id, what="the resumed session")
+        assert [m.content for m in r.app.messages] == [c for _, c in contents(r, first_id)]
+        r.type("three\r")
+        await until(lambda: len(r.app.messages) == 6)
+
+    repl.drive(scenario)
+
+    assert "Resumed session proj" in repl.output
+    resumed_part = repl.output.split("Resumed session proj", 1)[1]
+    assert "two" in resumed_part
+    assert "Offline reply #2" in resumed_part
+    assert "Offline reply #3" in repl.app.messages[-1].content
+
+
+def test_resume_by_id_prefix_of_a_saved_session(repl: Repl) -> None:
+    meta = seed(repl.repo, "an old question", reply="an old answer")
+
+    repl.run(f"/resume {meta.id[:6]}\r", "next\r")
+
+    assert repl.app.current_id == meta.id
+    assert "an old question" in repl.output
+    assert "an old answer" in repl.output
+    assert contents(repl, meta.id)[2] == ("user", "next")
+    assert "Offline reply #2" in contents(repl, meta.id)[3][1]
+
+
+def test_deleting_the_current_session_after_yes_starts_a_fresh_one(repl: Repl) -> None:
+    old: list[str] = []
+
+    async def scenario(r: Repl) -> None:
+        r.type("hello\r")
+        await until(lambda: len(r.app.messages) == 2)
+        assert r.app.current_id is not None
+        old.append(r.app.current_id)
+        r.type(f"/sessions delete {r.app.current_id} \r", "y\r")
+        await until(lambda: r.app.meta is None, what="the deletion")
+        assert not (r.root / old[0]).exists()
+        assert r.app.messages == []
+        r.type("fresh start\r")
+        await until(lambda: len(r.app.messages) == 2)
+
+    repl.drive(scenario)
+
+    sid = only_session(repl)
+    assert sid != old[0]
+    assert contents(repl, sid)[0] == ("user", "fresh start")
+    assert "Offline reply #1" in contents(repl, sid)[1][1]
+    assert "you are now in a new session" in repl.output
+
+
+def test_deleting_the_current_session_answered_no_keeps_it(repl: Repl) -> None:
+    async def scenario(r: Repl) -> None:
+        r.type("hello\r")
+        await until(lambda: len(r.app.messages) == 2)
+        r.type(f"/sessions delete {r.app.current_id}\r", "n\r")
+        await until(lambda: "Nothing was deleted" in r.output)
+        r.type("more\r")
+        await until(lambda: len(r.app.messages) == 4)
+
+    repl.drive(scenario)
+
+    sid = only_session(repl)
+    assert repl.app.current_id == sid
+    assert len(contents(repl, sid)) == 4
+
+
+def test_unknown_command_suggests_and_does_not_crash(repl: Repl) -> None:
+    assert repl.run("/sesions lst\r", "/frobnicate\r", "hello\r") == 0
+
+    assert "did you mean /sessions l" in repl.output
+    assert "unknown command /frobnicate" in repl.output
+    assert "Traceback" not in repl.output
+    assert "Offline reply #1" in repl.output
+
+
+def test_bad_arguments_show_a_usage_line(repl: Repl) -> None:
+    repl.run("/sessions list --limit many\r", "/resume\r")
+
+    assert "--limit must be a whole number" in repl.output
+    assert "Usage: /sessions list" in repl.output
+    assert "missing ID" in repl.output
+    assert "Usage: /resume ID" in repl.output
+    assert not repl.root.exists()
+
+
+def test_help_lists_commands_and_option_help_shows_one(repl: Repl) -> None:
+    repl.run("/help\r", "/sessions list --help\r")
+
+    assert "chatcli commands" in repl.output
+    assert "/sessions delete" in repl.output
+    assert "Usage: /sessions list" in repl.output
+
+
+def test_completion_snapshot_is_refreshed_after_the_first_message(repl: Repl) -> None:
+    async def scenario(r: Repl) -> None:
+        assert r.service.snapshot().entries == ()
+        r.type("hello\r")
+        await until(lambda: len(r.service.snapshot().entries) == 1, what="the snapshot refresh")
+
+    repl.drive(scenario)
+
+    assert repl.service.snapshot().entries[0].id == only_session(repl)
+
+
+# --------------------------------------------------------------------------- streaming and errors
+
+
+def test_cancelling_a_streaming_reply_saves_what_arrived(make_repl: MakeRepl) -> None:
+    backend = ScriptedBackend(chunks=("one ", "two ", "three ", "four"), delay=0.05)
+    r = make_repl(backend)
+    backend.after_chunk = lambda i: (len(backend.seen) == 1 and i == 1 and r.app.cancel_reply()) or None
+
+    r.run("first\r", "second\r")
+
+    sid = only_session(r)
+    lines = r.lines(sid)
+    assert [(line["role"], line["content"]) for line in lines] == [
+        ("user", "first"),
+        ("assistant", "one two "),
+        ("user", "second"),
+        ("assistant", "one two three four"),
+    ]
+    assert lines[1]["interrupted"] is True
+    assert "interrupted" not in lines[3]
+    assert r.app.messages[1].interrupted
+    assert "reply interrupted" in r.output
+    assert backend.closed == 2
+    # The partial reply is part of the context of the next request.
+    sent = [(m.role, m.content) for m in backend.seen[1]]
+    assert sent[:2] == [("user", "first"), ("assistant", "one two ")]
+    assert r.app.cancel_reply() is False
+
+
+def test_sigint_while_streaming_cancels_only_the_reply(make_repl: MakeRepl) -> None:
+    caught: list[int] = []
+
+    def guard(signum: int, frame: FrameType | None) -> None:
+        caught.append(signum)
+
+    backend = ScriptedBackend(chunks=("one ", "two ", "three ", "four"), delay=0.2)
+    backend.after_chunk = lambda i: os.kill(os.getpid(), signal.SIGINT) if i == 0 else None
+    r = make_repl(backend)
+    previous = signal.signal(signal.SIGINT, guard)
+    try:
+        assert r.run("hello\r") == 0
+        assert signal.getsignal(signal.SIGINT) is guard, "the REPL must restore the SIGINT handler"
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+    assert caught == []
+    line = r.lines(only_session(r))[1]
+    assert line["content"] == "one "
+    assert line["interrupted"] is True
+
+
+def test_backend_error_is_shown_and_the_user_message_kept(make_repl: MakeRepl) -> None:
+    backend = ScriptedBackend(chunks=(), fail_with=BackendConnectionError("http://localhost:9", "refused"))
+    r = make_repl(backend)
+
+    assert r.run("are you there?\r") == 0
+
+    assert "Could not connect to http://localhost:9" in r.output
+    assert "Your message is saved" in r.output
+    assert contents(r, only_session(r)) == [("user", "are you there?")]
+    assert "Traceback" not in r.output
+
+
+def test_backend_error_mid_reply_keeps_the_partial_reply(make_repl: MakeRepl) -> None:
+    backend = ScriptedBackend(chunks=("half a ",), fail_with=StreamInterrupted("the connection dropped"))
+    r = make_repl(backend)
+
+    r.run("question\r")
+
+    lines = r.lines(only_session(r))
+    assert [line["content"] for line in lines] == ["question", "half a "]
+    assert lines[1]["interrupted"] is True
+    assert "The connection dropped" in r.output
+
+
+def test_unexpected_backend_failure_is_contained_and_logged(
+    make_repl: MakeRepl, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHATCLI_LOG_DIR", str(tmp_path / "logs"))
+    backend = ScriptedBackend(chunks=("partial ",), fail_with=RuntimeError("boom"))
+    r = make_repl(backend)
+
+    assert r.run("hello\r", "again\r") == 0
+
+    assert "Unexpected error" in r.output
+    assert "Traceback" not in r.output
+    lines = r.lines(only_session(r))
+    assert [line["content"] for line in lines] == ["hello", "partial ", "again", "partial "]
+    assert lines[1]["interrupted"] is True
+    assert "RuntimeError: boom" in (tmp_path / "logs" / "chatcli.log").read_text()
+
+
+def test_storage_error_on_the_first_message_puts_it_back(repl: Repl, monkeypatch: pytest.MonkeyPatch) -> None:
+    def disk_full(*args: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    async def scenario(r: Repl) -> None:
+        monkeypatch.setattr(FileRepository, "_atomic_write", disk_full)
+        r.type("hello\r")
+        await until(lambda: "back on the input line" in r.output, what="the storage error")
+        assert r.app._pending_input == "hello"
+        assert r.app.messages == []
+        assert r.app.meta is None
+        assert r.session_dirs() == []
+        assert [p.name for p in r.root.iterdir() if p.name.startswith(".staging")] == []
+        monkeypatch.undo()
+        r.type("\r")  # the message is back on the input line: Enter sends it again
+        await until(lambda: len(r.app.messages) == 2, what="the resent message")
+
+    repl.drive(scenario)
+
+    assert "Storage error" in repl.output
+    assert contents(repl, only_session(repl))[0] == ("user", "hello")
+
+
+def test_storage_error_mid_session_writes_nothing_and_puts_the_message_back(
+    repl: Repl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_write_all = store_module._write_all
+
+    def torn_write(fd: int, data: bytes) -> None:
+        real_write_all(fd, data[: len(data) // 2])
+        raise OSError(errno.EIO, "Input/output error")
+
+    async def scenario(r: Repl) -> None:
+        r.type("hello\r")
+        await until(lambda: len(r.app.messages) == 2)
+        sid = r.app.current_id
+        assert sid is not None
+        before = (r.root / sid / "conversation.jsonl").read_bytes()
+        monkeypatch.setattr(store_module, "_write_all", torn_write)
+        r.type("second\r")
+        await until(lambda: "back on the input line" in r.output, what="the storage error")
+        assert (r.root / sid / "conversation.jsonl").read_bytes() == before
+        assert r.repo.get(sid).message_count == 2
+        assert len(r.app.messages) == 2
+        assert r.app._pending_input == "second"
+        monkeypatch.undo()
+        r.type("\r")
+        await until(lambda: len(r.app.messages) == 4, what="the resent message")
+
+    repl.drive(scenario)
+
+    sid = only_session(repl)
+    assert [c for _, c in contents(repl, sid)][2] == "second"
+    assert repl.repo.get(sid).message_count == 4
+
+
+def test_storage_error_keeps_a_double_slash_message_a_message(
+    repl: Repl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(self: SessionService, messages: object) -> None:
+        raise StorageError("the disk is full")
+
+    monkeypatch.setattr(SessionService, "start_session", refuse)
+
+    async def steps(r: Repl) -> None:
+        r.type("//tmp is a folder\r")
+        await until(lambda: "back on the input line" in r.output)
+        assert r.app._pending_input == "//tmp is a folder"
+        monkeypatch.undo()
+        r.type("\r")
+        await until(lambda: len(r.app.messages) == 2)
+
+    repl.drive(steps)
+
+    assert contents(repl, only_session(repl))[0] == ("user", "/tmp is a folder")
+
+
+# --------------------------------------------------------------------------- other processes
+
+
+def test_rename_by_another_process_reaches_the_toolbar(repl: Repl) -> None:
+    async def scenario(r: Repl) -> None:
+        r.type("hello\r")
+        await until(lambda: len(r.app.messages) == 2)
+        assert r.app.current_id is not None
+        other = SessionService(FileRepository(r.root))
+        other.rename(r.app.current_id, "renamed-elsewhere")
+        await r.app._refresh_snapshot()
+        assert r.app.session_label() == "renamed-elsewhere"
+        assert "session: renamed-elsewhere " in toolbar(r)
+
+    repl.drive(scenario)
+
+    assert "Resume with: chatcli --resume renamed-elsewhere" in repl.output
+
+
+def test_the_watcher_notices_changes_by_another_process(repl: Repl, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(app_module, "WATCH_INTERVAL", 0.05)
+
+    async def scenario(r: Repl) -> None:
+        r.type("hello\r")
+        await until(lambda: len(r.app.messages) == 2)
+        assert r.app.current_id is not None
+        other = SessionService(FileRepository(r.root))
+        other.archive(r.app.current_id)
+        other.rename(r.app.current_id, "seen")
+        await until(lambda: r.app.session_label() == "seen", timeout=3, what="the watcher")
+        assert r.app.meta is not None
+        assert r.app.meta.is_archived
+
+    repl.drive(scenario)
+
+
+def test_delete_by_another_process_continues_in_a_new_session(repl: Repl) -> None:
+    old: list[str] = []
+
+    async def scenario(r: Repl) -> None:
+        r.type("hello\r")
+        await until(lambda: len(r.app.messages) == 2)
+        assert r.app.current_id is not None
+        old.append(r.app.current_id)
+        SessionService(FileRepository(r.root)).delete(r.app.current_id)
+        r.type("still there?\r")
+        await until(lambda: len(r.app.messages) == 4)
+
+    repl.drive(scenario)
+
+    sid = only_session(repl)
+    assert sid != old[0]
+    saved = contents(repl, sid)
+    assert [c for role, c in saved if role == "user"] == ["hello", "still there?"]
+    assert "Offline reply #2" in saved[3][1]
+    assert repl.repo.get(sid).message_count == 4
+    assert "was deleted elsewhere" in repl.output
+
+
+def test_appends_by_another_process_are_kept(repl: Repl) -> None:
+    async def scenario(r: Repl) -> None:
+        r.type("hello\r")
+        await until(lambda: len(r.app.messages) == 2)
+        assert r.app.current_id is not None
+        other = SessionService(FileRepository(r.root))
+        other.append(r.app.current_id, Message(role="user", content="from the other terminal"))
+        r.type("from this one\r")
+        await until(lambda: len(r.app.messages) == 4)
+
+    repl.drive(scenario)
+
+    users = [c for role, c in contents(repl, only_session(repl)) if role == "user"]
+    assert users == ["hello", "from the other terminal", "from this one"]
+
+
+# --------------------------------------------------------------------------- exit and hostile text
+
+
+def test_farewell_names_the_sessions_dir_given_by_flag(repl: Repl, tmp_path: Path) -> None:
+    folder = tmp_path / "my sessions"
+    repl.app.location = SessionsLocation(folder, "flag", (folder,))
+
+    repl.run("hello\r")
+
+    sid = only_session(repl)
+    assert f"Resume with: chatcli --sessions-dir '{folder}' --resume {sid}" in repl.output
+
+
+def test_hostile_text_is_shown_literally_and_stored_exactly(make_repl: MakeRepl) -> None:
+    hostile = "look [bold red]x[/] here \x1b[2J and \x1b]52;c;aGk=\x07 end"
+    console = Console(width=100, force_terminal=True, color_system="standard")
+    r = make_repl(console=console)
+
+    async def scenario(r: Repl) -> None:
+        r.type(PASTE_START + hostile + PASTE_END + "\r")
+        await until(lambda: len(r.app.messages) == 2)
+        r.type(f"/resume {r.app.current_id}\r")
+        await until(lambda: "Resumed session" in r.output)
+
+    r.drive(scenario)
+
+    saved = contents(r, only_session(r))
+    assert saved[0] == ("user", hostile)
+    assert hostile in saved[1][1]
+    out = r.output
+    for raw in ("\x1b[2J", "\x1b]52", "\x07"):
+        assert raw not in out
+    assert "[bold red]x[/]" in out
+    assert "␛[2J" in out
+    assert "␛]52;c;aGk=␇" in out

@@ -1,0 +1,593 @@
+"""``chatcli sessions …`` through the real entry point, in a subprocess.
+
+Sessions are created in-process through the public repository API, then the command line runs
+against the same folder with stdin at /dev/null and stdout/stderr piped (so: no terminal). Every
+call checks that no traceback reached the user. Independent calls run in parallel to keep the
+file fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chatcli.session.models import SessionMetadata, SessionStatus, utc_now
+from chatcli.session.service import SessionService
+from chatcli.session.store import ENV_SESSIONS_DIR, FileRepository
+from tests.commands.conftest import seed_session
+
+SUBCOMMANDS = (
+    "list",
+    "show",
+    "name",
+    "archive",
+    "unarchive",
+    "delete",
+    "search",
+    "export",
+    "import",
+    "fork",
+    "prune",
+)
+#: Environment variables that change how output looks; removed so each test sets what it checks.
+_STYLE_VARS = ("FORCE_COLOR", "NO_COLOR", "COLUMNS", "LINES", "TERM", "COLORTERM", "CLICOLOR_FORCE")
+#: A colour/style sequence (SGR): the only escape sequence chatcli itself may write.
+_SGR = re.compile(r"\x1b\[[0-9;]*m")
+CORPUS_SCRIPT = Path("/work/shared/bench/make_corpus.py")
+
+HOSTILE_MARKUP = "[bold red]x[/]"
+HOSTILE_CLEAR = "\x1b[2J"
+HOSTILE_OSC52 = "\x1b]52;c;aGk=\x07"
+HOSTILE_RTL = "\u202e"
+HOSTILE_TEXT = f"look {HOSTILE_MARKUP} then {HOSTILE_CLEAR} and {HOSTILE_OSC52} also {HOSTILE_RTL}gpj.exe"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One finished ``chatcli`` process."""
+
+    args: tuple[str, ...]
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        """stdout parsed as JSON."""
+        return json.loads(self.out)
+
+    def error(self) -> dict[str, Any]:
+        """The ``{"error": {"kind", "message"}}`` document on stderr (stdout must be empty)."""
+        assert self.out == "", self.out
+        doc = json.loads(self.err)
+        assert list(doc) == ["error"]
+        assert set(doc["error"]) == {"kind", "message"}
+        assert isinstance(doc["error"]["kind"], str)
+        assert isinstance(doc["error"]["message"], str) and doc["error"]["message"]
+        return dict(doc["error"])
+
+
+Cli = Callable[..., Run]
+
+
+def _run(args: Sequence[str], env: Mapping[str, str], cwd: Path) -> Run:
+    proc = subprocess.run(
+        [sys.executable, "-m", "chatcli", *args],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        env=dict(env),
+        cwd=cwd,
+        timeout=60,
+        check=False,
+    )
+    run = Run(tuple(args), proc.returncode, proc.stdout.decode("utf-8"), proc.stderr.decode("utf-8"))
+    assert "Traceback" not in run.err, run
+    assert "Traceback" not in run.out, run
+    return run
+
+
+def _env(extra: Mapping[str, str] | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _STYLE_VARS}
+    env["COLUMNS"] = "250"  # wide enough that table cells are not cut
+    env.update(extra or {})
+    return env
+
+
+@pytest.fixture
+def cli(tmp_path: Path, sessions_dir: Path) -> Cli:
+    """Run ``chatcli sessions ARGS…`` on the test's sessions folder (``folder=None`` for none)."""
+    work = tmp_path / "work"
+    work.mkdir()
+
+    def run(*args: str, folder: Path | None = sessions_dir, env: Mapping[str, str] | None = None) -> Run:
+        where = ["--sessions-dir", str(folder)] if folder is not None else []
+        return _run(["sessions", *where, *args], _env(env), work)
+
+    return run
+
+
+@pytest.fixture
+def cli_many(tmp_path: Path, sessions_dir: Path) -> Callable[[Sequence[Sequence[str]]], list[Run]]:
+    """Run several independent ``chatcli sessions …`` calls in parallel (same folder, same env)."""
+    work = tmp_path / "work-many"
+    work.mkdir()
+
+    def run_all(calls: Sequence[Sequence[str]], env: Mapping[str, str] | None = None) -> list[Run]:
+        full_env = _env(env)
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            futures = [
+                pool.submit(_run, ["sessions", "--sessions-dir", str(sessions_dir), *c], full_env, work)
+                for c in calls
+            ]
+            return [f.result() for f in futures]
+
+    return run_all
+
+
+def listed(repo: FileRepository) -> dict[str, SessionMetadata]:
+    """Every session in ``repo`` by id."""
+    return {m.id: m for m in repo.list()}
+
+
+# --------------------------------------------------------------------------- every subcommand works
+
+
+def test_every_subcommand_succeeds(cli: Cli, repo: FileRepository, tmp_path: Path) -> None:
+    now = utc_now()
+    alpha = seed_session(
+        repo,
+        "Alpha question about docker",
+        when=now - timedelta(hours=1),
+        replies=["alpha answer"],
+        name="alpha",
+    )
+    beta = seed_session(repo, "beta archived", when=now - timedelta(hours=2), archived=True)
+    old = seed_session(repo, "ancient history", when=now - timedelta(days=100))
+
+    listing = cli("list", "--json")
+    assert listing.code == 0
+    doc = listing.json()
+    assert set(doc) == {"sessions", "problems", "status", "search"}
+    assert doc["status"] == "active" and doc["search"] is None and doc["problems"] == []
+    assert [s["id"] for s in doc["sessions"]] == [alpha.id, old.id]
+    first = doc["sessions"][0]
+    assert set(first) >= {"id", "name", "status", "created", "last_active", "first_message", "message_count"}
+    assert (first["name"], first["status"], first["message_count"]) == ("alpha", "active", 2)
+    assert first["first_message"] == "Alpha question about docker"
+    assert first["last_active"].endswith("Z")
+
+    assert [s["id"] for s in cli("list", "--all", "--json").json()["sessions"]] == [alpha.id, beta.id, old.id]
+    assert [s["id"] for s in cli("list", "--archived", "--json").json()["sessions"]] == [beta.id]
+    assert [s["id"] for s in cli("ls", "-a", "-n", "1", "--json").json()["sessions"]] == [alpha.id]
+    searched = cli("list", "--search", "DOCKER", "--json").json()
+    assert (searched["search"], [s["id"] for s in searched["sessions"]]) == ("DOCKER", [alpha.id])
+
+    table = cli("list")
+    assert table.code == 0 and table.err == ""
+    assert alpha.id[:8] in table.out and old.id[:8] in table.out and beta.id[:8] not in table.out
+
+    shown = cli("show", "alpha", "--json")
+    assert shown.code == 0
+    detail = shown.json()
+    assert set(detail) == {"session", "messages", "total_messages", "warnings"}
+    assert detail["session"]["id"] == alpha.id
+    assert detail["total_messages"] == 2
+    assert [(m["role"], m["content"]) for m in detail["messages"]] == [
+        ("user", "Alpha question about docker"),
+        ("assistant", "alpha answer"),
+    ]
+    human = cli("show", alpha.id[:6])
+    assert human.code == 0 and "alpha answer" in human.out and alpha.id in human.out
+
+    renamed = cli("name", old.id[:8], "old-one", "--json")
+    assert renamed.code == 0
+    assert renamed.json()["session"]["name"] == "old-one"
+    assert repo.get(old.id).name == "old-one"
+
+    archived = cli("archive", "old-one", "--json")
+    assert (archived.code, archived.json()["action"]) == (0, "archived")
+    assert repo.get(old.id).status is SessionStatus.ARCHIVED
+    unarchived = cli("unarchive", "old-one")
+    assert unarchived.code == 0 and old.id[:8] in unarchived.out
+    assert repo.get(old.id).status is SessionStatus.ACTIVE
+
+    hits = cli("search", "ALPHA", "--json")
+    assert hits.code == 0
+    result = hits.json()
+    assert set(result) == {"query", "hits", "truncated", "sessions_searched"}
+    assert result["query"] == "ALPHA" and result["truncated"] is False and result["sessions_searched"] == 3
+    assert [(h["session_id"], h["role"]) for h in result["hits"]] == [
+        (alpha.id, "assistant"),
+        (alpha.id, "user"),
+    ]
+    assert set(result["hits"][0]) == {
+        "session_id",
+        "session_name",
+        "role",
+        "timestamp",
+        "snippet",
+        "message_index",
+    }
+    assert "alpha answer" in result["hits"][0]["snippet"]
+    assert result["hits"][0]["session_name"] == "alpha"
+
+    markdown = cli("export", "alpha")
+    assert markdown.code == 0
+    assert markdown.out.startswith("# Session alpha")
+    assert "alpha answer" in markdown.out
+    export_file = tmp_path / "alpha.json"
+    exported = cli("export", "alpha", "--format", "json", "-o", str(export_file))
+    assert exported.code == 0 and "alpha.json" in exported.out
+    assert json.loads(export_file.read_text(encoding="utf-8"))["session"]["id"] == alpha.id
+
+    other_dir = tmp_path / "other-sessions"
+    imported = cli("import", str(export_file), "--json", folder=other_dir)
+    assert imported.code == 0
+    report = imported.json()
+    assert set(report) == {"imported", "skipped", "notes"}
+    assert [s["id"] for s in report["imported"]] == [alpha.id]
+    assert report["skipped"] == [] and report["notes"] == []
+    assert FileRepository(other_dir).load_messages(alpha.id).messages == repo.load_messages(alpha.id).messages
+    again = cli("import", str(export_file), "--json", folder=other_dir)
+    assert again.code == 0
+    assert [s["source"] for s in again.json()["skipped"]] == [alpha.id]
+
+    forked = cli("fork", "alpha", "--name", "alpha-2", "--json")
+    assert forked.code == 0
+    fork_doc = forked.json()
+    assert (fork_doc["action"], fork_doc["source_id"]) == ("forked", alpha.id)
+    assert fork_doc["session"]["custom_fields"] == {"forked_from": alpha.id}
+    assert fork_doc["session"]["name"] == "alpha-2"
+    assert repo.load_messages(fork_doc["session"]["id"]).messages == repo.load_messages(alpha.id).messages
+
+    dry = cli("prune", "--older-than", "30d", "--dry-run", "--json")
+    assert dry.code == 0
+    dry_doc = dry.json()
+    assert set(dry_doc) == {"dry_run", "cutoff", "sessions", "failures"}
+    assert dry_doc["dry_run"] is True
+    assert [s["id"] for s in dry_doc["sessions"]] == [old.id]
+    assert old.id in listed(repo)
+    pruned = cli("prune", "--older-than", "30d", "--yes", "--json")
+    assert pruned.code == 0
+    assert (pruned.json()["dry_run"], [s["id"] for s in pruned.json()["sessions"]]) == (False, [old.id])
+    assert old.id not in listed(repo)
+
+    deleted = cli("delete", "alpha-2", "--yes", "--json")
+    assert deleted.code == 0
+    assert deleted.json()["deleted"]["id"] == fork_doc["session"]["id"]
+    assert set(listed(repo)) == {alpha.id, beta.id}
+    human_delete = cli("rm", "-y", beta.id)
+    assert human_delete.code == 0 and beta.id[:8] in human_delete.out
+    assert set(listed(repo)) == {alpha.id}
+
+
+def test_sessions_dir_from_the_environment(cli: Cli, repo: FileRepository, tmp_path: Path) -> None:
+    meta = seed_session(repo, "from the env")
+    run = cli("list", "--json", folder=None, env={ENV_SESSIONS_DIR: str(repo.root)})
+    assert run.code == 0
+    assert [s["id"] for s in run.json()["sessions"]] == [meta.id]
+    # --sessions-dir=PATH beats the environment.
+    empty = tmp_path / "empty"
+    flag = cli(
+        f"--sessions-dir={empty}", "list", "--json", folder=None, env={ENV_SESSIONS_DIR: str(repo.root)}
+    )
+    assert flag.code == 0
+    assert flag.json()["sessions"] == []
+    # The flag also works in front of 'sessions', where 'chatcli --help' lists it.
+    front = _run(["--sessions-dir", str(repo.root), "sessions", "list", "--json"], _env(None), tmp_path)
+    assert front.code == 0
+    assert [s["id"] for s in front.json()["sessions"]] == [meta.id]
+
+
+def test_read_commands_create_nothing(cli: Cli, sessions_dir: Path) -> None:
+    listing = cli("list")
+    assert listing.code == 0
+    assert "No active sessions yet" in listing.out
+    assert cli("search", "anything", "--json").json()["hits"] == []
+    assert not sessions_dir.exists()
+
+
+@pytest.mark.skipif(not CORPUS_SCRIPT.exists(), reason="the shared corpus generator is not available")
+def test_import_the_json_lines_corpus(cli: Cli, repo: FileRepository, tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus.jsonl"
+    with corpus.open("wb") as out:
+        subprocess.run(
+            [sys.executable, str(CORPUS_SCRIPT), "--sessions", "12", "--turns", "2"], stdout=out, check=True
+        )
+    records = [json.loads(line) for line in corpus.read_text(encoding="utf-8").splitlines()]
+    run = cli("import", str(corpus), "--json")
+    assert run.code == 0
+    assert sorted(s["id"] for s in run.json()["imported"]) == sorted(r["id"] for r in records)
+    stored = listed(repo)
+    for record in records:
+        assert stored[record["id"]].name == record["name"]
+        assert stored[record["id"]].status.value == record["status"]
+    human = cli("import", str(corpus))
+    assert human.code == 0
+    assert "Nothing was imported" in human.out and "Skipped 12" in human.out
+
+
+# --------------------------------------------------------------------------- errors and exit codes
+
+
+#: (arguments, exit code, error kind, words the message contains); run against ``two_similar``.
+ERROR_CASES: list[tuple[tuple[str, ...], int, str, str]] = [
+    (("show", "no-such-session"), 1, "not_found", "not found"),
+    (("show", "abc"), 1, "not_found", "at least 4 characters"),
+    (("archive", "ffff0000"), 1, "not_found", "not found"),
+    (("name", "first", "bad name"), 1, "invalid_name", "contains a space"),
+    (("name", "abcd1234-0000-4000-8000-000000000002", "FIRST"), 1, "already_exists", "already exists"),
+    (("show", "abcd"), 1, "ambiguous_id", "abcd1234-0000-4000-8000-000000000002"),
+    (("delete", "first"), 1, "refused", "--yes"),
+    (("prune", "--older-than", "1d"), 1, "refused", "--yes"),
+    (("import", "missing.json"), 3, "storage", "missing.json"),
+    (("list", "--bogus"), 2, "usage", "unknown option '--bogus'"),
+    (("list", "--limt", "3"), 2, "usage", "did you mean --limit?"),
+    (("show",), 2, "usage", "missing ID"),
+    (("show", "a", "b"), 2, "usage", "unexpected argument"),
+    (("list", "--limit", "x"), 2, "usage", "whole number"),
+    (("prune", "--older-than", "soon"), 2, "usage", "not a duration"),
+    (("search", ""), 2, "usage", "empty"),
+    (("name", "first", "other", "--clear"), 2, "usage", "NAME or --clear"),
+    (("bogus",), 2, "unknown_command", "chatcli sessions --help"),
+    (("lsit",), 2, "unknown_command", "did you mean chatcli sessions list"),
+]
+
+
+@pytest.fixture
+def two_similar(repo: FileRepository) -> tuple[SessionMetadata, SessionMetadata]:
+    """Two sessions whose ids share the prefix ``abcd1234``."""
+    return (
+        seed_session(repo, "first", session_id="abcd1234-0000-4000-8000-000000000001", name="first"),
+        seed_session(repo, "second", session_id="abcd1234-0000-4000-8000-000000000002"),
+    )
+
+
+def test_errors_exit_codes_and_json(
+    cli_many: Callable[[Sequence[Sequence[str]]], list[Run]],
+    repo: FileRepository,
+    two_similar: tuple[SessionMetadata, SessionMetadata],
+) -> None:
+    json_runs = cli_many([(*args, "--json") for args, *_ in ERROR_CASES])
+    for (_args, code, kind, words), run in zip(ERROR_CASES, json_runs, strict=True):
+        assert run.code == code, run
+        error = run.error()
+        assert error["kind"] == kind, run
+        assert words in error["message"], run
+    # Without --json: the same exit code and a readable message on stderr, nothing on stdout
+    # (one case per exit code and kind of message).
+    human_cases = [ERROR_CASES[i] for i in (0, 5, 6, 8, 9, 11, 17)]
+    for (_args, code, _kind, words), run in zip(
+        human_cases, cli_many([c[0] for c in human_cases]), strict=True
+    ):
+        assert run.code == code, run
+        assert run.out == "", run
+        assert words.split()[0] in run.err, run
+    # Nothing was changed by any of the failed commands.
+    assert set(listed(repo)) == {m.id for m in two_similar}
+    assert repo.get(two_similar[0].id).name == "first"
+    assert repo.get(two_similar[1].id).name is None
+
+
+def test_sessions_dir_under_a_regular_file_is_a_storage_failure(cli: Cli, tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    folder = blocker / "sessions"
+    for args in (("list", "--json"), ("show", "abcd", "--json"), ("import", str(blocker), "--json")):
+        run = cli(*args, folder=folder)
+        assert run.code == 3, run
+        assert run.error()["kind"] == "storage"
+    human = cli("list", folder=folder)
+    assert human.code == 3 and "Storage error" in human.err
+    assert blocker.read_text(encoding="utf-8") == "not a folder"
+
+
+def test_symlinked_sessions_dir_is_refused(cli: Cli, repo: FileRepository, tmp_path: Path) -> None:
+    meta = seed_session(repo, "behind a link")
+    link = tmp_path / "link"
+    link.symlink_to(repo.root, target_is_directory=True)
+    for args in (
+        ("list", "--json"),
+        ("delete", meta.id, "--yes", "--json"),
+        ("name", meta.id, "x", "--json"),
+    ):
+        run = cli(*args, folder=link)
+        assert run.code == 3, run
+        assert run.error()["kind"] == "unsafe_path"
+    human = cli("list", folder=link)
+    assert human.code == 3 and "symbolic link" in human.err
+    assert repo.get(meta.id).name is None
+    assert repo.exists(meta.id)
+
+
+def test_refused_delete_deletes_nothing(cli: Cli, repo: FileRepository) -> None:
+    meta = seed_session(repo, "keep me", name="keep")
+    run = cli("delete", "keep", "--json")
+    assert run.code == 1
+    message = run.error()["message"]
+    assert "without confirmation" in message
+    assert f"chatcli sessions delete {meta.id} --yes" in message
+    assert repo.exists(meta.id)
+
+
+def test_export_refuses_to_overwrite(cli: Cli, repo: FileRepository, tmp_path: Path) -> None:
+    meta = seed_session(repo, "hello")
+    target = tmp_path / "out.md"
+    target.write_text("precious", encoding="utf-8")
+    run = cli("export", meta.id, "-o", str(target), "--json")
+    assert run.code == 1
+    assert run.error()["kind"] == "already_exists"
+    assert target.read_text(encoding="utf-8") == "precious"
+    forced = cli("export", meta.id, "-o", str(target), "--force", "--json")
+    assert forced.code == 0
+    assert forced.json() == {"session_id": meta.id, "format": "markdown", "path": str(target), "text": None}
+    assert target.read_text(encoding="utf-8").startswith(f"# Session {meta.id}")
+    printed = cli("export", meta.id, "--format", "json", "--json")
+    assert printed.code == 0
+    doc = printed.json()
+    assert (doc["path"], doc["format"]) == (None, "json")
+    assert json.loads(doc["text"])["session"]["id"] == meta.id
+
+
+# --------------------------------------------------------------------------- help
+
+
+def test_help_on_every_subcommand(cli_many: Callable[[Sequence[Sequence[str]]], list[Run]]) -> None:
+    runs = cli_many([(sub, "--help") for sub in SUBCOMMANDS] + [("ls", "-h"), ("rm", "x", "--help")])
+    for sub, run in zip([*SUBCOMMANDS, "list", "delete"], runs, strict=True):
+        assert run.code == 0, run
+        assert run.err == ""
+        assert f"Usage: chatcli sessions {sub}" in run.out, run
+
+
+def test_sessions_alone_prints_the_sessions_help(
+    cli_many: Callable[[Sequence[Sequence[str]]], list[Run]],
+) -> None:
+    for run in cli_many([(), ("--help",), ("-h",), ("help",)]):
+        assert run.code == 0, run
+        assert run.err == ""
+        assert "chatcli sessions commands" in run.out
+        for sub in SUBCOMMANDS:
+            assert f"chatcli sessions {sub}" in run.out
+        assert "'chatcli sessions COMMAND --help'" in run.out
+        assert "resume" not in run.out and "chatcli sessions new" not in run.out
+
+
+# --------------------------------------------------------------------------- colour and hostile text
+
+
+def _seed_hostile(repo: FileRepository) -> SessionMetadata:
+    """A session whose name, first message and reply are all hostile (as a cloned repo could hold)."""
+    meta = seed_session(repo, HOSTILE_TEXT, replies=[f"reply {HOSTILE_MARKUP} [link=http://evil]y[/link]"])
+
+    def plant_name(m: SessionMetadata) -> None:
+        m.name = f"{HOSTILE_CLEAR}[red]evil[/]"  # bypasses the name rule, like a hand-edited file
+
+    repo.update(meta.id, plant_name)
+    return meta
+
+
+def test_no_escape_sequences_with_no_color_or_a_pipe(
+    cli_many: Callable[..., list[Run]], repo: FileRepository
+) -> None:
+    meta = _seed_hostile(repo)
+    calls = [
+        ("list", "--all", "--search", "look"),
+        ("show", meta.id),
+        ("search", "reply"),
+        ("export", meta.id),
+        ("prune", "--older-than", "1d", "--dry-run"),
+        ("show", "missing"),
+        ("name", meta.id, HOSTILE_CLEAR),
+        (),
+    ]
+    # Piped output, and NO_COLOR even when colour is forced: not one escape sequence.
+    for env in ({}, {"NO_COLOR": "1", "FORCE_COLOR": "1", "TERM": "xterm-256color"}):
+        for run in cli_many(calls, env):
+            assert run.code in (0, 1), run
+            assert "\x1b" not in run.out, run
+            assert "\x1b" not in run.err, run
+            assert "\x07" not in run.out + run.err, run
+
+
+def test_forced_colour_writes_only_style_sequences(
+    cli_many: Callable[..., list[Run]], repo: FileRepository
+) -> None:
+    meta = _seed_hostile(repo)
+    calls = [
+        ("list",),
+        ("show", meta.id),
+        ("search", "look"),
+        ("name", meta.id, HOSTILE_CLEAR),
+        ("show", "nope"),
+    ]
+    runs = cli_many(calls, {"FORCE_COLOR": "1", "TERM": "xterm-256color"})
+    assert any("\x1b[" in r.out + r.err for r in runs)  # colour really is on
+    for run in runs:
+        for stream in (run.out, run.err):
+            assert "\x1b" not in _SGR.sub("", stream), run
+            assert "\x07" not in stream
+
+
+def test_hostile_text_is_shown_literally(cli_many: Callable[..., list[Run]], repo: FileRepository) -> None:
+    meta = _seed_hostile(repo)
+    listing, shown, hits, exported = cli_many(
+        [("list",), ("show", meta.id, "--last", "5"), ("search", "look"), ("export", meta.id)]
+    )
+    for run in (listing, shown, hits, exported):
+        assert run.code == 0, run
+        assert "[2J" in run.out  # what is left of the sequence is visible text, never executed
+    # Rich markup is printed, not interpreted.
+    assert HOSTILE_MARKUP in shown.out
+    assert "[link=http://evil]y[/link]" in shown.out
+    assert "[red]evil[/]" in listing.out and "[red]evil[/]" in shown.out
+    assert HOSTILE_MARKUP in hits.out
+    assert HOSTILE_MARKUP in exported.out
+    # One-line fields show a bidi override as a visible mark.
+    assert HOSTILE_RTL not in listing.out
+    assert HOSTILE_RTL not in hits.out
+    assert "]52;c;aGk=" in shown.out
+
+
+def test_hostile_text_round_trips_through_json(cli: Cli, repo: FileRepository) -> None:
+    meta = _seed_hostile(repo)
+    run = cli("show", meta.id, "--json")
+    assert run.code == 0
+    assert "\x1b" not in run.out and "\x07" not in run.out and HOSTILE_RTL not in run.out
+    doc = run.json()
+    assert doc["messages"][0]["content"] == HOSTILE_TEXT
+    assert doc["session"]["name"] == f"{HOSTILE_CLEAR}[red]evil[/]"
+
+
+BAD_NAMES = (
+    HOSTILE_MARKUP,
+    f"evil{HOSTILE_CLEAR}",
+    f"clip{HOSTILE_OSC52}",
+    f"rtl{HOSTILE_RTL}exe",
+    "a b",
+    "-x",
+    "é",
+)
+
+
+def test_hostile_names_are_rejected_cleanly(cli_many: Callable[..., list[Run]], repo: FileRepository) -> None:
+    meta = seed_session(repo, "target", name="safe")
+    calls: list[tuple[str, ...]] = [("name", meta.id, "--", bad) for bad in BAD_NAMES]
+    calls += [
+        ("name", meta.id, "--json", "--", BAD_NAMES[1]),
+        ("fork", "safe", "--name", BAD_NAMES[0], "--json"),
+    ]
+    runs = cli_many(calls)
+    for run in runs[: len(BAD_NAMES)]:
+        assert run.code == 1, run
+        assert "Invalid session name" in run.err, run
+        assert "\x1b" not in run.err and "\x07" not in run.err and HOSTILE_RTL not in run.err, run
+    assert HOSTILE_MARKUP in runs[0].err  # shown literally, not as red text
+    for run in runs[len(BAD_NAMES) :]:
+        assert run.code == 1, run
+        assert run.error()["kind"] == "invalid_name"
+    assert repo.get(meta.id).name == "safe"
+    assert len(listed(repo)) == 1
+
+
+def test_service_and_cli_agree(cli: Cli, repo: FileRepository) -> None:
+    """The CLI shows exactly what the service computes (no separate logic at the edge)."""
+    seed_session(repo, "one needle", replies=["two needle", "three"])
+    seed_session(repo, "other needle", archived=True)
+    service = SessionService(repo)
+    expected = service.search("needle", limit=2)
+    run = cli("search", "needle", "--limit", "2", "--json")
+    doc = run.json()
+    assert [h["snippet"] for h in doc["hits"]] == [h.snippet for h in expected.hits]
+    assert doc["truncated"] is expected.truncated is True
+    assert "more results" in cli("search", "needle", "--limit", "2").out

@@ -1,0 +1,60 @@
+"""The README stays in step with CI and with the command registry."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from chatcli.commands.sessions import SESSION_COMMANDS
+from chatcli.commands.spec import Command
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+CI_RUN = ROOT / ".ci" / "run"
+
+pytestmark = pytest.mark.skipif(not README.exists(), reason="no README.md in this checkout")
+
+
+def readme_test_command() -> str:
+    """The first line of the first ``sh`` block after "run the tests" in the README."""
+    text = README.read_text(encoding="utf-8")
+    match = re.search(r"run the tests.*?```sh\n(.*?)\n```", text, flags=re.IGNORECASE | re.DOTALL)
+    assert match is not None, "the README has no 'run the tests' shell block"
+    lines = [line.strip() for line in match.group(1).splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def ci_test_command() -> str:
+    """The command line of ``.ci/run`` that runs pytest."""
+    lines = [
+        line.strip()
+        for line in CI_RUN.read_text(encoding="utf-8").splitlines()
+        if "pytest" in line and not line.lstrip().startswith("#")
+    ]
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def test_readme_test_command_is_the_one_ci_runs() -> None:
+    assert readme_test_command() == ci_test_command()
+    assert "pytest" in readme_test_command()
+
+
+def _row(text: str, words: tuple[str, ...]) -> str:
+    """The README table row documenting the command ``sessions <word>``."""
+    name = " ".join(words)
+    rows = [line for line in text.splitlines() if line.startswith("|") and f"`{name}" in line]
+    assert rows, f"the README's command table has no row for {name!r}"
+    return "\n".join(rows)
+
+
+@pytest.mark.parametrize("command", SESSION_COMMANDS, ids=lambda c: c.name)
+def test_readme_documents_every_session_command_and_option(command: Command) -> None:
+    row = _row(README.read_text(encoding="utf-8"), command.words)
+    for option in command.options:
+        if option.dest == "json":
+            continue  # documented once for every command
+        assert any(flag in row for flag in option.flags), f"{command.name}: {option.label()} is undocumented"
