@@ -62,6 +62,11 @@ def run(argv: Sequence[str]) -> int:
     args = list(argv)
     if args and args[0] == "sessions":
         return run_sessions(args[1:])
+    # The top-level --sessions-dir also works in front of the session commands.
+    if len(args) >= 3 and args[0] == "--sessions-dir" and args[2] == "sessions":
+        return run_sessions([*args[:2], *args[3:]])
+    if len(args) >= 2 and args[0].startswith("--sessions-dir=") and args[1] == "sessions":
+        return run_sessions([args[0], *args[2:]])
     options = build_parser().parse_args(args)
     if options.print_config:
         return _print_config(options)
@@ -136,7 +141,7 @@ def run_sessions(argv: Sequence[str]) -> int:
     """``chatcli sessions …``: run one session command and render its result (or error)."""
     from chatcli.commands.catalog import build_registry
     from chatcli.commands.context import CommandContext
-    from chatcli.commands.results import ExportResult, HelpResult
+    from chatcli.commands.results import HelpResult
     from chatcli.commands.spec import HelpRequested, UsageError
     from chatcli.render.console import make_console
     from chatcli.render.jsonout import dump_json, error_to_json, to_json
@@ -187,7 +192,7 @@ def run_sessions(argv: Sequence[str]) -> int:
         from chatcli.logs import log_exception
 
         return fail(exc, EXIT_USER, log_exception(exc, "chatcli sessions " + " ".join(args)))
-    if json_mode and not isinstance(result, ExportResult):
+    if json_mode:
         dump_json(to_json(result), sys.stdout)
     else:
         render(result, make_console())

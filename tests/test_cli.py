@@ -39,6 +39,7 @@ SUBCOMMANDS = (
     "import",
     "fork",
     "prune",
+    "doctor",
 )
 #: Environment variables that change how output looks; removed so each test sets what it checks.
 _STYLE_VARS = ("FORCE_COLOR", "NO_COLOR", "COLUMNS", "LINES", "TERM", "COLORTERM", "CLICOLOR_FORCE")

@@ -18,9 +18,11 @@ class UnknownCommand(UsageError):
     exit_code = 2
     kind = "unknown_command"
 
-    def __init__(self, typed: str, suggestions: Sequence[str], prefix: str) -> None:
+    def __init__(self, typed: str, suggestions: Sequence[str], prefix: str, usage: str = "") -> None:
         hint = f" — did you mean {' or '.join(prefix + s for s in suggestions)}?" if suggestions else ""
-        super().__init__(f"unknown command {prefix}{typed}{hint}", f"{prefix}help lists every command")
+        super().__init__(
+            f"unknown command {prefix}{typed}{hint}", usage or f"{prefix}help lists every command"
+        )
         self.typed = typed
         self.suggestions = list(suggestions)
 
@@ -77,19 +79,39 @@ class Registry:
                 return command, list(words[length:])
         typed = (
             " ".join(words[:2])
-            if words and words[0] in self.group_names(scope)
+            if words and self._group_like(words[0], scope)
             else (words[0] if words else "")
         )
-        raise UnknownCommand(typed, self.suggest(words, scope=scope), prefix)
+        # The command line has no 'help' command: point at the groups' --help there.
+        usage = (
+            ""
+            if scope == "repl"
+            else " or ".join(f"{prefix}{g} --help" for g in sorted(self.group_names(scope)))
+            + " lists every command"
+        )
+        raise UnknownCommand(typed, self.suggest(words, scope=scope), prefix, usage)
+
+    def _group_like(self, word: str, scope: str) -> str | None:
+        """The group ``word`` names or is a typo of (``sesions`` -> ``sessions``), if any."""
+        groups = sorted(self.group_names(scope))
+        if word in groups:
+            return word
+        close = difflib.get_close_matches(word, groups, n=1, cutoff=0.75)
+        return close[0] if close else None
 
     def suggest(self, words: Sequence[str], *, scope: str = "repl") -> list[str]:
         """Close matches for a mistyped command (for "did you mean …?")."""
         names = [" ".join(key) for key, c in self._by_words.items() if scope == "repl" or c.scope == "both"]
         if not words:
             return []
-        groups = self.group_names(scope)
-        typed = " ".join(words[:2]) if words[0] in groups and len(words) > 1 else words[0]
-        return difflib.get_close_matches(typed, names, n=3, cutoff=0.6)
+        group = self._group_like(words[0], scope)
+        if group is not None and len(words) > 1:
+            # Compare the subcommand word alone: the shared group word would make everything "close".
+            subs = self.words_after((group,), scope)
+            return [f"{group} {w}" for w in difflib.get_close_matches(words[1], subs, n=3, cutoff=0.6)]
+        if group is not None and group != words[0]:
+            return [group]
+        return difflib.get_close_matches(words[0], names, n=3, cutoff=0.6)
 
     def parse(self, line: str, *, scope: str = "repl", prefix: str = "/") -> tuple[Command, list[str]]:
         """Split a slash-command line (without its leading ``/``) and find its command."""
@@ -115,7 +137,9 @@ class Registry:
             aliases=command.aliases,
             arguments=tuple((a.name.upper(), a.help) for a in command.args),
             options=tuple((o.label(), o.help) for o in command.options),
-            details="\n".join([command.details, *(f"  {prefix}{e}" for e in command.examples)]).strip(),
+            details="\n".join(
+                p for p in (command.details, *(f"  {prefix}{e}" for e in command.examples)) if p
+            ),
         )
 
     def help(self, words: Sequence[str] = (), *, scope: str = "repl", prefix: str = "/") -> HelpResult:
@@ -130,10 +154,15 @@ class Registry:
             )
         if len(words) == 1 and words[0] in self.group_names(scope):
             chosen = [c for c in self.commands(scope=scope) if c.words[0] == words[0] and len(c.words) > 1]
+            detail = (
+                f"{prefix}help {words[0]} COMMAND"
+                if scope == "repl"
+                else f"{prefix}{words[0]} COMMAND --help"
+            )
             return HelpResult(
                 f"{prefix}{words[0]} commands",
                 f"Sessions are saved as you chat. IDs take a full id, a unique prefix (4+ characters) "
-                f"or a session name. '{prefix}help {words[0]} COMMAND' shows one command in detail.",
+                f"or a session name. '{detail}' shows one command in detail.",
                 tuple(self.help_for(c, prefix) for c in chosen),
             )
         command, rest = self.find(list(words), scope=scope, prefix=prefix)

@@ -12,6 +12,7 @@ from pathlib import Path
 from chatcli.commands.context import CommandContext
 from chatcli.commands.results import Cancelled, ExportResult, SessionChanged
 from chatcli.commands.spec import Arg, Command, Option, ParsedArgs, UsageError, format_duration
+from chatcli.session.doctor import DoctorReport
 from chatcli.session.errors import OperationRefused, SessionAlreadyExists, from_os_error
 from chatcli.session.service import (
     DeleteResult,
@@ -177,6 +178,11 @@ def prune_sessions(ctx: CommandContext, args: ParsedArgs) -> PruneResult | Cance
     return ctx.service.prune(candidates)
 
 
+def doctor_sessions(ctx: CommandContext, args: ParsedArgs) -> DoctorReport:
+    """``sessions doctor [--repair]``."""
+    return ctx.service.doctor(repair=args.flag("repair"))
+
+
 SESSION_COMMANDS: tuple[Command, ...] = (
     Command(
         ("sessions", "list"),
@@ -316,5 +322,19 @@ SESSION_COMMANDS: tuple[Command, ...] = (
             "sessions prune --older-than 90d --dry-run",
             "sessions prune --older-than 1y --archived-only",
         ),
+    ),
+    Command(
+        ("sessions", "doctor"),
+        "Check every session file; --repair fixes what can be fixed without losing data",
+        doctor_sessions,
+        options=(
+            Option(
+                ("--repair",),
+                "repair",
+                "repair: mend torn lines, rebuild metadata, quarantine the unreadable",
+            ),
+            _JSON,
+        ),
+        details="Repairs never delete data: anything unreadable is moved to .amazonq/sessions/.quarantine/.",
     ),
 )

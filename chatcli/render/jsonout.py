@@ -93,6 +93,7 @@ from chatcli.commands.results import (
     SessionChanged,
 )
 from chatcli.render.timefmt import iso_utc
+from chatcli.session.doctor import DoctorReport
 from chatcli.session.errors import SessionError
 from chatcli.session.models import Message, SessionMetadata
 from chatcli.session.service import (
@@ -254,7 +255,27 @@ def _help(result: HelpResult) -> dict[str, JSONValue]:
     }
 
 
+def _doctor(result: DoctorReport) -> dict[str, JSONValue]:
+    return {
+        "root": str(result.root),
+        "repaired": result.repaired,
+        "healthy": result.healthy,
+        "sessions_checked": result.sessions_checked,
+        "findings": [
+            {
+                "target": f.target,
+                "severity": f.severity,
+                "problems": list(f.problems),
+                "actions": list(f.actions),
+                "unrepairable": list(f.unrepairable),
+            }
+            for f in result.findings
+        ],
+    }
+
+
 _CONVERTERS: dict[type, Callable[[Any], JSONValue]] = {
+    DoctorReport: _doctor,
     ListResult: _list,
     SessionDetail: _detail,
     LoadedSession: _loaded,

@@ -34,6 +34,7 @@ from chatcli.commands.results import (
 from chatcli.render.console import is_plain, panel_box, table_box
 from chatcli.render.sanitize import clean, clean_inline, clean_lines
 from chatcli.render.timefmt import absolute_time, relative_age, short_id
+from chatcli.session.doctor import DoctorReport
 from chatcli.session.errors import shorten
 from chatcli.session.models import Message, SessionMetadata
 from chatcli.session.service import (
@@ -345,11 +346,17 @@ def _render_delete(result: DeleteResult, console: Console) -> None:
     console.print(text)
 
 
+#: An import lists at most this many of the sessions it created.
+IMPORT_SHOWN = 20
+
+
 @render.register
 def _render_import(result: ImportResult, console: Console) -> None:
     if result.imported:
         console.print(_heading(f"Imported {_plural(len(result.imported), 'session')}"))
-        console.print(_sessions_table(console, result.imported))
+        console.print(_sessions_table(console, result.imported[:IMPORT_SHOWN]))
+        if len(result.imported) > IMPORT_SHOWN:
+            console.print(Text(f"… and {len(result.imported) - IMPORT_SHOWN} more", style="dim"))
     else:
         console.print(Text("Nothing was imported.", style=_WARNING_STYLE))
     if result.skipped:
@@ -363,6 +370,43 @@ def _render_import(result: ImportResult, console: Console) -> None:
         console.print(Text("Notes:", style="bold"))
         for note in result.notes:
             console.print(Text("  " + clean_inline(note)))
+
+
+@render.register
+def _render_doctor(result: DoctorReport, console: Console) -> None:
+    checked = _plural(result.sessions_checked, "session")
+    if not result.findings:
+        console.print(
+            Text(f"All {checked} in {clean_inline(str(result.root))} are healthy.", style=_OK_STYLE)
+        )
+        return
+    table = Table(box=table_box(console), title=f"Doctor: {checked} checked", title_justify="left")
+    table.add_column("Target", no_wrap=True)
+    table.add_column("Problems")
+    table.add_column("Repairs" if result.repaired else "Repairable")
+    for finding in result.findings:
+        target = clean_inline(finding.target)
+        target = target[:8] if len(target) == 36 else target
+        problems = Text("\n".join(clean_inline(p) for p in finding.problems))
+        if result.repaired:
+            done = [*finding.actions, *(f"not repaired: {u}" for u in finding.unrepairable)]
+            fixes = Text("\n".join(clean_inline(a) for a in done) or "-")
+        else:
+            fixes = Text(
+                "no: " + "; ".join(clean_inline(u) for u in finding.unrepairable)
+                if finding.unrepairable
+                else "yes"
+            )
+        table.add_row(target, problems, fixes)
+    console.print(table)
+    if not result.repaired and any(f.problems and not f.unrepairable for f in result.findings):
+        console.print(
+            Text(
+                "Run 'chatcli sessions doctor --repair' (or /sessions doctor --repair) to fix them; "
+                "nothing is deleted, unreadable data goes to .quarantine/.",
+                style="dim",
+            )
+        )
 
 
 @render.register

@@ -180,7 +180,10 @@ class ChatApp:
         where = ""
         if self.location is not None and self.location.source == "flag":
             where = f" --sessions-dir {shlex.quote(str(self.location.path))}"
-        self.console.print(f"Resume with: chatcli{where} --resume {ref}", markup=False, highlight=False)
+        # soft_wrap: never break the command with a newline, so it can be copied whole.
+        self.console.print(
+            f"Resume with: chatcli{where} --resume {ref}", markup=False, highlight=False, soft_wrap=True
+        )
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -224,7 +227,7 @@ class ChatApp:
             render_error(exc, self.console)
             return False
         except Exception as exc:
-            render_error(exc, self.console, log_path=log_exception(exc, "/" + line))
+            self._report(exc, "/" + line)
             return False
         quit_now = self.apply(result)
         self._spawn(self._refresh_snapshot())
@@ -268,15 +271,23 @@ class ChatApp:
 
     # ------------------------------------------------------------------ chat
 
+    def _report(self, exc: BaseException, context: str) -> None:
+        """Show an error; an unexpected one (not a session or backend error) also goes to the log."""
+        if isinstance(exc, (SessionError, BackendError)):
+            render_error(exc, self.console)
+        else:
+            render_error(exc, self.console, log_path=log_exception(exc, context))
+
     async def chat_turn(self, text: str) -> None:
         """Save the user's message, stream the reply, save the reply."""
         user = Message(role="user", content=text)
         try:
             await asyncio.to_thread(self._save, user)
-        except SessionError as exc:
-            render_error(exc, self.console)
+        except Exception as exc:
+            self._report(exc, "saving a message")
             self.console.print("Your message was not sent; it is back on the input line.")
-            self._pending_input = text
+            # Typed as "//…" to send a literal "/": put it back the way it was typed.
+            self._pending_input = "/" + text if text.startswith("/") else text
             return
         self.messages.append(user)
         reply, interrupted, error = await self._stream_reply()
@@ -285,12 +296,12 @@ class ChatApp:
             try:
                 await asyncio.to_thread(self._save, assistant)
                 self.messages.append(assistant)
-            except SessionError as exc:
-                render_error(exc, self.console)
+            except Exception as exc:
+                self._report(exc, "saving a reply")
         if interrupted:
             self.console.print("(reply interrupted — what arrived was saved)", style="dim")
         if error is not None:
-            render_error(error, self.console)
+            self._report(error, "streaming a reply")
             self.console.print("Your message is saved; send another message to try again.", style="dim")
         self._spawn(self._refresh_snapshot())
 
@@ -310,10 +321,14 @@ class ChatApp:
                 markup=False,
             )
 
-    async def _stream_reply(self) -> tuple[str, bool, BackendError | None]:
-        """Stream the backend's reply; Ctrl-C cancels it. Returns (text, interrupted, error)."""
+    async def _stream_reply(self) -> tuple[str, bool, Exception | None]:
+        """Stream the backend's reply; Ctrl-C cancels it. Returns (text, interrupted, error).
+
+        Any failure of the backend, expected (:class:`BackendError`) or not, ends the reply only:
+        what arrived is kept and the chat goes on.
+        """
         chunks: list[str] = []
-        error: BackendError | None = None
+        error: Exception | None = None
         history = to_chat_messages(trim_history(self.messages, self.history_budget))
         view = ReplyView(self.console)
 
@@ -333,7 +348,7 @@ class ChatApp:
                 current = asyncio.current_task()
                 if current is not None and current.cancelling():
                     raise
-            except BackendError as exc:
+            except Exception as exc:
                 error = exc
                 interrupted = bool(chunks)
             finally:
@@ -350,8 +365,13 @@ class ChatApp:
 
 @contextlib.contextmanager
 def _sigint_cancels(task: asyncio.Task[None]) -> Any:
-    """While streaming, Ctrl-C cancels the reply instead of ending the program."""
+    """While streaming, Ctrl-C cancels the reply instead of ending the program.
+
+    The SIGINT handler in place before (asyncio's, prompt_toolkit's or the caller's) is restored
+    afterwards: ``remove_signal_handler`` alone would reset it to Python's default.
+    """
     loop = asyncio.get_running_loop()
+    previous = signal.getsignal(signal.SIGINT)
     installed = False
     try:
         loop.add_signal_handler(signal.SIGINT, task.cancel)
@@ -363,6 +383,8 @@ def _sigint_cancels(task: asyncio.Task[None]) -> Any:
     finally:
         if installed:
             loop.remove_signal_handler(signal.SIGINT)
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
 
 
 def _history_file() -> History:

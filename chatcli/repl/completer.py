@@ -78,7 +78,8 @@ def classify(registry: Registry, text: str) -> Want | None:
         return Want(arg.kind, word, command, choices=arg.choices)
     rest_arg = next((a for a in command.args if a.rest), None)
     if rest_arg is not None:
-        return Want(rest_arg.kind, word, command, choices=rest_arg.choices)
+        # ``head``: the words already given to it (``/help sessions `` completes a subcommand).
+        return Want(rest_arg.kind, word, command, head=tuple(rest), choices=rest_arg.choices)
     return Want("option", word, command) if command.options else None
 
 
@@ -174,7 +175,7 @@ class SessionCompleter(Completer):
                 if choice.startswith(want.word):
                     yield Completion(choice, start)
         elif want.kind == "command":
-            yield from self._topics(want.word, start)
+            yield from self._topics(want.head, want.word, start)
         elif want.kind == "path":
             sub = Document(want.word, len(want.word))
             yield from self._paths.get_completions(sub, complete_event)
@@ -198,8 +199,14 @@ class SessionCompleter(Completer):
                 alias = "" if command.words[-1] == word else f" (= {command.words[-1]})"
                 yield Completion(word, start, display_meta=command.summary + alias)
 
-    def _topics(self, word: str, start: int) -> Iterator[Completion]:
-        names = sorted({c.words[0] for c in self.registry.commands()})
+    def _topics(self, head: tuple[str, ...], word: str, start: int) -> Iterator[Completion]:
+        """Help topics: a command or group, then a group's subcommands (``/help sessions list``)."""
+        if not head:
+            names = sorted({c.words[0] for c in self.registry.commands()})
+        elif len(head) == 1 and head[0].lstrip("/") in self.registry.group_names():
+            names = self.registry.words_after((head[0].lstrip("/"),))
+        else:
+            return
         for name in names:
             if name.startswith(word):
                 yield Completion(name, start)

@@ -19,11 +19,13 @@ from typing import Any, BinaryIO, Literal
 
 from pydantic import ValidationError
 
-from chatcli.render.sanitize import clean
+from chatcli.sanitize import clean
+from chatcli.session.doctor import DoctorReport, run_doctor
 from chatcli.session.errors import (
     AmbiguousId,
     CorruptedSession,
     InvalidName,
+    OperationRefused,
     SerializationError,
     SessionAlreadyExists,
     SessionError,
@@ -42,6 +44,7 @@ from chatcli.session.models import (
     validate_session_name,
 )
 from chatcli.session.repository import SessionFilter, SessionRepository
+from chatcli.session.store import FileRepository
 
 __all__ = [
     "EXPORT_FORMAT",
@@ -417,6 +420,17 @@ class SessionService:
             except SessionError as exc:
                 failures.append((meta.id, exc.user_message().splitlines()[0]))
         return PruneResult(deleted, False, candidates.cutoff, failures)
+
+    # ------------------------------------------------------------------ health
+
+    def doctor(self, *, repair: bool = False) -> DoctorReport:
+        """Examine the sessions folder; with ``repair`` fix what can be fixed without losing data."""
+        if not isinstance(self.repo, FileRepository):
+            raise OperationRefused(
+                "doctor examines session files, and these sessions are held in memory",
+                "Run it against a sessions folder: chatcli sessions doctor --sessions-dir PATH",
+            )
+        return run_doctor(self.repo, repair=repair)
 
     # ------------------------------------------------------------------ export / import
 

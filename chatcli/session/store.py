@@ -86,6 +86,7 @@ DEFAULT_LOCK_TIMEOUT = 10.0
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
 Source = Literal["flag", "env", "amazonq", "git", "cwd"]
 
@@ -164,7 +165,8 @@ class RepairReport:
         return bool(self.actions)
 
 
-def _stamp() -> str:
+def stamp() -> str:
+    """A UTC timestamp for file names, e.g. ``20260101T120000123456Z``."""
     return utc_now().strftime("%Y%m%dT%H%M%S%fZ")
 
 
@@ -284,7 +286,8 @@ class FileRepository:
 
     def _read_bytes(self, path: Path, limit: int | None = None) -> bytes:
         """Read a file without following a final symlink; OSError is left to the caller."""
-        fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW | _O_CLOEXEC)
+        # O_NONBLOCK: a FIFO planted in place of a file must not hang the listing.
+        fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW | _O_CLOEXEC | _O_NONBLOCK)
         try:
             st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode):
@@ -446,7 +449,16 @@ class FileRepository:
         if not is_session_id(session_id) or not self._check_guarded():
             return False
         folder = self.root / session_id
+        try:
+            if not stat.S_ISDIR(os.lstat(folder).st_mode):
+                return False
+        except OSError:
+            return False
         return os.path.lexists(folder / METADATA_FILE) or os.path.lexists(folder / CONVERSATION_FILE)
+
+    def root_exists(self) -> bool:
+        """True if the sessions folder exists (symlinked guard folders raise :class:`UnsafePath`)."""
+        return self._check_guarded()
 
     def save(self, metadata: SessionMetadata) -> None:
         """Create or replace the session's metadata (atomically, under the session lock).
@@ -474,7 +486,11 @@ class FileRepository:
             return
         except CorruptedSession as exc:
             if exc.path is not None and exc.path.name == METADATA_FILE and os.path.lexists(exc.path):
-                self._quarantine(exc.path, f"{session_id}-metadata-{_stamp()}.json")
+                self._quarantine(exc.path, f"{session_id}-metadata-{stamp()}.json")
+
+    def quarantine_file(self, path: Path, new_name: str) -> Path:
+        """Move ``path`` (a file or folder inside the sessions tree) into ``.quarantine/``."""
+        return self._quarantine(path, new_name)
 
     def _quarantine(self, path: Path, new_name: str) -> Path:
         target_dir = self.root / QUARANTINE_DIR
@@ -635,7 +651,7 @@ class FileRepository:
             os.fsync(fd)
             return size + 1
         self._mkdir(self.root / QUARANTINE_DIR)
-        self._write_new_file(self.root / QUARANTINE_DIR / f"{session_id}-torn-{_stamp()}.jsonl", tail)
+        self._write_new_file(self.root / QUARANTINE_DIR / f"{session_id}-torn-{stamp()}.jsonl", tail)
         os.ftruncate(fd, start)
         os.fsync(fd)
         return start
@@ -658,12 +674,41 @@ class FileRepository:
 
     # ------------------------------------------------------------------ repair
 
-    def repair(self, session_id: str) -> RepairReport:
-        """Make one session loadable without losing data (see :meth:`_repair_locked`)."""
-        with self.session_lock(session_id):
-            return self._repair_locked(session_id)
+    def repair(self, session_id: str, *, quarantine_bad_lines: bool = False) -> RepairReport:
+        """Make one session loadable without losing data (see :meth:`_repair_locked`).
 
-    def _repair_locked(self, session_id: str) -> RepairReport:
+        With ``quarantine_bad_lines`` unreadable transcript lines are also moved to
+        ``.quarantine/`` (they are skipped on load either way).
+        """
+        with self.session_lock(session_id):
+            return self._repair_locked(session_id, quarantine_bad_lines=quarantine_bad_lines)
+
+    def _quarantine_bad_lines(self, session_id: str, report: RepairReport) -> None:
+        """Rewrite the transcript without its unreadable lines, which are kept in ``.quarantine/``."""
+        folder = self._session_dir(session_id)
+        path = folder / CONVERSATION_FILE
+        try:
+            data = self._read_bytes(path)
+        except OSError as exc:
+            raise from_os_error(exc, path) from exc
+        good: list[bytes] = []
+        bad: list[bytes] = []
+        for raw in data.split(b"\n"):
+            if not raw.strip():
+                continue
+            (good if _parse_line(raw) is not None else bad).append(raw)
+        if not bad:
+            return
+        try:
+            self._mkdir(self.root / QUARANTINE_DIR)
+        except OSError as exc:
+            raise from_os_error(exc, self.root) from exc
+        kept = self.root / QUARANTINE_DIR / f"{session_id}-badlines-{stamp()}.jsonl"
+        self._atomic_write(kept.parent, kept.name, b"".join(line + b"\n" for line in bad))
+        self._atomic_write(folder, CONVERSATION_FILE, b"".join(line + b"\n" for line in good))
+        report.actions.append(f"moved {len(bad)} unreadable line(s) to {kept}")
+
+    def _repair_locked(self, session_id: str, *, quarantine_bad_lines: bool = False) -> RepairReport:
         """Mend a torn transcript tail and rebuild missing or corrupted metadata from the transcript.
 
         Metadata of a newer version is left untouched (:class:`UnsupportedVersion`); broken files
@@ -704,6 +749,9 @@ class FileRepository:
             finally:
                 os.close(fd)
         transcript = self.load_messages(session_id)
+        if transcript.skipped_lines and quarantine_bad_lines:
+            self._quarantine_bad_lines(session_id, report)
+            transcript = self.load_messages(session_id)
         if transcript.skipped_lines:
             report.problems.append(transcript.warnings[0])
         try:
@@ -715,10 +763,16 @@ class FileRepository:
             reason = exc.reason
         else:
             # A crash between the transcript append and the metadata write leaves the count behind.
+            changed = []
             if current.message_count != len(transcript.messages):
-                old_count, current.message_count = current.message_count, len(transcript.messages)
+                changed.append(f"the message count ({current.message_count} -> {len(transcript.messages)})")
+                current.message_count = len(transcript.messages)
+            if transcript.messages and current.last_active < transcript.messages[-1].timestamp:
+                changed.append("last_active (it was older than the last message)")
+                current.last_active = transcript.messages[-1].timestamp
+            if changed:
                 self._write_metadata(current)
-                report.actions.append(f"corrected the message count ({old_count} -> {current.message_count})")
+                report.actions.append("corrected " + " and ".join(changed))
             return report
         salvaged: dict[str, object] = {}
         if broken is not None:
@@ -726,7 +780,7 @@ class FileRepository:
                 raw = json.loads(self._read_bytes(broken, MAX_METADATA_BYTES))
                 if isinstance(raw, dict):
                     salvaged = raw
-            kept = self._quarantine(broken, f"{session_id}-metadata-{_stamp()}.json")
+            kept = self._quarantine(broken, f"{session_id}-metadata-{stamp()}.json")
             report.actions.append(f"moved the corrupted {METADATA_FILE} to {kept}")
         meta = rebuild_metadata(session_id, transcript.messages, salvaged, fallback_time=_folder_time(folder))
         self._write_metadata(meta)

@@ -25,6 +25,7 @@ SESSION_WORDS = {
     "import",
     "fork",
     "prune",
+    "doctor",
 }
 REPL_ONLY = {"help", "new", "resume", "clear", "quit"}
 

@@ -14,6 +14,7 @@ from rich.console import Console
 import chatcli.repl.app as app_module
 import chatcli.session.store as store_module
 from chatcli.chat.backend import BackendConnectionError, StreamInterrupted
+from chatcli.render.transcript import RESUME_SHOWN
 from chatcli.session.errors import StorageError
 from chatcli.session.models import Message, SessionStatus
 from chatcli.session.service import SessionService
@@ -199,6 +200,23 @@ def test_resume_by_id_prefix_of_a_saved_session(repl: Repl) -> None:
     assert "an old answer" in repl.output
     assert contents(repl, meta.id)[2] == ("user", "next")
     assert "Offline reply #2" in contents(repl, meta.id)[3][1]
+
+
+def test_resume_shows_only_the_last_exchanges(repl: Repl) -> None:
+    meta = seed(repl.repo, "question 0", reply="answer 0")
+    for i in range(1, 5):
+        repl.service.append(meta.id, Message(role="user", content=f"question {i}"))
+        last = i == 4
+        repl.service.append(meta.id, Message(role="assistant", content=f"answer {i}", interrupted=last))
+
+    repl.run(f"/resume {meta.id}\r")
+
+    assert "(10 messages" in repl.output
+    assert f"… {10 - RESUME_SHOWN} earlier messages not shown" in repl.output
+    assert "question 1" not in repl.output
+    assert "question 2" in repl.output
+    assert "(interrupted)" in repl.output
+    assert len(repl.app.messages) == 10
 
 
 def test_deleting_the_current_session_after_yes_starts_a_fresh_one(repl: Repl) -> None:

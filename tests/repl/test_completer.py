@@ -100,7 +100,10 @@ def test_classify_gives_nothing_for_chat_text_and_dead_ends(registry: Registry, 
 
 def test_slash_commands(registry: Registry) -> None:
     completions = complete(completer_over(registry, ()), "/")
-    assert set(texts(completions)) == {"help", "new", "resume", "clear", "quit", "sessions"}
+    offered = texts(completions)
+    assert {"help", "new", "resume", "clear", "quit", "sessions"} <= set(offered)
+    assert len(offered) == len(set(offered))  # a group is offered once, not once per subcommand
+    assert "list" not in offered
     sessions = next(c for c in completions if c.text == "sessions")
     assert sessions.display_text == "/sessions"
     assert "list" in sessions.display_meta_text
@@ -116,7 +119,8 @@ def test_slash_command_prefix_replaces_the_typed_word(registry: Registry) -> Non
 def test_sessions_subcommands_with_aliases_and_meta(registry: Registry) -> None:
     completions = {c.text: c for c in complete(completer_over(registry, ()), "/sessions ")}
     expected = {"list", "show", "name", "archive", "unarchive", "delete", "search", "export", "import"}
-    assert expected | {"fork", "prune", "ls", "rm", "rename", "grep", "copy"} == set(completions)
+    assert expected | {"fork", "prune", "ls", "rm", "rename", "grep", "copy"} <= set(completions)
+    assert not {"help", "new", "sessions", "resume"} & set(completions)
     assert completions["list"].display_meta_text.startswith("List saved sessions")
     assert completions["ls"].display_meta_text.endswith("(= list)")
     assert completions["rm"].display_meta_text.endswith("(= delete)")
@@ -137,21 +141,12 @@ def test_options_of_a_subcommand(registry: Registry) -> None:
 
 def test_used_options_are_not_offered_again(registry: Registry) -> None:
     completer = completer_over(registry, ())
-    assert set(texts(complete(completer, "/sessions list --"))) == {
-        "--archived",
-        "--all",
-        "--search",
-        "--limit",
-        "--json",
-    }
-    assert set(texts(complete(completer, "/sessions list --all --"))) == {
-        "--archived",
-        "--search",
-        "--limit",
-        "--json",
-    }
+    fresh = set(texts(complete(completer, "/sessions list --")))
+    assert {"--archived", "--all", "--search", "--limit", "--json"} <= fresh
+    after_all = set(texts(complete(completer, "/sessions list --all --")))
+    assert after_all == fresh - {"--all"}
     # The short spelling of an option counts as using it.
-    assert "--limit" not in texts(complete(completer, "/sessions list -n 5 --"))
+    assert set(texts(complete(completer, "/sessions list -n 5 --"))) == fresh - {"--limit"}
 
 
 def test_choices_of_format(registry: Registry) -> None:
@@ -161,8 +156,20 @@ def test_choices_of_format(registry: Registry) -> None:
 
 
 def test_help_topics(registry: Registry) -> None:
-    assert "sessions" in texts(complete(completer_over(registry, ()), "/help "))
-    assert texts(complete(completer_over(registry, ()), "/help se")) == ["sessions"]
+    completer = completer_over(registry, ())
+    assert {"sessions", "resume", "new"} <= set(texts(complete(completer, "/help ")))
+    assert texts(complete(completer, "/help se")) == ["sessions"]
+
+
+def test_help_topics_after_a_group_are_its_subcommands(registry: Registry) -> None:
+    completer = completer_over(registry, ())
+    topics = texts(complete(completer, "/help sessions "))
+    assert {"list", "show", "delete", "ls"} <= set(topics)
+    assert "new" not in topics
+    assert texts(complete(completer, "/help sessions li")) == ["list"]
+    assert texts(complete(completer, "/help /sessions ex")) == ["export"]
+    assert complete(completer, "/help new ") == []
+    assert complete(completer, "/help sessions list ") == []
 
 
 def test_no_completion_for_plain_chat_text(registry: Registry) -> None:
