@@ -331,7 +331,7 @@ ERROR_CASES: list[tuple[tuple[str, ...], int, str, str]] = [
     (("show", "abcd"), 1, "ambiguous_id", "abcd1234-0000-4000-8000-000000000002"),
     (("delete", "first"), 1, "refused", "--yes"),
     (("prune", "--older-than", "1d"), 1, "refused", "--yes"),
-    (("import", "missing.json"), 3, "storage", "missing.json"),
+    (("import", "missing.json"), 1, "input_file", "missing.json"),
     (("list", "--bogus"), 2, "usage", "unknown option '--bogus'"),
     (("list", "--limt", "3"), 2, "usage", "did you mean --limit?"),
     (("show",), 2, "usage", "missing ID"),

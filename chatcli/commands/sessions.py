@@ -312,6 +312,7 @@ SESSION_COMMANDS: tuple[Command, ...] = (
                 "last active longer ago than DURATION (e.g. 90d, 12w)",
                 kind="duration",
                 metavar="DURATION",
+                required=True,
             ),
             Option(("--archived-only",), "archived_only", "only archived sessions"),
             Option(("--dry-run",), "dry_run", "only show what would be deleted"),

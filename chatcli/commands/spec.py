@@ -82,6 +82,7 @@ class Option:
     choices: tuple[str, ...] = ()
     default: object = None
     metavar: str = ""
+    required: bool = False
 
     @property
     def takes_value(self) -> bool:
@@ -125,7 +126,8 @@ class Command:
         """The usage line, e.g. ``/sessions list [--archived] [--limit N]``."""
         parts = [prefix + self.name]
         for opt in self.options:
-            parts.append(f"[{opt.label().split(', ')[-1]}]")
+            label = opt.label().split(", ")[-1]
+            parts.append(label if opt.required else f"[{label}]")
         for arg in self.args:
             label = arg.name.upper() + ("…" if arg.rest else "")
             if arg.choices:
@@ -288,6 +290,9 @@ def parse_args(command: Command, tokens: Sequence[str], *, prefix: str = "/") ->
     if positionals:
         extra = " ".join(repr(p) for p in positionals[:3])
         raise UsageError(f"unexpected argument(s): {extra}", usage)
+    for opt in command.options:
+        if opt.required and parsed.values.get(opt.dest) is None:
+            raise UsageError(f"missing {opt.label()}", usage)
     return parsed
 
 

@@ -504,22 +504,17 @@ def _render_help(result: HelpResult, console: Console) -> None:
         for entry in result.commands:
             console.print(_help_detail(entry))
         return
-    table = Table(box=None, show_header=False, pad_edge=False, padding=(0, 2, 0, 0))
-    table.add_column(no_wrap=True, style="bold")
-    table.add_column()
     for entry in result.commands:
-        summary = Text(clean_lines(entry.summary))
+        # Usage on its own line, the summary indented below: readable at any width.
+        console.print(Text(clean_inline(entry.usage), style="bold"))
+        summary = Text("    " + clean_lines(entry.summary))
         if entry.aliases:
             summary.append(f" (alias: {', '.join(clean_inline(a) for a in entry.aliases)})", style=_DIM)
-        table.add_row(Text(clean_inline(entry.usage)), summary)
-    console.print(table)
+        console.print(summary)
 
 
 def _help_detail(entry: CommandHelp) -> Group:
-    parts: list[RenderableType] = [
-        Text("Usage: ", style="bold").append(clean_inline(entry.usage)),
-        Text(clean_lines(entry.summary)),
-    ]
+    parts: list[RenderableType] = [Text("Usage: ", style="bold").append(clean_inline(entry.usage))]
     if entry.aliases:
         parts.append(Text(f"Aliases: {', '.join(clean_inline(a) for a in entry.aliases)}", style=_DIM))
     for heading, rows in (("Arguments", entry.arguments), ("Options", entry.options)):

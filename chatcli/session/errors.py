@@ -16,6 +16,7 @@ __all__ = [
     "AmbiguousId",
     "ConcurrentModification",
     "CorruptedSession",
+    "InputFileError",
     "InvalidMetadata",
     "InvalidName",
     "OperationRefused",
@@ -238,6 +239,20 @@ class InvalidName(SessionError):
             f"Invalid session name: {self.detail}.\n"
             "Names are 1-100 characters: letters, digits, '-' and '_' only (e.g. 'fix-login_2')."
         )
+
+
+class InputFileError(SessionError):
+    """A file the user named (to import) cannot be opened: missing, a folder, or unreadable."""
+
+    kind = "input_file"
+
+    def __init__(self, path: Path, problem: str) -> None:
+        super().__init__(f"cannot read {path}: {problem}")
+        self.path = path
+        self.problem = problem
+
+    def user_message(self) -> str:
+        return f"Cannot read {self.path}: {self.problem}.\nCheck the path and try again."
 
 
 class AmbiguousId(SessionError):

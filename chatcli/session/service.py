@@ -24,6 +24,7 @@ from chatcli.session.doctor import DoctorReport, run_doctor
 from chatcli.session.errors import (
     AmbiguousId,
     CorruptedSession,
+    InputFileError,
     InvalidName,
     OperationRefused,
     SerializationError,
@@ -450,9 +451,17 @@ class SessionService:
         result = ImportResult()
         try:
             handle = path.open("rb")
+        except FileNotFoundError as exc:
+            raise InputFileError(path, "no such file") from exc
+        except IsADirectoryError as exc:
+            raise InputFileError(path, "it is a folder, not a file") from exc
+        except PermissionError as exc:
+            raise InputFileError(path, "permission denied") from exc
         except OSError as exc:
             raise from_os_error(exc, path) from exc
-        with handle:
+        # The names lock is held for the whole import so a concurrent rename cannot take a name
+        # this import is assigning (renames elsewhere wait, or report a retry hint).
+        with handle, self.repo.names_lock():
             names = {m.name.lower() for m in self.repo.list(SessionFilter()) if m.name}
             for position, record in _read_records(handle, path):
                 if isinstance(record, SerializationError):

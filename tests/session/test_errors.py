@@ -36,6 +36,7 @@ EXAMPLES: dict[type[SessionError], Callable[[], SessionError]] = {
     E.SerializationError: lambda: E.SerializationError("bad export"),
     E.InvalidName: lambda: E.InvalidName("the name is empty"),
     E.AmbiguousId: lambda: E.AmbiguousId("ab", ["abc", "abd"]),
+    E.InputFileError: lambda: E.InputFileError(Path("corpus.jsonl"), "no such file"),
     E.OperationRefused: lambda: E.OperationRefused("deleting 3 sessions needs --yes", "Add --yes."),
 }
 

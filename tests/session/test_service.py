@@ -605,7 +605,12 @@ def test_import_of_a_file_with_no_sessions(file_svc: SessionService, tmp_path: P
 def test_import_of_a_missing_file(file_svc: SessionService, tmp_path: Path) -> None:
     with pytest.raises(SessionError) as info:
         file_svc.import_file(tmp_path / "missing.json")
-    assert info.value.exit_code == 3
+    assert info.value.kind == "input_file"
+    assert info.value.exit_code == 1
+    assert "missing.json" in info.value.user_message()
+    with pytest.raises(SessionError) as folder:
+        file_svc.import_file(tmp_path)
+    assert "folder" in folder.value.user_message()
 
 
 # --------------------------------------------------------------------------- snapshot
