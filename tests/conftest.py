@@ -31,6 +31,20 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     ):
         monkeypatch.setenv(var, str(home / sub))
     monkeypatch.delenv(ENV_SESSIONS_DIR, raising=False)
+    # The terminal of whoever runs the tests (CI has TERM=dumb) must not change what renders.
+    for var in (
+        "NO_COLOR",
+        "FORCE_COLOR",
+        "COLUMNS",
+        "LINES",
+        "COLORTERM",
+        "CHATCLI_CONFIG",
+        "CHATCLI_LOG_DIR",
+    ):
+        monkeypatch.delenv(var, raising=False)
+    for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "CHATCLI_MODEL", "CHATCLI_BACKEND"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("TERM", "xterm-256color")
     yield home
 
 
