@@ -458,6 +458,10 @@ def _initial_session(options: ReplOptions, service: SessionService, console: Con
         return None
     if options.resume:
         return service.load(options.resume)
+    entries = service.refresh_snapshot(force=True).entries
+    if not entries:
+        console.print("No saved sessions in this project yet: starting a new one.")
+        return None
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise UsageError(
             "--resume without a value needs a terminal to pick from",
@@ -465,8 +469,7 @@ def _initial_session(options: ReplOptions, service: SessionService, console: Con
         )
     from chatcli.repl.picker import pick_session
 
-    service.refresh_snapshot(force=True)
-    chosen = pick_session(service.snapshot().entries)
+    chosen = pick_session(entries)
     if chosen is None:
         console.print("No session chosen: starting a new one.")
         return None

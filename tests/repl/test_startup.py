@@ -1,0 +1,66 @@
+"""How ``--resume`` and ``--continue`` choose the first session (``_initial_session``)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from chatcli.commands.spec import UsageError
+from chatcli.repl.app import ReplOptions, _initial_session
+from chatcli.session.models import Message
+from chatcli.session.service import SessionService
+from chatcli.session.store import FileRepository
+
+
+def _service(tmp_path: Path) -> SessionService:
+    return SessionService(FileRepository(tmp_path / "sessions"))
+
+
+def _console() -> tuple[Console, io.StringIO]:
+    buf = io.StringIO()
+    return Console(file=buf, width=100), buf
+
+
+def test_resume_picker_with_no_sessions_starts_fresh_without_a_picker(tmp_path: Path) -> None:
+    console, buf = _console()
+    assert _initial_session(ReplOptions(resume=""), _service(tmp_path), console) is None
+    assert "No saved sessions" in buf.getvalue()
+    assert not (tmp_path / "sessions").exists()
+
+
+def test_resume_picker_needs_a_terminal_when_sessions_exist(tmp_path: Path) -> None:
+    service = _service(tmp_path)
+    service.start_session([Message(role="user", content="hello")])
+    console, _ = _console()
+    with pytest.raises(UsageError, match="needs a terminal"):
+        _initial_session(ReplOptions(resume=""), service, console)
+
+
+def test_continue_takes_the_latest_active_session(tmp_path: Path) -> None:
+    service = _service(tmp_path)
+    service.start_session([Message(role="user", content="older")])
+    newest = service.start_session([Message(role="user", content="newer")])
+    console, _ = _console()
+    loaded = _initial_session(ReplOptions(continue_latest=True), service, console)
+    assert loaded is not None
+    assert loaded.metadata.id == newest.id
+    assert [m.content for m in loaded.messages] == ["newer"]
+
+
+def test_continue_with_nothing_saved_starts_fresh(tmp_path: Path) -> None:
+    console, buf = _console()
+    assert _initial_session(ReplOptions(continue_latest=True), _service(tmp_path), console) is None
+    assert "No earlier session" in buf.getvalue()
+
+
+def test_resume_by_name(tmp_path: Path) -> None:
+    service = _service(tmp_path)
+    meta = service.start_session([Message(role="user", content="named one")])
+    service.rename(meta.id, "my-work")
+    console, _ = _console()
+    loaded = _initial_session(ReplOptions(resume="my-work"), service, console)
+    assert loaded is not None
+    assert loaded.metadata.id == meta.id
