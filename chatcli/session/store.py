@@ -205,20 +205,24 @@ class FileRepository:
 
     # ------------------------------------------------------------------ paths and safety
 
+    @staticmethod
+    def _real_dir_exists(folder: Path) -> bool:
+        """True if ``folder`` is a real folder, False if absent; a link or a file raises UnsafePath."""
+        try:
+            st = os.lstat(folder)
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise from_os_error(exc, folder) from exc
+        if stat.S_ISLNK(st.st_mode):
+            raise UnsafePath(folder, "is a symbolic link")
+        if not stat.S_ISDIR(st.st_mode):
+            raise UnsafePath(folder, "is not a folder")
+        return True
+
     def _check_guarded(self) -> bool:
         """Refuse symlinked guard folders; return True when the sessions folder exists."""
-        for folder in self.location.guarded:
-            try:
-                st = os.lstat(folder)
-            except FileNotFoundError:
-                return False
-            except OSError as exc:
-                raise from_os_error(exc, folder) from exc
-            if stat.S_ISLNK(st.st_mode):
-                raise UnsafePath(folder, "is a symbolic link")
-            if not stat.S_ISDIR(st.st_mode):
-                raise UnsafePath(folder, "is not a folder")
-        return True
+        return all(self._real_dir_exists(folder) for folder in self.location.guarded)
 
     def _session_dir(self, session_id: str) -> Path:
         if not is_session_id(session_id):
@@ -228,18 +232,8 @@ class FileRepository:
     def _check_session_dir(self, session_id: str) -> Path:
         """The session's folder, verified to be a real folder (not a link); NotFound if absent."""
         folder = self._session_dir(session_id)
-        if not self._check_guarded():
+        if not self._check_guarded() or not self._real_dir_exists(folder):
             raise SessionNotFound(session_id)
-        try:
-            st = os.lstat(folder)
-        except FileNotFoundError:
-            raise SessionNotFound(session_id) from None
-        except OSError as exc:
-            raise from_os_error(exc, folder) from exc
-        if stat.S_ISLNK(st.st_mode):
-            raise UnsafePath(folder, "is a symbolic link")
-        if not stat.S_ISDIR(st.st_mode):
-            raise UnsafePath(folder, "is not a folder")
         return folder
 
     def _mkdir(self, path: Path) -> bool:
@@ -247,11 +241,7 @@ class FileRepository:
         try:
             os.mkdir(path, DIR_MODE)
         except FileExistsError:
-            st = os.lstat(path)
-            if stat.S_ISLNK(st.st_mode):
-                raise UnsafePath(path, "is a symbolic link") from None
-            if not stat.S_ISDIR(st.st_mode):
-                raise UnsafePath(path, "is not a folder") from None
+            self._real_dir_exists(path)
             return False
         os.chmod(path, DIR_MODE)
         return True
