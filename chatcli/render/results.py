@@ -12,12 +12,15 @@ import functools
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console, Group, RenderableType
-from rich.markdown import Markdown
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
+
+if TYPE_CHECKING:
+    from rich.markdown import Markdown
 
 from chatcli.commands.results import (
     Cancelled,
@@ -614,4 +617,6 @@ def render_reply_markdown(text: str, *, hyperlinks: bool = True) -> Markdown:
     so no sequence from the reply reaches the terminal; pass ``hyperlinks=False`` to print each
     URL visibly after its link text instead.
     """
+    from rich.markdown import Markdown  # imported on first use: listings never need it
+
     return Markdown(clean(text), hyperlinks=hyperlinks)

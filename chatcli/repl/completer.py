@@ -8,6 +8,7 @@ keystroke never touches the disk.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -109,27 +110,29 @@ def rank_sessions(
     """
     needle = word.lower()
     ranked: list[tuple[int, int, SnapshotEntry, str]] = []
+    best = 0  # matches in the best class (active, rank 0): once there are ``limit``, stop
     for position, entry in enumerate(entries):
         name = entry.name
-        lowered_name = name.lower() if name else ""
         if not needle:
             rank, insert = 0, name or entry.id
         elif entry.id.startswith(needle):
             rank, insert = 0, entry.id
-        elif name and lowered_name.startswith(needle):
+        elif name and entry.name_lower.startswith(needle):
             rank, insert = 1, name
-        elif name and needle in lowered_name:
+        elif name and needle in entry.name_lower:
             rank, insert = 2, name
-        elif len(needle) >= 3 and needle in entry.first_message.lower():
+        elif len(needle) >= 3 and needle in entry.first_lower:
             rank, insert = 3, name or entry.id
         else:
             continue
-        archived = 1 if entry.status is SessionStatus.ARCHIVED else 0
-        ranked.append((rank * 2 + archived, position, entry, insert))
-        if not needle and len(ranked) >= limit * 2:
-            break
-    ranked.sort(key=lambda item: (item[0], item[1]))
-    return [(entry, insert) for _, _, entry, insert in ranked[:limit]]
+        key = rank * 2 + (1 if entry.status is SessionStatus.ARCHIVED else 0)
+        ranked.append((key, position, entry, insert))
+        if key == 0:
+            best += 1
+            if best >= limit:
+                break
+    top = heapq.nsmallest(limit, ranked, key=lambda item: (item[0], item[1]))
+    return [(entry, insert) for _, _, entry, insert in top]
 
 
 def session_meta(entry: SnapshotEntry, now: datetime | None = None) -> str:

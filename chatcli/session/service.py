@@ -152,7 +152,7 @@ class PruneResult:
 
 @dataclass(frozen=True, slots=True)
 class SnapshotEntry:
-    """What completion needs to know about one session."""
+    """What completion needs to know about one session (lower-cased copies made once, here)."""
 
     id: str
     name: str | None
@@ -160,6 +160,12 @@ class SnapshotEntry:
     last_active: datetime
     status: SessionStatus
     message_count: int
+    name_lower: str = field(init=False, repr=False, compare=False)
+    first_lower: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name_lower", self.name.lower() if self.name else "")
+        object.__setattr__(self, "first_lower", self.first_message.lower())
 
 
 @dataclass(frozen=True, slots=True)
