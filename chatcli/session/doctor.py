@@ -5,6 +5,12 @@ Repairs only ever: add a missing newline or cut an incomplete final line (its by
 files into ``.quarantine/``, fix permissions, and remove chatcli's own leftovers (temporary files,
 lock files of sessions that no longer exist, folders of deletions that were interrupted).
 Nothing the user did not ask to delete is ever deleted.
+
+One bad session never stops the examination of the others: whatever goes wrong with one session
+becomes a finding about it. Without ``repair`` nothing on disk is changed; with it, each damaged
+session is re-examined and repaired under its lock, so a running chatcli is never raced.
+Sessions written by a newer chatcli and anything reached through a symbolic link are reported
+and left untouched.
 """
 
 from __future__ import annotations
@@ -17,7 +23,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from chatcli.session.errors import CorruptedSession, SessionError, UnsupportedVersion
+from chatcli.session.errors import (
+    CorruptedSession,
+    SessionError,
+    SessionNotFound,
+    UnsafePath,
+    UnsupportedVersion,
+    from_os_error,
+)
 from chatcli.session.models import is_session_id
 from chatcli.session.store import (
     CHANGES_FILE,
@@ -28,18 +41,23 @@ from chatcli.session.store import (
     METADATA_FILE,
     QUARANTINE_DIR,
     FileRepository,
-    parse_transcript,
+    stamp,
 )
 
 __all__ = ["DoctorReport", "Finding", "run_doctor"]
 
 Severity = Literal["ok", "warning", "error"]
 _KNOWN_HIDDEN = {".gitignore", LOCKS_DIR, QUARANTINE_DIR, CHANGES_FILE}
+_EMPTY = "holds no session files (a creation that was interrupted)"
 
 
 @dataclass(slots=True)
 class Finding:
-    """What the doctor found about one session (or one stray file) and what it did."""
+    """What the doctor found about one session (or one stray file) and what it did.
+
+    A finding with severity ``"ok"`` is a note (e.g. a folder chatcli does not own, left alone):
+    it does not make the report unhealthy.
+    """
 
     target: str
     severity: Severity
@@ -59,87 +77,155 @@ class DoctorReport:
 
     @property
     def problems(self) -> int:
-        """Number of targets with at least one problem."""
-        return sum(1 for f in self.findings if f.problems)
+        """Number of targets with at least one problem (notes excluded)."""
+        return sum(1 for f in self.findings if f.problems and f.severity != "ok")
 
     @property
     def healthy(self) -> bool:
-        """True when nothing is wrong (or everything wrong was repaired)."""
-        return all(not f.problems or (self.repaired and not f.unrepairable) for f in self.findings)
+        """True when nothing is wrong (or everything wrong was repaired); notes do not count."""
+        return all(
+            f.severity == "ok" or not f.problems or (self.repaired and not f.unrepairable)
+            for f in self.findings
+        )
 
 
-def _mode(path: Path) -> int | None:
-    try:
-        return stat.S_IMODE(os.lstat(path).st_mode)
-    except OSError:
-        return None
+def _first_line(exc: SessionError) -> str:
+    return exc.user_message().splitlines()[0]
 
 
-def _check_modes(repo: FileRepository, folder: Path, finding: Finding, repair: bool) -> None:
+@dataclass(slots=True)
+class _Diagnosis:
+    """What :func:`_diagnose` learnt about one session folder."""
+
+    finding: Finding
+    stray: list[str] = field(default_factory=list)
+    empty: bool = False
+    #: Newer-version metadata or a symbolic link: reported, never touched.
+    leave_alone: bool = False
+    #: Transcript or metadata damage that :meth:`FileRepository.repair` mends.
+    needs_repair: bool = False
+    #: (path, wanted mode) of files and folders whose permissions are wrong.
+    modes: list[tuple[Path, int]] = field(default_factory=list)
+
+
+def _check_modes(folder: Path, diagnosis: _Diagnosis) -> None:
+    """Note session files and folders whose permissions are not 0700/0600 (links are not followed)."""
     wanted = [(folder, DIR_MODE)]
     wanted += [(folder / name, FILE_MODE) for name in (METADATA_FILE, CONVERSATION_FILE)]
     for path, mode in wanted:
-        current = _mode(path)
-        if current is None or current == mode:
+        try:
+            st = os.lstat(path)
+        except OSError:
             continue
-        finding.problems.append(f"{path.name} has permissions {current:o} instead of {mode:o}")
-        if repair:
-            try:
-                os.chmod(path, mode, follow_symlinks=False)
-                finding.actions.append(f"set {path.name} to {mode:o}")
-            except (OSError, NotImplementedError) as exc:
-                finding.unrepairable.append(f"could not change {path.name}'s permissions: {exc}")
+        if stat.S_ISLNK(st.st_mode):
+            continue  # reported as an unsafe path, never changed through
+        current = stat.S_IMODE(st.st_mode)
+        if current != mode:
+            diagnosis.finding.problems.append(f"{path.name} has permissions {current:o} instead of {mode:o}")
+            diagnosis.modes.append((path, mode))
 
 
-def _examine_session(repo: FileRepository, session_id: str, repair: bool) -> Finding:
-    finding = Finding(session_id, "ok")
+def _diagnose(repo: FileRepository, session_id: str) -> _Diagnosis:
+    """Examine one session folder without changing anything."""
+    diagnosis = _Diagnosis(Finding(session_id, "ok"))
+    finding = diagnosis.finding
     folder = repo.root / session_id
-    for entry in os.scandir(folder):
-        if entry.name.endswith(".tmp"):
-            finding.problems.append(f"stray temporary file {entry.name} (an interrupted write)")
-            if repair:
-                moved = repo.quarantine_file(Path(entry.path), f"{session_id}-{entry.name}")
-                finding.actions.append(f"moved {entry.name} to {moved}")
-    conv = folder / CONVERSATION_FILE
-    messages_on_disk = None
+    with os.scandir(folder) as entries:
+        diagnosis.stray = sorted(e.name for e in entries if e.name.endswith(".tmp"))
+    for name in diagnosis.stray:
+        finding.problems.append(f"stray temporary file {name} (an interrupted write)")
+    messages = None
     try:
-        data = conv.read_bytes() if conv.exists() else b""
-        transcript = parse_transcript(data)
-        messages_on_disk = transcript.messages
+        transcript = repo.load_messages(session_id)
+    except SessionNotFound:
+        diagnosis.empty = True
+        finding.problems.append(_EMPTY)
+        return diagnosis
+    except SessionError as exc:
+        finding.problems.append(f"the transcript cannot be read: {_first_line(exc)}")
+        finding.unrepairable.append("the transcript was left untouched")
+        diagnosis.leave_alone = isinstance(exc, UnsafePath)
+    else:
+        messages = transcript.messages
         if transcript.torn_tail:
             finding.problems.append("the last line of the transcript is incomplete (interrupted write)")
+            diagnosis.needs_repair = True
         if transcript.skipped_lines:
             finding.problems.append(
                 f"{len(transcript.skipped_lines)} unreadable transcript line(s): "
                 + ", ".join(str(n) for n in transcript.skipped_lines[:10])
             )
-    except OSError as exc:
-        finding.unrepairable.append(f"cannot read the transcript: {exc.strerror}")
-    meta_problem: SessionError | None = None
+            diagnosis.needs_repair = True
     try:
         meta = repo.get(session_id)
-    except (CorruptedSession, UnsupportedVersion) as exc:
-        meta_problem = exc
-        meta = None
-        if isinstance(exc, UnsupportedVersion):
-            finding.problems.append(f"metadata is from a newer chatcli ({exc.detail})")
-            finding.unrepairable.append("upgrade chatcli to use this session; it was left untouched")
-        else:
-            finding.problems.append(f"metadata: {exc.reason}")
-    if meta is not None and messages_on_disk is not None:
-        if meta.message_count != len(messages_on_disk):
-            finding.problems.append(
-                f"metadata counts {meta.message_count} messages, the transcript holds {len(messages_on_disk)}"
-            )
-        if messages_on_disk and meta.last_active < messages_on_disk[-1].timestamp:
-            finding.problems.append("metadata's last_active is older than the last message")
-    _check_modes(repo, folder, finding, repair)
-    if repair and finding.problems and not isinstance(meta_problem, UnsupportedVersion):
+    except UnsupportedVersion as exc:
+        finding.problems.append(f"metadata is from a newer chatcli ({exc.detail})")
+        finding.unrepairable.append("upgrade chatcli to use this session; it was left untouched")
+        diagnosis.leave_alone = True
+    except CorruptedSession as exc:
+        finding.problems.append(f"metadata: {exc.reason}")
+        diagnosis.needs_repair = True
+    except SessionError as exc:
+        finding.problems.append(f"metadata cannot be read: {_first_line(exc)}")
+        finding.unrepairable.append("the metadata was left untouched")
+        diagnosis.leave_alone = diagnosis.leave_alone or isinstance(exc, UnsafePath)
+    else:
+        if messages is not None:
+            if meta.message_count != len(messages):
+                finding.problems.append(
+                    f"metadata counts {meta.message_count} messages, the transcript holds {len(messages)}"
+                )
+                diagnosis.needs_repair = True
+            if messages and meta.last_active < messages[-1].timestamp:
+                finding.problems.append("metadata's last_active is older than the last message")
+                diagnosis.needs_repair = True
+    _check_modes(folder, diagnosis)
+    return diagnosis
+
+
+def _repair(repo: FileRepository, session_id: str, diagnosis: _Diagnosis) -> None:
+    """Fix what ``diagnosis`` found (the caller holds the session's lock)."""
+    finding = diagnosis.finding
+    folder = repo.root / session_id
+    for name in diagnosis.stray:
+        try:
+            moved = repo.quarantine_file(folder / name, f"{session_id}-{name}")
+            finding.actions.append(f"moved {name} to {moved}")
+        except SessionError as exc:
+            finding.unrepairable.append(f"could not move {name}: {_first_line(exc)}")
+    if diagnosis.empty:
+        try:
+            moved = repo.quarantine_file(folder, f"{session_id}-empty-{stamp()}")
+            finding.actions.append(f"moved the folder to {moved}")
+        except SessionError as exc:
+            finding.unrepairable.append(f"could not move the folder: {_first_line(exc)}")
+        return
+    for path, mode in diagnosis.modes:
+        try:
+            os.chmod(path, mode, follow_symlinks=False)
+            finding.actions.append(f"set {path.name} to {mode:o}")
+        except (OSError, NotImplementedError) as exc:
+            finding.unrepairable.append(f"could not change {path.name}'s permissions: {exc}")
+    if diagnosis.needs_repair:
         try:
             report = repo.repair(session_id, quarantine_bad_lines=True)
             finding.actions.extend(report.actions)
         except SessionError as exc:
-            finding.unrepairable.append(exc.user_message().splitlines()[0])
+            finding.unrepairable.append(_first_line(exc))
+
+
+def _examine_session(repo: FileRepository, session_id: str, repair: bool) -> Finding:
+    diagnosis = _diagnose(repo, session_id)
+    if repair and diagnosis.finding.problems and not diagnosis.leave_alone:
+        try:
+            # Look again under the lock: a running chatcli may have finished its write meanwhile.
+            with repo.session_lock(session_id):
+                diagnosis = _diagnose(repo, session_id)
+                if not diagnosis.leave_alone:
+                    _repair(repo, session_id, diagnosis)
+        except SessionError as exc:
+            diagnosis.finding.unrepairable.append(f"not repaired: {_first_line(exc)}")
+    finding = diagnosis.finding
     if finding.unrepairable:
         finding.severity = "error"
     elif finding.problems:
@@ -147,55 +233,125 @@ def _examine_session(repo: FileRepository, session_id: str, repair: bool) -> Fin
     return finding
 
 
+def _locked_leftover(repo: FileRepository, name: str, prefix: str) -> contextlib.AbstractContextManager[None]:
+    """The lock of the session a ``.staging-<id>-…`` / ``.deleted-<id>-…`` folder belongs to, if any.
+
+    Creations and deletions hold that lock while their hidden folder exists, so holding it means
+    the folder is a leftover, not work in progress.
+    """
+    session_id = name.removeprefix(prefix)[:36]
+    if is_session_id(session_id):
+        return repo.session_lock(session_id)
+    return contextlib.nullcontext()
+
+
+def _finish_deletion(repo: FileRepository, path: Path, finding: Finding) -> None:
+    """Erase the folder of an interrupted deletion; anything but a real folder is set aside instead."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        finding.actions.append("it was already gone")
+        return
+    if not stat.S_ISDIR(st.st_mode):
+        moved = repo.quarantine_file(path, path.name.lstrip("."))
+        finding.actions.append(f"it is not a folder chatcli made; moved it to {moved}")
+        return
+    try:
+        shutil.rmtree(path)
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+        finding.unrepairable.append(f"could not erase it completely ({why}); check permissions")
+    else:
+        finding.actions.append("finished deleting it (the user had asked for this deletion)")
+
+
 def _examine_hidden(repo: FileRepository, report: DoctorReport, repair: bool, live_ids: set[str]) -> None:
     root = repo.root
-    for entry in os.scandir(root):
-        name = entry.name
+    try:
+        with os.scandir(root) as it:
+            entries = sorted(e.name for e in it)
+    except OSError as exc:
+        raise from_os_error(exc, root) from exc
+    for name in entries:
         if not name.startswith(".") or name in _KNOWN_HIDDEN:
             continue
         finding = Finding(name, "warning")
+        path = root / name
         if name.startswith(".staging-"):
             finding.problems.append("an import or fork that was interrupted before it finished")
-            if repair:
-                moved = repo.quarantine_file(Path(entry.path), name.lstrip("."))
-                finding.actions.append(f"moved it to {moved}")
         elif name.startswith(".deleted-"):
             finding.problems.append("a deletion that was interrupted before it finished")
-            if repair:
-                shutil.rmtree(entry.path, ignore_errors=True)
-                finding.actions.append("finished deleting it (the user had asked for this deletion)")
         else:
-            finding.problems.append("an unknown hidden file or folder; left alone")
-            finding.unrepairable.append("not made by chatcli")
-            finding.severity = "ok"
-            continue
+            continue  # not chatcli's: left alone, and not worth a report
+        if repair:
+            prefix = ".staging-" if name.startswith(".staging-") else ".deleted-"
+            try:
+                with _locked_leftover(repo, name, prefix):
+                    if not os.path.lexists(path):
+                        finding.actions.append("it was already gone")
+                    elif prefix == ".staging-":
+                        moved = repo.quarantine_file(path, name.lstrip("."))
+                        finding.actions.append(f"moved it to {moved}")
+                    else:
+                        _finish_deletion(repo, path, finding)
+            except SessionError as exc:
+                finding.unrepairable.append(_first_line(exc))
+            if finding.unrepairable:
+                finding.severity = "error"
         report.findings.append(finding)
     locks = root / LOCKS_DIR
     if locks.is_dir() and not locks.is_symlink():
-        for entry in os.scandir(locks):
-            sid = entry.name.removesuffix(".lock")
-            if entry.name.endswith(".lock") and is_session_id(sid) and sid not in live_ids:
-                finding = Finding(entry.name, "warning", ["a lock file of a session that no longer exists"])
-                if repair:
-                    with contextlib.suppress(OSError):
-                        os.unlink(entry.path)
+        try:
+            with os.scandir(locks) as it:
+                lock_names = sorted(e.name for e in it)
+        except OSError as exc:
+            raise from_os_error(exc, locks) from exc
+        for lock_name in lock_names:
+            sid = lock_name.removesuffix(".lock")
+            if not (lock_name.endswith(".lock") and is_session_id(sid)) or sid in live_ids:
+                continue
+            if os.path.lexists(root / sid):
+                continue  # something is there (reported above if it is not a real session folder)
+            finding = Finding(lock_name, "warning", ["a lock file of a session that no longer exists"])
+            if repair:
+                try:
+                    if repo.remove_stale_lock(sid):
                         finding.actions.append("removed it")
-                report.findings.append(finding)
+                    else:
+                        finding.actions.append("left it: the session is in use again")
+                except SessionError as exc:
+                    finding.unrepairable.append(_first_line(exc))
+                    finding.severity = "error"
+            report.findings.append(finding)
 
 
 def run_doctor(repo: FileRepository, *, repair: bool = False) -> DoctorReport:
-    """Examine every session folder (and chatcli's own leftovers); repair when asked."""
+    """Examine every session folder (and chatcli's own leftovers); repair when asked.
+
+    Without ``repair`` nothing on disk changes. Raises :class:`SessionError` only for the sessions
+    folder itself (a symbolic link, unreadable); everything else becomes a finding.
+    """
     report = DoctorReport(repo.root, repair)
     if not repo.root_exists():
         return report
+    try:
+        with os.scandir(repo.root) as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except OSError as exc:
+        raise from_os_error(exc, repo.root) from exc
     live: set[str] = set()
-    for entry in sorted(os.scandir(repo.root), key=lambda e: e.name):
+    for entry in entries:
         name = entry.name
         if name.startswith("."):
             continue
         if not is_session_id(name):
             report.findings.append(
-                Finding(name, "ok", ["not a session folder (the name is not a session id); left alone"])
+                Finding(
+                    name,
+                    "ok",
+                    ["not a session folder (the name is not a session id)"],
+                    unrepairable=["not made by chatcli; left alone"],
+                )
             )
             continue
         if entry.is_symlink() or not entry.is_dir(follow_symlinks=False):
@@ -203,14 +359,19 @@ def run_doctor(repo: FileRepository, *, repair: bool = False) -> DoctorReport:
             finding.unrepairable.append("replace it with a real session folder or remove it yourself")
             report.findings.append(finding)
             continue
-        live.add(name)
         report.sessions_checked += 1
         try:
             finding = _examine_session(repo, name, repair)
         except OSError as exc:
+            if not os.path.lexists(entry.path):
+                continue  # deleted meanwhile
             finding = Finding(
                 name, "error", [f"cannot be read: {exc.strerror}"], unrepairable=["check permissions"]
             )
+        except SessionError as exc:
+            finding = Finding(name, "error", [_first_line(exc)], unrepairable=["left untouched"])
+        if os.path.lexists(entry.path):
+            live.add(name)
         if finding.problems:
             report.findings.append(finding)
     _examine_hidden(repo, report, repair, live)

@@ -116,16 +116,19 @@ class UnsupportedVersion(InvalidMetadata):
 
     kind = "unsupported_version"
 
-    def __init__(self, version: int, supported: int) -> None:
+    def __init__(self, version: int, supported: int, *, session_id: str | None = None) -> None:
         super().__init__(
             f"metadata version {version} is not supported (this chatcli reads up to {supported})"
         )
         self.version = version
         self.supported = supported
+        #: The session concerned, when known (so a listing can say which one it skipped).
+        self.session_id = session_id
 
     def user_message(self) -> str:
+        which = f"Session {shorten(self.session_id)!r}" if self.session_id else "This session"
         return (
-            f"This session was written by a newer chatcli (metadata version {self.version}; "
+            f"{which} was written by a newer chatcli (metadata version {self.version}; "
             f"this one understands up to {self.supported}).\n"
             "Upgrade chatcli to open it; the file has been left untouched."
         )

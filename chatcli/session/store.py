@@ -18,6 +18,7 @@ are created 0700 and files 0600 whatever the umask.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import secrets
@@ -271,8 +272,13 @@ class FileRepository:
             os.fchmod(fd, FILE_MODE)
             _write_all(fd, data)
             os.fsync(fd)
-        finally:
+        except OSError:
+            # No half-written copy is left behind (the caller keeps the original).
             os.close(fd)
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+            raise
+        os.close(fd)
 
     def _read_bytes(self, path: Path, limit: int | None = None) -> bytes:
         """Read a file without following a final symlink; OSError is left to the caller."""
@@ -370,8 +376,9 @@ class FileRepository:
             raise CorruptedSession(session_id, f"{METADATA_FILE} is empty", path)
         try:
             meta = SessionMetadata.from_json(data, source=METADATA_FILE)
-        except UnsupportedVersion:
-            raise
+        except UnsupportedVersion as exc:
+            # Say which session: a listing reports it among the good ones.
+            raise UnsupportedVersion(exc.version, exc.supported, session_id=session_id) from None
         except InvalidMetadata as exc:
             raise CorruptedSession(session_id, exc.detail, path) from exc
         if meta.id != session_id:
@@ -458,15 +465,22 @@ class FileRepository:
         """
         folder = self._session_dir(metadata.id)
         with self.session_lock(metadata.id):
+            created = False
             try:
                 created = self._mkdir(folder)
                 if created:
                     _fsync_dir(self.root)
-            except OSError as exc:
-                raise from_os_error(exc, folder) from exc
-            if not created:
-                self._set_aside_bad_metadata(metadata.id)
-            self._write_metadata(metadata)
+                else:
+                    self._set_aside_bad_metadata(metadata.id)
+                self._write_metadata(metadata)
+            except (OSError, SessionError) as exc:
+                if created:
+                    # A new session whose metadata could not be written leaves no empty folder behind.
+                    with contextlib.suppress(OSError):
+                        os.rmdir(folder)
+                if isinstance(exc, OSError):
+                    raise from_os_error(exc, folder) from exc
+                raise
 
     def _set_aside_bad_metadata(self, session_id: str) -> None:
         """Move a corrupted ``metadata.json`` to quarantine; a newer version raises, untouched."""
@@ -477,6 +491,32 @@ class FileRepository:
         except CorruptedSession as exc:
             if exc.path is not None and exc.path.name == METADATA_FILE and os.path.lexists(exc.path):
                 self._quarantine(exc.path, f"{session_id}-metadata-{stamp()}.json")
+
+    def remove_stale_lock(self, session_id: str) -> bool:
+        """Remove the lock file of a session that no longer exists; False if it is in use or the
+        session exists again.
+
+        The lock is taken without waiting, so a creation or deletion in progress (which holds it)
+        is never raced; a process that opened the file just before it was unlinked notices and
+        starts over on the new path (filelock checks the link count after locking).
+        """
+        path = self.root / LOCKS_DIR / f"{self._session_dir(session_id).name}.lock"
+        lock = self._lock(path.name)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            return False
+        except OSError as exc:
+            raise from_os_error(exc, path) from exc
+        try:
+            if os.path.lexists(self.root / session_id):
+                return False
+            os.unlink(path)
+        except OSError as exc:
+            raise from_os_error(exc, path) from exc
+        finally:
+            lock.release()
+        return True
 
     def quarantine_file(self, path: Path, new_name: str) -> Path:
         """Move ``path`` (a file or folder inside the sessions tree) into ``.quarantine/``."""
@@ -589,15 +629,42 @@ class FileRepository:
                 self._repair_locked(session_id)
                 meta = self._read_metadata(session_id)
             folder = self._session_dir(session_id)
-            self._append_line(session_id, folder / CONVERSATION_FILE, line)
+            path = folder / CONVERSATION_FILE
+            start = self._append_line(session_id, path, line)
             meta.message_count += 1
             if not meta.first_message and message.role == "user":
                 meta.first_message = message.content[:FIRST_MESSAGE_LIMIT]
             meta.update_activity(message.timestamp)
-            self._write_metadata(meta)
+            try:
+                self._write_metadata(meta)
+            except SessionError:
+                if self._metadata_landed(meta):
+                    return meta  # only the folder's fsync failed: the message itself is saved
+                # The caller reports the message as not saved, so it must not stay in the transcript.
+                self._cut_back(path, start)
+                raise
             return meta
 
-    def _append_line(self, session_id: str, path: Path, line: bytes) -> None:
+    def _metadata_landed(self, meta: SessionMetadata) -> bool:
+        """True if the metadata on disk is ``meta`` (its write got as far as the rename)."""
+        try:
+            return self._read_metadata(meta.id) == meta
+        except (OSError, SessionError):
+            return False
+
+    def _cut_back(self, path: Path, size: int) -> None:
+        """Truncate the transcript back to ``size`` bytes (undoing this process's last append)."""
+        with contextlib.suppress(OSError):
+            fd = os.open(path, os.O_WRONLY | _O_NOFOLLOW | _O_CLOEXEC)
+            try:
+                if os.fstat(fd).st_size > size:
+                    os.ftruncate(fd, size)
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+
+    def _append_line(self, session_id: str, path: Path, line: bytes) -> int:
+        """Append ``line`` (write + fsync); returns the offset it starts at."""
         flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | _O_NOFOLLOW | _O_CLOEXEC
         try:
             fd = os.open(path, flags, FILE_MODE)
@@ -627,6 +694,7 @@ class FileRepository:
             raise from_os_error(exc, path) from exc
         finally:
             os.close(fd)
+        return size
 
     def _mend_tail(self, session_id: str, fd: int, size: int) -> int:
         """Fix a last line that lacks its newline; returns the new file size.
@@ -637,7 +705,10 @@ class FileRepository:
         start = _last_newline(fd, size) + 1
         tail = os.pread(fd, size - start, start)
         if _parse_line(tail) is not None:
-            _write_all(fd, b"\n")
+            # pwrite: ``fd`` may not be in append mode (repair opens it plainly), and a write at the
+            # current offset would overwrite the first byte of the file.
+            if os.pwrite(fd, b"\n", size) != 1:
+                raise OSError(errno.EIO, "short write", str(self.root / session_id / CONVERSATION_FILE))
             os.fsync(fd)
             return size + 1
         self._mkdir(self.root / QUARANTINE_DIR)

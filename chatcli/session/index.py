@@ -1,0 +1,239 @@
+"""A rebuildable SQLite index of session metadata, so listings stay instant at 100,000 sessions.
+
+The per-session files stay the source of truth; this index only caches their metadata. It is
+kept correct across processes by one protocol, followed by every chatcli writer while it holds
+the session's lock:
+
+1. ``mark_dirty(id)`` is committed (and synced) *before* the session's files change;
+2. the files are written;
+3. ``store(meta)`` (or ``forget(id)``) updates the row and clears the mark in one transaction.
+
+A writer killed between 1 and 3 leaves the mark behind, so readers re-read that session from its
+files (:meth:`SessionIndex.dirty_ids`). Changes made outside chatcli (a folder copied in or
+removed by hand) change the sessions folder's own mtime, which readers compare with the value
+recorded at the last reconciliation, rescanning the folder's entries when it moved. A missing,
+unreadable or newer-schema index is rebuilt from the files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+from chatcli.session.models import SessionMetadata, SessionStatus
+
+__all__ = ["INDEX_FILE", "IndexUnavailable", "SessionIndex"]
+
+INDEX_FILE = ".index.sqlite3"
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 10_000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    last_active TEXT NOT NULL,
+    name_lower TEXT,
+    first_lower TEXT NOT NULL,
+    meta TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_by_activity ON sessions (status, last_active DESC, id DESC);
+CREATE INDEX IF NOT EXISTS sessions_by_recency ON sessions (last_active DESC, id DESC);
+CREATE INDEX IF NOT EXISTS sessions_by_name ON sessions (name_lower);
+CREATE TABLE IF NOT EXISTS dirty (id TEXT PRIMARY KEY);
+"""
+
+
+class IndexUnavailable(Exception):
+    """The index cannot be opened or written (read-only folder, corrupt file): scan the files."""
+
+
+def _sort_key(meta: SessionMetadata) -> str:
+    """``last_active`` as fixed-width UTC text, so SQL ordering equals datetime ordering."""
+    return meta.last_active.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _row(meta: SessionMetadata) -> tuple[str, str, str, str | None, str, str]:
+    return (
+        meta.id,
+        meta.status.value,
+        _sort_key(meta),
+        meta.name.lower() if meta.name else None,
+        meta.first_message.lower(),
+        meta.model_dump_json(),
+    )
+
+
+class SessionIndex:
+    """The SQLite index of one sessions folder (``<root>/.index.sqlite3``), opened lazily."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.path = root / INDEX_FILE
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.RLock()
+
+    # ------------------------------------------------------------------ connection
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._conn is not None:
+            return self._conn
+        if os.path.islink(self.path):
+            raise IndexUnavailable(f"{self.path} is a symbolic link")
+        try:
+            conn = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise IndexUnavailable(str(exc)) from exc
+        try:
+            with contextlib.suppress(OSError):
+                os.chmod(self.path, 0o600)
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version not in (0, SCHEMA_VERSION):
+                raise IndexUnavailable(f"index schema {version} is not {SCHEMA_VERSION}")
+            conn.executescript(_SCHEMA)
+            if version == 0:
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except (sqlite3.Error, IndexUnavailable) as exc:
+            conn.close()
+            raise IndexUnavailable(str(exc)) from exc
+        self._conn = conn
+        return conn
+
+    def close(self) -> None:
+        """Close the connection (it is reopened on the next use)."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    @contextlib.contextmanager
+    def _tx(self, *, durable: bool = False) -> Iterator[sqlite3.Connection]:
+        """One write transaction; ``durable`` syncs it to disk before returning."""
+        with self._lock:
+            conn = self._connect()
+            try:
+                if durable:
+                    conn.execute("PRAGMA synchronous = FULL")
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+                if durable:
+                    conn.execute("PRAGMA synchronous = NORMAL")
+            except sqlite3.Error as exc:
+                self.close()
+                raise IndexUnavailable(str(exc)) from exc
+
+    def _query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
+        with self._lock:
+            try:
+                return list(self._connect().execute(sql, params).fetchall())
+            except sqlite3.Error as exc:
+                self.close()
+                raise IndexUnavailable(str(exc)) from exc
+
+    # ------------------------------------------------------------------ writer protocol
+
+    def mark_dirty(self, session_id: str) -> None:
+        """Step 1 of a write: durably note that this session's files are about to change."""
+        with self._tx(durable=True) as conn:
+            conn.execute("INSERT OR IGNORE INTO dirty (id) VALUES (?)", (session_id,))
+
+    def store(self, meta: SessionMetadata) -> None:
+        """Step 3 of a write: the session's new metadata, and its mark cleared."""
+        with self._tx() as conn:
+            conn.execute("INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?)", _row(meta))
+            conn.execute("DELETE FROM dirty WHERE id = ?", (meta.id,))
+
+    def store_many(self, metas: Iterable[SessionMetadata], clear: Iterable[str] = ()) -> None:
+        """Store several sessions (and clear the given marks) in one transaction."""
+        with self._tx() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?)", (_row(m) for m in metas)
+            )
+            conn.executemany("DELETE FROM dirty WHERE id = ?", ((sid,) for sid in clear))
+
+    def forget(self, session_ids: Iterable[str]) -> None:
+        """Remove sessions (deleted, or no longer readable) and their marks."""
+        ids = [(sid,) for sid in session_ids]
+        with self._tx() as conn:
+            conn.executemany("DELETE FROM sessions WHERE id = ?", ids)
+            conn.executemany("DELETE FROM dirty WHERE id = ?", ids)
+
+    # ------------------------------------------------------------------ reader side
+
+    def dirty_ids(self) -> list[str]:
+        """Sessions whose files may have changed without the index knowing (a writer died)."""
+        return [str(r[0]) for r in self._query("SELECT id FROM dirty")]
+
+    def recorded_root_mtime(self) -> int | None:
+        """The sessions folder's mtime at the last reconciliation (None: never reconciled)."""
+        rows = self._query("SELECT value FROM state WHERE key = 'root_mtime_ns'")
+        return int(str(rows[0][0])) if rows else None
+
+    def record_root_mtime(self, mtime_ns: int) -> None:
+        """Remember the folder mtime that the index now reflects."""
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO state (key, value) VALUES ('root_mtime_ns', ?)", (str(mtime_ns),)
+            )
+
+    def ids(self) -> set[str]:
+        """Every indexed session id."""
+        return {str(r[0]) for r in self._query("SELECT id FROM sessions")}
+
+    def count(self) -> int:
+        """Number of indexed sessions."""
+        return int(str(self._query("SELECT count(*) FROM sessions")[0][0]))
+
+    def select(
+        self,
+        *,
+        status: SessionStatus | None = None,
+        search: str | None = None,
+        limit: int | None = None,
+    ) -> list[SessionMetadata]:
+        """Sessions newest first, filtered like :class:`~chatcli.session.repository.SessionFilter`."""
+        where: list[str] = []
+        params: list[object] = []
+        if status is not None:
+            where.append("status = ?")
+            params.append(status.value)
+        if search:
+            needle = search.lower()
+            where.append("(instr(first_lower, ?) > 0 OR instr(coalesce(name_lower, ''), ?) > 0)")
+            params += [needle, needle]
+        sql = "SELECT meta FROM sessions"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY last_active DESC, id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(max(limit, 0))
+        return [SessionMetadata.model_validate_json(str(r[0])) for r in self._query(sql, params)]
+
+    def by_name(self, name_lower: str) -> list[SessionMetadata]:
+        """Sessions whose name equals ``name_lower`` ignoring case."""
+        rows = self._query("SELECT meta FROM sessions WHERE name_lower = ?", (name_lower,))
+        return [SessionMetadata.model_validate_json(str(r[0])) for r in rows]
+
+    def by_prefix(self, prefix: str) -> list[SessionMetadata]:
+        """Sessions whose id starts with ``prefix`` (lowercase hex and dashes only)."""
+        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1) if prefix else ""
+        rows = self._query(
+            "SELECT meta FROM sessions WHERE id >= ? AND id < ? ORDER BY last_active DESC", (prefix, upper)
+        )
+        return [SessionMetadata.model_validate_json(str(r[0])) for r in rows]

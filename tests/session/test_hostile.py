@@ -1,0 +1,460 @@
+"""Hostile input: names and ids, planted symbolic links, hostile message text, broken metadata.
+
+Everything goes through the session service and through the real ``chatcli sessions`` command
+line (a subprocess with no terminal). Every hostile input must be rejected with a clear message or
+handled; never a traceback, never a raw escape sequence on the screen, never a write outside the
+sessions folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chatcli.session.doctor import run_doctor
+from chatcli.session.errors import InvalidName, SessionError, SessionNotFound, UnsafePath
+from chatcli.session.models import Message, SessionStatus, new_session_id
+from chatcli.session.service import SessionService
+from chatcli.session.store import CONVERSATION_FILE, METADATA_FILE, FileRepository, discover_sessions_dir
+from tests.helpers import confined_writes
+from tests.session.test_doctor import seed, tree
+
+#: Names, ids and references a user (or a script fed untrusted data) could type.
+HOSTILE: dict[str, str] = {
+    "empty": "",
+    "blank": "   ",
+    "10k-chars": "a" * 10_000,
+    "dot-dot": "..",
+    "slash": "/",
+    "backslash": "\\",
+    "traversal": "../../etc/passwd",
+    "nul": "a\x00b",
+    "newline": "first\nsecond",
+    "rtl-override": "abc\u202egpj.exe",
+    "emoji": "🔥💥",
+    "dash-rf": "-rf",
+    "subshell": "$(rm -rf /)",
+    "semicolon": "; rm -rf ~",
+    "backticks": "`rm -rf /`",
+    "ansi": "\x1b[2J\x1b]52;c;aGk=\x07",
+    "markup": "[bold red]x[/]",
+}
+#: Raw characters that must never reach the user unescaped.
+RAW_CONTROLS = ("\x1b", "\x07", "\x00", "\x9b")
+#: Reorders what follows it: never raw in a one-line field (ids, names, error messages). Message
+#: text keeps it on purpose, since right-to-left prose uses it (see chatcli/sanitize.py).
+RTL_OVERRIDE = "\u202e"
+
+
+def _clear(message: str, hostile: str) -> None:
+    """A short message, without the hostile text's control characters."""
+    assert message
+    assert len(message) < 600, len(message)
+    for ch in (*RAW_CONTROLS, RTL_OVERRIDE):
+        assert ch not in message, (ch, message)
+    if "\n" in hostile and hostile.strip():
+        assert hostile not in message
+
+
+# --------------------------------------------------------------------------- names and ids: the service
+
+
+@pytest.mark.parametrize("text", list(HOSTILE.values()), ids=list(HOSTILE))
+def test_hostile_names_and_ids_through_the_service(repo: FileRepository, tmp_path: Path, text: str) -> None:
+    victim, msgs = seed(repo, 2, name="victim")
+    svc = SessionService(repo)
+    inside = tree(repo.root)
+    everything = tree(tmp_path)
+
+    with confined_writes(repo.root) as refused:
+        with pytest.raises(InvalidName) as bad_name:
+            svc.rename(victim, text)
+        _clear(bad_name.value.user_message(), text)
+        calls: dict[str, Callable[[], object]] = {
+            "resolve": lambda: svc.resolve(text),
+            "show": lambda: svc.show(text),
+            "load": lambda: svc.load(text),
+            "rename": lambda: svc.rename(text, "fine-name"),
+            "archive": lambda: svc.archive(text),
+            "fork": lambda: svc.fork(text),
+            "delete": lambda: svc.delete(text),
+            "export": lambda: svc.export(text, "json"),
+            "repo.get": lambda: repo.get(text),
+            "repo.load_messages": lambda: repo.load_messages(text),
+            "repo.append_message": lambda: repo.append_message(text, Message(role="user", content="x")),
+            "repo.delete": lambda: repo.delete(text),
+        }
+        for name, call in calls.items():
+            with pytest.raises(SessionNotFound) as not_found:
+                call()
+            _clear(not_found.value.user_message(), text)
+            assert not_found.value.exit_code == 1, name
+        assert not repo.exists(text)
+
+    assert refused == []
+    assert tree(repo.root) == inside
+    assert tree(tmp_path) == everything
+    assert repo.get(victim).name == "victim"
+    assert repo.load_messages(victim).messages == msgs
+
+
+# --------------------------------------------------------------------------- names and ids: the command line
+
+
+@dataclass(frozen=True)
+class Run:
+    """One finished ``chatcli`` process."""
+
+    args: tuple[str, ...]
+    code: int
+    out: str
+    err: str
+
+
+def chatcli(args: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None = None) -> Run:
+    """``python -m chatcli ARGS…`` without a terminal (stdin /dev/null, output piped, NO_COLOR)."""
+    full_env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "CLICOLOR_FORCE")}
+    full_env.update(NO_COLOR="1", COLUMNS="250")
+    full_env.update(env or {})
+    proc = subprocess.run(
+        [sys.executable, "-m", "chatcli", *args],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        env=full_env,
+        cwd=cwd,
+        timeout=60,
+        check=False,
+    )
+    run = Run(tuple(args), proc.returncode, proc.stdout.decode(), proc.stderr.decode())
+    assert "Traceback" not in run.out + run.err, run
+    for ch in RAW_CONTROLS:
+        assert ch not in run.out + run.err, (ch, run)
+    return run
+
+
+def chatcli_many(calls: Sequence[Sequence[str]], *, cwd: Path) -> list[Run]:
+    """Several independent ``chatcli`` runs in parallel."""
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return list(pool.map(lambda args: chatcli(args, cwd=cwd), calls))
+
+
+CLEAR_MESSAGES = ("not found", "Invalid session name", "Usage", "unknown option", "missing")
+
+
+def test_hostile_names_and_ids_through_the_cli(repo: FileRepository, tmp_path: Path) -> None:
+    victim, msgs = seed(repo, 2, name="victim")
+    work = tmp_path / "work"
+    work.mkdir()
+    everything = tree(tmp_path)
+    base = ["sessions", "--sessions-dir", str(repo.root)]
+    calls: list[list[str]] = []
+    for text in HOSTILE.values():
+        if "\x00" in text:
+            continue  # an argument cannot hold NUL: the operating system refuses it before chatcli runs
+        calls += [
+            [*base, "show", text],
+            [*base, "name", victim, text],
+            [*base, "delete", "--yes", text],
+            [*base, "search", text],
+        ]
+        if text.startswith("-"):  # past the end of the options it is a value, and still refused
+            calls += [[*base, "name", "--", victim, text], [*base, "show", "--", text]]
+
+    runs = chatcli_many(calls, cwd=work)
+
+    for run in runs:
+        if run.args[3] == "search":
+            assert run.code in (0, 1, 2), run
+            if run.code == 0:
+                continue
+        else:
+            assert run.code in (1, 2), run
+        assert run.out == "", run
+        assert any(m in run.err for m in CLEAR_MESSAGES), run
+        assert len(run.err) < 2000, run
+        assert RTL_OVERRIDE not in run.err, run
+    assert tree(tmp_path) == everything, "a rejected command changed something"
+    assert repo.get(victim).name == "victim"
+    assert repo.load_messages(victim).messages == msgs
+    with pytest.raises(ValueError, match="null byte"):
+        subprocess.run([sys.executable, "-c", "pass", "a\x00b"], check=False)
+
+
+# --------------------------------------------------------------------------- planted symbolic links
+
+
+@dataclass
+class Planted:
+    project: Path
+    outside: Path
+    bait: str
+    good: str | None
+
+
+def _plant(tmp_path: Path, where: str) -> Planted:
+    project = tmp_path / "project"
+    (project / ".git").mkdir(parents=True)
+    outside = tmp_path / "outside"
+    bait_repo = FileRepository(outside / "sessions")
+    bait, _ = seed(bait_repo, 2, name="bait")
+    good = None
+    if where == ".amazonq":
+        os.symlink(outside, project / ".amazonq")
+    elif where == "sessions":
+        (project / ".amazonq").mkdir()
+        os.symlink(outside / "sessions", project / ".amazonq" / "sessions")
+    else:
+        real = FileRepository(project / ".amazonq" / "sessions")
+        good, _ = seed(real, 1, name="good")
+        os.symlink(outside / "sessions" / bait, real.root / bait)
+    return Planted(project, outside, bait, good)
+
+
+PLANTED = (".amazonq", "sessions", "session-folder")
+
+
+@pytest.mark.parametrize("where", PLANTED)
+def test_planted_symlinks_through_the_service(tmp_path: Path, where: str) -> None:
+    p = _plant(tmp_path, where)
+    outside_before = tree(p.outside)
+    repo = FileRepository(discover_sessions_dir(cwd=p.project, environ={}))
+    svc = SessionService(repo)
+    calls: dict[str, Callable[[], object]] = {
+        "show": lambda: svc.show(p.bait),
+        "load": lambda: svc.load(p.bait),
+        "rename": lambda: svc.rename(p.bait, "mine"),
+        "archive": lambda: svc.archive(p.bait),
+        "delete": lambda: svc.delete(p.bait),
+        "fork": lambda: svc.fork(p.bait),
+        "append": lambda: svc.append(p.bait, Message(role="user", content="through the link")),
+        "export": lambda: svc.export(p.bait, "markdown"),
+    }
+    if where != "session-folder":
+        calls["list"] = lambda: svc.list_sessions(status="all")
+        calls["search"] = lambda: svc.search("message")
+        calls["start"] = lambda: svc.start_session([Message(role="user", content="new")])
+        calls["doctor"] = lambda: run_doctor(repo, repair=True)
+
+    with confined_writes(p.project) as refused:
+        for name, call in calls.items():
+            with pytest.raises(UnsafePath) as caught:
+                call()
+            assert caught.value.exit_code == 3, name
+            assert "symbolic link" in caught.value.user_message(), name
+        if where == "session-folder":
+            listing = svc.list_sessions(status="all")
+            assert [m.id for m in listing.sessions] == [p.good]
+            assert [type(e) for e in listing.problems] == [UnsafePath]
+            report = run_doctor(repo, repair=True)
+            assert [f.target for f in report.findings] == [p.bait]
+            assert report.findings[0].unrepairable
+
+    assert refused == []
+    assert tree(p.outside) == outside_before, "something was written through the link"
+
+
+@pytest.mark.parametrize("where", PLANTED)
+def test_planted_symlinks_through_the_cli(tmp_path: Path, where: str) -> None:
+    p = _plant(tmp_path, where)
+    outside_before = tree(p.outside)
+    export = tmp_path / "export.json"
+    refused = [
+        ["sessions", "show", p.bait],
+        ["sessions", "name", p.bait, "mine"],
+        ["sessions", "delete", "--yes", p.bait],
+        ["sessions", "archive", p.bait],
+        ["sessions", "fork", p.bait],
+        ["sessions", "export", p.bait, "-o", str(export)],
+    ]
+    reading = [["sessions", "list", "--all"], ["sessions", "search", "message"], ["sessions", "doctor"]]
+    reading.append(["sessions", "doctor", "--repair"])
+
+    runs = chatcli_many(refused + reading, cwd=p.project)
+
+    for run in runs[: len(refused)]:
+        assert run.code == 3, run
+        assert "symbolic link" in run.err, run
+    for run in runs[len(refused) :]:
+        if where == "session-folder":
+            assert run.code == 0, run
+        else:
+            assert run.code == 3 and "symbolic link" in run.err, run
+    if where == "session-folder":
+        listed = runs[len(refused)]
+        assert p.good is not None and p.good[:8] in listed.out and "symbolic link" in listed.out
+    assert not export.exists()
+    assert tree(p.outside) == outside_before, "something was written through the link"
+
+
+# --------------------------------------------------------------------------- hostile message text
+
+MARKUP = "[bold red]x[/]"
+LINK_MARKUP = "[link=https://evil]y[/link]"
+HOSTILE_TEXT: dict[str, str] = {
+    "markup": f"markup {MARKUP} end",
+    "link-markup": f"link {LINK_MARKUP} end",
+    "clear-screen": "clear \x1b[2J end",
+    "osc52-clipboard": "clip \x1b]52;c;aGk=\x07 end",
+    "osc8-hyperlink": "hyper \x1b]8;;http://x\x1b\\t\x1b]8;;\x1b\\ end",
+    "c1-csi": "c1 \x9b31m red end",
+    "carriage-return": "safe\rEVIL end",
+    "bidi": "bidi \u202egpj.exe end",
+    "nul": "nul \x00 end",
+    "emoji": "emoji 🔥💥 end",
+}
+#: Literal fragments that must be visible after sanitising (the escape introducers are not).
+VISIBLE = [MARKUP, LINK_MARKUP, "[2J", "]52;c;aGk=", "]8;;http://x", "31m red", "EVIL end"]
+FIVE_MB = 5 * 1024 * 1024
+
+
+def test_hostile_message_text_is_stored_exactly_and_shown_safely(
+    repo: FileRepository, tmp_path: Path
+) -> None:
+    sid, _ = seed(repo, 1)
+    unit = "pasted line [bold]not bold[/] \x1b[31m\n"
+    paste = (unit * (FIVE_MB // len(unit) + 1))[:FIVE_MB]
+    sent = [Message(role="user", content=paste)]
+    roles = ("assistant", "user")
+    sent += [Message(role=roles[i % 2], content=t) for i, t in enumerate(HOSTILE_TEXT.values())]
+    for message in sent:
+        repo.append_message(sid, message)
+
+    stored = repo.load_messages(sid)
+    assert stored.messages[1:] == sent, "every message round-trips exactly"
+    assert stored.messages[1].content == paste and len(paste) == FIVE_MB
+    exported = json.loads(SessionService(repo).export(sid, "json"))
+    assert [m["content"] for m in exported["messages"][1:]] == [m.content for m in sent]
+
+    base = ["sessions", "--sessions-dir", str(repo.root)]
+    runs = chatcli_many(
+        [
+            [*base, "show", sid, "--last", "20"],
+            [*base, "search", "end", "--limit", "50"],
+            [*base, "search", "bold red"],
+            [*base, "search", "evil"],
+            [*base, "export", sid],
+        ],
+        cwd=tmp_path,
+    )
+    for run in runs:
+        assert run.code == 0, run
+    show, search_end = runs[0].out, runs[1].out
+    for fragment in VISIBLE:
+        assert fragment in show, fragment
+        assert fragment in search_end, fragment
+    assert MARKUP in runs[2].out and LINK_MARKUP in runs[3].out
+    assert "gpj.exe" in show and "🔥💥" in show
+    assert repo.load_messages(sid).messages[1:] == sent, "showing changed nothing"
+
+
+def test_invalid_utf8_written_by_hand(repo: FileRepository, tmp_path: Path) -> None:
+    sid, msgs = seed(repo, 2)
+    path = repo.root / sid / CONVERSATION_FILE
+    bad = b'{"role": "user", "content": "caf\xc3 \xff\xfe visible", '
+    bad += b'"timestamp": "2025-03-01T12:00:09Z", "id": "u8"}\n'
+    with path.open("ab") as fh:
+        fh.write(bad)
+    original = path.read_bytes()
+    write_count = (repo.root / sid / METADATA_FILE).read_bytes()
+
+    transcript = repo.load_messages(sid)
+    assert transcript.messages[:2] == msgs and transcript.skipped_lines == []
+    salvaged = transcript.messages[2]
+    assert salvaged.id == "u8" and "visible" in salvaged.content and "\ufffd" in salvaged.content
+
+    base = ["sessions", "--sessions-dir", str(repo.root)]
+    show, search, doctor = chatcli_many(
+        [[*base, "show", sid], [*base, "search", "visible"], [*base, "doctor", "--json"]], cwd=tmp_path
+    )
+    assert show.code == 0 and "visible" in show.out, show
+    assert search.code == 0 and "visible" in search.out, search
+    assert doctor.code == 0
+    assert path.read_bytes() == original, "reading never rewrites the transcript"
+    report = json.loads(doctor.out)
+    assert [f["target"] for f in report["findings"]] == [sid], "the count (2 vs 3) is the only problem"
+    assert (repo.root / sid / METADATA_FILE).read_bytes() == write_count
+
+    repo.append_message(sid, Message(role="user", content="after", id="after"))
+    assert path.read_bytes().startswith(original), "appending keeps the hand-written bytes"
+    assert [m.id for m in repo.load_messages(sid).messages][-2:] == ["u8", "after"]
+
+
+def test_hostile_names_and_first_messages_planted_in_metadata(repo: FileRepository, tmp_path: Path) -> None:
+    """A cloned repository can plant metadata with any name; listings still show it harmlessly."""
+    sid, _ = seed(repo, 1)
+    path = repo.root / sid / METADATA_FILE
+    doc = json.loads(path.read_bytes())
+    doc.update(name=f"{MARKUP}\x1b[2J\u202e", first_message=f"{LINK_MARKUP} \x1b]52;c;aGk=\x07")
+    path.write_text(json.dumps(doc))
+
+    base = ["sessions", "--sessions-dir", str(repo.root)]
+    listed, shown = chatcli_many([[*base, "list"], [*base, "show", sid]], cwd=tmp_path)
+    assert listed.code == 0 and shown.code == 0
+    assert MARKUP in listed.out and "[2J" in listed.out
+    assert MARKUP in shown.out
+    assert RTL_OVERRIDE not in listed.out + shown.out, "a name is a one-line field"
+
+
+# --------------------------------------------------------------------------- broken metadata files
+
+
+def _metadata_damages(good: dict[str, Any]) -> dict[str, bytes]:
+    return {
+        "truncated": json.dumps(good).encode()[:45],
+        "empty": b"",
+        "json-array": json.dumps([good]).encode(),
+        "wrong-types": json.dumps({**good, "message_count": "lots", "status": 7, "created": None}).encode(),
+        "version-999": json.dumps({**good, "version": 999}).encode(),
+        "garbage-50mb": b"\x00\xffgarbage" * (50 * 1024 * 1024 // 9),
+    }
+
+
+def test_broken_metadata_never_hides_the_good_sessions(repo: FileRepository, tmp_path: Path) -> None:
+    good = [seed(repo, 2, name=f"good-{i}")[0] for i in range(2)]
+    good.append(seed(repo, 1, archived=True)[0])
+    template = json.loads((repo.root / good[0] / METADATA_FILE).read_bytes())
+    bad: dict[str, str] = {}
+    for kind, data in _metadata_damages(template).items():
+        sid, _ = seed(repo, 2)
+        (repo.root / sid / METADATA_FILE).write_bytes(data)
+        bad[kind] = sid
+    before = tree(repo.root)
+
+    base = ["sessions", "--sessions-dir", str(repo.root)]
+    calls = [[*base, "list", "--all"], [*base, "list", "--all", "--json"], [*base, "search", "message"]]
+    text, as_json, search = chatcli_many(calls, cwd=tmp_path)
+
+    assert text.code == 0 and as_json.code == 0 and search.code == 0
+    for sid in good:
+        assert sid[:8] in text.out
+    for kind, sid in bad.items():
+        assert sid in text.out, f"the {kind} session is not reported"
+    doc = json.loads(as_json.out)
+    assert sorted(s["id"] for s in doc["sessions"]) == sorted(good)
+    problems = {p["session_id"]: p for p in doc["problems"]}
+    assert set(problems) == set(bad.values())
+    assert problems[bad["version-999"]]["kind"] == "unsupported_version"
+    assert {problems[bad[k]]["kind"] for k in bad if k != "version-999"} == {"corrupted"}
+    assert tree(repo.root) == before, "listing changed nothing"
+
+    svc = SessionService(repo)
+    assert {m.id for m in svc.list_sessions(status="all").sessions} == set(good)
+    for kind, sid in bad.items():
+        if kind == "version-999":
+            with pytest.raises(SessionError) as caught:
+                svc.load(sid)
+            assert "newer chatcli" in caught.value.user_message()
+        else:
+            loaded = svc.load(sid)  # resuming rebuilds the metadata from the transcript
+            assert len(loaded.messages) == 2 and loaded.metadata.status is SessionStatus.ACTIVE
+    assert (repo.root / bad["version-999"] / METADATA_FILE).read_bytes().startswith(b"{")
+    assert not repo.exists(new_session_id())
