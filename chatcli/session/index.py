@@ -22,13 +22,18 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from chatcli.session.models import SessionMetadata, SessionStatus
 
-__all__ = ["INDEX_FILE", "IndexUnavailable", "SessionIndex"]
+__all__ = ["INDEX_DIR", "INDEX_FILE", "IndexUnavailable", "SessionBrief", "SessionIndex"]
 
-INDEX_FILE = ".index.sqlite3"
+#: The index lives in its own folder: SQLite creates and removes ``-wal``/``-shm`` files beside it,
+#: which must not change the sessions folder's mtime (readers watch that for outside changes).
+INDEX_DIR = ".index"
+INDEX_FILE = "sessions.sqlite3"
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 10_000
 
@@ -38,8 +43,11 @@ CREATE TABLE IF NOT EXISTS sessions (
     id TEXT PRIMARY KEY,
     status TEXT NOT NULL,
     last_active TEXT NOT NULL,
+    name TEXT,
     name_lower TEXT,
+    first_message TEXT NOT NULL,
     first_lower TEXT NOT NULL,
+    message_count INTEGER NOT NULL,
     meta TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS sessions_by_activity ON sessions (status, last_active DESC, id DESC);
@@ -58,15 +66,38 @@ def _sort_key(meta: SessionMetadata) -> str:
     return meta.last_active.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _row(meta: SessionMetadata) -> tuple[str, str, str, str | None, str, str]:
+_INSERT = "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+
+def _row(meta: SessionMetadata) -> tuple[object, ...]:
     return (
         meta.id,
         meta.status.value,
         _sort_key(meta),
+        meta.name,
         meta.name.lower() if meta.name else None,
+        meta.first_message,
         meta.first_message.lower(),
+        meta.message_count,
         meta.model_dump_json(),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class SessionBrief:
+    """The few fields listings, completion and search need, read without building full models."""
+
+    id: str
+    name: str | None
+    status: SessionStatus
+    last_active: datetime
+    first_message: str
+    message_count: int
+
+    @classmethod
+    def of(cls, meta: SessionMetadata) -> SessionBrief:
+        """The brief of a full metadata object."""
+        return cls(meta.id, meta.name, meta.status, meta.last_active, meta.first_message, meta.message_count)
 
 
 class SessionIndex:
@@ -74,7 +105,8 @@ class SessionIndex:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.path = root / INDEX_FILE
+        self.folder = root / INDEX_DIR
+        self.path = self.folder / INDEX_FILE
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.RLock()
 
@@ -83,8 +115,15 @@ class SessionIndex:
     def _connect(self) -> sqlite3.Connection:
         if self._conn is not None:
             return self._conn
-        if os.path.islink(self.path):
-            raise IndexUnavailable(f"{self.path} is a symbolic link")
+        for path in (self.folder, self.path):
+            if os.path.islink(path):
+                raise IndexUnavailable(f"{path} is a symbolic link")
+        try:
+            os.mkdir(self.folder, 0o700)
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise IndexUnavailable(str(exc)) from exc
         try:
             conn = sqlite3.connect(
                 self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
@@ -155,7 +194,7 @@ class SessionIndex:
     def store(self, meta: SessionMetadata) -> None:
         """Step 3 of a write: the session's new metadata, and its mark cleared."""
         with self._tx() as conn:
-            conn.execute("INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?)", _row(meta))
+            conn.execute(_INSERT, _row(meta))
             conn.execute("DELETE FROM dirty WHERE id = ?", (meta.id,))
 
     def store_many(self, metas: Iterable[SessionMetadata], clear: Iterable[str] = ()) -> None:
@@ -224,6 +263,26 @@ class SessionIndex:
             sql += " LIMIT ?"
             params.append(max(limit, 0))
         return [SessionMetadata.model_validate_json(str(r[0])) for r in self._query(sql, params)]
+
+    def briefs(self, status: SessionStatus | None = None) -> list[SessionBrief]:
+        """Every session (of ``status``) newest first, as briefs."""
+        sql = "SELECT id, name, status, last_active, first_message, message_count FROM sessions"
+        params: list[object] = []
+        if status is not None:
+            sql += " WHERE status = ?"
+            params.append(status.value)
+        sql += " ORDER BY last_active DESC, id DESC"
+        return [
+            SessionBrief(
+                str(sid),
+                None if name is None else str(name),
+                SessionStatus(str(st)),
+                datetime.fromisoformat(str(active)),
+                str(first),
+                int(str(count)),
+            )
+            for sid, name, st, active, first, count in self._query(sql, params)
+        ]
 
     def by_name(self, name_lower: str) -> list[SessionMetadata]:
         """Sessions whose name equals ``name_lower`` ignoring case."""

@@ -21,7 +21,6 @@ import contextlib
 import errno
 import json
 import os
-import secrets
 import shutil
 import stat
 import threading
@@ -30,9 +29,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from filelock import FileLock, Timeout
 from pydantic import ValidationError
 
 from chatcli.session.errors import (
@@ -48,6 +46,7 @@ from chatcli.session.errors import (
     from_os_error,
     shorten,
 )
+from chatcli.session.index import IndexUnavailable, SessionBrief, SessionIndex
 from chatcli.session.models import (
     FIRST_MESSAGE_LIMIT,
     Message,
@@ -58,6 +57,9 @@ from chatcli.session.models import (
     validate_session_name,
 )
 from chatcli.session.repository import SessionFilter, SessionList, Transcript, apply_filter
+
+if TYPE_CHECKING:
+    from filelock import FileLock
 
 __all__ = [
     "CONVERSATION_FILE",
@@ -88,6 +90,9 @@ _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 _O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+
+_Metas = list[SessionMetadata]
+_Briefs = list[SessionBrief]
 
 Source = Literal["flag", "env", "amazonq", "git", "cwd"]
 
@@ -203,6 +208,8 @@ class FileRepository:
         self.lock_timeout = lock_timeout
         self._locks: dict[str, FileLock] = {}
         self._locks_guard = threading.Lock()
+        self._index = SessionIndex(self.root)
+        self._index_broken = False
 
     # ------------------------------------------------------------------ paths and safety
 
@@ -310,7 +317,7 @@ class FileRepository:
 
     def _atomic_write(self, folder: Path, name: str, data: bytes) -> None:
         """Replace ``folder/name`` with ``data``: temp file, fsync, rename, fsync of the folder."""
-        tmp = folder / f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        tmp = folder / f".{name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC, FILE_MODE)
             try:
@@ -332,6 +339,8 @@ class FileRepository:
     # ------------------------------------------------------------------ locking
 
     def _lock(self, name: str) -> FileLock:
+        from filelock import FileLock  # imported on first write: reads never need it
+
         with self._locks_guard:
             lock = self._locks.get(name)
             if lock is None:
@@ -351,19 +360,228 @@ class FileRepository:
                     raise UnsafePath(path, "is a symbolic link")
             lock = self._lock(name)
             lock.acquire()
-        except Timeout:
-            raise ConcurrentModification(what, self.lock_timeout) from None
-        except OSError as exc:
-            raise from_os_error(exc, locks) from exc
+        except Exception as exc:
+            from filelock import Timeout  # a TimeoutError, hence an OSError: test it first
+
+            if isinstance(exc, Timeout):
+                raise ConcurrentModification(what, self.lock_timeout) from None
+            if isinstance(exc, OSError):
+                raise from_os_error(exc, locks) from exc
+            raise
         try:
             yield
         finally:
             lock.release()
 
     def session_lock(self, session_id: str) -> contextlib.AbstractContextManager[None]:
-        """The per-session write lock (a file lock, so it also excludes other processes)."""
-        self._session_dir(session_id)
-        return self._locked(f"{session_id}.lock", session_id)
+        """The per-session write lock (a file lock, so it also excludes other processes).
+
+        It also runs the index protocol (see :mod:`chatcli.session.index`): the session is marked
+        dirty before the body changes any file, and its index row is refreshed from the files
+        afterwards, whether the body succeeded or not.
+        """
+        self._session_dir(session_id)  # an invalid id fails here, before any file is touched
+        return self._session_locked(session_id)
+
+    @contextmanager
+    def _session_locked(self, session_id: str) -> Iterator[None]:
+        with self._locked(f"{session_id}.lock", session_id):
+            self._index_mark(session_id)
+            try:
+                yield
+            finally:
+                self._index_sync(session_id)
+
+    # ------------------------------------------------------------------ index
+
+    def close(self) -> None:
+        """Close the index connection (reopened on next use); files are never held open otherwise."""
+        self._index.close()
+
+    def _open_index(self) -> SessionIndex | None:
+        """The index, or None when it cannot be used here (then the files are scanned)."""
+        return None if self._index_broken else self._index
+
+    def _drop_index(self) -> None:
+        """Discard the index (it is only a cache); the next reader rebuilds it from the files."""
+        self._index.close()
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            with contextlib.suppress(OSError):
+                os.unlink(str(self._index.path) + suffix)
+
+    def _root_mtime(self) -> int:
+        try:
+            return os.stat(self.root).st_mtime_ns
+        except OSError as exc:
+            raise from_os_error(exc, self.root) from exc
+
+    def _index_mark(self, session_id: str) -> None:
+        """Writer step 1. The first write on a folder without an index builds it from the files."""
+        index = self._open_index()
+        if index is None:
+            return
+        try:
+            if index.recorded_root_mtime() != self._root_mtime():
+                self._reconcile(index)
+                index.record_root_mtime(self._root_mtime())
+            index.mark_dirty(session_id)
+        except (IndexUnavailable, OSError, StorageError):
+            self._drop_index()
+            self._index_broken = True
+
+    def _index_sync(self, session_id: str) -> None:
+        """Writer step 3: refresh one session's row from its files (never raises: it is a cache).
+
+        The folder's new mtime is recorded too (the index was in step before this write), so
+        readers only rescan the folder after changes made outside chatcli.
+        """
+        index = self._open_index()
+        if index is None:
+            return
+        try:
+            try:
+                meta = self._read_metadata(session_id)
+            except SessionNotFound:
+                index.forget([session_id])
+            except SessionError:
+                index.forget([session_id])
+                index.mark_dirty(session_id)  # unreadable: readers look at its files each time
+            else:
+                index.store(meta)
+            mtime = self._root_mtime()
+            if index.recorded_root_mtime() != mtime:
+                index.record_root_mtime(mtime)
+        except (IndexUnavailable, OSError, StorageError):
+            self._drop_index()
+            self._index_broken = True
+
+    def _try_lock(self, name: str) -> FileLock | None:
+        """The lock ``name`` if it can be taken at once (a reader never waits for a writer)."""
+        if not os.path.isdir(self.root / LOCKS_DIR):
+            return None
+        lock = self._lock(name)
+        try:
+            lock.acquire(timeout=0)
+        except Exception:  # filelock.Timeout, or an OSError on a read-only folder
+            return None
+        return lock
+
+    def _synced_index(
+        self,
+    ) -> tuple[SessionIndex, list[SessionMetadata], list[SessionError], set[str]] | None:
+        """Bring the index up to date with the files; None if it cannot be used.
+
+        Returns the index, fresh metadata of sessions a writer may still be changing (to use in
+        place of their rows), the problems met (unreadable sessions) and the ids whose rows must
+        not be trusted.
+        """
+        index = self._open_index()
+        if index is None or not os.path.exists(index.path):
+            return None  # a reader never creates the index: the first write does
+        try:
+            return self._sync_index(index)
+        except IndexUnavailable:
+            self._drop_index()
+            try:
+                return self._sync_index(index)
+            except IndexUnavailable:
+                self._index_broken = True
+                return None
+
+    def _sync_index(
+        self, index: SessionIndex
+    ) -> tuple[SessionIndex, list[SessionMetadata], list[SessionError], set[str]]:
+        root_mtime = self._root_mtime()
+        if index.recorded_root_mtime() != root_mtime:
+            self._reconcile(index)
+            index.record_root_mtime(root_mtime)
+        overrides: list[SessionMetadata] = []
+        problems: list[SessionError] = []
+        untrusted: set[str] = set()
+        for session_id in index.dirty_ids():
+            try:
+                meta = self._read_metadata(session_id)
+            except SessionNotFound:
+                meta = None
+            except SessionError as exc:
+                problems.append(exc)
+                untrusted.add(session_id)
+                continue
+            lock = self._try_lock(f"{session_id}.lock") if is_session_id(session_id) else None
+            if lock is None:
+                untrusted.add(session_id)
+                if meta is not None:
+                    overrides.append(meta)
+                continue
+            try:
+                if meta is None:
+                    index.forget([session_id])
+                else:
+                    index.store(meta)
+            finally:
+                lock.release()
+        return index, overrides, problems, untrusted
+
+    def _reconcile(self, index: SessionIndex) -> None:
+        """Match the index's ids with the folder's (sessions copied in or removed by hand)."""
+        try:
+            on_disk = {e.name for e in os.scandir(self.root) if is_session_id(e.name)}
+        except OSError as exc:
+            raise from_os_error(exc, self.root) from exc
+        known = index.ids()
+        fresh: list[SessionMetadata] = []
+        for session_id in on_disk - known:
+            try:
+                fresh.append(self._read_metadata(session_id))
+            except SessionNotFound:
+                continue
+            except SessionError:
+                index.mark_dirty(session_id)
+        index.store_many(fresh, clear=[m.id for m in fresh])
+        index.forget(known - on_disk)
+
+    def rebuild_index(self) -> int:
+        """Drop the index and build it again from the files; returns the number of sessions indexed."""
+        self._drop_index()
+        self._index_broken = False
+        if not self._check_guarded():
+            return 0
+        try:
+            self._reconcile(self._index)
+            self._index.record_root_mtime(self._root_mtime())
+            return self._index.count()
+        except IndexUnavailable as exc:
+            raise StorageError(f"the index cannot be written ({exc})", self._index.path) from exc
+
+    def index_problems(self) -> list[str]:
+        """Differences between the index and the files (for ``doctor``); empty when they agree."""
+        index = self._open_index()
+        if index is None or not self._check_guarded():
+            return []
+        if not os.path.exists(index.path):
+            return ["the index is missing (it is rebuilt on the next listing)"]
+        try:
+            indexed = {m.id: m for m in index.select()}
+            dirty = set(index.dirty_ids())
+        except IndexUnavailable as exc:
+            return [f"the index cannot be read ({exc})"]
+        problems: list[str] = []
+        on_disk = {e.name for e in os.scandir(self.root) if is_session_id(e.name)}
+        for session_id in sorted(on_disk):
+            try:
+                meta = self._read_metadata(session_id)
+            except SessionError:
+                continue
+            if session_id in dirty:
+                continue
+            row = indexed.get(session_id)
+            if row is None:
+                problems.append(f"session {session_id[:8]} is missing from the index")
+            elif row != meta:
+                problems.append(f"the index row of session {session_id[:8]} is stale")
+        for session_id in sorted(set(indexed) - on_disk):
+            problems.append(f"the index lists session {session_id[:8]}, which no longer exists")
+        return problems
 
     def names_lock(self) -> contextlib.AbstractContextManager[None]:
         """The project-wide lock held while checking and assigning a unique session name."""
@@ -504,10 +722,14 @@ class FileRepository:
         lock = self._lock(path.name)
         try:
             lock.acquire(timeout=0)
-        except Timeout:
-            return False
-        except OSError as exc:
-            raise from_os_error(exc, path) from exc
+        except Exception as exc:
+            from filelock import Timeout
+
+            if isinstance(exc, Timeout):
+                return False
+            if isinstance(exc, OSError):
+                raise from_os_error(exc, path) from exc
+            raise
         try:
             if os.path.lexists(self.root / session_id):
                 return False
@@ -548,7 +770,7 @@ class FileRepository:
         """Remove the session folder (renamed away first, so a crash never leaves half a session)."""
         with self.session_lock(session_id):
             folder = self._check_session_dir(session_id)
-            doomed = self.root / f".deleted-{session_id}-{secrets.token_hex(4)}"
+            doomed = self.root / f".deleted-{session_id}-{os.urandom(4).hex()}"
             try:
                 os.rename(folder, doomed)
                 _fsync_dir(self.root)
@@ -568,9 +790,67 @@ class FileRepository:
                 ) from exc
 
     def list(self, flt: SessionFilter | None = None) -> SessionList:
-        """Every readable session matching ``flt``, newest first; unreadable ones go to ``problems``."""
+        """Every readable session matching ``flt``, newest first; unreadable ones go to ``problems``.
+
+        Served from the index (kept in step with the files, see :mod:`chatcli.session.index`);
+        if the index cannot be used, every metadata file is read instead.
+        """
+        flt = flt or SessionFilter()
         if not self._check_guarded():
             return SessionList()
+        synced = self._synced_index()
+        if synced is None:
+            return self._scan(flt)
+        index, overrides, problems, untrusted = synced
+        limit = None if flt.limit is None else flt.limit + len(untrusted)
+        try:
+            rows = index.select(status=flt.status, search=flt.search, limit=limit)
+        except IndexUnavailable:
+            return self._scan(flt)
+        rows = [m for m in rows if m.id not in untrusted] + overrides
+        return SessionList(apply_filter(rows, flt), problems)
+
+    def briefs(self, status: SessionStatus | None = None) -> _Briefs:
+        """Every session (of ``status``) newest first, in brief: cheap enough for 100,000 sessions."""
+        if not self._check_guarded():
+            return []
+        synced = self._synced_index()
+        if synced is not None:
+            index, overrides, _, untrusted = synced
+            try:
+                rows = [b for b in index.briefs(status) if b.id not in untrusted]
+            except IndexUnavailable:
+                synced = None
+            else:
+                extra = [SessionBrief.of(m) for m in overrides if status is None or m.status is status]
+                if extra:
+                    rows = sorted([*rows, *extra], key=lambda b: (b.last_active, b.id), reverse=True)
+                return rows
+        return [SessionBrief.of(m) for m in self._scan(SessionFilter(status))]
+
+    def find_by_name(self, name: str) -> _Metas:
+        """Sessions named ``name``, ignoring case."""
+        lowered = name.lower()
+        synced = self._synced_index() if self._check_guarded() else None
+        if synced is not None:
+            index, overrides, _, untrusted = synced
+            with contextlib.suppress(IndexUnavailable):
+                rows = [m for m in index.by_name(lowered) if m.id not in untrusted]
+                return rows + [m for m in overrides if m.name is not None and m.name.lower() == lowered]
+        return [m for m in self.list() if m.name is not None and m.name.lower() == lowered]
+
+    def find_by_prefix(self, prefix: str) -> _Metas:
+        """Sessions whose id starts with ``prefix`` (lowercase), newest first."""
+        synced = self._synced_index() if self._check_guarded() else None
+        if synced is not None:
+            index, overrides, _, untrusted = synced
+            with contextlib.suppress(IndexUnavailable):
+                rows = [m for m in index.by_prefix(prefix) if m.id not in untrusted]
+                return rows + [m for m in overrides if m.id.startswith(prefix)]
+        return [m for m in self.list() if m.id.startswith(prefix)]
+
+    def _scan(self, flt: SessionFilter) -> SessionList:
+        """Read every metadata file (the fallback when the index cannot be used)."""
         found: list[SessionMetadata] = []
         problems: list[SessionError] = []
         try:
@@ -586,7 +866,7 @@ class FileRepository:
                 continue
             except SessionError as exc:
                 problems.append(exc)
-        return SessionList(apply_filter(found, flt or SessionFilter()), problems)
+        return SessionList(apply_filter(found, flt), problems)
 
     # ------------------------------------------------------------------ transcripts
 
@@ -598,7 +878,7 @@ class FileRepository:
                 raise SessionAlreadyExists(
                     f"session {metadata.id}", "Import skips it; fork it to get a copy."
                 )
-            staging = self.root / f".staging-{metadata.id}-{secrets.token_hex(4)}"
+            staging = self.root / f".staging-{metadata.id}-{os.urandom(4).hex()}"
             try:
                 self._mkdir(staging)
                 if messages:

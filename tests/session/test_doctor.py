@@ -314,6 +314,7 @@ def symlinked_session_folder(repo: FileRepository, outside: Path) -> Case:
     sid, _ = seed(elsewhere, 2)
     with conv_path(elsewhere, sid).open("ab") as fh:
         fh.write(b'{"torn')  # bait: a repair through the link would write outside
+    elsewhere.close()  # its own index connection must not change the snapshot later
     os.symlink(elsewhere.root / sid, repo.root / sid)
     return Case(sid, "symbolic link", repairable=False, untouched=[outside, repo.root / sid])
 
