@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from chatcli.session.errors import InvalidMetadata, SessionAlreadyExists, SessionError, SessionNotFound
+from chatcli.session.index import SessionBrief
 from chatcli.session.models import FIRST_MESSAGE_LIMIT, Message, SessionMetadata, SessionStatus
 
 __all__ = [
@@ -27,6 +28,10 @@ __all__ = [
     "apply_filter",
     "matches_search",
 ]
+
+
+_Metas = list[SessionMetadata]
+_Briefs = list[SessionBrief]
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +160,22 @@ class SessionRepository(Protocol):
         """A cheap value that changes whenever any writer (in any process) changes the store."""
         ...
 
+    def briefs(self, status: SessionStatus | None = None) -> _Briefs:
+        """Every session (of ``status``) newest first, in brief (no full metadata models)."""
+        ...
+
+    def find_by_name(self, name: str) -> _Metas:
+        """Sessions named ``name``, ignoring case."""
+        ...
+
+    def find_by_prefix(self, prefix: str) -> _Metas:
+        """Sessions whose id starts with ``prefix`` (lowercase), newest first."""
+        ...
+
+    def transcript_bytes(self, session_id: str) -> bytes:
+        """The raw ``conversation.jsonl`` content (for fast full-text search)."""
+        ...
+
 
 class InMemoryRepository:
     """A thread-safe repository held in memory: for tests and for throwaway sessions."""
@@ -250,3 +271,20 @@ class InMemoryRepository:
         """A counter bumped by every write."""
         with self._lock:
             return (self._generation,)
+
+    def briefs(self, status: SessionStatus | None = None) -> _Briefs:
+        """Every session (of ``status``) newest first, in brief."""
+        return [SessionBrief.of(m) for m in self.list(SessionFilter(status))]
+
+    def find_by_name(self, name: str) -> _Metas:
+        """Sessions named ``name``, ignoring case."""
+        lowered = name.lower()
+        return [m for m in self.list() if m.name is not None and m.name.lower() == lowered]
+
+    def find_by_prefix(self, prefix: str) -> _Metas:
+        """Sessions whose id starts with ``prefix``, newest first."""
+        return [m for m in self.list() if m.id.startswith(prefix)]
+
+    def transcript_bytes(self, session_id: str) -> bytes:
+        """The transcript as JSON Lines, as the file store would hold it."""
+        return "".join(m.to_line() + "\n" for m in self.load_messages(session_id).messages).encode("utf-8")

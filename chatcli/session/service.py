@@ -8,6 +8,7 @@ keystroke; refreshed after writes and when another process changed the folder).
 
 from __future__ import annotations
 
+import heapq
 import json
 import re
 import threading
@@ -45,7 +46,7 @@ from chatcli.session.models import (
     validate_session_name,
 )
 from chatcli.session.repository import SessionFilter, SessionRepository
-from chatcli.session.store import FileRepository
+from chatcli.session.store import FileRepository, parse_transcript
 
 __all__ = [
     "EXPORT_FORMAT",
@@ -220,10 +221,9 @@ class SessionService:
             token = self.repo.change_token()
             if not force and token == self._snapshot.token and self._snapshot.token:
                 return self._snapshot
-            listing = self.repo.list(SessionFilter())
             entries = tuple(
-                SnapshotEntry(m.id, m.name, m.first_message, m.last_active, m.status, m.message_count)
-                for m in listing
+                SnapshotEntry(b.id, b.name, b.first_message, b.last_active, b.status, b.message_count)
+                for b in self.repo.briefs()
             )
             snap = Snapshot(entries, token, utc_now())
             with self._snapshot_lock:
@@ -243,23 +243,21 @@ class SessionService:
         lowered = text.lower()
         if is_session_id(lowered):
             return self.repo.get(lowered)
-        sessions = self.repo.list(SessionFilter())
-        exact = [m for m in sessions if m.name == text]
-        if not exact:
-            exact = [m for m in sessions if m.name is not None and m.name.lower() == lowered]
+        named = self.repo.find_by_name(text)
+        exact = [m for m in named if m.name == text] or named
         if len(exact) == 1:
             return exact[0]
         if len(exact) > 1:
             raise AmbiguousId(text, [_describe(m) for m in exact])
         if len(text) >= MIN_PREFIX and _PREFIX_CHARS.fullmatch(lowered):
-            matches = [m for m in sessions if m.id.startswith(lowered)]
+            matches = self.repo.find_by_prefix(lowered)
             if len(matches) == 1:
                 return matches[0]
             if matches:
                 raise AmbiguousId(text, [_describe(m) for m in matches])
         elif _PREFIX_CHARS.fullmatch(lowered):
             raise SessionNotFound(text, f"not a name, and id prefixes need at least {MIN_PREFIX} characters")
-        for problem in sessions.problems:
+        for problem in self.repo.list(SessionFilter(limit=0)).problems:
             if isinstance(problem, CorruptedSession) and problem.session_id.startswith(lowered):
                 raise problem
         raise SessionNotFound(text)
@@ -306,33 +304,45 @@ class SessionService:
         if not needle:
             raise SessionNotFound(text, "not a search: the search text is empty")
         lowered = needle.lower()
-        hits: list[SearchHit] = []
-        sessions = self.repo.list(SessionFilter(_status_filter(status)))
-        for meta in sessions:
-            for index, message in enumerate(self._messages_containing(meta.id, lowered)):
+        raw_needle = _raw_needle(lowered)
+        top: list[tuple[tuple[datetime, str, int], SearchHit]] = []  # min-heap of the newest hits
+        searched = 0
+        stopped_early = False
+        for brief in self.repo.briefs(_status_filter(status)):
+            # Sessions come newest first and a message is never newer than its session's
+            # last_active: once the heap is full of newer hits, no older session can add one.
+            if len(top) >= limit and brief.last_active < top[0][0][0]:
+                stopped_early = True
+                break
+            try:
+                data = self.repo.transcript_bytes(brief.id)
+            except SessionNotFound:
+                continue
+            searched += 1
+            if raw_needle is not None and raw_needle not in data.lower():
+                continue
+            for index, message in enumerate(parse_transcript(data).messages):
                 pos = message.content.lower().find(lowered)
                 if pos < 0:
                     continue
-                hits.append(
-                    SearchHit(
-                        meta.id,
-                        meta.name,
-                        message.role,
-                        message.timestamp,
-                        _snippet(message.content, pos, len(needle)),
-                        index,
-                    )
+                hit = SearchHit(
+                    brief.id,
+                    brief.name,
+                    message.role,
+                    message.timestamp,
+                    _snippet(message.content, pos, len(needle)),
+                    index,
                 )
-        hits.sort(key=lambda h: (h.timestamp, h.session_id, h.message_index), reverse=True)
-        truncated = len(hits) > limit
-        return SearchResult(needle, hits[: max(limit, 0)], truncated, len(sessions))
-
-    def _messages_containing(self, session_id: str, lowered: str) -> Iterator[Message]:
-        try:
-            transcript = self.repo.load_messages(session_id)
-        except SessionNotFound:
-            return
-        yield from transcript.messages
+                item = ((message.timestamp, brief.id, index), hit)
+                if len(top) < limit:
+                    heapq.heappush(top, item)
+                elif item[0] > top[0][0]:
+                    heapq.heapreplace(top, item)
+                    stopped_early = True  # a hit fell off the end: there are more
+                else:
+                    stopped_early = True
+        hits = [hit for _, hit in sorted(top, key=lambda item: item[0], reverse=True)]
+        return SearchResult(needle, hits, stopped_early, searched)
 
     # ------------------------------------------------------------------ writes
 
@@ -500,6 +510,14 @@ class SessionService:
         if meta.name:
             names.add(meta.name.lower())
         result.imported.append(meta)
+
+
+def _raw_needle(lowered: str) -> bytes | None:
+    """The needle as it appears in a transcript's raw bytes, for a quick pre-check; None when
+    JSON escaping could hide it (quotes, backslashes, controls) or ASCII lower-casing differs."""
+    if not lowered.isascii() or any(ch in lowered for ch in '"\\') or not lowered.isprintable():
+        return None
+    return lowered.encode("ascii")
 
 
 def _describe(meta: SessionMetadata) -> str:

@@ -997,6 +997,21 @@ class FileRepository:
         os.fsync(fd)
         return start
 
+    def transcript_bytes(self, session_id: str) -> bytes:
+        """The raw transcript (empty if the session has none yet); links are never followed."""
+        folder = self._check_session_dir(session_id)
+        path = folder / CONVERSATION_FILE
+        try:
+            return self._read_bytes(path)
+        except FileNotFoundError:
+            if not os.path.lexists(folder / METADATA_FILE):
+                raise SessionNotFound(session_id) from None
+            return b""
+        except OSError as exc:
+            if os.path.islink(path):
+                raise UnsafePath(path, "is a symbolic link") from exc
+            raise from_os_error(exc, path) from exc
+
     def load_messages(self, session_id: str) -> Transcript:
         """Every readable message, oldest first; bad lines are skipped and reported, never fatal."""
         folder = self._check_session_dir(session_id)
