@@ -81,6 +81,8 @@ def snapshot(root: Path, *, skip: Path | None = None) -> dict[str, bytes | str]:
                 found[rel] = f"-> {os.readlink(path)}"
             elif path.is_dir():
                 found[rel] = "<dir>"
+            elif name.endswith(("-shm", "-wal")):
+                continue  # SQLite's transient files: an open connection creates and updates them
             else:
                 found[rel] = path.read_bytes()
     return found

@@ -31,6 +31,7 @@ from chatcli.session.errors import (
     UnsupportedVersion,
     from_os_error,
 )
+from chatcli.session.index import INDEX_DIR
 from chatcli.session.models import is_session_id
 from chatcli.session.store import (
     CHANGES_FILE,
@@ -47,7 +48,7 @@ from chatcli.session.store import (
 __all__ = ["DoctorReport", "Finding", "run_doctor"]
 
 Severity = Literal["ok", "warning", "error"]
-_KNOWN_HIDDEN = {".gitignore", LOCKS_DIR, QUARANTINE_DIR, CHANGES_FILE}
+_KNOWN_HIDDEN = {".gitignore", LOCKS_DIR, QUARANTINE_DIR, CHANGES_FILE, INDEX_DIR}
 _EMPTY = "holds no session files (a creation that was interrupted)"
 
 
@@ -375,4 +376,25 @@ def run_doctor(repo: FileRepository, *, repair: bool = False) -> DoctorReport:
         if finding.problems:
             report.findings.append(finding)
     _examine_hidden(repo, report, repair, live)
+    _examine_index(repo, report, repair)
     return report
+
+
+def _examine_index(repo: FileRepository, report: DoctorReport, repair: bool) -> None:
+    """Compare the metadata index with the files; with ``repair`` rebuild it from the files."""
+    try:
+        problems = repo.index_problems()
+    except (OSError, SessionError) as exc:
+        problems = [f"the index cannot be checked ({exc})"]
+    if not problems:
+        return
+    shown = problems[:10] + ([f"… and {len(problems) - 10} more"] if len(problems) > 10 else [])
+    finding = Finding(INDEX_DIR, "warning", shown)
+    if repair:
+        try:
+            count = repo.rebuild_index()
+            finding.actions.append(f"rebuilt the index from the files ({count} sessions)")
+        except SessionError as exc:
+            finding.unrepairable.append(_first_line(exc))
+            finding.severity = "error"
+    report.findings.append(finding)

@@ -28,13 +28,13 @@ from pathlib import Path
 
 from chatcli.session.models import SessionMetadata, SessionStatus
 
-__all__ = ["INDEX_DIR", "INDEX_FILE", "IndexUnavailable", "SessionBrief", "SessionIndex"]
+__all__ = ["INDEX_DIR", "INDEX_FILE", "IndexUnavailable", "Indexed", "SessionBrief", "SessionIndex"]
 
 #: The index lives in its own folder: SQLite creates and removes ``-wal``/``-shm`` files beside it,
 #: which must not change the sessions folder's mtime (readers watch that for outside changes).
 INDEX_DIR = ".index"
 INDEX_FILE = "sessions.sqlite3"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 10_000
 
 _SCHEMA = """
@@ -48,7 +48,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     first_message TEXT NOT NULL,
     first_lower TEXT NOT NULL,
     message_count INTEGER NOT NULL,
-    meta TEXT NOT NULL
+    meta TEXT NOT NULL,
+    stamp TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS sessions_by_activity ON sessions (status, last_active DESC, id DESC);
 CREATE INDEX IF NOT EXISTS sessions_by_recency ON sessions (last_active DESC, id DESC);
@@ -66,10 +67,13 @@ def _sort_key(meta: SessionMetadata) -> str:
     return meta.last_active.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-_INSERT = "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT = "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+#: A row's metadata with the ``stamp`` (mtime, size, inode) of the file it was read from.
+Indexed = tuple[SessionMetadata, str]
 
 
-def _row(meta: SessionMetadata) -> tuple[object, ...]:
+def _row(meta: SessionMetadata, stamp: str) -> tuple[object, ...]:
     return (
         meta.id,
         meta.status.value,
@@ -80,6 +84,7 @@ def _row(meta: SessionMetadata) -> tuple[object, ...]:
         meta.first_message.lower(),
         meta.message_count,
         meta.model_dump_json(),
+        stamp,
     )
 
 
@@ -191,18 +196,16 @@ class SessionIndex:
         with self._tx(durable=True) as conn:
             conn.execute("INSERT OR IGNORE INTO dirty (id) VALUES (?)", (session_id,))
 
-    def store(self, meta: SessionMetadata) -> None:
-        """Step 3 of a write: the session's new metadata, and its mark cleared."""
+    def store(self, meta: SessionMetadata, stamp: str) -> None:
+        """Step 3 of a write: the session's new metadata (and its file's stamp), mark cleared."""
         with self._tx() as conn:
-            conn.execute(_INSERT, _row(meta))
+            conn.execute(_INSERT, _row(meta, stamp))
             conn.execute("DELETE FROM dirty WHERE id = ?", (meta.id,))
 
-    def store_many(self, metas: Iterable[SessionMetadata], clear: Iterable[str] = ()) -> None:
+    def store_many(self, metas: Iterable[Indexed], clear: Iterable[str] = ()) -> None:
         """Store several sessions (and clear the given marks) in one transaction."""
         with self._tx() as conn:
-            conn.executemany(
-                "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?)", (_row(m) for m in metas)
-            )
+            conn.executemany(_INSERT, (_row(m, stamp) for m, stamp in metas))
             conn.executemany("DELETE FROM dirty WHERE id = ?", ((sid,) for sid in clear))
 
     def forget(self, session_ids: Iterable[str]) -> None:
@@ -244,8 +247,8 @@ class SessionIndex:
         status: SessionStatus | None = None,
         search: str | None = None,
         limit: int | None = None,
-    ) -> list[SessionMetadata]:
-        """Sessions newest first, filtered like :class:`~chatcli.session.repository.SessionFilter`."""
+    ) -> list[Indexed]:
+        """Sessions newest first, with their stamps, filtered like a ``SessionFilter``."""
         where: list[str] = []
         params: list[object] = []
         if status is not None:
@@ -255,14 +258,14 @@ class SessionIndex:
             needle = search.lower()
             where.append("(instr(first_lower, ?) > 0 OR instr(coalesce(name_lower, ''), ?) > 0)")
             params += [needle, needle]
-        sql = "SELECT meta FROM sessions"
+        sql = "SELECT meta, stamp FROM sessions"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY last_active DESC, id DESC"
         if limit is not None:
             sql += " LIMIT ?"
             params.append(max(limit, 0))
-        return [SessionMetadata.model_validate_json(str(r[0])) for r in self._query(sql, params)]
+        return [(SessionMetadata.model_validate_json(str(r[0])), str(r[1])) for r in self._query(sql, params)]
 
     def briefs(self, status: SessionStatus | None = None) -> list[SessionBrief]:
         """Every session (of ``status``) newest first, as briefs."""
@@ -284,15 +287,16 @@ class SessionIndex:
             for sid, name, st, active, first, count in self._query(sql, params)
         ]
 
-    def by_name(self, name_lower: str) -> list[SessionMetadata]:
+    def by_name(self, name_lower: str) -> list[Indexed]:
         """Sessions whose name equals ``name_lower`` ignoring case."""
-        rows = self._query("SELECT meta FROM sessions WHERE name_lower = ?", (name_lower,))
-        return [SessionMetadata.model_validate_json(str(r[0])) for r in rows]
+        rows = self._query("SELECT meta, stamp FROM sessions WHERE name_lower = ?", (name_lower,))
+        return [(SessionMetadata.model_validate_json(str(r[0])), str(r[1])) for r in rows]
 
-    def by_prefix(self, prefix: str) -> list[SessionMetadata]:
+    def by_prefix(self, prefix: str) -> list[Indexed]:
         """Sessions whose id starts with ``prefix`` (lowercase hex and dashes only)."""
         upper = prefix[:-1] + chr(ord(prefix[-1]) + 1) if prefix else ""
         rows = self._query(
-            "SELECT meta FROM sessions WHERE id >= ? AND id < ? ORDER BY last_active DESC", (prefix, upper)
+            "SELECT meta, stamp FROM sessions WHERE id >= ? AND id < ? ORDER BY last_active DESC",
+            (prefix, upper),
         )
-        return [SessionMetadata.model_validate_json(str(r[0])) for r in rows]
+        return [(SessionMetadata.model_validate_json(str(r[0])), str(r[1])) for r in rows]

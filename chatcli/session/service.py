@@ -257,7 +257,7 @@ class SessionService:
                 raise AmbiguousId(text, [_describe(m) for m in matches])
         elif _PREFIX_CHARS.fullmatch(lowered):
             raise SessionNotFound(text, f"not a name, and id prefixes need at least {MIN_PREFIX} characters")
-        for problem in self.repo.list(SessionFilter(limit=0)).problems:
+        for problem in self.repo.list(SessionFilter()).problems:
             if isinstance(problem, CorruptedSession) and problem.session_id.startswith(lowered):
                 raise problem
         raise SessionNotFound(text)

@@ -46,7 +46,7 @@ from chatcli.session.errors import (
     from_os_error,
     shorten,
 )
-from chatcli.session.index import IndexUnavailable, SessionBrief, SessionIndex
+from chatcli.session.index import Indexed, IndexUnavailable, SessionBrief, SessionIndex
 from chatcli.session.models import (
     FIRST_MESSAGE_LIMIT,
     Message,
@@ -409,6 +409,31 @@ class FileRepository:
             with contextlib.suppress(OSError):
                 os.unlink(str(self._index.path) + suffix)
 
+    def _stamp_of(self, session_id: str) -> str:
+        """``mtime:size:inode`` of the session's metadata file ("" if absent): any change to the
+        file, in place or by replacement, changes it."""
+        try:
+            st = os.stat(self.root / session_id / METADATA_FILE, follow_symlinks=False)
+        except OSError:
+            return ""
+        return f"{st.st_mtime_ns}:{st.st_size}:{st.st_ino}"
+
+    def _verified(self, rows: Sequence[Indexed], problems: list[SessionError]) -> _Metas:
+        """Rows whose metadata file is unchanged since it was indexed; changed ones are read
+        again from the file (a file damaged by hand is then reported, never shown stale)."""
+        out: list[SessionMetadata] = []
+        for meta, stamp in rows:
+            if self._stamp_of(meta.id) == stamp:
+                out.append(meta)
+                continue
+            try:
+                out.append(self._read_metadata(meta.id))
+            except SessionNotFound:
+                continue
+            except SessionError as exc:
+                problems.append(exc)
+        return out
+
     def _root_mtime(self) -> int:
         try:
             return os.stat(self.root).st_mtime_ns
@@ -447,7 +472,7 @@ class FileRepository:
                 index.forget([session_id])
                 index.mark_dirty(session_id)  # unreadable: readers look at its files each time
             else:
-                index.store(meta)
+                index.store(meta, self._stamp_of(session_id))
             mtime = self._root_mtime()
             if index.recorded_root_mtime() != mtime:
                 index.record_root_mtime(mtime)
@@ -517,27 +542,29 @@ class FileRepository:
                 if meta is None:
                     index.forget([session_id])
                 else:
-                    index.store(meta)
+                    index.store(meta, self._stamp_of(session_id))
             finally:
                 lock.release()
         return index, overrides, problems, untrusted
 
     def _reconcile(self, index: SessionIndex) -> None:
         """Match the index's ids with the folder's (sessions copied in or removed by hand)."""
+        # Read the index first: a session created between the two reads is then "new on disk"
+        # (and indexed), never "known but gone" (and wrongly forgotten).
+        known = index.ids()
         try:
             on_disk = {e.name for e in os.scandir(self.root) if is_session_id(e.name)}
         except OSError as exc:
             raise from_os_error(exc, self.root) from exc
-        known = index.ids()
-        fresh: list[SessionMetadata] = []
+        fresh: list[Indexed] = []
         for session_id in on_disk - known:
             try:
-                fresh.append(self._read_metadata(session_id))
+                fresh.append((self._read_metadata(session_id), self._stamp_of(session_id)))
             except SessionNotFound:
                 continue
             except SessionError:
                 index.mark_dirty(session_id)
-        index.store_many(fresh, clear=[m.id for m in fresh])
+        index.store_many(fresh, clear=[m.id for m, _ in fresh])
         index.forget(known - on_disk)
 
     def rebuild_index(self) -> int:
@@ -561,7 +588,7 @@ class FileRepository:
         if not os.path.exists(index.path):
             return ["the index is missing (it is rebuilt on the next listing)"]
         try:
-            indexed = {m.id: m for m in index.select()}
+            indexed = {m.id: m for m, _ in index.select()}
             dirty = set(index.dirty_ids())
         except IndexUnavailable as exc:
             return [f"the index cannot be read ({exc})"]
@@ -804,10 +831,18 @@ class FileRepository:
         index, overrides, problems, untrusted = synced
         limit = None if flt.limit is None else flt.limit + len(untrusted)
         try:
-            rows = index.select(status=flt.status, search=flt.search, limit=limit)
+            indexed = index.select(status=flt.status, search=flt.search, limit=limit)
         except IndexUnavailable:
             return self._scan(flt)
-        rows = [m for m in rows if m.id not in untrusted] + overrides
+        found: list[SessionError] = []
+        rows = self._verified([r for r in indexed if r[0].id not in untrusted], found)
+        if limit is not None and len(indexed) == limit and len(rows) + len(overrides) < limit:
+            # Rows dropped as changed on disk left the page short: verify the whole listing.
+            found = []
+            unlimited = index.select(status=flt.status, search=flt.search)
+            rows = self._verified([r for r in unlimited if r[0].id not in untrusted], found)
+        problems += found
+        rows += overrides
         return SessionList(apply_filter(rows, flt), problems)
 
     def briefs(self, status: SessionStatus | None = None) -> _Briefs:
@@ -835,7 +870,8 @@ class FileRepository:
         if synced is not None:
             index, overrides, _, untrusted = synced
             with contextlib.suppress(IndexUnavailable):
-                rows = [m for m in index.by_name(lowered) if m.id not in untrusted]
+                found = self._verified([r for r in index.by_name(lowered) if r[0].id not in untrusted], [])
+                rows = [m for m in found if m.name is not None and m.name.lower() == lowered]
                 return rows + [m for m in overrides if m.name is not None and m.name.lower() == lowered]
         return [m for m in self.list() if m.name is not None and m.name.lower() == lowered]
 
@@ -845,7 +881,7 @@ class FileRepository:
         if synced is not None:
             index, overrides, _, untrusted = synced
             with contextlib.suppress(IndexUnavailable):
-                rows = [m for m in index.by_prefix(prefix) if m.id not in untrusted]
+                rows = self._verified([r for r in index.by_prefix(prefix) if r[0].id not in untrusted], [])
                 return rows + [m for m in overrides if m.id.startswith(prefix)]
         return [m for m in self.list() if m.id.startswith(prefix)]
 

@@ -673,6 +673,7 @@ def test_symlinked_project_folders_are_refused(tmp_path: Path, outside: Path, pl
         (project / ".amazonq").rmdir()
     victim = FileRepository(outside / "sessions")
     victim.save(make_meta("victim"))
+    victim.close()
     os.symlink(outside if planted == ".amazonq" else outside / "sessions", project / planted)
     before = snapshot(outside)
     repo = FileRepository(discover_sessions_dir(cwd=project, environ={}))
@@ -700,6 +701,7 @@ def test_symlinked_explicit_sessions_folder_is_refused(tmp_path: Path, outside: 
 def _plant_session_folder_link(repo: FileRepository, outside: Path) -> str:
     victim = FileRepository(outside / "victim-store")
     sid = _session_with_messages(victim, 2).id
+    victim.close()  # its own index connection must not write (checkpoint) during the test
     repo.save(make_meta("real"))
     os.symlink(outside / "victim-store" / sid, repo.root / sid)
     return sid
