@@ -524,15 +524,19 @@ class FileRepository:
         problems: list[SessionError] = []
         untrusted: set[str] = set()
         for session_id in index.dirty_ids():
+            lock = self._try_lock(f"{session_id}.lock") if is_session_id(session_id) else None
             try:
+                # Read under the lock when it can be had: a writer that finished between an
+                # unlocked read and the lock would otherwise have its fresh row overwritten.
                 meta = self._read_metadata(session_id)
             except SessionNotFound:
                 meta = None
             except SessionError as exc:
+                if lock is not None:
+                    lock.release()
                 problems.append(exc)
                 untrusted.add(session_id)
                 continue
-            lock = self._try_lock(f"{session_id}.lock") if is_session_id(session_id) else None
             if lock is None:
                 untrusted.add(session_id)
                 if meta is not None:
