@@ -196,4 +196,13 @@ def run_sessions(argv: Sequence[str]) -> int:
         dump_json(to_json(result), sys.stdout)
     else:
         render(result, make_console())
+    return _result_exit_code(result)
+
+
+def _result_exit_code(result: object) -> int:
+    """A command that ran but could not do all it was asked (a prune that kept some) exits 1."""
+    from chatcli.session.service import PruneResult
+
+    if isinstance(result, PruneResult) and result.failures:
+        return EXIT_USER
     return EXIT_OK

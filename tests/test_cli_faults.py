@@ -308,3 +308,30 @@ def test_missing_folder(tmp_path: Path) -> None:
         assert run.code == 1 and "not found" in run.err, run
     assert not (tmp_path / "not").exists(), "a read created the folder"
     assert os.listdir(work) == []
+
+
+def test_prune_that_could_not_delete_everything_exits_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Deletions that fail are reported and the exit code says the prune did not finish."""
+    from datetime import UTC, datetime
+
+    from chatcli.cli import run_sessions
+    from chatcli.session.errors import StorageError
+    from chatcli.session.models import Message, SessionMetadata, new_session_id
+    from chatcli.session.store import FileRepository
+
+    repo = FileRepository(tmp_path / "s")
+    old = datetime(2020, 1, 1, tzinfo=UTC)
+    meta = SessionMetadata(id=new_session_id(), created=old, last_active=old, message_count=1)
+    repo.create(meta, [Message(role="user", content="old", timestamp=old)])
+
+    def refuse(self: FileRepository, session_id: str) -> None:
+        raise StorageError("the file system is read-only", self.root)
+
+    monkeypatch.setattr(FileRepository, "delete", refuse)
+    code = run_sessions(["--sessions-dir", str(repo.root), "prune", "--older-than", "30d", "--yes", "--json"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "read-only" in out
+    assert repo.exists(meta.id)
