@@ -18,7 +18,7 @@ from prompt_toolkit.completion import CompleteEvent, Completer, Completion, Path
 from prompt_toolkit.document import Document
 
 from chatcli.commands.registry import Registry
-from chatcli.commands.spec import Command, ValueKind
+from chatcli.commands.spec import Command, UsageError, ValueKind
 from chatcli.render.sanitize import clean_inline
 from chatcli.render.timefmt import relative_age
 from chatcli.session.models import SessionStatus, utc_now
@@ -64,7 +64,7 @@ def classify(registry: Registry, text: str) -> Want | None:
         return Want("sub", word, head=(done[0],))
     try:
         command, rest = registry.find(done)
-    except Exception:
+    except UsageError:  # an unknown command: nothing to offer
         return None
     if rest and rest[-1].startswith("-"):
         opt = command.option_for(rest[-1].split("=", 1)[0])

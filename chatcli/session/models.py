@@ -200,7 +200,8 @@ class Message(BaseModel):
     ``interrupted`` marks an assistant reply cut short (Ctrl-C, a dropped stream).
     """
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # Built on first use: listings never validate a message, so they skip the schema build.
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     role: Role
     content: str
