@@ -25,22 +25,9 @@ import pytest
 from chatcli.session.models import SessionMetadata, SessionStatus, utc_now
 from chatcli.session.service import SessionService
 from chatcli.session.store import ENV_SESSIONS_DIR, FileRepository
-from tests.commands.conftest import seed_session
+from tests.commands.conftest import SESSION_SUBCOMMANDS, seed_session
 
-SUBCOMMANDS = (
-    "list",
-    "show",
-    "name",
-    "archive",
-    "unarchive",
-    "delete",
-    "search",
-    "export",
-    "import",
-    "fork",
-    "prune",
-    "doctor",
-)
+SUBCOMMANDS = SESSION_SUBCOMMANDS
 #: Environment variables that change how output looks; removed so each test sets what it checks.
 _STYLE_VARS = ("FORCE_COLOR", "NO_COLOR", "COLUMNS", "LINES", "TERM", "COLORTERM", "CLICOLOR_FORCE")
 #: A colour/style sequence (SGR): the only escape sequence chatcli itself may write.

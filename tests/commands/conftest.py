@@ -79,3 +79,20 @@ def make_ctx(service: SessionService) -> Callable[..., CommandContext]:
         return CommandContext(service, confirm=confirm, prefix=prefix)
 
     return factory
+
+
+#: Every ``sessions`` subcommand the issues ask for, in the order the README lists them.
+SESSION_SUBCOMMANDS = (
+    "list",
+    "show",
+    "name",
+    "archive",
+    "unarchive",
+    "delete",
+    "search",
+    "export",
+    "import",
+    "fork",
+    "prune",
+    "doctor",
+)

@@ -12,21 +12,9 @@ from chatcli.commands.results import HelpResult, NewSessionAction, QuitAction
 from chatcli.commands.sessions import SESSION_COMMANDS
 from chatcli.commands.spec import Command, HelpRequested, ParsedArgs, UsageError
 from chatcli.session.service import ListResult
+from tests.commands.conftest import SESSION_SUBCOMMANDS
 
-SESSION_WORDS = {
-    "list",
-    "show",
-    "name",
-    "archive",
-    "unarchive",
-    "delete",
-    "search",
-    "export",
-    "import",
-    "fork",
-    "prune",
-    "doctor",
-}
+SESSION_WORDS = set(SESSION_SUBCOMMANDS)
 REPL_ONLY = {"help", "new", "resume", "clear", "quit"}
 
 Ctx = Callable[..., CommandContext]
