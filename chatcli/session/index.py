@@ -18,15 +18,19 @@ unreadable or newer-schema index is rebuilt from the files.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeAlias
 
-from chatcli.session.models import SessionMetadata, SessionStatus
+from chatcli.session.fields import SessionBrief, SessionStatus
+
+if TYPE_CHECKING:
+    from chatcli.session.models import SessionMetadata
 
 __all__ = ["INDEX_DIR", "INDEX_FILE", "IndexUnavailable", "Indexed", "SessionBrief", "SessionIndex"]
 
@@ -34,7 +38,7 @@ __all__ = ["INDEX_DIR", "INDEX_FILE", "IndexUnavailable", "Indexed", "SessionBri
 #: which must not change the sessions folder's mtime (readers watch that for outside changes).
 INDEX_DIR = ".index"
 INDEX_FILE = "sessions.sqlite3"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 10_000
 
 _SCHEMA = """
@@ -48,6 +52,9 @@ CREATE TABLE IF NOT EXISTS sessions (
     first_message TEXT NOT NULL,
     first_lower TEXT NOT NULL,
     message_count INTEGER NOT NULL,
+    created TEXT NOT NULL,
+    file_count INTEGER NOT NULL,
+    custom TEXT,
     meta TEXT NOT NULL,
     stamp TEXT NOT NULL
 );
@@ -67,10 +74,26 @@ def _sort_key(meta: SessionMetadata) -> str:
     return meta.last_active.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-_INSERT = "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT = "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 #: A row's metadata with the ``stamp`` (mtime, size, inode) of the file it was read from.
-Indexed = tuple[SessionMetadata, str]
+Indexed: TypeAlias = "tuple[SessionMetadata, str]"
+
+
+def _full(rows: Iterable[Sequence[object]]) -> list[Indexed]:
+    """Full metadata (and stamps) from ``(meta, stamp)`` rows; pydantic is imported only here."""
+    from chatcli.session.models import SessionMetadata
+
+    return [(SessionMetadata.model_validate_json(str(meta)), str(stamp)) for meta, stamp in rows]
+
+
+def _custom_json(meta: SessionMetadata) -> str | None:
+    """``custom_fields`` as JSON text, None when empty (most sessions: nothing to parse back)."""
+    if not meta.custom_fields:
+        return None
+    from pydantic_core import to_json  # writers have pydantic loaded already
+
+    return to_json(meta.custom_fields).decode("utf-8")
 
 
 def _row(meta: SessionMetadata, stamp: str) -> tuple[object, ...]:
@@ -83,26 +106,54 @@ def _row(meta: SessionMetadata, stamp: str) -> tuple[object, ...]:
         meta.first_message,
         meta.first_message.lower(),
         meta.message_count,
+        meta.created.isoformat(),
+        meta.file_count,
+        _custom_json(meta),
         meta.model_dump_json(),
         stamp,
     )
 
 
-@dataclass(frozen=True, slots=True)
-class SessionBrief:
-    """The few fields listings, completion and search need, read without building full models."""
+_BRIEF_COLUMNS = "id, name, status, created, last_active, first_message, message_count, file_count, custom"
 
-    id: str
-    name: str | None
-    status: SessionStatus
-    last_active: datetime
-    first_message: str
-    message_count: int
 
-    @classmethod
-    def of(cls, meta: SessionMetadata) -> SessionBrief:
-        """The brief of a full metadata object."""
-        return cls(meta.id, meta.name, meta.status, meta.last_active, meta.first_message, meta.message_count)
+def _brief(row: Sequence[object]) -> SessionBrief:
+    """A brief from the first columns of a row selected with :data:`_BRIEF_COLUMNS`."""
+    sid, name, status, created, active, first, count, files, custom = row[:9]
+    return SessionBrief(
+        str(sid),
+        None if name is None else str(name),
+        SessionStatus(str(status)),
+        datetime.fromisoformat(str(created)),
+        datetime.fromisoformat(str(active)),
+        str(first),
+        int(str(count)),
+        int(str(files)),
+        {} if custom is None else json.loads(str(custom)),
+    )
+
+
+def _filtered(
+    columns: str, status: SessionStatus | None, search: str | None, limit: int | None
+) -> tuple[str, list[object]]:
+    """The ``SELECT`` of ``columns`` for a ``SessionFilter``'s conditions, newest first."""
+    where: list[str] = []
+    params: list[object] = []
+    if status is not None:
+        where.append("status = ?")
+        params.append(status.value)
+    if search:
+        needle = search.lower()
+        where.append("(instr(first_lower, ?) > 0 OR instr(coalesce(name_lower, ''), ?) > 0)")
+        params += [needle, needle]
+    sql = f"SELECT {columns} FROM sessions"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY last_active DESC, id DESC"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(max(limit, 0))
+    return sql, params
 
 
 class SessionIndex:
@@ -248,49 +299,31 @@ class SessionIndex:
         search: str | None = None,
         limit: int | None = None,
     ) -> list[Indexed]:
-        """Sessions newest first, with their stamps, filtered like a ``SessionFilter``."""
-        where: list[str] = []
-        params: list[object] = []
-        if status is not None:
-            where.append("status = ?")
-            params.append(status.value)
-        if search:
-            needle = search.lower()
-            where.append("(instr(first_lower, ?) > 0 OR instr(coalesce(name_lower, ''), ?) > 0)")
-            params += [needle, needle]
-        sql = "SELECT meta, stamp FROM sessions"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY last_active DESC, id DESC"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(max(limit, 0))
+        """Sessions newest first as full metadata, with their stamps, filtered like a ``SessionFilter``."""
+
+        sql, params = _filtered("meta, stamp", status, search, limit)
         return [(SessionMetadata.model_validate_json(str(r[0])), str(r[1])) for r in self._query(sql, params)]
+
+    def select_briefs(
+        self,
+        *,
+        status: SessionStatus | None = None,
+        search: str | None = None,
+        limit: int | None = None,
+    ) -> list[tuple[SessionBrief, str]]:
+        """Like :meth:`select`, as briefs read from the columns (no model is built)."""
+        sql, params = _filtered(_BRIEF_COLUMNS + ", stamp", status, search, limit)
+        return [(_brief(row), str(row[-1])) for row in self._query(sql, params)]
 
     def briefs(self, status: SessionStatus | None = None) -> list[SessionBrief]:
         """Every session (of ``status``) newest first, as briefs."""
-        sql = "SELECT id, name, status, last_active, first_message, message_count FROM sessions"
-        params: list[object] = []
-        if status is not None:
-            sql += " WHERE status = ?"
-            params.append(status.value)
-        sql += " ORDER BY last_active DESC, id DESC"
-        return [
-            SessionBrief(
-                str(sid),
-                None if name is None else str(name),
-                SessionStatus(str(st)),
-                datetime.fromisoformat(str(active)),
-                str(first),
-                int(str(count)),
-            )
-            for sid, name, st, active, first, count in self._query(sql, params)
-        ]
+        sql, params = _filtered(_BRIEF_COLUMNS, status, None, None)
+        return [_brief(row) for row in self._query(sql, params)]
 
     def by_name(self, name_lower: str) -> list[Indexed]:
         """Sessions whose name equals ``name_lower`` ignoring case."""
         rows = self._query("SELECT meta, stamp FROM sessions WHERE name_lower = ?", (name_lower,))
-        return [(SessionMetadata.model_validate_json(str(r[0])), str(r[1])) for r in rows]
+        return _full(rows)
 
     def by_prefix(self, prefix: str) -> list[Indexed]:
         """Sessions whose id starts with ``prefix`` (lowercase hex and dashes only)."""
@@ -299,4 +332,4 @@ class SessionIndex:
             "SELECT meta, stamp FROM sessions WHERE id >= ? AND id < ? ORDER BY last_active DESC",
             (prefix, upper),
         )
-        return [(SessionMetadata.model_validate_json(str(r[0])), str(r[1])) for r in rows]
+        return _full(rows)

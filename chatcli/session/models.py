@@ -6,15 +6,23 @@ come with a new ``version`` and a step in :meth:`SessionMetadata.migrate`.
 
 from __future__ import annotations
 
-import re
 import uuid
-from datetime import UTC, datetime, timedelta
-from enum import StrEnum
+from datetime import datetime, timedelta
 from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from chatcli.session.errors import InvalidMetadata, InvalidName, UnsupportedVersion, shorten
+from chatcli.session.errors import InvalidMetadata, UnsupportedVersion
+from chatcli.session.fields import (
+    FIRST_MESSAGE_LIMIT,
+    NAME_MAX_LENGTH,
+    SessionStatus,
+    as_utc,
+    is_session_id,
+    new_session_id,
+    utc_now,
+    validate_session_name,
+)
 
 __all__ = [
     "FIRST_MESSAGE_LIMIT",
@@ -32,71 +40,8 @@ __all__ = [
 
 #: The metadata schema version this chatcli writes.
 METADATA_VERSION = 1
-#: Longest accepted session name.
-NAME_MAX_LENGTH = 100
-#: ``first_message`` keeps this many characters: it is a summary for listings, not the message.
-FIRST_MESSAGE_LIMIT = 500
-
-_NAME_CHAR = re.compile(r"[A-Za-z0-9_-]")
-_SESSION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 Role = Literal["user", "assistant", "system"]
-
-
-def utc_now() -> datetime:
-    """The current time as a timezone-aware UTC datetime."""
-    return datetime.now(UTC)
-
-
-def new_session_id() -> str:
-    """A fresh session id: a UUID4 in canonical lowercase form."""
-    return str(uuid.uuid4())
-
-
-def is_session_id(value: str) -> bool:
-    """True if ``value`` is a canonical lowercase UUID, the only form a session id takes on disk.
-
-    This is what keeps ids safe to use as a folder name: no separators, no ``..``, no NUL.
-    """
-    return _SESSION_ID.fullmatch(value) is not None
-
-
-def validate_session_name(name: str) -> str:
-    """Return ``name`` if it is a valid session name, else raise :class:`InvalidName`.
-
-    A name is 1-100 characters of ASCII letters, digits, ``-`` and ``_``, and does not start with
-    ``-`` (so it can never be mistaken for a command-line option).
-    """
-    if not isinstance(name, str):
-        raise InvalidName("a name must be text")
-    if not name:
-        raise InvalidName("the name is empty")
-    if len(name) > NAME_MAX_LENGTH:
-        raise InvalidName(f"the name is {len(name)} characters long; the limit is {NAME_MAX_LENGTH}")
-    for ch in name:
-        if not _NAME_CHAR.fullmatch(ch):
-            if ch == " ":
-                what = "a space"
-            elif ch.isprintable():
-                what = f"{ch!r}"
-            else:
-                what = f"the invisible character U+{ord(ch):04X}"
-            raise InvalidName(f"{shorten(ascii(name), 40)} contains {what}")
-    if name.startswith("-"):
-        raise InvalidName(f"{shorten(name, 40)!r} starts with '-', which reads as an option")
-    return name
-
-
-def _as_utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-class SessionStatus(StrEnum):
-    """Lifecycle state of a session."""
-
-    ACTIVE = "active"
-    ARCHIVED = "archived"
-
 
 class SessionMetadata(BaseModel):
     """Everything chatcli knows about a session without reading its transcript.
@@ -120,7 +65,7 @@ class SessionMetadata(BaseModel):
     @field_validator("created", "last_active")
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
-        return _as_utc(value)
+        return as_utc(value)
 
     @classmethod
     def new(cls, session_id: str, first_message: str) -> Self:
@@ -165,7 +110,7 @@ class SessionMetadata(BaseModel):
 
     def update_activity(self, at: datetime | None = None) -> None:
         """Move ``last_active`` forward to ``at`` (default: now); it never goes backwards."""
-        when = _as_utc(at) if at is not None else utc_now()
+        when = as_utc(at) if at is not None else utc_now()
         if when <= self.last_active:
             when = self.last_active + timedelta(microseconds=1)
         self.last_active = when
@@ -212,7 +157,7 @@ class Message(BaseModel):
     @field_validator("timestamp")
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
-        return _as_utc(value)
+        return as_utc(value)
 
     def to_line(self) -> str:
         """Serialise as one JSON line (no trailing newline; ``interrupted`` only when set)."""

@@ -1,0 +1,158 @@
+"""Session fields and rules that need no pydantic: ids, names, status, and the brief of a session.
+
+Everything on the hot path of a listing (``chatcli sessions list``, completion) is defined here,
+so that path starts without importing pydantic; :mod:`chatcli.session.models` builds the full
+validated models on top of it and re-exports these names.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Protocol
+
+from chatcli.session.errors import InvalidName, shorten
+
+if TYPE_CHECKING:
+    from chatcli.session.models import SessionMetadata
+
+__all__ = [
+    "FIRST_MESSAGE_LIMIT",
+    "NAME_MAX_LENGTH",
+    "SessionBrief",
+    "SessionStatus",
+    "SessionView",
+    "as_utc",
+    "is_session_id",
+    "new_session_id",
+    "utc_now",
+    "validate_session_name",
+]
+
+#: Longest accepted session name.
+NAME_MAX_LENGTH = 100
+#: ``first_message`` keeps this many characters: it is a summary for listings, not the message.
+FIRST_MESSAGE_LIMIT = 500
+
+_NAME_CHAR = re.compile(r"[A-Za-z0-9_-]")
+_SESSION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def utc_now() -> datetime:
+    """The current time as a timezone-aware UTC datetime."""
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """``value`` in UTC; a naive value is taken to be UTC already."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def new_session_id() -> str:
+    """A fresh session id: a UUID4 in canonical lowercase form."""
+    return str(uuid.uuid4())
+
+
+def is_session_id(value: str) -> bool:
+    """True if ``value`` is a canonical lowercase UUID, the only form a session id takes on disk.
+
+    This is what keeps ids safe to use as a folder name: no separators, no ``..``, no NUL.
+    """
+    return _SESSION_ID.fullmatch(value) is not None
+
+
+def validate_session_name(name: str) -> str:
+    """Return ``name`` if it is a valid session name, else raise :class:`InvalidName`.
+
+    A name is 1-100 characters of ASCII letters, digits, ``-`` and ``_``, and does not start with
+    ``-`` (so it can never be mistaken for a command-line option).
+    """
+    if not isinstance(name, str):
+        raise InvalidName("a name must be text")
+    if not name:
+        raise InvalidName("the name is empty")
+    if len(name) > NAME_MAX_LENGTH:
+        raise InvalidName(f"the name is {len(name)} characters long; the limit is {NAME_MAX_LENGTH}")
+    for ch in name:
+        if not _NAME_CHAR.fullmatch(ch):
+            if ch == " ":
+                what = "a space"
+            elif ch.isprintable():
+                what = f"{ch!r}"
+            else:
+                what = f"the invisible character U+{ord(ch):04X}"
+            raise InvalidName(f"{shorten(ascii(name), 40)} contains {what}")
+    if name.startswith("-"):
+        raise InvalidName(f"{shorten(name, 40)!r} starts with '-', which reads as an option")
+    return name
+
+
+class SessionStatus(StrEnum):
+    """Lifecycle state of a session."""
+
+    ACTIVE = "active"
+    ARCHIVED = "archived"
+
+
+class SessionView(Protocol):
+    """What listings and their JSON show of a session: satisfied by both
+    :class:`~chatcli.session.models.SessionMetadata` and :class:`SessionBrief`."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def status(self) -> SessionStatus: ...
+    @property
+    def created(self) -> datetime: ...
+    @property
+    def last_active(self) -> datetime: ...
+    @property
+    def first_message(self) -> str: ...
+    @property
+    def message_count(self) -> int: ...
+    @property
+    def file_count(self) -> int: ...
+    @property
+    def custom_fields(self) -> Mapping[str, Any]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SessionBrief:
+    """A session's metadata as the index holds it: already validated when it was stored, so it
+    is read back without building a pydantic model (listings and completion stay cheap)."""
+
+    id: str
+    name: str | None
+    status: SessionStatus
+    created: datetime
+    last_active: datetime
+    first_message: str
+    message_count: int
+    file_count: int = 0
+    custom_fields: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_archived(self) -> bool:
+        """True when the session is archived."""
+        return self.status is SessionStatus.ARCHIVED
+
+    @classmethod
+    def of(cls, meta: SessionMetadata) -> SessionBrief:
+        """The brief of a full metadata object."""
+        return cls(
+            meta.id,
+            meta.name,
+            meta.status,
+            meta.created,
+            meta.last_active,
+            meta.first_message,
+            meta.message_count,
+            meta.file_count,
+            dict(meta.custom_fields),
+        )
