@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from chatcli.session.models import SessionMetadata
 from chatcli.session.service import LoadedSession
+
+if TYPE_CHECKING:
+    from chatcli.session.models import SessionMetadata
 
 __all__ = [
     "Cancelled",

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 from pathlib import Path
 
 from chatcli.commands.context import CommandContext
@@ -130,7 +129,7 @@ def _write_export(path: Path, text: str, *, overwrite: bool) -> None:
             f"the file {path}", "Choose another file name, or add --force to replace it."
         )
     folder = path.parent if str(path.parent) else Path(".")
-    tmp = folder / f".{path.name}.{secrets.token_hex(4)}.tmp"
+    tmp = folder / f".{path.name}.{os.urandom(4).hex()}.tmp"
     try:
         with tmp.open("x", encoding="utf-8") as handle:
             handle.write(text)

@@ -78,7 +78,7 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from chatcli.commands.results import (
     Cancelled,
@@ -95,7 +95,7 @@ from chatcli.commands.results import (
 from chatcli.render.timefmt import iso_utc
 from chatcli.session.doctor import DoctorReport
 from chatcli.session.errors import SessionError
-from chatcli.session.models import Message, SessionMetadata
+from chatcli.session.fields import SessionBrief, SessionView
 from chatcli.session.service import (
     DeleteResult,
     ImportResult,
@@ -106,6 +106,9 @@ from chatcli.session.service import (
     SearchResult,
     SessionDetail,
 )
+
+if TYPE_CHECKING:
+    from chatcli.session.models import Message
 
 __all__ = [
     "dump_json",
@@ -123,7 +126,7 @@ _EXTRA_ESCAPES = re.compile(
 )
 
 
-def session_to_json(meta: SessionMetadata) -> dict[str, JSONValue]:
+def session_to_json(meta: SessionView) -> dict[str, JSONValue]:
     """A session's metadata as a ``session`` object."""
     return {
         "id": meta.id,
@@ -292,9 +295,20 @@ _CONVERTERS: dict[type, Callable[[Any], JSONValue]] = {
     NewSessionAction: lambda _r: {"action": "new_session"},
     ClearAction: lambda _r: {"action": "clear"},
     QuitAction: lambda _r: {"action": "quit"},
-    SessionMetadata: session_to_json,
-    Message: message_to_json,
+    SessionBrief: session_to_json,
 }
+
+
+def _model_converters() -> bool:
+    """Add the pydantic models' converters on first need (True if it just did): registering them
+    at import would import pydantic, which a listing never needs."""
+    from chatcli.session.models import Message, SessionMetadata
+
+    if SessionMetadata in _CONVERTERS:
+        return False
+    _CONVERTERS[SessionMetadata] = session_to_json
+    _CONVERTERS[Message] = message_to_json
+    return True
 
 
 def to_json(result: object) -> JSONValue:
@@ -306,6 +320,8 @@ def to_json(result: object) -> JSONValue:
         converter = _CONVERTERS.get(cls)
         if converter is not None:
             return converter(result)
+    if _model_converters():
+        return to_json(result)
     raise TypeError(f"no JSON form for {type(result).__name__}")
 
 

@@ -22,6 +22,8 @@ from rich.text import Text
 if TYPE_CHECKING:
     from rich.markdown import Markdown
 
+    from chatcli.session.models import Message, SessionMetadata
+
 from chatcli.commands.results import (
     Cancelled,
     ClearAction,
@@ -39,7 +41,7 @@ from chatcli.render.sanitize import clean, clean_inline, clean_lines
 from chatcli.render.timefmt import absolute_time, relative_age, short_id
 from chatcli.session.doctor import DoctorReport
 from chatcli.session.errors import shorten
-from chatcli.session.models import Message, SessionMetadata
+from chatcli.session.fields import SessionBrief, SessionView
 from chatcli.session.service import (
     DeleteResult,
     ImportResult,
@@ -84,7 +86,7 @@ def _one_line(text: str) -> str:
     return clean_inline(" ".join(text.split()))
 
 
-def _label(meta: SessionMetadata) -> Text:
+def _label(meta: SessionView) -> Text:
     """``1a2b3c4d (fix-login)``: the short id plus the name when there is one."""
     text = Text(short_id(meta.id), style="bold")
     if meta.name:
@@ -94,7 +96,7 @@ def _label(meta: SessionMetadata) -> Text:
     return text
 
 
-def _summary_line(meta: SessionMetadata) -> Text:
+def _summary_line(meta: SessionView) -> Text:
     """A one-line description of a session: id, name, status, count, age, first message."""
     text = _label(meta)
     text.no_wrap = True
@@ -132,7 +134,7 @@ def _heading(text: str) -> Text:
     return Text(text, style="bold")
 
 
-def _sessions_table(console: Console, sessions: Sequence[SessionMetadata]) -> Table:
+def _sessions_table(console: Console, sessions: Sequence[SessionView]) -> Table:
     """The session table shared by list, prune and import.
 
     On narrow screens the name is cut shorter and the columns that matter least give way (the
@@ -213,7 +215,24 @@ def render(result: object, console: Console) -> None:
     Actions the REPL carries out itself (new session, clear, quit) and ``None`` print nothing;
     a type with no renderer raises ``TypeError``.
     """
+    if _register_models():
+        render(result, console)
+        return
     raise TypeError(f"no renderer for {type(result).__name__}")
+
+
+def _register_models() -> bool:
+    """Register the renderers of the pydantic models on first need (True if it just did).
+
+    They are not registered at import: that would import pydantic, which a listing never needs.
+    """
+    from chatcli.session.models import Message, SessionMetadata
+
+    if SessionMetadata in render.registry:
+        return False
+    render.register(SessionMetadata, _render_metadata)
+    render.register(Message, _render_message)
+    return True
 
 
 @render.register
@@ -536,11 +555,14 @@ def _help_detail(entry: CommandHelp) -> Group:
 
 
 @render.register
+def _render_brief(result: SessionBrief, console: Console) -> None:
+    console.print(_summary_line(result))
+
+
 def _render_metadata(result: SessionMetadata, console: Console) -> None:
     console.print(_summary_line(result))
 
 
-@render.register
 def _render_message(result: Message, console: Console) -> None:
     render_messages([result], console)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from rich.console import Console, RenderableType
 from rich.live import Live
@@ -12,8 +13,10 @@ from rich.text import Text
 from chatcli.render.results import render_reply_markdown
 from chatcli.render.sanitize import clean_inline, safe_text
 from chatcli.render.timefmt import relative_age
-from chatcli.session.models import Message
 from chatcli.session.service import LoadedSession
+
+if TYPE_CHECKING:
+    from chatcli.session.models import Message
 
 __all__ = ["RESUME_SHOWN", "ReplyView", "render_message", "render_resumed"]
 

@@ -31,8 +31,8 @@ from chatcli.session.errors import (
     UnsupportedVersion,
     from_os_error,
 )
+from chatcli.session.fields import is_session_id
 from chatcli.session.index import INDEX_DIR
-from chatcli.session.models import is_session_id
 from chatcli.session.store import (
     CHANGES_FILE,
     CONVERSATION_FILE,

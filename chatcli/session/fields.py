@@ -8,7 +8,6 @@ validated models on top of it and re-exports these names.
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -54,6 +53,8 @@ def as_utc(value: datetime) -> datetime:
 
 def new_session_id() -> str:
     """A fresh session id: a UUID4 in canonical lowercase form."""
+    import uuid  # imported here: ``uuid`` costs a listing a few milliseconds it never needs
+
     return str(uuid.uuid4())
 
 
@@ -120,6 +121,8 @@ class SessionView(Protocol):
     def file_count(self) -> int: ...
     @property
     def custom_fields(self) -> Mapping[str, Any]: ...
+    @property
+    def is_archived(self) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)

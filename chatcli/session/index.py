@@ -300,9 +300,8 @@ class SessionIndex:
         limit: int | None = None,
     ) -> list[Indexed]:
         """Sessions newest first as full metadata, with their stamps, filtered like a ``SessionFilter``."""
-
         sql, params = _filtered("meta, stamp", status, search, limit)
-        return [(SessionMetadata.model_validate_json(str(r[0])), str(r[1])) for r in self._query(sql, params)]
+        return _full(self._query(sql, params))
 
     def select_briefs(
         self,

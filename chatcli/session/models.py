@@ -43,6 +43,7 @@ METADATA_VERSION = 1
 
 Role = Literal["user", "assistant", "system"]
 
+
 class SessionMetadata(BaseModel):
     """Everything chatcli knows about a session without reading its transcript.
 

@@ -13,13 +13,16 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, TypeAlias, TypeVar, runtime_checkable
 
 from chatcli.session.errors import InvalidMetadata, SessionAlreadyExists, SessionError, SessionNotFound
-from chatcli.session.index import SessionBrief
-from chatcli.session.models import FIRST_MESSAGE_LIMIT, Message, SessionMetadata, SessionStatus
+from chatcli.session.fields import FIRST_MESSAGE_LIMIT, SessionBrief, SessionStatus, SessionView
+
+if TYPE_CHECKING:
+    from chatcli.session.models import Message, SessionMetadata
 
 __all__ = [
+    "BriefList",
     "InMemoryRepository",
     "SessionFilter",
     "SessionList",
@@ -30,8 +33,9 @@ __all__ = [
 ]
 
 
-_Metas = list[SessionMetadata]
-_Briefs = list[SessionBrief]
+_Metas: TypeAlias = "list[SessionMetadata]"
+_Briefs: TypeAlias = "list[SessionBrief]"
+_View = TypeVar("_View", bound=SessionView)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,13 +52,21 @@ class SessionFilter:
     search: str | None = None
 
 
-class SessionList(list[SessionMetadata]):
+class SessionList(list["SessionMetadata"]):
     """A list of sessions plus the problems met while listing (corrupted or unreadable sessions).
 
     A bad session never hides the good ones: it is reported here instead of failing the listing.
     """
 
     def __init__(self, items: Iterable[SessionMetadata] = (), problems: Iterable[SessionError] = ()) -> None:
+        super().__init__(items)
+        self.problems: list[SessionError] = list(problems)
+
+
+class BriefList(list[SessionBrief]):
+    """Like :class:`SessionList`, of briefs: what ``sessions list`` shows, built without pydantic."""
+
+    def __init__(self, items: Iterable[SessionBrief] = (), problems: Iterable[SessionError] = ()) -> None:
         super().__init__(items)
         self.problems: list[SessionError] = list(problems)
 
@@ -87,14 +99,14 @@ class Transcript:
         return notes
 
 
-def matches_search(meta: SessionMetadata, needle_lower: str) -> bool:
+def matches_search(meta: SessionView, needle_lower: str) -> bool:
     """Case-insensitive substring match of ``needle_lower`` against the name and first message."""
     if needle_lower in meta.first_message.lower():
         return True
     return meta.name is not None and needle_lower in meta.name.lower()
 
 
-def apply_filter(items: Iterable[SessionMetadata], flt: SessionFilter) -> list[SessionMetadata]:
+def apply_filter(items: Iterable[_View], flt: SessionFilter) -> list[_View]:
     """Filter, sort newest-first, and limit ``items`` as ``flt`` says."""
     needle = flt.search.lower() if flt.search else None
     chosen = [
@@ -134,6 +146,10 @@ class SessionRepository(Protocol):
 
     def exists(self, session_id: str) -> bool:
         """True if a session with this id exists."""
+        ...
+
+    def list_briefs(self, flt: SessionFilter | None = None) -> BriefList:
+        """:meth:`list` as briefs (what listings show), cheaper than full metadata."""
         ...
 
     def create(self, metadata: SessionMetadata, messages: Sequence[Message] = ()) -> None:
@@ -215,6 +231,10 @@ class InMemoryRepository:
         with self._lock:
             items = [m.model_copy(deep=True) for m in self._meta.values()]
         return SessionList(apply_filter(items, flt or SessionFilter()))
+
+    def list_briefs(self, flt: SessionFilter | None = None) -> BriefList:
+        """Sessions matching ``flt``, newest first, as briefs."""
+        return BriefList(SessionBrief.of(m) for m in self.list(flt))
 
     def exists(self, session_id: str) -> bool:
         """True if the session exists."""

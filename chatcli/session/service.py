@@ -16,9 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 from chatcli.sanitize import clean
 from chatcli.session.doctor import DoctorReport, run_doctor
@@ -35,11 +33,10 @@ from chatcli.session.errors import (
     from_os_error,
     shorten,
 )
-from chatcli.session.models import (
+from chatcli.session.fields import (
     FIRST_MESSAGE_LIMIT,
-    Message,
-    SessionMetadata,
     SessionStatus,
+    SessionView,
     is_session_id,
     new_session_id,
     utc_now,
@@ -47,6 +44,12 @@ from chatcli.session.models import (
 )
 from chatcli.session.repository import SessionFilter, SessionRepository
 from chatcli.session.store import FileRepository, parse_transcript
+
+if TYPE_CHECKING:
+    from chatcli.session.models import Message, SessionMetadata
+
+# The pydantic models are imported inside the functions that build them, so that a listing (which
+# is served from the index as briefs) starts without importing pydantic at all.
 
 __all__ = [
     "EXPORT_FORMAT",
@@ -78,7 +81,7 @@ _PREFIX_CHARS = re.compile(r"[0-9a-f-]+")
 class ListResult:
     """Sessions of a listing plus the problems (corrupted sessions) met on the way."""
 
-    sessions: list[SessionMetadata]
+    sessions: Sequence[SessionView]
     problems: list[SessionError]
     status: StatusChoice
     search: str | None = None
@@ -268,7 +271,7 @@ class SessionService:
         self, *, status: StatusChoice = "active", search: str | None = None, limit: int | None = None
     ) -> ListResult:
         """Sessions newest first, filtered by status and a name/first-message search."""
-        listing = self.repo.list(SessionFilter(_status_filter(status), limit, search or None))
+        listing = self.repo.list_briefs(SessionFilter(_status_filter(status), limit, search or None))
         return ListResult(list(listing), list(listing.problems), status, search or None)
 
     def most_recent(self) -> SessionMetadata | None:
@@ -348,6 +351,8 @@ class SessionService:
 
     def start_session(self, messages: Sequence[Message]) -> SessionMetadata:
         """Create a session holding ``messages`` (the first chat turn, or a conversation to carry on)."""
+        from chatcli.session.models import SessionMetadata
+
         first_user = next((m.content for m in messages if m.role == "user"), "")
         meta = SessionMetadata.new(new_session_id(), first_user)
         meta.message_count = len(messages)
@@ -386,6 +391,8 @@ class SessionService:
 
     def fork(self, ref: str, name: str | None = None) -> SessionMetadata:
         """A new session starting with a copy of another's messages."""
+        from chatcli.session.models import SessionMetadata
+
         source = self.resolve(ref)
         if name is not None:
             validate_session_name(name)
@@ -603,6 +610,10 @@ def _read_records(handle: BinaryIO, path: Path) -> Iterator[tuple[int, object]]:
 
 def _record_to_session(record: object) -> tuple[SessionMetadata, list[Message]]:
     """Turn one export document or corpus line into metadata and messages."""
+    from pydantic import ValidationError
+
+    from chatcli.session.models import Message, SessionMetadata
+
     if not isinstance(record, dict):
         raise SerializationError("not a JSON object")
     if record.get("format") == EXPORT_FORMAT:

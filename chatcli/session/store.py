@@ -17,6 +17,7 @@ are created 0700 and files 0600 whatever the umask.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import errno
 import json
@@ -29,9 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, Literal, TypeAlias, TypeVar
 
 from chatcli.session.errors import (
     ConcurrentModification,
@@ -46,20 +45,34 @@ from chatcli.session.errors import (
     from_os_error,
     shorten,
 )
-from chatcli.session.index import Indexed, IndexUnavailable, SessionBrief, SessionIndex
-from chatcli.session.models import (
+from chatcli.session.fields import (
     FIRST_MESSAGE_LIMIT,
-    Message,
-    SessionMetadata,
+    SessionBrief,
     SessionStatus,
+    SessionView,
     is_session_id,
     utc_now,
     validate_session_name,
 )
-from chatcli.session.repository import SessionFilter, SessionList, Transcript, apply_filter
+from chatcli.session.index import IndexUnavailable, SessionIndex
+from chatcli.session.repository import BriefList, SessionFilter, SessionList, Transcript, apply_filter
 
 if TYPE_CHECKING:
     from filelock import FileLock
+
+    from chatcli.session.index import Indexed
+    from chatcli.session.models import Message, SessionMetadata
+
+# Pydantic models are imported where they are first needed (``from chatcli.session.models import``
+# inside functions): a listing served from the index never builds one, and so never pays
+# pydantic's import.
+
+_Item = TypeVar("_Item", bound=SessionView)
+
+
+def _same(meta: SessionMetadata) -> SessionMetadata:
+    return meta
+
 
 __all__ = [
     "CONVERSATION_FILE",
@@ -91,8 +104,8 @@ _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 _O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
-_Metas = list[SessionMetadata]
-_Briefs = list[SessionBrief]
+_Metas: TypeAlias = "list[SessionMetadata]"
+_Briefs: TypeAlias = "list[SessionBrief]"
 
 Source = Literal["flag", "env", "amazonq", "git", "cwd"]
 
@@ -418,16 +431,21 @@ class FileRepository:
             return ""
         return f"{st.st_mtime_ns}:{st.st_size}:{st.st_ino}"
 
-    def _verified(self, rows: Sequence[Indexed], problems: list[SessionError]) -> _Metas:
+    def _verified(
+        self,
+        rows: Sequence[tuple[_Item, str]],
+        problems: list[SessionError],
+        fresh: Callable[[SessionMetadata], _Item],
+    ) -> list[_Item]:
         """Rows whose metadata file is unchanged since it was indexed; changed ones are read
         again from the file (a file damaged by hand is then reported, never shown stale)."""
-        out: list[SessionMetadata] = []
-        for meta, stamp in rows:
-            if self._stamp_of(meta.id) == stamp:
-                out.append(meta)
+        out: list[_Item] = []
+        for item, stamp in rows:
+            if self._stamp_of(item.id) == stamp:
+                out.append(item)
                 continue
             try:
-                out.append(self._read_metadata(meta.id))
+                out.append(fresh(self._read_metadata(item.id)))
             except SessionNotFound:
                 continue
             except SessionError as exc:
@@ -621,6 +639,8 @@ class FileRepository:
     # ------------------------------------------------------------------ metadata
 
     def _parse_metadata(self, session_id: str, data: bytes, path: Path) -> SessionMetadata:
+        from chatcli.session.models import SessionMetadata
+
         if not data.strip():
             raise CorruptedSession(session_id, f"{METADATA_FILE} is empty", path)
         try:
@@ -826,28 +846,44 @@ class FileRepository:
         Served from the index (kept in step with the files, see :mod:`chatcli.session.index`);
         if the index cannot be used, every metadata file is read instead.
         """
-        flt = flt or SessionFilter()
+        items, problems = self._listing(flt or SessionFilter(), SessionIndex.select, _same)
+        return SessionList(items, problems)
+
+    def list_briefs(self, flt: SessionFilter | None = None) -> BriefList:
+        """:meth:`list` as briefs: served from the index without building a model per session."""
+        items, problems = self._listing(flt or SessionFilter(), SessionIndex.select_briefs, SessionBrief.of)
+        return BriefList(items, problems)
+
+    def _listing(
+        self,
+        flt: SessionFilter,
+        select: Callable[..., Sequence[tuple[_Item, str]]],
+        fresh: Callable[[SessionMetadata], _Item],
+    ) -> tuple[builtins.list[_Item], builtins.list[SessionError]]:
+        """The listing behind :meth:`list` and :meth:`list_briefs`: ``select`` reads rows from the
+        index, ``fresh`` converts metadata read from the files (changed, dirty or unindexed)."""
         if not self._check_guarded():
-            return SessionList()
+            return [], []
         synced = self._synced_index()
         if synced is None:
-            return self._scan(flt)
+            scanned = self._scan(flt)
+            return [fresh(m) for m in scanned], scanned.problems
         index, overrides, problems, untrusted = synced
         limit = None if flt.limit is None else flt.limit + len(untrusted)
         try:
-            indexed = index.select(status=flt.status, search=flt.search, limit=limit)
+            indexed = select(index, status=flt.status, search=flt.search, limit=limit)
         except IndexUnavailable:
-            return self._scan(flt)
+            scanned = self._scan(flt)
+            return [fresh(m) for m in scanned], scanned.problems
         found: list[SessionError] = []
-        rows = self._verified([r for r in indexed if r[0].id not in untrusted], found)
+        rows = self._verified([r for r in indexed if r[0].id not in untrusted], found, fresh)
         if limit is not None and len(indexed) == limit and len(rows) + len(overrides) < limit:
             # Rows dropped as changed on disk left the page short: verify the whole listing.
             found = []
-            unlimited = index.select(status=flt.status, search=flt.search)
-            rows = self._verified([r for r in unlimited if r[0].id not in untrusted], found)
-        problems += found
-        rows += overrides
-        return SessionList(apply_filter(rows, flt), problems)
+            unlimited = select(index, status=flt.status, search=flt.search)
+            rows = self._verified([r for r in unlimited if r[0].id not in untrusted], found, fresh)
+        rows += [fresh(m) for m in overrides]
+        return apply_filter(rows, flt), [*problems, *found]
 
     def briefs(self, status: SessionStatus | None = None) -> _Briefs:
         """Every session (of ``status``) newest first, in brief: cheap enough for 100,000 sessions."""
@@ -874,7 +910,9 @@ class FileRepository:
         if synced is not None:
             index, overrides, _, untrusted = synced
             with contextlib.suppress(IndexUnavailable):
-                found = self._verified([r for r in index.by_name(lowered) if r[0].id not in untrusted], [])
+                found = self._verified(
+                    [r for r in index.by_name(lowered) if r[0].id not in untrusted], [], _same
+                )
                 rows = [m for m in found if m.name is not None and m.name.lower() == lowered]
                 return rows + [m for m in overrides if m.name is not None and m.name.lower() == lowered]
         return [m for m in self.list() if m.name is not None and m.name.lower() == lowered]
@@ -885,7 +923,9 @@ class FileRepository:
         if synced is not None:
             index, overrides, _, untrusted = synced
             with contextlib.suppress(IndexUnavailable):
-                rows = self._verified([r for r in index.by_prefix(prefix) if r[0].id not in untrusted], [])
+                rows = self._verified(
+                    [r for r in index.by_prefix(prefix) if r[0].id not in untrusted], [], _same
+                )
                 return rows + [m for m in overrides if m.id.startswith(prefix)]
         return [m for m in self.list() if m.id.startswith(prefix)]
 
@@ -1024,7 +1064,7 @@ class FileRepository:
         """
         start = _last_newline(fd, size) + 1
         tail = os.pread(fd, size - start, start)
-        if _parse_line(tail) is not None:
+        if _line_parser()(tail) is not None:
             # pwrite: ``fd`` may not be in append mode (repair opens it plainly), and a write at the
             # current offset would overwrite the first byte of the file.
             if os.pwrite(fd, b"\n", size) != 1:
@@ -1089,10 +1129,11 @@ class FileRepository:
             raise from_os_error(exc, path) from exc
         good: list[bytes] = []
         bad: list[bytes] = []
+        parse = _line_parser()
         for raw in data.split(b"\n"):
             if not raw.strip():
                 continue
-            (good if _parse_line(raw) is not None else bad).append(raw)
+            (good if parse(raw) is not None else bad).append(raw)
         if not bad:
             return
         try:
@@ -1199,6 +1240,10 @@ def rebuild_metadata(
     fallback_time: float = 0.0,
 ) -> SessionMetadata:
     """Metadata derived from a transcript, keeping any still-valid name and status from ``salvaged``."""
+    from pydantic import ValidationError
+
+    from chatcli.session.models import SessionMetadata
+
     fallback = datetime.fromtimestamp(fallback_time, UTC) if fallback_time else utc_now()
     first_user = next((m.content for m in messages if m.role == "user"), "")
     meta = SessionMetadata(
@@ -1236,23 +1281,35 @@ def _last_newline(fd: int, size: int) -> int:
     return -1
 
 
-def _parse_line(raw: bytes) -> Message | None:
-    """Parse one transcript line; invalid UTF-8 is replaced rather than losing the line."""
-    raw = raw.strip()
-    if not raw:
-        return None
-    try:
-        return Message.model_validate_json(raw)
-    except ValidationError:
-        pass
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError:
-        try:
-            return Message.model_validate_json(raw.decode("utf-8", "replace"))
-        except ValidationError:
+def _line_parser() -> Callable[[bytes], Message | None]:
+    """A parser of one transcript line; invalid UTF-8 is replaced rather than losing the line.
+
+    Made once per file read (it imports the models), then called for every line.
+    """
+    from pydantic import ValidationError
+
+    from chatcli.session.models import Message
+
+    validate = Message.model_validate_json
+
+    def parse(raw: bytes) -> Message | None:
+        raw = raw.strip()
+        if not raw:
             return None
-    return None
+        try:
+            return validate(raw)
+        except ValidationError:
+            pass
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            try:
+                return validate(raw.decode("utf-8", "replace"))
+            except ValidationError:
+                return None
+        return None
+
+    return parse
 
 
 def parse_transcript(data: bytes) -> Transcript:
@@ -1262,17 +1319,18 @@ def parse_transcript(data: bytes) -> Transcript:
         return transcript
     lines = data.split(b"\n")
     last = lines.pop()
+    parse = _line_parser()
     for number, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
-        message = _parse_line(raw)
+        message = parse(raw)
         if message is None:
             transcript.skipped_lines.append(number)
         else:
             transcript.messages.append(message)
     if last:
         transcript.torn_tail = True
-        message = _parse_line(last)
+        message = parse(last)
         if message is not None:
             transcript.messages.append(message)
     return transcript

@@ -6,13 +6,16 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from chatcli.session.doctor import run_doctor
 from chatcli.session.errors import CorruptedSession
 from chatcli.session.index import INDEX_DIR, INDEX_FILE
 from chatcli.session.models import Message, SessionMetadata, SessionStatus, new_session_id
-from chatcli.session.repository import SessionFilter
+from chatcli.session.repository import BriefList, SessionFilter, SessionList
 from chatcli.session.service import SessionService
 from chatcli.session.store import METADATA_FILE, FileRepository
 
@@ -25,92 +28,109 @@ def _session(repo: FileRepository, text: str = "hello", name: str | None = None)
     return meta
 
 
+#: Every consistency test runs against both listings: full metadata and the briefs ``sessions list`` shows.
+LISTINGS = pytest.mark.parametrize("listing", ["list", "list_briefs"])
+
+
+def _ls(repo: FileRepository, listing: str) -> Callable[..., SessionList | BriefList]:
+    """``repo.list`` or ``repo.list_briefs``."""
+    method: Callable[..., SessionList | BriefList] = getattr(repo, listing)
+    return method
+
+
 def _index_path(repo: FileRepository) -> Path:
     return repo.root / INDEX_DIR / INDEX_FILE
 
 
-def test_the_first_write_builds_the_index_and_listings_use_it(tmp_path: Path) -> None:
+@LISTINGS
+def test_the_first_write_builds_the_index_and_listings_use_it(tmp_path: Path, listing: str) -> None:
     repo = FileRepository(tmp_path / "s")
     metas = [_session(repo, f"message {i}") for i in range(5)]
     assert _index_path(repo).is_file()
-    listed = repo.list(SessionFilter(limit=3))
+    listed = _ls(repo, listing)(SessionFilter(limit=3))
     assert [m.id for m in listed] == [m.id for m in reversed(metas)][:3]
     assert repo._open_index() is not None and not repo._index_broken
 
 
-def test_writes_of_another_instance_are_seen_at_once(tmp_path: Path) -> None:
+@LISTINGS
+def test_writes_of_another_instance_are_seen_at_once(tmp_path: Path, listing: str) -> None:
     first = FileRepository(tmp_path / "s")
     second = FileRepository(tmp_path / "s")
     meta = _session(first)
-    assert [m.id for m in first.list()] == [meta.id]
+    assert [m.id for m in _ls(first, listing)()] == [meta.id]
     second.update(meta.id, lambda m: m.set_name("renamed-elsewhere"))
     other = _session(second, "from the other one")
-    listed = {m.id: m for m in first.list()}
+    listed = {m.id: m for m in _ls(first, listing)()}
     assert listed[meta.id].name == "renamed-elsewhere"
     assert other.id in listed
     assert [m.id for m in first.find_by_name("RENAMED-elsewhere")] == [meta.id]
     second.delete(other.id)
-    assert other.id not in {m.id for m in first.list()}
+    assert other.id not in {m.id for m in _ls(first, listing)()}
 
 
-def test_writes_of_another_process_are_seen(tmp_path: Path) -> None:
+@LISTINGS
+def test_writes_of_another_process_are_seen(tmp_path: Path, listing: str) -> None:
     repo = FileRepository(tmp_path / "s")
     meta = _session(repo)
-    assert repo.list()[0].name is None
+    assert _ls(repo, listing)()[0].name is None
     code = (
         "import sys; from chatcli.session.store import FileRepository as R; "
         "r = R(sys.argv[1]); r.update(sys.argv[2], lambda m: m.archive()); "
         "r.update(sys.argv[2], lambda m: m.set_name('from-a-child'))"
     )
     subprocess.run([sys.executable, "-c", code, str(repo.root), meta.id], check=True, timeout=60)
-    (seen,) = repo.list()
+    (seen,) = _ls(repo, listing)()
     assert seen.name == "from-a-child" and seen.status is SessionStatus.ARCHIVED
-    assert repo.list(SessionFilter(status=SessionStatus.ACTIVE)) == []
+    assert _ls(repo, listing)(SessionFilter(status=SessionStatus.ACTIVE)) == []
 
 
-def test_a_writer_killed_between_its_file_write_and_the_index_update(tmp_path: Path) -> None:
+@LISTINGS
+def test_a_writer_killed_between_its_file_write_and_the_index_update(tmp_path: Path, listing: str) -> None:
     """The dirty mark left behind makes readers read that session's files again."""
     repo = FileRepository(tmp_path / "s")
     meta = _session(repo)
-    repo.list()
+    _ls(repo, listing)()
     repo._index.mark_dirty(meta.id)  # step 1 of the protocol, then "the process dies" after step 2:
     changed = meta.model_copy(update={"name": "written-then-killed", "message_count": 1})
     (repo.root / meta.id / METADATA_FILE).write_text(changed.to_json())
     fresh = FileRepository(tmp_path / "s")
-    assert fresh.list()[0].name == "written-then-killed"
+    assert _ls(fresh, listing)()[0].name == "written-then-killed"
     assert fresh._index.dirty_ids() == []  # the reader could take the lock, so it fixed the row
 
 
-def test_folders_copied_in_or_removed_by_hand(tmp_path: Path) -> None:
+@LISTINGS
+def test_folders_copied_in_or_removed_by_hand(tmp_path: Path, listing: str) -> None:
     source = FileRepository(tmp_path / "other")
     copied = _session(source, "copied in by hand")
     source.close()
     repo = FileRepository(tmp_path / "s")
     mine = _session(repo)
     os.rename(source.root / copied.id, repo.root / copied.id)
-    assert {m.id for m in repo.list()} == {mine.id, copied.id}
+    assert {m.id for m in _ls(repo, listing)()} == {mine.id, copied.id}
     os.rename(repo.root / mine.id, tmp_path / "removed")
-    assert [m.id for m in repo.list()] == [copied.id]
+    assert [m.id for m in _ls(repo, listing)()] == [copied.id]
 
 
-def test_metadata_damaged_in_place_is_reported_not_shown_stale(tmp_path: Path) -> None:
+@LISTINGS
+def test_metadata_damaged_in_place_is_reported_not_shown_stale(tmp_path: Path, listing: str) -> None:
     repo = FileRepository(tmp_path / "s")
     good = _session(repo, "good")
     bad = _session(repo, "bad")
     (repo.root / bad.id / METADATA_FILE).write_text('{"version": 1, "id": "trunc')
-    listed = repo.list(SessionFilter(limit=20))
+    listed = _ls(repo, listing)(SessionFilter(limit=20))
     assert [m.id for m in listed] == [good.id]
     assert [type(p) for p in listed.problems] == [CorruptedSession]
 
 
-def test_reads_never_create_the_index(tmp_path: Path) -> None:
+@LISTINGS
+def test_reads_never_create_the_index(tmp_path: Path, listing: str) -> None:
     writer = FileRepository(tmp_path / "s")
     meta = _session(writer)
     writer.close()
     for suffix in ("", "-wal", "-shm"):
         Path(str(_index_path(writer)) + suffix).unlink(missing_ok=True)
     reader = FileRepository(tmp_path / "s")
-    assert [m.id for m in reader.list()] == [meta.id]  # served by scanning the files
+    assert [m.id for m in _ls(reader, listing)()] == [meta.id]  # served by scanning the files
     assert reader.find_by_prefix(meta.id[:6])[0].id == meta.id
     assert not _index_path(reader).exists()
     reader.update(meta.id, lambda m: m.set_name("now-indexed"))  # the first write rebuilds it
@@ -118,7 +138,8 @@ def test_reads_never_create_the_index(tmp_path: Path) -> None:
     assert FileRepository(tmp_path / "s").list()[0].name == "now-indexed"
 
 
-def test_a_garbage_index_is_rebuilt(tmp_path: Path) -> None:
+@LISTINGS
+def test_a_garbage_index_is_rebuilt(tmp_path: Path, listing: str) -> None:
     repo = FileRepository(tmp_path / "s")
     metas = [_session(repo, f"m{i}") for i in range(3)]
     repo.close()
@@ -126,7 +147,7 @@ def test_a_garbage_index_is_rebuilt(tmp_path: Path) -> None:
         Path(str(_index_path(repo)) + suffix).unlink(missing_ok=True)
     _index_path(repo).write_bytes(b"this is not a database" * 100)
     fresh = FileRepository(tmp_path / "s")
-    assert {m.id for m in fresh.list()} == {m.id for m in metas}
+    assert {m.id for m in _ls(fresh, listing)()} == {m.id for m in metas}
     assert fresh.rebuild_index() == 3
     assert fresh.index_problems() == []
 

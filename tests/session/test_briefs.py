@@ -1,0 +1,184 @@
+"""Listings as briefs: the same sessions as full metadata, read from the index without pydantic."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from chatcli.render.jsonout import session_to_json, to_json
+from chatcli.session.fields import SessionBrief, SessionStatus
+from chatcli.session.index import INDEX_DIR, INDEX_FILE, SCHEMA_VERSION
+from chatcli.session.models import Message, SessionMetadata, new_session_id
+from chatcli.session.repository import InMemoryRepository, SessionFilter, SessionRepository
+from chatcli.session.service import SessionService
+from chatcli.session.store import METADATA_FILE, FileRepository
+
+FILTERS = [
+    SessionFilter(),
+    SessionFilter(limit=2),
+    SessionFilter(status=SessionStatus.ACTIVE),
+    SessionFilter(status=SessionStatus.ARCHIVED),
+    SessionFilter(search="ÜNICODE"),
+    SessionFilter(search="work", limit=1),
+    SessionFilter(limit=0),
+]
+
+
+def _fill(repo: SessionRepository) -> list[SessionMetadata]:
+    """Sessions exercising every listed field: names, archived, custom fields, unicode, counts."""
+    service = SessionService(repo)
+    plain = service.start_session([Message(role="user", content="plain question")])
+    named = service.start_session(
+        [Message(role="user", content="Ünicode — first 🌍"), Message(role="assistant", content="ok")]
+    )
+    service.rename(named.id, "work-item")
+    archived = service.start_session([Message(role="user", content="old work")])
+    service.archive(archived.id)
+    forked = service.fork(named.id, "work-fork")
+    repo.update(forked.id, lambda m: m.custom_fields.update({"nested": {"a": [1, "é", None]}}))
+    return [repo.get(s.id) for s in (plain, named, archived, forked)]
+
+
+def _repos(tmp_path: Path) -> list[SessionRepository]:
+    return [InMemoryRepository(), FileRepository(tmp_path / "s")]
+
+
+@pytest.mark.parametrize("kind", ["memory", "file"])
+def test_briefs_list_exactly_what_the_full_listing_lists(tmp_path: Path, kind: str) -> None:
+    repo: SessionRepository = InMemoryRepository() if kind == "memory" else FileRepository(tmp_path / "s")
+    _fill(repo)
+    for flt in FILTERS:
+        full = repo.list(flt)
+        briefs = repo.list_briefs(flt)
+        assert list(briefs) == [SessionBrief.of(m) for m in full], flt
+        assert briefs.problems == full.problems == []
+
+
+def test_briefs_from_a_scan_when_there_is_no_index(tmp_path: Path) -> None:
+    repo = FileRepository(tmp_path / "s")
+    metas = _fill(repo)
+    repo.close()
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(repo.root / INDEX_DIR / INDEX_FILE) + suffix).unlink(missing_ok=True)
+    reader = FileRepository(tmp_path / "s")
+    briefs = reader.list_briefs(SessionFilter())
+    assert {b.id for b in briefs} == {m.id for m in metas}
+    assert list(briefs) == [SessionBrief.of(m) for m in reader.list()]
+    assert not (repo.root / INDEX_DIR / INDEX_FILE).exists()  # a reader still never creates it
+
+
+def test_a_brief_has_the_same_json_as_its_metadata(tmp_path: Path) -> None:
+    repo = FileRepository(tmp_path / "s")
+    metas = {m.id: m for m in _fill(repo)}
+    for brief in FileRepository(tmp_path / "s").list_briefs():
+        meta = metas[brief.id]
+        assert session_to_json(brief) == session_to_json(meta) == to_json(meta) == to_json(brief)
+    forked = next(b for b in repo.list_briefs() if b.name == "work-fork")
+    assert forked.custom_fields["nested"] == {"a": [1, "é", None]}
+
+
+def test_hand_edited_metadata_is_read_again_not_listed_stale(tmp_path: Path) -> None:
+    repo = FileRepository(tmp_path / "s")
+    metas = _fill(repo)
+    target = metas[0]
+    raw = json.loads((repo.root / target.id / METADATA_FILE).read_text())
+    raw["name"] = "edited-by-hand"
+    (repo.root / target.id / METADATA_FILE).write_text(json.dumps(raw))
+    (listed,) = [b for b in FileRepository(tmp_path / "s").list_briefs() if b.id == target.id]
+    assert listed.name == "edited-by-hand"
+
+
+def _downgrade_to_v2(index: Path) -> None:
+    """Rewrite the index in the previous schema (no created/file_count/custom columns)."""
+    conn = sqlite3.connect(index, isolation_level=None)
+    conn.executescript(
+        """
+        DROP TABLE sessions;
+        CREATE TABLE sessions (id TEXT PRIMARY KEY, status TEXT NOT NULL, last_active TEXT NOT NULL,
+            name TEXT, name_lower TEXT, first_message TEXT NOT NULL, first_lower TEXT NOT NULL,
+            message_count INTEGER NOT NULL, meta TEXT NOT NULL, stamp TEXT NOT NULL);
+        PRAGMA user_version = 2;
+        """
+    )
+    conn.close()
+
+
+def test_an_index_of_an_older_schema_is_rebuilt(tmp_path: Path) -> None:
+    repo = FileRepository(tmp_path / "s")
+    metas = _fill(repo)
+    repo.close()
+    index = repo.root / INDEX_DIR / INDEX_FILE
+    _downgrade_to_v2(index)
+    reader = FileRepository(tmp_path / "s")
+    assert list(reader.list_briefs()) == [SessionBrief.of(m) for m in reader.list()]
+    assert {b.id for b in reader.list_briefs()} == {m.id for m in metas}
+    reader.close()
+    conn = sqlite3.connect(index)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert conn.execute("SELECT count(*) FROM sessions").fetchone()[0] == len(metas)
+    conn.close()
+
+
+def _run(code: str, *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+_LIST_WITHOUT_PYDANTIC = """
+import sys
+from chatcli.__main__ import main
+code = main(["sessions", "--sessions-dir", sys.argv[1], "list", "--all", *sys.argv[2:]])
+print("EXIT", code, "PYDANTIC", "pydantic" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize("extra", [[], ["--json"], ["--search", "work", "--limit", "1"]])
+def test_sessions_list_never_imports_pydantic(tmp_path: Path, extra: list[str]) -> None:
+    """The start-up cost of pydantic is most of a listing's time; an indexed listing skips it."""
+    repo = FileRepository(tmp_path / "s")
+    _fill(repo)
+    repo.close()
+    out = _run(_LIST_WITHOUT_PYDANTIC, str(repo.root), *extra)
+    assert out.splitlines()[-1] == "EXIT 0 PYDANTIC False"
+    assert ("work-item" in out) or extra[:1] == ["--search"]
+
+
+def test_models_render_and_convert_in_a_fresh_process(tmp_path: Path) -> None:
+    """The models' renderer and JSON form are registered on first need, not at import."""
+    code = """
+import io
+from rich.console import Console
+from chatcli.render.jsonout import to_json
+from chatcli.render.results import render
+from chatcli.session.models import Message, SessionMetadata
+meta = SessionMetadata.new("0" * 8 + "-0000-4000-8000-" + "0" * 12, "hello there")
+console = Console(file=io.StringIO(), width=100, color_system=None)
+render(meta, console)
+render(Message(role="user", content="a message"), console)
+print(to_json(meta)["first_message"], to_json(Message(role="user", content="x"))["role"])
+print(console.file.getvalue())
+"""
+    out = _run(code)
+    assert out.splitlines()[0] == "hello there user"
+    assert "hello there" in out and "a message" in out
+    with pytest.raises(TypeError):
+        to_json(object())
+
+
+def test_a_session_created_by_hand_without_index_row_is_listed(tmp_path: Path) -> None:
+    repo = FileRepository(tmp_path / "s")
+    _fill(repo)
+    other = FileRepository(tmp_path / "elsewhere")
+    meta = SessionMetadata.new(new_session_id(), "copied by hand")
+    other.create(meta, [Message(role="user", content="copied by hand")])
+    other.close()
+    (other.root / meta.id).rename(repo.root / meta.id)
+    assert meta.id in {b.id for b in FileRepository(tmp_path / "s").list_briefs()}
