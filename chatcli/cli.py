@@ -200,9 +200,13 @@ def run_sessions(argv: Sequence[str]) -> int:
 
 
 def _result_exit_code(result: object) -> int:
-    """A command that ran but could not do all it was asked (a prune that kept some) exits 1."""
+    """A command that ran but could not do all it was asked exits 1: a prune that kept some of its
+    sessions, a doctor that found problems (without ``--repair``) or could not repair them all."""
+    from chatcli.session.doctor import DoctorReport
     from chatcli.session.service import PruneResult
 
     if isinstance(result, PruneResult) and result.failures:
+        return EXIT_USER
+    if isinstance(result, DoctorReport) and not result.healthy:
         return EXIT_USER
     return EXIT_OK

@@ -558,12 +558,12 @@ def test_doctor_through_the_cli(repo: FileRepository, outside: Path) -> None:
     newer_before = tree(repo.root / newer.target)
 
     plain = run_cli(repo.root, "doctor")
-    assert plain.returncode == 0, plain.stderr
+    assert plain.returncode == 1, plain.stderr  # problems found: scripts can tell
     assert "Doctor:" in plain.stdout and "doctor --repair" in plain.stdout
     assert "\x1b" not in plain.stdout
 
     looked = run_cli(repo.root, "doctor", "--json")
-    assert looked.returncode == 0, looked.stderr
+    assert looked.returncode == 1, looked.stderr
     doc = json.loads(looked.stdout)
     findings = {f["target"]: f for f in _check_json_shape(doc, repo.root, repaired=False)}
     # Damage made by hand inside session folders may also leave the metadata index stale.
@@ -573,7 +573,7 @@ def test_doctor_through_the_cli(repo: FileRepository, outside: Path) -> None:
     assert findings["my-notes"]["severity"] == "ok"
 
     fixed = run_cli(repo.root, "doctor", "--repair", "--json")
-    assert fixed.returncode == 0, fixed.stderr
+    assert fixed.returncode == 1, fixed.stderr  # some damage (a newer chatcli's session) stays
     doc = json.loads(fixed.stdout)
     findings = {f["target"]: f for f in _check_json_shape(doc, repo.root, repaired=True)}
     for case in cases:
@@ -581,7 +581,7 @@ def test_doctor_through_the_cli(repo: FileRepository, outside: Path) -> None:
         assert bool(findings[case.target]["unrepairable"]) == (not case.repairable), case.target
 
     plain_repair = run_cli(repo.root, "doctor", "--repair")
-    assert plain_repair.returncode == 0 and "Traceback" not in plain_repair.stderr
+    assert plain_repair.returncode == 1 and "Traceback" not in plain_repair.stderr
     after = json.loads(run_cli(repo.root, "doctor", "--json").stdout)
     assert {f["target"] for f in after["findings"]} == {c.target for c in cases if not c.repairable}, [
         f for f in after["findings"] if f["target"] == ".index"
@@ -589,3 +589,15 @@ def test_doctor_through_the_cli(repo: FileRepository, outside: Path) -> None:
     assert tree(outside) == outside_before
     assert tree(repo.root / newer.target) == newer_before
     _check_after_repair(repo, cases, {good_id: good_msgs})
+
+
+def test_doctor_exit_code_says_whether_problems_remain(repo: FileRepository, outside: Path) -> None:
+    """0 when healthy (or everything was repaired), 1 while problems remain: scripts can rely on it."""
+    seed(repo, 2, name="fine")
+    assert run_cli(repo.root, "doctor").returncode == 0
+    torn_tail(repo, outside)
+    found = run_cli(repo.root, "doctor")
+    assert found.returncode == 1 and "doctor --repair" in found.stdout, found
+    repaired = run_cli(repo.root, "doctor", "--repair")
+    assert repaired.returncode == 0, repaired
+    assert run_cli(repo.root, "doctor", "--json").returncode == 0
