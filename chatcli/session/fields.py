@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Protocol
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from chatcli.session.errors import InvalidName, shorten
 
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FIRST_MESSAGE_LIMIT",
     "NAME_MAX_LENGTH",
+    "NO_CUSTOM_FIELDS",
     "SessionBrief",
     "SessionStatus",
     "SessionView",
@@ -92,6 +93,10 @@ def validate_session_name(name: str) -> str:
     return name
 
 
+#: The (read-only) custom fields of a session that has none.
+NO_CUSTOM_FIELDS: Mapping[str, Any] = MappingProxyType({})
+
+
 class SessionStatus(StrEnum):
     """Lifecycle state of a session."""
 
@@ -125,10 +130,13 @@ class SessionView(Protocol):
     def is_archived(self) -> bool: ...
 
 
-@dataclass(frozen=True, slots=True)
-class SessionBrief:
+class SessionBrief(NamedTuple):
     """A session's metadata as the index holds it: already validated when it was stored, so it
-    is read back without building a pydantic model (listings and completion stay cheap)."""
+    is read back without building a pydantic model (listings and completion stay cheap).
+
+    A named tuple, not a frozen dataclass: a completion snapshot builds one per session, and
+    a tuple is several times cheaper to construct.
+    """
 
     id: str
     name: str | None
@@ -138,7 +146,7 @@ class SessionBrief:
     first_message: str
     message_count: int
     file_count: int = 0
-    custom_fields: Mapping[str, Any] = field(default_factory=dict)
+    custom_fields: Mapping[str, Any] = NO_CUSTOM_FIELDS
 
     @property
     def is_archived(self) -> bool:

@@ -25,9 +25,9 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-from chatcli.session.fields import SessionBrief, SessionStatus
+from chatcli.session.fields import NO_CUSTOM_FIELDS, SessionBrief, SessionStatus
 
 if TYPE_CHECKING:
     from chatcli.session.models import SessionMetadata
@@ -117,19 +117,27 @@ def _row(meta: SessionMetadata, stamp: str) -> tuple[object, ...]:
 _BRIEF_COLUMNS = "id, name, status, created, last_active, first_message, message_count, file_count, custom"
 
 
-def _brief(row: Sequence[object]) -> SessionBrief:
-    """A brief from the first columns of a row selected with :data:`_BRIEF_COLUMNS`."""
+_STATUSES = {status.value: status for status in SessionStatus}
+_from_iso = datetime.fromisoformat
+
+
+def _brief(row: Sequence[Any]) -> SessionBrief:
+    """A brief from the first columns of a row selected with :data:`_BRIEF_COLUMNS`.
+
+    The columns were written by :func:`_row` from validated metadata, so they are taken as they
+    are (this runs once per session when a completion snapshot is built).
+    """
     sid, name, status, created, active, first, count, files, custom = row[:9]
     return SessionBrief(
-        str(sid),
-        None if name is None else str(name),
-        SessionStatus(str(status)),
-        datetime.fromisoformat(str(created)),
-        datetime.fromisoformat(str(active)),
-        str(first),
-        int(str(count)),
-        int(str(files)),
-        {} if custom is None else json.loads(str(custom)),
+        sid,
+        name,
+        _STATUSES[status],
+        _from_iso(created),
+        _from_iso(active),
+        first,
+        count,
+        files,
+        NO_CUSTOM_FIELDS if custom is None else json.loads(custom),
     )
 
 
