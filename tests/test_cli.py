@@ -145,7 +145,7 @@ def test_every_subcommand_succeeds(cli: Cli, repo: FileRepository, tmp_path: Pat
     listing = cli("list", "--json")
     assert listing.code == 0
     doc = listing.json()
-    assert set(doc) == {"sessions", "problems", "status", "search"}
+    assert set(doc) == {"sessions", "problems", "status", "search", "total"}
     assert doc["status"] == "active" and doc["search"] is None and doc["problems"] == []
     assert [s["id"] for s in doc["sessions"]] == [alpha.id, old.id]
     first = doc["sessions"][0]

@@ -38,6 +38,11 @@ def _require_confirmation(ctx: CommandContext, question: str, refusal: str, retr
     return ctx.confirm(question)
 
 
+#: ``sessions list`` shows this many sessions unless told otherwise (``--limit N``, ``--no-limit``):
+#: years of sessions must not flood the terminal, and the listing says how many there are in all.
+DEFAULT_LIST_LIMIT = 50
+
+
 def list_sessions(ctx: CommandContext, args: ParsedArgs) -> ListResult:
     """``sessions list``."""
     status: StatusChoice = "active"
@@ -45,7 +50,15 @@ def list_sessions(ctx: CommandContext, args: ParsedArgs) -> ListResult:
         status = "all"
     elif args.flag("archived"):
         status = "archived"
-    return ctx.service.list_sessions(status=status, search=args.text("search"), limit=args.number("limit"))
+    limit = args.number("limit")
+    if args.flag("no_limit"):
+        if limit is not None:
+            raise UsageError(
+                "give either --limit N or --no-limit, not both", f"{ctx.prefix}sessions list --limit N"
+            )
+    elif limit is None:
+        limit = DEFAULT_LIST_LIMIT
+    return ctx.service.list_sessions(status=status, search=args.text("search"), limit=limit)
 
 
 def show_session(ctx: CommandContext, args: ParsedArgs) -> SessionDetail:
@@ -197,7 +210,8 @@ SESSION_COMMANDS: tuple[Command, ...] = (
                 kind="text",
                 metavar="TEXT",
             ),
-            _LIMIT,
+            Option(("-n", "--limit"), "limit", "show at most N (default 50)", kind="int", metavar="N"),
+            Option(("--no-limit",), "no_limit", "show every matching session"),
             _JSON,
         ),
         aliases=("ls",),

@@ -29,7 +29,8 @@ Results by command
 
 ``sessions list``
     ``{"sessions": [session…], "problems": [problem…], "status": "active"|"archived"|"all",
-    "search": str|null}``
+    "search": str|null, "total": int}`` (``total``: every matching session; more than the
+    sessions listed when the limit, 50 unless ``--limit N``/``--no-limit``, cut the list)
 ``sessions show``
     ``{"session": session, "messages": [message…] (the last few), "total_messages": int,
     "warnings": [str…]}``
@@ -190,6 +191,7 @@ def _list(result: ListResult) -> dict[str, JSONValue]:
         "problems": [_problem(p) for p in result.problems],
         "status": result.status,
         "search": result.search,
+        "total": len(result.sessions) if result.total is None else result.total,
     }
 
 

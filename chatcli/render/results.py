@@ -251,11 +251,22 @@ def _render_list(result: ListResult, console: Console) -> None:
         console.print(_empty_listing(result))
     else:
         titles = {"active": "Sessions", "archived": "Archived sessions", "all": "All sessions"}
-        title = f"{titles.get(result.status, 'Sessions')} ({len(result.sessions)})"
+        shown = len(result.sessions)
+        total = result.total if result.total is not None else shown
+        count = f"{shown:,} of {total:,}" if total > shown else f"{shown:,}"
+        title = f"{titles.get(result.status, 'Sessions')} ({count})"
         if result.search:
             title += f" matching {_quoted(result.search, 40)}"
         console.print(_heading(title))
         console.print(_sessions_table(console, result.sessions))
+        if total > shown:
+            console.print(
+                Text(
+                    f"Showing the {shown:,} most recent of {total:,}: --limit N shows more, "
+                    "--no-limit shows them all, --search TEXT narrows them down.",
+                    style=_DIM,
+                )
+            )
     for problem in result.problems:
         console.print(_warning(problem.user_message()))
 

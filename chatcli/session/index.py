@@ -322,6 +322,11 @@ class SessionIndex:
         sql, params = _filtered(_BRIEF_COLUMNS + ", stamp", status, search, limit)
         return [(_brief(row), str(row[-1])) for row in self._query(sql, params)]
 
+    def count_matching(self, *, status: SessionStatus | None = None, search: str | None = None) -> int:
+        """How many sessions :meth:`select` would return without a limit."""
+        sql, params = _filtered("count(*)", status, search, None)
+        return int(str(self._query(sql.replace(" ORDER BY last_active DESC, id DESC", ""), params)[0][0]))
+
     def briefs(self, status: SessionStatus | None = None) -> list[SessionBrief]:
         """Every session (of ``status``) newest first, as briefs."""
         sql, params = _filtered(_BRIEF_COLUMNS, status, None, None)

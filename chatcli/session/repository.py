@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol, TypeAlias, TypeVar, runtime_checkable
 
 from chatcli.session.errors import InvalidMetadata, SessionAlreadyExists, SessionError, SessionNotFound
@@ -64,11 +64,20 @@ class SessionList(list["SessionMetadata"]):
 
 
 class BriefList(list[SessionBrief]):
-    """Like :class:`SessionList`, of briefs: what ``sessions list`` shows, built without pydantic."""
+    """Like :class:`SessionList`, of briefs: what ``sessions list`` shows, built without pydantic.
 
-    def __init__(self, items: Iterable[SessionBrief] = (), problems: Iterable[SessionError] = ()) -> None:
+    ``total`` is how many sessions matched before the filter's limit cut the list.
+    """
+
+    def __init__(
+        self,
+        items: Iterable[SessionBrief] = (),
+        problems: Iterable[SessionError] = (),
+        total: int | None = None,
+    ) -> None:
         super().__init__(items)
         self.problems: list[SessionError] = list(problems)
+        self.total: int = len(self) if total is None else max(total, len(self))
 
 
 @dataclass(slots=True)
@@ -149,7 +158,8 @@ class SessionRepository(Protocol):
         ...
 
     def list_briefs(self, flt: SessionFilter | None = None) -> BriefList:
-        """:meth:`list` as briefs (what listings show), cheaper than full metadata."""
+        """:meth:`list` as briefs (what listings show), cheaper than full metadata; its ``total``
+        counts every matching session, however many the limit kept."""
         ...
 
     def create(self, metadata: SessionMetadata, messages: Sequence[Message] = ()) -> None:
@@ -233,8 +243,11 @@ class InMemoryRepository:
         return SessionList(apply_filter(items, flt or SessionFilter()))
 
     def list_briefs(self, flt: SessionFilter | None = None) -> BriefList:
-        """Sessions matching ``flt``, newest first, as briefs."""
-        return BriefList(SessionBrief.of(m) for m in self.list(flt))
+        """Sessions matching ``flt``, newest first, as briefs (``total``: all that matched)."""
+        flt = flt or SessionFilter()
+        matching = self.list(replace(flt, limit=None))
+        shown = matching if flt.limit is None else matching[: max(flt.limit, 0)]
+        return BriefList((SessionBrief.of(m) for m in shown), total=len(matching))
 
     def exists(self, session_id: str) -> bool:
         """True if the session exists."""

@@ -79,12 +79,17 @@ _PREFIX_CHARS = re.compile(r"[0-9a-f-]+")
 
 @dataclass(frozen=True, slots=True)
 class ListResult:
-    """Sessions of a listing plus the problems (corrupted sessions) met on the way."""
+    """Sessions of a listing plus the problems (corrupted sessions) met on the way.
+
+    ``total`` is how many sessions matched in all (more than ``len(sessions)`` when a limit cut
+    the listing); None when unknown.
+    """
 
     sessions: Sequence[SessionView]
     problems: list[SessionError]
     status: StatusChoice
     search: str | None = None
+    total: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,9 +275,10 @@ class SessionService:
     def list_sessions(
         self, *, status: StatusChoice = "active", search: str | None = None, limit: int | None = None
     ) -> ListResult:
-        """Sessions newest first, filtered by status and a name/first-message search."""
+        """Sessions newest first, filtered by status and a name/first-message search; ``limit``
+        None lists every match. The result's ``total`` counts all matches."""
         listing = self.repo.list_briefs(SessionFilter(_status_filter(status), limit, search or None))
-        return ListResult(list(listing), list(listing.problems), status, search or None)
+        return ListResult(list(listing), list(listing.problems), status, search or None, listing.total)
 
     def most_recent(self) -> SessionMetadata | None:
         """The most recently active, non-archived session, if any."""

@@ -27,7 +27,7 @@ import stat
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TypeAlias, TypeVar
@@ -846,44 +846,54 @@ class FileRepository:
         Served from the index (kept in step with the files, see :mod:`chatcli.session.index`);
         if the index cannot be used, every metadata file is read instead.
         """
-        items, problems = self._listing(flt or SessionFilter(), SessionIndex.select, _same)
+        items, problems, _ = self._listing(flt or SessionFilter(), SessionIndex.select, _same)
         return SessionList(items, problems)
 
     def list_briefs(self, flt: SessionFilter | None = None) -> BriefList:
-        """:meth:`list` as briefs: served from the index without building a model per session."""
-        items, problems = self._listing(flt or SessionFilter(), SessionIndex.select_briefs, SessionBrief.of)
-        return BriefList(items, problems)
+        """:meth:`list` as briefs: served from the index without building a model per session;
+        ``total`` counts every session that matched (the limit aside)."""
+        items, problems, total = self._listing(
+            flt or SessionFilter(), SessionIndex.select_briefs, SessionBrief.of, count=True
+        )
+        return BriefList(items, problems, total)
 
     def _listing(
         self,
         flt: SessionFilter,
         select: Callable[..., Sequence[tuple[_Item, str]]],
         fresh: Callable[[SessionMetadata], _Item],
-    ) -> tuple[builtins.list[_Item], builtins.list[SessionError]]:
+        *,
+        count: bool = False,
+    ) -> tuple[builtins.list[_Item], builtins.list[SessionError], int | None]:
         """The listing behind :meth:`list` and :meth:`list_briefs`: ``select`` reads rows from the
-        index, ``fresh`` converts metadata read from the files (changed, dirty or unindexed)."""
+        index, ``fresh`` converts metadata read from the files (changed, dirty or unindexed);
+        with ``count``, also how many sessions matched before the limit."""
         if not self._check_guarded():
-            return [], []
+            return [], [], 0
         synced = self._synced_index()
-        if synced is None:
-            scanned = self._scan(flt)
-            return [fresh(m) for m in scanned], scanned.problems
-        index, overrides, problems, untrusted = synced
-        limit = None if flt.limit is None else flt.limit + len(untrusted)
-        try:
-            indexed = select(index, status=flt.status, search=flt.search, limit=limit)
-        except IndexUnavailable:
-            scanned = self._scan(flt)
-            return [fresh(m) for m in scanned], scanned.problems
-        found: list[SessionError] = []
-        rows = self._verified([r for r in indexed if r[0].id not in untrusted], found, fresh)
-        if limit is not None and len(indexed) == limit and len(rows) + len(overrides) < limit:
-            # Rows dropped as changed on disk left the page short: verify the whole listing.
-            found = []
-            unlimited = select(index, status=flt.status, search=flt.search)
-            rows = self._verified([r for r in unlimited if r[0].id not in untrusted], found, fresh)
-        rows += [fresh(m) for m in overrides]
-        return apply_filter(rows, flt), [*problems, *found]
+        if synced is not None:
+            index, overrides, problems, untrusted = synced
+            limit = None if flt.limit is None else flt.limit + len(untrusted)
+            with contextlib.suppress(IndexUnavailable):
+                indexed = select(index, status=flt.status, search=flt.search, limit=limit)
+                found: list[SessionError] = []
+                rows = self._verified([r for r in indexed if r[0].id not in untrusted], found, fresh)
+                if limit is not None and len(indexed) == limit and len(rows) + len(overrides) < limit:
+                    # Rows dropped as changed on disk left the page short: verify the whole listing.
+                    found = []
+                    unlimited = select(index, status=flt.status, search=flt.search)
+                    rows = self._verified([r for r in unlimited if r[0].id not in untrusted], found, fresh)
+                rows += [fresh(m) for m in overrides]
+                shown = apply_filter(rows, flt)
+                total = None
+                if count:
+                    total = len(shown)
+                    if flt.limit is not None and len(shown) >= flt.limit:
+                        total = index.count_matching(status=flt.status, search=flt.search)
+                return shown, [*problems, *found], total
+        scanned = self._scan(replace(flt, limit=None))
+        kept = scanned if flt.limit is None else scanned[: max(flt.limit, 0)]
+        return [fresh(m) for m in kept], scanned.problems, len(scanned)
 
     def briefs(self, status: SessionStatus | None = None) -> _Briefs:
         """Every session (of ``status``) newest first, in brief: cheap enough for 100,000 sessions."""

@@ -155,11 +155,11 @@ def test_help_for_one_command_comes_from_its_spec(registry: Registry, words: lis
     assert (
         entry.usage
         == command.usage("/")
-        == "/sessions list [--archived] [--all] [--search TEXT] [--limit N] [--json]"
+        == "/sessions list [--archived] [--all] [--search TEXT] [--limit N] [--no-limit] [--json]"
     )
     assert entry.summary == command.summary
     assert entry.aliases == ("ls",)
-    assert dict(entry.options)["-n, --limit N"] == "show at most N"
+    assert dict(entry.options)["-n, --limit N"] == "show at most N (default 50)"
     assert "/sessions list --search docker" in entry.details
 
 

@@ -13,6 +13,7 @@ import pytest
 from chatcli.commands.context import CommandContext
 from chatcli.commands.registry import Registry
 from chatcli.commands.results import Cancelled, ExportResult, SessionChanged
+from chatcli.commands.sessions import DEFAULT_LIST_LIMIT
 from chatcli.commands.spec import UsageError
 from chatcli.session.errors import (
     AmbiguousId,
@@ -72,6 +73,28 @@ def test_list_options(registry: Registry, make_ctx: Ctx, service: SessionService
     assert isinstance(everything, ListResult)
     assert everything.status == "all"
     assert [m.id for m in everything.sessions] == [archived.id, active[2].id]
+
+
+def test_list_shows_the_most_recent_50_and_counts_them_all(
+    registry: Registry, make_ctx: Ctx, service: SessionService
+) -> None:
+    seeded = [seed_session(service.repo, f"task {i}", when=at(i)) for i in range(DEFAULT_LIST_LIMIT + 7)]
+    seed_session(service.repo, "old archived task", when=at(100), archived=True)
+    ctx = make_ctx()
+    newest_first = [m.id for m in reversed(seeded)]
+
+    default = registry.run(ctx, ["sessions", "list"])
+    assert isinstance(default, ListResult)
+    assert [m.id for m in default.sessions] == newest_first[:DEFAULT_LIST_LIMIT]
+    assert default.total == len(seeded)
+    every = registry.run(ctx, ["sessions", "list", "--no-limit"])
+    assert isinstance(every, ListResult)
+    assert [m.id for m in every.sessions] == newest_first and every.total == len(seeded)
+    three = registry.run(ctx, ["sessions", "list", "--all", "-n", "3", "--search", "TASK 1"])
+    assert isinstance(three, ListResult)
+    assert len(three.sessions) == 3 and three.total == 11  # "task 1", "task 10" … "task 19"
+    with pytest.raises(UsageError, match="not both"):
+        registry.run(ctx, ["sessions", "list", "--limit", "3", "--no-limit"])
 
 
 def test_show_and_search(registry: Registry, make_ctx: Ctx, service: SessionService) -> None:

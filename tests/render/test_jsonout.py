@@ -90,7 +90,10 @@ def test_list_shape() -> None:
     problem = CorruptedSession("deadbeef", "truncated")
     doc = roundtrip(ListResult([make_meta(), make_meta(None)], [problem, SessionNotFound("x")], "all", "fix"))
     assert isinstance(doc, dict)
-    assert set(doc) == {"sessions", "problems", "status", "search"}
+    assert set(doc) == {"sessions", "problems", "status", "search", "total"}
+    assert doc["total"] == 2, "without a known total, the sessions listed are all there is"
+    cut = roundtrip(ListResult([make_meta()], [], "active", None, 12_345))
+    assert isinstance(cut, dict) and cut["total"] == 12_345 and len(cut["sessions"]) == 1
     assert [set(s) for s in doc["sessions"]] == [SESSION_KEYS, SESSION_KEYS]
     assert doc["sessions"][1]["name"] is None
     assert doc["problems"][0] == {

@@ -182,3 +182,50 @@ def test_a_session_created_by_hand_without_index_row_is_listed(tmp_path: Path) -
     other.close()
     (other.root / meta.id).rename(repo.root / meta.id)
     assert meta.id in {b.id for b in FileRepository(tmp_path / "s").list_briefs()}
+
+
+@pytest.mark.parametrize("where", ["memory", "index", "scan"])
+def test_total_counts_every_match_whatever_the_limit(tmp_path: Path, where: str) -> None:
+    repo: SessionRepository = InMemoryRepository() if where == "memory" else FileRepository(tmp_path / "s")
+    metas = _fill(repo)
+    if isinstance(repo, FileRepository) and where == "scan":
+        repo.close()
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(repo.root / INDEX_DIR / INDEX_FILE) + suffix).unlink(missing_ok=True)
+        repo = FileRepository(tmp_path / "s")
+    active = [m for m in metas if m.status is SessionStatus.ACTIVE]
+    cases = [
+        (SessionFilter(limit=1), len(metas)),
+        (SessionFilter(limit=100), len(metas)),
+        (SessionFilter(), len(metas)),
+        (SessionFilter(status=SessionStatus.ACTIVE, limit=2), len(active)),
+        (SessionFilter(search="WORK", limit=1), 3),
+        (SessionFilter(search="no such text", limit=1), 0),
+    ]
+    for flt, total in cases:
+        listing = repo.list_briefs(flt)
+        assert listing.total == total, flt
+        assert len(listing) == min(total, flt.limit if flt.limit is not None else total), flt
+
+
+def test_a_cut_listing_says_how_many_there_are() -> None:
+    """The table's title and footer say how many sessions the limit left out, and how to see them."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    from chatcli.render.results import render
+    from chatcli.session.service import ListResult
+
+    repo = InMemoryRepository()
+    _fill(repo)
+    shown = repo.list_briefs(SessionFilter(limit=2))
+    console = Console(file=StringIO(), width=120, color_system=None)
+    render(ListResult(list(shown), [], "all", None, shown.total), console)
+    out = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "All sessions (2 of 4)" in out
+    assert "Showing the 2 most recent of 4: --limit N shows more, --no-limit shows them all" in out
+    console = Console(file=StringIO(), width=120, color_system=None)
+    render(ListResult(list(repo.list_briefs()), [], "all", None, 4), console)
+    out = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "All sessions (4)" in out and "Showing" not in out
