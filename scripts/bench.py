@@ -654,16 +654,19 @@ def pair_row(
 # ---------------------------------------------------------------------------------------- in-process
 
 
-def measure_completion(store: Path, rng: random.Random) -> tuple[Stats, Stats, float]:
+def measure_completion(store: Path, rng: random.Random) -> tuple[Stats, Stats, float, float]:
     """Keystrokes of ``/sessions show <id prefix>`` and ``… <name prefix>`` through the completer.
 
-    Returns (every keystroke, session-argument keystrokes only, snapshot build ms).
+    As in the REPL, the snapshot is refreshed and then its search structure built (both on the
+    REPL's background thread) before any keystroke. Returns (every keystroke, session-argument
+    keystrokes only, snapshot build ms, search structure build ms).
     """
     from prompt_toolkit.completion import CompleteEvent
     from prompt_toolkit.document import Document
 
     from chatcli.commands.catalog import build_registry
     from chatcli.repl.completer import SessionCompleter
+    from chatcli.repl.ranking import warm_session_index
     from chatcli.session.service import SessionService
     from chatcli.session.store import FileRepository
 
@@ -671,6 +674,9 @@ def measure_completion(store: Path, rng: random.Random) -> tuple[Stats, Stats, f
     start = time.perf_counter()
     snapshot = service.refresh_snapshot(force=True)
     snapshot_ms = (time.perf_counter() - start) * 1000.0
+    start = time.perf_counter()
+    warm_session_index(snapshot)
+    index_ms = (time.perf_counter() - start) * 1000.0
     completer = SessionCompleter(build_registry(), service.snapshot)
     entries = snapshot.entries
     if not entries:
@@ -700,7 +706,7 @@ def measure_completion(store: Path, rng: random.Random) -> tuple[Stats, Stats, f
         every.append(ms)
         if is_argument:
             argument.append(ms)
-    return Stats(tuple(every)), Stats(tuple(argument)), snapshot_ms
+    return Stats(tuple(every)), Stats(tuple(argument)), snapshot_ms, index_ms
 
 
 def measure_append(store: Path, session_id: str, appends: int) -> Stats:
@@ -950,7 +956,7 @@ def run_benchmarks(opts: Options) -> Results:
             peer_missing=missing,
         )
         progress(f"completion at {scale}")
-        every, argument, snapshot_ms = measure_completion(ds.store, random.Random(n))
+        every, argument, snapshot_ms, index_ms = measure_completion(ds.store, random.Random(n))
         for label, stats in (("session-argument keystrokes", argument), ("all keystrokes", every)):
             p95 = stats.percentile(95)
             results.add(
@@ -967,6 +973,13 @@ def run_benchmarks(opts: Options) -> Results:
                 "completion snapshot build (`refresh_snapshot`, background thread), ms",
                 scale,
                 fmt_ms(snapshot_ms),
+            )
+        )
+        results.add(
+            Row(
+                "completion search structure build (`warm_session_index`, background thread), ms",
+                scale,
+                fmt_ms(index_ms),
             )
         )
         if ds.build_seconds is not None:

@@ -45,9 +45,10 @@ from chatcli.render.sanitize import clean_inline
 from chatcli.render.transcript import ReplyView, render_resumed
 from chatcli.repl.completer import SessionCompleter
 from chatcli.repl.keys import chat_key_bindings
+from chatcli.repl.ranking import warm_session_index
 from chatcli.session.errors import SessionError, SessionNotFound
 from chatcli.session.models import Message, SessionMetadata
-from chatcli.session.service import DeleteResult, LoadedSession, SessionService
+from chatcli.session.service import DeleteResult, LoadedSession, SessionService, Snapshot
 from chatcli.session.store import SessionsLocation
 
 __all__ = ["ChatApp", "ReplOptions", "run_repl"]
@@ -191,8 +192,14 @@ class ChatApp:
         task.add_done_callback(self._background.discard)
 
     async def _refresh_snapshot(self) -> None:
+        def refresh() -> Snapshot:
+            # The completion search structure is built here too, off the loop: no keystroke waits.
+            snapshot = self.service.refresh_snapshot()
+            warm_session_index(snapshot)
+            return snapshot
+
         try:
-            snap = await asyncio.to_thread(self.service.refresh_snapshot)
+            snap = await asyncio.to_thread(refresh)
         except SessionError:
             return
         if self.meta is not None:

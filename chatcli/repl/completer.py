@@ -8,7 +8,6 @@ keystroke never touches the disk.
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,7 +20,8 @@ from chatcli.commands.registry import Registry
 from chatcli.commands.spec import Command, UsageError, ValueKind
 from chatcli.render.sanitize import clean_inline
 from chatcli.render.timefmt import relative_age
-from chatcli.session.models import SessionStatus, utc_now
+from chatcli.repl.ranking import rank_indexed, rank_linear
+from chatcli.session.fields import SessionStatus, utc_now
 from chatcli.session.service import Snapshot, SnapshotEntry
 
 __all__ = ["MAX_ROWS", "SessionCompleter", "Want", "classify", "rank_sessions"]
@@ -105,34 +105,13 @@ def rank_sessions(
     """Sessions matching ``word``, best first, each with the text to insert (its id or its name).
 
     Ranking: id prefix, then name prefix, then name containing the word, then first message
-    containing it (3+ characters); active before archived; most recent first within a rank.
-    ``entries`` is already newest first, so a stable sort keeps recency.
+    containing it (3+ characters); active before archived; most recent first within a rank
+    (``entries`` is newest first). A snapshot's tuple is ranked with its search structure, built
+    once per snapshot (:mod:`chatcli.repl.ranking`); any other iterable is scanned in full.
     """
-    needle = word.lower()
-    ranked: list[tuple[int, int, SnapshotEntry, str]] = []
-    best = 0  # matches in the best class (active, rank 0): once there are ``limit``, stop
-    for position, entry in enumerate(entries):
-        name = entry.name
-        if not needle:
-            rank, insert = 0, name or entry.id
-        elif entry.id.startswith(needle):
-            rank, insert = 0, entry.id
-        elif name and entry.name_lower.startswith(needle):
-            rank, insert = 1, name
-        elif name and needle in entry.name_lower:
-            rank, insert = 2, name
-        elif len(needle) >= 3 and needle in entry.first_lower:
-            rank, insert = 3, name or entry.id
-        else:
-            continue
-        key = rank * 2 + (1 if entry.status is SessionStatus.ARCHIVED else 0)
-        ranked.append((key, position, entry, insert))
-        if key == 0:
-            best += 1
-            if best >= limit:
-                break
-    top = heapq.nsmallest(limit, ranked, key=lambda item: (item[0], item[1]))
-    return [(entry, insert) for _, _, entry, insert in top]
+    if isinstance(entries, tuple):
+        return rank_indexed(entries, word, limit)
+    return rank_linear(entries, word, limit)
 
 
 def session_meta(entry: SnapshotEntry, now: datetime | None = None) -> str:
