@@ -8,9 +8,12 @@ so whatever the parent read before a SIGKILL is exactly what the child saw succe
 from __future__ import annotations
 
 import errno
+import json
 import os
+import pwd
 import select
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -302,3 +305,47 @@ def _worker(argv: Sequence[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(_worker(sys.argv[1:]))
+
+
+# --------------------------------------------------------------------------- privileges
+
+
+def run_as_nobody(fn: Callable[[], Any], timeout: float = 30.0) -> Any:
+    """Run ``fn`` in a forked child that dropped to nobody:nogroup; return its JSON-able result.
+
+    Root ignores file permissions, so permission-denied paths are only real for another user.
+    """
+    nobody = pwd.getpwnam("nobody")
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        code = 1
+        try:
+            os.close(read_end)
+            os.setgroups([])
+            os.setgid(nobody.pw_gid)
+            os.setuid(nobody.pw_uid)
+            payload = json.dumps(fn()).encode()
+            while payload:
+                payload = payload[os.write(write_end, payload) :]
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    data = b""
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            ready, _, _ = select.select([read_end], [], [], max(deadline - time.monotonic(), 0))
+            if not ready:
+                os.kill(pid, signal.SIGKILL)
+                raise AssertionError("the unprivileged child did not answer in time")
+            chunk = os.read(read_end, 65536)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        os.close(read_end)
+        _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, "the unprivileged child failed"
+    return json.loads(data)

@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import errno
-import json
 import os
 import pwd
 import random
@@ -39,8 +38,8 @@ from chatcli.session.errors import PermissionDenied, SessionError, SessionNotFou
 from chatcli.session.models import Message, SessionMetadata, new_session_id
 from chatcli.session.service import SessionService, export_json
 from chatcli.session.store import CONVERSATION_FILE, METADATA_FILE, FileRepository
-from tests.helpers import REPO_ROOT
-from tests.session.test_doctor import deadline, seed, tree
+from tests.helpers import REPO_ROOT, run_as_nobody
+from tests.session.test_doctor import seed, tree
 
 # --------------------------------------------------------------------------- the injector
 
@@ -550,34 +549,8 @@ def sandbox() -> Iterator[Path]:
 
 
 def as_nobody(fn: Callable[[], dict[str, str]]) -> dict[str, str]:
-    """Run ``fn`` in a forked child that dropped to nobody:nogroup; return its JSON-able result."""
-    nobody = pwd.getpwnam("nobody")
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - runs in the child
-        code = 1
-        try:
-            os.close(read_end)
-            os.setgroups([])
-            os.setgid(nobody.pw_gid)
-            os.setuid(nobody.pw_uid)
-            payload = json.dumps(fn()).encode()
-            while payload:
-                payload = payload[os.write(write_end, payload) :]
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(write_end)
-    data = b""
-    try:
-        with deadline(30):
-            while chunk := os.read(read_end, 65536):
-                data += chunk
-    finally:
-        os.close(read_end)
-        _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0, "the unprivileged child failed"
-    return dict(json.loads(data))
+    """``fn``'s result, computed by a child that dropped to nobody:nogroup."""
+    return dict(run_as_nobody(fn))
 
 
 def _outcomes(root: Path, s: Seeded) -> dict[str, str]:

@@ -5,10 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import os
-import pwd
-import select
 import shutil
-import signal
 import stat
 import subprocess
 import tempfile
@@ -46,6 +43,7 @@ from tests.helpers import (
     assistant,
     confined_writes,
     make_meta,
+    run_as_nobody,
     snapshot,
     spawn_worker,
     transcript_lines,
@@ -920,42 +918,8 @@ def _run_ops(root: Path, ops: dict[str, Op]) -> dict[str, dict[str, Any]]:
 
 
 def _run_ops_as_nobody(root: Path, ops: dict[str, Op]) -> dict[str, dict[str, Any]]:
-    """Fork; the child drops to nobody:nogroup, runs ``ops`` and reports through a pipe."""
-    nobody = pwd.getpwnam("nobody")
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - runs in the child
-        code = 1
-        try:
-            os.close(read_end)
-            os.setgroups([])
-            os.setgid(nobody.pw_gid)
-            os.setuid(nobody.pw_uid)
-            payload = json.dumps(_run_ops(root, ops)).encode()
-            while payload:
-                payload = payload[os.write(write_end, payload) :]
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(write_end)
-    data = b""
-    deadline = time.monotonic() + 30
-    try:
-        while True:
-            left = deadline - time.monotonic()
-            ready, _, _ = select.select([read_end], [], [], max(left, 0))
-            if not ready:
-                os.kill(pid, signal.SIGKILL)
-                raise AssertionError("the unprivileged child did not answer in time")
-            chunk = os.read(read_end, 65536)
-            if not chunk:
-                break
-            data += chunk
-    finally:
-        os.close(read_end)
-        _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0, "the child could not drop privileges"
-    return dict(json.loads(data))
+    """Run ``ops`` in a child that dropped to nobody:nogroup, with its results."""
+    return dict(run_as_nobody(lambda: _run_ops(root, ops)))
 
 
 def test_permission_denied_for_another_user(shared_sandbox: Path) -> None:
