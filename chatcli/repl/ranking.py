@@ -5,7 +5,7 @@ lower-cased; rank 0 is an id starting with it, rank 1 a name starting with it, r
 containing it, rank 3 a first message containing it (words of 3+ characters only); an empty word
 offers every session. Active sessions come before archived ones within a rank, newest first.
 
-A :class:`SessionIndex` gives exactly the same answer without looking at every session: per
+A :class:`CompletionIndex` gives exactly the same answer without looking at every session: per
 status, ids and lower-case names are kept sorted in blocks of consecutive positions (a prefix is
 two bisections per block, blocks visited newest first), and names and first messages are joined
 into chunks of text searched with :meth:`str.find`; each chunk of first messages also keeps its
@@ -30,7 +30,7 @@ from itertools import accumulate
 from chatcli.session.fields import SessionStatus
 from chatcli.session.service import Snapshot, SnapshotEntry
 
-__all__ = ["SessionIndex", "rank_indexed", "rank_linear", "session_index", "warm_session_index"]
+__all__ = ["CompletionIndex", "rank_indexed", "rank_linear", "session_index", "warm_session_index"]
 
 #: Entries per block of sorted ids or names (a prefix lookup bisects every block it visits).
 PREFIX_BLOCK = 512
@@ -193,7 +193,7 @@ class _StatusIndex:
         self.firsts = _Texts(firsts, with_first, chunk, words=True)
 
 
-class SessionIndex:
+class CompletionIndex:
     """An immutable search structure over one snapshot's entries, ranking like :func:`rank_linear`.
 
     ``block`` and ``chunk`` size the pieces (see :data:`PREFIX_BLOCK`, :data:`TEXT_CHUNK`); they
@@ -270,19 +270,19 @@ class _Cache:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._index: SessionIndex | None = None
+        self._index: CompletionIndex | None = None
 
-    def built(self, entries: tuple[SnapshotEntry, ...]) -> SessionIndex | None:
+    def built(self, entries: tuple[SnapshotEntry, ...]) -> CompletionIndex | None:
         """The index of ``entries`` if it is built, else None (never waits)."""
         index = self._index
         return index if index is not None and index.entries is entries else None
 
-    def build(self, entries: tuple[SnapshotEntry, ...]) -> SessionIndex:
+    def build(self, entries: tuple[SnapshotEntry, ...]) -> CompletionIndex:
         """The index of ``entries``, built now if needed (waits while another thread builds)."""
         with self._lock:
             return self._build_locked(entries)
 
-    def try_build(self, entries: tuple[SnapshotEntry, ...]) -> SessionIndex | None:
+    def try_build(self, entries: tuple[SnapshotEntry, ...]) -> CompletionIndex | None:
         """Like :meth:`build`, but None at once when another thread is building."""
         if not self._lock.acquire(blocking=False):
             return None
@@ -291,10 +291,10 @@ class _Cache:
         finally:
             self._lock.release()
 
-    def _build_locked(self, entries: tuple[SnapshotEntry, ...]) -> SessionIndex:
+    def _build_locked(self, entries: tuple[SnapshotEntry, ...]) -> CompletionIndex:
         index = self.built(entries)
         if index is None:
-            index = SessionIndex(entries)
+            index = CompletionIndex(entries)
             self._index = index
         return index
 
@@ -302,7 +302,7 @@ class _Cache:
 _CACHE = _Cache()
 
 
-def session_index(entries: tuple[SnapshotEntry, ...]) -> SessionIndex:
+def session_index(entries: tuple[SnapshotEntry, ...]) -> CompletionIndex:
     """The search structure of ``entries`` (a snapshot's tuple): built on first use, then cached."""
     return _CACHE.built(entries) or _CACHE.build(entries)
 

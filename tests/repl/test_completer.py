@@ -136,7 +136,7 @@ def test_options_of_a_subcommand(registry: Registry) -> None:
     completions = complete(completer_over(registry, ()), "/sessions list --li")
     assert texts(completions) == ["--limit"]
     assert completions[0].start_position == -4
-    assert completions[0].display_meta_text == "show at most N"
+    assert completions[0].display_meta_text == "show at most N (default 50)"
 
 
 def test_used_options_are_not_offered_again(registry: Registry) -> None:

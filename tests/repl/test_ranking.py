@@ -15,7 +15,7 @@ from prompt_toolkit.document import Document
 from chatcli.commands.catalog import build_registry
 from chatcli.repl import ranking
 from chatcli.repl.completer import MAX_ROWS, SessionCompleter, rank_sessions
-from chatcli.repl.ranking import SessionIndex, session_index, warm_session_index
+from chatcli.repl.ranking import CompletionIndex, session_index, warm_session_index
 from chatcli.session.fields import SessionStatus
 from chatcli.session.service import Snapshot, SnapshotEntry
 from tests.repl.conftest import BASE, Repl, entry, snapshot_of, until
@@ -112,7 +112,7 @@ def test_the_index_ranks_exactly_like_the_rules(
     assert same(rank_sessions(entries, word, limit), want)  # the cached index of a snapshot tuple
     assert same(rank_sessions(list(entries), word, limit), want)  # any other iterable: a full scan
     # Blocks and chunks of two and three entries: every boundary is crossed.
-    tiny = SessionIndex(entries, block=2, chunk=3)
+    tiny = CompletionIndex(entries, block=2, chunk=3)
     assert same(tiny.rank(word, limit), want)
     typed = word.split()[0] if word.split() else ""  # a word as the completer sees it
     assert same(tiny.rank(typed, limit), reference(entries, typed, limit))
@@ -128,8 +128,8 @@ def test_prefixes_next_to_the_last_code_point() -> None:
     ).entries
     for word in ["a", "a" + top, "a" + top + top, top, top + top, "n", "na" + top, "b"]:
         want = reference(entries, word, MAX_ROWS)
-        assert same(SessionIndex(entries, block=2).rank(word, MAX_ROWS), want), word
-        assert same(SessionIndex(entries).rank(word, MAX_ROWS), want), word
+        assert same(CompletionIndex(entries, block=2).rank(word, MAX_ROWS), want), word
+        assert same(CompletionIndex(entries).rank(word, MAX_ROWS), want), word
 
 
 def test_many_sessions_rank_like_the_rules() -> None:
@@ -141,7 +141,7 @@ def test_many_sessions_rank_like_the_rules() -> None:
         first = f"how do I {'deploy' if i % 5 else 'rollback'} service {i % 97}\nthanks"
         made.append(entry(sid, name, first, minutes_ago=i, archived=i % 4 == 0))
     entries = snapshot_of(made).entries
-    index = SessionIndex(entries, block=64, chunk=256)
+    index = CompletionIndex(entries, block=64, chunk=256)
     words = ["", "a", "ab", "7", "task", "TASK-1", "proj-2", "-1", "retry", "deploy", "rollback", "service 9"]
     words += ["service", "ice", "thanks", "-29", "zzz", "12", "2999", entries[-1].id[:5]]
     words += [entries[1500].id[:3], entries[2999].id[:2]]
@@ -155,8 +155,8 @@ def test_many_sessions_rank_like_the_rules() -> None:
 # ----------------------------------------------------------------------------------- building
 
 
-class CountingIndex(SessionIndex):
-    """A SessionIndex that counts how many were built."""
+class CountingIndex(CompletionIndex):
+    """A CompletionIndex that counts how many were built."""
 
     __slots__ = ()
     built: list[tuple[SnapshotEntry, ...]] = []  # noqa: RUF012 (reset by each test)
@@ -169,7 +169,7 @@ class CountingIndex(SessionIndex):
 @pytest.fixture
 def counting(monkeypatch: pytest.MonkeyPatch) -> list[tuple[SnapshotEntry, ...]]:
     CountingIndex.built = []
-    monkeypatch.setattr(ranking, "SessionIndex", CountingIndex)
+    monkeypatch.setattr(ranking, "CompletionIndex", CountingIndex)
     return CountingIndex.built
 
 
