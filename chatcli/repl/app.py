@@ -55,6 +55,8 @@ __all__ = ["ChatApp", "ReplOptions", "run_repl"]
 
 #: How often the REPL checks (one ``stat``) whether another process changed the sessions.
 WATCH_INTERVAL = 2.0
+#: The start-up snapshot refresh waits at most this long (seconds) for the first prompt to be drawn.
+FIRST_DRAW_WAIT = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +109,8 @@ class ChatApp:
             output=output,
             prompt_continuation=lambda width, line, wrap: "." * (width - 1) + " ",
         )
-        self._confirm_prompt: PromptSession[str] = PromptSession(input=input, output=output)
+        self._io = (input, output)
+        self._confirm_prompt: PromptSession[str] | None = None  # made on the first question
 
     # ------------------------------------------------------------------ state
 
@@ -146,7 +149,7 @@ class ChatApp:
     async def run(self) -> int:
         """Prompt until ``/quit`` or Ctrl-D; returns the exit code."""
         self._loop = asyncio.get_running_loop()
-        self._spawn(self._refresh_snapshot())
+        self._spawn(self._first_refresh())
         self._spawn(self._watch())
         try:
             while True:
@@ -210,6 +213,23 @@ class ChatApp:
                         self.prompt.app.invalidate()
                     break
 
+    async def _first_refresh(self) -> None:
+        """The start-up snapshot refresh, once the first prompt is on screen: in a big store it
+        takes a while of CPU, which must not delay that first prompt."""
+        drawn = asyncio.Event()
+
+        def on_render(_app: object) -> None:
+            drawn.set()
+
+        app = self.prompt.app
+        app.after_render += on_render
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(drawn.wait(), FIRST_DRAW_WAIT)
+        finally:
+            app.after_render -= on_render
+        await self._refresh_snapshot()
+
     async def _watch(self) -> None:
         """Refresh the snapshot when another process changed the sessions (cheap check)."""
         while True:
@@ -270,6 +290,8 @@ class ChatApp:
         return future.result()
 
     async def _ask(self, question: str) -> bool:
+        if self._confirm_prompt is None:
+            self._confirm_prompt = PromptSession(input=self._io[0], output=self._io[1])
         try:
             answer = await self._confirm_prompt.prompt_async(f"{clean_inline(question)} [y/N] ")
         except (KeyboardInterrupt, EOFError):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import os
 import signal
+import time
 from pathlib import Path
 from types import FrameType
 
@@ -295,6 +297,35 @@ def test_completion_snapshot_is_refreshed_after_the_first_message(repl: Repl) ->
     repl.drive(scenario)
 
     assert repl.service.snapshot().entries[0].id == only_session(repl)
+
+
+def test_the_start_up_snapshot_refresh_waits_for_the_first_prompt(
+    make_repl: MakeRepl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a big store the refresh takes CPU time that must not delay the first prompt: it starts
+    once the prompt reports its first draw (or after FIRST_DRAW_WAIT if it never does)."""
+    r = make_repl()
+    refreshed: list[float] = []
+
+    async def fake_refresh() -> None:
+        refreshed.append(time.monotonic())
+
+    monkeypatch.setattr(r.app, "_refresh_snapshot", fake_refresh)
+    monkeypatch.setattr(app_module, "FIRST_DRAW_WAIT", 0.3)
+
+    async def main() -> None:
+        waiting = asyncio.ensure_future(r.app._first_refresh())
+        await asyncio.sleep(0.1)
+        assert refreshed == [], "refreshed before the prompt was drawn"
+        drawn = time.monotonic()
+        r.app.prompt.app.after_render.fire()
+        await asyncio.wait_for(waiting, 1)
+        assert len(refreshed) == 1 and refreshed[0] - drawn < 0.2, "not refreshed once drawn"
+        started = time.monotonic()
+        await asyncio.wait_for(r.app._first_refresh(), 2)  # never drawn: gives up waiting
+        assert len(refreshed) == 2 and refreshed[1] - started >= 0.3
+
+    asyncio.run(main())
 
 
 # --------------------------------------------------------------------------- streaming and errors
