@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from chatcli.session.service import SessionService
 
@@ -21,9 +22,12 @@ class CommandContext:
     need a confirmation then refuse unless given ``--yes``. ``current_session_id`` is the REPL's
     session in use (None on the command line or before the first message). ``prefix`` is how
     commands are spelled in messages: ``/`` in the REPL, ``chatcli `` on the command line.
+    ``cancelled`` is set when the user gave up waiting (Ctrl-C in the REPL): long reads stop at
+    their next session.
     """
 
     service: SessionService
     confirm: Confirm | None = None
     current_session_id: str | None = None
     prefix: str = "/"
+    cancelled: threading.Event = field(default_factory=threading.Event)

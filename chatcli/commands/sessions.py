@@ -114,7 +114,9 @@ def search_sessions(ctx: CommandContext, args: ParsedArgs) -> SearchResult:
     text = args.required("text")
     if not text.strip():
         raise UsageError("the search TEXT is empty", f"{ctx.prefix}sessions search TEXT…")
-    return ctx.service.search(text, limit=args.number("limit") or 20, status=status)
+    return ctx.service.search(
+        text, limit=args.number("limit") or 20, status=status, should_stop=ctx.cancelled.is_set
+    )
 
 
 def export_session(ctx: CommandContext, args: ParsedArgs) -> ExportResult:

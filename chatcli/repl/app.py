@@ -25,6 +25,7 @@ from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from prompt_toolkit.input import Input
 from prompt_toolkit.output import Output
 from rich.console import Console
+from rich.text import Text
 
 from chatcli.chat.backend import BackendError, ChatBackend, open_stream, to_chat_messages, trim_history
 from chatcli.commands.catalog import build_registry
@@ -245,7 +246,20 @@ class ChatApp:
         ctx = CommandContext(self.service, self._confirm_from_thread, self.current_id, "/")
         try:
             words = split_line(line)
-            result = await asyncio.to_thread(self.registry.run, ctx, words)
+            job = asyncio.ensure_future(asyncio.to_thread(self.registry.run, ctx, words))
+            try:
+                with _sigint_cancels(job):
+                    result = await job
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if not job.cancelled() or (task is not None and task.cancelling()):
+                    raise  # the REPL itself is being stopped
+                # Ctrl-C: stop waiting; a long read stops at its next session, a write that had
+                # begun finishes on its own (each one is atomic), and its result is not shown.
+                ctx.cancelled.set()
+                self.console.print(Text("Cancelled.", style="yellow"))
+                self._spawn(self._refresh_snapshot())
+                return False
         except HelpRequested as req:
             result = HelpResult(
                 f"/{req.command.name}", req.command.summary, (self.registry.help_for(req.command),), True
@@ -393,8 +407,8 @@ class ChatApp:
 
 
 @contextlib.contextmanager
-def _sigint_cancels(task: asyncio.Task[None]) -> Any:
-    """While streaming, Ctrl-C cancels the reply instead of ending the program.
+def _sigint_cancels(task: asyncio.Future[Any]) -> Any:
+    """While streaming a reply or running a command, Ctrl-C cancels it instead of ending the program.
 
     The SIGINT handler in place before (asyncio's, prompt_toolkit's or the caller's) is restored
     afterwards: ``remove_signal_handler`` alone would reset it to Python's default.

@@ -12,7 +12,7 @@ import heapq
 import json
 import re
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -307,8 +307,19 @@ class SessionService:
         transcript = self.repo.load_messages(meta.id)
         return LoadedSession(meta, transcript.messages, transcript.warnings)
 
-    def search(self, text: str, *, limit: int = 20, status: StatusChoice = "all") -> SearchResult:
-        """Case-insensitive full-text search over every message; newest hits first."""
+    def search(
+        self,
+        text: str,
+        *,
+        limit: int = 20,
+        status: StatusChoice = "all",
+        should_stop: Callable[[], bool] | None = None,
+    ) -> SearchResult:
+        """Case-insensitive full-text search over every message; newest hits first.
+
+        ``should_stop`` is asked before each session: when it says so (the user cancelled), the
+        hits found so far are returned, marked truncated.
+        """
         needle = text.strip()
         if not needle:
             raise SessionNotFound(text, "not a search: the search text is empty")
@@ -321,6 +332,9 @@ class SessionService:
             # Sessions come newest first and a message is never newer than its session's
             # last_active: once the heap is full of newer hits, no older session can add one.
             if len(top) >= limit and brief.last_active < top[0][0][0]:
+                stopped_early = True
+                break
+            if should_stop is not None and should_stop():
                 stopped_early = True
                 break
             try:

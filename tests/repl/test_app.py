@@ -9,6 +9,7 @@ import signal
 import time
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import pytest
 from rich.console import Console
@@ -377,6 +378,48 @@ def test_sigint_while_streaming_cancels_only_the_reply(make_repl: MakeRepl) -> N
     line = r.lines(only_session(r))[1]
     assert line["content"] == "one "
     assert line["interrupted"] is True
+
+
+def test_ctrl_c_during_a_slow_command_cancels_only_the_command(
+    make_repl: MakeRepl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long search at 100,000 sessions must be stoppable without leaving the REPL."""
+    caught: list[int] = []
+
+    def guard(signum: int, frame: FrameType | None) -> None:
+        caught.append(signum)
+
+    r = make_repl()
+    r.service.start_session([Message(role="user", content="needle in here")])
+    asked_to_stop: list[bool] = []
+    original = r.service.search
+
+    def slow_search(text: str, **kwargs: Any) -> Any:
+        should_stop = kwargs["should_stop"]
+        os.kill(os.getpid(), signal.SIGINT)
+        deadline = time.monotonic() + 5
+        while not should_stop() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        asked_to_stop.append(should_stop())
+        return original(text, **kwargs)
+
+    monkeypatch.setattr(r.service, "search", slow_search)
+    previous = signal.signal(signal.SIGINT, guard)
+    try:
+
+        async def scenario(repl: Repl) -> None:
+            repl.type("/sessions search needle\r")
+            await until(lambda: "Cancelled." in repl.output, what="the cancellation")
+            await until(lambda: asked_to_stop, what="the search to be told to stop")
+            repl.type("/sessions list\r")
+            await until(lambda: "needle in here" in repl.output, what="the next command")
+
+        assert r.drive(scenario) == 0
+        assert signal.getsignal(signal.SIGINT) is guard, "the REPL must restore the SIGINT handler"
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert caught == [] and asked_to_stop == [True]
+    assert "Traceback" not in r.output
 
 
 def test_backend_error_is_shown_and_the_user_message_kept(make_repl: MakeRepl) -> None:

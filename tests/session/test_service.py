@@ -693,3 +693,19 @@ def test_corrupted_session_is_reported_not_hidden_by_list(repo: FileRepository) 
     assert ids(result.sessions) == [good.id]
     assert len(result.problems) == 1
     assert bad.id in str(result.problems[0])
+
+
+def test_search_stops_when_asked_and_says_it_was_cut(svc: SessionService) -> None:
+    for i in range(5):
+        seed_session(svc.repo, f"needle {i}", when=at(i))
+    asked: list[int] = []
+
+    def stop_after_two() -> bool:
+        asked.append(1)
+        return len(asked) > 2
+
+    cut = svc.search("needle", should_stop=stop_after_two)
+    assert [h.snippet for h in cut.hits] == ["needle 4", "needle 3"]
+    assert cut.truncated and cut.sessions_searched == 2
+    whole = svc.search("needle", should_stop=lambda: False)
+    assert len(whole.hits) == 5 and not whole.truncated
