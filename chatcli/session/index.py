@@ -69,9 +69,14 @@ class IndexUnavailable(Exception):
     """The index cannot be opened or written (read-only folder, corrupt file): scan the files."""
 
 
+def _activity_key(when: datetime) -> str:
+    """A ``last_active`` as fixed-width UTC text, so SQL ordering equals datetime ordering."""
+    return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def _sort_key(meta: SessionMetadata) -> str:
-    """``last_active`` as fixed-width UTC text, so SQL ordering equals datetime ordering."""
-    return meta.last_active.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """The stored ordering key of a session: its ``last_active`` (see :func:`_activity_key`)."""
+    return _activity_key(meta.last_active)
 
 
 _INSERT = "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -142,9 +147,14 @@ def _brief(row: Sequence[Any]) -> SessionBrief:
 
 
 def _filtered(
-    columns: str, status: SessionStatus | None, search: str | None, limit: int | None
+    columns: str,
+    status: SessionStatus | None,
+    search: str | None,
+    limit: int | None,
+    before: tuple[datetime, str] | None = None,
 ) -> tuple[str, list[object]]:
-    """The ``SELECT`` of ``columns`` for a ``SessionFilter``'s conditions, newest first."""
+    """The ``SELECT`` of ``columns`` for a ``SessionFilter``'s conditions, newest first;
+    ``before`` (a ``(last_active, id)``) keeps only older sessions, to read page after page."""
     where: list[str] = []
     params: list[object] = []
     if status is not None:
@@ -154,6 +164,9 @@ def _filtered(
         needle = search.lower()
         where.append("(instr(first_lower, ?) > 0 OR instr(coalesce(name_lower, ''), ?) > 0)")
         params += [needle, needle]
+    if before is not None:
+        where.append("(last_active, id) < (?, ?)")
+        params += [_activity_key(before[0]), before[1]]
     sql = f"SELECT {columns} FROM sessions"
     if where:
         sql += " WHERE " + " AND ".join(where)
@@ -327,9 +340,16 @@ class SessionIndex:
         sql, params = _filtered("count(*)", status, search, None)
         return int(str(self._query(sql.replace(" ORDER BY last_active DESC, id DESC", ""), params)[0][0]))
 
-    def briefs(self, status: SessionStatus | None = None) -> list[SessionBrief]:
-        """Every session (of ``status``) newest first, as briefs."""
-        sql, params = _filtered(_BRIEF_COLUMNS, status, None, None)
+    def briefs(
+        self,
+        status: SessionStatus | None = None,
+        *,
+        before: tuple[datetime, str] | None = None,
+        limit: int | None = None,
+    ) -> list[SessionBrief]:
+        """Every session (of ``status``) newest first, as briefs; ``before`` (the ``(last_active,
+        id)`` of the last one read) and ``limit`` read them a page at a time."""
+        sql, params = _filtered(_BRIEF_COLUMNS, status, None, limit, before)
         return [_brief(row) for row in self._query(sql, params)]
 
     def by_name(self, name_lower: str) -> list[Indexed]:

@@ -190,6 +190,10 @@ class SessionRepository(Protocol):
         """Every session (of ``status``) newest first, in brief (no full metadata models)."""
         ...
 
+    def iter_briefs(self, status: SessionStatus | None = None) -> Iterator[SessionBrief]:
+        """:meth:`briefs` as they are read, newest first (a search that stops early reads less)."""
+        ...
+
     def find_by_name(self, name: str) -> _Metas:
         """Sessions named ``name``, ignoring case."""
         ...
@@ -308,6 +312,10 @@ class InMemoryRepository:
     def briefs(self, status: SessionStatus | None = None) -> _Briefs:
         """Every session (of ``status``) newest first, in brief."""
         return [SessionBrief.of(m) for m in self.list(SessionFilter(status))]
+
+    def iter_briefs(self, status: SessionStatus | None = None) -> Iterator[SessionBrief]:
+        """Every session (of ``status``) newest first, in brief."""
+        yield from self.briefs(status)
 
     def find_by_name(self, name: str) -> _Metas:
         """Sessions named ``name``, ignoring case."""

@@ -328,7 +328,7 @@ class SessionService:
         top: list[tuple[tuple[datetime, str, int], SearchHit]] = []  # min-heap of the newest hits
         searched = 0
         stopped_early = False
-        for brief in self.repo.briefs(_status_filter(status)):
+        for brief in self.repo.iter_briefs(_status_filter(status)):
             # Sessions come newest first and a message is never newer than its session's
             # last_active: once the heap is full of newer hits, no older session can add one.
             if len(top) >= limit and brief.last_active < top[0][0][0]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import errno
+import heapq
 import json
 import os
 import shutil
@@ -72,6 +73,11 @@ _Item = TypeVar("_Item", bound=SessionView)
 
 def _same(meta: SessionMetadata) -> SessionMetadata:
     return meta
+
+
+def _recency(brief: SessionBrief) -> tuple[datetime, str]:
+    """The listing order's key: newest ``last_active`` first, ties by id."""
+    return (brief.last_active, brief.id)
 
 
 __all__ = [
@@ -912,6 +918,42 @@ class FileRepository:
                     rows = sorted([*rows, *extra], key=lambda b: (b.last_active, b.id), reverse=True)
                 return rows
         return [SessionBrief.of(m) for m in self._scan(SessionFilter(status))]
+
+    def iter_briefs(self, status: SessionStatus | None = None, *, page: int = 128) -> Iterator[SessionBrief]:
+        """:meth:`briefs`, read from the index a page at a time (pages double in size up to
+        8,192): a search that stops after the newest sessions never loads the other 100,000."""
+        if not self._check_guarded():
+            return
+        synced = self._synced_index()
+        if synced is None:
+            yield from self.briefs(status)
+            return
+        index, overrides, _, untrusted = synced
+        extra = sorted(
+            (SessionBrief.of(m) for m in overrides if status is None or m.status is status),
+            key=_recency,
+            reverse=True,
+        )
+        pages = self._index_pages(index, status, untrusted, page)
+        yield from heapq.merge(pages, extra, key=_recency, reverse=True)
+
+    def _index_pages(
+        self, index: SessionIndex, status: SessionStatus | None, untrusted: set[str], page: int
+    ) -> Iterator[SessionBrief]:
+        before: tuple[datetime, str] | None = None
+        while True:
+            try:
+                rows = index.briefs(status, before=before, limit=page)
+            except IndexUnavailable:
+                # The index failed mid-way: go on from the files, after what was already read.
+                scanned = (SessionBrief.of(m) for m in self._scan(SessionFilter(status)))
+                yield from (b for b in scanned if before is None or _recency(b) < before)
+                return
+            yield from (b for b in rows if b.id not in untrusted)
+            if len(rows) < page:
+                return
+            before = _recency(rows[-1])
+            page = min(page * 2, 8192)
 
     def find_by_name(self, name: str) -> _Metas:
         """Sessions named ``name``, ignoring case."""

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from chatcli.render.jsonout import session_to_json, to_json
 from chatcli.session.fields import SessionBrief, SessionStatus
-from chatcli.session.index import INDEX_DIR, INDEX_FILE, SCHEMA_VERSION
+from chatcli.session.index import INDEX_DIR, INDEX_FILE, SCHEMA_VERSION, IndexUnavailable, SessionIndex
 from chatcli.session.models import Message, SessionMetadata, new_session_id
 from chatcli.session.repository import InMemoryRepository, SessionFilter, SessionRepository
 from chatcli.session.service import SessionService
 from chatcli.session.store import METADATA_FILE, FileRepository
+from tests.commands.conftest import at, seed_session
 
 FILTERS = [
     SessionFilter(),
@@ -229,3 +232,69 @@ def test_a_cut_listing_says_how_many_there_are() -> None:
     render(ListResult(list(repo.list_briefs()), [], "all", None, 4), console)
     out = console.file.getvalue()  # type: ignore[attr-defined]
     assert "All sessions (4)" in out and "Showing" not in out
+
+
+def _many(repo: FileRepository, count: int = 23) -> None:
+    """Sessions with clashing ``last_active`` values (ties are broken by id) and both statuses."""
+    for i in range(count):
+        seed_session(repo, f"session {i}", when=at(i // 3), archived=i % 4 == 0)
+
+
+@pytest.mark.parametrize("status", [None, SessionStatus.ACTIVE, SessionStatus.ARCHIVED])
+def test_paged_briefs_are_the_whole_listing_in_order(tmp_path: Path, status: SessionStatus | None) -> None:
+    repo = FileRepository(tmp_path / "s")
+    _many(repo)
+    expected = repo.briefs(status)
+    assert len(expected) > 4
+    for page in (1, 2, 5, 128):
+        assert list(repo.iter_briefs(status, page=page)) == expected, page
+
+
+def test_paged_briefs_read_only_what_is_consumed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = FileRepository(tmp_path / "s")
+    _many(repo)
+    pages: list[int | None] = []
+    original = SessionIndex.briefs
+
+    def counting(self: SessionIndex, *args: Any, **kwargs: Any) -> list[SessionBrief]:
+        pages.append(kwargs.get("limit"))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(SessionIndex, "briefs", counting)
+    first_three = list(itertools.islice(repo.iter_briefs(page=4), 3))
+    assert first_three == original(repo._index)[:3]
+    assert pages == [4], "only the first page was read"
+
+
+def test_paged_briefs_merge_a_session_being_written_and_survive_a_failing_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = FileRepository(tmp_path / "s")
+    _many(repo)
+    everything = repo.briefs()
+    # A writer (another process) is mid-way through one session: its row is not trusted, its
+    # files are read instead, and it must come out at its new place in the order.
+    moving = everything[-1]
+    holder = FileRepository(tmp_path / "s")
+    with holder.session_lock(moving.id):
+        repo._index.mark_dirty(moving.id)
+        raw = json.loads((repo.root / moving.id / METADATA_FILE).read_text())
+        raw["last_active"] = "2030-01-01T00:00:00Z"
+        (repo.root / moving.id / METADATA_FILE).write_text(json.dumps(raw))
+        listed = list(repo.iter_briefs(page=2))
+    assert [b.id for b in listed] == [moving.id, *[b.id for b in everything[:-1]]]
+
+    calls = {"n": 0}
+    original = SessionIndex.briefs
+
+    def failing_later(self: SessionIndex, *args: Any, **kwargs: Any) -> list[SessionBrief]:
+        calls["n"] += 1
+        if calls["n"] > 2:
+            raise IndexUnavailable("disk I/O error")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(SessionIndex, "briefs", failing_later)
+    after_failure = [b.id for b in FileRepository(tmp_path / "s").iter_briefs(page=3)]
+    assert calls["n"] == 3
+    assert after_failure == [b.id for b in listed], "the files take over in order, nothing twice"
+    assert len(after_failure) == len(set(after_failure)) == len(everything)
