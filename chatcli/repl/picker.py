@@ -67,9 +67,15 @@ def pick_session(
     """Let the user choose a session: type to filter, Up/Down to move, Enter to resume, Esc to cancel."""
     query = Buffer()
     state = {"index": 0}
+    found_for: dict[str, list[SnapshotEntry]] = {}
 
     def matches() -> list[SnapshotEntry]:
-        return filter_entries(entries, query.text)
+        # Filtered once per query text: a redraw or an arrow key must not filter 100,000 again.
+        text = query.text
+        if text not in found_for:
+            found_for.clear()
+            found_for[text] = filter_entries(entries, text)
+        return found_for[text]
 
     def rows() -> StyleAndTextTuples:
         found = matches()

@@ -125,3 +125,19 @@ def test_selection_below_the_visible_rows() -> None:
     ).entries
     target = VISIBLE_ROWS + 2
     assert pick(DOWN * target + "\r", many) == many[target].id
+
+
+def test_each_query_is_filtered_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Redraws and arrow keys reuse the filtered list: at 100,000 sessions a filter is costly."""
+    import chatcli.repl.picker as picker_module
+
+    queries: list[str] = []
+    original = picker_module.filter_entries
+
+    def counting(entries: Sequence[SnapshotEntry], query: str) -> list[SnapshotEntry]:
+        queries.append(query)
+        return original(entries, query)
+
+    monkeypatch.setattr(picker_module, "filter_entries", counting)
+    assert pick("do" + DOWN + DOWN + UP + "\r") == ID_BETA
+    assert queries.count("do") == 1 and queries.count("") <= 1 and queries.count("d") <= 1
