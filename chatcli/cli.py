@@ -205,7 +205,7 @@ def _result_exit_code(result: object) -> int:
     from chatcli.session.doctor import DoctorReport
     from chatcli.session.service import PruneResult
 
-    if isinstance(result, PruneResult) and result.failures:
+    if isinstance(result, PruneResult) and (result.failures or result.not_reached):
         return EXIT_USER
     if isinstance(result, DoctorReport) and not result.healthy:
         return EXIT_USER

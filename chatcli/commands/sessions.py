@@ -189,7 +189,7 @@ def prune_sessions(ctx: CommandContext, args: ParsedArgs) -> PruneResult | Cance
         retry = f"{ctx.prefix}sessions prune --older-than {format_duration(older)}{flags} --yes"
         if not _require_confirmation(ctx, question, refusal, retry):
             return Cancelled("Nothing was deleted.")
-    return ctx.service.prune(candidates)
+    return ctx.service.prune(candidates, should_stop=ctx.cancelled.is_set)
 
 
 def doctor_sessions(ctx: CommandContext, args: ParsedArgs) -> DoctorReport:

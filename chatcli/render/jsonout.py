@@ -46,7 +46,8 @@ Results by command
     ``{"imported": [session…], "skipped": [{"source", "reason"}…], "notes": [str…]}``
 ``sessions prune``
     ``{"dry_run": bool, "cutoff": timestamp, "sessions": [session…] (deleted, or that would be),
-    "failures": [{"session_id", "reason"}…]}``
+    "failures": [{"session_id", "reason"}…], "not_reached": int}`` (``not_reached``: sessions
+    left alone because the prune was cancelled before it got to them)
 ``sessions export``
     ``{"session_id": str, "format": "markdown"|"json", "path": str|null, "text": str|null}``
 ``resume``
@@ -235,6 +236,7 @@ def _prune(result: PruneResult) -> dict[str, JSONValue]:
         "cutoff": iso_utc(result.cutoff),
         "sessions": [session_to_json(m) for m in result.sessions],
         "failures": [{"session_id": sid, "reason": reason} for sid, reason in result.failures],
+        "not_reached": result.not_reached,
     }
 
 

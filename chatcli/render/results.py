@@ -63,6 +63,8 @@ __all__ = [
 
 #: A message shown in ``show`` or on resume is cut after this many characters.
 MESSAGE_PREVIEW_CHARS = 1500
+#: A prune's table shows this many sessions; the rest are counted (``--json`` lists them all).
+PRUNE_SHOWN = 50
 #: How many messages a resume shows.
 RESUME_PREVIEW_MESSAGES = 4
 #: Below this console width tables drop their least useful columns.
@@ -446,7 +448,7 @@ def _render_doctor(result: DoctorReport, console: Console) -> None:
 def _render_prune(result: PruneResult, console: Console) -> None:
     cutoff = absolute_time(result.cutoff)
     count = _plural(len(result.sessions), "session")
-    if not result.sessions and not result.failures:
+    if not result.sessions and not result.failures and not result.not_reached:
         console.print(Text(f"No sessions were last active before {cutoff}; nothing to prune."))
         return
     if result.sessions:
@@ -456,12 +458,18 @@ def _render_prune(result: PruneResult, console: Console) -> None:
             else f"Deleted {count} last active before {cutoff}"
         )
         console.print(_heading(title))
-        console.print(_sessions_table(console, result.sessions))
+        console.print(_sessions_table(console, result.sessions[:PRUNE_SHOWN]))
+        if len(result.sessions) > PRUNE_SHOWN:
+            more = len(result.sessions) - PRUNE_SHOWN
+            console.print(Text(f"… and {more:,} more (--json lists every one).", style=_DIM))
     for session_id, reason in result.failures:
         text = Text("Kept ", style=_WARNING_STYLE)
         text.append(clean_inline(short_id(session_id)), style="bold")
         text.append(": " + clean_inline(reason), style=_WARNING_STYLE)
         console.print(text)
+    if result.not_reached:
+        kept = _plural(result.not_reached, "session")
+        console.print(Text(f"Cancelled: {kept} not deleted.", style=_WARNING_STYLE))
 
 
 _VERBS = {

@@ -153,10 +153,12 @@ class ImportResult:
 class PruneResult:
     """Sessions removed by a prune (or that would be, on a dry run)."""
 
-    sessions: list[SessionMetadata]
+    sessions: Sequence[SessionView]
     dry_run: bool
     cutoff: datetime
     failures: list[tuple[str, str]] = field(default_factory=list)
+    #: Candidates left alone because the prune was cancelled before reaching them.
+    not_reached: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -446,14 +448,23 @@ class SessionService:
         """Sessions a prune would delete: last active before now - ``older_than``."""
         cutoff = utc_now() - older_than
         status: StatusChoice = "archived" if archived_only else "all"
-        chosen = [m for m in self.repo.list(SessionFilter(_status_filter(status))) if m.last_active < cutoff]
+        listing = self.repo.list_briefs(SessionFilter(_status_filter(status)))
+        chosen = [b for b in listing if b.last_active < cutoff]
         return PruneResult(chosen, True, cutoff)
 
-    def prune(self, candidates: PruneResult) -> PruneResult:
-        """Delete exactly the sessions ``candidates`` lists (re-checked: still too old)."""
-        deleted: list[SessionMetadata] = []
+    def prune(self, candidates: PruneResult, *, should_stop: Callable[[], bool] | None = None) -> PruneResult:
+        """Delete exactly the sessions ``candidates`` lists (re-checked: still too old).
+
+        ``should_stop`` is asked before each deletion: when the user cancels, the sessions not
+        reached yet are kept and reported as such.
+        """
+        deleted: list[SessionView] = []
         failures: list[tuple[str, str]] = []
-        for meta in candidates.sessions:
+        for position, meta in enumerate(candidates.sessions):
+            if should_stop is not None and should_stop():
+                return PruneResult(
+                    deleted, False, candidates.cutoff, failures, len(candidates.sessions) - position
+                )
             try:
                 current = self.repo.get(meta.id)
                 if current.last_active >= candidates.cutoff:

@@ -154,7 +154,10 @@ def test_delete_import_prune_shapes() -> None:
         "cutoff": "2025-01-04T12:30:00Z",
         "sessions": [to_json(meta)],
         "failures": [{"session_id": "sid", "reason": "locked"}],
+        "not_reached": 0,
     }
+    cut = roundtrip(PruneResult([], False, CREATED, [], 7))
+    assert isinstance(cut, dict) and cut["not_reached"] == 7
 
 
 def test_changed_export_and_small_results() -> None:

@@ -26,6 +26,7 @@ from chatcli.commands.results import (
 from chatcli.commands.spec import Arg, Command, Option, UsageError
 from chatcli.render.results import (
     MESSAGE_PREVIEW_CHARS,
+    PRUNE_SHOWN,
     render,
     render_error,
     render_messages,
@@ -339,6 +340,19 @@ def test_prune_dry_run_and_done() -> None:
     done = render_plain(PruneResult(old, False, cutoff, [("abcdef12-3456", "it was used again; kept")]))
     assert "Deleted 1 session last active before" in done
     assert "Kept abcdef12: it was used again; kept" in done
+
+
+def test_a_big_prune_shows_a_sample_and_counts_the_rest() -> None:
+    cutoff = utc_now() - timedelta(days=30)
+    many = [make_meta(f"ancient {i}", age=timedelta(days=60 + i)) for i in range(PRUNE_SHOWN + 12)]
+    dry = render_plain(PruneResult(many, True, cutoff))
+    assert f"Would delete {PRUNE_SHOWN + 12} sessions" in dry
+    assert "… and 12 more (--json lists every one)." in dry
+    assert "ancient 0" in dry and f"ancient {PRUNE_SHOWN + 5}" not in dry
+    cancelled = render_plain(PruneResult(many[:3], False, cutoff, [], 9))
+    assert "Deleted 3 sessions" in cancelled and "Cancelled: 9 sessions not deleted." in cancelled
+    nothing_done = render_plain(PruneResult([], False, cutoff, [], 4))
+    assert "Cancelled: 4 sessions not deleted." in nothing_done and "nothing to prune" not in nothing_done
 
 
 def test_prune_with_nothing_to_do() -> None:

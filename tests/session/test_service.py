@@ -709,3 +709,19 @@ def test_search_stops_when_asked_and_says_it_was_cut(svc: SessionService) -> Non
     assert cut.truncated and cut.sessions_searched == 2
     whole = svc.search("needle", should_stop=lambda: False)
     assert len(whole.hits) == 5 and not whole.truncated
+
+
+def test_prune_stops_when_asked_and_keeps_the_rest(svc: SessionService) -> None:
+    now = utc_now()
+    old = [seed_session(svc.repo, f"old {i}", when=now - timedelta(days=40 + i)) for i in range(5)]
+    candidates = svc.prune_candidates(timedelta(days=30))
+    asked: list[int] = []
+
+    def stop_after_two() -> bool:
+        asked.append(1)
+        return len(asked) > 2
+
+    done = svc.prune(candidates, should_stop=stop_after_two)
+    assert len(done.sessions) == 2 and done.not_reached == 3 and done.failures == []
+    left = set(ids(svc.list_sessions(status="all").sessions))
+    assert left == {m.id for m in old} - set(ids(done.sessions)) and len(left) == 3
