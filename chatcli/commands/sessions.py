@@ -159,7 +159,8 @@ def _write_export(path: Path, text: str, *, overwrite: bool) -> None:
 
 def import_sessions(ctx: CommandContext, args: ParsedArgs) -> ImportResult:
     """``sessions import FILE``."""
-    return ctx.service.import_file(Path(args.required("file")).expanduser())
+    path = Path(args.required("file")).expanduser()
+    return ctx.service.import_file(path, should_stop=ctx.cancelled.is_set)
 
 
 def fork_session(ctx: CommandContext, args: ParsedArgs) -> SessionChanged:

@@ -496,11 +496,13 @@ class SessionService:
             return export_json(loaded.metadata, loaded.messages)
         return export_markdown(loaded.metadata, loaded.messages)
 
-    def import_file(self, path: Path) -> ImportResult:
+    def import_file(self, path: Path, *, should_stop: Callable[[], bool] | None = None) -> ImportResult:
         """Import sessions from a JSON export, a JSON array of them, or a JSON-Lines corpus.
 
         Existing ids are never overwritten (reported and skipped); a name already taken is
-        dropped with a note; everything else is imported even if one record is bad.
+        dropped with a note; everything else is imported even if one record is bad. When
+        ``should_stop`` says so (the user cancelled), the import ends after the current record,
+        with a note saying where.
         """
         result = ImportResult()
         try:
@@ -516,8 +518,11 @@ class SessionService:
         # The names lock is held for the whole import so a concurrent rename cannot take a name
         # this import is assigning (renames elsewhere wait, or report a retry hint).
         with handle, self.repo.names_lock():
-            names = {m.name.lower() for m in self.repo.list(SessionFilter()) if m.name}
+            names = {b.name.lower() for b in self.repo.list_briefs(SessionFilter()) if b.name}
             for position, record in _read_records(handle, path):
+                if should_stop is not None and should_stop():
+                    result.notes.append(f"cancelled: record {position} and the rest were not imported")
+                    break
                 if isinstance(record, SerializationError):
                     result.skipped.append((f"record {position}", record.detail))
                     continue

@@ -725,3 +725,18 @@ def test_prune_stops_when_asked_and_keeps_the_rest(svc: SessionService) -> None:
     assert len(done.sessions) == 2 and done.not_reached == 3 and done.failures == []
     left = set(ids(svc.list_sessions(status="all").sessions))
     assert left == {m.id for m in old} - set(ids(done.sessions)) and len(left) == 3
+
+
+def test_import_stops_when_asked_and_says_where(file_svc: SessionService, tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus.jsonl"
+    records = write_corpus(corpus, 10, 2)
+    asked: list[int] = []
+
+    def stop_after_three() -> bool:
+        asked.append(1)
+        return len(asked) > 3
+
+    result = file_svc.import_file(corpus, should_stop=stop_after_three)
+    assert [m.id for m in result.imported] == [r["id"] for r in records[:3]]
+    assert result.notes == ["cancelled: record 4 and the rest were not imported"]
+    assert len(file_svc.list_sessions(status="all").sessions) == 3
