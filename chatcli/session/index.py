@@ -89,7 +89,18 @@ def _full(rows: Iterable[Sequence[object]]) -> list[Indexed]:
     """Full metadata (and stamps) from ``(meta, stamp)`` rows; pydantic is imported only here."""
     from chatcli.session.models import SessionMetadata
 
-    return [(SessionMetadata.model_validate_json(str(meta)), str(stamp)) for meta, stamp in rows]
+    try:
+        return [(SessionMetadata.model_validate_json(str(meta)), str(stamp)) for meta, stamp in rows]
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        raise IndexUnavailable(f"a row of the index is damaged ({exc.__class__.__name__})") from exc
+
+
+def _briefs(rows: Iterable[Sequence[Any]]) -> list[SessionBrief]:
+    """:func:`_brief` of every row; a damaged row makes the whole index unusable (it is rebuilt)."""
+    try:
+        return [_brief(row) for row in rows]
+    except (KeyError, ValueError, TypeError) as exc:
+        raise IndexUnavailable(f"a row of the index is damaged ({exc.__class__.__name__})") from exc
 
 
 def _custom_json(meta: SessionMetadata) -> str | None:
@@ -333,7 +344,8 @@ class SessionIndex:
     ) -> list[tuple[SessionBrief, str]]:
         """Like :meth:`select`, as briefs read from the columns (no model is built)."""
         sql, params = _filtered(_BRIEF_COLUMNS + ", stamp", status, search, limit)
-        return [(_brief(row), str(row[-1])) for row in self._query(sql, params)]
+        rows = self._query(sql, params)
+        return list(zip(_briefs(rows), (str(row[-1]) for row in rows), strict=True))
 
     def count_matching(self, *, status: SessionStatus | None = None, search: str | None = None) -> int:
         """How many sessions :meth:`select` would return without a limit."""
@@ -350,7 +362,7 @@ class SessionIndex:
         """Every session (of ``status``) newest first, as briefs; ``before`` (the ``(last_active,
         id)`` of the last one read) and ``limit`` read them a page at a time."""
         sql, params = _filtered(_BRIEF_COLUMNS, status, None, limit, before)
-        return [_brief(row) for row in self._query(sql, params)]
+        return _briefs(self._query(sql, params))
 
     def by_name(self, name_lower: str) -> list[Indexed]:
         """Sessions whose name equals ``name_lower`` ignoring case."""

@@ -614,7 +614,7 @@ class FileRepository:
         if index is None or not self._check_guarded():
             return []
         if not os.path.exists(index.path):
-            return ["the index is missing (it is rebuilt on the next listing)"]
+            return ["the index is missing (listings read every file until the next change rebuilds it)"]
         try:
             indexed = {m.id: m for m, _ in index.select()}
             dirty = set(index.dirty_ids())
@@ -880,7 +880,7 @@ class FileRepository:
         if synced is not None:
             index, overrides, problems, untrusted = synced
             limit = None if flt.limit is None else flt.limit + len(untrusted)
-            with contextlib.suppress(IndexUnavailable):
+            try:
                 indexed = select(index, status=flt.status, search=flt.search, limit=limit)
                 found: list[SessionError] = []
                 rows = self._verified([r for r in indexed if r[0].id not in untrusted], found, fresh)
@@ -897,6 +897,10 @@ class FileRepository:
                     if flt.limit is not None and len(shown) >= flt.limit:
                         total = index.count_matching(status=flt.status, search=flt.search)
                 return shown, [*problems, *found], total
+            except IndexUnavailable:
+                # Unreadable rows: the index is only a cache. Drop it (the next change rebuilds
+                # it) and answer from the files.
+                self._drop_index()
         scanned = self._scan(replace(flt, limit=None))
         kept = scanned if flt.limit is None else scanned[: max(flt.limit, 0)]
         return [fresh(m) for m in kept], scanned.problems, len(scanned)
@@ -911,6 +915,7 @@ class FileRepository:
             try:
                 rows = [b for b in index.briefs(status) if b.id not in untrusted]
             except IndexUnavailable:
+                self._drop_index()  # unreadable rows: the next change rebuilds it
                 synced = None
             else:
                 extra = [SessionBrief.of(m) for m in overrides if status is None or m.status is status]
@@ -946,6 +951,7 @@ class FileRepository:
                 rows = index.briefs(status, before=before, limit=page)
             except IndexUnavailable:
                 # The index failed mid-way: go on from the files, after what was already read.
+                self._drop_index()
                 scanned = (SessionBrief.of(m) for m in self._scan(SessionFilter(status)))
                 yield from (b for b in scanned if before is None or _recency(b) < before)
                 return
