@@ -608,6 +608,15 @@ class FileRepository:
         except IndexUnavailable as exc:
             raise StorageError(f"the index cannot be written ({exc})", self._index.path) from exc
 
+    def _replace_damaged_index(self) -> None:
+        """Rows of the index could not be read: it is only a cache, so build it again from the
+        files (as an index of an older schema is); if even that fails, drop it and let readers
+        read the files until the next change."""
+        try:
+            self.rebuild_index()
+        except (SessionError, OSError):
+            self._drop_index()
+
     def index_problems(self) -> list[str]:
         """Differences between the index and the files (for ``doctor``); empty when they agree."""
         index = self._open_index()
@@ -898,9 +907,7 @@ class FileRepository:
                         total = index.count_matching(status=flt.status, search=flt.search)
                 return shown, [*problems, *found], total
             except IndexUnavailable:
-                # Unreadable rows: the index is only a cache. Drop it (the next change rebuilds
-                # it) and answer from the files.
-                self._drop_index()
+                self._replace_damaged_index()
         scanned = self._scan(replace(flt, limit=None))
         kept = scanned if flt.limit is None else scanned[: max(flt.limit, 0)]
         return [fresh(m) for m in kept], scanned.problems, len(scanned)
@@ -915,7 +922,7 @@ class FileRepository:
             try:
                 rows = [b for b in index.briefs(status) if b.id not in untrusted]
             except IndexUnavailable:
-                self._drop_index()  # unreadable rows: the next change rebuilds it
+                self._replace_damaged_index()
                 synced = None
             else:
                 extra = [SessionBrief.of(m) for m in overrides if status is None or m.status is status]
@@ -951,7 +958,7 @@ class FileRepository:
                 rows = index.briefs(status, before=before, limit=page)
             except IndexUnavailable:
                 # The index failed mid-way: go on from the files, after what was already read.
-                self._drop_index()
+                self._replace_damaged_index()
                 scanned = (SessionBrief.of(m) for m in self._scan(SessionFilter(status)))
                 yield from (b for b in scanned if before is None or _recency(b) < before)
                 return

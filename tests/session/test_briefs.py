@@ -305,8 +305,8 @@ def test_paged_briefs_merge_a_session_being_written_and_survive_a_failing_index(
     [("status", "bogus"), ("custom", "{not json"), ("created", "yesterday"), ("meta", "[]")],
 )
 def test_a_damaged_index_row_is_never_shown_nor_a_crash(tmp_path: Path, column: str, value: str) -> None:
-    """The index is a cache: a row damaged by hand (or by a bad disk) sends readers to the files,
-    and the next change rebuilds it."""
+    """The index is a cache: a row damaged by hand (or by a bad disk) sends the reader to the
+    files, and the index is built again from them."""
     repo = FileRepository(tmp_path / "s")
     metas = _fill(repo)
     repo.close()
@@ -317,10 +317,11 @@ def test_a_damaged_index_row_is_never_shown_nor_a_crash(tmp_path: Path, column: 
     expected = {m.id: SessionBrief.of(m) for m in metas}
     assert {b.id: b for b in reader.list_briefs()} == expected
     assert {m.id for m in reader.list()} == set(expected)
+    assert reader.index_problems() == [], "the damaged index was rebuilt"
     assert {b.id for b in reader.briefs()} == set(expected)
     assert {b.id for b in reader.iter_briefs()} == set(expected)
     out = _run(_LIST_WITHOUT_PYDANTIC, str(repo.root))
     assert "EXIT 0" in out
-    reader.update(metas[1].id, lambda m: m.set_name("after-the-damage"))  # a change rebuilds it
+    reader.update(metas[1].id, lambda m: m.set_name("after-the-damage"))
     assert reader.index_problems() == []
     assert {b.id for b in FileRepository(tmp_path / "s").list_briefs()} == set(expected)
