@@ -163,6 +163,8 @@ def _filtered(
     search: str | None,
     limit: int | None,
     before: tuple[datetime, str] | None = None,
+    *,
+    ordered: bool = True,
 ) -> tuple[str, list[object]]:
     """The ``SELECT`` of ``columns`` for a ``SessionFilter``'s conditions, newest first;
     ``before`` (a ``(last_active, id)``) keeps only older sessions, to read page after page."""
@@ -181,7 +183,8 @@ def _filtered(
     sql = f"SELECT {columns} FROM sessions"
     if where:
         sql += " WHERE " + " AND ".join(where)
-    sql += " ORDER BY last_active DESC, id DESC"
+    if ordered:
+        sql += " ORDER BY last_active DESC, id DESC"
     if limit is not None:
         sql += " LIMIT ?"
         params.append(max(limit, 0))
@@ -349,8 +352,8 @@ class SessionIndex:
 
     def count_matching(self, *, status: SessionStatus | None = None, search: str | None = None) -> int:
         """How many sessions :meth:`select` would return without a limit."""
-        sql, params = _filtered("count(*)", status, search, None)
-        return int(str(self._query(sql.replace(" ORDER BY last_active DESC, id DESC", ""), params)[0][0]))
+        sql, params = _filtered("count(*)", status, search, None, ordered=False)
+        return int(str(self._query(sql, params)[0][0]))
 
     def briefs(
         self,

@@ -914,56 +914,47 @@ class FileRepository:
 
     def briefs(self, status: SessionStatus | None = None) -> _Briefs:
         """Every session (of ``status``) newest first, in brief: cheap enough for 100,000 sessions."""
-        if not self._check_guarded():
-            return []
-        synced = self._synced_index()
-        if synced is not None:
-            index, overrides, _, untrusted = synced
-            try:
-                rows = [b for b in index.briefs(status) if b.id not in untrusted]
-            except IndexUnavailable:
-                self._replace_damaged_index()
-                synced = None
-            else:
-                extra = [SessionBrief.of(m) for m in overrides if status is None or m.status is status]
-                if extra:
-                    rows = sorted([*rows, *extra], key=lambda b: (b.last_active, b.id), reverse=True)
-                return rows
-        return [SessionBrief.of(m) for m in self._scan(SessionFilter(status))]
+        return list(self.iter_briefs(status, page=None))
 
-    def iter_briefs(self, status: SessionStatus | None = None, *, page: int = 128) -> Iterator[SessionBrief]:
+    def iter_briefs(
+        self, status: SessionStatus | None = None, *, page: int | None = 128
+    ) -> Iterator[SessionBrief]:
         """:meth:`briefs`, read from the index a page at a time (pages double in size up to
-        8,192): a search that stops after the newest sessions never loads the other 100,000."""
+        8,192; ``page`` None reads them all at once): a search that stops after the newest
+        sessions never loads the other 100,000."""
         if not self._check_guarded():
             return
         synced = self._synced_index()
         if synced is None:
-            yield from self.briefs(status)
+            yield from self._scanned_briefs(status)
             return
         index, overrides, _, untrusted = synced
+        pages = self._index_pages(index, status, untrusted, page)
         extra = sorted(
             (SessionBrief.of(m) for m in overrides if status is None or m.status is status),
             key=_recency,
             reverse=True,
         )
-        pages = self._index_pages(index, status, untrusted, page)
-        yield from heapq.merge(pages, extra, key=_recency, reverse=True)
+        yield from heapq.merge(pages, extra, key=_recency, reverse=True) if extra else pages
+
+    def _scanned_briefs(self, status: SessionStatus | None) -> Iterator[SessionBrief]:
+        """Briefs read from every metadata file (when the index cannot be used)."""
+        return (SessionBrief.of(m) for m in self._scan(SessionFilter(status)))
 
     def _index_pages(
-        self, index: SessionIndex, status: SessionStatus | None, untrusted: set[str], page: int
+        self, index: SessionIndex, status: SessionStatus | None, untrusted: set[str], page: int | None
     ) -> Iterator[SessionBrief]:
         before: tuple[datetime, str] | None = None
         while True:
             try:
                 rows = index.briefs(status, before=before, limit=page)
             except IndexUnavailable:
-                # The index failed mid-way: go on from the files, after what was already read.
+                # The index failed (maybe mid-way): go on from the files, after what was read.
                 self._replace_damaged_index()
-                scanned = (SessionBrief.of(m) for m in self._scan(SessionFilter(status)))
-                yield from (b for b in scanned if before is None or _recency(b) < before)
+                yield from (b for b in self._scanned_briefs(status) if before is None or _recency(b) < before)
                 return
             yield from (b for b in rows if b.id not in untrusted)
-            if len(rows) < page:
+            if page is None or len(rows) < page:
                 return
             before = _recency(rows[-1])
             page = min(page * 2, 8192)
