@@ -28,7 +28,7 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Literal, cast
+from typing import Literal, cast
 from urllib.parse import urlsplit
 
 from chatcli.chat.backend import DEFAULT_HISTORY_BUDGET
@@ -38,13 +38,13 @@ from chatcli.chat.openai import (
     DEFAULT_OPENAI_MODEL,
     DEFAULT_READ_TIMEOUT,
 )
+from chatcli.errors import ChatcliError, ExitCode
 
 __all__ = [
     "BACKENDS",
     "CONFIG_ENV",
     "CONFIG_FILE_NAME",
     "ENV_VARS",
-    "EXIT_CONFIG",
     "OFFLINE_MODEL",
     "SETTING_KEYS",
     "BackendName",
@@ -61,8 +61,6 @@ OFFLINE_MODEL = "echo"
 CONFIG_FILE_NAME = "config.toml"
 #: Environment variable naming the config file to read instead of the default one.
 CONFIG_ENV = "CHATCLI_CONFIG"
-#: Command-line exit status for a configuration error.
-EXIT_CONFIG = 2
 
 #: The environment variable read for each setting.
 ENV_VARS: Mapping[str, str] = {
@@ -80,15 +78,16 @@ SETTING_KEYS: tuple[str, ...] = tuple(ENV_VARS)
 _DEFAULT_SOURCE = "default"
 
 
-class ConfigError(Exception):
+class ConfigError(ChatcliError):
     """A setting that cannot be used: a broken config file, a bad environment variable or flag.
 
     ``where`` names the source (the file path, the variable, the option) and ``problem`` what is
     wrong with it.
     """
 
-    kind: ClassVar[str] = "config"
-    exit_code: ClassVar[int] = EXIT_CONFIG
+    kind = "config"
+    exit_code = ExitCode.CONFIG
+    title = "Configuration error"
 
     def __init__(self, where: str, problem: str, hint: str, path: Path | None = None) -> None:
         super().__init__(f"{where}: {problem}")

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from rich.style import Style
     from rich.text import Text
 
-__all__ = ["NEWLINE_MARK", "clean", "clean_inline", "clean_lines", "escape_markup", "safe_text"]
+__all__ = ["NEWLINE_MARK", "clean", "clean_inline", "clean_lines", "escape_markup", "safe_text", "shorten"]
 
 #: Shown in place of a newline inside a single-line field.
 NEWLINE_MARK = "⏎"
@@ -106,3 +106,8 @@ def safe_text(text: str, style: str | Style = "", *, inline: bool = False) -> Te
     from rich.text import Text
 
     return Text(clean_inline(text) if inline else clean(text), style=style)
+
+
+def shorten(text: str, limit: int = 60) -> str:
+    """Cut ``text`` to ``limit`` characters (with an ellipsis) so hostile input stays readable."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"

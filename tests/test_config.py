@@ -11,6 +11,7 @@ from chatcli.chat.factory import create_backend
 from chatcli.chat.offline import OfflineBackend
 from chatcli.chat.openai import DEFAULT_BASE_URL, DEFAULT_OPENAI_MODEL, OpenAIBackend
 from chatcli.config import ConfigError, Settings, default_config_path, load_settings, mask_secret
+from chatcli.errors import ExitCode
 
 
 @pytest.fixture(autouse=True)
@@ -259,7 +260,7 @@ def test_bad_flag_is_named() -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings({"request_timeout": "soon"}, environ={})
     assert "option --request-timeout" in caught.value.user_message()
-    assert caught.value.exit_code == 2
+    assert caught.value.exit_code == ExitCode.CONFIG
 
 
 def test_factory_builds_the_configured_backend(tmp_path: Path) -> None:

@@ -12,12 +12,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Literal, Protocol, TypeVar
 
+from chatcli.errors import ChatcliError, ExitCode
+
 if TYPE_CHECKING:
     from chatcli.session.models import Message
 
 __all__ = [
     "DEFAULT_HISTORY_BUDGET",
-    "EXIT_BACKEND",
     "BackendConfigurationError",
     "BackendConnectionError",
     "BackendError",
@@ -30,22 +31,14 @@ __all__ = [
     "MalformedStream",
     "StreamInterrupted",
     "open_stream",
-    "shorten",
     "to_chat_messages",
     "trim_history",
 ]
 
 #: Default number of characters of conversation sent with each request (about 6k tokens).
 DEFAULT_HISTORY_BUDGET = 24_000
-#: Command-line exit status for a failed model request.
-EXIT_BACKEND = 4
 
 ChatRole = Literal["user", "assistant", "system"]
-
-
-def shorten(text: str, limit: int = 60) -> str:
-    """Cut ``text`` to ``limit`` characters (with an ellipsis) so server output stays readable."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,20 +100,16 @@ async def open_stream(
             await aclose()
 
 
-class BackendError(Exception):
-    """Base of every failure a backend raises.
+class BackendError(ChatcliError):
+    """Base of every failure a backend raises; ``hint`` is the next step offered to the user."""
 
-    ``kind`` is a stable machine-readable name (for ``--json`` error objects); ``exit_code`` the
-    command-line exit status. ``hint`` is the next step offered to the user.
-    """
-
-    kind: ClassVar[str] = "backend_error"
-    exit_code: ClassVar[int] = EXIT_BACKEND
+    kind = "backend_error"
+    exit_code = ExitCode.BACKEND
+    title = "Model error"
     retryable: ClassVar[bool] = False
 
     def __init__(self, detail: str, hint: str = "") -> None:
         super().__init__(detail)
-        self.detail = detail
         self.hint = hint
 
     def user_message(self) -> str:
@@ -134,14 +123,12 @@ class BackendError(Exception):
         """True when sending the same request again later may succeed."""
         return self.retryable
 
-    def __str__(self) -> str:
-        return f"{type(self).__name__}: {self.detail}"
-
 
 class BackendConfigurationError(BackendError):
     """The backend cannot be used as configured (a malformed base URL, an empty model name)."""
 
     kind = "configuration"
+    title = "Model configuration"
 
     def __init__(self, detail: str) -> None:
         super().__init__(
@@ -153,6 +140,7 @@ class BackendConnectionError(BackendError):
     """The server could not be reached (connection refused, unknown host, connection reset)."""
 
     kind = "connection"
+    title = "Cannot reach the model server"
     retryable = True
 
     def __init__(self, base_url: str, reason: str) -> None:
@@ -169,6 +157,7 @@ class BackendTimeout(BackendError):
     """The server did not connect or answer within the configured time."""
 
     kind = "timeout"
+    title = "Model request timed out"
     retryable = True
 
     def __init__(
@@ -193,6 +182,7 @@ class BackendHTTPError(BackendError):
     """The server answered with an error status; ``server_message`` is its own explanation, if any."""
 
     kind = "http_status"
+    title = "Model server error"
 
     def __init__(
         self,
@@ -259,6 +249,7 @@ class BackendRemoteError(BackendError):
     """The server accepted the request, then reported an error inside the stream."""
 
     kind = "server_error"
+    title = "Model server error"
     retryable = True
 
     def __init__(self, server_message: str) -> None:
@@ -273,6 +264,7 @@ class MalformedStream(BackendError):
     """The server sent something that is not a valid chat completion stream."""
 
     kind = "malformed_stream"
+    title = "Malformed reply"
 
     def __init__(self, detail: str) -> None:
         super().__init__(
@@ -285,6 +277,7 @@ class StreamInterrupted(BackendError):
     """The reply stopped before the server marked it complete (connection dropped, stream cut)."""
 
     kind = "stream_interrupted"
+    title = "Reply interrupted"
     retryable = True
 
     def __init__(self, detail: str) -> None:

@@ -23,8 +23,8 @@ from chatcli.chat.backend import (
     ChatMessage,
     MalformedStream,
     StreamInterrupted,
-    shorten,
 )
+from chatcli.sanitize import shorten
 
 if TYPE_CHECKING:
     import httpx

@@ -15,8 +15,8 @@ __all__ = ["Registry", "UnknownCommand"]
 class UnknownCommand(UsageError):
     """No command has these words; ``suggestions`` holds close matches."""
 
-    exit_code = 2
     kind = "unknown_command"
+    title = "Unknown command"
 
     def __init__(self, typed: str, suggestions: Sequence[str], prefix: str, usage: str = "") -> None:
         hint = f" — did you mean {' or '.join(prefix + s for s in suggestions)}?" if suggestions else ""

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Literal
 
+from chatcli.errors import ChatcliError, ExitCode
+
 if TYPE_CHECKING:
     from chatcli.commands.context import CommandContext
 
@@ -35,11 +37,12 @@ __all__ = [
 ValueKind = Literal["session", "name", "text", "int", "duration", "path", "choice", "command"]
 
 
-class UsageError(Exception):
+class UsageError(ChatcliError):
     """The command's words are wrong; ``usage`` is the line to show with the message."""
 
-    exit_code = 2
     kind = "usage"
+    exit_code = ExitCode.USAGE
+    title = "Usage error"
 
     def __init__(self, message: str, usage: str = "") -> None:
         super().__init__(message)

@@ -94,6 +94,7 @@ from chatcli.commands.results import (
     ResumeAction,
     SessionChanged,
 )
+from chatcli.errors import ChatcliError
 from chatcli.render.timefmt import iso_utc
 from chatcli.session.doctor import DoctorReport
 from chatcli.session.errors import SessionError
@@ -332,14 +333,11 @@ def to_json(result: object) -> JSONValue:
 def error_to_json(exc: BaseException) -> dict[str, JSONValue]:
     """``{"error": {"kind": ..., "message": ...}}`` for any exception.
 
-    Errors with ``user_message()`` (session errors, usage errors) keep their ``kind``; anything
-    else is ``internal`` with its type and text.
+    A :class:`~chatcli.errors.ChatcliError` keeps its ``kind``; anything else is ``internal``
+    with its type and text.
     """
-    message_of = getattr(exc, "user_message", None)
-    kind = getattr(exc, "kind", None)
-    if callable(message_of):
-        message = str(message_of())
-        return {"error": {"kind": kind if isinstance(kind, str) else "error", "message": message}}
+    if isinstance(exc, ChatcliError):
+        return {"error": {"kind": exc.kind, "message": exc.user_message()}}
     detail = str(exc)
     text = f"Unexpected error: {type(exc).__name__}" + (f": {detail}" if detail else "")
     return {"error": {"kind": "internal", "message": text}}

@@ -36,11 +36,12 @@ from chatcli.commands.results import (
     ResumeAction,
     SessionChanged,
 )
+from chatcli.errors import ChatcliError
 from chatcli.render.console import is_plain, panel_box, table_box
 from chatcli.render.sanitize import clean, clean_inline, clean_lines
 from chatcli.render.timefmt import absolute_time, relative_age, short_id
+from chatcli.sanitize import shorten
 from chatcli.session.doctor import DoctorReport
-from chatcli.session.errors import shorten
 from chatcli.session.fields import SessionBrief, SessionView
 from chatcli.session.service import (
     DeleteResult,
@@ -588,42 +589,16 @@ def _render_message(result: Message, console: Console) -> None:
 
 # ---------------------------------------------------------------------------------------- errors
 
-_ERROR_TITLES = {
-    "not_found": "Session not found",
-    "ambiguous_id": "Ambiguous session",
-    "already_exists": "Already exists",
-    "invalid_name": "Invalid name",
-    "invalid_metadata": "Invalid session data",
-    "unsupported_version": "Unsupported version",
-    "corrupted": "Corrupted session",
-    "concurrent_modification": "Session busy",
-    "storage": "Storage error",
-    "permission_denied": "Permission denied",
-    "unsafe_path": "Unsafe path",
-    "serialization": "Data format error",
-    "refused": "Not done",
-    "usage": "Usage error",
-    "unknown_command": "Unknown command",
-}
-
-
-def _error_title(exc: BaseException) -> str:
-    kind = getattr(exc, "kind", None)
-    if isinstance(kind, str) and kind:
-        return _ERROR_TITLES.get(kind, clean_inline(kind).replace("_", " ").capitalize())
-    return "Error"
-
 
 def render_error(exc: BaseException, console: Console, *, log_path: Path | str | None = None) -> None:
-    """Print ``exc`` as a red panel: titled by its kind, with its ``user_message()``.
+    """Print ``exc`` as a red panel: a :class:`ChatcliError` with its title and ``user_message()``.
 
-    Errors without ``user_message()`` are unexpected: the panel says so with their type and
-    text, and points at ``log_path`` (where the caller wrote the traceback) when given.
+    Any other exception is unexpected: the panel says so with its type and text, and points at
+    ``log_path`` (where the caller wrote the traceback) when given.
     """
-    message_of = getattr(exc, "user_message", None)
-    if callable(message_of):
-        title = _error_title(exc)
-        body = Text(clean_lines(str(message_of())))
+    if isinstance(exc, ChatcliError):
+        title = exc.title
+        body = Text(clean_lines(exc.user_message()))
     else:
         title = "Error"
         detail = shorten(str(exc), 500)

@@ -12,6 +12,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
 
+from chatcli.errors import ChatcliError, ExitCode
+from chatcli.sanitize import shorten
+
 __all__ = [
     "AmbiguousId",
     "ConcurrentModification",
@@ -29,49 +32,26 @@ __all__ = [
     "UnsafePath",
     "UnsupportedVersion",
     "from_os_error",
-    "shorten",
 ]
 
-EXIT_USER = 1
-EXIT_STORAGE = 3
 
+class SessionError(ChatcliError):
+    """Base of every session-layer failure (``kind``, ``exit_code`` and ``title`` per subclass)."""
 
-def shorten(text: str, limit: int = 60) -> str:
-    """Cut ``text`` to ``limit`` characters (with an ellipsis) so hostile input stays readable."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-class SessionError(Exception):
-    """Base of every session-layer failure.
-
-    ``kind`` is a stable machine-readable name (used in ``--json`` error objects), ``exit_code``
-    the command-line exit status the failure maps to.
-    """
-
-    kind: ClassVar[str] = "session_error"
-    exit_code: ClassVar[int] = EXIT_USER
+    kind = "session_error"
+    title = "Session error"
     recoverable: ClassVar[bool] = False
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
-
-    def user_message(self) -> str:
-        """What happened and what the user can do next, in plain sentences."""
-        return self.detail
 
     def is_recoverable(self) -> bool:
         """True when retrying or an automatic repair can succeed without user action."""
         return self.recoverable
-
-    def __str__(self) -> str:
-        return f"{type(self).__name__}: {self.detail}"
 
 
 class SessionNotFound(SessionError):
     """No session matches the given id, id prefix or name (or the id is not a valid id)."""
 
     kind = "not_found"
+    title = "Session not found"
 
     def __init__(self, ref: str, reason: str | None = None) -> None:
         super().__init__(reason or f"no session matches {shorten(ref)!r}")
@@ -89,6 +69,7 @@ class SessionAlreadyExists(SessionError):
     """A session id or a session name is already taken."""
 
     kind = "already_exists"
+    title = "Already exists"
 
     def __init__(self, what: str, hint: str | None = None) -> None:
         super().__init__(f"{what} already exists")
@@ -103,6 +84,7 @@ class InvalidMetadata(SessionError):
     """Metadata that parses but breaks a rule (wrong types, missing fields, bad values)."""
 
     kind = "invalid_metadata"
+    title = "Invalid session data"
 
     def user_message(self) -> str:
         return (
@@ -115,6 +97,7 @@ class UnsupportedVersion(InvalidMetadata):
     """Metadata written by a newer (or unknown) chatcli; never silently downgraded."""
 
     kind = "unsupported_version"
+    title = "Unsupported version"
 
     def __init__(self, version: int, supported: int, *, session_id: str | None = None) -> None:
         super().__init__(
@@ -138,6 +121,7 @@ class CorruptedSession(SessionError):
     """A session's files cannot be read back (truncated, not JSON, wrong shape)."""
 
     kind = "corrupted"
+    title = "Corrupted session"
     recoverable = True
 
     def __init__(self, session_id: str, detail: str, path: Path | None = None) -> None:
@@ -159,6 +143,7 @@ class ConcurrentModification(SessionError):
     """Another process held the session's lock for longer than the timeout."""
 
     kind = "concurrent_modification"
+    title = "Session busy"
     recoverable = True
 
     def __init__(self, session_id: str, timeout: float) -> None:
@@ -177,7 +162,8 @@ class StorageError(SessionError):
     """The file system refused an operation (disk full, I/O error, read-only file system)."""
 
     kind = "storage"
-    exit_code = EXIT_STORAGE
+    title = "Storage error"
+    exit_code = ExitCode.STORAGE
 
     def __init__(self, detail: str, path: Path | None = None) -> None:
         super().__init__(detail)
@@ -196,6 +182,7 @@ class PermissionDenied(StorageError):
     """The operating system denied access to a path in the sessions folder."""
 
     kind = "permission_denied"
+    title = "Permission denied"
 
     def user_message(self) -> str:
         where = f": {self.path}" if self.path is not None else ""
@@ -210,6 +197,7 @@ class UnsafePath(StorageError):
     """A path inside the sessions tree is a symbolic link or not the kind of file expected."""
 
     kind = "unsafe_path"
+    title = "Unsafe path"
 
     def __init__(self, path: Path, problem: str) -> None:
         super().__init__(f"{path} {problem}", path)
@@ -227,6 +215,7 @@ class SerializationError(SessionError):
     """Data that cannot be encoded or decoded (import files, exports)."""
 
     kind = "serialization"
+    title = "Data format error"
 
     def user_message(self) -> str:
         return f"Data format error: {self.detail}"
@@ -236,6 +225,7 @@ class InvalidName(SessionError):
     """A session name that breaks the naming rule."""
 
     kind = "invalid_name"
+    title = "Invalid name"
 
     def user_message(self) -> str:
         return (
@@ -248,6 +238,7 @@ class InputFileError(SessionError):
     """A file the user named (to import) cannot be opened: missing, a folder, or unreadable."""
 
     kind = "input_file"
+    title = "Input file"
 
     def __init__(self, path: Path, problem: str) -> None:
         super().__init__(f"cannot read {path}: {problem}")
@@ -262,6 +253,7 @@ class AmbiguousId(SessionError):
     """An id prefix matches more than one session."""
 
     kind = "ambiguous_id"
+    title = "Ambiguous session"
 
     def __init__(self, prefix: str, candidates: Sequence[str]) -> None:
         super().__init__(f"{shorten(prefix)!r} matches {len(candidates)} sessions")
@@ -281,6 +273,7 @@ class OperationRefused(SessionError):
     """The operation needs a confirmation or an option the user did not give."""
 
     kind = "refused"
+    title = "Not done"
 
     def __init__(self, detail: str, hint: str) -> None:
         super().__init__(detail)

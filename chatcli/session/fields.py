@@ -14,7 +14,8 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
-from chatcli.session.errors import InvalidName, shorten
+from chatcli.sanitize import shorten
+from chatcli.session.errors import InvalidName
 
 if TYPE_CHECKING:
     from chatcli.session.models import SessionMetadata

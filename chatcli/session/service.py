@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
-from chatcli.sanitize import clean
+from chatcli.sanitize import clean, shorten
 from chatcli.session.doctor import DoctorReport, run_doctor
 from chatcli.session.errors import (
     AmbiguousId,
@@ -31,7 +31,6 @@ from chatcli.session.errors import (
     SessionError,
     SessionNotFound,
     from_os_error,
-    shorten,
 )
 from chatcli.session.fields import (
     FIRST_MESSAGE_LIMIT,

@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TypeAlias, TypeVar
 
+from chatcli.sanitize import shorten
 from chatcli.session.errors import (
     ConcurrentModification,
     CorruptedSession,
@@ -44,7 +45,6 @@ from chatcli.session.errors import (
     UnsafePath,
     UnsupportedVersion,
     from_os_error,
-    shorten,
 )
 from chatcli.session.fields import (
     FIRST_MESSAGE_LIMIT,

@@ -24,6 +24,7 @@ from chatcli.commands.results import (
     SessionChanged,
 )
 from chatcli.commands.spec import Arg, Command, Option, UsageError
+from chatcli.errors import ChatcliError
 from chatcli.render.results import (
     MESSAGE_PREVIEW_CHARS,
     PRUNE_SHOWN,
@@ -535,16 +536,29 @@ def test_error_panels_show_the_user_message(exc: SessionError | UsageError, titl
     assert "+-" in output
 
 
-def test_error_panel_for_any_object_with_user_message() -> None:
-    class Custom(Exception):
+def test_error_panel_for_any_chatcli_error_uses_its_title_and_message() -> None:
+    class Custom(ChatcliError):
         kind = "quota_exceeded"
+        title = "Quota exceeded"
 
         def user_message(self) -> str:
             return "You ran out of [bold]quota[/bold]."
 
-    output = render_error_plain(Custom())
+    output = render_error_plain(Custom("quota"))
     assert "Quota exceeded" in output
     assert "You ran out of [bold]quota[/bold]." in output
+
+
+def test_an_exception_that_merely_looks_like_a_chatcli_error_is_unexpected() -> None:
+    class Lookalike(Exception):
+        kind = "quota_exceeded"
+
+        def user_message(self) -> str:
+            return "You ran out of quota."
+
+    output = render_error_plain(Lookalike())
+    assert "Unexpected error: Lookalike" in output
+    assert "Quota exceeded" not in output
 
 
 def test_unexpected_errors_point_at_the_log() -> None:

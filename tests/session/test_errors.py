@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from chatcli.errors import ExitCode
 from chatcli.session import errors as E
 from chatcli.session.errors import (
     AmbiguousId,
@@ -78,7 +79,7 @@ def test_error_from_io(exc: OSError) -> None:
     assert isinstance(err, StorageError)
     assert "Permission denied" in err.user_message()
     assert err.kind == "permission_denied"
-    assert err.exit_code == E.EXIT_STORAGE
+    assert err.exit_code == ExitCode.STORAGE
 
 
 def test_from_os_error_keeps_the_path() -> None:
@@ -134,7 +135,7 @@ def test_every_error_has_a_message_and_a_kind(cls: type[SessionError]) -> None:
     assert isinstance(err, Exception)
     assert err.user_message().strip()
     assert cls.__name__ in str(err)
-    expected_exit = E.EXIT_STORAGE if issubclass(cls, StorageError) else E.EXIT_USER
+    expected_exit = ExitCode.STORAGE if issubclass(cls, StorageError) else ExitCode.USER
     assert err.exit_code == expected_exit
 
 
