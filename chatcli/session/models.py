@@ -7,6 +7,7 @@ come with a new ``version`` and a step in :meth:`SessionMetadata.migrate`.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal, Self
 
@@ -78,6 +79,29 @@ class SessionMetadata(BaseModel):
             last_active=now,
             first_message=first_message[:FIRST_MESSAGE_LIMIT],
         )
+
+    @classmethod
+    def from_messages(cls, session_id: str, messages: Sequence[Message], *, when_empty: datetime) -> Self:
+        """Metadata derived from a transcript: the ONE place the derive-from-messages rules live.
+
+        ``created`` and ``last_active`` are the first and last message's times (``when_empty``
+        for a transcript with no message), ``first_message`` the first user message (cut to
+        :data:`FIRST_MESSAGE_LIMIT`), ``message_count`` the number of messages.
+        """
+        return cls(
+            id=session_id,
+            created=messages[0].timestamp if messages else when_empty,
+            last_active=messages[-1].timestamp if messages else when_empty,
+            first_message=first_user_message(messages),
+            message_count=len(messages),
+        )
+
+    def record_message(self, message: Message) -> None:
+        """Count one appended message: its time moves ``last_active``, a first user message is kept."""
+        self.message_count += 1
+        if not self.first_message and message.role == "user":
+            self.first_message = message.content[:FIRST_MESSAGE_LIMIT]
+        self.update_activity(message.timestamp)
 
     @classmethod
     def from_json(cls, data: bytes | str, *, source: str = "metadata") -> Self:
@@ -165,6 +189,12 @@ class Message(BaseModel):
         return self.model_dump_json(
             exclude_defaults=False, exclude={"interrupted"} if not self.interrupted else None
         )
+
+
+def first_user_message(messages: Iterable[Message]) -> str:
+    """The first user message's text, cut to :data:`FIRST_MESSAGE_LIMIT` ("" when there is none)."""
+    first = next((m.content for m in messages if m.role == "user"), "")
+    return first[:FIRST_MESSAGE_LIMIT]
 
 
 def _first_error(exc: ValidationError) -> str:

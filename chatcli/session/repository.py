@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol, TypeAlias, TypeVar, runtime_checkable
 
 from chatcli.session.errors import InvalidMetadata, SessionAlreadyExists, SessionError, SessionNotFound
-from chatcli.session.fields import FIRST_MESSAGE_LIMIT, SessionBrief, SessionStatus, SessionView
+from chatcli.session.fields import SessionBrief, SessionStatus, SessionView
 
 if TYPE_CHECKING:
     from chatcli.session.models import Message, SessionMetadata
@@ -283,10 +283,7 @@ class InMemoryRepository:
         with self._lock:
             meta = self.get(session_id)
             self._messages.setdefault(session_id, []).append(message)
-            meta.message_count += 1
-            if not meta.first_message and message.role == "user":
-                meta.first_message = message.content[:FIRST_MESSAGE_LIMIT]
-            meta.update_activity(message.timestamp)
+            meta.record_message(message)
             self._meta[session_id] = meta.model_copy(deep=True)
             self._generation += 1
             return meta

@@ -33,7 +33,6 @@ from chatcli.session.errors import (
     from_os_error,
 )
 from chatcli.session.fields import (
-    FIRST_MESSAGE_LIMIT,
     SessionStatus,
     SessionView,
     is_session_id,
@@ -418,11 +417,11 @@ class SessionService:
         if name is not None:
             validate_session_name(name)
         transcript = self.repo.load_messages(source.id)
-        meta = SessionMetadata.new(new_session_id(), source.first_message)
-        meta.message_count = len(transcript.messages)
+        meta = SessionMetadata.from_messages(new_session_id(), transcript.messages, when_empty=utc_now())
+        meta.created = utc_now()
+        meta.last_active = max(meta.created, meta.last_active)
+        meta.first_message = source.first_message
         meta.custom_fields = {"forked_from": source.id}
-        if transcript.messages:
-            meta.last_active = max(meta.created, transcript.messages[-1].timestamp)
         if name is None:
             self.repo.create(meta, transcript.messages)
             return meta
@@ -647,7 +646,7 @@ def _record_to_session(record: object) -> tuple[SessionMetadata, list[Message]]:
     """Turn one export document or corpus line into metadata and messages."""
     from pydantic import ValidationError
 
-    from chatcli.session.models import Message, SessionMetadata
+    from chatcli.session.models import Message, SessionMetadata, first_user_message
 
     if not isinstance(record, dict):
         raise SerializationError("not a JSON object")
@@ -676,14 +675,13 @@ def _record_to_session(record: object) -> tuple[SessionMetadata, list[Message]]:
             name = validate_session_name(str(name))
         except InvalidName:
             name = None
-    first_user = next((m.content for m in messages if m.role == "user"), "")
     try:
         meta = SessionMetadata(
             id=str(sid) if isinstance(sid, str) and sid else new_session_id(),
             status=raw_meta.get("status") or SessionStatus.ACTIVE,
             created=raw_meta.get("created") or (messages[0].timestamp if messages else now),
             last_active=raw_meta.get("last_active") or (messages[-1].timestamp if messages else now),
-            first_message=first_user[:FIRST_MESSAGE_LIMIT],
+            first_message=first_user_message(messages),
             name=name,
             message_count=len(messages),
             custom_fields=raw_meta.get("custom_fields") or {},

@@ -47,7 +47,6 @@ from chatcli.session.errors import (
     from_os_error,
 )
 from chatcli.session.fields import (
-    FIRST_MESSAGE_LIMIT,
     SessionBrief,
     SessionStatus,
     SessionView,
@@ -1047,10 +1046,7 @@ class FileRepository:
             folder = self._session_dir(session_id)
             path = folder / CONVERSATION_FILE
             start = self._append_line(session_id, path, line)
-            meta.message_count += 1
-            if not meta.first_message and message.role == "user":
-                meta.first_message = message.content[:FIRST_MESSAGE_LIMIT]
-            meta.update_activity(message.timestamp)
+            meta.record_message(message)
             try:
                 self._write_metadata(meta)
             except SessionError:
@@ -1301,14 +1297,7 @@ def rebuild_metadata(
     from chatcli.session.models import SessionMetadata
 
     fallback = datetime.fromtimestamp(fallback_time, UTC) if fallback_time else utc_now()
-    first_user = next((m.content for m in messages if m.role == "user"), "")
-    meta = SessionMetadata(
-        id=session_id,
-        created=messages[0].timestamp if messages else fallback,
-        last_active=messages[-1].timestamp if messages else fallback,
-        first_message=first_user[:FIRST_MESSAGE_LIMIT],
-        message_count=len(messages),
-    )
+    meta = SessionMetadata.from_messages(session_id, messages, when_empty=fallback)
     name = salvaged.get("name")
     if isinstance(name, str):
         with contextlib.suppress(SessionError):
