@@ -1,29 +1,30 @@
 """The command line: ``chatcli`` (the REPL) and ``chatcli sessions …`` (scriptable session commands).
 
-Exit codes: 0 success; 1 a user-level failure (not found, invalid name, ambiguous id, refused);
-2 a usage error; 3 a storage failure (permission denied, disk error, unsafe path); 130 interrupted.
-This module is the command line's single error boundary: every error becomes a message (or a
-JSON error object on stderr with ``--json``) and an exit code, and tracebacks go to the log file.
+The exit codes are :class:`chatcli.errors.ExitCode`. ``_boundary`` is the command line's single
+error boundary, around running a command AND rendering its result: every error becomes a
+message (or a JSON error object on stderr with ``--json``) and an exit code, and tracebacks go
+to the log file. The global options (``--sessions-dir``, ``--json``) are known to the command
+registry and read wherever they stand; the REPL's start-up flags are parsed by argparse.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chatcli import __version__
+from chatcli.commands.spec import SESSIONS_DIR_OPTION, ParsedArgs
+from chatcli.errors import ChatcliError, ExitCode
 
-__all__ = ["EXIT_OK", "EXIT_STORAGE", "EXIT_USAGE", "EXIT_USER", "build_parser", "run", "run_sessions"]
+if TYPE_CHECKING:
+    from rich.console import Console
 
-EXIT_OK = 0
-EXIT_USER = 1
-EXIT_USAGE = 2
-EXIT_STORAGE = 3
-EXIT_INTERRUPTED = 130
+    from chatcli.commands.registry import Registry
 
-_SESSIONS_DIR_HELP = "where sessions are stored (default: .amazonq/sessions/ of this project)"
+__all__ = ["build_parser", "run", "run_sessions"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument(
         "--continue", "-c", dest="continue_", action="store_true", help="resume the latest session"
     )
-    parser.add_argument("--sessions-dir", metavar="PATH", help=_SESSIONS_DIR_HELP)
+    parser.add_argument(*SESSIONS_DIR_OPTION.flags, metavar="PATH", help=SESSIONS_DIR_OPTION.help)
     parser.add_argument("--backend", choices=("offline", "openai"), help="model backend (default: offline)")
     parser.add_argument("--model", help="model name for the backend")
     parser.add_argument("--base-url", help="OpenAI-compatible API base URL")
@@ -60,13 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
 def run(argv: Sequence[str]) -> int:
     """Dispatch: ``sessions …`` to the session commands, anything else to the REPL."""
     args = list(argv)
-    if args and args[0] == "sessions":
-        return run_sessions(args[1:])
-    # The top-level --sessions-dir also works in front of the session commands.
-    if len(args) >= 3 and args[0] == "--sessions-dir" and args[2] == "sessions":
-        return run_sessions([*args[:2], *args[3:]])
-    if len(args) >= 2 and args[0].startswith("--sessions-dir=") and args[1] == "sessions":
-        return run_sessions([args[0], *args[2:]])
+    if _names_sessions(args):
+        return run_sessions(args)
     options = build_parser().parse_args(args)
     if options.print_config:
         return _print_config(options)
@@ -84,48 +80,37 @@ def run(argv: Sequence[str]) -> int:
     )
 
 
-def _print_config(options: argparse.Namespace) -> int:
-    from chatcli.config import ConfigError, load_settings
-    from chatcli.render.console import make_console
-    from chatcli.render.results import render_error
-    from chatcli.render.settings import render_settings
+def _names_sessions(args: Sequence[str]) -> bool:
+    """True when the first word that is not a global option (``--sessions-dir``) is ``sessions``."""
+    from chatcli.commands.spec import COMMAND_LINE_OPTIONS, UsageError, extract_options
 
-    console = make_console()
     try:
+        _, rest = extract_options(args, COMMAND_LINE_OPTIONS, "")
+    except UsageError:  # a global option without its value: the session commands report it
+        return args[:1] == ["sessions"]
+    return rest[:1] == ["sessions"]
+
+
+def _print_config(options: argparse.Namespace) -> int:
+    from chatcli.config import load_settings
+    from chatcli.render.settings import render_settings
+    from chatcli.session.store import discover_sessions_dir
+
+    def show() -> int:
         settings = load_settings(
             {"backend": options.backend, "model": options.model, "base_url": options.base_url}
         )
-    except ConfigError as exc:
-        render_error(exc, make_console(stderr=True))
-        return EXIT_USER
-    from chatcli.session.store import discover_sessions_dir
+        render_settings(settings, discover_sessions_dir(options.sessions_dir).describe(), _console())
+        return ExitCode.OK
 
-    render_settings(settings, discover_sessions_dir(options.sessions_dir).describe(), console)
-    return EXIT_OK
+    return _boundary(show, "chatcli --print-config")
 
 
-def _pop_option(args: list[str], flag: str) -> str | None:
-    """Remove ``flag VALUE`` or ``flag=VALUE`` from ``args`` (before any ``--``); return VALUE."""
-    value: str | None = None
-    index = 0
-    while index < len(args):
-        token = args[index]
-        if token == "--":
-            break
-        if token == flag:
-            if index + 1 >= len(args):
-                from chatcli.commands.spec import UsageError
+def _console(*, stderr: bool = False) -> Console:
+    """A console for stdout (or stderr), built on first use so ``--help`` never imports rich."""
+    from chatcli.render.console import make_console as build
 
-                raise UsageError(f"{flag} needs a value", f"chatcli sessions {flag} PATH COMMAND …")
-            value = args[index + 1]
-            del args[index : index + 2]
-            continue
-        if token.startswith(flag + "="):
-            value = token.split("=", 1)[1]
-            del args[index]
-            continue
-        index += 1
-    return value
+    return build(stderr=stderr)
 
 
 def _terminal_confirm(question: str) -> bool:
@@ -137,65 +122,90 @@ def _terminal_confirm(question: str) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
+def _boundary(action: Callable[[], int], what: str, json_mode: Callable[[], bool] = lambda: False) -> int:
+    """The command line's single error boundary: run ``action``, which also renders its output.
+
+    Returns ``action``'s exit code. A :class:`ChatcliError` becomes its message (or, when
+    ``json_mode()`` says so, a JSON error object on stderr) and its own exit code; Ctrl-C exits
+    130; anything else is a bug: its traceback goes to the log file and the user sees a short
+    "Unexpected error" message pointing there.
+    """
+    try:
+        return action()
+    except KeyboardInterrupt:
+        _console(stderr=True).print("Interrupted.")
+        return ExitCode.INTERRUPTED
+    except ChatcliError as exc:
+        _show_error(exc, json_mode())
+        return exc.exit_code
+    except Exception as exc:
+        from chatcli.logs import log_exception
+
+        _show_error(exc, json_mode(), log_exception(exc, what))
+        return ExitCode.USER
+
+
+def _show_error(exc: BaseException, json_mode: bool, log: Path | None = None) -> None:
+    from chatcli.render.results import render_error
+
+    if json_mode:
+        from chatcli.render.jsonout import dump_json, error_to_json
+
+        dump_json(error_to_json(exc), sys.stderr)
+    else:
+        render_error(exc, _console(stderr=True), log_path=log)
+
+
 def run_sessions(argv: Sequence[str]) -> int:
-    """``chatcli sessions …``: run one session command and render its result (or error)."""
+    """``chatcli sessions …``: run one session command and render its result (or its error).
+
+    ``argv`` is the command line after ``chatcli``; the ``sessions`` word may be left out. The
+    global options (``--sessions-dir PATH``, ``--json``) are read wherever they stand.
+    """
     from chatcli.commands.catalog import build_registry
+
+    registry = build_registry()
+    options = ParsedArgs()
+
+    def invoke() -> int:
+        nonlocal options
+        options, words = registry.split_command_line(argv)
+        return _run_command(registry, words[1:] if words[:1] == ["sessions"] else words, options)
+
+    return _boundary(invoke, "chatcli " + " ".join(argv), lambda: options.flag("json"))
+
+
+def _run_command(registry: Registry, words: list[str], options: ParsedArgs) -> int:
+    """Run one session command (``words`` after ``sessions``) and render what it returns."""
     from chatcli.commands.context import CommandContext
     from chatcli.commands.results import HelpResult
-    from chatcli.commands.spec import HelpRequested, UsageError
-    from chatcli.render.console import make_console
-    from chatcli.render.jsonout import dump_json, error_to_json, to_json
-    from chatcli.render.results import render, render_error
-    from chatcli.session.errors import SessionError
+    from chatcli.commands.spec import HelpRequested
+    from chatcli.render.results import render
     from chatcli.session.service import SessionService
     from chatcli.session.store import FileRepository, discover_sessions_dir
 
-    args = list(argv)
-    json_mode = "--json" in args[: args.index("--")] if "--" in args else "--json" in args
-    err_console = make_console(stderr=True)
-
-    def fail(exc: BaseException, code: int, log: Path | None = None) -> int:
-        if json_mode:
-            dump_json(error_to_json(exc), sys.stderr)
-        else:
-            render_error(exc, err_console, log_path=log)
-        return code
-
-    registry = build_registry()
+    if not words or words[0] in ("-h", "--help", "help"):
+        render(registry.help(["sessions"], scope="cli", prefix="chatcli "), _console())
+        return ExitCode.OK
+    location = discover_sessions_dir(options.text("sessions_dir"))
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    ctx = CommandContext(
+        SessionService(FileRepository(location)),
+        confirm=_terminal_confirm if interactive else None,
+        prefix="chatcli ",
+    )
     try:
-        sessions_dir = _pop_option(args, "--sessions-dir")
-        if not args or args[0] in ("-h", "--help", "help"):
-            render(registry.help(["sessions"], scope="cli", prefix="chatcli "), make_console())
-            return EXIT_OK
-        location = discover_sessions_dir(sessions_dir)
-        service = SessionService(FileRepository(location))
-        interactive = sys.stdin.isatty() and sys.stdout.isatty()
-        ctx = CommandContext(service, confirm=_terminal_confirm if interactive else None, prefix="chatcli ")
-        result = registry.run(ctx, ["sessions", *args], scope="cli")
+        result = registry.run(ctx, ["sessions", *words], scope="cli")
     except HelpRequested as req:
-        help_page = HelpResult(
-            f"chatcli {req.command.name}",
-            req.command.summary,
-            (registry.help_for(req.command, "chatcli "),),
-            True,
-        )
-        render(help_page, make_console())
-        return EXIT_OK
-    except UsageError as exc:
-        return fail(exc, EXIT_USAGE)
-    except SessionError as exc:
-        return fail(exc, exc.exit_code)
-    except KeyboardInterrupt:
-        err_console.print("Interrupted.")
-        return EXIT_INTERRUPTED
-    except Exception as exc:  # the single boundary: log the traceback, show a short message
-        from chatcli.logs import log_exception
+        help_for = (registry.help_for(req.command, "chatcli "),)
+        render(HelpResult(f"chatcli {req.command.name}", req.command.summary, help_for, True), _console())
+        return ExitCode.OK
+    if options.flag("json"):
+        from chatcli.render.jsonout import dump_json, to_json
 
-        return fail(exc, EXIT_USER, log_exception(exc, "chatcli sessions " + " ".join(args)))
-    if json_mode:
         dump_json(to_json(result), sys.stdout)
     else:
-        render(result, make_console())
+        render(result, _console())
     return _result_exit_code(result)
 
 
@@ -206,7 +216,7 @@ def _result_exit_code(result: object) -> int:
     from chatcli.session.service import PruneResult
 
     if isinstance(result, PruneResult) and (result.failures or result.not_reached):
-        return EXIT_USER
+        return ExitCode.USER
     if isinstance(result, DoctorReport) and not result.healthy:
-        return EXIT_USER
-    return EXIT_OK
+        return ExitCode.USER
+    return ExitCode.OK

@@ -9,6 +9,7 @@ import pytest
 
 from chatcli.commands.sessions import SESSION_COMMANDS
 from chatcli.commands.spec import Command
+from chatcli.errors import ExitCode
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -58,3 +59,10 @@ def test_readme_documents_every_session_command_and_option(command: Command) -> 
         if option.dest == "json":
             continue  # documented once for every command
         assert any(flag in row for flag in option.flags), f"{command.name}: {option.label()} is undocumented"
+
+
+def test_readme_exit_code_table_is_the_exit_code_enum() -> None:
+    text = README.read_text(encoding="utf-8")
+    table = text[text.index("Exit codes:") :]
+    rows = re.findall(r"^\| (\d+) \|", table[: table.index("\n\n", table.index("| code"))], re.MULTILINE)
+    assert [int(code) for code in rows] == sorted(int(code) for code in ExitCode)

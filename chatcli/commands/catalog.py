@@ -7,14 +7,17 @@ from chatcli.commands.context import CommandContext
 from chatcli.commands.registry import Registry
 from chatcli.commands.results import HelpResult
 from chatcli.commands.sessions import SESSION_COMMANDS
-from chatcli.commands.spec import ParsedArgs
+from chatcli.commands.spec import COMMAND_LINE_OPTIONS, JSON_OPTION, ParsedArgs
 
 __all__ = ["build_registry"]
 
 
 def build_registry() -> Registry:
     """A registry holding the REPL commands and the ``sessions`` family."""
-    registry = Registry()
+    registry = Registry(
+        group_options={"sessions": (JSON_OPTION,)},
+        command_line_options=COMMAND_LINE_OPTIONS,
+    )
 
     def show_help(ctx: CommandContext, args: ParsedArgs) -> HelpResult:
         return registry.help(help_words(args), prefix=ctx.prefix)

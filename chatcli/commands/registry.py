@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 
 from chatcli.commands.context import CommandContext
 from chatcli.commands.results import CommandHelp, HelpResult
-from chatcli.commands.spec import Command, UsageError, parse_args, split_line
+from chatcli.commands.spec import (
+    Command,
+    Option,
+    ParsedArgs,
+    UsageError,
+    extract_options,
+    parse_args,
+    split_line,
+)
 
 __all__ = ["Registry", "UnknownCommand"]
 
@@ -30,14 +39,27 @@ class UnknownCommand(UsageError):
 class Registry:
     """Commands by their words and aliases."""
 
-    def __init__(self, commands: Iterable[Command] = ()) -> None:
+    def __init__(
+        self,
+        commands: Iterable[Command] = (),
+        *,
+        group_options: Mapping[str, tuple[Option, ...]] | None = None,
+        command_line_options: tuple[Option, ...] = (),
+    ) -> None:
         self._commands: list[Command] = []
         self._by_words: dict[tuple[str, ...], Command] = {}
+        #: Options every command of a group takes (``sessions`` -> ``--json``), added on registration.
+        self.group_options: Mapping[str, tuple[Option, ...]] = dict(group_options or {})
+        #: The command line's global options (``--sessions-dir``, ``--json``), read before the command.
+        self.command_line_options = command_line_options
         for command in commands:
             self.register(command)
 
     def register(self, command: Command) -> None:
-        """Add a command; its words and every alias must be new."""
+        """Add a command (with its group's options); its words and every alias must be new."""
+        shared = self.group_options.get(command.words[0], ()) if len(command.words) > 1 else ()
+        if shared:
+            command = replace(command, options=(*command.options, *shared))
         keys = [command.words, *((*command.words[:-1], alias) for alias in command.aliases)]
         for key in keys:
             if key in self._by_words:
@@ -68,6 +90,13 @@ class Registry:
             ):
                 out.append(key[-1])
         return sorted(set(out))
+
+    def split_command_line(
+        self, argv: Sequence[str], prefix: str = "chatcli "
+    ) -> tuple[ParsedArgs, list[str]]:
+        """The command line's global options (wherever they stand) and the remaining words."""
+        usage = f"{prefix}[--sessions-dir PATH] sessions COMMAND … [--json]"
+        return extract_options(argv, self.command_line_options, usage)
 
     def find(
         self, words: Sequence[str], *, scope: str = "repl", prefix: str = "/"

@@ -26,7 +26,6 @@ from chatcli.session.service import (
 __all__ = ["SESSION_COMMANDS"]
 
 _SESSION = Arg("id", "session", "session id, unique id prefix (4+ characters) or name")
-_JSON = Option(("--json",), "json", "print machine-readable JSON (see the README for the fields)")
 _YES = Option(("-y", "--yes"), "yes", "do not ask for confirmation")
 _LIMIT = Option(("-n", "--limit"), "limit", "show at most N", kind="int", metavar="N")
 
@@ -215,7 +214,6 @@ SESSION_COMMANDS: tuple[Command, ...] = (
             ),
             Option(("-n", "--limit"), "limit", "show at most N (default 50)", kind="int", metavar="N"),
             Option(("--no-limit",), "no_limit", "show every matching session"),
-            _JSON,
         ),
         aliases=("ls",),
         examples=("sessions list --all --limit 20", "sessions list --search docker"),
@@ -227,7 +225,6 @@ SESSION_COMMANDS: tuple[Command, ...] = (
         args=(_SESSION,),
         options=(
             Option(("--last",), "last", "show the last N messages (default 6)", kind="int", metavar="N"),
-            _JSON,
         ),
         examples=("sessions show 1a2b", "sessions show fix-login --last 20"),
     ),
@@ -236,7 +233,7 @@ SESSION_COMMANDS: tuple[Command, ...] = (
         "Name a session (names are unique; letters, digits, '-' and '_')",
         name_session,
         args=(_SESSION, Arg("name", "name", "the new name (1-100 of A-Z a-z 0-9 - _)", required=False)),
-        options=(Option(("--clear",), "clear", "remove the session's name"), _JSON),
+        options=(Option(("--clear",), "clear", "remove the session's name"),),
         aliases=("rename",),
         examples=("sessions name 1a2b fix-login", "sessions name fix-login --clear"),
     ),
@@ -245,21 +242,19 @@ SESSION_COMMANDS: tuple[Command, ...] = (
         "Archive a session: hidden from the default list, kept and resumable",
         archive_session,
         args=(_SESSION,),
-        options=(_JSON,),
     ),
     Command(
         ("sessions", "unarchive"),
         "Bring an archived session back to the default list",
         unarchive_session,
         args=(_SESSION,),
-        options=(_JSON,),
     ),
     Command(
         ("sessions", "delete"),
         "Delete a session and its transcript for good (asks first)",
         delete_session,
         args=(_SESSION,),
-        options=(_YES, _JSON),
+        options=(_YES,),
         aliases=("rm",),
         details="Without a terminal to ask on, delete refuses unless --yes is given.",
     ),
@@ -272,7 +267,6 @@ SESSION_COMMANDS: tuple[Command, ...] = (
             _LIMIT,
             Option(("--active",), "active", "only active sessions"),
             Option(("--archived",), "archived", "only archived sessions"),
-            _JSON,
         ),
         aliases=("grep",),
         examples=("sessions search retry backoff", "sessions search docker --limit 5"),
@@ -295,7 +289,6 @@ SESSION_COMMANDS: tuple[Command, ...] = (
                 ("-o", "--output"), "output", "write to FILE instead of printing", kind="path", metavar="FILE"
             ),
             Option(("--force",), "force", "replace FILE if it exists"),
-            _JSON,
         ),
         examples=(
             "sessions export fix-login -o fix-login.md",
@@ -307,14 +300,13 @@ SESSION_COMMANDS: tuple[Command, ...] = (
         "Import sessions from a JSON export or a JSON-Lines file (never overwrites)",
         import_sessions,
         args=(Arg("file", "path", "a file written by 'sessions export --format json', or JSON Lines"),),
-        options=(_JSON,),
     ),
     Command(
         ("sessions", "fork"),
         "Start a new session with a copy of another session's messages",
         fork_session,
         args=(_SESSION,),
-        options=(Option(("--name",), "name", "name the new session", kind="name", metavar="NAME"), _JSON),
+        options=(Option(("--name",), "name", "name the new session", kind="name", metavar="NAME"),),
         aliases=("copy",),
     ),
     Command(
@@ -333,7 +325,6 @@ SESSION_COMMANDS: tuple[Command, ...] = (
             Option(("--archived-only",), "archived_only", "only archived sessions"),
             Option(("--dry-run",), "dry_run", "only show what would be deleted"),
             _YES,
-            _JSON,
         ),
         examples=(
             "sessions prune --older-than 90d --dry-run",
@@ -350,7 +341,6 @@ SESSION_COMMANDS: tuple[Command, ...] = (
                 "repair",
                 "repair: mend torn lines, rebuild metadata, quarantine the unreadable",
             ),
-            _JSON,
         ),
         details="Repairs never delete data: anything unreadable is moved to .amazonq/sessions/.quarantine/.",
     ),

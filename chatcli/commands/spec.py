@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from chatcli.commands.context import CommandContext
 
 __all__ = [
+    "COMMAND_LINE_OPTIONS",
+    "JSON_OPTION",
+    "SESSIONS_DIR_OPTION",
     "Arg",
     "Command",
     "HelpRequested",
@@ -27,6 +30,7 @@ __all__ = [
     "ParsedArgs",
     "UsageError",
     "ValueKind",
+    "extract_options",
     "format_duration",
     "parse_args",
     "parse_duration",
@@ -99,6 +103,19 @@ class Option:
             meta = "|".join(self.choices)
         return ", ".join(self.flags) + (f" {meta}" if meta else "")
 
+
+#: Every command of the ``sessions`` group takes it (the registry adds it): print JSON, not tables.
+JSON_OPTION = Option(("--json",), "json", "print machine-readable JSON (see the README for the fields)")
+#: Where the sessions are; the command line takes it anywhere on the line.
+SESSIONS_DIR_OPTION = Option(
+    ("--sessions-dir",),
+    "sessions_dir",
+    "where sessions are stored (default: .amazonq/sessions/ of this project)",
+    kind="path",
+    metavar="PATH",
+)
+#: The command line's global options: read wherever they stand, before the command is parsed.
+COMMAND_LINE_OPTIONS: tuple[Option, ...] = (SESSIONS_DIR_OPTION, JSON_OPTION)
 
 Handler = Callable[["CommandContext", "ParsedArgs"], object]
 
@@ -240,6 +257,59 @@ def _convert(value: str, kind: ValueKind, label: str, choices: Sequence[str], us
     return value
 
 
+def _take_option(
+    opt: Option, token: str, items: Sequence[str], index: int, *, usage: str, parsed: ParsedArgs
+) -> int:
+    """Store ``opt``'s value (read from ``token`` or the next word); returns the next index."""
+    flag, has_inline, inline = token.partition("=")
+    if opt.kind is None:
+        if has_inline:
+            raise UsageError(f"{flag} takes no value", usage)
+        parsed.values[opt.dest] = True
+        return index
+    if has_inline:
+        value = inline
+    elif index < len(items):
+        value = items[index]
+        index += 1
+    else:
+        raise UsageError(f"{flag} needs a value", usage)
+    parsed.values[opt.dest] = _convert(value, opt.kind, flag, opt.choices, usage)
+    return index
+
+
+def _find_option(options: Sequence[Option], token: str) -> Option | None:
+    flag = token.partition("=")[0]
+    return next((opt for opt in options if flag in opt.flags), None)
+
+
+def extract_options(
+    tokens: Sequence[str], options: Sequence[Option], usage: str
+) -> tuple[ParsedArgs, list[str]]:
+    """Take ``options`` out of ``tokens`` wherever they stand before ``--``.
+
+    Returns their parsed values and every other token, in order (``--`` and what follows
+    included): the command line's global options (``--sessions-dir``, ``--json``) are read this
+    way before the command itself is parsed.
+    """
+    parsed = ParsedArgs({opt.dest: opt.default for opt in options})
+    rest: list[str] = []
+    items = list(tokens)
+    index = 0
+    while index < len(items):
+        token = items[index]
+        index += 1
+        if token == "--":
+            rest.extend(items[index - 1 :])
+            break
+        opt = _find_option(options, token) if token.startswith("--") else None
+        if opt is None:
+            rest.append(token)
+            continue
+        index = _take_option(opt, token, items, index, usage=usage, parsed=parsed)
+    return parsed, rest
+
+
 def parse_args(command: Command, tokens: Sequence[str], *, prefix: str = "/") -> ParsedArgs:
     """Parse ``tokens`` (the words after the command's name) against the command's spec."""
     usage = command.usage(prefix)
@@ -259,23 +329,19 @@ def parse_args(command: Command, tokens: Sequence[str], *, prefix: str = "/") ->
             continue
         if token in ("-h", "--help"):
             raise HelpRequested(command)
-        flag, has_inline, inline = token.partition("=")
-        opt = command.option_for(flag)
+        opt = _find_option(command.options, token)
         if opt is None:
+            flag = token.partition("=")[0]
             raise UsageError(f"unknown option {token!r}{_option_hint(command, flag)}", usage)
-        if not opt.takes_value or opt.kind is None:
-            if has_inline:
-                raise UsageError(f"{flag} takes no value", usage)
-            parsed.values[opt.dest] = True
-            continue
-        if has_inline:
-            value = inline
-        elif index < len(items):
-            value = items[index]
-            index += 1
-        else:
-            raise UsageError(f"{flag} needs a value", usage)
-        parsed.values[opt.dest] = _convert(value, opt.kind, flag, opt.choices, usage)
+        index = _take_option(opt, token, items, index, usage=usage, parsed=parsed)
+    _assign_positionals(command, positionals, parsed, usage)
+    for opt in command.options:
+        if opt.required and parsed.values.get(opt.dest) is None:
+            raise UsageError(f"missing {opt.label()}", usage)
+    return parsed
+
+
+def _assign_positionals(command: Command, positionals: list[str], parsed: ParsedArgs, usage: str) -> None:
     for arg in command.args:
         if arg.rest:
             if positionals:
@@ -293,10 +359,6 @@ def parse_args(command: Command, tokens: Sequence[str], *, prefix: str = "/") ->
     if positionals:
         extra = " ".join(repr(p) for p in positionals[:3])
         raise UsageError(f"unexpected argument(s): {extra}", usage)
-    for opt in command.options:
-        if opt.required and parsed.values.get(opt.dest) is None:
-            raise UsageError(f"missing {opt.label()}", usage)
-    return parsed
 
 
 def _is_negative_number(token: str) -> bool:

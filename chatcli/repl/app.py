@@ -458,7 +458,7 @@ def run_repl(options: ReplOptions) -> int:
         backend = create_backend(settings, offline_delay=0.01 if console.is_terminal else 0.0)
     except (ConfigError, BackendError) as exc:
         render_error(exc, errors)
-        return 1
+        return exc.exit_code
     location = discover_sessions_dir(options.sessions_dir)
     service = SessionService(FileRepository(location))
     app = ChatApp(
