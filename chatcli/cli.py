@@ -213,7 +213,7 @@ def _result_exit_code(result: object) -> int:
     """A command that ran but could not do all it was asked exits 1: a prune that kept some of its
     sessions, a doctor that found problems (without ``--repair``) or could not repair them all."""
     from chatcli.session.doctor import DoctorReport
-    from chatcli.session.service import PruneResult
+    from chatcli.session.outcomes import PruneResult
 
     if isinstance(result, PruneResult) and (result.failures or result.not_reached):
         return ExitCode.USER

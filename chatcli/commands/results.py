@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chatcli.session.service import LoadedSession
+from chatcli.session.outcomes import LoadedSession
 
 if TYPE_CHECKING:
     from chatcli.session.models import SessionMetadata

@@ -11,17 +11,18 @@ from pathlib import Path
 from chatcli.commands.context import CommandContext
 from chatcli.commands.results import Cancelled, ExportResult, SessionChanged
 from chatcli.commands.spec import Arg, Command, Option, ParsedArgs, UsageError, format_duration
+from chatcli.render.transcript import transcript_markdown
 from chatcli.session.doctor import DoctorReport
 from chatcli.session.errors import OperationRefused, SessionAlreadyExists, from_os_error
-from chatcli.session.service import (
+from chatcli.session.outcomes import (
     DeleteResult,
-    ImportResult,
     ListResult,
     PruneResult,
     SearchResult,
     SessionDetail,
     StatusChoice,
 )
+from chatcli.session.transfer import ImportResult
 
 __all__ = ["SESSION_COMMANDS"]
 
@@ -127,7 +128,11 @@ def export_session(ctx: CommandContext, args: ParsedArgs) -> ExportResult:
         )
     ref = args.required("id")
     meta = ctx.service.resolve(ref)
-    text = ctx.service.export(meta.id, "json" if fmt == "json" else "markdown")
+    if fmt == "json":
+        text = ctx.service.export(meta.id)
+    else:
+        loaded = ctx.service.load(meta.id)
+        text = transcript_markdown(loaded.metadata, loaded.messages)
     output = args.text("output")
     if output is None or output == "-":
         return ExportResult(meta.id, fmt, text=text)

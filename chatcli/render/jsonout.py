@@ -99,9 +99,8 @@ from chatcli.render.timefmt import iso_utc
 from chatcli.session.doctor import DoctorReport
 from chatcli.session.errors import SessionError
 from chatcli.session.fields import SessionBrief, SessionView
-from chatcli.session.service import (
+from chatcli.session.outcomes import (
     DeleteResult,
-    ImportResult,
     ListResult,
     LoadedSession,
     PruneResult,
@@ -109,6 +108,7 @@ from chatcli.session.service import (
     SearchResult,
     SessionDetail,
 )
+from chatcli.session.transfer import ImportResult
 
 if TYPE_CHECKING:
     from chatcli.session.models import Message

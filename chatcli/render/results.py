@@ -43,9 +43,8 @@ from chatcli.render.timefmt import absolute_time, relative_age, short_id
 from chatcli.sanitize import shorten
 from chatcli.session.doctor import DoctorReport
 from chatcli.session.fields import SessionBrief, SessionView
-from chatcli.session.service import (
+from chatcli.session.outcomes import (
     DeleteResult,
-    ImportResult,
     ListResult,
     LoadedSession,
     PruneResult,
@@ -53,6 +52,7 @@ from chatcli.session.service import (
     SearchResult,
     SessionDetail,
 )
+from chatcli.session.transfer import ImportResult
 
 __all__ = [
     "MESSAGE_PREVIEW_CHARS",

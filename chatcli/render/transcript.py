@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -11,14 +12,14 @@ from rich.spinner import Spinner
 from rich.text import Text
 
 from chatcli.render.results import render_reply_markdown
-from chatcli.render.sanitize import clean_inline, safe_text
+from chatcli.render.sanitize import clean, clean_inline, safe_text
 from chatcli.render.timefmt import relative_age
-from chatcli.session.service import LoadedSession
+from chatcli.session.outcomes import LoadedSession
 
 if TYPE_CHECKING:
-    from chatcli.session.models import Message
+    from chatcli.session.models import Message, SessionMetadata
 
-__all__ = ["RESUME_SHOWN", "ReplyView", "render_message", "render_resumed"]
+__all__ = ["RESUME_SHOWN", "ReplyView", "render_message", "render_resumed", "transcript_markdown"]
 
 #: How many of the last messages are shown when a session is resumed.
 RESUME_SHOWN = 6
@@ -96,3 +97,26 @@ class ReplyView:
             self._live.__exit__(exc_type, exc, tb)
         elif self.text:
             self.console.print(render_reply_markdown(self.text))
+
+
+def transcript_markdown(meta: SessionMetadata, messages: Sequence[Message]) -> str:
+    """A readable Markdown transcript with a metadata header.
+
+    Markdown is for reading (``cat``, a pager), so control characters in untrusted text are shown
+    as visible marks, never written raw; the JSON export is the lossless format.
+    """
+    title = clean(meta.name or meta.id)
+    lines = [
+        f"# Session {title}",
+        "",
+        f"- id: `{meta.id}`",
+        f"- status: {meta.status.value}",
+        f"- created: {meta.created.isoformat()}",
+        f"- last active: {meta.last_active.isoformat()}",
+        f"- messages: {len(messages)}",
+        "",
+    ]
+    for message in messages:
+        who = message.role.capitalize() + (" (interrupted)" if message.interrupted else "")
+        lines += ["---", "", f"**{who}** · {message.timestamp.isoformat()}", "", clean(message.content), ""]
+    return "\n".join(lines)

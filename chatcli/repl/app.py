@@ -49,7 +49,8 @@ from chatcli.repl.keys import chat_key_bindings
 from chatcli.repl.ranking import warm_session_index
 from chatcli.session.errors import SessionError, SessionNotFound
 from chatcli.session.models import Message, SessionMetadata
-from chatcli.session.service import DeleteResult, LoadedSession, SessionService, Snapshot
+from chatcli.session.outcomes import DeleteResult, LoadedSession
+from chatcli.session.service import SessionService, Snapshot
 from chatcli.session.store import SessionsLocation
 
 __all__ = ["ChatApp", "ReplOptions", "run_repl"]

@@ -1,38 +1,35 @@
 """The session service: every session-management rule, between the commands and the repository.
 
 It resolves what the user typed (full id, unique id prefix of 4+ characters, or name) to one
-session, keeps names unique, searches transcripts, exports and imports, forks and prunes, and
-keeps an in-memory snapshot of the sessions for tab completion (never read from disk per
-keystroke; refreshed after writes and when another process changed the folder).
+session, keeps names unique, searches transcripts, forks and prunes, hands exports and imports to
+:mod:`chatcli.session.transfer`, and keeps an in-memory snapshot of the sessions for tab
+completion (never read from disk per keystroke; refreshed after writes and when another process
+changed the folder). What its operations return is defined in :mod:`chatcli.session.outcomes`.
 """
 
 from __future__ import annotations
 
 import heapq
-import json
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Literal
+from typing import TYPE_CHECKING
 
-from chatcli.sanitize import clean, shorten
+from chatcli.sanitize import shorten
 from chatcli.session.doctor import DoctorReport, run_doctor
 from chatcli.session.errors import (
     AmbiguousId,
     CorruptedSession,
-    InputFileError,
-    InvalidName,
     OperationRefused,
-    SerializationError,
     SessionAlreadyExists,
     SessionError,
     SessionNotFound,
-    from_os_error,
 )
 from chatcli.session.fields import (
+    SessionBrief,
     SessionStatus,
     SessionView,
     is_session_id,
@@ -40,8 +37,19 @@ from chatcli.session.fields import (
     utc_now,
     validate_session_name,
 )
+from chatcli.session.outcomes import (
+    DeleteResult,
+    ListResult,
+    LoadedSession,
+    PruneResult,
+    SearchHit,
+    SearchResult,
+    SessionDetail,
+    StatusChoice,
+)
 from chatcli.session.repository import SessionFilter, SessionRepository
 from chatcli.session.store import FileRepository, parse_transcript
+from chatcli.session.transfer import ImportResult, export_json, import_sessions
 
 if TYPE_CHECKING:
     from chatcli.session.models import Message, SessionMetadata
@@ -49,114 +57,13 @@ if TYPE_CHECKING:
 # The pydantic models are imported inside the functions that build them, so that a listing (which
 # is served from the index as briefs) starts without importing pydantic at all.
 
-__all__ = [
-    "EXPORT_FORMAT",
-    "MIN_PREFIX",
-    "DeleteResult",
-    "ImportResult",
-    "ListResult",
-    "LoadedSession",
-    "PruneResult",
-    "SearchHit",
-    "SearchResult",
-    "SessionDetail",
-    "SessionService",
-    "Snapshot",
-    "StatusChoice",
-]
+__all__ = ["MIN_PREFIX", "SessionService", "Snapshot"]
 
 #: Shortest id prefix accepted in place of a full id (like git's short hashes).
 MIN_PREFIX = 4
-EXPORT_FORMAT = "chatcli-session"
-EXPORT_VERSION = 1
 SNIPPET_WIDTH = 100
 
-StatusChoice = Literal["active", "archived", "all"]
 _PREFIX_CHARS = re.compile(r"[0-9a-f-]+")
-
-
-@dataclass(frozen=True, slots=True)
-class ListResult:
-    """Sessions of a listing plus the problems (corrupted sessions) met on the way.
-
-    ``total`` is how many sessions matched in all (more than ``len(sessions)`` when a limit cut
-    the listing); None when unknown.
-    """
-
-    sessions: Sequence[SessionView]
-    problems: list[SessionError]
-    status: StatusChoice
-    search: str | None = None
-    total: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class SessionDetail:
-    """One session's metadata with its last few messages."""
-
-    metadata: SessionMetadata
-    recent: list[Message]
-    total_messages: int
-    warnings: list[str]
-
-
-@dataclass(frozen=True, slots=True)
-class LoadedSession:
-    """A whole session read back for resuming: metadata plus every readable message."""
-
-    metadata: SessionMetadata
-    messages: list[Message]
-    warnings: list[str]
-
-
-@dataclass(frozen=True, slots=True)
-class SearchHit:
-    """One message matching a full-text search."""
-
-    session_id: str
-    session_name: str | None
-    role: str
-    timestamp: datetime
-    snippet: str
-    message_index: int
-
-
-@dataclass(frozen=True, slots=True)
-class SearchResult:
-    """Hits of a full-text search, newest first, and whether the limit cut more off."""
-
-    query: str
-    hits: list[SearchHit]
-    truncated: bool
-    sessions_searched: int
-
-
-@dataclass(frozen=True, slots=True)
-class DeleteResult:
-    """A deleted session's last metadata."""
-
-    metadata: SessionMetadata
-
-
-@dataclass(slots=True)
-class ImportResult:
-    """What an import created and what it skipped (with reasons)."""
-
-    imported: list[SessionMetadata] = field(default_factory=list)
-    skipped: list[tuple[str, str]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class PruneResult:
-    """Sessions removed by a prune (or that would be, on a dry run)."""
-
-    sessions: Sequence[SessionView]
-    dry_run: bool
-    cutoff: datetime
-    failures: list[tuple[str, str]] = field(default_factory=list)
-    #: Candidates left alone because the prune was cancelled before reaching them.
-    not_reached: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,18 +227,14 @@ class SessionService:
         ``should_stop`` is asked before each session: when it says so (the user cancelled), the
         hits found so far are returned, marked truncated.
         """
-        needle = text.strip()
-        if not needle:
-            raise SessionNotFound(text, "not a search: the search text is empty")
-        lowered = needle.lower()
-        raw_needle = _raw_needle(lowered)
-        top: list[tuple[tuple[datetime, str, int], SearchHit]] = []  # min-heap of the newest hits
+        needle = _Needle.of(text)
+        top = _NewestHits(limit)
         searched = 0
         stopped_early = False
         for brief in self.repo.iter_briefs(_status_filter(status)):
             # Sessions come newest first and a message is never newer than its session's
             # last_active: once the heap is full of newer hits, no older session can add one.
-            if len(top) >= limit and brief.last_active < top[0][0][0]:
+            if top.full_of_hits_newer_than(brief.last_active):
                 stopped_early = True
                 break
             if should_stop is not None and should_stop():
@@ -342,42 +245,15 @@ class SessionService:
             except SessionNotFound:
                 continue
             searched += 1
-            if raw_needle is not None and raw_needle not in data.lower():
-                continue
-            for index, message in enumerate(parse_transcript(data).messages):
-                pos = message.content.lower().find(lowered)
-                if pos < 0:
-                    continue
-                hit = SearchHit(
-                    brief.id,
-                    brief.name,
-                    message.role,
-                    message.timestamp,
-                    _snippet(message.content, pos, len(needle)),
-                    index,
-                )
-                item = ((message.timestamp, brief.id, index), hit)
-                if len(top) < limit:
-                    heapq.heappush(top, item)
-                elif item[0] > top[0][0]:
-                    heapq.heapreplace(top, item)
-                    stopped_early = True  # a hit fell off the end: there are more
-                else:
-                    stopped_early = True
-        hits = [hit for _, hit in sorted(top, key=lambda item: item[0], reverse=True)]
-        return SearchResult(needle, hits, stopped_early, searched)
+            for hit in needle.hits(brief, data):
+                top.offer(hit)
+        return SearchResult(needle.text, top.newest_first(), stopped_early or top.overflowed, searched)
 
     # ------------------------------------------------------------------ writes
 
     def start_session(self, messages: Sequence[Message]) -> SessionMetadata:
         """Create a session holding ``messages`` (the first chat turn, or a conversation to carry on)."""
-        from chatcli.session.models import SessionMetadata
-
-        first_user = next((m.content for m in messages if m.role == "user"), "")
-        meta = SessionMetadata.new(new_session_id(), first_user)
-        meta.message_count = len(messages)
-        if messages:
-            meta.last_active = max(meta.created, messages[-1].timestamp)
+        meta = _new_metadata(messages)
         self.repo.create(meta, messages)
         return meta
 
@@ -392,7 +268,7 @@ class SessionService:
             return self.repo.update(meta.id, lambda m: m.clear_name())
         new_name = validate_session_name(name)
         with self.repo.names_lock():
-            self._check_name_free(new_name, self.repo.list(SessionFilter()), except_id=meta.id)
+            self._check_name_free(new_name, except_id=meta.id)
             return self.repo.update(meta.id, lambda m: m.set_name(new_name))
 
     def archive(self, ref: str) -> SessionMetadata:
@@ -411,32 +287,29 @@ class SessionService:
 
     def fork(self, ref: str, name: str | None = None) -> SessionMetadata:
         """A new session starting with a copy of another's messages."""
-        from chatcli.session.models import SessionMetadata
-
         source = self.resolve(ref)
         if name is not None:
             validate_session_name(name)
         transcript = self.repo.load_messages(source.id)
-        meta = SessionMetadata.from_messages(new_session_id(), transcript.messages, when_empty=utc_now())
-        meta.created = utc_now()
-        meta.last_active = max(meta.created, meta.last_active)
+        meta = _new_metadata(transcript.messages)
         meta.first_message = source.first_message
         meta.custom_fields = {"forked_from": source.id}
         if name is None:
             self.repo.create(meta, transcript.messages)
             return meta
         with self.repo.names_lock():
-            self._check_name_free(name, self.repo.list(SessionFilter()))
+            self._check_name_free(name)
             meta.name = name
             self.repo.create(meta, transcript.messages)
         return meta
 
-    def _check_name_free(
-        self, name: str, sessions: Iterable[SessionMetadata], *, except_id: str | None = None
-    ) -> None:
-        """Raise :class:`SessionAlreadyExists` if another session already has ``name`` (any case)."""
-        for other in sessions:
-            if other.id != except_id and other.name is not None and other.name.lower() == name.lower():
+    def _check_name_free(self, name: str, *, except_id: str | None = None) -> None:
+        """Raise :class:`SessionAlreadyExists` if another session already has ``name`` (any case).
+
+        Asks the repository for that one name (an index lookup), never for a listing of all.
+        """
+        for other in self.repo.find_by_name(name):
+            if other.id != except_id:
                 raise SessionAlreadyExists(
                     f"the name {name!r} (used by session {other.id[:8]})",
                     "Choose another name, or rename that session first.",
@@ -487,209 +360,90 @@ class SessionService:
 
     # ------------------------------------------------------------------ export / import
 
-    def export(self, ref: str, fmt: Literal["markdown", "json"]) -> str:
-        """The session as Markdown (for reading) or JSON (for ``import``)."""
+    def export(self, ref: str) -> str:
+        """The session as a JSON export document (what :meth:`import_file` reads back)."""
         loaded = self.load(ref)
-        if fmt == "json":
-            return export_json(loaded.metadata, loaded.messages)
-        return export_markdown(loaded.metadata, loaded.messages)
+        return export_json(loaded.metadata, loaded.messages)
 
     def import_file(self, path: Path, *, should_stop: Callable[[], bool] | None = None) -> ImportResult:
         """Import sessions from a JSON export, a JSON array of them, or a JSON-Lines corpus.
 
-        Existing ids are never overwritten (reported and skipped); a name already taken is
-        dropped with a note; everything else is imported even if one record is bad. When
-        ``should_stop`` says so (the user cancelled), the import ends after the current record,
-        with a note saying where.
+        Existing ids are never overwritten and a name already taken is dropped (see
+        :func:`chatcli.session.transfer.import_sessions`); ``should_stop`` cancels between records.
         """
-        result = ImportResult()
-        try:
-            handle = path.open("rb")
-        except FileNotFoundError as exc:
-            raise InputFileError(path, "no such file") from exc
-        except IsADirectoryError as exc:
-            raise InputFileError(path, "it is a folder, not a file") from exc
-        except PermissionError as exc:
-            raise InputFileError(path, "permission denied") from exc
-        except OSError as exc:
-            raise from_os_error(exc, path) from exc
-        # The names lock is held for the whole import so a concurrent rename cannot take a name
-        # this import is assigning (renames elsewhere wait, or report a retry hint).
-        with handle, self.repo.names_lock():
-            names = {b.name.lower() for b in self.repo.list_briefs(SessionFilter()) if b.name}
-            for position, record in _read_records(handle, path):
-                if should_stop is not None and should_stop():
-                    result.notes.append(f"cancelled: record {position} and the rest were not imported")
-                    break
-                if isinstance(record, SerializationError):
-                    result.skipped.append((f"record {position}", record.detail))
-                    continue
-                self._import_one(record, position, names, result)
-        return result
+        return import_sessions(self.repo, path, should_stop=should_stop)
 
-    def _import_one(self, record: object, position: int, names: set[str], result: ImportResult) -> None:
-        label = f"record {position}"
-        try:
-            meta, messages = _record_to_session(record)
-        except SerializationError as exc:
-            result.skipped.append((label, exc.detail))
+
+def _new_metadata(messages: Sequence[Message]) -> SessionMetadata:
+    """Metadata for a new session holding ``messages``: created now, last active now or at its
+    last message if that is later; the rest derived from the messages."""
+    from chatcli.session.models import SessionMetadata
+
+    now = utc_now()
+    meta = SessionMetadata.from_messages(new_session_id(), messages, when_empty=now)
+    meta.created = now
+    meta.last_active = max(now, meta.last_active)
+    return meta
+
+
+@dataclass(frozen=True, slots=True)
+class _Needle:
+    """The text a search looks for, in the forms the search compares."""
+
+    text: str
+    lowered: str
+    #: The needle as it appears in a transcript's raw bytes, for a quick pre-check; None when
+    #: JSON escaping could hide it (quotes, backslashes, controls) or ASCII lower-casing differs.
+    raw: bytes | None
+
+    @classmethod
+    def of(cls, text: str) -> _Needle:
+        """The needle for what the user typed; :class:`SessionNotFound` when it is blank."""
+        needle = text.strip()
+        if not needle:
+            raise SessionNotFound(text, "not a search: the search text is empty")
+        lowered = needle.lower()
+        plain = lowered.isascii() and not any(ch in lowered for ch in '"\\') and lowered.isprintable()
+        return cls(needle, lowered, lowered.encode("ascii") if plain else None)
+
+    def hits(self, brief: SessionBrief, data: bytes) -> Iterator[SearchHit]:
+        """Every message of one session's transcript (``data``) that contains the needle."""
+        if self.raw is not None and self.raw not in data.lower():
             return
-        if not is_session_id(meta.id):
-            old = meta.id
-            meta.id = new_session_id()
-            result.notes.append(f"{label}: id {shorten(old, 40)!r} is not a UUID; imported as {meta.id}")
-        dropped_name = None
-        if meta.name is not None and meta.name.lower() in names:
-            dropped_name, meta.name = meta.name, None
-        try:
-            self.repo.create(meta, messages)
-        except SessionAlreadyExists:
-            result.skipped.append((meta.id, "a session with this id already exists; left untouched"))
+        for index, message in enumerate(parse_transcript(data).messages):
+            pos = message.content.lower().find(self.lowered)
+            if pos >= 0:
+                snippet = _snippet(message.content, pos, len(self.text))
+                yield SearchHit(brief.id, brief.name, message.role, message.timestamp, snippet, index)
+
+
+class _NewestHits:
+    """The ``limit`` newest hits offered so far (a min-heap), and whether any fell off the end."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.overflowed = False
+        self._heap: list[tuple[tuple[datetime, str, int], SearchHit]] = []
+
+    def full_of_hits_newer_than(self, when: datetime) -> bool:
+        """True when the heap is full and its oldest hit is newer than ``when``."""
+        return len(self._heap) >= self.limit and when < self._heap[0][0][0]
+
+    def offer(self, hit: SearchHit) -> None:
+        """Keep ``hit`` if it is among the newest ``limit``."""
+        item = ((hit.timestamp, hit.session_id, hit.message_index), hit)
+        if len(self._heap) < self.limit:
+            heapq.heappush(self._heap, item)
             return
-        if dropped_name is not None:
-            result.notes.append(f"{meta.id[:8]}: name {dropped_name!r} is taken; imported without a name")
-        if meta.name:
-            names.add(meta.name.lower())
-        result.imported.append(meta)
+        self.overflowed = True  # a hit is dropped (this one or the oldest kept): there are more
+        if item[0] > self._heap[0][0]:
+            heapq.heapreplace(self._heap, item)
 
-
-def _raw_needle(lowered: str) -> bytes | None:
-    """The needle as it appears in a transcript's raw bytes, for a quick pre-check; None when
-    JSON escaping could hide it (quotes, backslashes, controls) or ASCII lower-casing differs."""
-    if not lowered.isascii() or any(ch in lowered for ch in '"\\') or not lowered.isprintable():
-        return None
-    return lowered.encode("ascii")
+    def newest_first(self) -> list[SearchHit]:
+        """The kept hits, newest first."""
+        return [hit for _, hit in sorted(self._heap, key=lambda item: item[0], reverse=True)]
 
 
 def _describe(meta: SessionMetadata) -> str:
     label = meta.name or shorten(" ".join(meta.first_message.split()), 50)
     return f"{meta.id}  {label}"
-
-
-def export_json(meta: SessionMetadata, messages: Sequence[Message]) -> str:
-    """The JSON export document (what ``import`` reads back)."""
-    doc = {
-        "format": EXPORT_FORMAT,
-        "version": EXPORT_VERSION,
-        "session": meta.model_dump(mode="json"),
-        "messages": [m.model_dump(mode="json") for m in messages],
-    }
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
-
-
-def export_markdown(meta: SessionMetadata, messages: Sequence[Message]) -> str:
-    """A readable Markdown transcript with a metadata header.
-
-    Markdown is for reading (``cat``, a pager), so control characters in untrusted text are shown
-    as visible marks, never written raw; the JSON export is the lossless format.
-    """
-    title = clean(meta.name or meta.id)
-    lines = [
-        f"# Session {title}",
-        "",
-        f"- id: `{meta.id}`",
-        f"- status: {meta.status.value}",
-        f"- created: {meta.created.isoformat()}",
-        f"- last active: {meta.last_active.isoformat()}",
-        f"- messages: {len(messages)}",
-        "",
-    ]
-    for message in messages:
-        who = message.role.capitalize() + (" (interrupted)" if message.interrupted else "")
-        lines += ["---", "", f"**{who}** · {message.timestamp.isoformat()}", "", clean(message.content), ""]
-    return "\n".join(lines)
-
-
-def _read_records(handle: BinaryIO, path: Path) -> Iterator[tuple[int, object]]:
-    """Yield (line number, parsed record or SerializationError) from an import file.
-
-    A file whose first non-blank line is a whole session object is read as JSON Lines, one line
-    at a time (corpora can be large); anything else is parsed as one JSON document.
-    """
-    consumed: list[bytes] = []
-    first = b""
-    for line in handle:
-        consumed.append(line)
-        if line.strip():
-            first = line
-            break
-    if not first:
-        yield 1, SerializationError(f"{path.name} is empty")
-        return
-    try:
-        head = json.loads(first)
-    except (ValueError, UnicodeDecodeError):
-        head = None
-    if isinstance(head, dict) and "messages" in head:
-        yield len(consumed), head
-        for number, line in enumerate(handle, start=len(consumed) + 1):
-            if not line.strip():
-                continue
-            try:
-                yield number, json.loads(line)
-            except (ValueError, UnicodeDecodeError) as exc:
-                yield number, SerializationError(f"line {number} is not valid JSON ({exc})")
-        return
-    body = b"".join(consumed) + handle.read()
-    try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        yield 1, SerializationError(f"{path.name} is neither a chatcli JSON export nor JSON Lines ({exc})")
-        return
-    if isinstance(doc, list):
-        yield from enumerate(doc, start=1)
-    else:
-        yield 1, doc
-
-
-def _record_to_session(record: object) -> tuple[SessionMetadata, list[Message]]:
-    """Turn one export document or corpus line into metadata and messages."""
-    from pydantic import ValidationError
-
-    from chatcli.session.models import Message, SessionMetadata, first_user_message
-
-    if not isinstance(record, dict):
-        raise SerializationError("not a JSON object")
-    if record.get("format") == EXPORT_FORMAT:
-        version = record.get("version")
-        if not isinstance(version, int) or version > EXPORT_VERSION:
-            raise SerializationError(f"export version {version!r} is not supported; upgrade chatcli")
-        session = record.get("session")
-        if not isinstance(session, dict):
-            raise SerializationError("the export has no 'session' object")
-        raw_meta: dict[str, Any] = dict(session)
-    else:
-        raw_meta = {k: record[k] for k in ("id", "name", "status", "created", "last_active") if k in record}
-    raw_messages = record.get("messages")
-    if not isinstance(raw_messages, list):
-        raise SerializationError("'messages' is missing or not a list")
-    try:
-        messages = [Message.model_validate(m) for m in raw_messages]
-    except ValidationError as exc:
-        raise SerializationError(f"a message is invalid: {exc.errors(include_url=False)[0]['msg']}") from exc
-    now = utc_now()
-    sid = raw_meta.get("id")
-    name = raw_meta.get("name")
-    if name is not None:
-        try:
-            name = validate_session_name(str(name))
-        except InvalidName:
-            name = None
-    try:
-        meta = SessionMetadata(
-            id=str(sid) if isinstance(sid, str) and sid else new_session_id(),
-            status=raw_meta.get("status") or SessionStatus.ACTIVE,
-            created=raw_meta.get("created") or (messages[0].timestamp if messages else now),
-            last_active=raw_meta.get("last_active") or (messages[-1].timestamp if messages else now),
-            first_message=first_user_message(messages),
-            name=name,
-            message_count=len(messages),
-            custom_fields=raw_meta.get("custom_fields") or {},
-        )
-    except ValidationError as exc:
-        err = exc.errors(include_url=False)[0]
-        loc = ".".join(str(p) for p in err.get("loc", ()))
-        raise SerializationError(f"session field {loc or '?'}: {err['msg']}") from exc
-    if messages and meta.last_active < messages[-1].timestamp:
-        meta.last_active = messages[-1].timestamp
-    return meta, messages

@@ -11,7 +11,7 @@ from chatcli.commands.registry import Registry, UnknownCommand
 from chatcli.commands.results import HelpResult, NewSessionAction, QuitAction
 from chatcli.commands.sessions import SESSION_COMMANDS
 from chatcli.commands.spec import Command, HelpRequested, ParsedArgs, UsageError
-from chatcli.session.service import ListResult
+from chatcli.session.outcomes import ListResult
 from tests.commands.conftest import SESSION_SUBCOMMANDS
 
 SESSION_WORDS = set(SESSION_SUBCOMMANDS)

@@ -15,6 +15,7 @@ from chatcli.commands.registry import Registry
 from chatcli.commands.results import Cancelled, ExportResult, SessionChanged
 from chatcli.commands.sessions import DEFAULT_LIST_LIMIT
 from chatcli.commands.spec import UsageError
+from chatcli.render.transcript import transcript_markdown
 from chatcli.session.errors import (
     AmbiguousId,
     InvalidName,
@@ -24,15 +25,15 @@ from chatcli.session.errors import (
     StorageError,
 )
 from chatcli.session.models import SessionStatus, utc_now
-from chatcli.session.service import (
+from chatcli.session.outcomes import (
     DeleteResult,
-    ImportResult,
     ListResult,
     PruneResult,
     SearchResult,
     SessionDetail,
-    SessionService,
 )
+from chatcli.session.service import SessionService
+from chatcli.session.transfer import ImportResult
 from tests.commands.conftest import at, seed_session
 
 Ctx = Callable[..., CommandContext]
@@ -53,6 +54,12 @@ class Asker:
 def all_ids(service: SessionService) -> set[str]:
     """Every session id in the store."""
     return {m.id for m in service.list_sessions(status="all").sessions}
+
+
+def markdown_export(service: SessionService, ref: str) -> str:
+    """What ``sessions export REF`` writes: the session's Markdown transcript."""
+    loaded = service.load(ref)
+    return transcript_markdown(loaded.metadata, loaded.messages)
 
 
 # --------------------------------------------------------------------------- reads
@@ -329,11 +336,23 @@ def test_export_prints_by_default(registry: Registry, make_ctx: Ctx, service: Se
     result = registry.run(make_ctx(), ["sessions", "export", "ex"])
     assert isinstance(result, ExportResult)
     assert (result.session_id, result.fmt, result.path) == (meta.id, "markdown", None)
-    assert result.text == service.export(meta.id, "markdown")
+    assert result.text == markdown_export(service, meta.id)
     as_json = registry.run(make_ctx(), ["sessions", "export", "ex", "-f", "json", "-o", "-"])
     assert isinstance(as_json, ExportResult)
     assert as_json.text is not None
     assert json.loads(as_json.text)["session"]["id"] == meta.id
+
+
+def test_export_markdown(registry: Registry, make_ctx: Ctx, service: SessionService) -> None:
+    meta = seed_session(service.repo, "How do I **bold**?", replies=["Like this."], name="md")
+    result = registry.run(make_ctx(), ["sessions", "export", "md"])
+    assert isinstance(result, ExportResult) and result.text is not None
+    text = result.text
+    assert text.startswith("# Session md\n")
+    assert f"`{meta.id}`" in text
+    assert "**User**" in text and "**Assistant**" in text
+    assert "How do I **bold**?" in text and "Like this." in text
+    assert text.index("How do I") < text.index("Like this.")
 
 
 def test_export_to_a_file_refuses_to_overwrite_without_force(
@@ -348,7 +367,7 @@ def test_export_to_a_file_refuses_to_overwrite_without_force(
     assert isinstance(result, ExportResult)
     assert result.path == target
     assert result.text is None
-    assert target.read_text(encoding="utf-8") == service.export(meta.id, "json")
+    assert target.read_text(encoding="utf-8") == service.export(meta.id)
 
     target.write_text("precious", encoding="utf-8")
     with pytest.raises(SessionAlreadyExists) as info:
@@ -357,7 +376,7 @@ def test_export_to_a_file_refuses_to_overwrite_without_force(
     assert target.read_text(encoding="utf-8") == "precious"
 
     registry.run(make_ctx(), ["sessions", "export", meta.id, "-o", str(target), "--force"])
-    assert target.read_text(encoding="utf-8") == service.export(meta.id, "markdown")
+    assert target.read_text(encoding="utf-8") == markdown_export(service, meta.id)
     assert sorted(p.name for p in out_dir.iterdir()) == ["s.json"]  # no temporary file left behind
 
 
@@ -401,7 +420,7 @@ def test_export_bad_format_is_a_usage_error(
 
 def test_import_and_fork(registry: Registry, make_ctx: Ctx, service: SessionService, tmp_path: Path) -> None:
     source = seed_session(service.repo, "hello", replies=["world"], name="src")
-    doc = json.loads(service.export(source.id, "json"))
+    doc = json.loads(service.export(source.id))
     doc["session"]["id"] = "99999999-0000-4000-8000-000000000009"
     doc["session"]["name"] = "imported"
     path = tmp_path / "in.json"

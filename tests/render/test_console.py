@@ -13,7 +13,7 @@ from chatcli.render.console import PLAIN_WIDTH, is_plain, make_console, panel_bo
 from chatcli.render.results import render, render_error
 from chatcli.session.errors import SessionNotFound
 from chatcli.session.models import SessionMetadata, new_session_id
-from chatcli.session.service import ListResult
+from chatcli.session.outcomes import ListResult
 
 
 class FakeTTY(StringIO):

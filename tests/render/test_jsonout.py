@@ -26,9 +26,8 @@ from chatcli.commands.spec import UsageError
 from chatcli.render.jsonout import dump_json, dumps_json, error_to_json, to_json
 from chatcli.session.errors import CorruptedSession, SessionNotFound, StorageError
 from chatcli.session.models import Message, SessionMetadata, new_session_id
-from chatcli.session.service import (
+from chatcli.session.outcomes import (
     DeleteResult,
-    ImportResult,
     ListResult,
     LoadedSession,
     PruneResult,
@@ -36,6 +35,7 @@ from chatcli.session.service import (
     SearchResult,
     SessionDetail,
 )
+from chatcli.session.transfer import ImportResult
 
 CREATED = datetime(2025, 1, 4, 12, 30, 0, tzinfo=UTC)
 SESSION_KEYS = {

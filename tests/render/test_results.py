@@ -35,9 +35,8 @@ from chatcli.render.results import (
 )
 from chatcli.session.errors import AmbiguousId, CorruptedSession, SessionError, SessionNotFound, StorageError
 from chatcli.session.models import Message, SessionMetadata, new_session_id, utc_now
-from chatcli.session.service import (
+from chatcli.session.outcomes import (
     DeleteResult,
-    ImportResult,
     ListResult,
     LoadedSession,
     PruneResult,
@@ -45,6 +44,7 @@ from chatcli.session.service import (
     SearchResult,
     SessionDetail,
 )
+from chatcli.session.transfer import ImportResult
 
 SGR = re.compile(r"\x1b\[[0-9;]*m")
 #: Never on screen: control characters other than newline (tab only inside message content).

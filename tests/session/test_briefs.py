@@ -218,7 +218,7 @@ def test_a_cut_listing_says_how_many_there_are() -> None:
     from rich.console import Console
 
     from chatcli.render.results import render
-    from chatcli.session.service import ListResult
+    from chatcli.session.outcomes import ListResult
 
     repo = InMemoryRepository()
     _fill(repo)

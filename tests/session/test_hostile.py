@@ -87,7 +87,7 @@ def test_hostile_names_and_ids_through_the_service(repo: FileRepository, tmp_pat
             "archive": lambda: svc.archive(text),
             "fork": lambda: svc.fork(text),
             "delete": lambda: svc.delete(text),
-            "export": lambda: svc.export(text, "json"),
+            "export": lambda: svc.export(text),
             "repo.get": lambda: repo.get(text),
             "repo.load_messages": lambda: repo.load_messages(text),
             "repo.append_message": lambda: repo.append_message(text, Message(role="user", content="x")),
@@ -236,7 +236,7 @@ def test_planted_symlinks_through_the_service(tmp_path: Path, where: str) -> Non
         "delete": lambda: svc.delete(p.bait),
         "fork": lambda: svc.fork(p.bait),
         "append": lambda: svc.append(p.bait, Message(role="user", content="through the link")),
-        "export": lambda: svc.export(p.bait, "markdown"),
+        "export": lambda: svc.export(p.bait),
     }
     if where != "session-folder":
         calls["list"] = lambda: svc.list_sessions(status="all")
@@ -333,7 +333,7 @@ def test_hostile_message_text_is_stored_exactly_and_shown_safely(
     stored = repo.load_messages(sid)
     assert stored.messages[1:] == sent, "every message round-trips exactly"
     assert stored.messages[1].content == paste and len(paste) == FIVE_MB
-    exported = json.loads(SessionService(repo).export(sid, "json"))
+    exported = json.loads(SessionService(repo).export(sid))
     assert [m["content"] for m in exported["messages"][1:]] == [m.content for m in sent]
 
     base = ["sessions", "--sessions-dir", str(repo.root)]

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
@@ -18,7 +19,7 @@ from chatcli.session.errors import (
     SessionNotFound,
 )
 from chatcli.session.models import Message, SessionMetadata, SessionStatus, utc_now
-from chatcli.session.repository import InMemoryRepository, SessionRepository
+from chatcli.session.repository import InMemoryRepository, SessionFilter, SessionList, SessionRepository
 from chatcli.session.service import SessionService
 from chatcli.session.store import FileRepository
 from tests.commands.conftest import at, seed_session
@@ -204,6 +205,32 @@ def test_rename_to_a_taken_name_ignoring_case(svc: SessionService) -> None:
     assert svc.rename(taken.id, "Deploy").name == "Deploy"
 
 
+class NoFullListing:
+    """A repository that fails when asked for a full listing; everything else is delegated."""
+
+    def __init__(self, inner: SessionRepository) -> None:
+        self.inner = inner
+
+    def list(self, flt: SessionFilter | None = None) -> SessionList:
+        raise AssertionError("a name check must look that one name up, not list every session")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_name_checks_look_the_name_up_instead_of_listing(any_repo: SessionRepository) -> None:
+    taken = seed_session(any_repo, "first", name="deploy")
+    other = seed_session(any_repo, "second")
+    svc = SessionService(cast(SessionRepository, NoFullListing(any_repo)))
+    with pytest.raises(SessionAlreadyExists):
+        svc.rename(other.id, "Deploy")
+    assert svc.rename(other.id, "release").name == "release"
+    assert svc.rename(taken.id, "DEPLOY").name == "DEPLOY"
+    with pytest.raises(SessionAlreadyExists):
+        svc.fork(taken.id, "RELEASE")
+    assert svc.fork(taken.id, "deploy-2").name == "deploy-2"
+
+
 @pytest.mark.parametrize(
     "bad",
     ["", "has space", "-starts-with-dash", "x" * 101, "[bold red]x[/]", "evil\x1b[2J", "rtl\u202eexe", "é"],
@@ -377,19 +404,9 @@ def test_prune_reports_a_session_deleted_meanwhile(svc: SessionService) -> None:
 # --------------------------------------------------------------------------- export
 
 
-def test_export_markdown(svc: SessionService) -> None:
-    meta = seed_session(svc.repo, "How do I **bold**?", replies=["Like this."], name="md")
-    text = svc.export("md", "markdown")
-    assert text.startswith("# Session md\n")
-    assert f"`{meta.id}`" in text
-    assert "**User**" in text and "**Assistant**" in text
-    assert "How do I **bold**?" in text and "Like this." in text
-    assert text.index("How do I") < text.index("Like this.")
-
-
 def test_export_json_document(svc: SessionService) -> None:
     meta = seed_session(svc.repo, "question", replies=["answer"], name="js")
-    doc = json.loads(svc.export(meta.id, "json"))
+    doc = json.loads(svc.export(meta.id))
     assert doc["format"] == "chatcli-session"
     assert doc["version"] == 1
     assert doc["session"]["id"] == meta.id
@@ -412,7 +429,7 @@ def test_json_export_round_trips_into_an_empty_folder(file_svc: SessionService, 
     file_svc.append(meta.id, Message(role="assistant", content="cut", interrupted=True))
     file_svc.archive(meta.id)
     export = tmp_path / "export.json"
-    export.write_text(file_svc.export(meta.id, "json"), encoding="utf-8")
+    export.write_text(file_svc.export(meta.id), encoding="utf-8")
 
     target = SessionService(FileRepository(tmp_path / "elsewhere", lock_timeout=TEST_LOCK_TIMEOUT))
     result = target.import_file(export)
@@ -439,7 +456,7 @@ def test_json_export_round_trips_into_an_empty_folder(file_svc: SessionService, 
 def test_import_a_json_array_of_exports(file_svc: SessionService, tmp_path: Path) -> None:
     one = seed_session(file_svc.repo, "one", when=at(0))
     two = seed_session(file_svc.repo, "two", when=at(1), name="two")
-    docs = [json.loads(file_svc.export(m.id, "json")) for m in (one, two)]
+    docs = [json.loads(file_svc.export(m.id)) for m in (one, two)]
     path = tmp_path / "array.json"
     path.write_text(json.dumps(docs), encoding="utf-8")
 
@@ -495,7 +512,7 @@ def test_import_the_json_lines_corpus(file_svc: SessionService, tmp_path: Path) 
 
 def test_import_never_overwrites_an_existing_id(file_svc: SessionService, tmp_path: Path) -> None:
     existing = seed_session(file_svc.repo, "the original", replies=["original reply"], name="orig")
-    doc = json.loads(file_svc.export(existing.id, "json"))
+    doc = json.loads(file_svc.export(existing.id))
     doc["messages"] = [{"role": "user", "content": "an impostor"}]
     doc["session"]["name"] = "impostor"
     newcomer = {
@@ -519,7 +536,7 @@ def test_reimporting_a_named_session_says_nothing_about_its_name(
 ) -> None:
     existing = seed_session(file_svc.repo, "hello", name="named")
     path = tmp_path / "same.json"
-    path.write_text(file_svc.export(existing.id, "json"), encoding="utf-8")
+    path.write_text(file_svc.export(existing.id), encoding="utf-8")
     result = file_svc.import_file(path)
     assert result.imported == []
     assert [sid for sid, _ in result.skipped] == [existing.id]

@@ -1,0 +1,249 @@
+"""Export and import formats: the JSON export document and the files ``sessions import`` reads.
+
+An export is one JSON document (``format``, ``version``, ``session``, ``messages``); an import
+reads such a document, a JSON array of them, or a JSON-Lines corpus (one session object a line).
+The readable Markdown export is a transcript rendering and lives in :mod:`chatcli.render.transcript`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from chatcli.sanitize import shorten
+from chatcli.session.errors import (
+    InputFileError,
+    InvalidName,
+    SerializationError,
+    SessionAlreadyExists,
+    from_os_error,
+)
+from chatcli.session.fields import is_session_id, new_session_id, utc_now, validate_session_name
+from chatcli.session.repository import SessionFilter, SessionRepository
+
+if TYPE_CHECKING:
+    from chatcli.session.models import Message, SessionMetadata
+
+# The pydantic models are imported inside the functions that build them, so that importing this
+# module (the renderers import ImportResult) never imports pydantic.
+
+__all__ = ["EXPORT_FORMAT", "EXPORT_VERSION", "ImportResult", "export_json", "import_sessions"]
+
+EXPORT_FORMAT = "chatcli-session"
+EXPORT_VERSION = 1
+#: Metadata fields a JSON-Lines corpus line may carry beside its ``messages``.
+_CORPUS_FIELDS = ("id", "name", "status", "created", "last_active")
+#: Metadata fields taken from the record when given; otherwise derived from the messages.
+_OVERRIDABLE = ("status", "created", "last_active", "custom_fields")
+
+
+@dataclass(slots=True)
+class ImportResult:
+    """What an import created and what it skipped (with reasons)."""
+
+    imported: list[SessionMetadata] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def export_json(meta: SessionMetadata, messages: Sequence[Message]) -> str:
+    """The JSON export document (what ``import`` reads back)."""
+    doc = {
+        "format": EXPORT_FORMAT,
+        "version": EXPORT_VERSION,
+        "session": meta.model_dump(mode="json"),
+        "messages": [m.model_dump(mode="json") for m in messages],
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def import_sessions(
+    repo: SessionRepository, path: Path, *, should_stop: Callable[[], bool] | None = None
+) -> ImportResult:
+    """Import sessions from a JSON export, a JSON array of them, or a JSON-Lines corpus.
+
+    Existing ids are never overwritten (reported and skipped); a name already taken is
+    dropped with a note; everything else is imported even if one record is bad. When
+    ``should_stop`` says so (the user cancelled), the import ends after the current record,
+    with a note saying where.
+    """
+    result = ImportResult()
+    handle = _open_input(path)
+    # The names lock is held for the whole import so a concurrent rename cannot take a name
+    # this import is assigning (renames elsewhere wait, or report a retry hint).
+    with handle, repo.names_lock():
+        names = {b.name.lower() for b in repo.list_briefs(SessionFilter()) if b.name}
+        for position, record in _read_records(handle, path):
+            if should_stop is not None and should_stop():
+                result.notes.append(f"cancelled: record {position} and the rest were not imported")
+                break
+            if isinstance(record, SerializationError):
+                result.skipped.append((f"record {position}", record.detail))
+                continue
+            _import_one(repo, record, position, names, result)
+    return result
+
+
+def _open_input(path: Path) -> BinaryIO:
+    """Open the file to import, turning the usual failures into :class:`InputFileError`."""
+    try:
+        return path.open("rb")
+    except FileNotFoundError as exc:
+        raise InputFileError(path, "no such file") from exc
+    except IsADirectoryError as exc:
+        raise InputFileError(path, "it is a folder, not a file") from exc
+    except PermissionError as exc:
+        raise InputFileError(path, "permission denied") from exc
+    except OSError as exc:
+        raise from_os_error(exc, path) from exc
+
+
+def _import_one(
+    repo: SessionRepository, record: object, position: int, names: set[str], result: ImportResult
+) -> None:
+    """Create the session one record holds, recording in ``result`` what happened to it."""
+    label = f"record {position}"
+    try:
+        meta, messages = _record_to_session(record)
+    except SerializationError as exc:
+        result.skipped.append((label, exc.detail))
+        return
+    if not is_session_id(meta.id):
+        old = meta.id
+        meta.id = new_session_id()
+        result.notes.append(f"{label}: id {shorten(old, 40)!r} is not a UUID; imported as {meta.id}")
+    dropped_name = None
+    if meta.name is not None and meta.name.lower() in names:
+        dropped_name, meta.name = meta.name, None
+    try:
+        repo.create(meta, messages)
+    except SessionAlreadyExists:
+        result.skipped.append((meta.id, "a session with this id already exists; left untouched"))
+        return
+    if dropped_name is not None:
+        result.notes.append(f"{meta.id[:8]}: name {dropped_name!r} is taken; imported without a name")
+    if meta.name:
+        names.add(meta.name.lower())
+    result.imported.append(meta)
+
+
+def _read_records(handle: BinaryIO, path: Path) -> Iterator[tuple[int, object]]:
+    """Yield (line number, parsed record or SerializationError) from an import file.
+
+    A file whose first non-blank line is a whole session object is read as JSON Lines, one line
+    at a time (corpora can be large); anything else is parsed as one JSON document.
+    """
+    consumed: list[bytes] = []
+    first = b""
+    for line in handle:
+        consumed.append(line)
+        if line.strip():
+            first = line
+            break
+    if not first:
+        yield 1, SerializationError(f"{path.name} is empty")
+        return
+    try:
+        head = json.loads(first)
+    except (ValueError, UnicodeDecodeError):
+        head = None
+    if isinstance(head, dict) and "messages" in head:
+        yield len(consumed), head
+        yield from _json_lines(handle, start=len(consumed) + 1)
+        return
+    yield from _json_document(b"".join(consumed) + handle.read(), path)
+
+
+def _json_lines(handle: BinaryIO, *, start: int) -> Iterator[tuple[int, object]]:
+    """The rest of a JSON-Lines file, one record (or SerializationError) a non-blank line."""
+    for number, line in enumerate(handle, start=start):
+        if not line.strip():
+            continue
+        try:
+            yield number, json.loads(line)
+        except (ValueError, UnicodeDecodeError) as exc:
+            yield number, SerializationError(f"line {number} is not valid JSON ({exc})")
+
+
+def _json_document(body: bytes, path: Path) -> Iterator[tuple[int, object]]:
+    """The records of one JSON document: each item of an array, or the document itself."""
+    try:
+        doc = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        yield 1, SerializationError(f"{path.name} is neither a chatcli JSON export nor JSON Lines ({exc})")
+        return
+    if isinstance(doc, list):
+        yield from enumerate(doc, start=1)
+    else:
+        yield 1, doc
+
+
+def _record_to_session(record: object) -> tuple[SessionMetadata, list[Message]]:
+    """Turn one export document or corpus line into metadata and messages.
+
+    What the record leaves out is derived from its messages (the rules of
+    :meth:`SessionMetadata.from_messages`); an invalid name is dropped, anything else invalid
+    raises :class:`SerializationError`.
+    """
+    from pydantic import ValidationError
+
+    from chatcli.session.models import SessionMetadata
+
+    raw_meta, messages = _record_parts(record)
+    sid = raw_meta.get("id")
+    try:
+        meta = SessionMetadata.from_messages(
+            str(sid) if isinstance(sid, str) and sid else new_session_id(), messages, when_empty=utc_now()
+        )
+        meta.name = _valid_name_or_none(raw_meta.get("name"))
+        for key in _OVERRIDABLE:
+            if raw_meta.get(key):
+                setattr(meta, key, raw_meta[key])
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        loc = ".".join(str(p) for p in err.get("loc", ()))
+        raise SerializationError(f"session field {loc or '?'}: {err['msg']}") from exc
+    if messages and meta.last_active < messages[-1].timestamp:
+        meta.last_active = messages[-1].timestamp
+    return meta, messages
+
+
+def _record_parts(record: object) -> tuple[dict[str, Any], list[Message]]:
+    """The raw metadata fields and the validated messages of one record."""
+    from pydantic import ValidationError
+
+    from chatcli.session.models import Message
+
+    if not isinstance(record, dict):
+        raise SerializationError("not a JSON object")
+    if record.get("format") == EXPORT_FORMAT:
+        version = record.get("version")
+        if not isinstance(version, int) or version > EXPORT_VERSION:
+            raise SerializationError(f"export version {version!r} is not supported; upgrade chatcli")
+        session = record.get("session")
+        if not isinstance(session, dict):
+            raise SerializationError("the export has no 'session' object")
+        raw_meta: dict[str, Any] = dict(session)
+    else:
+        raw_meta = {k: record[k] for k in _CORPUS_FIELDS if k in record}
+    raw_messages = record.get("messages")
+    if not isinstance(raw_messages, list):
+        raise SerializationError("'messages' is missing or not a list")
+    try:
+        messages = [Message.model_validate(m) for m in raw_messages]
+    except ValidationError as exc:
+        raise SerializationError(f"a message is invalid: {exc.errors(include_url=False)[0]['msg']}") from exc
+    return raw_meta, messages
+
+
+def _valid_name_or_none(name: object) -> str | None:
+    """``name`` if it is a valid session name; an absent or invalid name imports as no name."""
+    if name is None:
+        return None
+    try:
+        return validate_session_name(str(name))
+    except InvalidName:
+        return None
