@@ -87,8 +87,8 @@ def run(argv: Sequence[str]) -> int:
 def _print_config(options: argparse.Namespace) -> int:
     from chatcli.config import ConfigError, load_settings
     from chatcli.render.console import make_console
-    from chatcli.render.results import render_error
     from chatcli.render.settings import render_settings
+    from chatcli.render.terminal import render_error
 
     console = make_console()
     try:
@@ -145,7 +145,7 @@ def run_sessions(argv: Sequence[str]) -> int:
     from chatcli.commands.spec import HelpRequested, UsageError
     from chatcli.render.console import make_console
     from chatcli.render.jsonout import dump_json, error_to_json, to_json
-    from chatcli.render.results import render, render_error
+    from chatcli.render.terminal import render, render_error
     from chatcli.session.errors import SessionError
     from chatcli.session.service import SessionService
     from chatcli.session.store import FileRepository, discover_sessions_dir
