@@ -146,7 +146,7 @@ def _boundary(action: Callable[[], int], what: str, json_mode: Callable[[], bool
 
 
 def _show_error(exc: BaseException, json_mode: bool, log: Path | None = None) -> None:
-    from chatcli.render.results import render_error
+    from chatcli.render.terminal import render_error
 
     if json_mode:
         from chatcli.render.jsonout import dump_json, error_to_json
@@ -180,7 +180,7 @@ def _run_command(registry: Registry, words: list[str], options: ParsedArgs) -> i
     from chatcli.commands.context import CommandContext
     from chatcli.commands.results import HelpResult
     from chatcli.commands.spec import HelpRequested
-    from chatcli.render.results import render
+    from chatcli.render.terminal import render
     from chatcli.session.service import SessionService
     from chatcli.session.store import FileRepository, discover_sessions_dir
 

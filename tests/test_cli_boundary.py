@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-import chatcli.render.results as terminal
 from chatcli.cli import run_sessions
 from chatcli.errors import ExitCode
+from chatcli.render import terminal
 from chatcli.session.models import SessionMetadata
 from chatcli.session.store import FileRepository
 from tests.helpers import make_meta, user

@@ -6,7 +6,7 @@ acts on the ``*Action`` results (switching session, quitting, ...).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,7 +22,6 @@ __all__ = [
     "ExportResult",
     "HelpResult",
     "NewSessionAction",
-    "Notice",
     "QuitAction",
     "ResumeAction",
     "SessionChanged",
@@ -76,14 +75,6 @@ class Cancelled:
     """The user declined a confirmation; nothing changed."""
 
     message: str
-
-
-@dataclass(frozen=True, slots=True)
-class Notice:
-    """A short informational message (e.g. the screen was cleared)."""
-
-    message: str
-    lines: tuple[str, ...] = field(default_factory=tuple)
 
 
 @dataclass(frozen=True, slots=True)

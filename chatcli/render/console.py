@@ -11,7 +11,7 @@
 ``NO_COLOR`` set to any non-empty value (https://no-color.org) turns every style off, so a
 terminal console then writes no escape sequences either. The colour depth comes from
 ``COLORTERM``/``TERM`` in the environment given. Rich's automatic highlighting and emoji codes are
-off: all styling is explicit in :mod:`chatcli.render.results`.
+off: all styling is explicit in the renderers (:mod:`chatcli.render.terminal` and its helpers).
 """
 
 from __future__ import annotations

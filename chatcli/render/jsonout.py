@@ -50,17 +50,14 @@ Results by command
     left alone because the prune was cancelled before it got to them)
 ``sessions export``
     ``{"session_id": str, "format": "markdown"|"json", "path": str|null, "text": str|null}``
-``resume``
-    ``{"session": session, "messages": [message…], "warnings": [str…]}``
+``sessions doctor``
+    ``{"root": str, "repaired": bool, "healthy": bool, "sessions_checked": int, "findings":
+    [{"target", "severity", "problems": [str…], "actions": [str…], "unrepairable": [str…]}…]}``
 ``help``
     ``{"title", "intro", "detailed": bool, "commands": [{"name", "usage", "summary", "aliases",
     "arguments": [{"name", "help"}…], "options": [{"flags", "help"}…], "details"}…]}``
 a refused confirmation
     ``{"cancelled": true, "message": str}``
-a notice
-    ``{"message": str, "lines": [str…]}``
-an action with no data (new session, clear, quit)
-    ``{"action": "new_session"|"clear"|"quit"}``
 
 Errors
 ------
@@ -82,27 +79,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from chatcli.commands.results import (
-    Cancelled,
-    ClearAction,
-    CommandHelp,
-    ExportResult,
-    HelpResult,
-    NewSessionAction,
-    Notice,
-    QuitAction,
-    ResumeAction,
-    SessionChanged,
-)
+from chatcli.commands.results import Cancelled, CommandHelp, ExportResult, HelpResult, SessionChanged
 from chatcli.errors import ChatcliError
 from chatcli.render.timefmt import iso_utc
 from chatcli.session.doctor import DoctorReport
 from chatcli.session.errors import SessionError
-from chatcli.session.fields import SessionBrief, SessionView
+from chatcli.session.fields import SessionView
 from chatcli.session.outcomes import (
     DeleteResult,
     ListResult,
-    LoadedSession,
     PruneResult,
     SearchHit,
     SearchResult,
@@ -206,14 +191,6 @@ def _detail(result: SessionDetail) -> dict[str, JSONValue]:
     }
 
 
-def _loaded(result: LoadedSession) -> dict[str, JSONValue]:
-    return {
-        "session": session_to_json(result.metadata),
-        "messages": [message_to_json(m) for m in result.messages],
-        "warnings": list(result.warnings),
-    }
-
-
 def _search(result: SearchResult) -> dict[str, JSONValue]:
     return {
         "query": result.query,
@@ -286,8 +263,6 @@ _CONVERTERS: dict[type, Callable[[Any], JSONValue]] = {
     DoctorReport: _doctor,
     ListResult: _list,
     SessionDetail: _detail,
-    LoadedSession: _loaded,
-    ResumeAction: lambda r: _loaded(r.session),
     SearchResult: _search,
     DeleteResult: lambda r: {"deleted": session_to_json(r.metadata)},
     ImportResult: _import,
@@ -296,24 +271,7 @@ _CONVERTERS: dict[type, Callable[[Any], JSONValue]] = {
     ExportResult: _export,
     HelpResult: _help,
     Cancelled: lambda r: {"cancelled": True, "message": r.message},
-    Notice: lambda r: {"message": r.message, "lines": list(r.lines)},
-    NewSessionAction: lambda _r: {"action": "new_session"},
-    ClearAction: lambda _r: {"action": "clear"},
-    QuitAction: lambda _r: {"action": "quit"},
-    SessionBrief: session_to_json,
 }
-
-
-def _model_converters() -> bool:
-    """Add the pydantic models' converters on first need (True if it just did): registering them
-    at import would import pydantic, which a listing never needs."""
-    from chatcli.session.models import Message, SessionMetadata
-
-    if SessionMetadata in _CONVERTERS:
-        return False
-    _CONVERTERS[SessionMetadata] = session_to_json
-    _CONVERTERS[Message] = message_to_json
-    return True
 
 
 def to_json(result: object) -> JSONValue:
@@ -325,8 +283,6 @@ def to_json(result: object) -> JSONValue:
         converter = _CONVERTERS.get(cls)
         if converter is not None:
             return converter(result)
-    if _model_converters():
-        return to_json(result)
     raise TypeError(f"no JSON form for {type(result).__name__}")
 
 

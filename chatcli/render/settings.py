@@ -8,7 +8,7 @@ from rich.text import Text
 
 from chatcli.config import Settings
 from chatcli.render.console import table_box
-from chatcli.render.sanitize import clean_inline
+from chatcli.sanitize import clean_inline
 
 __all__ = ["render_settings"]
 

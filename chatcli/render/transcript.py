@@ -1,113 +1,139 @@
-"""Rendering of conversation messages: resumed history and the live, streaming reply."""
+"""The one transcript renderer: ``sessions show``, resume and the Markdown export.
+
+:func:`to_turns` turns stored messages into :class:`Turn` objects (who spoke, when, what they
+said, sanitised, and whether the reply was cut short). Two renderers read them:
+
+* :func:`render_transcript` prints turns on a rich console (``sessions show`` and, through
+  :func:`render_resumed`, a resumed session in the REPL): a role label, its age, an
+  ``(interrupted)`` mark, then the text, literal and cut after :data:`MESSAGE_PREVIEW_CHARS`;
+* :func:`transcript_markdown` writes the whole session as Markdown (``sessions export``).
+
+Content is cleaned with :func:`chatcli.sanitize.clean` in both: Markdown is for reading (``cat``,
+a pager), so control characters are shown as visible marks there too; the JSON export is the
+lossless format.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from types import TracebackType
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
-from rich.console import Console, RenderableType
-from rich.live import Live
-from rich.spinner import Spinner
+from rich.console import Console, Group
 from rich.text import Text
 
-from chatcli.render.results import render_reply_markdown
-from chatcli.render.sanitize import clean, clean_inline, safe_text
-from chatcli.render.timefmt import relative_age
-from chatcli.session.outcomes import LoadedSession
+from chatcli.render.styles import DIM, ROLE_STYLES, WARNING_STYLE, plural, warning
+from chatcli.render.timefmt import relative_age, short_id
+from chatcli.sanitize import clean, clean_inline
 
 if TYPE_CHECKING:
     from chatcli.session.models import Message, SessionMetadata
+    from chatcli.session.outcomes import LoadedSession
 
-__all__ = ["RESUME_SHOWN", "ReplyView", "render_message", "render_resumed", "transcript_markdown"]
+__all__ = [
+    "MARKDOWN_LABELS",
+    "MESSAGE_PREVIEW_CHARS",
+    "RESUME_SHOWN",
+    "SCREEN_LABELS",
+    "Turn",
+    "render_resumed",
+    "render_transcript",
+    "to_turns",
+    "transcript_markdown",
+]
 
+#: On screen, a message is cut after this many characters (the export keeps it whole).
+MESSAGE_PREVIEW_CHARS = 1500
 #: How many of the last messages are shown when a session is resumed.
 RESUME_SHOWN = 6
+#: Who spoke, as the screen says it.
+SCREEN_LABELS: Mapping[str, str] = {"user": "You", "assistant": "Assistant", "system": "System"}
+#: Who spoke, as the Markdown export says it.
+MARKDOWN_LABELS: Mapping[str, str] = {"user": "User", "assistant": "Assistant", "system": "System"}
 
 
-def render_message(message: Message, console: Console) -> None:
-    """One message: a role label, then the text (user text literal, replies as Markdown)."""
-    label = "you" if message.role == "user" else message.role
-    header = Text(
-        f"{label} · {relative_age(message.timestamp)}", style="bold cyan" if label == "you" else "bold"
-    )
-    if message.interrupted:
-        header.append(" (interrupted)", style="yellow")
-    console.print(header)
-    if message.role == "assistant":
-        console.print(render_reply_markdown(message.content))
-    else:
-        console.print(safe_text(message.content))
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One message, ready to show.
+
+    ``label`` says who spoke; ``content`` is the cleaned text (its first characters when the
+    message was cut, ``omitted`` counting the rest); ``interrupted`` marks a reply cut short.
+    """
+
+    role: str
+    label: str
+    timestamp: datetime
+    content: str
+    omitted: int
+    interrupted: bool
+
+
+def to_turns(
+    messages: Sequence[Message], *, labels: Mapping[str, str], limit: int | None = None
+) -> list[Turn]:
+    """``messages`` as turns, labelled from ``labels``; content cut after ``limit`` characters."""
+    turns = []
+    for message in messages:
+        content = message.content
+        kept = content if limit is None else content[:limit]
+        turns.append(
+            Turn(
+                role=message.role,
+                label=labels.get(message.role) or clean_inline(message.role),
+                timestamp=message.timestamp,
+                content=clean(kept),
+                omitted=len(content) - len(kept),
+                interrupted=message.interrupted,
+            )
+        )
+    return turns
+
+
+# ---------------------------------------------------------------------------------------- screen
+
+
+def _turn_block(turn: Turn) -> Group:
+    """A role label with its age (and ``(interrupted)``), then the text, then a blank line."""
+    header = Text(turn.label, style=ROLE_STYLES.get(turn.role, "bold"))
+    header.append(f"  {relative_age(turn.timestamp)}", style=DIM)
+    if turn.interrupted:
+        header.append("  (interrupted)", style=WARNING_STYLE)
+    body = Text(turn.content)
+    if turn.omitted:
+        body.append(f"… ({turn.omitted} more characters)", style=DIM)
+    return Group(header, body, Text())
+
+
+def render_transcript(messages: Sequence[Message], console: Console) -> None:
+    """Print messages with role labels (``You``/``Assistant``/``System``) and ages."""
+    for turn in to_turns(messages, labels=SCREEN_LABELS, limit=MESSAGE_PREVIEW_CHARS):
+        console.print(_turn_block(turn))
 
 
 def render_resumed(loaded: LoadedSession, console: Console) -> None:
-    """The header of a resumed session, its last exchanges and any load warnings."""
+    """The header of a resumed session, its last :data:`RESUME_SHOWN` messages and any warnings."""
     meta = loaded.metadata
-    title = clean_inline(meta.name) if meta.name else meta.id[:8]
+    title = clean_inline(meta.name) if meta.name else short_id(meta.id)
+    total = len(loaded.messages)
     shown = loaded.messages[-RESUME_SHOWN:]
     head = Text(f"Resumed session {title} ", style="bold green")
-    head.append(
-        f"({len(loaded.messages)} messages, last active {relative_age(meta.last_active)})", style="dim"
-    )
+    head.append(f"({plural(total, 'message')}, last active {relative_age(meta.last_active)})", style=DIM)
     console.print(head)
-    if len(loaded.messages) > len(shown):
-        console.print(Text(f"… {len(loaded.messages) - len(shown)} earlier messages not shown", style="dim"))
-    for message in shown:
-        render_message(message, console)
-    for warning in loaded.warnings:
-        console.print(Text("warning: ", style="yellow") + safe_text(warning))
+    if total > len(shown):
+        console.print(Text(f"… {total - len(shown)} earlier messages not shown", style=DIM))
+    render_transcript(shown, console)
+    for text in loaded.warnings:
+        console.print(warning(text))
 
 
-class ReplyView:
-    """Shows a reply as it streams: a spinner until the first token, then live Markdown.
-
-    On a terminal it redraws in place (rich ``Live``); elsewhere it prints the final reply once.
-    """
-
-    def __init__(self, console: Console) -> None:
-        self.console = console
-        self.text = ""
-        self._live: Live | None = None
-
-    def _renderable(self) -> RenderableType:
-        if not self.text:
-            return Spinner("dots", text=Text("thinking…", style="dim"))
-        return render_reply_markdown(self.text)
-
-    def __enter__(self) -> ReplyView:
-        if self.console.is_terminal:
-            self._live = Live(
-                self._renderable(), console=self.console, refresh_per_second=12, transient=False
-            )
-            self._live.__enter__()
-        return self
-
-    def update(self, text: str) -> None:
-        """Show ``text`` (the whole reply so far)."""
-        self.text = text
-        if self._live is not None:
-            self._live.update(self._renderable())
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._live is not None:
-            if not self.text:
-                self._live.update(Text(""))
-            self._live.__exit__(exc_type, exc, tb)
-        elif self.text:
-            self.console.print(render_reply_markdown(self.text))
+# ---------------------------------------------------------------------------------------- markdown
 
 
 def transcript_markdown(meta: SessionMetadata, messages: Sequence[Message]) -> str:
-    """A readable Markdown transcript with a metadata header.
-
-    Markdown is for reading (``cat``, a pager), so control characters in untrusted text are shown
-    as visible marks, never written raw; the JSON export is the lossless format.
-    """
-    title = clean(meta.name or meta.id)
+    """A readable Markdown transcript of a whole session, with a metadata header."""
     lines = [
-        f"# Session {title}",
+        f"# Session {clean(meta.name or meta.id)}",
         "",
         f"- id: `{meta.id}`",
         f"- status: {meta.status.value}",
@@ -116,7 +142,7 @@ def transcript_markdown(meta: SessionMetadata, messages: Sequence[Message]) -> s
         f"- messages: {len(messages)}",
         "",
     ]
-    for message in messages:
-        who = message.role.capitalize() + (" (interrupted)" if message.interrupted else "")
-        lines += ["---", "", f"**{who}** · {message.timestamp.isoformat()}", "", clean(message.content), ""]
+    for turn in to_turns(messages, labels=MARKDOWN_LABELS):
+        who = turn.label + (" (interrupted)" if turn.interrupted else "")
+        lines += ["---", "", f"**{who}** · {turn.timestamp.isoformat()}", "", turn.content, ""]
     return "\n".join(lines)

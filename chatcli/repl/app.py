@@ -41,12 +41,13 @@ from chatcli.commands.results import (
 )
 from chatcli.commands.spec import HelpRequested, UsageError, split_line
 from chatcli.logs import log_exception
-from chatcli.render.results import render, render_error
-from chatcli.render.sanitize import clean_inline
-from chatcli.render.transcript import ReplyView, render_resumed
+from chatcli.render.reply import ReplyView
+from chatcli.render.terminal import render, render_error
+from chatcli.render.transcript import render_resumed
 from chatcli.repl.completer import SessionCompleter
 from chatcli.repl.keys import chat_key_bindings
 from chatcli.repl.ranking import warm_session_index
+from chatcli.sanitize import clean_inline
 from chatcli.session.errors import SessionError, SessionNotFound
 from chatcli.session.models import Message, SessionMetadata
 from chatcli.session.outcomes import DeleteResult, LoadedSession

@@ -18,9 +18,9 @@ from prompt_toolkit.document import Document
 
 from chatcli.commands.registry import Registry
 from chatcli.commands.spec import Command, UsageError, ValueKind
-from chatcli.render.sanitize import clean_inline
 from chatcli.render.timefmt import relative_age
 from chatcli.repl.ranking import rank_indexed, rank_linear
+from chatcli.sanitize import clean_inline
 from chatcli.session.fields import SessionStatus, utc_now
 from chatcli.session.service import Snapshot, SnapshotEntry
 

@@ -13,8 +13,8 @@ from prompt_toolkit.layout import HSplit, Layout, Window
 from prompt_toolkit.layout.controls import BufferControl, FormattedTextControl
 from prompt_toolkit.output import Output
 
-from chatcli.render.sanitize import clean_inline
 from chatcli.render.timefmt import relative_age
+from chatcli.sanitize import clean_inline
 from chatcli.session.service import SnapshotEntry
 
 __all__ = ["filter_entries", "fuzzy_score", "pick_session"]

@@ -10,7 +10,7 @@ import pytest
 from rich.console import Console
 
 from chatcli.render.console import PLAIN_WIDTH, is_plain, make_console, panel_box, table_box
-from chatcli.render.results import render, render_error
+from chatcli.render.terminal import render, render_error
 from chatcli.session.errors import SessionNotFound
 from chatcli.session.models import SessionMetadata, new_session_id
 from chatcli.session.outcomes import ListResult
@@ -140,7 +140,8 @@ def test_importing_the_package_does_not_import_rich() -> None:
     code = (
         "import sys\n"
         "import chatcli.render\n"
-        "from chatcli.render import clean, clean_inline, relative_age, short_id\n"
+        "from chatcli.render import relative_age, short_id\n"
+        "from chatcli.sanitize import clean, clean_inline\n"
         "assert clean('a\\x1bb') == 'a\\u241bb'\n"
         "assert 'rich' not in sys.modules, 'rich imported eagerly'\n"
         "assert 'chatcli.session.service' not in sys.modules\n"
@@ -152,8 +153,8 @@ def test_importing_the_package_does_not_import_rich() -> None:
 
 def test_package_exports_resolve_lazily() -> None:
     import chatcli.render as package
-    from chatcli.render import results
+    from chatcli.render import terminal
 
-    assert package.render is results.render
+    assert package.render is terminal.render
     with pytest.raises(AttributeError):
         getattr(package, "no_such_name")  # noqa: B009

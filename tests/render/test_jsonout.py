@@ -10,26 +10,14 @@ from pathlib import Path
 import pytest
 
 from chatcli.commands.registry import UnknownCommand
-from chatcli.commands.results import (
-    Cancelled,
-    ClearAction,
-    CommandHelp,
-    ExportResult,
-    HelpResult,
-    NewSessionAction,
-    Notice,
-    QuitAction,
-    ResumeAction,
-    SessionChanged,
-)
+from chatcli.commands.results import Cancelled, CommandHelp, ExportResult, HelpResult, SessionChanged
 from chatcli.commands.spec import UsageError
-from chatcli.render.jsonout import dump_json, dumps_json, error_to_json, to_json
+from chatcli.render.jsonout import dump_json, dumps_json, error_to_json, session_to_json, to_json
 from chatcli.session.errors import CorruptedSession, SessionNotFound, StorageError
 from chatcli.session.models import Message, SessionMetadata, new_session_id
 from chatcli.session.outcomes import (
     DeleteResult,
     ListResult,
-    LoadedSession,
     PruneResult,
     SearchHit,
     SearchResult,
@@ -73,7 +61,7 @@ def roundtrip(result: object) -> object:
 
 def test_session_fields() -> None:
     meta = make_meta()
-    doc = roundtrip(meta)
+    doc = json.loads(dumps_json(session_to_json(meta)))
     assert isinstance(doc, dict)
     assert set(doc) == SESSION_KEYS
     assert doc["id"] == meta.id
@@ -141,10 +129,10 @@ def test_search_shape() -> None:
 
 def test_delete_import_prune_shapes() -> None:
     meta = make_meta()
-    assert roundtrip(DeleteResult(meta)) == {"deleted": to_json(meta)}
+    assert roundtrip(DeleteResult(meta)) == {"deleted": session_to_json(meta)}
     imported = roundtrip(ImportResult([meta], [("record 2", "bad")], ["note"]))
     assert imported == {
-        "imported": [to_json(meta)],
+        "imported": [session_to_json(meta)],
         "skipped": [{"source": "record 2", "reason": "bad"}],
         "notes": ["note"],
     }
@@ -152,7 +140,7 @@ def test_delete_import_prune_shapes() -> None:
     assert pruned == {
         "dry_run": False,
         "cutoff": "2025-01-04T12:30:00Z",
-        "sessions": [to_json(meta)],
+        "sessions": [session_to_json(meta)],
         "failures": [{"session_id": "sid", "reason": "locked"}],
         "not_reached": 0,
     }
@@ -164,7 +152,7 @@ def test_changed_export_and_small_results() -> None:
     meta = make_meta()
     assert roundtrip(SessionChanged("forked", meta, "src")) == {
         "action": "forked",
-        "session": to_json(meta),
+        "session": session_to_json(meta),
         "source_id": "src",
     }
     assert roundtrip(ExportResult("sid", "markdown", path=Path("/tmp/x.md"))) == {
@@ -175,18 +163,6 @@ def test_changed_export_and_small_results() -> None:
     }
     assert roundtrip(ExportResult("sid", "json", text="{}"))["text"] == "{}"  # type: ignore[index]
     assert roundtrip(Cancelled("Nothing deleted.")) == {"cancelled": True, "message": "Nothing deleted."}
-    assert roundtrip(Notice("hello", ("a",))) == {"message": "hello", "lines": ["a"]}
-    assert roundtrip(NewSessionAction()) == {"action": "new_session"}
-    assert roundtrip(ClearAction()) == {"action": "clear"}
-    assert roundtrip(QuitAction()) == {"action": "quit"}
-
-
-def test_resume_shape() -> None:
-    loaded = LoadedSession(make_meta(), [make_message()], ["repaired"])
-    doc = roundtrip(ResumeAction(loaded))
-    assert doc == roundtrip(loaded)
-    assert isinstance(doc, dict)
-    assert set(doc) == {"session", "messages", "warnings"}
 
 
 def test_help_shape() -> None:
@@ -249,7 +225,7 @@ def test_json_is_data_but_controls_are_escaped() -> None:
     meta = make_meta()
     meta.first_message = hostile
     buf = StringIO()
-    dump_json(to_json(meta), buf)
+    dump_json(session_to_json(meta), buf)
     text = buf.getvalue()
     assert text.endswith("}\n")
     assert "\\u001b[2J" in text

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from rich.console import Console
 from rich.text import Text
 
-from chatcli.render.sanitize import clean, clean_inline, escape_markup, safe_text
+from chatcli.sanitize import clean, clean_inline, escape_markup, safe_text
 
 SGR = re.compile(r"\x1b\[[0-9;]*m")
 FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from chatcli.render.jsonout import session_to_json, to_json
+from chatcli.render.jsonout import session_to_json
 from chatcli.session.fields import SessionBrief, SessionStatus
 from chatcli.session.index import INDEX_DIR, INDEX_FILE, SCHEMA_VERSION, IndexUnavailable, SessionIndex
 from chatcli.session.models import Message, SessionMetadata, new_session_id
@@ -80,7 +80,7 @@ def test_a_brief_has_the_same_json_as_its_metadata(tmp_path: Path) -> None:
     metas = {m.id: m for m in _fill(repo)}
     for brief in FileRepository(tmp_path / "s").list_briefs():
         meta = metas[brief.id]
-        assert session_to_json(brief) == session_to_json(meta) == to_json(meta) == to_json(brief)
+        assert session_to_json(brief) == session_to_json(meta)
     forked = next(b for b in repo.list_briefs() if b.name == "work-fork")
     assert forked.custom_fields["nested"] == {"a": [1, "é", None]}
 
@@ -154,28 +154,6 @@ def test_sessions_list_never_imports_pydantic(tmp_path: Path, extra: list[str]) 
     assert ("work-item" in out) or extra[:1] == ["--search"]
 
 
-def test_models_render_and_convert_in_a_fresh_process(tmp_path: Path) -> None:
-    """The models' renderer and JSON form are registered on first need, not at import."""
-    code = """
-import io
-from rich.console import Console
-from chatcli.render.jsonout import to_json
-from chatcli.render.results import render
-from chatcli.session.models import Message, SessionMetadata
-meta = SessionMetadata.new("0" * 8 + "-0000-4000-8000-" + "0" * 12, "hello there")
-console = Console(file=io.StringIO(), width=100, color_system=None)
-render(meta, console)
-render(Message(role="user", content="a message"), console)
-print(to_json(meta)["first_message"], to_json(Message(role="user", content="x"))["role"])
-print(console.file.getvalue())
-"""
-    out = _run(code)
-    assert out.splitlines()[0] == "hello there user"
-    assert "hello there" in out and "a message" in out
-    with pytest.raises(TypeError):
-        to_json(object())
-
-
 def test_a_session_created_by_hand_without_index_row_is_listed(tmp_path: Path) -> None:
     repo = FileRepository(tmp_path / "s")
     _fill(repo)
@@ -217,7 +195,7 @@ def test_a_cut_listing_says_how_many_there_are() -> None:
 
     from rich.console import Console
 
-    from chatcli.render.results import render
+    from chatcli.render.terminal import render
     from chatcli.session.outcomes import ListResult
 
     repo = InMemoryRepository()

@@ -1,4 +1,4 @@
-"""Terminal rendering of every result type, errors and model replies."""
+"""Terminal rendering of every command result, errors and model replies."""
 
 from __future__ import annotations
 
@@ -11,34 +11,18 @@ import pytest
 from rich.console import Console
 
 from chatcli.commands.registry import Registry, UnknownCommand
-from chatcli.commands.results import (
-    Cancelled,
-    ClearAction,
-    CommandHelp,
-    ExportResult,
-    HelpResult,
-    NewSessionAction,
-    Notice,
-    QuitAction,
-    ResumeAction,
-    SessionChanged,
-)
+from chatcli.commands.results import Cancelled, CommandHelp, ExportResult, HelpResult, SessionChanged
 from chatcli.commands.spec import Arg, Command, Option, UsageError
 from chatcli.errors import ChatcliError
-from chatcli.render.results import (
-    MESSAGE_PREVIEW_CHARS,
-    PRUNE_SHOWN,
-    render,
-    render_error,
-    render_messages,
-    render_reply_markdown,
-)
+from chatcli.render.reply import render_reply_markdown
+from chatcli.render.tables import PRUNE_SHOWN
+from chatcli.render.terminal import render, render_error
+from chatcli.render.transcript import MESSAGE_PREVIEW_CHARS
 from chatcli.session.errors import AmbiguousId, CorruptedSession, SessionError, SessionNotFound, StorageError
 from chatcli.session.models import Message, SessionMetadata, new_session_id, utc_now
 from chatcli.session.outcomes import (
     DeleteResult,
     ListResult,
-    LoadedSession,
     PruneResult,
     SearchHit,
     SearchResult,
@@ -402,46 +386,8 @@ def test_export_to_a_terminal_is_raw_but_sanitised() -> None:
     assert "\x1b[1m" not in render_terminal(ExportResult(new_session_id(), "markdown", text=text))
 
 
-def test_cancelled_and_notice() -> None:
+def test_cancelled() -> None:
     assert "Nothing was deleted." in render_plain(Cancelled("Nothing was deleted."))
-    output = render_plain(Notice("Started a new session [bold]", ("first", "second")))
-    assert "Started a new session [bold]" in output
-    assert "  first" in output
-    assert "  second" in output
-
-
-def test_session_metadata_one_line() -> None:
-    meta = make_meta("hello there", name="greeting", messages=1)
-    output = render_plain(meta)
-    assert output.count("\n") == 1
-    assert f"{meta.id[:8]} (greeting)" in output
-    assert "1 message" in output
-    assert "hello there" in output
-
-
-def test_resume_shows_the_last_exchanges() -> None:
-    meta = make_meta(name="resumed")
-    messages = [Message(role="user", content=f"question {i}") for i in range(10)]
-    loaded = LoadedSession(meta, messages, ["repaired metadata"])
-    output = render_plain(ResumeAction(loaded))
-    assert f"Resumed session {meta.id[:8]} (resumed)" in output
-    assert "10 messages" in output
-    assert "question 9" in output
-    assert "question 0" not in output
-    assert "Warning: repaired metadata" in output
-    assert output == render_plain(loaded)
-
-
-def test_render_messages_labels_roles() -> None:
-    console, buf = plain_console()
-    render_messages([Message(role="user", content="hi"), Message(role="assistant", content="hello")], console)
-    output = buf.getvalue()
-    assert output.index("You") < output.index("hi") < output.index("Assistant") < output.index("hello")
-
-
-@pytest.mark.parametrize("action", [NewSessionAction(), ClearAction(), QuitAction(), None])
-def test_actions_print_nothing(action: object) -> None:
-    assert render_plain(action) == ""
 
 
 def test_unknown_result_type_is_an_error() -> None:
@@ -566,10 +512,6 @@ def test_unexpected_errors_point_at_the_log() -> None:
     assert "Unexpected error: ValueError: boom" in output
     assert "Details were written to /var/log/chatcli.log." in output
     assert "Details" not in render_error_plain(KeyError("k"))
-
-
-def test_render_routes_exceptions_to_error_panels() -> None:
-    assert "Session not found" in render_plain(SessionNotFound("zzzz"))
 
 
 def test_error_panel_is_red_on_a_terminal() -> None:

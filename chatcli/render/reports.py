@@ -1,0 +1,124 @@
+"""Reports about sessions: one session's details (``sessions show``), the doctor's findings and
+what an import did."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from chatcli.render.console import panel_box, table_box
+from chatcli.render.styles import (
+    DIM,
+    OK_STYLE,
+    WARNING_STYLE,
+    heading,
+    one_line,
+    plural,
+    session_label,
+    warning,
+)
+from chatcli.render.tables import sessions_table
+from chatcli.render.timefmt import absolute_time, relative_age
+from chatcli.render.transcript import render_transcript
+from chatcli.sanitize import clean_inline, shorten
+from chatcli.session.doctor import DoctorReport
+from chatcli.session.outcomes import SessionDetail
+from chatcli.session.transfer import ImportResult
+
+__all__ = ["IMPORT_SHOWN", "render_detail", "render_doctor", "render_import"]
+
+#: An import lists at most this many of the sessions it created.
+IMPORT_SHOWN = 20
+
+
+def render_detail(result: SessionDetail, console: Console) -> None:
+    """``sessions show``: a panel of the session's metadata, then its last messages and warnings."""
+    meta = result.metadata
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    grid.add_row("ID", Text(clean_inline(meta.id)))
+    grid.add_row("Name", Text(clean_inline(meta.name)) if meta.name else Text("(none)", style=DIM))
+    grid.add_row("Status", Text(meta.status.value))
+    grid.add_row("Created", Text(f"{absolute_time(meta.created)} ({relative_age(meta.created)})"))
+    grid.add_row("Last active", Text(f"{absolute_time(meta.last_active)} ({relative_age(meta.last_active)})"))
+    grid.add_row("Messages", Text(str(result.total_messages)))
+    if meta.file_count:
+        grid.add_row("Files", Text(str(meta.file_count)))
+    for key, value in sorted(meta.custom_fields.items()):
+        grid.add_row(Text(one_line(shorten(str(key), 30))), Text(one_line(shorten(str(value), 200))))
+    title = Text("Session ")
+    title.append_text(session_label(meta))
+    console.print(Panel(grid, title=title, title_align="left", box=panel_box(console), expand=False))
+    if result.recent:
+        shown = len(result.recent)
+        count = (
+            f"Last {shown} of {result.total_messages} messages"
+            if shown < result.total_messages
+            else plural(shown, "message")
+        )
+        console.print(heading(count))
+        render_transcript(result.recent, console)
+    elif result.total_messages == 0:
+        console.print(Text("No messages yet.", style=DIM))
+    for text in result.warnings:
+        console.print(warning(text))
+
+
+def render_doctor(result: DoctorReport, console: Console) -> None:
+    """``sessions doctor``: healthy, or a table of findings and what was (or can be) repaired."""
+    checked = plural(result.sessions_checked, "session")
+    if not result.findings:
+        console.print(Text(f"All {checked} in {clean_inline(str(result.root))} are healthy.", style=OK_STYLE))
+        return
+    table = Table(box=table_box(console), title=f"Doctor: {checked} checked", title_justify="left")
+    table.add_column("Target", no_wrap=True)
+    table.add_column("Problems")
+    table.add_column("Repairs" if result.repaired else "Repairable")
+    for finding in result.findings:
+        target = clean_inline(finding.target)
+        target = target[:8] if len(target) == 36 else target
+        problems = Text("\n".join(clean_inline(p) for p in finding.problems))
+        if result.repaired:
+            done = [*finding.actions, *(f"not repaired: {u}" for u in finding.unrepairable)]
+            fixes = Text("\n".join(clean_inline(a) for a in done) or "-")
+        else:
+            fixes = Text(
+                "no: " + "; ".join(clean_inline(u) for u in finding.unrepairable)
+                if finding.unrepairable
+                else "yes"
+            )
+        table.add_row(target, problems, fixes)
+    console.print(table)
+    if not result.repaired and any(f.problems and not f.unrepairable for f in result.findings):
+        console.print(
+            Text(
+                "Run 'chatcli sessions doctor --repair' (or /sessions doctor --repair) to fix them; "
+                "nothing is deleted, unreadable data goes to .quarantine/.",
+                style=DIM,
+            )
+        )
+
+
+def render_import(result: ImportResult, console: Console) -> None:
+    """``sessions import``: the sessions created, what was skipped and why, and any notes."""
+    if result.imported:
+        console.print(heading(f"Imported {plural(len(result.imported), 'session')}"))
+        console.print(sessions_table(console, result.imported[:IMPORT_SHOWN]))
+        if len(result.imported) > IMPORT_SHOWN:
+            console.print(Text(f"… and {len(result.imported) - IMPORT_SHOWN} more", style=DIM))
+    else:
+        console.print(Text("Nothing was imported.", style=WARNING_STYLE))
+    if result.skipped:
+        console.print(Text(f"Skipped {len(result.skipped)}:", style=f"bold {WARNING_STYLE}"))
+        for source, reason in result.skipped:
+            line = Text("  ")
+            line.append(clean_inline(source), style="bold")
+            line.append(": " + clean_inline(reason))
+            console.print(line)
+    if result.notes:
+        console.print(Text("Notes:", style="bold"))
+        for note in result.notes:
+            console.print(Text("  " + clean_inline(note)))

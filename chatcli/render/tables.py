@@ -1,0 +1,194 @@
+"""Session tables: ``sessions list``, ``sessions search`` and ``sessions prune``.
+
+The session table itself (:func:`sessions_table`) is shared with the import report.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from chatcli.render.console import table_box
+from chatcli.render.styles import (
+    DIM,
+    MATCH_STYLE,
+    NARROW_WIDTH,
+    ROLE_STYLES,
+    TINY_WIDTH,
+    WARNING_STYLE,
+    heading,
+    one_line,
+    plural,
+    quoted,
+    warning,
+)
+from chatcli.render.timefmt import absolute_time, relative_age, short_id
+from chatcli.sanitize import clean_inline
+from chatcli.session.fields import SessionView
+from chatcli.session.outcomes import ListResult, PruneResult, SearchHit, SearchResult
+
+__all__ = ["PRUNE_SHOWN", "render_list", "render_prune", "render_search", "sessions_table"]
+
+#: A prune's table shows this many sessions; the rest are counted (``--json`` lists them all).
+PRUNE_SHOWN = 50
+
+
+def sessions_table(console: Console, sessions: Sequence[SessionView]) -> Table:
+    """The session table shared by list, prune and import.
+
+    On narrow screens the name is cut shorter and the columns that matter least give way (the
+    status unless the listing mixes statuses, then the message count), so the first message
+    keeps room.
+    """
+    width = console.width
+    mixed = len({meta.status for meta in sessions}) > 1
+    show_status = width >= NARROW_WIDTH or mixed
+    show_count = width >= TINY_WIDTH
+    table = Table(box=table_box(console), header_style="bold")
+    table.add_column("ID", no_wrap=True)
+    name_width = 28 if width >= NARROW_WIDTH else 12 if width >= TINY_WIDTH else 8
+    table.add_column("Name", no_wrap=True, max_width=name_width, overflow="ellipsis")
+    if show_status:
+        table.add_column("Status", no_wrap=True)
+    if show_count:
+        table.add_column("Msgs", justify="right", no_wrap=True)
+    table.add_column("Last active" if width >= NARROW_WIDTH else "Active", no_wrap=True)
+    # Wrappable for the width calculation (so this column gives way first on a narrow screen),
+    # while each cell is a one-line Text cut with an ellipsis.
+    table.add_column("First message")
+    for meta in sessions:
+        cells = [
+            Text(short_id(meta.id), style="bold"),
+            Text(clean_inline(meta.name), style="cyan") if meta.name else Text("-", style=DIM),
+        ]
+        if show_status:
+            cells.append(Text(meta.status.value, style=DIM if meta.is_archived else ""))
+        if show_count:
+            cells.append(Text(str(meta.message_count)))
+        cells += [
+            Text(relative_age(meta.last_active)),
+            Text(one_line(meta.first_message), no_wrap=True, overflow="ellipsis"),
+        ]
+        table.add_row(*cells)
+    return table
+
+
+# ---------------------------------------------------------------------------------------- list
+
+
+def render_list(result: ListResult, console: Console) -> None:
+    """``sessions list``: a titled table (or a helpful empty message), then unreadable sessions."""
+    if not result.sessions:
+        console.print(_empty_listing(result))
+    else:
+        titles = {"active": "Sessions", "archived": "Archived sessions", "all": "All sessions"}
+        shown = len(result.sessions)
+        total = result.total if result.total is not None else shown
+        count = f"{shown:,} of {total:,}" if total > shown else f"{shown:,}"
+        title = f"{titles.get(result.status, 'Sessions')} ({count})"
+        if result.search:
+            title += f" matching {quoted(result.search, 40)}"
+        console.print(heading(title))
+        console.print(sessions_table(console, result.sessions))
+        if total > shown:
+            console.print(
+                Text(
+                    f"Showing the {shown:,} most recent of {total:,}: --limit N shows more, "
+                    "--no-limit shows them all, --search TEXT narrows them down.",
+                    style=DIM,
+                )
+            )
+    for problem in result.problems:
+        console.print(warning(problem.user_message()))
+
+
+def _empty_listing(result: ListResult) -> Text:
+    qualifier = {"active": "active ", "archived": "archived ", "all": ""}.get(result.status, "")
+    if result.search:
+        return Text(f"No {qualifier}sessions match {quoted(result.search)}.")
+    if result.status == "archived":
+        return Text("No archived sessions.")
+    return Text(f"No {qualifier}sessions yet — start chatting and your conversation is saved automatically.")
+
+
+# ---------------------------------------------------------------------------------------- search
+
+
+def render_search(result: SearchResult, console: Console) -> None:
+    """``sessions search``: one row per hit, the query highlighted in each snippet."""
+    searched = plural(result.sessions_searched, "session")
+    if not result.hits:
+        console.print(Text(f"No messages match {quoted(result.query)} (searched {searched})."))
+        return
+    count = f"{len(result.hits)}+" if result.truncated else str(len(result.hits))
+    title = f"{count} match{'es' if count != '1' else ''} for {quoted(result.query, 40)} in {searched}"
+    console.print(heading(title))
+    width = console.width
+    table = Table(box=table_box(console), header_style="bold")
+    wide = width >= NARROW_WIDTH
+    table.add_column("Session", no_wrap=True, max_width=30 if wide else None, overflow="ellipsis")
+    if width >= TINY_WIDTH:
+        table.add_column("Role", no_wrap=True)
+    table.add_column("When", no_wrap=True)
+    table.add_column("Snippet")
+    for hit in result.hits:
+        role = Text(clean_inline(hit.role), style=ROLE_STYLES.get(hit.role, ""))
+        session = _hit_session(hit, with_name=wide)
+        cells = [session, role] if width >= TINY_WIDTH else [session]
+        table.add_row(*cells, Text(relative_age(hit.timestamp)), _highlighted(hit.snippet, result.query))
+    console.print(table)
+    if result.truncated:
+        console.print(Text("(more results: use --limit)", style=DIM))
+
+
+def _hit_session(hit: SearchHit, *, with_name: bool) -> Text:
+    text = Text(short_id(hit.session_id), style="bold")
+    if with_name and hit.session_name:
+        text.append(" " + clean_inline(hit.session_name), style="cyan")
+    return text
+
+
+def _highlighted(snippet: str, query: str) -> Text:
+    """The cleaned snippet with each case-insensitive occurrence of ``query`` styled."""
+    text = Text(one_line(snippet))
+    words = one_line(query).split()
+    if words:
+        pattern = re.compile(r"\s+".join(re.escape(w) for w in words), re.IGNORECASE)
+        for match in pattern.finditer(text.plain):
+            text.stylize(MATCH_STYLE, match.start(), match.end())
+    return text
+
+
+# ---------------------------------------------------------------------------------------- prune
+
+
+def render_prune(result: PruneResult, console: Console) -> None:
+    """``sessions prune``: what was (or would be) deleted, what was kept and why."""
+    cutoff = absolute_time(result.cutoff)
+    count = plural(len(result.sessions), "session")
+    if not result.sessions and not result.failures and not result.not_reached:
+        console.print(Text(f"No sessions were last active before {cutoff}; nothing to prune."))
+        return
+    if result.sessions:
+        title = (
+            f"Would delete {count} last active before {cutoff} (dry run)"
+            if result.dry_run
+            else f"Deleted {count} last active before {cutoff}"
+        )
+        console.print(heading(title))
+        console.print(sessions_table(console, result.sessions[:PRUNE_SHOWN]))
+        if len(result.sessions) > PRUNE_SHOWN:
+            more = len(result.sessions) - PRUNE_SHOWN
+            console.print(Text(f"… and {more:,} more (--json lists every one).", style=DIM))
+    for session_id, reason in result.failures:
+        text = Text("Kept ", style=WARNING_STYLE)
+        text.append(clean_inline(short_id(session_id)), style="bold")
+        text.append(": " + clean_inline(reason), style=WARNING_STYLE)
+        console.print(text)
+    if result.not_reached:
+        kept = plural(result.not_reached, "session")
+        console.print(Text(f"Cancelled: {kept} not deleted.", style=WARNING_STYLE))

@@ -1,0 +1,136 @@
+"""Terminal rendering of command results and errors: the one place chatcli prints them.
+
+:func:`render` dispatches on the result's type to the renderer registered for it here (the
+table below is the list of every result a command can hand to the terminal). Every string that
+did not come from chatcli's own source (session names, first messages, transcripts, snippets,
+file names, error details, custom fields) goes through :mod:`chatcli.sanitize` and into a
+``rich.text.Text``, so it is shown literally: never interpreted as rich markup, never executed
+as an escape sequence.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.text import Text
+
+from chatcli.commands.results import Cancelled, ExportResult, HelpResult, SessionChanged
+from chatcli.errors import ChatcliError
+from chatcli.render.console import is_plain, panel_box
+from chatcli.render.help import render_help
+from chatcli.render.reports import render_detail, render_doctor, render_import
+from chatcli.render.styles import DIM, OK_STYLE, WARNING_STYLE, plural, session_label
+from chatcli.render.tables import render_list, render_prune, render_search
+from chatcli.render.timefmt import short_id
+from chatcli.sanitize import clean, clean_inline, clean_lines, shorten
+from chatcli.session.doctor import DoctorReport
+from chatcli.session.outcomes import (
+    DeleteResult,
+    ListResult,
+    PruneResult,
+    SearchResult,
+    SessionDetail,
+)
+from chatcli.session.transfer import ImportResult
+
+__all__ = ["render", "render_error"]
+
+
+@functools.singledispatch
+def render(result: object, console: Console) -> None:
+    """Print a command result on ``console``; a type with no renderer raises ``TypeError``."""
+    raise TypeError(f"no renderer for {type(result).__name__}")
+
+
+def _render_changed(result: SessionChanged, console: Console) -> None:
+    meta = result.metadata
+    text = Text(style=OK_STYLE)
+    if result.verb == "renamed":
+        if meta.name:
+            text.append(f"Renamed {short_id(meta.id)} to ")
+            text.append(clean_inline(meta.name), style="bold cyan")
+        else:
+            text.append(f"Removed the name of {short_id(meta.id)}")
+    elif result.verb == "forked":
+        source = short_id(result.source_id or str(meta.custom_fields.get("forked_from", "?")))
+        text.append(f"Forked {clean_inline(source)} into ")
+        text.append_text(session_label(meta))
+    else:
+        text.append(f"{clean_inline(result.verb).capitalize()} ")
+        text.append_text(session_label(meta))
+    console.print(text)
+
+
+def _render_delete(result: DeleteResult, console: Console) -> None:
+    text = Text("Deleted session ", style=OK_STYLE)
+    text.append_text(session_label(result.metadata))
+    text.append(f" ({plural(result.metadata.message_count, 'message')}).", style=DIM)
+    console.print(text)
+
+
+def _render_export(result: ExportResult, console: Console) -> None:
+    if result.path is not None:
+        text = Text(
+            f"Exported {short_id(result.session_id)} as {clean_inline(result.fmt)} to ", style=OK_STYLE
+        )
+        text.append(clean_inline(str(result.path)), style="bold")
+        console.print(text)
+        return
+    body = result.text or ""
+    if is_plain(console):
+        # Redirected to a file or a pipe: the export itself, byte for byte.
+        console.file.write(body)
+        console.file.flush()
+        return
+    console.print(Text(clean(body.removesuffix("\n"))), soft_wrap=True, markup=False, highlight=False)
+
+
+def _render_cancelled(result: Cancelled, console: Console) -> None:
+    console.print(Text(clean_lines(result.message), style=WARNING_STYLE))
+
+
+render.register(ListResult, render_list)
+render.register(SessionDetail, render_detail)
+render.register(SearchResult, render_search)
+render.register(SessionChanged, _render_changed)
+render.register(DeleteResult, _render_delete)
+render.register(Cancelled, _render_cancelled)
+render.register(ExportResult, _render_export)
+render.register(ImportResult, render_import)
+render.register(PruneResult, render_prune)
+render.register(DoctorReport, render_doctor)
+render.register(HelpResult, render_help)
+
+
+def render_error(exc: BaseException, console: Console, *, log_path: Path | str | None = None) -> None:
+    """Print ``exc`` as a red panel: a :class:`ChatcliError` with its title and ``user_message()``.
+
+    Any other exception is unexpected: the panel says so with its type and text, and points at
+    ``log_path`` (where the caller wrote the traceback) when given.
+    """
+    if isinstance(exc, ChatcliError):
+        title = exc.title
+        body = Text(clean_lines(exc.user_message()))
+    else:
+        title = "Error"
+        detail = shorten(str(exc), 500)
+        body = Text(
+            clean_lines(f"Unexpected error: {type(exc).__name__}" + (f": {detail}" if detail else ""))
+        )
+        if log_path is not None:
+            body.append("\nDetails were written to ")
+            body.append(clean_inline(str(log_path)), style="bold")
+            body.append(".")
+    console.print(
+        Panel(
+            body,
+            title=Text(title, style="bold red"),
+            title_align="left",
+            border_style="red",
+            box=panel_box(console),
+            expand=False,
+        )
+    )
