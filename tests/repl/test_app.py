@@ -291,13 +291,13 @@ def test_help_lists_commands_and_option_help_shows_one(repl: Repl) -> None:
 
 def test_completion_snapshot_is_refreshed_after_the_first_message(repl: Repl) -> None:
     async def scenario(r: Repl) -> None:
-        assert r.service.snapshot().entries == ()
+        assert r.app.snapshots.current().entries == ()
         r.type("hello\r")
-        await until(lambda: len(r.service.snapshot().entries) == 1, what="the snapshot refresh")
+        await until(lambda: len(r.app.snapshots.current().entries) == 1, what="the snapshot refresh")
 
     repl.drive(scenario)
 
-    assert repl.service.snapshot().entries[0].id == only_session(repl)
+    assert repl.app.snapshots.current().entries[0].id == only_session(repl)
 
 
 def test_the_start_up_snapshot_refresh_waits_for_the_first_prompt(

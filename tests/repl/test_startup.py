@@ -1,4 +1,4 @@
-"""How ``--resume`` and ``--continue`` choose the first session (``_initial_session``)."""
+"""How ``--resume`` and ``--continue`` choose the first session (``initial_session``)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,19 @@ import pytest
 from rich.console import Console
 
 from chatcli.commands.spec import UsageError
-from chatcli.repl.app import ReplOptions, _initial_session
+from chatcli.repl.completion.snapshot import SnapshotCache
+from chatcli.repl.startup import ReplOptions, initial_session
 from chatcli.session.models import Message
-from chatcli.session.service import SessionService
+from chatcli.session.service import LoadedSession, SessionService
 from chatcli.session.store import FileRepository
 
 
 def _service(tmp_path: Path) -> SessionService:
     return SessionService(FileRepository(tmp_path / "sessions"))
+
+
+def _initial_session(options: ReplOptions, service: SessionService, console: Console) -> LoadedSession | None:
+    return initial_session(options, service, SnapshotCache(service), console)
 
 
 def _console() -> tuple[Console, io.StringIO]:
