@@ -17,10 +17,11 @@ from rich.console import Console
 import chatcli.repl.app as app_module
 import chatcli.session.store as store_module
 from chatcli.chat.backend import BackendConnectionError, StreamInterrupted
+from chatcli.render.results import render
 from chatcli.render.transcript import RESUME_SHOWN
 from chatcli.session.errors import StorageError
 from chatcli.session.models import Message, SessionStatus
-from chatcli.session.service import SessionService
+from chatcli.session.service import ListResult, SessionService
 from chatcli.session.store import FileRepository, SessionsLocation
 from tests.repl.conftest import CTRL_C, ESC_ENTER, MakeRepl, Repl, ScriptedBackend, seed, until
 
@@ -287,6 +288,38 @@ def test_help_lists_commands_and_option_help_shows_one(repl: Repl) -> None:
     assert "chatcli commands" in repl.output
     assert "/sessions delete" in repl.output
     assert "Usage: /sessions list" in repl.output
+
+
+@pytest.mark.parametrize(
+    ("failure", "shown"),
+    [
+        (RuntimeError("the table fell over"), "Unexpected error: RuntimeError: the table fell over"),
+        (StorageError("the disk went away"), "Storage error"),
+    ],
+)
+def test_a_result_that_fails_to_render_is_an_error_panel_and_the_repl_goes_on(
+    repl: Repl, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: Exception, shown: str
+) -> None:
+    monkeypatch.setenv("CHATCLI_LOG_DIR", str(tmp_path / "logs"))
+
+    def broken_render(result: object, console: Console) -> None:
+        if isinstance(result, ListResult):
+            raise failure
+        render(result, console)
+
+    monkeypatch.setattr("chatcli.repl.app.render", broken_render)
+
+    assert repl.run("/sessions list\r", "hello\r", "/help\r") == 0
+
+    assert shown in repl.output
+    assert "Traceback" not in repl.output
+    assert "Offline reply #1" in repl.output
+    assert "chatcli commands" in repl.output
+    log = tmp_path / "logs" / "chatcli.log"
+    if isinstance(failure, RuntimeError):
+        assert "RuntimeError: the table fell over" in log.read_text()
+    else:
+        assert not log.exists()
 
 
 def test_completion_snapshot_is_refreshed_after_the_first_message(repl: Repl) -> None:

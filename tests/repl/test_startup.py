@@ -1,4 +1,4 @@
-"""How ``--resume`` and ``--continue`` choose the first session (``initial_session``)."""
+"""Start-up: how ``--resume`` and ``--continue`` choose the first session, and start-up errors."""
 
 from __future__ import annotations
 
@@ -6,11 +6,14 @@ import io
 from pathlib import Path
 
 import pytest
+from prompt_toolkit.history import History
 from rich.console import Console
 
+import chatcli.repl.startup as startup_module
 from chatcli.commands.spec import UsageError
+from chatcli.errors import ExitCode
 from chatcli.repl.completion.snapshot import SnapshotCache
-from chatcli.repl.startup import ReplOptions, initial_session
+from chatcli.repl.startup import ReplOptions, initial_session, run_repl
 from chatcli.session.models import Message
 from chatcli.session.service import LoadedSession, SessionService
 from chatcli.session.store import FileRepository
@@ -69,3 +72,37 @@ def test_resume_by_name(tmp_path: Path) -> None:
     loaded = _initial_session(ReplOptions(resume="my-work"), service, console)
     assert loaded is not None
     assert loaded.metadata.id == meta.id
+
+
+# --------------------------------------------------------------------------- run_repl's boundary
+
+
+def test_a_bad_option_is_a_config_error_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_repl(ReplOptions(backend="gpt")) == ExitCode.CONFIG
+    captured = capsys.readouterr()
+    assert "not a backend" in captured.err
+    assert "Traceback" not in captured.err
+    assert captured.out == ""
+
+
+def test_resuming_a_missing_session_is_a_user_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    options = ReplOptions(resume="nope", sessions_dir=str(tmp_path / "sessions"))
+    assert run_repl(options) == ExitCode.USER
+    assert "Session 'nope' not found" in capsys.readouterr().err
+
+
+def test_an_unexpected_start_up_failure_is_logged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CHATCLI_LOG_DIR", str(tmp_path / "logs"))
+
+    def broken() -> History:
+        raise RuntimeError("no history today")
+
+    monkeypatch.setattr(startup_module, "history_file", broken)
+    assert run_repl(ReplOptions(sessions_dir=str(tmp_path / "sessions"))) == ExitCode.USER
+    err = capsys.readouterr().err
+    assert "Unexpected error" in err and "Traceback" not in err
+    assert "RuntimeError: no history today" in (tmp_path / "logs" / "chatcli.log").read_text()
