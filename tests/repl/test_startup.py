@@ -106,3 +106,14 @@ def test_an_unexpected_start_up_failure_is_logged(
     err = capsys.readouterr().err
     assert "Unexpected error" in err and "Traceback" not in err
     assert "RuntimeError: no history today" in (tmp_path / "logs" / "chatcli.log").read_text()
+
+
+def test_ctrl_c_during_start_up_exits_as_interrupted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def interrupted() -> History:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(startup_module, "history_file", interrupted)
+    assert run_repl(ReplOptions(sessions_dir=str(tmp_path / "sessions"))) == ExitCode.INTERRUPTED
+    assert "Traceback" not in capsys.readouterr().err
