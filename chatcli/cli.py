@@ -66,7 +66,7 @@ def run(argv: Sequence[str]) -> int:
     options = build_parser().parse_args(args)
     if options.print_config:
         return _print_config(options)
-    from chatcli.repl.app import ReplOptions, run_repl
+    from chatcli.repl.startup import ReplOptions, run_repl
 
     return run_repl(
         ReplOptions(

@@ -7,7 +7,7 @@ Every failure chatcli expects is a :class:`ChatcliError`. It carries
 * ``title``: the heading of the error panel on a terminal;
 * :meth:`~ChatcliError.user_message`: what happened and what to do next, in plain sentences.
 
-Each front end (the command line in :mod:`chatcli.cli`, the REPL in :mod:`chatcli.repl.app`)
+Each front end (the command line in :mod:`chatcli.cli`, the REPL in :mod:`chatcli.repl.boundary`)
 converts errors in exactly one place, around both running a command and rendering its result.
 Anything that is not a :class:`ChatcliError` is a bug: its traceback goes to the log file and the
 user sees a short "Unexpected error" panel.

@@ -12,7 +12,7 @@ Measured:
 * whole processes (a warm-up, then ``--runs`` runs of each tool, interleaved; min / median /
   max wall time and peak RSS): ``sessions list``, ``sessions search``, ``sessions show`` and
   ``--version`` against their ``llm logs …`` counterparts, with the ratio chatcli/llm of medians;
-* in this process (``import chatcli``): completion per keystroke over the service's snapshot,
+* in this process (``import chatcli``): completion per keystroke over the REPL's sessions snapshot,
   ``FileRepository.append_message`` at several session lengths, resume (load + render of the
   last messages), and ``chatcli --resume ID`` to its first prompt in a pseudo-terminal.
 
@@ -665,19 +665,20 @@ def measure_completion(store: Path, rng: random.Random) -> tuple[Stats, Stats, f
     from prompt_toolkit.document import Document
 
     from chatcli.commands.catalog import build_registry
-    from chatcli.repl.completer import SessionCompleter
-    from chatcli.repl.ranking import warm_session_index
+    from chatcli.repl.completion.completer import SessionCompleter
+    from chatcli.repl.completion.ranking import warm_session_index
+    from chatcli.repl.completion.snapshot import SnapshotCache
     from chatcli.session.service import SessionService
     from chatcli.session.store import FileRepository
 
-    service = SessionService(FileRepository(store))
+    snapshots = SnapshotCache(SessionService(FileRepository(store)))
     start = time.perf_counter()
-    snapshot = service.refresh_snapshot(force=True)
+    snapshot = snapshots.refresh(force=True)
     snapshot_ms = (time.perf_counter() - start) * 1000.0
     start = time.perf_counter()
     warm_session_index(snapshot)
     index_ms = (time.perf_counter() - start) * 1000.0
-    completer = SessionCompleter(build_registry(), service.snapshot)
+    completer = SessionCompleter(build_registry(), snapshots.current)
     entries = snapshot.entries
     if not entries:
         raise BenchError(f"the snapshot of {store} is empty")
@@ -970,7 +971,7 @@ def run_benchmarks(opts: Options) -> Results:
             )
         results.add(
             Row(
-                "completion snapshot build (`refresh_snapshot`, background thread), ms",
+                "completion snapshot build (`SnapshotCache.refresh`, background thread), ms",
                 scale,
                 fmt_ms(snapshot_ms),
             )

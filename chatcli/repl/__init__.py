@@ -1,1 +1,12 @@
-"""The interactive chat REPL."""
+"""The interactive chat REPL.
+
+* :mod:`~chatcli.repl.startup`: from the command line's options to a running REPL (first session,
+  input history file);
+* :mod:`~chatcli.repl.app`: :class:`~chatcli.repl.app.ChatApp`, the prompt loop, slash commands
+  and the session in use;
+* :mod:`~chatcli.repl.turn`: one chat turn's parts (saving a message, streaming the reply);
+* :mod:`~chatcli.repl.boundary`: the one place where errors become what the user sees;
+* :mod:`~chatcli.repl.completion`: tab completion over an in-memory snapshot of the sessions;
+* :mod:`~chatcli.repl.picker`, :mod:`~chatcli.repl.toolbar`, :mod:`~chatcli.repl.keys`,
+  :mod:`~chatcli.repl.sigint`: the ``--resume`` picker, the bottom toolbar, key bindings, Ctrl-C.
+"""

@@ -1,10 +1,11 @@
-"""The chat REPL: a prompt_toolkit prompt, the command registry, streaming replies, auto-save.
+"""The chat REPL's loop: a prompt_toolkit prompt, the command registry, chat turns, auto-save.
 
 Every user message and every assistant reply is appended to the session's transcript the moment
 it is complete (an interrupted reply is saved as what arrived, marked interrupted). The session
 file is created on the first user message, so starting and quitting leaves nothing behind.
-Repository calls run in a worker thread so the prompt never waits on the disk; this loop is the
-REPL's single error boundary (messages on screen, tracebacks in the log file).
+Repository calls run in a worker thread so the prompt never waits on the disk; errors are shown
+by the REPL's one :class:`~chatcli.repl.boundary.ErrorBoundary` (messages on screen, tracebacks
+in the log file), which wraps running a command and rendering its result alike.
 """
 
 from __future__ import annotations
@@ -12,22 +13,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shlex
-import signal
-import sys
+from collections.abc import Coroutine
 from concurrent.futures import Future
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.formatted_text import FormattedText
-from prompt_toolkit.history import FileHistory, History, InMemoryHistory
+from prompt_toolkit.history import History, InMemoryHistory
 from prompt_toolkit.input import Input
 from prompt_toolkit.output import Output
 from rich.console import Console
-from rich.text import Text
 
-from chatcli.chat.backend import BackendError, ChatBackend, open_stream, to_chat_messages, trim_history
+from chatcli.chat.backend import ChatBackend
 from chatcli.commands.catalog import build_registry
 from chatcli.commands.context import CommandContext
 from chatcli.commands.registry import Registry
@@ -39,39 +36,31 @@ from chatcli.commands.results import (
     ResumeAction,
     SessionChanged,
 )
-from chatcli.commands.spec import HelpRequested, UsageError, split_line
-from chatcli.logs import log_exception
-from chatcli.render.reply import ReplyView
-from chatcli.render.terminal import render, render_error
+from chatcli.commands.spec import HelpRequested, split_line
+from chatcli.errors import ExitCode
+from chatcli.render.terminal import render
 from chatcli.render.transcript import render_resumed
-from chatcli.repl.completer import SessionCompleter
+from chatcli.repl.boundary import ErrorBoundary
+from chatcli.repl.completion.completer import SessionCompleter
+from chatcli.repl.completion.ranking import warm_session_index
+from chatcli.repl.completion.snapshot import Snapshot, SnapshotCache
 from chatcli.repl.keys import chat_key_bindings
-from chatcli.repl.ranking import warm_session_index
+from chatcli.repl.sigint import sigint_cancels
+from chatcli.repl.toolbar import session_label, toolbar_text
+from chatcli.repl.turn import ReplyStream, save_message
 from chatcli.sanitize import clean_inline
-from chatcli.session.errors import SessionError, SessionNotFound
+from chatcli.session.errors import SessionError
 from chatcli.session.models import Message, SessionMetadata
 from chatcli.session.outcomes import DeleteResult, LoadedSession
-from chatcli.session.service import SessionService, Snapshot
+from chatcli.session.service import SessionService
 from chatcli.session.store import SessionsLocation
 
-__all__ = ["ChatApp", "ReplOptions", "run_repl"]
+__all__ = ["ChatApp"]
 
 #: How often the REPL checks (one ``stat``) whether another process changed the sessions.
 WATCH_INTERVAL = 2.0
 #: The start-up snapshot refresh waits at most this long (seconds) for the first prompt to be drawn.
 FIRST_DRAW_WAIT = 1.0
-
-
-@dataclass(frozen=True, slots=True)
-class ReplOptions:
-    """The REPL's command-line options."""
-
-    sessions_dir: str | None = None
-    resume: str | None = None
-    continue_latest: bool = False
-    backend: str | None = None
-    model: str | None = None
-    base_url: str | None = None
 
 
 class ChatApp:
@@ -88,20 +77,22 @@ class ChatApp:
         input: Input | None = None,
         output: Output | None = None,
         history: History | None = None,
+        snapshots: SnapshotCache | None = None,
     ) -> None:
         self.service = service
         self.backend = backend
         self.console = console
-        self.history_budget = history_budget
         self.location = location
+        self.boundary = ErrorBoundary(console)
+        self.replies = ReplyStream(backend, console, history_budget)
+        self.snapshots = snapshots if snapshots is not None else SnapshotCache(service)
         self.registry: Registry = build_registry()
         self.meta: SessionMetadata | None = None
         self.messages: list[Message] = []
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._reply_task: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self._pending_input = ""
-        self.completer = SessionCompleter(self.registry, service.snapshot)
+        self.completer = SessionCompleter(self.registry, self.snapshots.current)
         self.prompt: PromptSession[str] = PromptSession(
             completer=self.completer,
             complete_while_typing=True,
@@ -124,17 +115,10 @@ class ChatApp:
 
     def session_label(self) -> str:
         """The current session's name or short id, shown in the toolbar and on exit."""
-        if self.meta is None:
-            return "new session"
-        return clean_inline(self.meta.name) if self.meta.name else self.meta.id[:8]
+        return session_label(self.meta)
 
     def _toolbar(self) -> FormattedText:
-        count = len(self.messages)
-        archived = " (archived)" if self.meta is not None and self.meta.is_archived else ""
-        model = f"{self.backend.name}/{clean_inline(self.backend.model)}"
-        plural = "s" if count != 1 else ""
-        text = f" session: {self.session_label()}{archived} │ {model} │ {count} message{plural} │ /help "
-        return FormattedText([("class:bottom-toolbar", text)])
+        return toolbar_text(self.meta, len(self.messages), self.backend)
 
     def use_session(self, loaded: LoadedSession) -> None:
         """Switch to ``loaded`` and show its last exchanges."""
@@ -177,7 +161,7 @@ class ChatApp:
             for task in list(self._background):
                 task.cancel()
             self.farewell()
-        return 0
+        return ExitCode.OK
 
     def farewell(self) -> None:
         """Tell the user how to come back to this session."""
@@ -192,15 +176,17 @@ class ChatApp:
             f"Resume with: chatcli{where} --resume {ref}", markup=False, highlight=False, soft_wrap=True
         )
 
-    def _spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
+    # ------------------------------------------------------------------ snapshot
+
     async def _refresh_snapshot(self) -> None:
         def refresh() -> Snapshot:
             # The completion search structure is built here too, off the loop: no keystroke waits.
-            snapshot = self.service.refresh_snapshot()
+            snapshot = self.snapshots.refresh()
             warm_session_index(snapshot)
             return snapshot
 
@@ -238,46 +224,48 @@ class ChatApp:
         while True:
             await asyncio.sleep(WATCH_INTERVAL)
             with contextlib.suppress(OSError, SessionError):
-                if await asyncio.to_thread(self.service.snapshot_is_stale):
+                if await asyncio.to_thread(self.snapshots.is_stale):
                     await self._refresh_snapshot()
 
     # ------------------------------------------------------------------ commands
 
     async def handle_command(self, line: str) -> bool:
-        """Run one slash command (without its ``/``); returns True when the REPL should quit."""
+        """Run one slash command (without its ``/``) and show its result; True when the REPL should quit.
+
+        Running and showing happen inside the error boundary, so an error in either is shown
+        the same way and the REPL goes on.
+        """
         ctx = CommandContext(self.service, self._confirm_from_thread, self.current_id, "/")
-        try:
-            words = split_line(line)
-            job = asyncio.ensure_future(asyncio.to_thread(self.registry.run, ctx, words))
-            try:
-                with _sigint_cancels(job):
-                    result = await job
-            except asyncio.CancelledError:
-                task = asyncio.current_task()
-                if not job.cancelled() or (task is not None and task.cancelling()):
-                    raise  # the REPL itself is being stopped
-                # Ctrl-C: stop waiting; a long read stops at its next session, a write that had
-                # begun finishes on its own (each one is atomic), and its result is not shown.
-                ctx.cancelled.set()
-                self.console.print(Text("Cancelled.", style="yellow"))
-                self._spawn(self._refresh_snapshot())
-                return False
-        except HelpRequested as req:
-            result = HelpResult(
-                f"/{req.command.name}", req.command.summary, (self.registry.help_for(req.command),), True
-            )
-        except (UsageError, SessionError) as exc:
-            render_error(exc, self.console)
-            return False
-        except Exception as exc:
-            self._report(exc, "/" + line)
-            return False
-        quit_now = self.apply(result)
+        quit_now = False
+        with self.boundary.guard("/" + line):
+            result = await self._run_command(ctx, line)
+            quit_now = self.apply(result)
         self._spawn(self._refresh_snapshot())
         return quit_now
 
+    async def _run_command(self, ctx: CommandContext, line: str) -> object:
+        """The command's result, computed in a worker thread; Ctrl-C raises KeyboardInterrupt.
+
+        On Ctrl-C the REPL stops waiting: a long read stops at its next session, a write that had
+        begun finishes on its own (each one is atomic), and its result is not shown.
+        """
+        words = split_line(line)
+        job = asyncio.ensure_future(asyncio.to_thread(self.registry.run, ctx, words))
+        try:
+            with sigint_cancels(job):
+                return await job
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if not job.cancelled() or (task is not None and task.cancelling()):
+                raise  # the REPL itself is being stopped
+            ctx.cancelled.set()
+            raise KeyboardInterrupt from None
+        except HelpRequested as req:
+            command = req.command
+            return HelpResult(f"/{command.name}", command.summary, (self.registry.help_for(command),), True)
+
     def apply(self, result: object) -> bool:
-        """Act on a command's result; returns True to quit."""
+        """Act on a command's result and show it; returns True to quit."""
         if isinstance(result, QuitAction):
             return True
         if isinstance(result, NewSessionAction):
@@ -316,206 +304,39 @@ class ChatApp:
 
     # ------------------------------------------------------------------ chat
 
-    def _report(self, exc: BaseException, context: str) -> None:
-        """Show an error; an unexpected one (not a session or backend error) also goes to the log."""
-        if isinstance(exc, (SessionError, BackendError)):
-            render_error(exc, self.console)
-        else:
-            render_error(exc, self.console, log_path=log_exception(exc, context))
-
     async def chat_turn(self, text: str) -> None:
         """Save the user's message, stream the reply, save the reply."""
         user = Message(role="user", content=text)
-        try:
-            await asyncio.to_thread(self._save, user)
-        except Exception as exc:
-            self._report(exc, "saving a message")
+        if not await self._save(user, "saving a message"):
             self.console.print("Your message was not sent; it is back on the input line.")
             # Typed as "//…" to send a literal "/": put it back the way it was typed.
             self._pending_input = "/" + text if text.startswith("/") else text
             return
-        self.messages.append(user)
-        reply, interrupted, error = await self._stream_reply()
-        if reply or interrupted:
-            assistant = Message(role="assistant", content=reply, interrupted=interrupted)
-            try:
-                await asyncio.to_thread(self._save, assistant)
-                self.messages.append(assistant)
-            except Exception as exc:
-                self._report(exc, "saving a reply")
-        if interrupted:
+        reply = await self.replies.stream(self.messages)
+        if reply.text or reply.interrupted:
+            await self._save(
+                Message(role="assistant", content=reply.text, interrupted=reply.interrupted), "saving a reply"
+            )
+        if reply.interrupted:
             self.console.print("(reply interrupted — what arrived was saved)", style="dim")
-        if error is not None:
-            self._report(error, "streaming a reply")
+        if reply.error is not None:
+            self.boundary.report(reply.error, "streaming a reply")
             self.console.print("Your message is saved; send another message to try again.", style="dim")
         self._spawn(self._refresh_snapshot())
 
-    def _save(self, message: Message) -> None:
-        """Append ``message`` to the current session, creating it on the first message."""
-        if self.meta is None:
-            self.meta = self.service.start_session([*self.messages, message])
-            return
-        try:
-            self.meta = self.service.append(self.meta.id, message)
-        except SessionNotFound:
-            old = self.meta.id
-            self.meta = self.service.start_session([*self.messages, message])
-            self.console.print(
-                f"Session {old[:8]} was deleted elsewhere; this conversation continues as "
-                f"session {self.meta.id[:8]}.",
-                markup=False,
-            )
+    async def _save(self, message: Message, context: str) -> bool:
+        """Append ``message`` to the session (created on the first message) and to the history.
 
-    async def _stream_reply(self) -> tuple[str, bool, Exception | None]:
-        """Stream the backend's reply; Ctrl-C cancels it. Returns (text, interrupted, error).
-
-        Any failure of the backend, expected (:class:`BackendError`) or not, ends the reply only:
-        what arrived is kept and the chat goes on.
+        Returns False when it could not be saved (the error is shown, the history unchanged).
         """
-        chunks: list[str] = []
-        error: Exception | None = None
-        history = to_chat_messages(trim_history(self.messages, self.history_budget))
-        view = ReplyView(self.console)
-
-        async def consume() -> None:
-            async with open_stream(self.backend, history) as stream:
-                async for chunk in stream:
-                    chunks.append(chunk)
-                    view.update("".join(chunks))
-
-        self._reply_task = asyncio.ensure_future(consume())
-        interrupted = False
-        with view, _sigint_cancels(self._reply_task):
-            try:
-                await self._reply_task
-            except asyncio.CancelledError:
-                interrupted = True
-                current = asyncio.current_task()
-                if current is not None and current.cancelling():
-                    raise
-            except Exception as exc:
-                error = exc
-                interrupted = bool(chunks)
-            finally:
-                self._reply_task = None
-        return "".join(chunks), interrupted, error
+        with self.boundary.guard(context) as outcome:
+            saved = await asyncio.to_thread(save_message, self.service, self.meta, self.messages, message)
+            self.meta = saved.metadata
+            self.messages.append(message)
+            if saved.notice is not None:
+                self.console.print(saved.notice, markup=False)
+        return not outcome.failed
 
     def cancel_reply(self) -> bool:
         """Stop the reply being streamed (what Ctrl-C does); False if none is running."""
-        if self._reply_task is None or self._reply_task.done():
-            return False
-        self._reply_task.cancel()
-        return True
-
-
-@contextlib.contextmanager
-def _sigint_cancels(task: asyncio.Future[Any]) -> Any:
-    """While streaming a reply or running a command, Ctrl-C cancels it instead of ending the program.
-
-    The SIGINT handler in place before (asyncio's, prompt_toolkit's or the caller's) is restored
-    afterwards: ``remove_signal_handler`` alone would reset it to Python's default.
-    """
-    loop = asyncio.get_running_loop()
-    previous = signal.getsignal(signal.SIGINT)
-    installed = False
-    try:
-        loop.add_signal_handler(signal.SIGINT, task.cancel)
-        installed = True
-    except (NotImplementedError, RuntimeError, ValueError):
-        installed = False
-    try:
-        yield
-    finally:
-        if installed:
-            loop.remove_signal_handler(signal.SIGINT)
-            if previous is not None:
-                signal.signal(signal.SIGINT, previous)
-
-
-def _history_file() -> History:
-    from platformdirs import user_data_dir
-
-    folder = Path(user_data_dir("chatcli", appauthor=False))
-    try:
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        path = folder / "history"
-        path.touch(mode=0o600, exist_ok=True)
-        return FileHistory(str(path))
-    except OSError:
-        return InMemoryHistory()
-
-
-def run_repl(options: ReplOptions) -> int:
-    """Start the REPL as the command line asked; returns the exit code."""
-    from chatcli.chat.factory import create_backend
-    from chatcli.config import ConfigError, load_settings
-    from chatcli.render.console import make_console
-    from chatcli.session.store import FileRepository, discover_sessions_dir
-
-    console = make_console()
-    errors = make_console(stderr=True)
-    flags = {"backend": options.backend, "model": options.model, "base_url": options.base_url}
-    try:
-        settings = load_settings(flags)
-        backend = create_backend(settings, offline_delay=0.01 if console.is_terminal else 0.0)
-    except (ConfigError, BackendError) as exc:
-        render_error(exc, errors)
-        return exc.exit_code
-    location = discover_sessions_dir(options.sessions_dir)
-    service = SessionService(FileRepository(location))
-    app = ChatApp(
-        service,
-        backend,
-        console,
-        history_budget=settings.history_budget,
-        location=location,
-        history=_history_file(),
-    )
-    try:
-        loaded = _initial_session(options, service, console)
-    except (SessionError, UsageError) as exc:
-        render_error(exc, errors)
-        return exc.exit_code
-    if loaded is not None:
-        app.use_session(loaded)
-    else:
-        console.print(
-            f"chatcli — {backend.name}/{clean_inline(backend.model)}. Type a message, /help for commands, "
-            "Ctrl-D to leave. Conversations are saved as you go.",
-            markup=False,
-            highlight=False,
-        )
-    try:
-        return asyncio.run(app.run())
-    except KeyboardInterrupt:
-        return 130
-
-
-def _initial_session(options: ReplOptions, service: SessionService, console: Console) -> LoadedSession | None:
-    """The session ``--resume``/``--continue`` asked for, or None for a new one."""
-    if options.continue_latest:
-        latest = service.most_recent()
-        if latest is None:
-            console.print("No earlier session in this project: starting a new one.")
-            return None
-        return service.load(latest.id)
-    if options.resume is None:
-        return None
-    if options.resume:
-        return service.load(options.resume)
-    entries = service.refresh_snapshot(force=True).entries
-    if not entries:
-        console.print("No saved sessions in this project yet: starting a new one.")
-        return None
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        raise UsageError(
-            "--resume without a value needs a terminal to pick from",
-            "chatcli --resume ID|NAME (see: chatcli sessions list)",
-        )
-    from chatcli.repl.picker import pick_session
-
-    chosen = pick_session(entries)
-    if chosen is None:
-        console.print("No session chosen: starting a new one.")
-        return None
-    return service.load(chosen)
+        return self.replies.cancel()

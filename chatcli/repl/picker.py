@@ -14,8 +14,8 @@ from prompt_toolkit.layout.controls import BufferControl, FormattedTextControl
 from prompt_toolkit.output import Output
 
 from chatcli.render.timefmt import relative_age
+from chatcli.repl.completion.snapshot import SnapshotEntry
 from chatcli.sanitize import clean_inline
-from chatcli.session.service import SnapshotEntry
 
 __all__ = ["filter_entries", "fuzzy_score", "pick_session"]
 
@@ -58,30 +58,34 @@ def filter_entries(entries: Sequence[SnapshotEntry], query: str) -> list[Snapsho
     return [entry for _, _, entry in scored]
 
 
-def pick_session(
-    entries: Sequence[SnapshotEntry],
-    *,
-    input: Input | None = None,
-    output: Output | None = None,
-) -> str | None:
-    """Let the user choose a session: type to filter, Up/Down to move, Enter to resume, Esc to cancel."""
-    query = Buffer()
-    state = {"index": 0}
-    found_for: dict[str, list[SnapshotEntry]] = {}
+class _Picker:
+    """The picker's state (the query, the highlighted row) and its screen: rows, keys, layout."""
 
-    def matches() -> list[SnapshotEntry]:
-        # Filtered once per query text: a redraw or an arrow key must not filter 100,000 again.
-        text = query.text
-        if text not in found_for:
-            found_for.clear()
-            found_for[text] = filter_entries(entries, text)
-        return found_for[text]
+    def __init__(self, entries: Sequence[SnapshotEntry]) -> None:
+        self.entries = entries
+        self.query = Buffer()
+        self.index = 0
+        self._found_for: dict[str, list[SnapshotEntry]] = {}
+        self.query.on_text_changed += self._reset_index
 
-    def rows() -> StyleAndTextTuples:
-        found = matches()
+    def _reset_index(self, _: Buffer) -> None:
+        self.index = 0
+
+    def matches(self) -> list[SnapshotEntry]:
+        """The entries matching the query, filtered once per query text (a redraw or an arrow key
+        must not filter 100,000 again)."""
+        text = self.query.text
+        if text not in self._found_for:
+            self._found_for.clear()
+            self._found_for[text] = filter_entries(self.entries, text)
+        return self._found_for[text]
+
+    def rows(self) -> StyleAndTextTuples:
+        """The visible rows around the highlighted one, and a status line."""
+        found = self.matches()
         if not found:
             return [("class:dim", "  no session matches\n")]
-        index = min(state["index"], len(found) - 1)
+        index = min(self.index, len(found) - 1)
         start = max(0, index - VISIBLE_ROWS + 1)
         out: StyleAndTextTuples = []
         for i, entry in enumerate(found[start : start + VISIBLE_ROWS], start=start):
@@ -91,43 +95,65 @@ def pick_session(
             line = f"  {entry.id[:8]}  {title:<24.24}  {relative_age(entry.last_active):>10}  {first}\n"
             out.append((style, line))
         out.append(
-            ("class:dim", f"  {len(found)} of {len(entries)} sessions · Enter resumes · Esc cancels\n")
+            ("class:dim", f"  {len(found)} of {len(self.entries)} sessions · Enter resumes · Esc cancels\n")
         )
         return out
 
-    keys = KeyBindings()
+    def chosen(self) -> str | None:
+        """The id of the highlighted session, or None when nothing matches."""
+        found = self.matches()
+        return found[min(self.index, len(found) - 1)].id if found else None
 
-    @keys.add("up")
-    def _up(event: KeyPressEvent) -> None:
-        state["index"] = max(0, state["index"] - 1)
+    def key_bindings(self) -> KeyBindings:
+        """Up/Down move, Enter chooses, Esc or Ctrl-C cancels."""
+        keys = KeyBindings()
 
-    @keys.add("down")
-    def _down(event: KeyPressEvent) -> None:
-        state["index"] = min(max(len(matches()) - 1, 0), state["index"] + 1)
+        @keys.add("up")
+        def _up(event: KeyPressEvent) -> None:
+            self.index = max(0, self.index - 1)
 
-    @keys.add("enter")
-    def _enter(event: KeyPressEvent) -> None:
-        found = matches()
-        event.app.exit(result=found[min(state["index"], len(found) - 1)].id if found else None)
+        @keys.add("down")
+        def _down(event: KeyPressEvent) -> None:
+            self.index = min(max(len(self.matches()) - 1, 0), self.index + 1)
 
-    @keys.add("escape", eager=True)
-    @keys.add("c-c")
-    def _cancel(event: KeyPressEvent) -> None:
-        event.app.exit(result=None)
+        @keys.add("enter")
+        def _enter(event: KeyPressEvent) -> None:
+            event.app.exit(result=self.chosen())
 
-    def reset_index(_: Buffer) -> None:
-        state["index"] = 0
+        @keys.add("escape", eager=True)
+        @keys.add("c-c")
+        def _cancel(event: KeyPressEvent) -> None:
+            event.app.exit(result=None)
 
-    query.on_text_changed += reset_index
-    layout = Layout(
-        HSplit(
-            [
-                Window(FormattedTextControl([("bold", "Resume which session? (type to search)")]), height=1),
-                Window(BufferControl(query), height=1, get_line_prefix=lambda *_: [("", "search › ")]),
-                Window(FormattedTextControl(rows), height=VISIBLE_ROWS + 1),
-            ]
-        ),
-        focused_element=query,
+        return keys
+
+    def layout(self) -> Layout:
+        """A heading, the search line and the rows."""
+        return Layout(
+            HSplit(
+                [
+                    Window(
+                        FormattedTextControl([("bold", "Resume which session? (type to search)")]), height=1
+                    ),
+                    Window(
+                        BufferControl(self.query), height=1, get_line_prefix=lambda *_: [("", "search › ")]
+                    ),
+                    Window(FormattedTextControl(self.rows), height=VISIBLE_ROWS + 1),
+                ]
+            ),
+            focused_element=self.query,
+        )
+
+
+def pick_session(
+    entries: Sequence[SnapshotEntry],
+    *,
+    input: Input | None = None,
+    output: Output | None = None,
+) -> str | None:
+    """Let the user choose a session: type to filter, Up/Down to move, Enter to resume, Esc to cancel."""
+    picker = _Picker(entries)
+    app: Application[str | None] = Application(
+        layout=picker.layout(), key_bindings=picker.key_bindings(), input=input, output=output
     )
-    app: Application[str | None] = Application(layout=layout, key_bindings=keys, input=input, output=output)
     return app.run()

@@ -1,19 +1,16 @@
 """The session service: every session-management rule, between the commands and the repository.
 
 It resolves what the user typed (full id, unique id prefix of 4+ characters, or name) to one
-session, keeps names unique, searches transcripts, forks and prunes, hands exports and imports to
-:mod:`chatcli.session.transfer`, and keeps an in-memory snapshot of the sessions for tab
-completion (never read from disk per keystroke; refreshed after writes and when another process
-changed the folder). What its operations return is defined in :mod:`chatcli.session.outcomes`.
+session, keeps names unique, searches transcripts, forks and prunes, and hands exports and imports to
+:mod:`chatcli.session.transfer`. What its operations return is defined in :mod:`chatcli.session.outcomes`.
 """
 
 from __future__ import annotations
 
 import heapq
 import re
-import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -57,45 +54,13 @@ if TYPE_CHECKING:
 # The pydantic models are imported inside the functions that build them, so that a listing (which
 # is served from the index as briefs) starts without importing pydantic at all.
 
-__all__ = ["MIN_PREFIX", "SessionService", "Snapshot"]
+__all__ = ["MIN_PREFIX", "SessionService"]
 
 #: Shortest id prefix accepted in place of a full id (like git's short hashes).
 MIN_PREFIX = 4
 SNIPPET_WIDTH = 100
 
 _PREFIX_CHARS = re.compile(r"[0-9a-f-]+")
-
-
-@dataclass(frozen=True, slots=True)
-class SnapshotEntry:
-    """What completion needs to know about one session (lower-cased copies made once, here)."""
-
-    id: str
-    name: str | None
-    first_message: str
-    last_active: datetime
-    status: SessionStatus
-    message_count: int
-    name_lower: str = field(init=False, repr=False, compare=False)
-    first_lower: str = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "name_lower", self.name.lower() if self.name else "")
-        object.__setattr__(self, "first_lower", self.first_message.lower())
-
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    """An immutable, in-memory picture of the sessions (newest first) for completion."""
-
-    entries: tuple[SnapshotEntry, ...]
-    token: tuple[int, ...]
-    taken_at: datetime
-
-    @classmethod
-    def empty(cls) -> Snapshot:
-        """A snapshot with no sessions."""
-        return cls((), (), utc_now())
 
 
 def _status_filter(status: StatusChoice) -> SessionStatus | None:
@@ -116,34 +81,16 @@ class SessionService:
 
     def __init__(self, repo: SessionRepository) -> None:
         self.repo = repo
-        self._snapshot = Snapshot.empty()
-        self._snapshot_lock = threading.Lock()
-        self._refreshing = threading.Lock()
 
-    # ------------------------------------------------------------------ snapshot
+    # ------------------------------------------------------------------ change tracking
 
-    def snapshot(self) -> Snapshot:
-        """The cached snapshot (no disk access): what the completer reads on each keystroke."""
-        return self._snapshot
+    def change_token(self) -> tuple[int, ...]:
+        """A cheap value (a ``stat`` or two) that changes whenever any process changes the sessions."""
+        return self.repo.change_token()
 
-    def snapshot_is_stale(self) -> bool:
-        """Cheap check (one or two ``stat`` calls): has any process written since the snapshot?"""
-        return self.repo.change_token() != self._snapshot.token
-
-    def refresh_snapshot(self, *, force: bool = False) -> Snapshot:
-        """Rebuild the snapshot if the store changed (or ``force``); safe to call from a thread."""
-        with self._refreshing:
-            token = self.repo.change_token()
-            if not force and token == self._snapshot.token and self._snapshot.token:
-                return self._snapshot
-            entries = tuple(
-                SnapshotEntry(b.id, b.name, b.first_message, b.last_active, b.status, b.message_count)
-                for b in self.repo.briefs()
-            )
-            snap = Snapshot(entries, token, utc_now())
-            with self._snapshot_lock:
-                self._snapshot = snap
-            return snap
+    def briefs(self, status: SessionStatus | None = None) -> list[SessionBrief]:
+        """Every session (of ``status``, None for all) newest first, in brief: no metadata models."""
+        return self.repo.briefs(status)
 
     # ------------------------------------------------------------------ resolution
 

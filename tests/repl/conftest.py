@@ -29,8 +29,9 @@ from rich.console import Console
 from chatcli.chat.backend import ChatBackend, ChatMessage
 from chatcli.chat.offline import OfflineBackend
 from chatcli.repl.app import ChatApp
+from chatcli.repl.completion.snapshot import Snapshot, SnapshotEntry
 from chatcli.session.models import Message, SessionMetadata, SessionStatus, new_session_id
-from chatcli.session.service import SessionService, Snapshot, SnapshotEntry
+from chatcli.session.service import SessionService
 from chatcli.session.store import FileRepository
 
 #: Upper bound for one REPL run in a test (seconds).

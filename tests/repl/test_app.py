@@ -17,9 +17,11 @@ from rich.console import Console
 import chatcli.repl.app as app_module
 import chatcli.session.store as store_module
 from chatcli.chat.backend import BackendConnectionError, StreamInterrupted
+from chatcli.render.terminal import render
 from chatcli.render.transcript import RESUME_SHOWN
 from chatcli.session.errors import StorageError
 from chatcli.session.models import Message, SessionStatus
+from chatcli.session.outcomes import ListResult
 from chatcli.session.service import SessionService
 from chatcli.session.store import FileRepository, SessionsLocation
 from tests.repl.conftest import CTRL_C, ESC_ENTER, MakeRepl, Repl, ScriptedBackend, seed, until
@@ -289,15 +291,47 @@ def test_help_lists_commands_and_option_help_shows_one(repl: Repl) -> None:
     assert "Usage: /sessions list" in repl.output
 
 
+@pytest.mark.parametrize(
+    ("failure", "shown"),
+    [
+        (RuntimeError("the table fell over"), "Unexpected error: RuntimeError: the table fell over"),
+        (StorageError("the disk went away"), "Storage error"),
+    ],
+)
+def test_a_result_that_fails_to_render_is_an_error_panel_and_the_repl_goes_on(
+    repl: Repl, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: Exception, shown: str
+) -> None:
+    monkeypatch.setenv("CHATCLI_LOG_DIR", str(tmp_path / "logs"))
+
+    def broken_render(result: object, console: Console) -> None:
+        if isinstance(result, ListResult):
+            raise failure
+        render(result, console)
+
+    monkeypatch.setattr("chatcli.repl.app.render", broken_render)
+
+    assert repl.run("/sessions list\r", "hello\r", "/help\r") == 0
+
+    assert shown in repl.output
+    assert "Traceback" not in repl.output
+    assert "Offline reply #1" in repl.output
+    assert "chatcli commands" in repl.output
+    log = tmp_path / "logs" / "chatcli.log"
+    if isinstance(failure, RuntimeError):
+        assert "RuntimeError: the table fell over" in log.read_text()
+    else:
+        assert not log.exists()
+
+
 def test_completion_snapshot_is_refreshed_after_the_first_message(repl: Repl) -> None:
     async def scenario(r: Repl) -> None:
-        assert r.service.snapshot().entries == ()
+        assert r.app.snapshots.current().entries == ()
         r.type("hello\r")
-        await until(lambda: len(r.service.snapshot().entries) == 1, what="the snapshot refresh")
+        await until(lambda: len(r.app.snapshots.current().entries) == 1, what="the snapshot refresh")
 
     repl.drive(scenario)
 
-    assert repl.service.snapshot().entries[0].id == only_session(repl)
+    assert repl.app.snapshots.current().entries[0].id == only_session(repl)
 
 
 def test_the_start_up_snapshot_refresh_waits_for_the_first_prompt(

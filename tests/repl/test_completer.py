@@ -14,8 +14,15 @@ from prompt_toolkit.document import Document
 
 from chatcli.commands.catalog import build_registry
 from chatcli.commands.registry import Registry
-from chatcli.repl.completer import MAX_ROWS, SessionCompleter, classify, rank_sessions, session_meta
-from chatcli.session.service import SessionService, Snapshot, SnapshotEntry
+from chatcli.repl.completion.completer import (
+    MAX_ROWS,
+    SessionCompleter,
+    classify,
+    rank_sessions,
+    session_meta,
+)
+from chatcli.repl.completion.snapshot import Snapshot, SnapshotCache, SnapshotEntry
+from chatcli.session.service import SessionService
 from chatcli.session.store import FileRepository
 from tests.repl.conftest import BASE, entry, seed, snapshot_of
 
@@ -301,9 +308,9 @@ def test_no_disk_access_per_keystroke(
     fix = seed(repo, "the login page crashes", name="fix-login", minutes_ago=5)
     other = seed(repo, "docker compose question", minutes_ago=10)
     seed(repo, "an archived one", name="old-stuff", archived=True, minutes_ago=90)
-    service = SessionService(repo)
-    service.refresh_snapshot()
-    completer = SessionCompleter(registry, service.snapshot)
+    snapshots = SnapshotCache(SessionService(repo))
+    snapshots.refresh()
+    completer = SessionCompleter(registry, snapshots.current)
     typed = [
         "/",
         "/ses",

@@ -8,8 +8,8 @@ import pytest
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
+from chatcli.repl.completion.snapshot import SnapshotEntry
 from chatcli.repl.picker import VISIBLE_ROWS, filter_entries, fuzzy_score, pick_session
-from chatcli.session.service import SnapshotEntry
 from tests.repl.conftest import CTRL_C, entry, snapshot_of
 
 ID_ALPHA = "aaaa0000-0000-4000-8000-000000000001"

@@ -13,11 +13,11 @@ from prompt_toolkit.completion import CompleteEvent
 from prompt_toolkit.document import Document
 
 from chatcli.commands.catalog import build_registry
-from chatcli.repl import ranking
-from chatcli.repl.completer import MAX_ROWS, SessionCompleter, rank_sessions
-from chatcli.repl.ranking import CompletionIndex, session_index, warm_session_index
+from chatcli.repl.completion import ranking
+from chatcli.repl.completion.completer import MAX_ROWS, SessionCompleter, rank_sessions
+from chatcli.repl.completion.ranking import CompletionIndex, session_index, warm_session_index
+from chatcli.repl.completion.snapshot import Snapshot, SnapshotEntry
 from chatcli.session.fields import SessionStatus
-from chatcli.session.service import Snapshot, SnapshotEntry
 from tests.repl.conftest import BASE, Repl, entry, snapshot_of, until
 
 Ranked = list[tuple[SnapshotEntry, str]]
@@ -227,7 +227,7 @@ def test_the_repl_warms_the_index_when_it_refreshes_the_snapshot(repl: Repl) -> 
         r.type("hello\r")
         await until(lambda: len(r.app.messages) == 2)
         await r.app._refresh_snapshot()
-        entries = r.service.snapshot().entries
+        entries = r.app.snapshots.current().entries
         assert len(entries) == 1
         assert ranking._CACHE.built(entries) is not None
 

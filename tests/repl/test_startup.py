@@ -1,4 +1,4 @@
-"""How ``--resume`` and ``--continue`` choose the first session (``_initial_session``)."""
+"""Start-up: how ``--resume`` and ``--continue`` choose the first session, and start-up errors."""
 
 from __future__ import annotations
 
@@ -6,17 +6,26 @@ import io
 from pathlib import Path
 
 import pytest
+from prompt_toolkit.history import History
 from rich.console import Console
 
+import chatcli.repl.startup as startup_module
 from chatcli.commands.spec import UsageError
-from chatcli.repl.app import ReplOptions, _initial_session
+from chatcli.errors import ExitCode
+from chatcli.repl.completion.snapshot import SnapshotCache
+from chatcli.repl.startup import ReplOptions, initial_session, run_repl
 from chatcli.session.models import Message
+from chatcli.session.outcomes import LoadedSession
 from chatcli.session.service import SessionService
 from chatcli.session.store import FileRepository
 
 
 def _service(tmp_path: Path) -> SessionService:
     return SessionService(FileRepository(tmp_path / "sessions"))
+
+
+def _initial_session(options: ReplOptions, service: SessionService, console: Console) -> LoadedSession | None:
+    return initial_session(options, service, SnapshotCache(service), console)
 
 
 def _console() -> tuple[Console, io.StringIO]:
@@ -64,3 +73,48 @@ def test_resume_by_name(tmp_path: Path) -> None:
     loaded = _initial_session(ReplOptions(resume="my-work"), service, console)
     assert loaded is not None
     assert loaded.metadata.id == meta.id
+
+
+# --------------------------------------------------------------------------- run_repl's boundary
+
+
+def test_a_bad_option_is_a_config_error_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_repl(ReplOptions(backend="gpt")) == ExitCode.CONFIG
+    captured = capsys.readouterr()
+    assert "not a backend" in captured.err
+    assert "Traceback" not in captured.err
+    assert captured.out == ""
+
+
+def test_resuming_a_missing_session_is_a_user_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    options = ReplOptions(resume="nope", sessions_dir=str(tmp_path / "sessions"))
+    assert run_repl(options) == ExitCode.USER
+    assert "Session 'nope' not found" in capsys.readouterr().err
+
+
+def test_an_unexpected_start_up_failure_is_logged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CHATCLI_LOG_DIR", str(tmp_path / "logs"))
+
+    def broken() -> History:
+        raise RuntimeError("no history today")
+
+    monkeypatch.setattr(startup_module, "history_file", broken)
+    assert run_repl(ReplOptions(sessions_dir=str(tmp_path / "sessions"))) == ExitCode.USER
+    err = capsys.readouterr().err
+    assert "Unexpected error" in err and "Traceback" not in err
+    assert "RuntimeError: no history today" in (tmp_path / "logs" / "chatcli.log").read_text()
+
+
+def test_ctrl_c_during_start_up_exits_as_interrupted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def interrupted() -> History:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(startup_module, "history_file", interrupted)
+    assert run_repl(ReplOptions(sessions_dir=str(tmp_path / "sessions"))) == ExitCode.INTERRUPTED
+    assert "Traceback" not in capsys.readouterr().err

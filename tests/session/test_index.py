@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from chatcli.repl.completion.snapshot import SnapshotCache
 from chatcli.session.doctor import run_doctor
 from chatcli.session.errors import CorruptedSession
 from chatcli.session.index import INDEX_DIR, INDEX_FILE
@@ -178,5 +179,5 @@ def test_service_resolution_and_search_through_the_index(tmp_path: Path) -> None
     assert service.resolve(newer.id[:6]).id == newer.id
     found = service.search("KUBERNETES")
     assert [h.session_id for h in found.hits] == [older.id]
-    snap = service.refresh_snapshot(force=True)
+    snap = SnapshotCache(service).refresh(force=True)
     assert [e.id for e in snap.entries] == [newer.id, older.id]

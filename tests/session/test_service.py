@@ -630,57 +630,6 @@ def test_import_of_a_missing_file(file_svc: SessionService, tmp_path: Path) -> N
     assert "folder" in folder.value.user_message()
 
 
-# --------------------------------------------------------------------------- snapshot
-
-
-def test_snapshot_follows_writes_of_another_process(repo: FileRepository) -> None:
-    service = SessionService(repo)
-    first = seed_session(repo, "first")
-    snap = service.refresh_snapshot()
-    assert [e.id for e in snap.entries] == [first.id]
-    assert service.snapshot() is snap
-    assert service.snapshot_is_stale() is False
-
-    # Another FileRepository on the same folder stands in for another chatcli process.
-    other = SessionService(FileRepository(repo.root, lock_timeout=TEST_LOCK_TIMEOUT))
-    second = seed_session(other.repo, "second", when=at(60))
-    assert service.snapshot_is_stale() is True
-    assert [e.id for e in service.snapshot().entries] == [first.id]  # the cache is never re-read implicitly
-    refreshed = service.refresh_snapshot()
-    assert [e.id for e in refreshed.entries] == [second.id, first.id]
-    assert service.snapshot_is_stale() is False
-
-    other.rename(first.id, "renamed")
-    assert service.snapshot_is_stale() is True
-    entry = {e.id: e for e in service.refresh_snapshot().entries}[first.id]
-    assert entry.name == "renamed"
-    assert service.snapshot_is_stale() is False
-
-    other.delete(second.id)
-    assert service.snapshot_is_stale() is True
-    assert [e.id for e in service.refresh_snapshot().entries] == [first.id]
-
-
-def test_refresh_without_changes_keeps_the_snapshot(svc: SessionService) -> None:
-    seed_session(svc.repo, "one")
-    snap = svc.refresh_snapshot()
-    assert svc.refresh_snapshot() is snap
-    assert svc.refresh_snapshot(force=True) is not snap
-
-
-def test_snapshot_entries_describe_the_sessions(svc: SessionService) -> None:
-    meta = seed_session(svc.repo, "what completion shows", replies=["r"], name="snap", archived=True)
-    assert svc.snapshot().entries == ()
-    (entry,) = svc.refresh_snapshot().entries
-    assert (entry.id, entry.name, entry.first_message, entry.status, entry.message_count) == (
-        meta.id,
-        "snap",
-        "what completion shows",
-        SessionStatus.ARCHIVED,
-        2,
-    )
-
-
 # --------------------------------------------------------------------------- load and repair
 
 

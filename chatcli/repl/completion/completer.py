@@ -1,4 +1,4 @@
-"""Tab completion for the REPL, driven by the command registry and the service's snapshot.
+"""Tab completion for the REPL, driven by the command registry and the sessions snapshot.
 
 Two steps, as in pgcli: :func:`classify` decides what kind of word is being typed (a command, a
 subcommand, an option, or a value of some kind) from the registry's specs alone; then a matcher
@@ -19,10 +19,10 @@ from prompt_toolkit.document import Document
 from chatcli.commands.registry import Registry
 from chatcli.commands.spec import Command, UsageError, ValueKind
 from chatcli.render.timefmt import relative_age
-from chatcli.repl.ranking import rank_indexed, rank_linear
+from chatcli.repl.completion.ranking import rank_indexed, rank_linear
+from chatcli.repl.completion.snapshot import Snapshot, SnapshotEntry
 from chatcli.sanitize import clean_inline
 from chatcli.session.fields import SessionStatus, utc_now
-from chatcli.session.service import Snapshot, SnapshotEntry
 
 __all__ = ["MAX_ROWS", "SessionCompleter", "Want", "classify", "rank_sessions"]
 
@@ -107,7 +107,7 @@ def rank_sessions(
     Ranking: id prefix, then name prefix, then name containing the word, then first message
     containing it (3+ characters); active before archived; most recent first within a rank
     (``entries`` is newest first). A snapshot's tuple is ranked with its search structure, built
-    once per snapshot (:mod:`chatcli.repl.ranking`); any other iterable is scanned in full.
+    once per snapshot (:mod:`chatcli.repl.completion.ranking`); any other iterable is scanned in full.
     """
     if isinstance(entries, tuple):
         return rank_indexed(entries, word, limit)

@@ -27,8 +27,8 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from itertools import accumulate
 
+from chatcli.repl.completion.snapshot import Snapshot, SnapshotEntry
 from chatcli.session.fields import SessionStatus
-from chatcli.session.service import Snapshot, SnapshotEntry
 
 __all__ = ["CompletionIndex", "rank_indexed", "rank_linear", "session_index", "warm_session_index"]
 

@@ -1,0 +1,1 @@
+"""Tab completion in the REPL: the sessions snapshot, its ranking index and the completer."""

@@ -1,0 +1,89 @@
+"""The completion snapshot: an immutable in-memory picture of the sessions, held for the REPL.
+
+Tab completion and the ``--resume`` picker read a :class:`Snapshot`, never the disk: a keystroke
+must not wait on a file system. A :class:`SnapshotCache` builds a new snapshot from the service's
+listing (briefs, no pydantic models) on a worker thread and swaps the one reference, so a reader
+sees the old snapshot or the new one, never half of each. Whether a rebuild is needed is one cheap
+check of the store's change token (one or two ``stat`` calls), so the REPL can revalidate often.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from chatcli.session.fields import SessionStatus, utc_now
+from chatcli.session.service import SessionService
+
+__all__ = ["Snapshot", "SnapshotCache", "SnapshotEntry"]
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotEntry:
+    """What completion needs to know about one session (lower-cased copies made once, here)."""
+
+    id: str
+    name: str | None
+    first_message: str
+    last_active: datetime
+    status: SessionStatus
+    message_count: int
+    name_lower: str = field(init=False, repr=False, compare=False)
+    first_lower: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name_lower", self.name.lower() if self.name else "")
+        object.__setattr__(self, "first_lower", self.first_message.lower())
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """An immutable, in-memory picture of the sessions (newest first) for completion."""
+
+    entries: tuple[SnapshotEntry, ...]
+    token: tuple[int, ...]
+    taken_at: datetime
+
+    @classmethod
+    def empty(cls) -> Snapshot:
+        """A snapshot with no sessions."""
+        return cls((), (), utc_now())
+
+
+class SnapshotCache:
+    """The current :class:`Snapshot` of ``service``'s sessions, rebuilt only when they changed.
+
+    :meth:`current` is what the completer calls on every keystroke: it returns the cached object
+    and never touches the disk. :meth:`refresh` is safe to call from any thread; concurrent
+    refreshes run one at a time.
+    """
+
+    def __init__(self, service: SessionService) -> None:
+        self.service = service
+        self._snapshot = Snapshot.empty()
+        self._swap = threading.Lock()
+        self._refreshing = threading.Lock()
+
+    def current(self) -> Snapshot:
+        """The cached snapshot (no disk access)."""
+        return self._snapshot
+
+    def is_stale(self) -> bool:
+        """Cheap check (one or two ``stat`` calls): has any process written since the snapshot?"""
+        return self.service.change_token() != self._snapshot.token
+
+    def refresh(self, *, force: bool = False) -> Snapshot:
+        """Rebuild the snapshot if the store changed (or ``force``); returns the current one."""
+        with self._refreshing:
+            token = self.service.change_token()
+            if not force and token == self._snapshot.token and self._snapshot.token:
+                return self._snapshot
+            entries = tuple(
+                SnapshotEntry(b.id, b.name, b.first_message, b.last_active, b.status, b.message_count)
+                for b in self.service.briefs()
+            )
+            snap = Snapshot(entries, token, utc_now())
+            with self._swap:
+                self._snapshot = snap
+            return snap

@@ -1,0 +1,132 @@
+"""Starting the REPL from the command line: options, the first session, the input history file."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from prompt_toolkit.history import FileHistory, History, InMemoryHistory
+from rich.console import Console
+
+from chatcli.commands.spec import UsageError
+from chatcli.repl.app import ChatApp
+from chatcli.repl.boundary import ErrorBoundary
+from chatcli.repl.completion.snapshot import SnapshotCache
+from chatcli.sanitize import clean_inline
+from chatcli.session.outcomes import LoadedSession
+from chatcli.session.service import SessionService
+
+__all__ = ["ReplOptions", "initial_session", "run_repl"]
+
+
+@dataclass(frozen=True, slots=True)
+class ReplOptions:
+    """The REPL's command-line options."""
+
+    sessions_dir: str | None = None
+    resume: str | None = None
+    continue_latest: bool = False
+    backend: str | None = None
+    model: str | None = None
+    base_url: str | None = None
+
+
+def run_repl(options: ReplOptions) -> int:
+    """Start the REPL as the command line asked and run it; returns the exit code.
+
+    Start-up and the whole loop run inside the REPL's error boundary, which reports on stderr.
+    """
+    from chatcli.render.console import make_console
+
+    console = make_console()
+    boundary = ErrorBoundary(make_console(stderr=True))
+    with boundary.guard("starting the chat") as outcome:
+        app = open_app(options, console)
+        return asyncio.run(app.run())
+    return outcome.exit_code
+
+
+def open_app(options: ReplOptions, console: Console) -> ChatApp:
+    """The chat app the options ask for, in its first session (raises a ChatcliError if it cannot)."""
+    from chatcli.chat.factory import create_backend
+    from chatcli.config import load_settings
+    from chatcli.session.store import FileRepository, discover_sessions_dir
+
+    flags = {"backend": options.backend, "model": options.model, "base_url": options.base_url}
+    settings = load_settings(flags)
+    backend = create_backend(settings, offline_delay=0.01 if console.is_terminal else 0.0)
+    location = discover_sessions_dir(options.sessions_dir)
+    service = SessionService(FileRepository(location))
+    snapshots = SnapshotCache(service)
+    app = ChatApp(
+        service,
+        backend,
+        console,
+        history_budget=settings.history_budget,
+        location=location,
+        history=history_file(),
+        snapshots=snapshots,
+    )
+    loaded = initial_session(options, service, snapshots, console)
+    if loaded is not None:
+        app.use_session(loaded)
+    else:
+        console.print(
+            f"chatcli — {backend.name}/{clean_inline(backend.model)}. Type a message, /help for commands, "
+            "Ctrl-D to leave. Conversations are saved as you go.",
+            markup=False,
+            highlight=False,
+        )
+    return app
+
+
+def history_file() -> History:
+    """The input history, kept in the user's data folder (in memory only if that cannot be written)."""
+    from platformdirs import user_data_dir
+
+    folder = Path(user_data_dir("chatcli", appauthor=False))
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = folder / "history"
+        path.touch(mode=0o600, exist_ok=True)
+        return FileHistory(str(path))
+    except OSError:
+        return InMemoryHistory()
+
+
+def initial_session(
+    options: ReplOptions, service: SessionService, snapshots: SnapshotCache, console: Console
+) -> LoadedSession | None:
+    """The session ``--resume``/``--continue`` asked for, or None for a new one.
+
+    ``--resume`` without a value lets the user pick from ``snapshots`` (refreshed here; the REPL
+    then completes from the same snapshot).
+    """
+    if options.continue_latest:
+        latest = service.most_recent()
+        if latest is None:
+            console.print("No earlier session in this project: starting a new one.")
+            return None
+        return service.load(latest.id)
+    if options.resume is None:
+        return None
+    if options.resume:
+        return service.load(options.resume)
+    entries = snapshots.refresh(force=True).entries
+    if not entries:
+        console.print("No saved sessions in this project yet: starting a new one.")
+        return None
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UsageError(
+            "--resume without a value needs a terminal to pick from",
+            "chatcli --resume ID|NAME (see: chatcli sessions list)",
+        )
+    from chatcli.repl.picker import pick_session
+
+    chosen = pick_session(entries)
+    if chosen is None:
+        console.print("No session chosen: starting a new one.")
+        return None
+    return service.load(chosen)
