@@ -26,7 +26,7 @@ import pytest
 from chatcli.session.models import Message, SessionMetadata, new_session_id
 from chatcli.session.service import export_json
 from chatcli.session.store import CONVERSATION_FILE, FileRepository
-from tests.session.test_doctor import seed, tree
+from tests.helpers import numbered, seed, tree
 
 #: Makes every write-side ``os`` call on a path under $CHATCLI_TEST_FAULT_ROOT fail with
 #: $CHATCLI_TEST_FAULT (an errno name); loaded by the child interpreter at start-up.
@@ -143,8 +143,8 @@ class Store:
 def make_store(base: Path) -> Store:
     root = base / "sessions"
     repo = FileRepository(root)
-    alpha, _ = seed(repo, 3, name="alpha")
-    beta, _ = seed(repo, 2)
+    alpha = seed(repo, messages=numbered(3), name="alpha").id
+    beta = seed(repo, messages=numbered(2)).id
     with (root / beta / CONVERSATION_FILE).open("ab") as fh:
         fh.write(b'{"role": "user", "con')  # damage for doctor --repair to try
     incoming = SessionMetadata.new(new_session_id(), "imported")

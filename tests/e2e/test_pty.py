@@ -16,7 +16,7 @@ import pexpect
 import pytest
 
 from chatcli.session.store import FileRepository
-from tests.repl.conftest import seed
+from tests.helpers import ago, seed
 
 pytestmark = pytest.mark.slow
 
@@ -130,9 +130,21 @@ def test_chat_leave_and_resume(spawn: Spawn, sessions_dir: Path) -> None:
 def test_tab_completes_a_session_id(spawn: Spawn, sessions_dir: Path, isolated_env: Path) -> None:
     repo = FileRepository(sessions_dir)
     target = seed(
-        repo, "fix the login page", name="fix-login", session_id="abcd1234-0000-4000-8000-000000000001"
+        repo,
+        "fix the login page",
+        replies=["hi there"],
+        when=ago(60),
+        name="fix-login",
+        session_id="abcd1234-0000-4000-8000-000000000001",
     )
-    seed(repo, "something else", name="other", session_id="abce5678-0000-4000-8000-000000000002")
+    seed(
+        repo,
+        "something else",
+        replies=["hi there"],
+        when=ago(60),
+        name="other",
+        session_id="abce5678-0000-4000-8000-000000000002",
+    )
 
     child = spawn()
     expect(child, PROMPT)
@@ -172,8 +184,8 @@ def test_deleting_the_current_session_starts_a_new_one(spawn: Spawn, sessions_di
 
 def test_resume_without_a_value_opens_the_picker(spawn: Spawn, sessions_dir: Path) -> None:
     repo = FileRepository(sessions_dir)
-    seed(repo, "alpha question", name="alpha-proj", minutes_ago=5)
-    beta = seed(repo, "beta question", name="beta-proj", minutes_ago=10)
+    seed(repo, "alpha question", replies=["hi there"], when=ago(5), name="alpha-proj")
+    beta = seed(repo, "beta question", replies=["hi there"], when=ago(10), name="beta-proj")
 
     child = spawn("--resume")
     expect(child, "Resume which session")

@@ -18,7 +18,7 @@ from chatcli.repl.completer import MAX_ROWS, SessionCompleter, rank_sessions
 from chatcli.repl.ranking import CompletionIndex, session_index, warm_session_index
 from chatcli.session.fields import SessionStatus
 from chatcli.session.service import Snapshot, SnapshotEntry
-from tests.repl.conftest import BASE, Repl, entry, snapshot_of, until
+from tests.helpers import BASE, Repl, entry, snapshot_of, until
 
 Ranked = list[tuple[SnapshotEntry, str]]
 

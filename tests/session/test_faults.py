@@ -38,8 +38,7 @@ from chatcli.session.errors import PermissionDenied, SessionError, SessionNotFou
 from chatcli.session.models import Message, SessionMetadata, new_session_id
 from chatcli.session.service import SessionService, export_json
 from chatcli.session.store import CONVERSATION_FILE, METADATA_FILE, FileRepository
-from tests.helpers import REPO_ROOT, run_as_nobody
-from tests.session.test_doctor import seed, tree
+from tests.helpers import REPO_ROOT, numbered, run_as_nobody, seed, tree
 
 # --------------------------------------------------------------------------- the injector
 
@@ -116,9 +115,12 @@ class Seeded:
 
 def make_template(root: Path, work: Path) -> Seeded:
     repo = FileRepository(root)
-    alpha, alpha_msgs = seed(repo, 3, name="alpha")
-    beta, beta_msgs = seed(repo, 2, archived=True)
-    torn, torn_msgs = seed(repo, 2)
+    alpha_msgs = numbered(3)
+    alpha = seed(repo, messages=alpha_msgs, name="alpha").id
+    beta_msgs = numbered(2)
+    beta = seed(repo, messages=beta_msgs, archived=True).id
+    torn_msgs = numbered(2)
+    torn = seed(repo, messages=torn_msgs).id
     torn_bytes = b'{"role": "assistant", "content": "cut sh'
     with (root / torn / CONVERSATION_FILE).open("ab") as fh:
         fh.write(torn_bytes)
@@ -422,7 +424,7 @@ def test_crash_storm(repo: FileRepository) -> None:
     rng = random.Random(6_2025)
     started = time.monotonic()
     for _ in range(3):
-        seed(repo, 2)
+        seed(repo, messages=numbered(2))
     ledger = Ledger()
     for sid in [m.id for m in repo.list()]:
         ledger.acked[sid] = [m.id for m in repo.load_messages(sid).messages]

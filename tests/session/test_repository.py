@@ -20,8 +20,7 @@ from chatcli.session.repository import (
     apply_filter,
 )
 from chatcli.session.store import FileRepository
-from tests.conftest import TEST_LOCK_TIMEOUT
-from tests.helpers import assistant, make_meta, user
+from tests.helpers import TEST_LOCK_TIMEOUT, assistant, make_meta, user
 
 
 @pytest.fixture(params=["memory", "file"])
