@@ -16,18 +16,10 @@ from chatcli.session.errors import (
     SessionNotFound,
 )
 from chatcli.session.models import Message, SessionMetadata, SessionStatus, utc_now
-from chatcli.session.repository import InMemoryRepository, SessionRepository
+from chatcli.session.repository import SessionRepository
 from chatcli.session.service import SessionService
 from chatcli.session.store import FileRepository
 from tests.helpers import TEST_LOCK_TIMEOUT, at, seed, write_corpus
-
-
-@pytest.fixture(params=["file", "memory"])
-def any_repo(request: pytest.FixtureRequest, tmp_path: Path) -> SessionRepository:
-    """Rules that do not depend on the storage run once per implementation."""
-    if request.param == "memory":
-        return InMemoryRepository()
-    return FileRepository(tmp_path / "sessions", lock_timeout=TEST_LOCK_TIMEOUT)
 
 
 @pytest.fixture
