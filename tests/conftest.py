@@ -8,9 +8,7 @@ from pathlib import Path
 import pytest
 
 from chatcli.session.store import ENV_SESSIONS_DIR, FileRepository
-
-#: Lock timeout for test repositories: long enough for real contention, short enough to fail fast.
-TEST_LOCK_TIMEOUT = 2.0
+from tests.helpers import TEST_LOCK_TIMEOUT
 
 
 @pytest.fixture(autouse=True)

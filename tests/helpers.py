@@ -1,4 +1,9 @@
-"""Shared test helpers: small factories, tree snapshots, and a worker run in child processes.
+"""Shared test helpers: the one home of everything more than one test module uses.
+
+Factories and seeding (:func:`seed` builds every stored session the tests start from), a
+deterministic import corpus, file-system snapshots, the REPL test harness, unprivileged children,
+and a worker run in child processes. Test modules import from here and never from each other;
+``conftest.py`` files hold only fixtures (``tests/test_layout.py`` keeps it so).
 
 The worker half (``python -m tests.helpers <command> ...``) is what the multi-process and crash tests
 start with :func:`spawn_worker`. It prints one line per acknowledged operation and flushes at once,
@@ -7,25 +12,69 @@ so whatever the parent read before a SIGKILL is exactly what the child saw succe
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import errno
+import hashlib
+import io
 import json
 import os
 import pwd
+import random
 import select
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from chatcli.session.models import Message, SessionMetadata, new_session_id
+from chatcli.repl.completion.snapshot import Snapshot, SnapshotEntry
+from chatcli.session.index import INDEX_DIR
+from chatcli.session.models import Message, SessionMetadata, SessionStatus, new_session_id
+from chatcli.session.repository import SessionRepository
+from chatcli.session.service import SessionService
 from chatcli.session.store import FileRepository
 
+if TYPE_CHECKING:
+    # Only annotations need these: the worker below runs this module in child processes, which
+    # start faster without prompt_toolkit, rich and the REPL.
+    from prompt_toolkit.input import PipeInput
+    from rich.console import Console
+
+    from chatcli.chat.backend import ChatBackend, ChatMessage
+    from chatcli.repl.app import ChatApp
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+#: Lock timeout for test repositories: long enough for real contention, short enough to fail fast.
+TEST_LOCK_TIMEOUT = 2.0
+
+#: A fixed point in time the factories count from (all timestamps are UTC).
+BASE = datetime(2025, 1, 1, tzinfo=UTC)
+
+#: Every ``sessions`` subcommand the issues ask for, in the order the README lists them.
+SESSION_SUBCOMMANDS = (
+    "list",
+    "show",
+    "name",
+    "archive",
+    "unarchive",
+    "delete",
+    "search",
+    "export",
+    "import",
+    "fork",
+    "prune",
+    "doctor",
+)
 
 
 # --------------------------------------------------------------------------- factories
@@ -59,6 +108,125 @@ def assistant(content: str) -> Message:
     return Message(role="assistant", content=content)
 
 
+def at(minutes: float) -> datetime:
+    """:data:`BASE` plus ``minutes``: an easy way to order sessions and messages."""
+    return BASE + timedelta(minutes=minutes)
+
+
+def ago(minutes: float) -> datetime:
+    """``minutes`` before now (for what shows an age, like the picker and the completion menu)."""
+    return datetime.now(UTC) - timedelta(minutes=minutes)
+
+
+def numbered(count: int, *, start: datetime = BASE) -> list[Message]:
+    """``count`` messages ``"message 0"``, ``"message 1"``, … one second apart, user and assistant
+    in turn, each with a recognisable unique id (``m<i>-…``)."""
+    return [
+        Message(
+            role="user" if i % 2 == 0 else "assistant",
+            content=f"message {i}",
+            timestamp=start + timedelta(seconds=i),
+            id=f"m{i}-{new_session_id()[:8]}",
+        )
+        for i in range(count)
+    ]
+
+
+# --------------------------------------------------------------------------- seeding
+
+
+def seed(
+    repo: SessionRepository,
+    first: str = "hello",
+    *,
+    replies: Sequence[str] = (),
+    when: datetime = BASE,
+    messages: Sequence[Message] | None = None,
+    name: str | None = None,
+    archived: bool = False,
+    session_id: str | None = None,
+) -> SessionMetadata:
+    """Create a consistent session through ``repo.create`` and return its metadata.
+
+    The transcript is ``first`` (a user message sent at ``when``) followed by ``replies``
+    (assistant messages one second apart), or exactly ``messages`` when given (e.g.
+    :func:`numbered`). ``created`` is the first message's time, ``last_active`` the last one's,
+    ``first_message`` the first message's text.
+    """
+    if messages is None:
+        messages = [Message(role="user", content=first, timestamp=when)]
+        for offset, text in enumerate(replies, start=1):
+            sent = when + timedelta(seconds=offset)
+            messages.append(Message(role="assistant", content=text, timestamp=sent))
+    assert messages, "a seeded session has at least one message"
+    meta = SessionMetadata(
+        id=session_id or new_session_id(),
+        name=name,
+        status=SessionStatus.ARCHIVED if archived else SessionStatus.ACTIVE,
+        created=messages[0].timestamp,
+        last_active=messages[-1].timestamp,
+        first_message=messages[0].content,
+        message_count=len(messages),
+    )
+    repo.create(meta, list(messages))
+    return meta
+
+
+# --------------------------------------------------------------------------- an import corpus
+
+#: The vocabulary of the corpus texts.
+_VOCABULARY = (
+    "session archive resume lock index cache stream token model prompt retry timeout queue worker "
+    "terminal markdown render panel history search docker deploy fixture schema vector embedding"
+)
+
+
+def _iso(when: datetime) -> str:
+    return when.isoformat().replace("+00:00", "Z")
+
+
+def corpus_records(sessions: int, turns: int, *, rng_seed: int = 7) -> list[dict[str, Any]]:
+    """A deterministic corpus of ``sessions`` records in the JSON Lines import format.
+
+    Each record: ``id`` (UUID4), ``name`` (every third session, else null), ``status`` (every
+    fifth archived), ``created``, ``last_active`` and ``turns`` user/assistant pairs of
+    ``messages`` with pseudo-random text and ISO 8601 UTC timestamps (``…Z``).
+    """
+    assert turns > 0, "every session has at least one exchange"
+    rng = random.Random(rng_seed)
+    vocabulary = _VOCABULARY.split()
+
+    def text(words: int) -> str:
+        return " ".join(rng.choice(vocabulary) for _ in range(words)).capitalize() + "."
+
+    records: list[dict[str, Any]] = []
+    for i in range(sessions):
+        created = clock = BASE + timedelta(minutes=37 * i + rng.randint(0, 30))
+        messages: list[dict[str, str]] = []
+        for _ in range(turns):
+            for role, words in (("user", rng.randint(8, 40)), ("assistant", rng.randint(20, 120))):
+                messages.append({"role": role, "content": text(words), "timestamp": _iso(clock)})
+                clock += timedelta(seconds=rng.randint(2, 600))
+        records.append(
+            {
+                "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                "name": f"task-{i}-{rng.choice(vocabulary)}" if i % 3 == 0 else None,
+                "status": "archived" if i % 5 == 4 else "active",
+                "created": _iso(created),
+                "last_active": messages[-1]["timestamp"],
+                "messages": messages,
+            }
+        )
+    return records
+
+
+def write_corpus(path: Path, sessions: int, turns: int) -> list[dict[str, Any]]:
+    """Write :func:`corpus_records` to ``path`` as JSON Lines (one session a line); return them."""
+    records = corpus_records(sessions, turns)
+    path.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
+    return records
+
+
 # --------------------------------------------------------------------------- file-system snapshots
 
 
@@ -88,6 +256,33 @@ def snapshot(root: Path, *, skip: Path | None = None) -> dict[str, bytes | str]:
                 continue  # SQLite's transient files: an open connection creates and updates them
             else:
                 found[rel] = path.read_bytes()
+    return found
+
+
+def tree(root: Path) -> dict[str, tuple[str, int, str]]:
+    """Everything under ``root`` without following links: kind, permission bits, content digest.
+
+    The metadata index (``.index/``) is left out: it is a cache that readers may refresh, and its
+    agreement with the files is checked on its own (``index_problems``).
+    """
+    found: dict[str, tuple[str, int, str]] = {}
+    if not os.path.lexists(root):
+        return found
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = [d for d in dirnames if d != INDEX_DIR]
+        for name in dirnames + filenames:
+            path = Path(dirpath) / name
+            st = os.lstat(path)
+            rel = str(path.relative_to(root))
+            mode = stat.S_IMODE(st.st_mode)
+            if stat.S_ISLNK(st.st_mode):
+                found[rel] = ("link", 0, os.readlink(path))
+            elif stat.S_ISDIR(st.st_mode):
+                found[rel] = ("dir", mode, "")
+            elif stat.S_ISREG(st.st_mode):
+                found[rel] = ("file", mode, hashlib.sha256(path.read_bytes()).hexdigest())
+            else:
+                found[rel] = ("special", mode, "")
     return found
 
 
@@ -168,6 +363,157 @@ def transcript_lines(repo: FileRepository, session_id: str) -> list[bytes]:
     """The raw lines of a session's ``conversation.jsonl`` (newline-terminated lines only)."""
     data = (repo.root / session_id / "conversation.jsonl").read_bytes()
     return data.split(b"\n")[:-1]
+
+
+# --------------------------------------------------------------------------- the REPL harness
+
+
+#: Upper bound for one REPL run in a test (seconds).
+RUN_TIMEOUT = 10.0
+
+CTRL_C = "\x03"
+CTRL_D = "\x04"
+ENTER = "\r"
+ESC_ENTER = "\x1b\r"
+
+
+async def until(condition: Callable[[], object], timeout: float = 5.0, what: str = "") -> None:
+    """Wait (yielding to the loop) until ``condition()`` is true; AssertionError after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
+        await asyncio.sleep(0.01)
+
+
+@dataclass
+class Repl:
+    """One ChatApp under test and everything around it."""
+
+    app: ChatApp
+    service: SessionService
+    repo: FileRepository
+    root: Path
+    pipe: PipeInput
+    out: io.StringIO
+
+    @property
+    def output(self) -> str:
+        """Everything printed on the console so far."""
+        return self.out.getvalue()
+
+    def type(self, *keys: str) -> None:
+        """Send keys to the prompt."""
+        for text in keys:
+            self.pipe.send_text(text)
+
+    def run(self, *keys: str, timeout: float = RUN_TIMEOUT) -> int:
+        """Type ``keys`` then Ctrl-D, run the loop to its end and return its exit code."""
+        self.type(*keys, CTRL_D)
+        return asyncio.run(asyncio.wait_for(self.app.run(), timeout))
+
+    def drive(self, scenario: Callable[[Repl], Awaitable[None]], timeout: float = RUN_TIMEOUT) -> int:
+        """Run the loop as a task while ``scenario`` types and checks; then Ctrl-D ends it.
+
+        A loop that ends (or crashes) before the scenario is done fails the test at once.
+        """
+
+        async def main() -> int:
+            loop_task = asyncio.ensure_future(self.app.run())
+            steps = asyncio.ensure_future(asyncio.wait_for(scenario(self), timeout))
+            try:
+                await asyncio.wait({loop_task, steps}, return_when=asyncio.FIRST_COMPLETED)
+                if not steps.done():
+                    loop_task.result()  # re-raises a crash of the loop
+                    raise AssertionError(f"the REPL loop ended early; output:\n{self.output}")
+                steps.result()
+                self.type(CTRL_D)
+                return await asyncio.wait_for(loop_task, timeout)
+            finally:
+                for task in (steps, loop_task):
+                    if not task.done():
+                        task.cancel()
+                        with contextlib.suppress(asyncio.CancelledError, Exception):
+                            await task
+
+        return asyncio.run(main())
+
+    def session_dirs(self) -> list[Path]:
+        """The session folders on disk (hidden folders excluded)."""
+        if not self.root.exists():
+            return []
+        return sorted(p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+    def lines(self, session_id: str) -> list[dict[str, Any]]:
+        """The parsed lines of a session's ``conversation.jsonl``."""
+        raw = (self.root / session_id / "conversation.jsonl").read_bytes()
+        assert raw.endswith(b"\n"), raw[-80:]
+        return [json.loads(line) for line in raw.splitlines()]
+
+
+class MakeRepl(Protocol):
+    """The ``make_repl`` fixture: build a Repl, optionally with another backend."""
+
+    def __call__(self, backend: ChatBackend | None = None, *, console: Console | None = None) -> Repl: ...
+
+
+@dataclass
+class ScriptedBackend:
+    """A backend that streams ``chunks`` with ``delay`` seconds between them.
+
+    ``after_chunk(i)`` runs right after chunk ``i`` was yielded (e.g. to cancel the reply);
+    ``fail_with`` is raised after the chunks; ``closed`` counts streams closed by the consumer.
+    """
+
+    chunks: Sequence[str] = ("one ", "two ", "three ", "four")
+    delay: float = 0.01
+    after_chunk: Callable[[int], object] | None = None
+    fail_with: BaseException | None = None
+    name: str = "scripted"
+    model: str = "test-model"
+    seen: list[list[ChatMessage]] = field(default_factory=list)
+    closed: int = 0
+
+    async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
+        """Yield the chunks (then raise ``fail_with``, if set)."""
+        self.seen.append(list(messages))
+        try:
+            for index, chunk in enumerate(self.chunks):
+                yield chunk
+                if self.after_chunk is not None:
+                    self.after_chunk(index)
+                await asyncio.sleep(self.delay)
+            if self.fail_with is not None:
+                raise self.fail_with
+        finally:
+            self.closed += 1
+
+
+def entry(
+    session_id: str,
+    name: str | None = None,
+    first: str = "",
+    *,
+    minutes_ago: float = 0.0,
+    archived: bool = False,
+    count: int = 2,
+    now: datetime = BASE,
+) -> SnapshotEntry:
+    """A snapshot entry last active ``minutes_ago`` before ``now`` (default :data:`BASE`)."""
+    return SnapshotEntry(
+        session_id,
+        name,
+        first,
+        now - timedelta(minutes=minutes_ago),
+        SessionStatus.ARCHIVED if archived else SessionStatus.ACTIVE,
+        count,
+    )
+
+
+def snapshot_of(entries: Sequence[SnapshotEntry]) -> Snapshot:
+    """A snapshot holding ``entries`` newest first (as the service orders them)."""
+    ordered = sorted(entries, key=lambda e: (e.last_active, e.id), reverse=True)
+    return Snapshot(tuple(ordered), (1,), BASE)
 
 
 # --------------------------------------------------------------------------- child processes
@@ -310,21 +656,57 @@ if __name__ == "__main__":
 # --------------------------------------------------------------------------- privileges
 
 
-def run_as_nobody(fn: Callable[[], Any], timeout: float = 30.0) -> Any:
-    """Run ``fn`` in a forked child that dropped to nobody:nogroup; return its JSON-able result.
+#: Whether the tests run as root (as in CI). Root ignores file permissions, so the permission
+#: tests then act as "nobody" (or as root without its file powers); as any other user, the user
+#: itself is already the unprivileged side.
+AS_ROOT = os.geteuid() == 0
 
-    Root ignores file permissions, so permission-denied paths are only real for another user.
+
+def unprivileged_ids() -> tuple[int, int]:
+    """The (uid, gid) of :func:`run_unprivileged`'s children: nobody:nogroup as root, else ours."""
+    if AS_ROOT:
+        nobody = pwd.getpwnam("nobody")
+        return nobody.pw_uid, nobody.pw_gid
+    return os.getuid(), os.getgid()
+
+
+@contextmanager
+def locked_out(folder: Path) -> Iterator[None]:
+    """While the block runs, ``folder`` is closed to the unprivileged side, as another user's
+    0700 folder is.
+
+    As root nothing needs to change: a folder root owns (or gave away) is already someone else's
+    to nobody (or to root without its file powers). As any other user, the folder's permission
+    bits are cleared for the block and restored after it.
     """
-    nobody = pwd.getpwnam("nobody")
+    if AS_ROOT:
+        yield
+        return
+    mode = stat.S_IMODE(folder.stat().st_mode)
+    folder.chmod(0)
+    try:
+        yield
+    finally:
+        folder.chmod(mode)
+
+
+def run_unprivileged(fn: Callable[[], Any], timeout: float = 30.0) -> Any:
+    """Run ``fn`` in a forked child without root's powers; return its JSON-able result.
+
+    As root the child drops to nobody:nogroup (root ignores file permissions, so permission-denied
+    paths are only real for another user); as any other user it keeps the user's identity.
+    """
+    uid, gid = unprivileged_ids()
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child
         code = 1
         try:
             os.close(read_end)
-            os.setgroups([])
-            os.setgid(nobody.pw_gid)
-            os.setuid(nobody.pw_uid)
+            if AS_ROOT:
+                os.setgroups([])
+                os.setgid(gid)
+                os.setuid(uid)
             payload = json.dumps(fn()).encode()
             while payload:
                 payload = payload[os.write(write_end, payload) :]

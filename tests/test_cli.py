@@ -25,14 +25,13 @@ import pytest
 from chatcli.session.models import SessionMetadata, SessionStatus, utc_now
 from chatcli.session.service import SessionService
 from chatcli.session.store import ENV_SESSIONS_DIR, FileRepository
-from tests.commands.conftest import SESSION_SUBCOMMANDS, seed_session
+from tests.helpers import SESSION_SUBCOMMANDS, seed, write_corpus
 
 SUBCOMMANDS = SESSION_SUBCOMMANDS
 #: Environment variables that change how output looks; removed so each test sets what it checks.
 _STYLE_VARS = ("FORCE_COLOR", "NO_COLOR", "COLUMNS", "LINES", "TERM", "COLORTERM", "CLICOLOR_FORCE")
 #: A colour/style sequence (SGR): the only escape sequence chatcli itself may write.
 _SGR = re.compile(r"\x1b\[[0-9;]*m")
-CORPUS_SCRIPT = Path("/work/shared/bench/make_corpus.py")
 
 HOSTILE_MARKUP = "[bold red]x[/]"
 HOSTILE_CLEAR = "\x1b[2J"
@@ -132,15 +131,15 @@ def listed(repo: FileRepository) -> dict[str, SessionMetadata]:
 
 def test_every_subcommand_succeeds(cli: Cli, repo: FileRepository, tmp_path: Path) -> None:
     now = utc_now()
-    alpha = seed_session(
+    alpha = seed(
         repo,
         "Alpha question about docker",
         when=now - timedelta(hours=1),
         replies=["alpha answer"],
         name="alpha",
     )
-    beta = seed_session(repo, "beta archived", when=now - timedelta(hours=2), archived=True)
-    old = seed_session(repo, "ancient history", when=now - timedelta(days=100))
+    beta = seed(repo, "beta archived", when=now - timedelta(hours=2), archived=True)
+    old = seed(repo, "ancient history", when=now - timedelta(days=100))
 
     listing = cli("list", "--json")
     assert listing.code == 0
@@ -260,7 +259,7 @@ def test_every_subcommand_succeeds(cli: Cli, repo: FileRepository, tmp_path: Pat
 
 
 def test_sessions_dir_from_the_environment(cli: Cli, repo: FileRepository, tmp_path: Path) -> None:
-    meta = seed_session(repo, "from the env")
+    meta = seed(repo, "from the env")
     run = cli("list", "--json", folder=None, env={ENV_SESSIONS_DIR: str(repo.root)})
     assert run.code == 0
     assert [s["id"] for s in run.json()["sessions"]] == [meta.id]
@@ -285,14 +284,9 @@ def test_read_commands_create_nothing(cli: Cli, sessions_dir: Path) -> None:
     assert not sessions_dir.exists()
 
 
-@pytest.mark.skipif(not CORPUS_SCRIPT.exists(), reason="the shared corpus generator is not available")
 def test_import_the_json_lines_corpus(cli: Cli, repo: FileRepository, tmp_path: Path) -> None:
     corpus = tmp_path / "corpus.jsonl"
-    with corpus.open("wb") as out:
-        subprocess.run(
-            [sys.executable, str(CORPUS_SCRIPT), "--sessions", "12", "--turns", "2"], stdout=out, check=True
-        )
-    records = [json.loads(line) for line in corpus.read_text(encoding="utf-8").splitlines()]
+    records = write_corpus(corpus, 12, 2)
     run = cli("import", str(corpus), "--json")
     assert run.code == 0
     assert sorted(s["id"] for s in run.json()["imported"]) == sorted(r["id"] for r in records)
@@ -336,8 +330,8 @@ ERROR_CASES: list[tuple[tuple[str, ...], int, str, str]] = [
 def two_similar(repo: FileRepository) -> tuple[SessionMetadata, SessionMetadata]:
     """Two sessions whose ids share the prefix ``abcd1234``."""
     return (
-        seed_session(repo, "first", session_id="abcd1234-0000-4000-8000-000000000001", name="first"),
-        seed_session(repo, "second", session_id="abcd1234-0000-4000-8000-000000000002"),
+        seed(repo, "first", session_id="abcd1234-0000-4000-8000-000000000001", name="first"),
+        seed(repo, "second", session_id="abcd1234-0000-4000-8000-000000000002"),
     )
 
 
@@ -381,7 +375,7 @@ def test_sessions_dir_under_a_regular_file_is_a_storage_failure(cli: Cli, tmp_pa
 
 
 def test_symlinked_sessions_dir_is_refused(cli: Cli, repo: FileRepository, tmp_path: Path) -> None:
-    meta = seed_session(repo, "behind a link")
+    meta = seed(repo, "behind a link")
     link = tmp_path / "link"
     link.symlink_to(repo.root, target_is_directory=True)
     for args in (
@@ -399,7 +393,7 @@ def test_symlinked_sessions_dir_is_refused(cli: Cli, repo: FileRepository, tmp_p
 
 
 def test_refused_delete_deletes_nothing(cli: Cli, repo: FileRepository) -> None:
-    meta = seed_session(repo, "keep me", name="keep")
+    meta = seed(repo, "keep me", name="keep")
     run = cli("delete", "keep", "--json")
     assert run.code == 1
     message = run.error()["message"]
@@ -409,7 +403,7 @@ def test_refused_delete_deletes_nothing(cli: Cli, repo: FileRepository) -> None:
 
 
 def test_export_refuses_to_overwrite(cli: Cli, repo: FileRepository, tmp_path: Path) -> None:
-    meta = seed_session(repo, "hello")
+    meta = seed(repo, "hello")
     target = tmp_path / "out.md"
     target.write_text("precious", encoding="utf-8")
     run = cli("export", meta.id, "-o", str(target), "--json")
@@ -456,7 +450,7 @@ def test_sessions_alone_prints_the_sessions_help(
 
 def _seed_hostile(repo: FileRepository) -> SessionMetadata:
     """A session whose name, first message and reply are all hostile (as a cloned repo could hold)."""
-    meta = seed_session(repo, HOSTILE_TEXT, replies=[f"reply {HOSTILE_MARKUP} [link=http://evil]y[/link]"])
+    meta = seed(repo, HOSTILE_TEXT, replies=[f"reply {HOSTILE_MARKUP} [link=http://evil]y[/link]"])
 
     def plant_name(m: SessionMetadata) -> None:
         m.name = f"{HOSTILE_CLEAR}[red]evil[/]"  # bypasses the name rule, like a hand-edited file
@@ -549,7 +543,7 @@ BAD_NAMES = (
 
 
 def test_hostile_names_are_rejected_cleanly(cli_many: Callable[..., list[Run]], repo: FileRepository) -> None:
-    meta = seed_session(repo, "target", name="safe")
+    meta = seed(repo, "target", name="safe")
     calls: list[tuple[str, ...]] = [("name", meta.id, "--", bad) for bad in BAD_NAMES]
     calls += [
         ("name", meta.id, "--json", "--", BAD_NAMES[1]),
@@ -570,8 +564,8 @@ def test_hostile_names_are_rejected_cleanly(cli_many: Callable[..., list[Run]], 
 
 def test_service_and_cli_agree(cli: Cli, repo: FileRepository) -> None:
     """The CLI shows exactly what the service computes (no separate logic at the edge)."""
-    seed_session(repo, "one needle", replies=["two needle", "three"])
-    seed_session(repo, "other needle", archived=True)
+    seed(repo, "one needle", replies=["two needle", "three"])
+    seed(repo, "other needle", archived=True)
     service = SessionService(repo)
     expected = service.search("needle", limit=2)
     run = cli("search", "needle", "--limit", "2", "--json")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import pwd
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -26,7 +25,7 @@ import pytest
 from chatcli.session.models import Message, SessionMetadata, new_session_id
 from chatcli.session.store import CONVERSATION_FILE, FileRepository
 from chatcli.session.transfer import export_json
-from tests.session.test_doctor import seed, tree
+from tests.helpers import AS_ROOT, locked_out, numbered, seed, tree, unprivileged_ids
 
 #: Makes every write-side ``os`` call on a path under $CHATCLI_TEST_FAULT_ROOT fail with
 #: $CHATCLI_TEST_FAULT (an errno name); loaded by the child interpreter at start-up.
@@ -100,11 +99,12 @@ def chatcli(
     env: Mapping[str, str] | None = None,
     powerless: bool = False,
 ) -> Run:
-    """``python -m chatcli ARGS…`` without a terminal; ``powerless``: without root's file powers."""
+    """``python -m chatcli ARGS…`` without a terminal; ``powerless``: without root's file powers
+    (any other user has none to drop)."""
     full_env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "CLICOLOR_FORCE")}
     full_env.update(NO_COLOR="1", COLUMNS="200")
     full_env.update(env or {})
-    launch = ["-c", WITHOUT_ROOT_POWERS] if powerless else ["-m", "chatcli"]
+    launch = ["-c", WITHOUT_ROOT_POWERS] if powerless and AS_ROOT else ["-m", "chatcli"]
     proc = subprocess.run(
         [sys.executable, *launch, *args],
         stdin=subprocess.DEVNULL,
@@ -143,8 +143,8 @@ class Store:
 def make_store(base: Path) -> Store:
     root = base / "sessions"
     repo = FileRepository(root)
-    alpha, _ = seed(repo, 3, name="alpha")
-    beta, _ = seed(repo, 2)
+    alpha = seed(repo, messages=numbered(3), name="alpha").id
+    beta = seed(repo, messages=numbered(2)).id
     with (root / beta / CONVERSATION_FILE).open("ab") as fh:
         fh.write(b'{"role": "user", "con')  # damage for doctor --repair to try
     incoming = SessionMetadata.new(new_session_id(), "imported")
@@ -232,21 +232,23 @@ def test_read_only_or_full_disk(tmp_path: Path, fault: str, text: str) -> None:
 
 # --------------------------------------------------------------------------- someone else's folder
 
-needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (to give the folder away)")
 
-
-@needs_root
 def test_folder_owned_by_someone_else(tmp_path: Path) -> None:
-    """A 0700 sessions folder owned by another user: every command, reads included, exits 3."""
+    """A 0700 sessions folder owned by another user: every command, reads included, exits 3.
+
+    As root the folder is given to nobody; as any other user, the folder is closed to its owner.
+    """
     s = make_store(tmp_path)
-    nobody = pwd.getpwnam("nobody")
-    for path in [s.root, *s.root.rglob("*")]:
-        os.chown(path, nobody.pw_uid, nobody.pw_gid, follow_symlinks=False)
+    if AS_ROOT:
+        uid, gid = unprivileged_ids()
+        for path in [s.root, *s.root.rglob("*")]:
+            os.chown(path, uid, gid, follow_symlinks=False)
     before = tree(s.root)
     logs = tmp_path / "logs"
     env = {"CHATCLI_LOG_DIR": str(logs)}
 
-    runs = chatcli_many([*writes(s), *reads(s)], cwd=s.work, env=env, powerless=True)
+    with locked_out(s.root):
+        runs = chatcli_many([*writes(s), *reads(s)], cwd=s.work, env=env, powerless=True)
 
     for run in runs:
         _storage_failure(run, "Permission denied")
@@ -254,7 +256,6 @@ def test_folder_owned_by_someone_else(tmp_path: Path) -> None:
     assert not logs.exists(), "no log file: nothing unexpected happened"
 
 
-@needs_root
 def test_folder_read_only_for_its_owner(tmp_path: Path) -> None:
     """Folders chmod 0500 (files 0600) of the user running chatcli: reads work, every write
     exits 3, and nothing changes — not even a transcript line an append got half-way with."""

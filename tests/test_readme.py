@@ -15,8 +15,6 @@ ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 CI_RUN = ROOT / ".ci" / "run"
 
-pytestmark = pytest.mark.skipif(not README.exists(), reason="no README.md in this checkout")
-
 
 def readme_test_command() -> str:
     """The first line of the first ``sh`` block after "run the tests" in the README."""

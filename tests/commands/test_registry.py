@@ -12,7 +12,7 @@ from chatcli.commands.results import HelpResult, NewSessionAction, QuitAction
 from chatcli.commands.sessions import SESSION_COMMANDS
 from chatcli.commands.spec import Command, HelpRequested, ParsedArgs, UsageError
 from chatcli.session.outcomes import ListResult
-from tests.commands.conftest import SESSION_SUBCOMMANDS
+from tests.helpers import SESSION_SUBCOMMANDS
 
 SESSION_WORDS = set(SESSION_SUBCOMMANDS)
 REPL_ONLY = {"help", "new", "resume", "clear", "quit"}

@@ -34,7 +34,7 @@ from chatcli.session.outcomes import (
 )
 from chatcli.session.service import SessionService
 from chatcli.session.transfer import ImportResult
-from tests.commands.conftest import at, seed_session
+from tests.helpers import at, seed
 
 Ctx = Callable[..., CommandContext]
 
@@ -66,8 +66,8 @@ def markdown_export(service: SessionService, ref: str) -> str:
 
 
 def test_list_options(registry: Registry, make_ctx: Ctx, service: SessionService) -> None:
-    active = [seed_session(service.repo, f"docker {i}", when=at(i)) for i in range(3)]
-    archived = seed_session(service.repo, "archived docker", when=at(10), archived=True)
+    active = [seed(service.repo, f"docker {i}", when=at(i)) for i in range(3)]
+    archived = seed(service.repo, "archived docker", when=at(10), archived=True)
     ctx = make_ctx()
 
     result = registry.run(ctx, ["sessions", "list"])
@@ -85,8 +85,8 @@ def test_list_options(registry: Registry, make_ctx: Ctx, service: SessionService
 def test_list_shows_the_most_recent_50_and_counts_them_all(
     registry: Registry, make_ctx: Ctx, service: SessionService
 ) -> None:
-    seeded = [seed_session(service.repo, f"task {i}", when=at(i)) for i in range(DEFAULT_LIST_LIMIT + 7)]
-    seed_session(service.repo, "old archived task", when=at(100), archived=True)
+    seeded = [seed(service.repo, f"task {i}", when=at(i)) for i in range(DEFAULT_LIST_LIMIT + 7)]
+    seed(service.repo, "old archived task", when=at(100), archived=True)
     ctx = make_ctx()
     newest_first = [m.id for m in reversed(seeded)]
 
@@ -105,7 +105,7 @@ def test_list_shows_the_most_recent_50_and_counts_them_all(
 
 
 def test_show_and_search(registry: Registry, make_ctx: Ctx, service: SessionService) -> None:
-    meta = seed_session(service.repo, "question", replies=["one", "two", "three"], name="shown")
+    meta = seed(service.repo, "question", replies=["one", "two", "three"], name="shown")
     detail = registry.run(make_ctx(), ["sessions", "show", "shown", "--last", "2"])
     assert isinstance(detail, SessionDetail)
     assert [m.content for m in detail.recent] == ["two", "three"]
@@ -122,8 +122,8 @@ def test_show_and_search(registry: Registry, make_ctx: Ctx, service: SessionServ
 def test_errors_cross_the_registry_unchanged(
     registry: Registry, make_ctx: Ctx, service: SessionService
 ) -> None:
-    seed_session(service.repo, "a", session_id="abcd0000-0000-4000-8000-000000000001")
-    seed_session(service.repo, "b", session_id="abcd0000-0000-4000-8000-000000000002")
+    seed(service.repo, "a", session_id="abcd0000-0000-4000-8000-000000000001")
+    seed(service.repo, "b", session_id="abcd0000-0000-4000-8000-000000000002")
     with pytest.raises(AmbiguousId):
         registry.run(make_ctx(), ["sessions", "show", "abcd"])
     with pytest.raises(SessionNotFound):
@@ -134,7 +134,7 @@ def test_errors_cross_the_registry_unchanged(
 
 
 def test_name_and_clear(registry: Registry, make_ctx: Ctx, service: SessionService) -> None:
-    meta = seed_session(service.repo, "hello")
+    meta = seed(service.repo, "hello")
     named = registry.run(make_ctx(), ["sessions", "name", meta.id[:6], "fix-login"])
     assert isinstance(named, SessionChanged)
     assert (named.verb, named.metadata.name) == ("renamed", "fix-login")
@@ -145,7 +145,7 @@ def test_name_and_clear(registry: Registry, make_ctx: Ctx, service: SessionServi
 
 
 def test_name_and_clear_conflict(registry: Registry, make_ctx: Ctx, service: SessionService) -> None:
-    meta = seed_session(service.repo, "hello", name="keep")
+    meta = seed(service.repo, "hello", name="keep")
     with pytest.raises(UsageError, match="either NAME or --clear"):
         registry.run(make_ctx(), ["sessions", "name", meta.id, "other", "--clear"])
     with pytest.raises(UsageError, match="missing NAME"):
@@ -154,8 +154,8 @@ def test_name_and_clear_conflict(registry: Registry, make_ctx: Ctx, service: Ses
 
 
 def test_name_errors(registry: Registry, make_ctx: Ctx, service: SessionService) -> None:
-    seed_session(service.repo, "one", name="taken")
-    other = seed_session(service.repo, "two")
+    seed(service.repo, "one", name="taken")
+    other = seed(service.repo, "two")
     with pytest.raises(SessionAlreadyExists):
         registry.run(make_ctx(), ["sessions", "name", other.id, "Taken"])
     with pytest.raises(InvalidName):
@@ -164,7 +164,7 @@ def test_name_errors(registry: Registry, make_ctx: Ctx, service: SessionService)
 
 
 def test_archive_unarchive(registry: Registry, make_ctx: Ctx, service: SessionService) -> None:
-    meta = seed_session(service.repo, "hello")
+    meta = seed(service.repo, "hello")
     result = registry.run(make_ctx(), ["sessions", "archive", meta.id])
     assert isinstance(result, SessionChanged)
     assert result.verb == "archived"
@@ -179,7 +179,7 @@ def test_archive_unarchive(registry: Registry, make_ctx: Ctx, service: SessionSe
 
 
 def test_delete_declined_deletes_nothing(registry: Registry, make_ctx: Ctx, service: SessionService) -> None:
-    meta = seed_session(service.repo, "hello", replies=["r"], name="precious")
+    meta = seed(service.repo, "hello", replies=["r"], name="precious")
     asker = Asker(False)
     result = registry.run(make_ctx(confirm=asker), ["sessions", "delete", "precious"])
     assert isinstance(result, Cancelled)
@@ -189,8 +189,8 @@ def test_delete_declined_deletes_nothing(registry: Registry, make_ctx: Ctx, serv
 
 
 def test_delete_confirmed(registry: Registry, make_ctx: Ctx, service: SessionService) -> None:
-    meta = seed_session(service.repo, "hello")
-    kept = seed_session(service.repo, "kept")
+    meta = seed(service.repo, "hello")
+    kept = seed(service.repo, "kept")
     asker = Asker(True)
     result = registry.run(make_ctx(confirm=asker), ["sessions", "rm", meta.id[:8]])
     assert isinstance(result, DeleteResult)
@@ -200,7 +200,7 @@ def test_delete_confirmed(registry: Registry, make_ctx: Ctx, service: SessionSer
 
 
 def test_delete_of_the_current_session_says_so(registry: Registry, service: SessionService) -> None:
-    meta = seed_session(service.repo, "hello")
+    meta = seed(service.repo, "hello")
     asker = Asker(False)
     ctx = CommandContext(service, confirm=asker, current_session_id=meta.id)
     registry.run(ctx, ["sessions", "delete", meta.id])
@@ -210,7 +210,7 @@ def test_delete_of_the_current_session_says_so(registry: Registry, service: Sess
 def test_delete_without_a_terminal_refuses(
     registry: Registry, make_ctx: Ctx, service: SessionService
 ) -> None:
-    meta = seed_session(service.repo, "hello")
+    meta = seed(service.repo, "hello")
     with pytest.raises(OperationRefused) as info:
         registry.run(make_ctx(confirm=None, prefix="chatcli "), ["sessions", "delete", meta.id])
     text = info.value.user_message()
@@ -221,13 +221,13 @@ def test_delete_without_a_terminal_refuses(
 
 
 def test_delete_with_yes_does_not_ask(registry: Registry, make_ctx: Ctx, service: SessionService) -> None:
-    meta = seed_session(service.repo, "hello")
+    meta = seed(service.repo, "hello")
     asker = Asker(False)
     assert isinstance(
         registry.run(make_ctx(confirm=asker), ["sessions", "delete", meta.id, "--yes"]), DeleteResult
     )
     assert asker.questions == []
-    other = seed_session(service.repo, "other")
+    other = seed(service.repo, "other")
     assert isinstance(
         registry.run(make_ctx(confirm=None), ["sessions", "delete", "-y", other.id]), DeleteResult
     )
@@ -249,9 +249,9 @@ def aged(service: SessionService) -> dict[str, str]:
     """Sessions of several ages: old active, old archived, recent."""
     now = utc_now()
     return {
-        "old": seed_session(service.repo, "old", when=now - timedelta(days=100)).id,
-        "old_archived": seed_session(service.repo, "oa", when=now - timedelta(days=100), archived=True).id,
-        "recent": seed_session(service.repo, "recent", when=now - timedelta(days=2)).id,
+        "old": seed(service.repo, "old", when=now - timedelta(days=100)).id,
+        "old_archived": seed(service.repo, "oa", when=now - timedelta(days=100), archived=True).id,
+        "recent": seed(service.repo, "recent", when=now - timedelta(days=2)).id,
     }
 
 
@@ -332,7 +332,7 @@ def test_prune_needs_older_than(registry: Registry, make_ctx: Ctx, aged: dict[st
 
 
 def test_export_prints_by_default(registry: Registry, make_ctx: Ctx, service: SessionService) -> None:
-    meta = seed_session(service.repo, "hello", replies=["world"], name="ex")
+    meta = seed(service.repo, "hello", replies=["world"], name="ex")
     result = registry.run(make_ctx(), ["sessions", "export", "ex"])
     assert isinstance(result, ExportResult)
     assert (result.session_id, result.fmt, result.path) == (meta.id, "markdown", None)
@@ -344,7 +344,7 @@ def test_export_prints_by_default(registry: Registry, make_ctx: Ctx, service: Se
 
 
 def test_export_markdown(registry: Registry, make_ctx: Ctx, service: SessionService) -> None:
-    meta = seed_session(service.repo, "How do I **bold**?", replies=["Like this."], name="md")
+    meta = seed(service.repo, "How do I **bold**?", replies=["Like this."], name="md")
     result = registry.run(make_ctx(), ["sessions", "export", "md"])
     assert isinstance(result, ExportResult) and result.text is not None
     text = result.text
@@ -358,7 +358,7 @@ def test_export_markdown(registry: Registry, make_ctx: Ctx, service: SessionServ
 def test_export_to_a_file_refuses_to_overwrite_without_force(
     registry: Registry, make_ctx: Ctx, service: SessionService, tmp_path: Path
 ) -> None:
-    meta = seed_session(service.repo, "hello", replies=["world"])
+    meta = seed(service.repo, "hello", replies=["world"])
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     target = out_dir / "s.json"
@@ -387,7 +387,7 @@ def test_export_failure_leaves_the_old_file_and_no_temporary(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    meta = seed_session(service.repo, "hello")
+    meta = seed(service.repo, "hello")
     target = tmp_path / "s.md"
     target.write_text("old content", encoding="utf-8")
 
@@ -405,7 +405,7 @@ def test_export_failure_leaves_the_old_file_and_no_temporary(
 def test_export_into_a_missing_folder(
     registry: Registry, make_ctx: Ctx, service: SessionService, tmp_path: Path
 ) -> None:
-    meta = seed_session(service.repo, "hello")
+    meta = seed(service.repo, "hello")
     with pytest.raises(StorageError):
         registry.run(make_ctx(), ["sessions", "export", meta.id, "-o", str(tmp_path / "nope" / "s.md")])
 
@@ -413,13 +413,13 @@ def test_export_into_a_missing_folder(
 def test_export_bad_format_is_a_usage_error(
     registry: Registry, make_ctx: Ctx, service: SessionService
 ) -> None:
-    meta = seed_session(service.repo, "hello")
+    meta = seed(service.repo, "hello")
     with pytest.raises(UsageError, match="markdown, json"):
         registry.run(make_ctx(), ["sessions", "export", meta.id, "--format", "pdf"])
 
 
 def test_import_and_fork(registry: Registry, make_ctx: Ctx, service: SessionService, tmp_path: Path) -> None:
-    source = seed_session(service.repo, "hello", replies=["world"], name="src")
+    source = seed(service.repo, "hello", replies=["world"], name="src")
     doc = json.loads(service.export(source.id))
     doc["session"]["id"] = "99999999-0000-4000-8000-000000000009"
     doc["session"]["name"] = "imported"

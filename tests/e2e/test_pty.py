@@ -16,11 +16,14 @@ import pexpect
 import pytest
 
 from chatcli.session.store import FileRepository
-from tests.repl.conftest import seed
+from tests.helpers import ago, seed
 
 pytestmark = pytest.mark.slow
 
-CHATCLI = Path(sys.executable).parent / "chatcli"
+#: The installed console script; a checkout that was not installed runs the same entry point
+#: through the interpreter (``chatcli = "chatcli.__main__:main"`` in pyproject.toml).
+_SCRIPT = Path(sys.executable).parent / "chatcli"
+CHATCLI = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "chatcli"]
 TIMEOUT = 15.0
 PROMPT = "you ›"
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
@@ -60,8 +63,6 @@ def sessions_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def spawn(tmp_path: Path, sessions_dir: Path) -> Iterator[Spawn]:
     """Start ``chatcli ARGS`` in a 40x120 terminal with sessions, home and logs under tmp_path."""
-    if not CHATCLI.exists():
-        pytest.skip(f"no chatcli console script next to {sys.executable}")
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("CHATCLI_", "OPENAI_")) and k != "NO_COLOR"
     }
@@ -78,8 +79,8 @@ def spawn(tmp_path: Path, sessions_dir: Path) -> Iterator[Spawn]:
 
     def start(*args: str) -> pexpect.spawn:
         child = pexpect.spawn(
-            str(CHATCLI),
-            ["--backend", "offline", *args],
+            CHATCLI[0],
+            [*CHATCLI[1:], "--backend", "offline", *args],
             env=env,
             cwd=str(tmp_path),
             dimensions=(40, 120),
@@ -130,9 +131,21 @@ def test_chat_leave_and_resume(spawn: Spawn, sessions_dir: Path) -> None:
 def test_tab_completes_a_session_id(spawn: Spawn, sessions_dir: Path, isolated_env: Path) -> None:
     repo = FileRepository(sessions_dir)
     target = seed(
-        repo, "fix the login page", name="fix-login", session_id="abcd1234-0000-4000-8000-000000000001"
+        repo,
+        "fix the login page",
+        replies=["hi there"],
+        when=ago(60),
+        name="fix-login",
+        session_id="abcd1234-0000-4000-8000-000000000001",
     )
-    seed(repo, "something else", name="other", session_id="abce5678-0000-4000-8000-000000000002")
+    seed(
+        repo,
+        "something else",
+        replies=["hi there"],
+        when=ago(60),
+        name="other",
+        session_id="abce5678-0000-4000-8000-000000000002",
+    )
 
     child = spawn()
     expect(child, PROMPT)
@@ -172,8 +185,8 @@ def test_deleting_the_current_session_starts_a_new_one(spawn: Spawn, sessions_di
 
 def test_resume_without_a_value_opens_the_picker(spawn: Spawn, sessions_dir: Path) -> None:
     repo = FileRepository(sessions_dir)
-    seed(repo, "alpha question", name="alpha-proj", minutes_ago=5)
-    beta = seed(repo, "beta question", name="beta-proj", minutes_ago=10)
+    seed(repo, "alpha question", replies=["hi there"], when=ago(5), name="alpha-proj")
+    beta = seed(repo, "beta question", replies=["hi there"], when=ago(10), name="beta-proj")
 
     child = spawn("--resume")
     expect(child, "Resume which session")

@@ -24,7 +24,7 @@ from chatcli.session.models import Message, SessionStatus
 from chatcli.session.outcomes import ListResult
 from chatcli.session.service import SessionService
 from chatcli.session.store import FileRepository, SessionsLocation
-from tests.repl.conftest import CTRL_C, ESC_ENTER, MakeRepl, Repl, ScriptedBackend, seed, until
+from tests.helpers import CTRL_C, ESC_ENTER, MakeRepl, Repl, ScriptedBackend, ago, seed, until
 
 PASTE_START = "\x1b[200~"
 PASTE_END = "\x1b[201~"
@@ -196,7 +196,7 @@ def test_resume_restores_history_and_reply_numbering_continues(repl: Repl) -> No
 
 
 def test_resume_by_id_prefix_of_a_saved_session(repl: Repl) -> None:
-    meta = seed(repl.repo, "an old question", reply="an old answer")
+    meta = seed(repl.repo, "an old question", replies=["an old answer"], when=ago(60))
 
     repl.run(f"/resume {meta.id[:6]}\r", "next\r")
 
@@ -208,7 +208,7 @@ def test_resume_by_id_prefix_of_a_saved_session(repl: Repl) -> None:
 
 
 def test_resume_shows_only_the_last_exchanges(repl: Repl) -> None:
-    meta = seed(repl.repo, "question 0", reply="answer 0")
+    meta = seed(repl.repo, "question 0", replies=["answer 0"], when=ago(60))
     for i in range(1, 5):
         repl.service.append(meta.id, Message(role="user", content=f"question {i}"))
         last = i == 4

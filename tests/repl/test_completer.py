@@ -24,7 +24,7 @@ from chatcli.repl.completion.completer import (
 from chatcli.repl.completion.snapshot import Snapshot, SnapshotCache, SnapshotEntry
 from chatcli.session.service import SessionService
 from chatcli.session.store import FileRepository
-from tests.repl.conftest import BASE, entry, seed, snapshot_of
+from tests.helpers import BASE, ago, entry, seed, snapshot_of
 
 ID_A = "1a2b3c4d-0000-4000-8000-00000000000a"
 ID_B = "1a2b9999-0000-4000-8000-00000000000b"
@@ -305,9 +305,9 @@ def test_no_disk_access_per_keystroke(
     registry: Registry, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     repo = FileRepository(tmp_path / "sessions")
-    fix = seed(repo, "the login page crashes", name="fix-login", minutes_ago=5)
-    other = seed(repo, "docker compose question", minutes_ago=10)
-    seed(repo, "an archived one", name="old-stuff", archived=True, minutes_ago=90)
+    fix = seed(repo, "the login page crashes", replies=["hi there"], when=ago(5), name="fix-login")
+    other = seed(repo, "docker compose question", replies=["hi there"], when=ago(10))
+    seed(repo, "an archived one", replies=["hi there"], when=ago(90), name="old-stuff", archived=True)
     snapshots = SnapshotCache(SessionService(repo))
     snapshots.refresh()
     completer = SessionCompleter(registry, snapshots.current)

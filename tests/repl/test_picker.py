@@ -10,7 +10,7 @@ from prompt_toolkit.output import DummyOutput
 
 from chatcli.repl.completion.snapshot import SnapshotEntry
 from chatcli.repl.picker import VISIBLE_ROWS, filter_entries, fuzzy_score, pick_session
-from tests.repl.conftest import CTRL_C, entry, snapshot_of
+from tests.helpers import CTRL_C, entry, snapshot_of
 
 ID_ALPHA = "aaaa0000-0000-4000-8000-000000000001"
 ID_BETA = "bbbb0000-0000-4000-8000-000000000002"

@@ -18,7 +18,7 @@ from chatcli.repl.completion.completer import MAX_ROWS, SessionCompleter, rank_s
 from chatcli.repl.completion.ranking import CompletionIndex, session_index, warm_session_index
 from chatcli.repl.completion.snapshot import Snapshot, SnapshotEntry
 from chatcli.session.fields import SessionStatus
-from tests.repl.conftest import BASE, Repl, entry, snapshot_of, until
+from tests.helpers import BASE, Repl, entry, snapshot_of, until
 
 Ranked = list[tuple[SnapshotEntry, str]]
 

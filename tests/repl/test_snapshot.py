@@ -9,8 +9,8 @@ from chatcli.session.models import SessionStatus
 from chatcli.session.repository import InMemoryRepository, SessionRepository
 from chatcli.session.service import SessionService
 from chatcli.session.store import FileRepository
-from tests.commands.conftest import at, seed_session
 from tests.conftest import TEST_LOCK_TIMEOUT
+from tests.helpers import at, seed
 
 
 @pytest.fixture(params=["file", "memory"])
@@ -22,7 +22,7 @@ def svc(request: pytest.FixtureRequest, repo: FileRepository) -> SessionService:
 
 def test_snapshot_follows_writes_of_another_process(repo: FileRepository) -> None:
     snapshots = SnapshotCache(SessionService(repo))
-    first = seed_session(repo, "first")
+    first = seed(repo, "first")
     snap = snapshots.refresh()
     assert [e.id for e in snap.entries] == [first.id]
     assert snapshots.current() is snap
@@ -30,7 +30,7 @@ def test_snapshot_follows_writes_of_another_process(repo: FileRepository) -> Non
 
     # Another FileRepository on the same folder stands in for another chatcli process.
     other = SessionService(FileRepository(repo.root, lock_timeout=TEST_LOCK_TIMEOUT))
-    second = seed_session(other.repo, "second", when=at(60))
+    second = seed(other.repo, "second", when=at(60))
     assert snapshots.is_stale() is True
     assert [e.id for e in snapshots.current().entries] == [first.id]  # the cache is never re-read implicitly
     refreshed = snapshots.refresh()
@@ -49,7 +49,7 @@ def test_snapshot_follows_writes_of_another_process(repo: FileRepository) -> Non
 
 
 def test_refresh_without_changes_keeps_the_snapshot(svc: SessionService) -> None:
-    seed_session(svc.repo, "one")
+    seed(svc.repo, "one")
     cache = SnapshotCache(svc)
     snap = cache.refresh()
     assert cache.refresh() is snap
@@ -57,7 +57,7 @@ def test_refresh_without_changes_keeps_the_snapshot(svc: SessionService) -> None
 
 
 def test_snapshot_entries_describe_the_sessions(svc: SessionService) -> None:
-    meta = seed_session(svc.repo, "what completion shows", replies=["r"], name="snap", archived=True)
+    meta = seed(svc.repo, "what completion shows", replies=["r"], name="snap", archived=True)
     cache = SnapshotCache(svc)
     assert cache.current().entries == ()
     (entry,) = cache.refresh().entries

@@ -19,7 +19,7 @@ from chatcli.session.models import Message, SessionMetadata, new_session_id
 from chatcli.session.repository import InMemoryRepository, SessionFilter, SessionRepository
 from chatcli.session.service import SessionService
 from chatcli.session.store import METADATA_FILE, FileRepository
-from tests.commands.conftest import at, seed_session
+from tests.helpers import at, seed
 
 FILTERS = [
     SessionFilter(),
@@ -215,7 +215,7 @@ def test_a_cut_listing_says_how_many_there_are() -> None:
 def _many(repo: FileRepository, count: int = 23) -> None:
     """Sessions with clashing ``last_active`` values (ties are broken by id) and both statuses."""
     for i in range(count):
-        seed_session(repo, f"session {i}", when=at(i // 3), archived=i % 4 == 0)
+        seed(repo, f"session {i}", when=at(i // 3), archived=i % 4 == 0)
 
 
 @pytest.mark.parametrize("status", [None, SessionStatus.ACTIVE, SessionStatus.ARCHIVED])

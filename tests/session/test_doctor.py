@@ -9,7 +9,6 @@ leave alone what cannot, never write outside the sessions folder, and be idempot
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import signal
@@ -18,7 +17,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -29,67 +28,13 @@ from chatcli.session.doctor import DoctorReport, Finding, run_doctor
 from chatcli.session.index import INDEX_DIR
 from chatcli.session.models import Message, SessionMetadata, SessionStatus, is_session_id, new_session_id
 from chatcli.session.store import CONVERSATION_FILE, METADATA_FILE, FileRepository
-from tests.helpers import confined_writes
+from tests.helpers import BASE, confined_writes, numbered, seed, tree
 
-BASE = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 QUARANTINE = ".quarantine"
 FIFTY_MB = 50 * 1024 * 1024
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def seed(
-    repo: FileRepository, count: int = 3, *, name: str | None = None, archived: bool = False
-) -> tuple[str, list[Message]]:
-    """A consistent session with ``count`` messages one second apart; returns its id and messages."""
-    messages = [
-        Message(
-            role="user" if i % 2 == 0 else "assistant",
-            content=f"message {i}",
-            timestamp=BASE + timedelta(seconds=i),
-            id=f"m{i}-{new_session_id()[:8]}",
-        )
-        for i in range(count)
-    ]
-    meta = SessionMetadata(
-        id=new_session_id(),
-        status=SessionStatus.ARCHIVED if archived else SessionStatus.ACTIVE,
-        created=BASE,
-        last_active=messages[-1].timestamp if messages else BASE,
-        first_message="message 0" if messages else "",
-        name=name,
-        message_count=count,
-    )
-    repo.create(meta, messages)
-    return meta.id, messages
-
-
-def tree(root: Path) -> dict[str, tuple[str, int, str]]:
-    """Everything under ``root`` without following links: kind, permission bits, content digest.
-
-    The metadata index (``.index/``) is left out: it is a cache that readers may refresh, and its
-    agreement with the files is checked on its own (``index_problems``).
-    """
-    found: dict[str, tuple[str, int, str]] = {}
-    if not os.path.lexists(root):
-        return found
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames[:] = [d for d in dirnames if d != INDEX_DIR]
-        for name in dirnames + filenames:
-            path = Path(dirpath) / name
-            st = os.lstat(path)
-            rel = str(path.relative_to(root))
-            mode = stat.S_IMODE(st.st_mode)
-            if stat.S_ISLNK(st.st_mode):
-                found[rel] = ("link", 0, os.readlink(path))
-            elif stat.S_ISDIR(st.st_mode):
-                found[rel] = ("dir", mode, "")
-            elif stat.S_ISREG(st.st_mode):
-                found[rel] = ("file", mode, hashlib.sha256(path.read_bytes()).hexdigest())
-            else:
-                found[rel] = ("special", mode, "")
-    return found
 
 
 def quarantined_blobs(repo: FileRepository) -> list[bytes]:
@@ -163,7 +108,8 @@ Build = Callable[[FileRepository, Path], Case]
 
 
 def torn_tail(repo: FileRepository, outside: Path) -> Case:
-    sid, msgs = seed(repo, 3)
+    msgs = numbered(3)
+    sid = seed(repo, messages=msgs).id
     torn = b'{"role": "user", "content": "half a mess'
     with conv_path(repo, sid).open("ab") as fh:
         fh.write(torn)
@@ -171,7 +117,8 @@ def torn_tail(repo: FileRepository, outside: Path) -> Case:
 
 
 def missing_final_newline(repo: FileRepository, outside: Path) -> Case:
-    sid, msgs = seed(repo, 3)
+    msgs = numbered(3)
+    sid = seed(repo, messages=msgs).id
     path = conv_path(repo, sid)
     path.write_bytes(path.read_bytes()[:-1])
 
@@ -182,7 +129,8 @@ def missing_final_newline(repo: FileRepository, outside: Path) -> Case:
 
 
 def bad_lines_in_the_middle(repo: FileRepository, outside: Path) -> Case:
-    sid, msgs = seed(repo, 4)
+    msgs = numbered(4)
+    sid = seed(repo, messages=msgs).id
     path = conv_path(repo, sid)
     lines = path.read_bytes().split(b"\n")[:-1]
     bad = [b"this is not json at all", b'{"role": "robot", "content": 1}']
@@ -197,7 +145,8 @@ def bad_lines_in_the_middle(repo: FileRepository, outside: Path) -> Case:
 
 def metadata_damage(kind: str) -> Build:
     def build(repo: FileRepository, outside: Path) -> Case:
-        sid, msgs = seed(repo, 3, name="keep-me", archived=True)
+        msgs = numbered(3)
+        sid = seed(repo, messages=msgs, name="keep-me", archived=True).id
         path = repo.root / sid / METADATA_FILE
         good = json.loads(path.read_bytes())
         broken = {
@@ -224,7 +173,7 @@ def metadata_damage(kind: str) -> Build:
 
 
 def future_version(repo: FileRepository, outside: Path) -> Case:
-    sid, _msgs = seed(repo, 3)
+    sid = seed(repo, messages=numbered(3)).id
     write_metadata_json(repo, sid, lambda doc: doc.update(version=999, shiny_new_field=[1, 2]))
     with conv_path(repo, sid).open("ab") as fh:
         fh.write(b'{"torn": ')  # even a repairable problem is left alone in a newer session
@@ -232,7 +181,8 @@ def future_version(repo: FileRepository, outside: Path) -> Case:
 
 
 def count_disagrees(repo: FileRepository, outside: Path) -> Case:
-    sid, msgs = seed(repo, 3)
+    msgs = numbered(3)
+    sid = seed(repo, messages=msgs).id
     write_metadata_json(repo, sid, lambda doc: doc.update(message_count=99))
 
     def check(repo: FileRepository) -> None:
@@ -242,7 +192,8 @@ def count_disagrees(repo: FileRepository, outside: Path) -> Case:
 
 
 def last_active_behind(repo: FileRepository, outside: Path) -> Case:
-    sid, msgs = seed(repo, 3)
+    msgs = numbered(3)
+    sid = seed(repo, messages=msgs).id
     write_metadata_json(repo, sid, lambda doc: doc.update(last_active=(BASE - timedelta(days=1)).isoformat()))
 
     def check(repo: FileRepository) -> None:
@@ -252,7 +203,8 @@ def last_active_behind(repo: FileRepository, outside: Path) -> Case:
 
 
 def stray_temp_file(repo: FileRepository, outside: Path) -> Case:
-    sid, msgs = seed(repo, 2)
+    msgs = numbered(2)
+    sid = seed(repo, messages=msgs).id
     leftover = (repo.root / sid / METADATA_FILE).read_bytes()[:30]
     (repo.root / sid / f".{METADATA_FILE}.4242.deadbeef.tmp").write_bytes(leftover)
 
@@ -274,7 +226,7 @@ def stale_lock(repo: FileRepository, outside: Path) -> Case:
 
 
 def staging_leftover(repo: FileRepository, outside: Path) -> Case:
-    sid, _msgs = seed(repo, 2)
+    sid = seed(repo, messages=numbered(2)).id
     staging = repo.root / f".staging-{sid}-abcd1234"
     os.rename(repo.root / sid, staging)  # a fork killed before its final rename (its lock file stays)
     blobs = [(staging / CONVERSATION_FILE).read_bytes(), (staging / METADATA_FILE).read_bytes()]
@@ -289,7 +241,7 @@ def staging_leftover(repo: FileRepository, outside: Path) -> Case:
 
 
 def deleted_leftover(repo: FileRepository, outside: Path) -> Case:
-    sid, _msgs = seed(repo, 2)
+    sid = seed(repo, messages=numbered(2)).id
     doomed = repo.root / f".deleted-{sid}-abcd1234"
     os.rename(repo.root / sid, doomed)  # a delete killed right after its rename
 
@@ -301,7 +253,8 @@ def deleted_leftover(repo: FileRepository, outside: Path) -> Case:
 
 
 def wrong_permissions(repo: FileRepository, outside: Path) -> Case:
-    sid, msgs = seed(repo, 2)
+    msgs = numbered(2)
+    sid = seed(repo, messages=msgs).id
     folder = repo.root / sid
     for name in (METADATA_FILE, CONVERSATION_FILE):
         (folder / name).chmod(0o644)
@@ -317,7 +270,7 @@ def wrong_permissions(repo: FileRepository, outside: Path) -> Case:
 
 def symlinked_session_folder(repo: FileRepository, outside: Path) -> Case:
     elsewhere = FileRepository(outside / "other-sessions")
-    sid, _ = seed(elsewhere, 2)
+    sid = seed(elsewhere, messages=numbered(2)).id
     with conv_path(elsewhere, sid).open("ab") as fh:
         fh.write(b'{"torn')  # bait: a repair through the link would write outside
     elsewhere.close()  # its own index connection must not change the snapshot later
@@ -326,7 +279,7 @@ def symlinked_session_folder(repo: FileRepository, outside: Path) -> Case:
 
 
 def symlinked_metadata_file(repo: FileRepository, outside: Path) -> Case:
-    sid, _ = seed(repo, 2)
+    sid = seed(repo, messages=numbered(2)).id
     target = outside / "planted.json"
     target.write_bytes(b"[not metadata")
     (repo.root / sid / METADATA_FILE).unlink()
@@ -335,7 +288,7 @@ def symlinked_metadata_file(repo: FileRepository, outside: Path) -> Case:
 
 
 def fifo_transcript(repo: FileRepository, outside: Path) -> Case:
-    sid, _ = seed(repo, 2)
+    sid = seed(repo, messages=numbered(2)).id
     conv_path(repo, sid).unlink()
     os.mkfifo(conv_path(repo, sid), 0o600)
     return Case(sid, "not a regular file", repairable=False)
@@ -409,8 +362,8 @@ def _check_after_repair(repo: FileRepository, cases: list[Case], good: Mapping[s
 
 
 def test_healthy_store_has_no_findings(repo: FileRepository, tmp_path: Path) -> None:
-    seed(repo, 3)
-    seed(repo, 1, name="named", archived=True)
+    seed(repo, messages=numbered(3))
+    seed(repo, messages=numbered(1), name="named", archived=True)
     metadata_only = SessionMetadata.new(new_session_id(), "")
     repo.save(metadata_only)
     before = tree(tmp_path)
@@ -433,7 +386,8 @@ def test_missing_sessions_folder_is_healthy_and_stays_missing(repo: FileReposito
 def test_each_damage_is_found_and_repaired(
     repo: FileRepository, tmp_path: Path, outside: Path, build: Build
 ) -> None:
-    good_id, good_msgs = seed(repo, 2, name="healthy")
+    good_msgs = numbered(2)
+    good_id = seed(repo, messages=good_msgs, name="healthy").id
     case = build(repo, outside)
     before = tree(tmp_path)
 
@@ -477,7 +431,8 @@ def test_each_damage_is_found_and_repaired(
 
 
 def test_every_damage_at_once(repo: FileRepository, tmp_path: Path, outside: Path) -> None:
-    good_id, good_msgs = seed(repo, 2, name="healthy")
+    good_msgs = numbered(2)
+    good_id = seed(repo, messages=good_msgs, name="healthy").id
     cases = [build(repo, outside) for build in DAMAGES]
     before = tree(tmp_path)
 
@@ -549,7 +504,8 @@ def _check_json_shape(doc: dict[str, Any], root: Path, repaired: bool) -> list[d
 
 
 def test_doctor_through_the_cli(repo: FileRepository, outside: Path) -> None:
-    good_id, good_msgs = seed(repo, 2, name="healthy")
+    good_msgs = numbered(2)
+    good_id = seed(repo, messages=good_msgs, name="healthy").id
     builds = [torn_tail, bad_lines_in_the_middle, metadata_damage("json-array"), future_version]
     builds += [stale_lock, wrong_permissions, symlinked_session_folder, non_session_folder]
     cases = [build(repo, outside) for build in builds]
@@ -593,7 +549,7 @@ def test_doctor_through_the_cli(repo: FileRepository, outside: Path) -> None:
 
 def test_doctor_exit_code_says_whether_problems_remain(repo: FileRepository, outside: Path) -> None:
     """0 when healthy (or everything was repaired), 1 while problems remain: scripts can rely on it."""
-    seed(repo, 2, name="fine")
+    seed(repo, messages=numbered(2), name="fine")
     assert run_cli(repo.root, "doctor").returncode == 0
     torn_tail(repo, outside)
     found = run_cli(repo.root, "doctor")

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import errno
 import os
-import pwd
 import random
 import shutil
 import signal
@@ -39,8 +38,7 @@ from chatcli.session.models import Message, SessionMetadata, new_session_id
 from chatcli.session.service import SessionService
 from chatcli.session.store import CONVERSATION_FILE, METADATA_FILE, FileRepository
 from chatcli.session.transfer import export_json
-from tests.helpers import REPO_ROOT, run_as_nobody
-from tests.session.test_doctor import seed, tree
+from tests.helpers import REPO_ROOT, locked_out, numbered, run_unprivileged, seed, tree, unprivileged_ids
 
 # --------------------------------------------------------------------------- the injector
 
@@ -117,9 +115,12 @@ class Seeded:
 
 def make_template(root: Path, work: Path) -> Seeded:
     repo = FileRepository(root)
-    alpha, alpha_msgs = seed(repo, 3, name="alpha")
-    beta, beta_msgs = seed(repo, 2, archived=True)
-    torn, torn_msgs = seed(repo, 2)
+    alpha_msgs = numbered(3)
+    alpha = seed(repo, messages=alpha_msgs, name="alpha").id
+    beta_msgs = numbered(2)
+    beta = seed(repo, messages=beta_msgs, archived=True).id
+    torn_msgs = numbered(2)
+    torn = seed(repo, messages=torn_msgs).id
     torn_bytes = b'{"role": "assistant", "content": "cut sh'
     with (root / torn / CONVERSATION_FILE).open("ab") as fh:
         fh.write(torn_bytes)
@@ -423,7 +424,7 @@ def test_crash_storm(repo: FileRepository) -> None:
     rng = random.Random(6_2025)
     started = time.monotonic()
     for _ in range(3):
-        seed(repo, 2)
+        seed(repo, messages=numbered(2))
     ledger = Ledger()
     for sid in [m.id for m in repo.list()]:
         ledger.acked[sid] = [m.id for m in repo.load_messages(sid).messages]
@@ -549,9 +550,9 @@ def sandbox() -> Iterator[Path]:
         shutil.rmtree(folder)
 
 
-def as_nobody(fn: Callable[[], dict[str, str]]) -> dict[str, str]:
-    """``fn``'s result, computed by a child that dropped to nobody:nogroup."""
-    return dict(run_as_nobody(fn))
+def unprivileged(fn: Callable[[], dict[str, str]]) -> dict[str, str]:
+    """``fn``'s result, computed by a child without root's powers (nobody:nogroup, as root)."""
+    return dict(run_unprivileged(fn))
 
 
 def _outcomes(root: Path, s: Seeded) -> dict[str, str]:
@@ -571,21 +572,21 @@ def _outcomes(root: Path, s: Seeded) -> dict[str, str]:
     return results
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop to another user")
 def test_read_only_folder_for_its_owner(sandbox: Path) -> None:
-    """chmod 0500 folders (0600 files) owned by nobody, used by nobody: reads work, writes are
-    PermissionDenied, and a write that got half-way (the transcript line) is rolled back."""
+    """chmod 0500 folders (0600 files) owned and used by the unprivileged user (nobody, as root):
+    reads work, writes are PermissionDenied, and a write that got half-way (the transcript line) is
+    rolled back."""
     root = sandbox / "sessions"
     s = make_template(root, sandbox)
     os.chmod(s.import_file, 0o644)
-    nobody = pwd.getpwnam("nobody")
+    uid, gid = unprivileged_ids()
     for path in [root, *root.rglob("*")]:
-        os.chown(path, nobody.pw_uid, nobody.pw_gid, follow_symlinks=False)
+        os.chown(path, uid, gid, follow_symlinks=False)
         if path.is_dir():
             path.chmod(0o500)
     before = tree(root)
 
-    results = as_nobody(lambda: _outcomes(root, s))
+    results = unprivileged(lambda: _outcomes(root, s))
 
     for name, result in results.items():
         if name.startswith("read:") or name == "doctor":
@@ -598,16 +599,17 @@ def test_read_only_folder_for_its_owner(sandbox: Path) -> None:
     assert tree(root) == {k: (v[0], 0o700 if v[0] == "dir" else v[1], v[2]) for k, v in before.items()}
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop to another user")
 def test_folder_owned_by_someone_else(sandbox: Path) -> None:
-    """A root-owned 0700 sessions folder used by nobody: every call, doctor included, is a clear
-    PermissionDenied (never a raw OSError), and nothing changes."""
+    """A root-owned 0700 sessions folder used by nobody (as another user: a folder closed to it):
+    every call, doctor included, is a clear PermissionDenied (never a raw OSError), and nothing
+    changes."""
     root = sandbox / "sessions"
     s = make_template(root, sandbox)
     os.chmod(s.import_file, 0o644)
     before = tree(root)
 
-    results = as_nobody(lambda: _outcomes(root, s))
+    with locked_out(root):
+        results = unprivileged(lambda: _outcomes(root, s))
 
     for name, result in results.items():
         assert result.startswith("PermissionDenied: Permission denied"), (name, result)

@@ -25,8 +25,7 @@ from chatcli.session.errors import InvalidName, SessionError, SessionNotFound, U
 from chatcli.session.models import Message, SessionStatus, new_session_id
 from chatcli.session.service import SessionService
 from chatcli.session.store import CONVERSATION_FILE, METADATA_FILE, FileRepository, discover_sessions_dir
-from tests.helpers import confined_writes
-from tests.session.test_doctor import seed, tree
+from tests.helpers import confined_writes, numbered, seed, tree
 
 #: Names, ids and references a user (or a script fed untrusted data) could type.
 HOSTILE: dict[str, str] = {
@@ -70,7 +69,8 @@ def _clear(message: str, hostile: str) -> None:
 
 @pytest.mark.parametrize("text", list(HOSTILE.values()), ids=list(HOSTILE))
 def test_hostile_names_and_ids_through_the_service(repo: FileRepository, tmp_path: Path, text: str) -> None:
-    victim, msgs = seed(repo, 2, name="victim")
+    msgs = numbered(2)
+    victim = seed(repo, messages=msgs, name="victim").id
     svc = SessionService(repo)
     inside = tree(repo.root)
     everything = tree(tmp_path)
@@ -151,7 +151,8 @@ CLEAR_MESSAGES = ("not found", "Invalid session name", "Usage", "unknown option"
 
 
 def test_hostile_names_and_ids_through_the_cli(repo: FileRepository, tmp_path: Path) -> None:
-    victim, msgs = seed(repo, 2, name="victim")
+    msgs = numbered(2)
+    victim = seed(repo, messages=msgs, name="victim").id
     work = tmp_path / "work"
     work.mkdir()
     everything = tree(tmp_path)
@@ -205,7 +206,7 @@ def _plant(tmp_path: Path, where: str) -> Planted:
     (project / ".git").mkdir(parents=True)
     outside = tmp_path / "outside"
     bait_repo = FileRepository(outside / "sessions")
-    bait, _ = seed(bait_repo, 2, name="bait")
+    bait = seed(bait_repo, messages=numbered(2), name="bait").id
     good = None
     if where == ".amazonq":
         os.symlink(outside, project / ".amazonq")
@@ -214,7 +215,7 @@ def _plant(tmp_path: Path, where: str) -> Planted:
         os.symlink(outside / "sessions", project / ".amazonq" / "sessions")
     else:
         real = FileRepository(project / ".amazonq" / "sessions")
-        good, _ = seed(real, 1, name="good")
+        good = seed(real, messages=numbered(1), name="good").id
         os.symlink(outside / "sessions" / bait, real.root / bait)
     return Planted(project, outside, bait, good)
 
@@ -321,7 +322,7 @@ FIVE_MB = 5 * 1024 * 1024
 def test_hostile_message_text_is_stored_exactly_and_shown_safely(
     repo: FileRepository, tmp_path: Path
 ) -> None:
-    sid, _ = seed(repo, 1)
+    sid = seed(repo, messages=numbered(1)).id
     unit = "pasted line [bold]not bold[/] \x1b[31m\n"
     paste = (unit * (FIVE_MB // len(unit) + 1))[:FIVE_MB]
     sent = [Message(role="user", content=paste)]
@@ -359,7 +360,8 @@ def test_hostile_message_text_is_stored_exactly_and_shown_safely(
 
 
 def test_invalid_utf8_written_by_hand(repo: FileRepository, tmp_path: Path) -> None:
-    sid, msgs = seed(repo, 2)
+    msgs = numbered(2)
+    sid = seed(repo, messages=msgs).id
     path = repo.root / sid / CONVERSATION_FILE
     bad = b'{"role": "user", "content": "caf\xc3 \xff\xfe visible", '
     bad += b'"timestamp": "2025-03-01T12:00:09Z", "id": "u8"}\n'
@@ -392,7 +394,7 @@ def test_invalid_utf8_written_by_hand(repo: FileRepository, tmp_path: Path) -> N
 
 def test_hostile_names_and_first_messages_planted_in_metadata(repo: FileRepository, tmp_path: Path) -> None:
     """A cloned repository can plant metadata with any name; listings still show it harmlessly."""
-    sid, _ = seed(repo, 1)
+    sid = seed(repo, messages=numbered(1)).id
     path = repo.root / sid / METADATA_FILE
     doc = json.loads(path.read_bytes())
     doc.update(name=f"{MARKUP}\x1b[2J\u202e", first_message=f"{LINK_MARKUP} \x1b]52;c;aGk=\x07")
@@ -421,12 +423,12 @@ def _metadata_damages(good: dict[str, Any]) -> dict[str, bytes]:
 
 
 def test_broken_metadata_never_hides_the_good_sessions(repo: FileRepository, tmp_path: Path) -> None:
-    good = [seed(repo, 2, name=f"good-{i}")[0] for i in range(2)]
-    good.append(seed(repo, 1, archived=True)[0])
+    good = [seed(repo, messages=numbered(2), name=f"good-{i}").id for i in range(2)]
+    good.append(seed(repo, messages=numbered(1), archived=True).id)
     template = json.loads((repo.root / good[0] / METADATA_FILE).read_bytes())
     bad: dict[str, str] = {}
     for kind, data in _metadata_damages(template).items():
-        sid, _ = seed(repo, 2)
+        sid = seed(repo, messages=numbered(2)).id
         (repo.root / sid / METADATA_FILE).write_bytes(data)
         bad[kind] = sid
     before = tree(repo.root)

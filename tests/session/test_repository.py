@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -19,18 +18,7 @@ from chatcli.session.repository import (
     Transcript,
     apply_filter,
 )
-from chatcli.session.store import FileRepository
-from tests.conftest import TEST_LOCK_TIMEOUT
 from tests.helpers import assistant, make_meta, user
-
-
-@pytest.fixture(params=["memory", "file"])
-def any_repo(request: pytest.FixtureRequest, tmp_path: Path) -> SessionRepository:
-    """Each contract test runs once per implementation."""
-    if request.param == "memory":
-        return InMemoryRepository()
-    return FileRepository(tmp_path / "sessions", lock_timeout=TEST_LOCK_TIMEOUT)
-
 
 # --------------------------------------------------------------------------- the seed plan, verbatim
 

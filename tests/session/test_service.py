@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -19,21 +17,10 @@ from chatcli.session.errors import (
     SessionNotFound,
 )
 from chatcli.session.models import Message, SessionMetadata, SessionStatus, utc_now
-from chatcli.session.repository import InMemoryRepository, SessionFilter, SessionList, SessionRepository
+from chatcli.session.repository import SessionFilter, SessionList, SessionRepository
 from chatcli.session.service import SessionService
 from chatcli.session.store import FileRepository
-from tests.commands.conftest import at, seed_session
-from tests.conftest import TEST_LOCK_TIMEOUT
-
-CORPUS_SCRIPT = Path("/work/shared/bench/make_corpus.py")
-
-
-@pytest.fixture(params=["file", "memory"])
-def any_repo(request: pytest.FixtureRequest, tmp_path: Path) -> SessionRepository:
-    """Rules that do not depend on the storage run once per implementation."""
-    if request.param == "memory":
-        return InMemoryRepository()
-    return FileRepository(tmp_path / "sessions", lock_timeout=TEST_LOCK_TIMEOUT)
+from tests.helpers import TEST_LOCK_TIMEOUT, at, seed, write_corpus
 
 
 @pytest.fixture
@@ -63,10 +50,10 @@ def messages_of(service: SessionService, session_id: str) -> list[tuple[str, str
 
 
 def test_list_defaults_to_active_newest_first(svc: SessionService) -> None:
-    old = seed_session(svc.repo, "old", when=at(0))
-    new = seed_session(svc.repo, "new", when=at(10))
-    middle = seed_session(svc.repo, "middle", when=at(5))
-    archived = seed_session(svc.repo, "archived", when=at(20), archived=True)
+    old = seed(svc.repo, "old", when=at(0))
+    new = seed(svc.repo, "new", when=at(10))
+    middle = seed(svc.repo, "middle", when=at(5))
+    archived = seed(svc.repo, "archived", when=at(20), archived=True)
 
     result = svc.list_sessions()
     assert ids(result.sessions) == [new.id, middle.id, old.id]
@@ -78,10 +65,10 @@ def test_list_defaults_to_active_newest_first(svc: SessionService) -> None:
 
 
 def test_list_search_matches_name_and_first_message_ignoring_case(svc: SessionService) -> None:
-    by_text = seed_session(svc.repo, "Fix the DOCKER build", when=at(0))
-    by_name = seed_session(svc.repo, "unrelated", when=at(1), name="docker-notes")
-    seed_session(svc.repo, "something else", when=at(2), replies=["docker is only in a reply"])
-    archived = seed_session(svc.repo, "docker archived", when=at(3), archived=True)
+    by_text = seed(svc.repo, "Fix the DOCKER build", when=at(0))
+    by_name = seed(svc.repo, "unrelated", when=at(1), name="docker-notes")
+    seed(svc.repo, "something else", when=at(2), replies=["docker is only in a reply"])
+    archived = seed(svc.repo, "docker archived", when=at(3), archived=True)
 
     found = svc.list_sessions(search="dOcKeR")
     assert ids(found.sessions) == [by_name.id, by_text.id]
@@ -95,7 +82,7 @@ def test_list_search_matches_name_and_first_message_ignoring_case(svc: SessionSe
 
 
 def test_list_limit_keeps_the_newest(svc: SessionService) -> None:
-    made = [seed_session(svc.repo, f"s{i}", when=at(i)) for i in range(5)]
+    made = [seed(svc.repo, f"s{i}", when=at(i)) for i in range(5)]
     assert ids(svc.list_sessions(limit=2).sessions) == [made[4].id, made[3].id]
     assert len(svc.list_sessions(limit=50).sessions) == 5
 
@@ -104,7 +91,7 @@ def test_list_limit_keeps_the_newest(svc: SessionService) -> None:
 
 
 def test_show_returns_the_last_messages_and_the_total(svc: SessionService) -> None:
-    meta = seed_session(svc.repo, "q0", when=at(0), replies=[f"a{i}" for i in range(1, 10)])
+    meta = seed(svc.repo, "q0", when=at(0), replies=[f"a{i}" for i in range(1, 10)])
     detail = svc.show(meta.id, last=3)
     assert detail.metadata.id == meta.id
     assert detail.total_messages == 10
@@ -123,22 +110,22 @@ def test_show_unknown_session(svc: SessionService) -> None:
 
 
 def test_resolve_full_id_in_any_case(svc: SessionService) -> None:
-    meta = seed_session(svc.repo, "hello")
+    meta = seed(svc.repo, "hello")
     assert svc.resolve(meta.id).id == meta.id
     assert svc.resolve(meta.id.upper()).id == meta.id
     assert svc.resolve(f"  {meta.id}  ").id == meta.id
 
 
 def test_resolve_unique_prefix(svc: SessionService) -> None:
-    one = seed_session(svc.repo, "one", session_id="1111aaaa-0000-4000-8000-000000000001")
-    two = seed_session(svc.repo, "two", session_id="2222bbbb-0000-4000-8000-000000000002")
+    one = seed(svc.repo, "one", session_id="1111aaaa-0000-4000-8000-000000000001")
+    two = seed(svc.repo, "two", session_id="2222bbbb-0000-4000-8000-000000000002")
     assert svc.resolve("1111").id == one.id
     assert svc.resolve("2222BB").id == two.id
     assert svc.resolve("1111aaaa-0000").id == one.id
 
 
 def test_resolve_short_prefix_is_refused_with_a_reason(svc: SessionService) -> None:
-    seed_session(svc.repo, "one", session_id="abcdef00-0000-4000-8000-000000000001")
+    seed(svc.repo, "one", session_id="abcdef00-0000-4000-8000-000000000001")
     with pytest.raises(SessionNotFound) as info:
         svc.resolve("abc")
     text = info.value.user_message()
@@ -147,9 +134,9 @@ def test_resolve_short_prefix_is_refused_with_a_reason(svc: SessionService) -> N
 
 
 def test_resolve_ambiguous_prefix_lists_the_candidates(svc: SessionService) -> None:
-    first = seed_session(svc.repo, "first one", session_id="abcd1234-0000-4000-8000-000000000001")
-    second = seed_session(svc.repo, "second one", session_id="abcd1234-0000-4000-8000-000000000002")
-    other = seed_session(svc.repo, "other", session_id="abce0000-0000-4000-8000-000000000003")
+    first = seed(svc.repo, "first one", session_id="abcd1234-0000-4000-8000-000000000001")
+    second = seed(svc.repo, "second one", session_id="abcd1234-0000-4000-8000-000000000002")
+    other = seed(svc.repo, "other", session_id="abce0000-0000-4000-8000-000000000003")
     with pytest.raises(AmbiguousId) as info:
         svc.resolve("abcd")
     assert sorted(c.split()[0] for c in info.value.candidates) == sorted([first.id, second.id])
@@ -163,21 +150,21 @@ def test_resolve_ambiguous_prefix_lists_the_candidates(svc: SessionService) -> N
 
 
 def test_resolve_by_name_exact_and_ignoring_case(svc: SessionService) -> None:
-    meta = seed_session(svc.repo, "hello", name="Fix-Login")
+    meta = seed(svc.repo, "hello", name="Fix-Login")
     assert svc.resolve("Fix-Login").id == meta.id
     assert svc.resolve("fix-login").id == meta.id
     assert svc.resolve("FIX-LOGIN").id == meta.id
 
 
 def test_name_beats_id_prefix(svc: SessionService) -> None:
-    by_prefix = seed_session(svc.repo, "by prefix", session_id="beef0000-0000-4000-8000-000000000001")
-    by_name = seed_session(svc.repo, "by name", name="beef")
+    by_prefix = seed(svc.repo, "by prefix", session_id="beef0000-0000-4000-8000-000000000001")
+    by_name = seed(svc.repo, "by name", name="beef")
     assert svc.resolve("beef").id == by_name.id
     assert svc.resolve("beef0").id == by_prefix.id
 
 
 def test_resolve_nothing_matches(svc: SessionService) -> None:
-    seed_session(svc.repo, "hello", name="present")
+    seed(svc.repo, "hello", name="present")
     for ref in ("absent", "", "   ", "ffff", "ffffffff-0000-4000-8000-000000000000", "../etc"):
         with pytest.raises(SessionNotFound):
             svc.resolve(ref)
@@ -187,7 +174,7 @@ def test_resolve_nothing_matches(svc: SessionService) -> None:
 
 
 def test_rename_sets_and_clears(svc: SessionService) -> None:
-    meta = seed_session(svc.repo, "hello")
+    meta = seed(svc.repo, "hello")
     assert svc.rename(meta.id[:6], "fix-login_2").name == "fix-login_2"
     assert svc.repo.get(meta.id).name == "fix-login_2"
     assert svc.rename("fix-login_2", None).name is None
@@ -195,8 +182,8 @@ def test_rename_sets_and_clears(svc: SessionService) -> None:
 
 
 def test_rename_to_a_taken_name_ignoring_case(svc: SessionService) -> None:
-    taken = seed_session(svc.repo, "first", name="deploy")
-    other = seed_session(svc.repo, "second")
+    taken = seed(svc.repo, "first", name="deploy")
+    other = seed(svc.repo, "second")
     with pytest.raises(SessionAlreadyExists) as info:
         svc.rename(other.id, "DEPLOY")
     assert taken.id[:8] in info.value.user_message()
@@ -219,8 +206,8 @@ class NoFullListing:
 
 
 def test_name_checks_look_the_name_up_instead_of_listing(any_repo: SessionRepository) -> None:
-    taken = seed_session(any_repo, "first", name="deploy")
-    other = seed_session(any_repo, "second")
+    taken = seed(any_repo, "first", name="deploy")
+    other = seed(any_repo, "second")
     svc = SessionService(cast(SessionRepository, NoFullListing(any_repo)))
     with pytest.raises(SessionAlreadyExists):
         svc.rename(other.id, "Deploy")
@@ -236,7 +223,7 @@ def test_name_checks_look_the_name_up_instead_of_listing(any_repo: SessionReposi
     ["", "has space", "-starts-with-dash", "x" * 101, "[bold red]x[/]", "evil\x1b[2J", "rtl\u202eexe", "é"],
 )
 def test_rename_rejects_invalid_names_and_keeps_the_old_one(svc: SessionService, bad: str) -> None:
-    meta = seed_session(svc.repo, "hello", name="keep-me")
+    meta = seed(svc.repo, "hello", name="keep-me")
     with pytest.raises(InvalidName) as info:
         svc.rename(meta.id, bad)
     assert "\x1b" not in info.value.user_message()
@@ -247,7 +234,7 @@ def test_rename_rejects_invalid_names_and_keeps_the_old_one(svc: SessionService,
 
 
 def test_archive_and_unarchive(svc: SessionService) -> None:
-    meta = seed_session(svc.repo, "hello", name="arch")
+    meta = seed(svc.repo, "hello", name="arch")
     assert svc.archive("arch").status is SessionStatus.ARCHIVED
     assert svc.list_sessions().sessions == []
     assert ids(svc.list_sessions(status="archived").sessions) == [meta.id]
@@ -256,8 +243,8 @@ def test_archive_and_unarchive(svc: SessionService) -> None:
 
 
 def test_delete_removes_only_the_named_session(svc: SessionService) -> None:
-    doomed = seed_session(svc.repo, "doomed", name="doomed")
-    kept = seed_session(svc.repo, "kept")
+    doomed = seed(svc.repo, "doomed", name="doomed")
+    kept = seed(svc.repo, "kept")
     result = svc.delete("doomed")
     assert result.metadata.id == doomed.id
     assert not svc.repo.exists(doomed.id)
@@ -270,9 +257,9 @@ def test_delete_removes_only_the_named_session(svc: SessionService) -> None:
 
 
 def test_search_hits_carry_snippet_role_and_session_newest_first(svc: SessionService) -> None:
-    older = seed_session(svc.repo, "how do I retry with BACKOFF?", when=at(0), name="retries")
-    newer = seed_session(svc.repo, "unrelated", when=at(10), replies=["use exponential backoff here"])
-    seed_session(svc.repo, "nothing to see", when=at(20), replies=["really nothing"])
+    older = seed(svc.repo, "how do I retry with BACKOFF?", when=at(0), name="retries")
+    newer = seed(svc.repo, "unrelated", when=at(10), replies=["use exponential backoff here"])
+    seed(svc.repo, "nothing to see", when=at(20), replies=["really nothing"])
 
     result = svc.search("Backoff")
     assert result.query == "Backoff"
@@ -288,7 +275,7 @@ def test_search_hits_carry_snippet_role_and_session_newest_first(svc: SessionSer
 
 def test_search_snippet_of_a_long_message_is_cut_around_the_match(svc: SessionService) -> None:
     body = "lorem " * 100 + "the\nNEEDLE\tis here " + "ipsum " * 100
-    seed_session(svc.repo, body)
+    seed(svc.repo, body)
     (hit,) = svc.search("needle").hits
     assert "NEEDLE" in hit.snippet
     assert hit.snippet.startswith("…") and hit.snippet.endswith("…")
@@ -297,7 +284,7 @@ def test_search_snippet_of_a_long_message_is_cut_around_the_match(svc: SessionSe
 
 
 def test_search_limit_and_truncated_flag(svc: SessionService) -> None:
-    seed_session(svc.repo, "match 0", when=at(0), replies=["match 1", "match 2", "match 3", "match 4"])
+    seed(svc.repo, "match 0", when=at(0), replies=["match 1", "match 2", "match 3", "match 4"])
     limited = svc.search("match", limit=2)
     assert [h.snippet for h in limited.hits] == ["match 4", "match 3"]
     assert limited.truncated is True
@@ -307,8 +294,8 @@ def test_search_limit_and_truncated_flag(svc: SessionService) -> None:
 
 
 def test_search_by_status(svc: SessionService) -> None:
-    active = seed_session(svc.repo, "needle active")
-    archived = seed_session(svc.repo, "needle archived", archived=True)
+    active = seed(svc.repo, "needle active")
+    archived = seed(svc.repo, "needle archived", archived=True)
     assert {h.session_id for h in svc.search("needle").hits} == {active.id, archived.id}
     assert [h.session_id for h in svc.search("needle", status="active").hits] == [active.id]
     assert [h.session_id for h in svc.search("needle", status="archived").hits] == [archived.id]
@@ -316,7 +303,7 @@ def test_search_by_status(svc: SessionService) -> None:
 
 @pytest.mark.parametrize("query", ["", "   "])
 def test_search_rejects_an_empty_query(svc: SessionService, query: str) -> None:
-    seed_session(svc.repo, "anything")
+    seed(svc.repo, "anything")
     with pytest.raises(SessionError) as info:
         svc.search(query)
     assert "empty" in info.value.user_message()
@@ -326,7 +313,7 @@ def test_search_rejects_an_empty_query(svc: SessionService, query: str) -> None:
 
 
 def test_fork_copies_the_messages_into_a_new_session(svc: SessionService) -> None:
-    source = seed_session(svc.repo, "question", when=at(0), replies=["answer"], name="orig")
+    source = seed(svc.repo, "question", when=at(0), replies=["answer"], name="orig")
     fork = svc.fork("orig")
     assert fork.id != source.id
     assert fork.custom_fields["forked_from"] == source.id
@@ -340,7 +327,7 @@ def test_fork_copies_the_messages_into_a_new_session(svc: SessionService) -> Non
 
 
 def test_fork_with_a_name(svc: SessionService) -> None:
-    source = seed_session(svc.repo, "question", name="orig")
+    source = seed(svc.repo, "question", name="orig")
     fork = svc.fork(source.id, "the-fork")
     assert svc.resolve("the-fork").id == fork.id
     with pytest.raises(SessionAlreadyExists):
@@ -355,10 +342,10 @@ def test_fork_with_a_name(svc: SessionService) -> None:
 
 def test_prune_candidates_by_age_and_status(svc: SessionService) -> None:
     now = utc_now()
-    old_active = seed_session(svc.repo, "old active", when=now - timedelta(days=40))
-    old_archived = seed_session(svc.repo, "old archived", when=now - timedelta(days=50), archived=True)
-    seed_session(svc.repo, "recent", when=now - timedelta(days=5))
-    seed_session(svc.repo, "recent archived", when=now - timedelta(days=5), archived=True)
+    old_active = seed(svc.repo, "old active", when=now - timedelta(days=40))
+    old_archived = seed(svc.repo, "old archived", when=now - timedelta(days=50), archived=True)
+    seed(svc.repo, "recent", when=now - timedelta(days=5))
+    seed(svc.repo, "recent archived", when=now - timedelta(days=5), archived=True)
 
     candidates = svc.prune_candidates(timedelta(days=30))
     assert candidates.dry_run is True
@@ -372,15 +359,15 @@ def test_prune_candidates_by_age_and_status(svc: SessionService) -> None:
 
 def test_prune_deletes_only_the_listed_sessions(svc: SessionService) -> None:
     now = utc_now()
-    old = seed_session(svc.repo, "old", when=now - timedelta(days=40))
-    used_again = seed_session(svc.repo, "used again", when=now - timedelta(days=40))
-    recent = seed_session(svc.repo, "recent", when=now - timedelta(days=1))
+    old = seed(svc.repo, "old", when=now - timedelta(days=40))
+    used_again = seed(svc.repo, "used again", when=now - timedelta(days=40))
+    recent = seed(svc.repo, "recent", when=now - timedelta(days=1))
     candidates = svc.prune_candidates(timedelta(days=30))
     assert set(ids(candidates.sessions)) == {old.id, used_again.id}
 
     # After the candidates were listed: one of them is used again, and a new old session appears.
     svc.append(used_again.id, Message(role="user", content="back again"))
-    late = seed_session(svc.repo, "late", when=now - timedelta(days=90))
+    late = seed(svc.repo, "late", when=now - timedelta(days=90))
 
     done = svc.prune(candidates)
     assert done.dry_run is False
@@ -392,8 +379,8 @@ def test_prune_deletes_only_the_listed_sessions(svc: SessionService) -> None:
 
 def test_prune_reports_a_session_deleted_meanwhile(svc: SessionService) -> None:
     now = utc_now()
-    gone = seed_session(svc.repo, "gone", when=now - timedelta(days=40))
-    old = seed_session(svc.repo, "old", when=now - timedelta(days=40))
+    gone = seed(svc.repo, "gone", when=now - timedelta(days=40))
+    old = seed(svc.repo, "old", when=now - timedelta(days=40))
     candidates = svc.prune_candidates(timedelta(days=30))
     svc.delete(gone.id)
     done = svc.prune(candidates)
@@ -405,7 +392,7 @@ def test_prune_reports_a_session_deleted_meanwhile(svc: SessionService) -> None:
 
 
 def test_export_json_document(svc: SessionService) -> None:
-    meta = seed_session(svc.repo, "question", replies=["answer"], name="js")
+    meta = seed(svc.repo, "question", replies=["answer"], name="js")
     doc = json.loads(svc.export(meta.id))
     assert doc["format"] == "chatcli-session"
     assert doc["version"] == 1
@@ -419,7 +406,7 @@ def test_export_json_document(svc: SessionService) -> None:
 
 
 def test_json_export_round_trips_into_an_empty_folder(file_svc: SessionService, tmp_path: Path) -> None:
-    meta = seed_session(
+    meta = seed(
         file_svc.repo,
         'Unicode ✓ and "quotes"\nand lines',
         when=at(0),
@@ -454,8 +441,8 @@ def test_json_export_round_trips_into_an_empty_folder(file_svc: SessionService, 
 
 
 def test_import_a_json_array_of_exports(file_svc: SessionService, tmp_path: Path) -> None:
-    one = seed_session(file_svc.repo, "one", when=at(0))
-    two = seed_session(file_svc.repo, "two", when=at(1), name="two")
+    one = seed(file_svc.repo, "one", when=at(0))
+    two = seed(file_svc.repo, "two", when=at(1), name="two")
     docs = [json.loads(file_svc.export(m.id)) for m in (one, two)]
     path = tmp_path / "array.json"
     path.write_text(json.dumps(docs), encoding="utf-8")
@@ -468,19 +455,6 @@ def test_import_a_json_array_of_exports(file_svc: SessionService, tmp_path: Path
     assert target.resolve("two").id == two.id
 
 
-def write_corpus(path: Path, sessions: int, turns: int) -> list[dict[str, object]]:
-    """Run the shared corpus generator into ``path``; return its records."""
-    with path.open("wb") as out:
-        subprocess.run(
-            [sys.executable, str(CORPUS_SCRIPT), "--sessions", str(sessions), "--turns", str(turns)],
-            stdout=out,
-            check=True,
-            timeout=60,
-        )
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-
-
-@pytest.mark.skipif(not CORPUS_SCRIPT.exists(), reason="the shared corpus generator is not available")
 def test_import_the_json_lines_corpus(file_svc: SessionService, tmp_path: Path) -> None:
     corpus = tmp_path / "corpus.jsonl"
     records = write_corpus(corpus, 30, 3)
@@ -511,7 +485,7 @@ def test_import_the_json_lines_corpus(file_svc: SessionService, tmp_path: Path) 
 
 
 def test_import_never_overwrites_an_existing_id(file_svc: SessionService, tmp_path: Path) -> None:
-    existing = seed_session(file_svc.repo, "the original", replies=["original reply"], name="orig")
+    existing = seed(file_svc.repo, "the original", replies=["original reply"], name="orig")
     doc = json.loads(file_svc.export(existing.id))
     doc["messages"] = [{"role": "user", "content": "an impostor"}]
     doc["session"]["name"] = "impostor"
@@ -534,7 +508,7 @@ def test_import_never_overwrites_an_existing_id(file_svc: SessionService, tmp_pa
 def test_reimporting_a_named_session_says_nothing_about_its_name(
     file_svc: SessionService, tmp_path: Path
 ) -> None:
-    existing = seed_session(file_svc.repo, "hello", name="named")
+    existing = seed(file_svc.repo, "hello", name="named")
     path = tmp_path / "same.json"
     path.write_text(file_svc.export(existing.id), encoding="utf-8")
     result = file_svc.import_file(path)
@@ -583,7 +557,7 @@ def test_import_skips_bad_records_and_imports_the_rest(file_svc: SessionService,
 def test_import_gives_a_new_id_to_a_non_uuid_and_drops_a_taken_name(
     file_svc: SessionService, tmp_path: Path
 ) -> None:
-    holder = seed_session(file_svc.repo, "holder", name="taken")
+    holder = seed(file_svc.repo, "holder", name="taken")
     records = [
         {"id": "not-a-uuid", "name": "fresh", "messages": [{"role": "user", "content": "first"}]},
         {
@@ -636,7 +610,7 @@ def test_import_of_a_missing_file(file_svc: SessionService, tmp_path: Path) -> N
 @pytest.mark.parametrize("how", ["id", "prefix"])
 def test_load_repairs_corrupted_metadata(repo: FileRepository, how: str) -> None:
     service = SessionService(repo)
-    meta = seed_session(repo, "question", replies=["answer"], name="fixme", archived=False)
+    meta = seed(repo, "question", replies=["answer"], name="fixme", archived=False)
     (repo.root / meta.id / "metadata.json").write_text('{"id": "truncated', encoding="utf-8")
 
     loaded = service.load(meta.id if how == "id" else meta.id[:8])
@@ -652,8 +626,8 @@ def test_load_repairs_corrupted_metadata(repo: FileRepository, how: str) -> None
 
 def test_corrupted_session_is_reported_not_hidden_by_list(repo: FileRepository) -> None:
     service = SessionService(repo)
-    good = seed_session(repo, "good")
-    bad = seed_session(repo, "bad")
+    good = seed(repo, "good")
+    bad = seed(repo, "bad")
     (repo.root / bad.id / "metadata.json").write_text("not json", encoding="utf-8")
     result = service.list_sessions()
     assert ids(result.sessions) == [good.id]
@@ -663,7 +637,7 @@ def test_corrupted_session_is_reported_not_hidden_by_list(repo: FileRepository) 
 
 def test_search_stops_when_asked_and_says_it_was_cut(svc: SessionService) -> None:
     for i in range(5):
-        seed_session(svc.repo, f"needle {i}", when=at(i))
+        seed(svc.repo, f"needle {i}", when=at(i))
     asked: list[int] = []
 
     def stop_after_two() -> bool:
@@ -679,7 +653,7 @@ def test_search_stops_when_asked_and_says_it_was_cut(svc: SessionService) -> Non
 
 def test_prune_stops_when_asked_and_keeps_the_rest(svc: SessionService) -> None:
     now = utc_now()
-    old = [seed_session(svc.repo, f"old {i}", when=now - timedelta(days=40 + i)) for i in range(5)]
+    old = [seed(svc.repo, f"old {i}", when=now - timedelta(days=40 + i)) for i in range(5)]
     candidates = svc.prune_candidates(timedelta(days=30))
     asked: list[int] = []
 

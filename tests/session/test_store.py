@@ -42,8 +42,9 @@ from tests.helpers import (
     LineReader,
     assistant,
     confined_writes,
+    locked_out,
     make_meta,
-    run_as_nobody,
+    run_unprivileged,
     snapshot,
     spawn_worker,
     transcript_lines,
@@ -177,10 +178,18 @@ def test_discovery_order(tmp_path: Path) -> None:
     assert not (deep / "rel").exists()
 
 
-def test_discovery_falls_back_to_cwd(tmp_path: Path) -> None:
-    ancestors = [tmp_path, *tmp_path.parents]
-    if any(os.path.lexists(a / n) for a in ancestors for n in (".amazonq", ".git")):
-        pytest.skip("the temp folder sits inside a project (.git or .amazonq above it)")
+def test_discovery_falls_back_to_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Wherever the temp folder is, a project marker (.git, .amazonq) above it stays unseen: the
+    # test needs a folder with no project around it.
+    real_lexists = os.path.lexists
+
+    def lexists(path: str | os.PathLike[str]) -> bool:
+        where = Path(path)
+        if where.name in (".amazonq", ".git") and not where.parent.is_relative_to(tmp_path):
+            return False
+        return real_lexists(path)
+
+    monkeypatch.setattr(os.path, "lexists", lexists)
     found = discover_sessions_dir(cwd=tmp_path, environ={})
     assert (found.path, found.source) == (tmp_path / ".amazonq" / "sessions", "cwd")
     assert "current folder" in found.describe()
@@ -917,11 +926,6 @@ def _run_ops(root: Path, ops: dict[str, Op]) -> dict[str, dict[str, Any]]:
     return results
 
 
-def _run_ops_as_nobody(root: Path, ops: dict[str, Op]) -> dict[str, dict[str, Any]]:
-    """Run ``ops`` in a child that dropped to nobody:nogroup, with its results."""
-    return dict(run_as_nobody(lambda: _run_ops(root, ops)))
-
-
 def test_permission_denied_for_another_user(shared_sandbox: Path) -> None:
     """A root-owned 0700 sessions folder read and written by an unprivileged user (real EACCES).
 
@@ -942,14 +946,8 @@ def test_permission_denied_for_another_user(shared_sandbox: Path) -> None:
         "exists": lambda r: r.exists(meta.id),
     }
 
-    if os.geteuid() == 0:
-        results = _run_ops_as_nobody(root, ops)
-    else:
-        root.chmod(0)
-        try:
-            results = _run_ops(root, ops)
-        finally:
-            root.chmod(0o700)
+    with locked_out(root):
+        results: dict[str, dict[str, Any]] = dict(run_unprivileged(lambda: _run_ops(root, ops)))
 
     assert results.pop("exists") == {"ok": "False"}
     for name, result in results.items():

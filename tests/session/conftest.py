@@ -1,0 +1,19 @@
+"""Fixtures for the session tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chatcli.session.repository import InMemoryRepository, SessionRepository
+from chatcli.session.store import FileRepository
+from tests.helpers import TEST_LOCK_TIMEOUT
+
+
+@pytest.fixture(params=["memory", "file"])
+def any_repo(request: pytest.FixtureRequest, tmp_path: Path) -> SessionRepository:
+    """Each rule that does not depend on the storage runs once per repository implementation."""
+    if request.param == "memory":
+        return InMemoryRepository()
+    return FileRepository(tmp_path / "sessions", lock_timeout=TEST_LOCK_TIMEOUT)
