@@ -98,7 +98,7 @@ def _print_config(options: argparse.Namespace) -> int:
     except ConfigError as exc:
         render_error(exc, make_console(stderr=True))
         return EXIT_USER
-    from chatcli.session.store import discover_sessions_dir
+    from chatcli.session.location import discover_sessions_dir
 
     render_settings(settings, discover_sessions_dir(options.sessions_dir).describe(), console)
     return EXIT_OK
@@ -147,8 +147,9 @@ def run_sessions(argv: Sequence[str]) -> int:
     from chatcli.render.jsonout import dump_json, error_to_json, to_json
     from chatcli.render.results import render, render_error
     from chatcli.session.errors import SessionError
+    from chatcli.session.location import discover_sessions_dir
     from chatcli.session.service import SessionService
-    from chatcli.session.store import FileRepository, discover_sessions_dir
+    from chatcli.session.store import FileRepository
 
     args = list(argv)
     json_mode = "--json" in args[: args.index("--")] if "--" in args else "--json" in args
@@ -202,7 +203,7 @@ def run_sessions(argv: Sequence[str]) -> int:
 def _result_exit_code(result: object) -> int:
     """A command that ran but could not do all it was asked exits 1: a prune that kept some of its
     sessions, a doctor that found problems (without ``--repair``) or could not repair them all."""
-    from chatcli.session.doctor import DoctorReport
+    from chatcli.session.health import DoctorReport
     from chatcli.session.service import PruneResult
 
     if isinstance(result, PruneResult) and (result.failures or result.not_reached):

@@ -25,7 +25,8 @@ import pytest
 
 from chatcli.session.models import Message, SessionMetadata, new_session_id
 from chatcli.session.service import export_json
-from chatcli.session.store import CONVERSATION_FILE, FileRepository
+from chatcli.session.store import FileRepository
+from chatcli.session.store.layout import CONVERSATION_FILE
 from tests.session.test_doctor import seed, tree
 
 #: Makes every write-side ``os`` call on a path under $CHATCLI_TEST_FAULT_ROOT fail with

@@ -96,9 +96,9 @@ from chatcli.commands.results import (
 )
 from chatcli.errors import ChatcliError
 from chatcli.render.timefmt import iso_utc
-from chatcli.session.doctor import DoctorReport
 from chatcli.session.errors import SessionError
 from chatcli.session.fields import SessionBrief, SessionView
+from chatcli.session.health import DoctorReport
 from chatcli.session.service import (
     DeleteResult,
     ImportResult,

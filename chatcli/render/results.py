@@ -41,8 +41,8 @@ from chatcli.render.console import is_plain, panel_box, table_box
 from chatcli.render.sanitize import clean, clean_inline, clean_lines
 from chatcli.render.timefmt import absolute_time, relative_age, short_id
 from chatcli.sanitize import shorten
-from chatcli.session.doctor import DoctorReport
 from chatcli.session.fields import SessionBrief, SessionView
+from chatcli.session.health import DoctorReport
 from chatcli.session.service import (
     DeleteResult,
     ImportResult,

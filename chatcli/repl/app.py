@@ -48,9 +48,9 @@ from chatcli.repl.completer import SessionCompleter
 from chatcli.repl.keys import chat_key_bindings
 from chatcli.repl.ranking import warm_session_index
 from chatcli.session.errors import SessionError, SessionNotFound
+from chatcli.session.location import SessionsLocation
 from chatcli.session.models import Message, SessionMetadata
 from chatcli.session.service import DeleteResult, LoadedSession, SessionService, Snapshot
-from chatcli.session.store import SessionsLocation
 
 __all__ = ["ChatApp", "ReplOptions", "run_repl"]
 
@@ -448,7 +448,8 @@ def run_repl(options: ReplOptions) -> int:
     from chatcli.chat.factory import create_backend
     from chatcli.config import ConfigError, load_settings
     from chatcli.render.console import make_console
-    from chatcli.session.store import FileRepository, discover_sessions_dir
+    from chatcli.session.location import discover_sessions_dir
+    from chatcli.session.store import FileRepository
 
     console = make_console()
     errors = make_console(stderr=True)

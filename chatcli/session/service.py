@@ -19,13 +19,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 from chatcli.sanitize import clean, shorten
-from chatcli.session.doctor import DoctorReport, run_doctor
 from chatcli.session.errors import (
     AmbiguousId,
     CorruptedSession,
     InputFileError,
     InvalidName,
-    OperationRefused,
     SerializationError,
     SessionAlreadyExists,
     SessionError,
@@ -40,8 +38,9 @@ from chatcli.session.fields import (
     utc_now,
     validate_session_name,
 )
+from chatcli.session.health import DoctorReport
 from chatcli.session.repository import SessionFilter, SessionRepository
-from chatcli.session.store import FileRepository, parse_transcript
+from chatcli.session.transcript import parse_transcript
 
 if TYPE_CHECKING:
     from chatcli.session.models import Message, SessionMetadata
@@ -297,10 +296,7 @@ class SessionService:
         try:
             meta = self.resolve(ref)
         except CorruptedSession as exc:
-            repair = getattr(self.repo, "repair", None)
-            if repair is None:
-                raise
-            report = repair(exc.session_id)
+            report = self.repo.repair(exc.session_id)
             meta = self.repo.get(exc.session_id)
             transcript = self.repo.load_messages(meta.id)
             return LoadedSession(meta, transcript.messages, [*report.actions, *transcript.warnings])
@@ -478,12 +474,7 @@ class SessionService:
 
     def doctor(self, *, repair: bool = False) -> DoctorReport:
         """Examine the sessions folder; with ``repair`` fix what can be fixed without losing data."""
-        if not isinstance(self.repo, FileRepository):
-            raise OperationRefused(
-                "doctor examines session files, and these sessions are held in memory",
-                "Run it against a sessions folder: chatcli sessions doctor --sessions-dir PATH",
-            )
-        return run_doctor(self.repo, repair=repair)
+        return self.repo.check(repair=repair)
 
     # ------------------------------------------------------------------ export / import
 

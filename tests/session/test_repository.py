@@ -16,10 +16,10 @@ from chatcli.session.repository import (
     SessionFilter,
     SessionList,
     SessionRepository,
-    Transcript,
     apply_filter,
 )
 from chatcli.session.store import FileRepository
+from chatcli.session.transcript import Transcript
 from tests.conftest import TEST_LOCK_TIMEOUT
 from tests.helpers import assistant, make_meta, user
 
