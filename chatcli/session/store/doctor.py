@@ -37,15 +37,14 @@ from chatcli.session.health import DoctorReport, Finding
 from chatcli.session.store import quarantine
 from chatcli.session.store.layout import (
     CONVERSATION_FILE,
-    DELETED_PREFIX,
     DIR_MODE,
     FILE_MODE,
     INDEX_DIR,
-    KNOWN_HIDDEN,
     LOCK_SUFFIX,
     LOCKS_DIR,
     METADATA_FILE,
     STAGING_PREFIX,
+    is_leftover,
     leftover_session_id,
     stamp,
 )
@@ -243,12 +242,8 @@ def _examine_hidden(repo: FileRepository, report: DoctorReport, repair: bool, li
     except OSError as exc:
         raise from_os_error(exc, root) from exc
     for name in entries:
-        if (
-            name.startswith(".")
-            and name not in KNOWN_HIDDEN
-            and (finding := _examine_leftover(repo, name, repair))
-        ):
-            report.findings.append(finding)
+        if is_leftover(name):
+            report.findings.append(_examine_leftover(repo, name, repair))
     locks = root / LOCKS_DIR
     if locks.is_dir() and not locks.is_symlink():
         try:
@@ -261,22 +256,20 @@ def _examine_hidden(repo: FileRepository, report: DoctorReport, repair: bool, li
                 report.findings.append(finding)
 
 
-def _examine_leftover(repo: FileRepository, name: str, repair: bool) -> Finding | None:
-    """A finding about a ``.staging-…`` / ``.deleted-…`` folder; None for anything not chatcli's."""
-    finding = Finding(name, "warning")
+def _examine_leftover(repo: FileRepository, name: str, repair: bool) -> Finding:
+    """A finding about a ``.staging-…`` / ``.deleted-…`` folder (an interrupted write)."""
     path = repo.root / name
-    if name.startswith(STAGING_PREFIX):
-        finding.problems.append("an import or fork that was interrupted before it finished")
-    elif name.startswith(DELETED_PREFIX):
-        finding.problems.append("a deletion that was interrupted before it finished")
+    staging = name.startswith(STAGING_PREFIX)
+    if staging:
+        finding = Finding(name, "warning", ["an import or fork that was interrupted before it finished"])
     else:
-        return None  # not chatcli's: left alone, and not worth a report
+        finding = Finding(name, "warning", ["a deletion that was interrupted before it finished"])
     if repair:
         try:
             with _locked_leftover(repo, name):
                 if not os.path.lexists(path):
                     finding.actions.append("it was already gone")
-                elif name.startswith(STAGING_PREFIX):
+                elif staging:
                     moved = quarantine.move(repo.root, path, name.lstrip("."))
                     finding.actions.append(f"moved it to {moved}")
                 else:

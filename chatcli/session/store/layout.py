@@ -32,7 +32,6 @@ __all__ = [
     "GITIGNORE",
     "INDEX_DIR",
     "INDEX_FILE",
-    "KNOWN_HIDDEN",
     "LOCKS_DIR",
     "LOCK_SUFFIX",
     "MAX_METADATA_BYTES",
@@ -73,10 +72,6 @@ MAX_METADATA_BYTES = 1 << 20
 STAGING_PREFIX = ".staging-"
 DELETED_PREFIX = ".deleted-"
 TEMP_SUFFIX = ".tmp"
-
-#: Hidden entries of the sessions folder that belong there (anything else hidden is a leftover
-#: or not chatcli's).
-KNOWN_HIDDEN = frozenset({GITIGNORE, LOCKS_DIR, QUARANTINE_DIR, CHANGES_FILE, INDEX_DIR})
 
 
 def _unique() -> str:
