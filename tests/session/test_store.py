@@ -529,7 +529,7 @@ def test_repair_recounts_messages(repo: FileRepository) -> None:
     assert repo.get(meta.id).message_count == 3
 
 
-def test_repair_removes_unfinished_temp_files(repo: FileRepository) -> None:
+def test_repair_sets_unfinished_temp_files_aside(repo: FileRepository) -> None:
     meta = _session_with_messages(repo, 1)
     stale = repo.root / meta.id / f".{METADATA_FILE}.4242.deadbeef.tmp"
     stale.write_bytes(b'{"version": 1, "id": "half')
