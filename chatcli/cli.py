@@ -94,7 +94,7 @@ def _names_sessions(args: Sequence[str]) -> bool:
 def _print_config(options: argparse.Namespace) -> int:
     from chatcli.config import load_settings
     from chatcli.render.settings import render_settings
-    from chatcli.session.store import discover_sessions_dir
+    from chatcli.session.location import discover_sessions_dir
 
     def show() -> int:
         settings = load_settings(
@@ -181,8 +181,9 @@ def _run_command(registry: Registry, words: list[str], options: ParsedArgs) -> i
     from chatcli.commands.results import HelpResult
     from chatcli.commands.spec import HelpRequested
     from chatcli.render.terminal import render
+    from chatcli.session.location import discover_sessions_dir
     from chatcli.session.service import SessionService
-    from chatcli.session.store import FileRepository, discover_sessions_dir
+    from chatcli.session.store import FileRepository
 
     if not words or words[0] in ("-h", "--help", "help"):
         render(registry.help(["sessions"], scope="cli", prefix="chatcli "), _console())
@@ -212,7 +213,7 @@ def _run_command(registry: Registry, words: list[str], options: ParsedArgs) -> i
 def _result_exit_code(result: object) -> int:
     """A command that ran but could not do all it was asked exits 1: a prune that kept some of its
     sessions, a doctor that found problems (without ``--repair``) or could not repair them all."""
-    from chatcli.session.doctor import DoctorReport
+    from chatcli.session.health import DoctorReport
     from chatcli.session.outcomes import PruneResult
 
     if isinstance(result, PruneResult) and (result.failures or result.not_reached):

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from chatcli.session.store import ENV_SESSIONS_DIR, FileRepository
+from chatcli.session.location import ENV_SESSIONS_DIR
+from chatcli.session.store import FileRepository
 from tests.helpers import TEST_LOCK_TIMEOUT
 
 

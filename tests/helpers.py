@@ -37,11 +37,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from chatcli.repl.completion.snapshot import Snapshot, SnapshotEntry
-from chatcli.session.index import INDEX_DIR
 from chatcli.session.models import Message, SessionMetadata, SessionStatus, new_session_id
 from chatcli.session.repository import SessionRepository
 from chatcli.session.service import SessionService
 from chatcli.session.store import FileRepository
+from chatcli.session.store.layout import INDEX_DIR
 
 if TYPE_CHECKING:
     # Only annotations need these: the worker below runs this module in child processes, which

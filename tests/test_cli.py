@@ -22,9 +22,10 @@ from typing import Any
 
 import pytest
 
+from chatcli.session.location import ENV_SESSIONS_DIR
 from chatcli.session.models import SessionMetadata, SessionStatus, utc_now
 from chatcli.session.service import SessionService
-from chatcli.session.store import ENV_SESSIONS_DIR, FileRepository
+from chatcli.session.store import FileRepository
 from tests.helpers import SESSION_SUBCOMMANDS, seed, write_corpus
 
 SUBCOMMANDS = SESSION_SUBCOMMANDS

@@ -23,7 +23,8 @@ from typing import Any
 import pytest
 
 from chatcli.session.models import Message, SessionMetadata, new_session_id
-from chatcli.session.store import CONVERSATION_FILE, FileRepository
+from chatcli.session.store import FileRepository
+from chatcli.session.store.layout import CONVERSATION_FILE
 from chatcli.session.transfer import export_json
 from tests.helpers import AS_ROOT, locked_out, numbered, seed, tree, unprivileged_ids
 

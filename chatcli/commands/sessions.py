@@ -4,16 +4,14 @@ export, import, fork and prune — the same handlers serve ``/sessions …`` and
 
 from __future__ import annotations
 
-import contextlib
-import os
 from pathlib import Path
 
 from chatcli.commands.context import CommandContext
 from chatcli.commands.results import Cancelled, ExportResult, SessionChanged
 from chatcli.commands.spec import Arg, Command, Option, ParsedArgs, UsageError, format_duration
 from chatcli.render.transcript import transcript_markdown
-from chatcli.session.doctor import DoctorReport
-from chatcli.session.errors import OperationRefused, SessionAlreadyExists, from_os_error
+from chatcli.session.errors import OperationRefused, SessionAlreadyExists
+from chatcli.session.health import DoctorReport
 from chatcli.session.outcomes import (
     DeleteResult,
     ListResult,
@@ -22,6 +20,7 @@ from chatcli.session.outcomes import (
     SessionDetail,
     StatusChoice,
 )
+from chatcli.session.store import durable
 from chatcli.session.transfer import ImportResult
 
 __all__ = ["SESSION_COMMANDS"]
@@ -143,22 +142,17 @@ def export_session(ctx: CommandContext, args: ParsedArgs) -> ExportResult:
 
 def _write_export(path: Path, text: str, *, overwrite: bool) -> None:
     """Write an export file atomically; an existing file is only replaced with ``--force``."""
-    if path.exists() and not overwrite:
+    folder = path.parent if str(path.parent) else Path(".")
+    data = text.encode("utf-8")
+    if overwrite:
+        durable.replace_file(folder, path.name, data, mode=None)
+        return
+    try:
+        durable.create_file(folder, path.name, data, mode=None)
+    except FileExistsError:
         raise SessionAlreadyExists(
             f"the file {path}", "Choose another file name, or add --force to replace it."
-        )
-    folder = path.parent if str(path.parent) else Path(".")
-    tmp = folder / f".{path.name}.{os.urandom(4).hex()}.tmp"
-    try:
-        with tmp.open("x", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        tmp.replace(path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise from_os_error(exc, path) from exc
+        ) from None
 
 
 def import_sessions(ctx: CommandContext, args: ParsedArgs) -> ImportResult:

@@ -82,9 +82,9 @@ from typing import IO, TYPE_CHECKING, Any
 from chatcli.commands.results import Cancelled, CommandHelp, ExportResult, HelpResult, SessionChanged
 from chatcli.errors import ChatcliError
 from chatcli.render.timefmt import iso_utc
-from chatcli.session.doctor import DoctorReport
 from chatcli.session.errors import SessionError
 from chatcli.session.fields import SessionView
+from chatcli.session.health import DoctorReport
 from chatcli.session.outcomes import (
     DeleteResult,
     ListResult,

@@ -23,7 +23,7 @@ from chatcli.render.tables import sessions_table
 from chatcli.render.timefmt import absolute_time, relative_age
 from chatcli.render.transcript import render_transcript
 from chatcli.sanitize import clean_inline, shorten
-from chatcli.session.doctor import DoctorReport
+from chatcli.session.health import DoctorReport
 from chatcli.session.outcomes import SessionDetail
 from chatcli.session.transfer import ImportResult
 

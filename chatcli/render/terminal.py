@@ -26,7 +26,7 @@ from chatcli.render.styles import DIM, OK_STYLE, WARNING_STYLE, plural, session_
 from chatcli.render.tables import render_list, render_prune, render_search
 from chatcli.render.timefmt import short_id
 from chatcli.sanitize import clean, clean_inline, clean_lines, shorten
-from chatcli.session.doctor import DoctorReport
+from chatcli.session.health import DoctorReport
 from chatcli.session.outcomes import (
     DeleteResult,
     ListResult,

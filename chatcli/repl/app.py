@@ -50,10 +50,10 @@ from chatcli.repl.toolbar import session_label, toolbar_text
 from chatcli.repl.turn import ReplyStream, save_message
 from chatcli.sanitize import clean_inline
 from chatcli.session.errors import SessionError
+from chatcli.session.location import SessionsLocation
 from chatcli.session.models import Message, SessionMetadata
 from chatcli.session.outcomes import DeleteResult, LoadedSession
 from chatcli.session.service import SessionService
-from chatcli.session.store import SessionsLocation
 
 __all__ = ["ChatApp"]
 

@@ -52,7 +52,8 @@ def open_app(options: ReplOptions, console: Console) -> ChatApp:
     """The chat app the options ask for, in its first session (raises a ChatcliError if it cannot)."""
     from chatcli.chat.factory import create_backend
     from chatcli.config import load_settings
-    from chatcli.session.store import FileRepository, discover_sessions_dir
+    from chatcli.session.location import discover_sessions_dir
+    from chatcli.session.store import FileRepository
 
     flags = {"backend": options.backend, "model": options.model, "base_url": options.base_url}
     settings = load_settings(flags)

@@ -12,22 +12,25 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeAlias, TypeVar, runtime_checkable
 
 from chatcli.session.errors import InvalidMetadata, SessionAlreadyExists, SessionError, SessionNotFound
 from chatcli.session.fields import SessionBrief, SessionStatus, SessionView
+from chatcli.session.health import DoctorReport, RepairReport
+from chatcli.session.transcript import Transcript
 
 if TYPE_CHECKING:
     from chatcli.session.models import Message, SessionMetadata
 
 __all__ = [
+    "IN_MEMORY",
     "BriefList",
     "InMemoryRepository",
     "SessionFilter",
     "SessionList",
     "SessionRepository",
-    "Transcript",
     "apply_filter",
     "matches_search",
 ]
@@ -78,34 +81,6 @@ class BriefList(list[SessionBrief]):
         super().__init__(items)
         self.problems: list[SessionError] = list(problems)
         self.total: int = len(self) if total is None else max(total, len(self))
-
-
-@dataclass(slots=True)
-class Transcript:
-    """Messages read back from a session, and what was wrong with the file, if anything.
-
-    ``skipped_lines`` are 1-based line numbers that could not be parsed and were skipped;
-    ``torn_tail`` is True when the last line is incomplete (a crash mid-append); it is repaired
-    (set aside, never silently dropped) before the next append.
-    """
-
-    messages: list[Message] = field(default_factory=list)
-    skipped_lines: list[int] = field(default_factory=list)
-    torn_tail: bool = False
-
-    @property
-    def warnings(self) -> list[str]:
-        """Human-readable notes about skipped or torn lines."""
-        notes: list[str] = []
-        if self.skipped_lines:
-            shown = ", ".join(str(n) for n in self.skipped_lines[:10])
-            more = " …" if len(self.skipped_lines) > 10 else ""
-            notes.append(f"skipped {len(self.skipped_lines)} unreadable line(s): {shown}{more}")
-        if self.torn_tail:
-            notes.append(
-                "the last line is incomplete (interrupted write); it will be set aside on the next save"
-            )
-        return notes
 
 
 def matches_search(meta: SessionView, needle_lower: str) -> bool:
@@ -205,6 +180,19 @@ class SessionRepository(Protocol):
     def transcript_bytes(self, session_id: str) -> bytes:
         """The raw ``conversation.jsonl`` content (for fast full-text search)."""
         ...
+
+    def check(self, *, repair: bool = False) -> DoctorReport:
+        """Examine every session for damage (``sessions doctor``); with ``repair`` fix what can be
+        fixed without losing data."""
+        ...
+
+    def repair(self, session_id: str) -> RepairReport:
+        """Make one session loadable without losing data; reports what was done."""
+        ...
+
+
+#: What a :class:`DoctorReport` of an in-memory repository names as its folder.
+IN_MEMORY = Path(":memory:")
 
 
 class InMemoryRepository:
@@ -326,3 +314,17 @@ class InMemoryRepository:
     def transcript_bytes(self, session_id: str) -> bytes:
         """The transcript as JSON Lines, as the file store would hold it."""
         return "".join(m.to_line() + "\n" for m in self.load_messages(session_id).messages).encode("utf-8")
+
+    def check(self, *, repair: bool = False) -> DoctorReport:
+        """Every session held in memory, examined: nothing here can be torn or corrupted, so the
+        report counts them and is healthy."""
+        with self._lock:
+            return DoctorReport(IN_MEMORY, repair, sessions_checked=len(self._meta))
+
+    def repair(self, session_id: str) -> RepairReport:
+        """Nothing in memory can be damaged: an unchanged report (:class:`SessionNotFound` if
+        there is no such session)."""
+        with self._lock:
+            if session_id not in self._meta:
+                raise SessionNotFound(session_id)
+            return RepairReport(session_id)

@@ -16,11 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chatcli.sanitize import shorten
-from chatcli.session.doctor import DoctorReport, run_doctor
 from chatcli.session.errors import (
     AmbiguousId,
     CorruptedSession,
-    OperationRefused,
     SessionAlreadyExists,
     SessionError,
     SessionNotFound,
@@ -34,6 +32,7 @@ from chatcli.session.fields import (
     utc_now,
     validate_session_name,
 )
+from chatcli.session.health import DoctorReport
 from chatcli.session.outcomes import (
     DeleteResult,
     ListResult,
@@ -45,7 +44,7 @@ from chatcli.session.outcomes import (
     StatusChoice,
 )
 from chatcli.session.repository import SessionFilter, SessionRepository
-from chatcli.session.store import FileRepository, parse_transcript
+from chatcli.session.transcript import parse_transcript
 from chatcli.session.transfer import ImportResult, export_json, import_sessions
 
 if TYPE_CHECKING:
@@ -151,10 +150,7 @@ class SessionService:
         try:
             meta = self.resolve(ref)
         except CorruptedSession as exc:
-            repair = getattr(self.repo, "repair", None)
-            if repair is None:
-                raise
-            report = repair(exc.session_id)
+            report = self.repo.repair(exc.session_id)
             meta = self.repo.get(exc.session_id)
             transcript = self.repo.load_messages(meta.id)
             return LoadedSession(meta, transcript.messages, [*report.actions, *transcript.warnings])
@@ -298,12 +294,7 @@ class SessionService:
 
     def doctor(self, *, repair: bool = False) -> DoctorReport:
         """Examine the sessions folder; with ``repair`` fix what can be fixed without losing data."""
-        if not isinstance(self.repo, FileRepository):
-            raise OperationRefused(
-                "doctor examines session files, and these sessions are held in memory",
-                "Run it against a sessions folder: chatcli sessions doctor --sessions-dir PATH",
-            )
-        return run_doctor(self.repo, repair=repair)
+        return self.repo.check(repair=repair)
 
     # ------------------------------------------------------------------ export / import
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -391,10 +392,10 @@ def test_export_failure_leaves_the_old_file_and_no_temporary(
     target = tmp_path / "s.md"
     target.write_text("old content", encoding="utf-8")
 
-    def no_space(self: Path, other: Path) -> Path:
+    def no_space(src: object, dst: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(Path, "replace", no_space)
+    monkeypatch.setattr(os, "replace", no_space)
     with pytest.raises(StorageError) as info:
         registry.run(make_ctx(), ["sessions", "export", meta.id, "-o", str(target), "--force"])
     assert info.value.exit_code == 3

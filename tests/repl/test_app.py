@@ -15,15 +15,15 @@ import pytest
 from rich.console import Console
 
 import chatcli.repl.app as app_module
-import chatcli.session.store as store_module
 from chatcli.chat.backend import BackendConnectionError, StreamInterrupted
 from chatcli.render.terminal import render
 from chatcli.render.transcript import RESUME_SHOWN
 from chatcli.session.errors import StorageError
+from chatcli.session.location import SessionsLocation
 from chatcli.session.models import Message, SessionStatus
 from chatcli.session.outcomes import ListResult
 from chatcli.session.service import SessionService
-from chatcli.session.store import FileRepository, SessionsLocation
+from chatcli.session.store import FileRepository, durable
 from tests.helpers import CTRL_C, ESC_ENTER, MakeRepl, Repl, ScriptedBackend, ago, seed, until
 
 PASTE_START = "\x1b[200~"
@@ -502,7 +502,7 @@ def test_storage_error_on_the_first_message_puts_it_back(repl: Repl, monkeypatch
         raise OSError(errno.ENOSPC, "No space left on device")
 
     async def scenario(r: Repl) -> None:
-        monkeypatch.setattr(FileRepository, "_atomic_write", disk_full)
+        monkeypatch.setattr(durable, "replace_file", disk_full)
         r.type("hello\r")
         await until(lambda: "back on the input line" in r.output, what="the storage error")
         assert r.app._pending_input == "hello"
@@ -523,7 +523,7 @@ def test_storage_error_on_the_first_message_puts_it_back(repl: Repl, monkeypatch
 def test_storage_error_mid_session_writes_nothing_and_puts_the_message_back(
     repl: Repl, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_write_all = store_module._write_all
+    real_write_all = durable.write_all
 
     def torn_write(fd: int, data: bytes) -> None:
         real_write_all(fd, data[: len(data) // 2])
@@ -535,7 +535,7 @@ def test_storage_error_mid_session_writes_nothing_and_puts_the_message_back(
         sid = r.app.current_id
         assert sid is not None
         before = (r.root / sid / "conversation.jsonl").read_bytes()
-        monkeypatch.setattr(store_module, "_write_all", torn_write)
+        monkeypatch.setattr(durable, "write_all", torn_write)
         r.type("second\r")
         await until(lambda: "back on the input line" in r.output, what="the storage error")
         assert (r.root / sid / "conversation.jsonl").read_bytes() == before

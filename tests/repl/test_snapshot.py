@@ -9,8 +9,7 @@ from chatcli.session.models import SessionStatus
 from chatcli.session.repository import InMemoryRepository, SessionRepository
 from chatcli.session.service import SessionService
 from chatcli.session.store import FileRepository
-from tests.conftest import TEST_LOCK_TIMEOUT
-from tests.helpers import at, seed
+from tests.helpers import TEST_LOCK_TIMEOUT, at, seed
 
 
 @pytest.fixture(params=["file", "memory"])

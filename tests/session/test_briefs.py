@@ -14,11 +14,12 @@ import pytest
 
 from chatcli.render.jsonout import session_to_json
 from chatcli.session.fields import SessionBrief, SessionStatus
-from chatcli.session.index import INDEX_DIR, INDEX_FILE, SCHEMA_VERSION, IndexUnavailable, SessionIndex
 from chatcli.session.models import Message, SessionMetadata, new_session_id
 from chatcli.session.repository import InMemoryRepository, SessionFilter, SessionRepository
 from chatcli.session.service import SessionService
-from chatcli.session.store import METADATA_FILE, FileRepository
+from chatcli.session.store import FileRepository
+from chatcli.session.store.index import SCHEMA_VERSION, IndexUnavailable, SessionIndex
+from chatcli.session.store.layout import INDEX_DIR, INDEX_FILE, METADATA_FILE
 from tests.helpers import at, seed
 
 FILTERS = [
@@ -240,7 +241,7 @@ def test_paged_briefs_read_only_what_is_consumed(tmp_path: Path, monkeypatch: py
 
     monkeypatch.setattr(SessionIndex, "briefs", counting)
     first_three = list(itertools.islice(repo.iter_briefs(page=4), 3))
-    assert first_three == original(repo._index)[:3]
+    assert first_three == original(repo._sync.index)[:3]
     assert pages == [4], "only the first page was read"
 
 
@@ -255,7 +256,7 @@ def test_paged_briefs_merge_a_session_being_written_and_survive_a_failing_index(
     moving = everything[-1]
     holder = FileRepository(tmp_path / "s")
     with holder.session_lock(moving.id):
-        repo._index.mark_dirty(moving.id)
+        repo._sync.index.mark_dirty(moving.id)
         raw = json.loads((repo.root / moving.id / METADATA_FILE).read_text())
         raw["last_active"] = "2030-01-01T00:00:00Z"
         (repo.root / moving.id / METADATA_FILE).write_text(json.dumps(raw))

@@ -24,10 +24,11 @@ from typing import Any
 
 import pytest
 
-from chatcli.session.doctor import DoctorReport, Finding, run_doctor
-from chatcli.session.index import INDEX_DIR
+from chatcli.session.health import DoctorReport, Finding
 from chatcli.session.models import Message, SessionMetadata, SessionStatus, is_session_id, new_session_id
-from chatcli.session.store import CONVERSATION_FILE, METADATA_FILE, FileRepository
+from chatcli.session.store import FileRepository
+from chatcli.session.store.doctor import run_doctor
+from chatcli.session.store.layout import CONVERSATION_FILE, INDEX_DIR, METADATA_FILE
 from tests.helpers import BASE, confined_writes, numbered, seed, tree
 
 QUARANTINE = ".quarantine"

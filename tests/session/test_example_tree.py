@@ -11,7 +11,8 @@ import pytest
 
 from chatcli.session.models import METADATA_VERSION, SessionStatus, is_session_id
 from chatcli.session.repository import SessionFilter
-from chatcli.session.store import CONVERSATION_FILE, METADATA_FILE, FileRepository
+from chatcli.session.store import FileRepository
+from chatcli.session.store.layout import CONVERSATION_FILE, METADATA_FILE
 from tests.helpers import REPO_ROOT, snapshot, user
 
 EXAMPLE = REPO_ROOT / ".amazonq.example" / "sessions"

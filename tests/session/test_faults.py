@@ -32,11 +32,12 @@ from typing import Any
 
 import pytest
 
-from chatcli.session.doctor import run_doctor
 from chatcli.session.errors import PermissionDenied, SessionError, SessionNotFound, StorageError
 from chatcli.session.models import Message, SessionMetadata, new_session_id
 from chatcli.session.service import SessionService
-from chatcli.session.store import CONVERSATION_FILE, METADATA_FILE, FileRepository
+from chatcli.session.store import FileRepository
+from chatcli.session.store.doctor import run_doctor
+from chatcli.session.store.layout import CONVERSATION_FILE, METADATA_FILE
 from chatcli.session.transfer import export_json
 from tests.helpers import REPO_ROOT, locked_out, numbered, run_unprivileged, seed, tree, unprivileged_ids
 

@@ -20,11 +20,13 @@ from typing import Any
 
 import pytest
 
-from chatcli.session.doctor import run_doctor
 from chatcli.session.errors import InvalidName, SessionError, SessionNotFound, UnsafePath
+from chatcli.session.location import discover_sessions_dir
 from chatcli.session.models import Message, SessionStatus, new_session_id
 from chatcli.session.service import SessionService
-from chatcli.session.store import CONVERSATION_FILE, METADATA_FILE, FileRepository, discover_sessions_dir
+from chatcli.session.store import FileRepository
+from chatcli.session.store.doctor import run_doctor
+from chatcli.session.store.layout import CONVERSATION_FILE, METADATA_FILE
 from tests.helpers import confined_writes, numbered, seed, tree
 
 #: Names, ids and references a user (or a script fed untrusted data) could type.

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 
 from chatcli.repl.completion.snapshot import SnapshotCache
-from chatcli.session.doctor import run_doctor
 from chatcli.session.errors import CorruptedSession
-from chatcli.session.index import INDEX_DIR, INDEX_FILE
 from chatcli.session.models import Message, SessionMetadata, SessionStatus, new_session_id
 from chatcli.session.repository import BriefList, SessionFilter, SessionList
 from chatcli.session.service import SessionService
-from chatcli.session.store import METADATA_FILE, FileRepository
+from chatcli.session.store import FileRepository
+from chatcli.session.store.doctor import run_doctor
+from chatcli.session.store.layout import INDEX_DIR, INDEX_FILE, METADATA_FILE
 
 
 def _session(repo: FileRepository, text: str = "hello", name: str | None = None) -> SessionMetadata:
@@ -50,7 +50,7 @@ def test_the_first_write_builds_the_index_and_listings_use_it(tmp_path: Path, li
     assert _index_path(repo).is_file()
     listed = _ls(repo, listing)(SessionFilter(limit=3))
     assert [m.id for m in listed] == [m.id for m in reversed(metas)][:3]
-    assert repo._open_index() is not None and not repo._index_broken
+    assert repo._sync.usable() is not None and not repo._sync.broken
 
 
 @LISTINGS
@@ -91,12 +91,12 @@ def test_a_writer_killed_between_its_file_write_and_the_index_update(tmp_path: P
     repo = FileRepository(tmp_path / "s")
     meta = _session(repo)
     _ls(repo, listing)()
-    repo._index.mark_dirty(meta.id)  # step 1 of the protocol, then "the process dies" after step 2:
+    repo._sync.index.mark_dirty(meta.id)  # step 1 of the protocol, then "the process dies" after step 2:
     changed = meta.model_copy(update={"name": "written-then-killed", "message_count": 1})
     (repo.root / meta.id / METADATA_FILE).write_text(changed.to_json())
     fresh = FileRepository(tmp_path / "s")
     assert _ls(fresh, listing)()[0].name == "written-then-killed"
-    assert fresh._index.dirty_ids() == []  # the reader could take the lock, so it fixed the row
+    assert fresh._sync.index.dirty_ids() == []  # the reader could take the lock, so it fixed the row
 
 
 @LISTINGS

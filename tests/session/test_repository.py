@@ -15,9 +15,9 @@ from chatcli.session.repository import (
     SessionFilter,
     SessionList,
     SessionRepository,
-    Transcript,
     apply_filter,
 )
+from chatcli.session.transcript import Transcript
 from tests.helpers import assistant, make_meta, user
 
 # --------------------------------------------------------------------------- the seed plan, verbatim

@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 
-from chatcli.session import store
 from chatcli.session.errors import (
     ConcurrentModification,
     CorruptedSession,
@@ -29,15 +28,11 @@ from chatcli.session.errors import (
     UnsafePath,
     UnsupportedVersion,
 )
+from chatcli.session.location import ENV_SESSIONS_DIR, discover_sessions_dir
 from chatcli.session.models import Message, SessionMetadata, SessionStatus, new_session_id
 from chatcli.session.repository import SessionFilter
-from chatcli.session.store import (
-    CONVERSATION_FILE,
-    ENV_SESSIONS_DIR,
-    METADATA_FILE,
-    FileRepository,
-    discover_sessions_dir,
-)
+from chatcli.session.store import FileRepository, durable
+from chatcli.session.store.layout import CONVERSATION_FILE, METADATA_FILE
 from tests.helpers import (
     LineReader,
     assistant,
@@ -425,7 +420,7 @@ def test_failed_append_leaves_no_partial_line(repo: FileRepository, monkeypatch:
     meta = _session_with_messages(repo, 2)
     conv = repo.root / meta.id / CONVERSATION_FILE
     before_conv, before_meta = conv.read_bytes(), repo.get(meta.id)
-    real_write_all = store._write_all
+    real_write_all = durable.write_all
 
     def half_then_enospc(fd: int, data: bytes) -> None:
         if data.startswith(b'{"role"'):
@@ -433,7 +428,7 @@ def test_failed_append_leaves_no_partial_line(repo: FileRepository, monkeypatch:
             raise OSError(errno.ENOSPC, "No space left on device")
         real_write_all(fd, data)
 
-    monkeypatch.setattr(store, "_write_all", half_then_enospc)
+    monkeypatch.setattr(durable, "write_all", half_then_enospc)
     with pytest.raises(StorageError) as err:
         repo.append_message(meta.id, user("lost to a full disk"))
     assert "no space left" in err.value.user_message()
@@ -543,7 +538,7 @@ def test_repair_recounts_messages(repo: FileRepository) -> None:
     assert repo.get(meta.id).message_count == 3
 
 
-def test_repair_removes_unfinished_temp_files(repo: FileRepository) -> None:
+def test_repair_sets_unfinished_temp_files_aside(repo: FileRepository) -> None:
     meta = _session_with_messages(repo, 1)
     stale = repo.root / meta.id / f".{METADATA_FILE}.4242.deadbeef.tmp"
     stale.write_bytes(b'{"version": 1, "id": "half')

@@ -11,7 +11,8 @@ from collections import Counter
 import pytest
 
 from chatcli.session.models import SessionMetadata
-from chatcli.session.store import CONVERSATION_FILE, FileRepository
+from chatcli.session.store import FileRepository
+from chatcli.session.store.layout import CONVERSATION_FILE
 from tests.helpers import LineReader, make_meta, spawn_worker, transcript_lines, user
 
 pytestmark = pytest.mark.slow

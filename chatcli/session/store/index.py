@@ -2,7 +2,7 @@
 
 The per-session files stay the source of truth; this index only caches their metadata. It is
 kept correct across processes by one protocol, followed by every chatcli writer while it holds
-the session's lock:
+the session's lock (:class:`chatcli.session.store.index_sync.IndexSync` runs it for the store):
 
 1. ``mark_dirty(id)`` is committed (and synced) *before* the session's files change;
 2. the files are written;
@@ -28,16 +28,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from chatcli.session.fields import NO_CUSTOM_FIELDS, SessionBrief, SessionStatus
+from chatcli.session.store.layout import INDEX_DIR, INDEX_FILE
 
 if TYPE_CHECKING:
     from chatcli.session.models import SessionMetadata
 
-__all__ = ["INDEX_DIR", "INDEX_FILE", "IndexUnavailable", "Indexed", "SessionBrief", "SessionIndex"]
+__all__ = ["IndexUnavailable", "Indexed", "SessionBrief", "SessionIndex"]
 
-#: The index lives in its own folder: SQLite creates and removes ``-wal``/``-shm`` files beside it,
-#: which must not change the sessions folder's mtime (readers watch that for outside changes).
-INDEX_DIR = ".index"
-INDEX_FILE = "sessions.sqlite3"
 SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 10_000
 
@@ -192,7 +189,7 @@ def _filtered(
 
 
 class SessionIndex:
-    """The SQLite index of one sessions folder (``<root>/.index.sqlite3``), opened lazily."""
+    """The SQLite index of one sessions folder (``<root>/.index/sessions.sqlite3``), opened lazily."""
 
     def __init__(self, root: Path) -> None:
         self.root = root

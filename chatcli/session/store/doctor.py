@@ -2,8 +2,9 @@
 
 Repairs only ever: add a missing newline or cut an incomplete final line (its bytes are kept in
 ``.quarantine/``), rebuild or correct metadata from the transcript, move unreadable lines and
-files into ``.quarantine/``, fix permissions, and remove chatcli's own leftovers (temporary files,
-lock files of sessions that no longer exist, folders of deletions that were interrupted).
+files into ``.quarantine/``, fix permissions, and clear chatcli's own leftovers (temporary files
+and interrupted imports are moved to ``.quarantine/``; lock files of sessions that no longer exist
+and folders of deletions that were interrupted are removed).
 Nothing the user did not ask to delete is ever deleted.
 
 One bad session never stops the examination of the others: whatever goes wrong with one session
@@ -21,7 +22,7 @@ import shutil
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING
 
 from chatcli.session.errors import (
     CorruptedSession,
@@ -32,62 +33,29 @@ from chatcli.session.errors import (
     from_os_error,
 )
 from chatcli.session.fields import is_session_id
-from chatcli.session.index import INDEX_DIR
-from chatcli.session.store import (
-    CHANGES_FILE,
+from chatcli.session.health import DoctorReport, Finding
+from chatcli.session.store import quarantine
+from chatcli.session.store.layout import (
     CONVERSATION_FILE,
     DIR_MODE,
     FILE_MODE,
+    INDEX_DIR,
+    LOCK_SUFFIX,
     LOCKS_DIR,
     METADATA_FILE,
-    QUARANTINE_DIR,
-    FileRepository,
+    STAGING_PREFIX,
+    is_leftover,
+    leftover_session_id,
     stamp,
 )
+from chatcli.session.store.repair import set_aside_temp_file, stray_temp_files
 
-__all__ = ["DoctorReport", "Finding", "run_doctor"]
+if TYPE_CHECKING:
+    from chatcli.session.store.repository import FileRepository
 
-Severity = Literal["ok", "warning", "error"]
-_KNOWN_HIDDEN = {".gitignore", LOCKS_DIR, QUARANTINE_DIR, CHANGES_FILE, INDEX_DIR}
+__all__ = ["run_doctor"]
+
 _EMPTY = "holds no session files (a creation that was interrupted)"
-
-
-@dataclass(slots=True)
-class Finding:
-    """What the doctor found about one session (or one stray file) and what it did.
-
-    A finding with severity ``"ok"`` is a note (e.g. a folder chatcli does not own, left alone):
-    it does not make the report unhealthy.
-    """
-
-    target: str
-    severity: Severity
-    problems: list[str] = field(default_factory=list)
-    actions: list[str] = field(default_factory=list)
-    unrepairable: list[str] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class DoctorReport:
-    """The whole examination: per-target findings and totals."""
-
-    root: Path
-    repaired: bool
-    sessions_checked: int = 0
-    findings: list[Finding] = field(default_factory=list)
-
-    @property
-    def problems(self) -> int:
-        """Number of targets with at least one problem (notes excluded)."""
-        return sum(1 for f in self.findings if f.problems and f.severity != "ok")
-
-    @property
-    def healthy(self) -> bool:
-        """True when nothing is wrong (or everything wrong was repaired); notes do not count."""
-        return all(
-            f.severity == "ok" or not f.problems or (self.repaired and not f.unrepairable)
-            for f in self.findings
-        )
 
 
 def _first_line(exc: SessionError) -> str:
@@ -131,8 +99,7 @@ def _diagnose(repo: FileRepository, session_id: str) -> _Diagnosis:
     diagnosis = _Diagnosis(Finding(session_id, "ok"))
     finding = diagnosis.finding
     folder = repo.root / session_id
-    with os.scandir(folder) as entries:
-        diagnosis.stray = sorted(e.name for e in entries if e.name.endswith(".tmp"))
+    diagnosis.stray = stray_temp_files(folder)
     for name in diagnosis.stray:
         finding.problems.append(f"stray temporary file {name} (an interrupted write)")
     messages = None
@@ -190,13 +157,13 @@ def _repair(repo: FileRepository, session_id: str, diagnosis: _Diagnosis) -> Non
     folder = repo.root / session_id
     for name in diagnosis.stray:
         try:
-            moved = repo.quarantine_file(folder / name, f"{session_id}-{name}")
+            moved = set_aside_temp_file(repo.root, session_id, name)
             finding.actions.append(f"moved {name} to {moved}")
         except SessionError as exc:
             finding.unrepairable.append(f"could not move {name}: {_first_line(exc)}")
     if diagnosis.empty:
         try:
-            moved = repo.quarantine_file(folder, f"{session_id}-empty-{stamp()}")
+            moved = quarantine.move(repo.root, folder, f"{session_id}-empty-{stamp()}")
             finding.actions.append(f"moved the folder to {moved}")
         except SessionError as exc:
             finding.unrepairable.append(f"could not move the folder: {_first_line(exc)}")
@@ -234,14 +201,14 @@ def _examine_session(repo: FileRepository, session_id: str, repair: bool) -> Fin
     return finding
 
 
-def _locked_leftover(repo: FileRepository, name: str, prefix: str) -> contextlib.AbstractContextManager[None]:
+def _locked_leftover(repo: FileRepository, name: str) -> contextlib.AbstractContextManager[None]:
     """The lock of the session a ``.staging-<id>-…`` / ``.deleted-<id>-…`` folder belongs to, if any.
 
     Creations and deletions hold that lock while their hidden folder exists, so holding it means
     the folder is a leftover, not work in progress.
     """
-    session_id = name.removeprefix(prefix)[:36]
-    if is_session_id(session_id):
+    session_id = leftover_session_id(name)
+    if session_id is not None:
         return repo.session_lock(session_id)
     return contextlib.nullcontext()
 
@@ -254,7 +221,7 @@ def _finish_deletion(repo: FileRepository, path: Path, finding: Finding) -> None
         finding.actions.append("it was already gone")
         return
     if not stat.S_ISDIR(st.st_mode):
-        moved = repo.quarantine_file(path, path.name.lstrip("."))
+        moved = quarantine.move(repo.root, path, path.name.lstrip("."))
         finding.actions.append(f"it is not a folder chatcli made; moved it to {moved}")
         return
     try:
@@ -267,6 +234,7 @@ def _finish_deletion(repo: FileRepository, path: Path, finding: Finding) -> None
 
 
 def _examine_hidden(repo: FileRepository, report: DoctorReport, repair: bool, live_ids: set[str]) -> None:
+    """Report (and with ``repair`` clear) chatcli's own leftovers in the sessions folder."""
     root = repo.root
     try:
         with os.scandir(root) as it:
@@ -274,32 +242,8 @@ def _examine_hidden(repo: FileRepository, report: DoctorReport, repair: bool, li
     except OSError as exc:
         raise from_os_error(exc, root) from exc
     for name in entries:
-        if not name.startswith(".") or name in _KNOWN_HIDDEN:
-            continue
-        finding = Finding(name, "warning")
-        path = root / name
-        if name.startswith(".staging-"):
-            finding.problems.append("an import or fork that was interrupted before it finished")
-        elif name.startswith(".deleted-"):
-            finding.problems.append("a deletion that was interrupted before it finished")
-        else:
-            continue  # not chatcli's: left alone, and not worth a report
-        if repair:
-            prefix = ".staging-" if name.startswith(".staging-") else ".deleted-"
-            try:
-                with _locked_leftover(repo, name, prefix):
-                    if not os.path.lexists(path):
-                        finding.actions.append("it was already gone")
-                    elif prefix == ".staging-":
-                        moved = repo.quarantine_file(path, name.lstrip("."))
-                        finding.actions.append(f"moved it to {moved}")
-                    else:
-                        _finish_deletion(repo, path, finding)
-            except SessionError as exc:
-                finding.unrepairable.append(_first_line(exc))
-            if finding.unrepairable:
-                finding.severity = "error"
-        report.findings.append(finding)
+        if is_leftover(name):
+            report.findings.append(_examine_leftover(repo, name, repair))
     locks = root / LOCKS_DIR
     if locks.is_dir() and not locks.is_symlink():
         try:
@@ -308,22 +252,53 @@ def _examine_hidden(repo: FileRepository, report: DoctorReport, repair: bool, li
         except OSError as exc:
             raise from_os_error(exc, locks) from exc
         for lock_name in lock_names:
-            sid = lock_name.removesuffix(".lock")
-            if not (lock_name.endswith(".lock") and is_session_id(sid)) or sid in live_ids:
-                continue
-            if os.path.lexists(root / sid):
-                continue  # something is there (reported above if it is not a real session folder)
-            finding = Finding(lock_name, "warning", ["a lock file of a session that no longer exists"])
-            if repair:
-                try:
-                    if repo.remove_stale_lock(sid):
-                        finding.actions.append("removed it")
-                    else:
-                        finding.actions.append("left it: the session is in use again")
-                except SessionError as exc:
-                    finding.unrepairable.append(_first_line(exc))
-                    finding.severity = "error"
-            report.findings.append(finding)
+            if finding := _examine_lock(repo, lock_name, repair, live_ids):
+                report.findings.append(finding)
+
+
+def _examine_leftover(repo: FileRepository, name: str, repair: bool) -> Finding:
+    """A finding about a ``.staging-…`` / ``.deleted-…`` folder (an interrupted write)."""
+    path = repo.root / name
+    staging = name.startswith(STAGING_PREFIX)
+    if staging:
+        finding = Finding(name, "warning", ["an import or fork that was interrupted before it finished"])
+    else:
+        finding = Finding(name, "warning", ["a deletion that was interrupted before it finished"])
+    if repair:
+        try:
+            with _locked_leftover(repo, name):
+                if not os.path.lexists(path):
+                    finding.actions.append("it was already gone")
+                elif staging:
+                    moved = quarantine.move(repo.root, path, name.lstrip("."))
+                    finding.actions.append(f"moved it to {moved}")
+                else:
+                    _finish_deletion(repo, path, finding)
+        except SessionError as exc:
+            finding.unrepairable.append(_first_line(exc))
+        if finding.unrepairable:
+            finding.severity = "error"
+    return finding
+
+
+def _examine_lock(repo: FileRepository, lock_name: str, repair: bool, live_ids: set[str]) -> Finding | None:
+    """A finding about the lock file of a session that no longer exists; None for any other."""
+    sid = lock_name.removesuffix(LOCK_SUFFIX)
+    if not (lock_name.endswith(LOCK_SUFFIX) and is_session_id(sid)) or sid in live_ids:
+        return None
+    if os.path.lexists(repo.root / sid):
+        return None  # something is there (reported above if it is not a real session folder)
+    finding = Finding(lock_name, "warning", ["a lock file of a session that no longer exists"])
+    if repair:
+        try:
+            if repo.remove_stale_lock(sid):
+                finding.actions.append("removed it")
+            else:
+                finding.actions.append("left it: the session is in use again")
+        except SessionError as exc:
+            finding.unrepairable.append(_first_line(exc))
+            finding.severity = "error"
+    return finding
 
 
 def run_doctor(repo: FileRepository, *, repair: bool = False) -> DoctorReport:

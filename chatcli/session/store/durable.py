@@ -1,0 +1,245 @@
+"""The durable file primitives, in one place: every byte the store (and ``sessions export``)
+writes goes through here, and every ``OSError`` is translated here.
+
+* :func:`replace_file`: atomic write WITH overwrite (temp file, fsync, rename, fsync of the folder).
+* :func:`create_file`: atomic write WITHOUT overwrite (temp file, fsync, ``link`` to the final
+  name, which fails if it exists, unlink of the temp file, fsync of the folder): no
+  check-then-replace race, and a reader never sees a half-written file.
+* :func:`write_new`: create a file that must not exist yet (``O_EXCL``), written and fsynced.
+* :func:`read_bytes`: a read that never follows a final link, refuses anything but a regular
+  file (a planted FIFO must not hang) and stops at a size limit.
+* :func:`append_synced`: one write plus an fsync, cut back if either fails.
+* :func:`make_dir`, :func:`real_dir_exists`, :func:`fsync_dir`.
+* :func:`storage_error` / :func:`translated`: the one translation of an ``OSError`` met at a
+  path: a symbolic link there is :class:`UnsafePath`, anything else :func:`from_os_error`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+from chatcli.session.errors import SessionError, UnsafePath, from_os_error
+from chatcli.session.store.layout import DIR_MODE, FILE_MODE, temp_name
+
+__all__ = [
+    "O_CLOEXEC",
+    "O_NOFOLLOW",
+    "FileTooLarge",
+    "append_synced",
+    "create_file",
+    "fsync_dir",
+    "make_dir",
+    "read_bytes",
+    "real_dir_exists",
+    "replace_file",
+    "storage_error",
+    "translated",
+    "write_all",
+    "write_new",
+]
+
+O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_NOFOLLOW | O_CLOEXEC
+#: ``link`` fails with these where the file system has no hard links (FAT, some network mounts).
+_NO_HARD_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP}
+
+
+class FileTooLarge(OSError):
+    """:func:`read_bytes` met a file larger than its limit (``size`` is what was seen)."""
+
+    def __init__(self, path: Path, size: int | None) -> None:
+        super().__init__(errno.EFBIG, "file too large", str(path))
+        self.size = size
+
+
+def storage_error(exc: OSError, path: Path) -> SessionError:
+    """The one translation of an ``OSError`` at ``path``: a link there is :class:`UnsafePath`
+    (``O_NOFOLLOW`` refused it), anything else the matching :class:`StorageError`."""
+    if exc.errno == errno.ELOOP or os.path.islink(path):
+        return UnsafePath(path, "is a symbolic link")
+    return from_os_error(exc, path)
+
+
+@contextlib.contextmanager
+def translated(path: Path) -> Iterator[None]:
+    """Raise :func:`storage_error` for any ``OSError`` of the block (session errors pass through)."""
+    try:
+        yield
+    except OSError as exc:
+        raise storage_error(exc, path) from exc
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write every byte of ``data`` (``os.write`` may write less than asked)."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def fsync_dir(path: Path) -> None:
+    """Make the entries of folder ``path`` (a rename, a new file) durable."""
+    fd = os.open(path, os.O_RDONLY | _O_DIRECTORY | O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def real_dir_exists(folder: Path) -> bool:
+    """True if ``folder`` is a real folder, False if absent; a link or a file raises UnsafePath."""
+    try:
+        st = os.lstat(folder)
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise from_os_error(exc, folder) from exc
+    if stat.S_ISLNK(st.st_mode):
+        raise UnsafePath(folder, "is a symbolic link")
+    if not stat.S_ISDIR(st.st_mode):
+        raise UnsafePath(folder, "is not a folder")
+    return True
+
+
+def make_dir(path: Path) -> bool:
+    """Create ``path`` with mode 0700 (whatever the umask); False if it already existed.
+
+    ``OSError`` is left to the caller; an existing link or file raises :class:`UnsafePath`.
+    """
+    try:
+        os.mkdir(path, DIR_MODE)
+    except FileExistsError:
+        real_dir_exists(path)
+        return False
+    os.chmod(path, DIR_MODE)
+    return True
+
+
+def write_new(path: Path, data: bytes, *, mode: int | None = FILE_MODE) -> None:
+    """Create ``path`` holding ``data`` (written and fsynced); ``FileExistsError`` if it exists.
+
+    Never through a link; ``mode`` None lets the umask decide. On failure no half-written file
+    is left behind. ``OSError`` is left to the caller.
+    """
+    fd = os.open(path, _CREATE, 0o666 if mode is None else mode)
+    try:
+        if mode is not None:
+            os.fchmod(fd, mode)
+        write_all(fd, data)
+        os.fsync(fd)
+    except OSError:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        raise
+    os.close(fd)
+
+
+def _write_temp(folder: Path, name: str, data: bytes, mode: int | None) -> Path:
+    """A fsynced temporary copy of ``data`` beside ``folder/name`` (StorageError on failure)."""
+    tmp = folder / temp_name(name)
+    try:
+        write_new(tmp, data, mode=mode)
+    except OSError as exc:
+        raise from_os_error(exc, folder / name) from exc
+    return tmp
+
+
+def _sync_folder(folder: Path) -> None:
+    try:
+        fsync_dir(folder)
+    except OSError as exc:
+        raise from_os_error(exc, folder) from exc
+
+
+def replace_file(folder: Path, name: str, data: bytes, *, mode: int | None = FILE_MODE) -> None:
+    """Atomically replace (or create) ``folder/name`` with ``data``: temp file, fsync, rename,
+    fsync of the folder. Readers see the old content or the new, never a mix."""
+    tmp = _write_temp(folder, name, data, mode)
+    try:
+        os.replace(tmp, folder / name)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise from_os_error(exc, folder / name) from exc
+    _sync_folder(folder)
+
+
+def create_file(folder: Path, name: str, data: bytes, *, mode: int | None = FILE_MODE) -> None:
+    """Atomically create ``folder/name`` holding ``data``, never replacing anything.
+
+    Raises ``FileExistsError`` (and leaves the existing entry intact) if the name is taken,
+    :class:`StorageError` for any other failure. Where the file system has no hard links the file
+    is created in place with ``O_EXCL`` instead (still never overwriting).
+    """
+    target = folder / name
+    tmp = _write_temp(folder, name, data, mode)
+    try:
+        os.link(tmp, target, follow_symlinks=False)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        if exc.errno not in _NO_HARD_LINKS:
+            raise from_os_error(exc, target) from exc
+        try:
+            write_new(target, data, mode=mode)
+        except FileExistsError:
+            raise
+        except OSError as fallback:
+            raise from_os_error(fallback, target) from fallback
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+    _sync_folder(folder)
+
+
+def read_bytes(path: Path, limit: int | None = None) -> bytes:
+    """Read a regular file without following a final link.
+
+    ``OSError`` is left to the caller: ``ELOOP`` for a link, ``IsADirectoryError`` for anything
+    but a regular file, :class:`FileTooLarge` past ``limit`` bytes.
+    """
+    # O_NONBLOCK: a FIFO planted in place of a file must not hang the listing.
+    fd = os.open(path, os.O_RDONLY | O_NOFOLLOW | O_CLOEXEC | _O_NONBLOCK)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise IsADirectoryError(f"{path} is not a regular file")
+        if limit is not None and st.st_size > limit:
+            raise FileTooLarge(path, st.st_size)
+        chunks = []
+        total = 0
+        while True:
+            chunk = os.read(fd, max(st.st_size + 1, 65536))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+            if limit is not None and total > limit:
+                raise FileTooLarge(path, None)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def append_synced(fd: int, data: bytes, size: int) -> None:
+    """Write ``data`` at the end of ``fd`` (opened for append, ``size`` bytes long) and fsync.
+
+    If either fails the file is cut back to ``size``: no partial line is left behind.
+    """
+    try:
+        write_all(fd, data)
+        os.fsync(fd)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, size)
+            os.fsync(fd)
+        raise

@@ -1,0 +1,138 @@
+"""``conversation.jsonl`` on disk: durable appends, the mending of a torn last line, reads.
+
+An append is one write plus an fsync; a failed append is cut back, so no partial line is left.
+A last line without its newline (a crash mid-append) is mended before the next append: a complete
+message only gets its newline, anything else is set aside in ``.quarantine/`` and cut off.
+Complete lines are never touched. The format itself is :mod:`chatcli.session.transcript`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import stat
+from pathlib import Path
+
+from chatcli.session.errors import SessionNotFound, UnsafePath
+from chatcli.session.store import durable, quarantine
+from chatcli.session.store.files import SessionFiles
+from chatcli.session.store.layout import CONVERSATION_FILE, FILE_MODE, METADATA_FILE, stamp
+from chatcli.session.transcript import Transcript, line_parser, parse_transcript
+
+__all__ = ["append_line", "cut_back", "last_newline", "mend_torn_tail", "read_transcript", "transcript_bytes"]
+
+_APPEND = os.O_RDWR | os.O_APPEND | os.O_CREAT | durable.O_NOFOLLOW | durable.O_CLOEXEC
+
+
+def append_line(root: Path, session_id: str, line: bytes) -> int:
+    """Append ``line`` (write + fsync), mending a torn tail first; returns the offset it starts at."""
+    path = root / session_id / CONVERSATION_FILE
+    with durable.translated(path):
+        fd = os.open(path, _APPEND, FILE_MODE)
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise UnsafePath(path, "is not a regular file")
+            size = st.st_size
+            if size == 0:
+                os.fchmod(fd, FILE_MODE)
+            elif os.pread(fd, 1, size - 1) != b"\n":
+                size = _mend_tail(root, session_id, fd, size)
+            durable.append_synced(fd, line, size)
+        finally:
+            os.close(fd)
+    return size
+
+
+def cut_back(path: Path, size: int) -> None:
+    """Truncate the transcript back to ``size`` bytes (undoing this process's last append)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_WRONLY | durable.O_NOFOLLOW | durable.O_CLOEXEC)
+        try:
+            if os.fstat(fd).st_size > size:
+                os.ftruncate(fd, size)
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def mend_torn_tail(root: Path, session_id: str) -> tuple[int, int] | None:
+    """Mend the transcript's last line if it lacks its newline: ``(old size, new size)``, or
+    None when there was nothing to mend (no transcript, or it ends with a newline)."""
+    path = root / session_id / CONVERSATION_FILE
+    if not os.path.lexists(path):
+        return None
+    with durable.translated(path):
+        fd = os.open(path, os.O_RDWR | durable.O_NOFOLLOW | durable.O_CLOEXEC)
+        try:
+            size = os.fstat(fd).st_size
+            if not size or os.pread(fd, 1, size - 1) == b"\n":
+                return None
+            return size, _mend_tail(root, session_id, fd, size)
+        finally:
+            os.close(fd)
+
+
+def _mend_tail(root: Path, session_id: str, fd: int, size: int) -> int:
+    """Fix a last line that lacks its newline; returns the new file size.
+
+    A complete message missing only the newline gets it; anything else (a torn write) is
+    copied to ``.quarantine/`` and cut off.
+    """
+    start = last_newline(fd, size) + 1
+    tail = os.pread(fd, size - start, start)
+    if line_parser()(tail) is not None:
+        # pwrite: ``fd`` may not be in append mode (repair opens it plainly), and a write at the
+        # current offset would overwrite the first byte of the file.
+        if os.pwrite(fd, b"\n", size) != 1:
+            raise OSError(errno.EIO, "short write", str(root / session_id / CONVERSATION_FILE))
+        os.fsync(fd)
+        return size + 1
+    quarantine.keep(root, f"{session_id}-torn-{stamp()}.jsonl", tail)
+    os.ftruncate(fd, start)
+    os.fsync(fd)
+    return start
+
+
+def last_newline(fd: int, size: int) -> int:
+    """Offset of the last ``\\n`` before ``size`` (-1 if none), reading backwards in blocks."""
+    block = 65536
+    end = size
+    while end > 0:
+        start = max(0, end - block)
+        chunk = os.pread(fd, end - start, start)
+        idx = chunk.rfind(b"\n")
+        if idx >= 0:
+            return start + idx
+        end = start
+    return -1
+
+
+def transcript_bytes(files: SessionFiles, session_id: str) -> bytes:
+    """The raw transcript (empty if the session has none yet); links are never followed."""
+    folder = files.check_session_dir(session_id)
+    path = folder / CONVERSATION_FILE
+    try:
+        return durable.read_bytes(path)
+    except FileNotFoundError:
+        if not os.path.lexists(folder / METADATA_FILE):
+            raise SessionNotFound(session_id) from None
+        return b""
+    except OSError as exc:
+        raise durable.storage_error(exc, path) from exc
+
+
+def read_transcript(files: SessionFiles, session_id: str) -> Transcript:
+    """Every readable message, oldest first; bad lines are skipped and reported, never fatal."""
+    folder = files.check_session_dir(session_id)
+    if not os.path.lexists(folder / METADATA_FILE) and not os.path.lexists(folder / CONVERSATION_FILE):
+        raise SessionNotFound(session_id)
+    path = folder / CONVERSATION_FILE
+    try:
+        data = durable.read_bytes(path)
+    except FileNotFoundError:
+        return Transcript()
+    except OSError as exc:
+        raise durable.storage_error(exc, path) from exc
+    return parse_transcript(data)
