@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import shlex
 from collections.abc import Coroutine
 from concurrent.futures import Future
@@ -36,7 +37,7 @@ from chatcli.commands.results import (
     ResumeAction,
     SessionChanged,
 )
-from chatcli.commands.spec import HelpRequested, split_line
+from chatcli.commands.spec import JSON_OPTION, HelpRequested, extract_options, split_line
 from chatcli.errors import ExitCode
 from chatcli.render.terminal import render
 from chatcli.render.transcript import render_resumed
@@ -238,18 +239,22 @@ class ChatApp:
         ctx = CommandContext(self.service, self._confirm_from_thread, self.current_id, "/")
         quit_now = False
         with self.boundary.guard("/" + line):
-            result = await self._run_command(ctx, line)
-            quit_now = self.apply(result)
+            words = split_line(line)
+            as_json = False
+            if words[:1] == ["sessions"]:  # `--json` is the sessions family's option, as on the command line
+                options, words = extract_options(words, (JSON_OPTION,), "")
+                as_json = options.flag("json")
+            result = await self._run_command(ctx, words)
+            quit_now = self.apply(result, as_json=as_json)
         self._spawn(self._refresh_snapshot())
         return quit_now
 
-    async def _run_command(self, ctx: CommandContext, line: str) -> object:
+    async def _run_command(self, ctx: CommandContext, words: list[str]) -> object:
         """The command's result, computed in a worker thread; Ctrl-C raises KeyboardInterrupt.
 
         On Ctrl-C the REPL stops waiting: a long read stops at its next session, a write that had
         begun finishes on its own (each one is atomic), and its result is not shown.
         """
-        words = split_line(line)
         job = asyncio.ensure_future(asyncio.to_thread(self.registry.run, ctx, words))
         try:
             with sigint_cancels(job):
@@ -264,8 +269,9 @@ class ChatApp:
             command = req.command
             return HelpResult(f"/{command.name}", command.summary, (self.registry.help_for(command),), True)
 
-    def apply(self, result: object) -> bool:
-        """Act on a command's result and show it; returns True to quit."""
+    def apply(self, result: object, *, as_json: bool = False) -> bool:
+        """Act on a command's result and show it (as JSON with ``as_json``); returns True to quit."""
+        show = self._show_json if as_json else functools.partial(render, console=self.console)
         if isinstance(result, QuitAction):
             return True
         if isinstance(result, NewSessionAction):
@@ -276,15 +282,21 @@ class ChatApp:
         elif isinstance(result, ClearAction):
             self.console.clear()
         elif isinstance(result, DeleteResult) and result.metadata.id == self.current_id:
-            render(result, self.console)
+            show(result)
             self.new_session()
             self.console.print("That was the session in use: you are now in a new session.")
         elif isinstance(result, SessionChanged) and result.metadata.id == self.current_id:
             self.meta = result.metadata
-            render(result, self.console)
+            show(result)
         else:
-            render(result, self.console)
+            show(result)
         return False
+
+    def _show_json(self, result: object) -> None:
+        """Print ``result`` as the same JSON document ``chatcli sessions … --json`` writes."""
+        from chatcli.render.jsonout import dumps_json, to_json
+
+        self.console.print(dumps_json(to_json(result)), markup=False, highlight=False, soft_wrap=True)
 
     def _confirm_from_thread(self, question: str) -> bool:
         """Ask a yes/no question on the prompt from a command running in a worker thread."""

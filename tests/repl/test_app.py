@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import json
 import os
 import signal
 import time
@@ -123,6 +124,16 @@ def test_sessions_list_mid_chat(repl: Repl) -> None:
     sid = only_session(repl)
     assert "Sessions (1)" in repl.output
     assert sid[:8] in repl.output
+
+
+def test_json_option_mid_chat_prints_the_command_lines_json_document(repl: Repl) -> None:
+    repl.run("hello\r", "/sessions list --json\r")
+
+    sid = only_session(repl)
+    start = repl.output.index("{")
+    document, _ = json.JSONDecoder().raw_decode(repl.output[start:])
+    assert [s["id"] for s in document["sessions"]] == [sid]
+    assert "Sessions (1)" not in repl.output  # the table is not printed as well
 
 
 def test_naming_the_current_session_shows_in_the_toolbar_at_once(repl: Repl) -> None:
