@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from chatcli.sanitize import clean_inline
 
-__all__ = ["SHORT_ID_LENGTH", "absolute_time", "iso_utc", "relative_age", "short_id"]
+__all__ = ["SHORT_ID_LENGTH", "absolute_time", "iso_minute", "iso_utc", "relative_age", "short_id"]
 
 #: How many characters of a session id listings show (like git's short hashes).
 SHORT_ID_LENGTH = 8
@@ -70,6 +70,11 @@ def absolute_time(dt: datetime) -> str:
 def iso_utc(dt: datetime) -> str:
     """``dt`` as ISO 8601 in UTC with a ``Z`` suffix, e.g. ``2025-01-04T12:30:00.123456Z``."""
     return _as_utc(dt).isoformat().replace("+00:00", "Z")
+
+
+def iso_minute(dt: datetime) -> str:
+    """``dt`` in UTC to the minute, labelled: ``2025-01-04 12:30 UTC`` (naive: taken as UTC)."""
+    return _as_utc(dt).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def short_id(session_id: str) -> str:
