@@ -331,6 +331,7 @@ PLANTED_ROWS: dict[str, dict[str, object]] = {
         "created": "0001-01-01T00:00:00+14:00",
     },
     "huge-count": {"id": "deadbeef-0000-4000-8000-000000000000", "message_count": "1" * 30},
+    "phantom-session": {"id": "deadbeef-0000-4000-8000-000000000000", "last_active": "2030-01-01T00:00:00Z"},
     "wrong-status": {"id": "deadbeef-0000-4000-8000-000000000000", "status": "\x1b[2J"},
 }
 
@@ -365,3 +366,23 @@ def test_a_planted_index_row_never_reaches_the_screen(
 def test_short_id_shows_a_planted_id_literally() -> None:
     assert short_id("\x1b[2J\x1b]52;c;aGk=\x07") == "␛[2J␛]52"
     assert "\x1b" not in short_id("\x1b" * 20)
+
+
+def test_a_row_sqlite_cannot_hold_marks_its_session_instead_of_failing_the_others(
+    repo: FileRepository,
+) -> None:
+    """The index's own guard, for a value the model would never let through."""
+    from chatcli.session.store.index import SessionIndex
+
+    good = seed(repo, messages=numbered(2)).id
+    index = SessionIndex(repo.root)
+    fine = repo.get(good)
+    huge = SessionMetadata.model_construct(
+        **{**dict(fine), "id": "0" * 8 + fine.id[8:], "message_count": 2**70}
+    )
+
+    assert index.store(huge, "stamp") is False
+    assert huge.id in index.dirty_ids() and huge.id not in index.ids()
+    assert index.store_many([(huge, "s"), (fine, "s")], clear=[fine.id]) == [huge.id]
+    assert good in index.ids() and good not in index.dirty_ids()
+    index.close()
