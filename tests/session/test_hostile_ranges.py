@@ -386,3 +386,27 @@ def test_a_row_sqlite_cannot_hold_marks_its_session_instead_of_failing_the_other
     assert index.store_many([(huge, "s"), (fine, "s")], clear=[fine.id]) == [huge.id]
     assert good in index.ids() and good not in index.dirty_ids()
     index.close()
+
+
+@pytest.mark.parametrize("when", BAD_TIMES)
+def test_an_import_record_with_a_message_time_out_of_range_is_skipped_alone(
+    repo: FileRepository, tmp_path: Path, when: str
+) -> None:
+    def record(sid: str, stamp: str) -> dict[str, Any]:
+        message = {"role": "user", "content": f"hello {sid[:4]}", "timestamp": stamp}
+        return {"id": sid, "messages": [message]}
+
+    ids = [f"{n}{n}{n}{n}0000-0000-4000-8000-000000000000" for n in (1, 2, 3)]
+    lines = [
+        record(ids[0], "2025-01-01T00:00:00Z"),
+        record(ids[1], when),
+        record(ids[2], "2025-01-02T00:00:00Z"),
+    ]
+    path = tmp_path / "corpus.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+    result = SessionService(repo).import_file(path)
+
+    assert sorted(m.id for m in result.imported) == [ids[0], ids[2]]
+    assert len(result.skipped) == 1
+    assert not repo.exists(ids[1])

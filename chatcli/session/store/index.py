@@ -30,9 +30,10 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 from chatcli.session.fields import (
     COUNT_MAX,
     NO_CUSTOM_FIELDS,
+    TIMESTAMP_MAX,
+    TIMESTAMP_MIN,
     SessionBrief,
     SessionStatus,
-    check_timestamp,
     is_session_id,
 )
 from chatcli.session.store.layout import INDEX_DIR, INDEX_FILE
@@ -188,40 +189,29 @@ def _brief(row: Sequence[Any]) -> SessionBrief:
     """A brief from the first columns of a row selected with :data:`_BRIEF_COLUMNS`.
 
     The columns were written by :func:`_row` from validated metadata, but the file may have been
-    planted or damaged since: each value is checked (cheaply: this runs once per session when a
-    completion snapshot is built), and a bad one raises ``ValueError`` or ``TypeError``.
+    planted or damaged since: each value is checked, in one cheap expression (this runs once per
+    session when a completion snapshot is built); a bad one raises ``ValueError`` or
+    ``TypeError`` (comparing a naive time with the aware bounds).
     """
     sid, name, status, created, active, first, count, files, custom = row[:9]
-    if not (type(sid) is str and is_session_id(sid)):
-        raise ValueError("not a session id")
-    if not (name is None or type(name) is str) or type(first) is not str:
-        raise TypeError("a text column holds something else")
-    return SessionBrief(
-        sid,
-        name,
-        _STATUSES[status],
-        check_timestamp(_from_iso(created)),
-        check_timestamp(_from_iso(active)),
-        first,
-        _count(count),
-        _count(files),
-        NO_CUSTOM_FIELDS if custom is None else _custom_fields(custom),
-    )
-
-
-def _count(value: object) -> int:
-    """A count column, checked to be a whole number in range."""
-    if type(value) is not int or not 0 <= value <= COUNT_MAX:
-        raise ValueError("a count is out of range")
-    return value
-
-
-def _custom_fields(text: object) -> dict[str, Any]:
-    """The ``custom`` column parsed back: a JSON object."""
-    value = json.loads(str(text))
-    if not isinstance(value, dict):
-        raise TypeError("custom fields are not an object")
-    return value
+    created_at, active_at = _from_iso(created), _from_iso(active)
+    if not (
+        type(sid) is str
+        and is_session_id(sid)
+        and (name is None or type(name) is str)
+        and type(first) is str
+        and type(count) is int
+        and type(files) is int
+        and 0 <= count <= COUNT_MAX
+        and 0 <= files <= COUNT_MAX
+        and TIMESTAMP_MIN <= created_at <= TIMESTAMP_MAX
+        and TIMESTAMP_MIN <= active_at <= TIMESTAMP_MAX
+    ):
+        raise ValueError("a column of the row is damaged or out of range")
+    fields = NO_CUSTOM_FIELDS if custom is None else json.loads(custom)
+    if type(fields) is not dict and fields is not NO_CUSTOM_FIELDS:
+        raise ValueError("the custom fields of the row are not an object")
+    return SessionBrief(sid, name, _STATUSES[status], created_at, active_at, first, count, files, fields)
 
 
 def _filtered(
