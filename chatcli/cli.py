@@ -114,9 +114,11 @@ def _console(*, stderr: bool = False) -> Console:
 
 
 def _terminal_confirm(question: str) -> bool:
-    """Ask on the terminal; only 'y' or 'yes' confirms."""
+    """Ask on the terminal (the question shown literally); only 'y' or 'yes' confirms."""
+    from chatcli.sanitize import clean_lines
+
     try:
-        answer = input(f"{question} [y/N] ")
+        answer = input(f"{clean_lines(question)} [y/N] ")
     except EOFError:
         return False
     return answer.strip().lower() in ("y", "yes")

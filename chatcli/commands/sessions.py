@@ -9,7 +9,9 @@ from pathlib import Path
 from chatcli.commands.context import CommandContext
 from chatcli.commands.results import Cancelled, ExportResult, SessionChanged
 from chatcli.commands.spec import Arg, Command, Option, ParsedArgs, UsageError, format_duration
+from chatcli.render.timefmt import iso_minute, short_id
 from chatcli.render.transcript import transcript_markdown
+from chatcli.sanitize import clean_inline, shorten
 from chatcli.session.errors import OperationRefused, SessionAlreadyExists
 from chatcli.session.health import DoctorReport
 from chatcli.session.outcomes import (
@@ -180,15 +182,32 @@ def prune_sessions(ctx: CommandContext, args: ParsedArgs) -> PruneResult | Cance
         return candidates
     if not args.flag("yes"):
         kind = "archived sessions" if args.flag("archived_only") else "sessions"
-        question = (
-            f"Delete {len(candidates.sessions)} {kind} last active before {candidates.cutoff:%Y-%m-%d}?"
-        )
+        question = _prune_question(candidates, kind)
         refusal = f"refusing to delete {len(candidates.sessions)} {kind} without confirmation"
         flags = " --archived-only" if args.flag("archived_only") else ""
         retry = f"{ctx.prefix}sessions prune --older-than {format_duration(older)}{flags} --yes"
         if not _require_confirmation(ctx, question, refusal, retry):
             return Cancelled("Nothing was deleted.")
     return ctx.service.prune(candidates, should_stop=ctx.cancelled.is_set)
+
+
+#: How many of the sessions a prune would delete its confirmation lists.
+PRUNE_LISTED = 20
+
+
+def _prune_question(candidates: PruneResult, kind: str) -> str:
+    """The prune confirmation: the exact cutoff (UTC), the first :data:`PRUNE_LISTED` sessions
+    (short id, name, first message; one line each) and how many more."""
+    count = len(candidates.sessions)
+    lines = [f"Delete {count} {kind} last active before {iso_minute(candidates.cutoff)}:"]
+    for meta in candidates.sessions[:PRUNE_LISTED]:
+        label = f"{short_id(meta.id)}  {clean_inline(meta.name)}" if meta.name else short_id(meta.id)
+        first = clean_inline(shorten(" ".join(meta.first_message.split()), 50))
+        lines.append(f"  {label}  {first}".rstrip())
+    if count > PRUNE_LISTED:
+        lines.append(f"  … and {count - PRUNE_LISTED} more")
+    lines.append(f"Delete {'it' if count == 1 else 'them'} for good?")
+    return "\n".join(lines)
 
 
 def doctor_sessions(ctx: CommandContext, args: ParsedArgs) -> DoctorReport:
@@ -316,7 +335,8 @@ SESSION_COMMANDS: tuple[Command, ...] = (
             Option(
                 ("--older-than",),
                 "older_than",
-                "last active longer ago than DURATION (e.g. 90d, 12w)",
+                "last active longer ago than DURATION: h, d, w, mo (30 days) or y (365 days), "
+                "e.g. 90d, 12w, 6mo, 1y, 6months (at most 1000y)",
                 kind="duration",
                 metavar="DURATION",
                 required=True,

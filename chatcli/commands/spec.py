@@ -8,6 +8,7 @@ handler. ``argparse`` is not used: it prints and exits on errors, while here a b
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -15,12 +16,15 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Literal
 
 from chatcli.errors import ChatcliError, ExitCode
+from chatcli.sanitize import shorten
 
 if TYPE_CHECKING:
     from chatcli.commands.context import CommandContext
 
 __all__ = [
     "COMMAND_LINE_OPTIONS",
+    "DURATION_MAX_YEARS",
+    "INT_MAX",
     "JSON_OPTION",
     "SESSIONS_DIR_OPTION",
     "Arg",
@@ -196,38 +200,84 @@ class ParsedArgs:
         return value if isinstance(value, timedelta) else None
 
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
+#: The longest duration taken (``--older-than``): 1000 years, far before any session.
+DURATION_MAX_YEARS = 1000
+#: The largest whole number an option takes (``--limit``, ``--last``): a million.
+INT_MAX = 1_000_000
+
+_HOUR = 3600
+_DAY = 24 * _HOUR
+#: Duration units in seconds. A month is 30 days and a year 365 (durations only select old
+#: sessions, so calendar precision does not matter). There are no minutes nor seconds: ``m``
+#: reads as months to many people, and nothing a duration is for (``prune``) needs them.
+_UNITS: dict[str, int] = {"h": _HOUR, "d": _DAY, "w": 7 * _DAY, "mo": 30 * _DAY, "y": 365 * _DAY}
+#: Spelled-out units (``6months``, ``2weeks``): the same as the short ones.
+_SPELLED = {
+    **dict.fromkeys(("hour", "hours", "hr", "hrs"), "h"),
+    **dict.fromkeys(("day", "days"), "d"),
+    **dict.fromkeys(("week", "weeks", "wk", "wks"), "w"),
+    **dict.fromkeys(("month", "months", "mon", "mos"), "mo"),
+    **dict.fromkeys(("year", "years", "yr", "yrs"), "y"),
+}
+#: Units refused on purpose, with the reason shown.
+_REFUSED = {
+    "m": "m is ambiguous: use mo for months or h for hours",
+    **dict.fromkeys(
+        ("min", "mins", "minute", "minutes"),
+        "minutes are too short for a duration here: the shortest unit is h (hours)",
+    ),
+    **dict.fromkeys(
+        ("s", "sec", "secs", "second", "seconds"), "seconds are not a unit here: the shortest is h (hours)"
+    ),
+}
+_DURATION_PART = re.compile(r"(\d+)([a-z]+)")
+_DURATION_UNITS_HELP = "h, d, w, mo or y (e.g. 12h, 30d, 2w, 6mo, 1y, 1w3d)"
 
 
 def parse_duration(text: str) -> timedelta:
-    """Parse ``30d``, ``12h``, ``2w``, ``1w3d``, ``90m``, ``45s`` or ``1y`` into a timedelta."""
+    """Parse ``30d``, ``12h``, ``2w``, ``6mo``, ``1y``, ``1w3d`` or ``6months`` into a timedelta.
+
+    Units: ``h`` hours, ``d`` days, ``w`` weeks, ``mo`` months (30 days), ``y`` years (365 days),
+    also spelled out (``3days``, ``2weeks``, ``1year``); ``m`` (ambiguous) and minutes or seconds
+    are refused with a hint. The total is at most :data:`DURATION_MAX_YEARS` years. Raises
+    ``ValueError`` with a message meant for the user.
+    """
     raw = text.strip().lower()
     if not raw:
         raise ValueError("empty duration")
+    shown = shorten(repr(text), 40)
+    parts = _DURATION_PART.findall(raw)
+    if "".join(number + unit for number, unit in parts) != raw:
+        if raw.isdigit():
+            raise ValueError(f"{shown} needs a unit: {_DURATION_UNITS_HELP}")
+        raise ValueError(f"{shown} is not a duration (use {_DURATION_UNITS_HELP})")
     total = 0
-    number = ""
-    for ch in raw:
-        if ch.isdigit():
-            number += ch
-        elif ch in _UNITS and number:
-            total += int(number) * _UNITS[ch]
-            number = ""
-        else:
-            raise ValueError(f"{text!r} is not a duration (use e.g. 30d, 12h, 2w, 1w3d)")
-    if number:
-        raise ValueError(f"{text!r} needs a unit: s, m, h, d, w or y (e.g. {number}d)")
+    for number, word in parts:
+        if word in _REFUSED:
+            raise ValueError(f"{shown}: {_REFUSED[word]}")
+        unit = _SPELLED.get(word, word)
+        if unit not in _UNITS:
+            raise ValueError(f"{shown}: unknown unit {word!r} (use {_DURATION_UNITS_HELP})")
+        if len(number) > 12:  # past any limit; never turn thousands of digits into an int
+            total = _UNITS["y"] * (DURATION_MAX_YEARS + 1)
+            break
+        total += int(number) * _UNITS[unit]
     if total <= 0:
         raise ValueError("the duration must be longer than zero")
+    if total > DURATION_MAX_YEARS * _UNITS["y"]:
+        raise ValueError(f"{shown} is too long: a duration is at most {DURATION_MAX_YEARS}y")
     return timedelta(seconds=total)
 
 
 def format_duration(value: timedelta) -> str:
-    """The shortest :func:`parse_duration` spelling of ``value`` (e.g. ``90d``, ``36h``)."""
-    seconds = int(value.total_seconds())
-    for unit in ("w", "d", "h", "m"):
+    """A :func:`parse_duration` spelling of ``value`` (``1y``, ``2w``, ``90d``, ``36h``), rounded
+    up to whole hours (what :func:`parse_duration` returns is always whole hours)."""
+    hours = max(1, -(-int(value.total_seconds()) // _HOUR))
+    seconds = hours * _HOUR
+    for unit in ("y", "w", "d"):
         if seconds % _UNITS[unit] == 0:
             return f"{seconds // _UNITS[unit]}{unit}"
-    return f"{seconds}s"
+    return f"{hours}h"
 
 
 def split_line(line: str) -> list[str]:
@@ -242,19 +292,30 @@ def _convert(value: str, kind: ValueKind, label: str, choices: Sequence[str], us
     if choices and value not in choices:
         raise UsageError(f"{label} must be one of: {', '.join(choices)} (got {value!r})", usage)
     if kind == "int":
-        try:
-            number = int(value)
-        except ValueError:
-            raise UsageError(f"{label} must be a whole number (got {value!r})", usage) from None
-        if number < 1:
-            raise UsageError(f"{label} must be at least 1 (got {number})", usage)
-        return number
+        return _whole_number(value, label, usage)
     if kind == "duration":
         try:
             return parse_duration(value)
         except ValueError as exc:
             raise UsageError(f"{label}: {exc}", usage) from None
     return value
+
+
+def _whole_number(value: str, label: str, usage: str) -> int:
+    """``value`` as a whole number from 1 to :data:`INT_MAX`, else a :class:`UsageError`."""
+    shown = shorten(repr(value), 40)
+    digits = value.strip().lstrip("+").lstrip("0")
+    if len(digits) > len(str(INT_MAX)) and digits.isascii() and digits.isdigit():  # never parse 4,300+ digits
+        raise UsageError(f"{label} must be at most {INT_MAX} (got {shown})", usage)
+    try:
+        number = int(value)
+    except ValueError:
+        raise UsageError(f"{label} must be a whole number (got {shown})", usage) from None
+    if number < 1:
+        raise UsageError(f"{label} must be at least 1 (got {number})", usage)
+    if number > INT_MAX:
+        raise UsageError(f"{label} must be at most {INT_MAX} (got {number})", usage)
+    return number
 
 
 def _take_option(

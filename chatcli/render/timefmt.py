@@ -1,10 +1,17 @@
-"""Human-friendly times and ids for listings: ``5m ago``, ``2025-01-04``, ``1a2b3c4d``."""
+"""Human-friendly times and ids for listings: ``5m ago``, ``2025-01-04``, ``1a2b3c4d``.
+
+Nothing here raises, whatever the datetime and the local time zone: a time whose conversion to
+UTC or to local time would overflow (``datetime.max`` in a zone east of UTC) is shown as it is,
+in its own offset. Ids are shown with their control characters made visible.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-__all__ = ["SHORT_ID_LENGTH", "absolute_time", "iso_utc", "relative_age", "short_id"]
+from chatcli.sanitize import clean_inline
+
+__all__ = ["SHORT_ID_LENGTH", "absolute_time", "iso_minute", "iso_utc", "relative_age", "short_id"]
 
 #: How many characters of a session id listings show (like git's short hashes).
 SHORT_ID_LENGTH = 8
@@ -15,7 +22,22 @@ _RECENT = timedelta(days=30)
 
 
 def _as_utc(dt: datetime) -> datetime:
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+    """``dt`` in UTC (naive: taken as UTC); one whose conversion overflows is kept as it is."""
+    if dt.tzinfo is None:
+        return dt.replace(tzinfo=UTC)
+    try:
+        return dt.astimezone(UTC)
+    except (OverflowError, ValueError):
+        return dt
+
+
+def _local(dt: datetime) -> datetime:
+    """Aware ``dt`` in local time; kept as it is when the conversion overflows (or the C library
+    cannot say what local time it was)."""
+    try:
+        return dt.astimezone()
+    except (OverflowError, ValueError, OSError):
+        return dt
 
 
 def relative_age(dt: datetime, now: datetime | None = None) -> str:
@@ -27,7 +49,7 @@ def relative_age(dt: datetime, now: datetime | None = None) -> str:
     when = _as_utc(dt)
     delta = _as_utc(now if now is not None else datetime.now(UTC)) - when
     if delta < -_CLOCK_SKEW or delta >= _RECENT:
-        return when.astimezone().strftime("%Y-%m-%d")
+        return _local(when).strftime("%Y-%m-%d")
     seconds = int(delta.total_seconds())
     if delta < _JUST_NOW:
         return "just now"
@@ -42,7 +64,7 @@ def relative_age(dt: datetime, now: datetime | None = None) -> str:
 
 def absolute_time(dt: datetime) -> str:
     """``dt`` in local time as ``YYYY-MM-DD HH:MM`` (naive datetimes are taken as UTC)."""
-    return _as_utc(dt).astimezone().strftime("%Y-%m-%d %H:%M")
+    return _local(_as_utc(dt)).strftime("%Y-%m-%d %H:%M")
 
 
 def iso_utc(dt: datetime) -> str:
@@ -50,6 +72,12 @@ def iso_utc(dt: datetime) -> str:
     return _as_utc(dt).isoformat().replace("+00:00", "Z")
 
 
+def iso_minute(dt: datetime) -> str:
+    """``dt`` in UTC to the minute, labelled: ``2025-01-04 12:30 UTC`` (naive: taken as UTC)."""
+    return _as_utc(dt).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def short_id(session_id: str) -> str:
-    """The first :data:`SHORT_ID_LENGTH` characters of a session id."""
-    return session_id[:SHORT_ID_LENGTH]
+    """The first :data:`SHORT_ID_LENGTH` characters of a session id, safe to print (an id read
+    from a planted index row or an import may hold control characters)."""
+    return clean_inline(session_id[:SHORT_ID_LENGTH])

@@ -49,7 +49,7 @@ from chatcli.repl.keys import chat_key_bindings
 from chatcli.repl.sigint import sigint_cancels
 from chatcli.repl.toolbar import session_label, toolbar_text
 from chatcli.repl.turn import ReplyStream, save_message
-from chatcli.sanitize import clean_inline
+from chatcli.sanitize import clean_lines
 from chatcli.session.errors import SessionError
 from chatcli.session.location import SessionsLocation
 from chatcli.session.models import Message, SessionMetadata
@@ -309,7 +309,7 @@ class ChatApp:
         if self._confirm_prompt is None:
             self._confirm_prompt = PromptSession(input=self._io[0], output=self._io[1])
         try:
-            answer = await self._confirm_prompt.prompt_async(f"{clean_inline(question)} [y/N] ")
+            answer = await self._confirm_prompt.prompt_async(f"{clean_lines(question)} [y/N] ")
         except (KeyboardInterrupt, EOFError):
             return False
         return answer.strip().lower() in ("y", "yes")

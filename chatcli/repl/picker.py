@@ -13,7 +13,7 @@ from prompt_toolkit.layout import HSplit, Layout, Window
 from prompt_toolkit.layout.controls import BufferControl, FormattedTextControl
 from prompt_toolkit.output import Output
 
-from chatcli.render.timefmt import relative_age
+from chatcli.render.timefmt import relative_age, short_id
 from chatcli.repl.completion.snapshot import SnapshotEntry
 from chatcli.sanitize import clean_inline
 
@@ -92,7 +92,7 @@ class _Picker:
             style = "reverse" if i == index else ""
             title = clean_inline(entry.name) if entry.name else "(unnamed)"
             first = clean_inline(" ".join(entry.first_message.split()))[:60]
-            line = f"  {entry.id[:8]}  {title:<24.24}  {relative_age(entry.last_active):>10}  {first}\n"
+            line = f"  {short_id(entry.id)}  {title:<24.24}  {relative_age(entry.last_active):>10}  {first}\n"
             out.append((style, line))
         out.append(
             ("class:dim", f"  {len(found)} of {len(self.entries)} sessions · Enter resumes · Esc cancels\n")

@@ -21,13 +21,17 @@ if TYPE_CHECKING:
     from chatcli.session.models import SessionMetadata
 
 __all__ = [
+    "COUNT_MAX",
     "FIRST_MESSAGE_LIMIT",
     "NAME_MAX_LENGTH",
     "NO_CUSTOM_FIELDS",
+    "TIMESTAMP_MAX",
+    "TIMESTAMP_MIN",
     "SessionBrief",
     "SessionStatus",
     "SessionView",
     "as_utc",
+    "check_timestamp",
     "is_session_id",
     "new_session_id",
     "utc_now",
@@ -38,6 +42,16 @@ __all__ = [
 NAME_MAX_LENGTH = 100
 #: ``first_message`` keeps this many characters: it is a summary for listings, not the message.
 FIRST_MESSAGE_LIMIT = 500
+
+#: The earliest and the latest time chatcli accepts, wherever a time comes in (metadata,
+#: transcript lines, imports, index rows): 1970-01-01 to the end of the year 9000, UTC. Any real
+#: conversation fits, and a time in this range converts to every local time zone (UTC-12 to
+#: UTC+14) without overflowing, so it can always be shown.
+TIMESTAMP_MIN = datetime(1970, 1, 1, tzinfo=UTC)
+TIMESTAMP_MAX = datetime(9000, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+#: The largest count (messages, files) metadata may hold: 2**53, exact as a JSON number in any
+#: language and far within an SQLite INTEGER (2**63 - 1).
+COUNT_MAX = 2**53
 
 _NAME_CHAR = re.compile(r"[A-Za-z0-9_-]")
 _SESSION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -51,6 +65,24 @@ def utc_now() -> datetime:
 def as_utc(value: datetime) -> datetime:
     """``value`` in UTC; a naive value is taken to be UTC already."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def check_timestamp(value: datetime) -> datetime:
+    """``value`` in UTC if it lies between :data:`TIMESTAMP_MIN` and :data:`TIMESTAMP_MAX`.
+
+    Otherwise a ``ValueError`` (never an ``OverflowError``: a time whose conversion to UTC
+    overflows, such as ``9999-12-31T23:59:59-14:00``, is out of range like any other).
+    """
+    try:
+        when = as_utc(value)
+    except (OverflowError, ValueError):
+        raise ValueError(f"the time {value.isoformat()} is out of range (it has no UTC equivalent)") from None
+    if not TIMESTAMP_MIN <= when <= TIMESTAMP_MAX:
+        raise ValueError(
+            f"the time {when.isoformat()} is out of range: times must be between "
+            f"{TIMESTAMP_MIN:%Y-%m-%d} and {TIMESTAMP_MAX:%Y-%m-%d} (UTC)"
+        )
+    return when
 
 
 def new_session_id() -> str:

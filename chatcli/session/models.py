@@ -15,10 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from chatcli.session.errors import InvalidMetadata, UnsupportedVersion
 from chatcli.session.fields import (
+    COUNT_MAX,
     FIRST_MESSAGE_LIMIT,
     NAME_MAX_LENGTH,
     SessionStatus,
     as_utc,
+    check_timestamp,
     is_session_id,
     new_session_id,
     utc_now,
@@ -48,7 +50,10 @@ Role = Literal["user", "assistant", "system"]
 class SessionMetadata(BaseModel):
     """Everything chatcli knows about a session without reading its transcript.
 
-    Timestamps are timezone-aware UTC (a naive value read from disk is taken as UTC).
+    Timestamps are timezone-aware UTC (a naive value read from disk is taken as UTC) between
+    :data:`~chatcli.session.fields.TIMESTAMP_MIN` and ``TIMESTAMP_MAX``; counts are at most
+    :data:`~chatcli.session.fields.COUNT_MAX`. A value outside is invalid metadata, so one
+    hand-edited file makes its own session corrupted and nothing else.
     """
 
     model_config = ConfigDict(validate_assignment=True, extra="ignore")
@@ -60,14 +65,14 @@ class SessionMetadata(BaseModel):
     last_active: datetime
     first_message: str = ""
     name: str | None = None
-    file_count: int = Field(default=0, ge=0)
-    message_count: int = Field(default=0, ge=0)
+    file_count: int = Field(default=0, ge=0, le=COUNT_MAX)
+    message_count: int = Field(default=0, ge=0, le=COUNT_MAX)
     custom_fields: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("created", "last_active")
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
-        return as_utc(value)
+        return check_timestamp(value)
 
     @classmethod
     def new(cls, session_id: str, first_message: str) -> Self:
@@ -167,7 +172,9 @@ class Message(BaseModel):
     """One line of ``conversation.jsonl``.
 
     ``id`` makes every message identifiable (duplicates after a crash are detectable);
-    ``interrupted`` marks an assistant reply cut short (Ctrl-C, a dropped stream).
+    ``interrupted`` marks an assistant reply cut short (Ctrl-C, a dropped stream). A
+    ``timestamp`` out of range (see :func:`~chatcli.session.fields.check_timestamp`) makes the
+    line invalid.
     """
 
     # Built on first use: listings never validate a message, so they skip the schema build.
@@ -182,7 +189,7 @@ class Message(BaseModel):
     @field_validator("timestamp")
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
-        return as_utc(value)
+        return check_timestamp(value)
 
     def to_line(self) -> str:
         """Serialise as one JSON line (no trailing newline; ``interrupted`` only when set)."""

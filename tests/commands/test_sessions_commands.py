@@ -278,6 +278,36 @@ def test_prune_declined(
     assert all_ids(service) == set(aged.values())
 
 
+def test_prune_confirmation_shows_the_cutoff_and_the_sessions(
+    registry: Registry, make_ctx: Ctx, service: SessionService
+) -> None:
+    now = utc_now()
+    old = [
+        seed(service.repo, f"old {i}\nsecond line", when=now - timedelta(days=200 + i)).id for i in range(24)
+    ]
+    named = seed(service.repo, "hostile", when=now - timedelta(days=300), name="evil-name").id
+    meta = service.repo.get(named)
+    meta.first_message = "clear \x1b[2J \u202e end"
+    service.repo.save(meta)
+    seed(service.repo, "recent", when=now - timedelta(days=2))
+    asker = Asker(False)
+
+    result = registry.run(make_ctx(confirm=asker), ["sessions", "prune", "--older-than", "6months"])
+
+    assert isinstance(result, Cancelled)
+    question = asker.questions[0]
+    cutoff = now - timedelta(days=180)
+    assert question.startswith("Delete 25 sessions last active before ")
+    assert f"{cutoff:%Y-%m-%d %H:}" in question.splitlines()[0] and "UTC" in question.splitlines()[0]
+    listed = [sid for sid in [*old, named] if sid[:8] in question]
+    assert len(listed) == 20
+    assert "and 5 more" in question
+    assert len(question.splitlines()) == 1 + 20 + 1 + 1, "one line per session"
+    for ch in ("\x1b", "\u202e"):
+        assert ch not in question
+    assert question.rstrip().endswith("?")
+
+
 def test_prune_without_a_terminal_refuses(
     registry: Registry, make_ctx: Ctx, service: SessionService, aged: dict[str, str]
 ) -> None:

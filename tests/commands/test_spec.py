@@ -174,21 +174,63 @@ def test_help_after_double_dash_is_a_value() -> None:
         ("30d", timedelta(days=30)),
         ("1w3d", timedelta(days=10)),
         ("12h", timedelta(hours=12)),
-        ("90m", timedelta(minutes=90)),
-        ("45s", timedelta(seconds=45)),
         ("2w", timedelta(weeks=2)),
+        ("6mo", timedelta(days=180)),
         ("1y", timedelta(days=365)),
+        ("1y6mo", timedelta(days=545)),
         (" 1D12H ", timedelta(days=1, hours=12)),
+        ("6months", timedelta(days=180)),
+        ("1month", timedelta(days=30)),
+        ("2weeks", timedelta(weeks=2)),
+        ("3days", timedelta(days=3)),
+        ("1year", timedelta(days=365)),
+        ("12hours", timedelta(hours=12)),
+        ("1000y", timedelta(days=365_000)),
     ],
 )
 def test_parse_duration(text: str, expected: timedelta) -> None:
     assert parse_duration(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "  ", "d", "30", "30x", "3.5d", "-3d", "0d", "1d 2h", "h1"])
+@pytest.mark.parametrize("text", ["", "  ", "d", "30", "30x", "3.5d", "-3d", "0d", "1d 2h", "h1", "1dd"])
 def test_bad_durations(text: str) -> None:
     with pytest.raises(ValueError):
         parse_duration(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("6m", "m is ambiguous: use mo for months or h for hours"),
+        ("6M", "m is ambiguous: use mo for months or h for hours"),
+        ("90min", "minutes are too short"),
+        ("5minutes", "minutes are too short"),
+        ("45s", "the shortest is h"),
+        ("10seconds", "the shortest is h"),
+        ("10000y", "at most 1000y"),
+        ("1000y1h", "at most 1000y"),
+        ("3000000w", "at most 1000y"),
+        ("99999999999999999999d", "at most 1000y"),
+        ("9" * 5000 + "d", "at most 1000y"),
+    ],
+)
+def test_durations_refused_with_a_reason(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message) as info:
+        parse_duration(text)
+    assert len(str(info.value)) < 200
+
+
+@pytest.mark.parametrize("value", ["99999999999999999999", "1000001", "9" * 5000])
+def test_whole_numbers_are_capped(value: str) -> None:
+    with pytest.raises(UsageError, match="at most 1000000") as info:
+        parse_args(DEMO, ["x", "-n", value])
+    assert len(info.value.message) < 200
+    assert parse_args(DEMO, ["x", "-n", "1000000"]).number("limit") == 1_000_000
+
+
+def test_a_huge_duration_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="at most 1000y"):
+        parse_args(DEMO, ["x", "--older-than", "99999999999999999999d"])
 
 
 @pytest.mark.parametrize(
@@ -197,8 +239,8 @@ def test_bad_durations(text: str) -> None:
         (timedelta(days=90), "90d"),
         (timedelta(weeks=2), "2w"),
         (timedelta(hours=36), "36h"),
-        (timedelta(minutes=5), "5m"),
-        (timedelta(seconds=61), "61s"),
+        (timedelta(days=365), "1y"),
+        (timedelta(days=30), "30d"),
     ],
 )
 def test_format_duration_round_trips(value: timedelta, text: str) -> None:

@@ -420,6 +420,8 @@ def _metadata_damages(good: dict[str, Any]) -> dict[str, bytes]:
         "json-array": json.dumps([good]).encode(),
         "wrong-types": json.dumps({**good, "message_count": "lots", "status": 7, "created": None}).encode(),
         "version-999": json.dumps({**good, "version": 999}).encode(),
+        "count-past-sqlite": json.dumps({**good, "message_count": 1180591620717411303424}).encode(),
+        "created-overflows-utc": json.dumps({**good, "created": "0001-01-01T00:00:00+14:00"}).encode(),
         "garbage-50mb": b"\x00\xffgarbage" * (50 * 1024 * 1024 // 9),
     }
 

@@ -27,7 +27,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from chatcli.session.fields import NO_CUSTOM_FIELDS, SessionBrief, SessionStatus
+from chatcli.session.fields import (
+    COUNT_MAX,
+    NO_CUSTOM_FIELDS,
+    TIMESTAMP_MAX,
+    TIMESTAMP_MIN,
+    SessionBrief,
+    SessionStatus,
+    is_session_id,
+)
 from chatcli.session.store.layout import INDEX_DIR, INDEX_FILE
 
 if TYPE_CHECKING:
@@ -82,21 +90,35 @@ _INSERT = "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
 Indexed: TypeAlias = "tuple[SessionMetadata, str]"
 
 
+#: What reading a damaged row may raise (any value can be planted in the file).
+_DAMAGED_ROW = (KeyError, ValueError, TypeError, ArithmeticError, RecursionError)
+
+
 def _full(rows: Iterable[Sequence[object]]) -> list[Indexed]:
-    """Full metadata (and stamps) from ``(meta, stamp)`` rows; pydantic is imported only here."""
+    """Full metadata (and stamps) from ``(meta, stamp)`` rows; pydantic is imported only here.
+
+    Rows are checked like a metadata file (the index is a file anyone can write to): a row that
+    is not valid metadata of a session id makes the whole index unusable (it is rebuilt).
+    """
     from chatcli.session.models import SessionMetadata
 
+    out: list[Indexed] = []
     try:
-        return [(SessionMetadata.model_validate_json(str(meta)), str(stamp)) for meta, stamp in rows]
-    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        for meta, stamp in rows:
+            parsed = SessionMetadata.model_validate_json(str(meta))
+            if not is_session_id(parsed.id):
+                raise ValueError("not a session id")
+            out.append((parsed, str(stamp)))
+    except _DAMAGED_ROW as exc:  # pydantic's ValidationError is a ValueError
         raise IndexUnavailable(f"a row of the index is damaged ({exc.__class__.__name__})") from exc
+    return out
 
 
 def _briefs(rows: Iterable[Sequence[Any]]) -> list[SessionBrief]:
     """:func:`_brief` of every row; a damaged row makes the whole index unusable (it is rebuilt)."""
     try:
         return [_brief(row) for row in rows]
-    except (KeyError, ValueError, TypeError) as exc:
+    except _DAMAGED_ROW as exc:
         raise IndexUnavailable(f"a row of the index is damaged ({exc.__class__.__name__})") from exc
 
 
@@ -127,6 +149,35 @@ def _row(meta: SessionMetadata, stamp: str) -> tuple[object, ...]:
     )
 
 
+#: What storing one row may raise for a value SQLite cannot hold (never a broken database).
+_UNSTORABLE = (
+    ArithmeticError,
+    ValueError,
+    TypeError,
+    sqlite3.InterfaceError,
+    sqlite3.IntegrityError,
+    sqlite3.DataError,
+)
+
+
+def _insert_rows(conn: sqlite3.Connection, metas: Iterable[Indexed], clear: Iterable[str]) -> list[str]:
+    """Insert the rows of ``metas`` and clear the marks of ``clear`` (in the caller's transaction).
+
+    A row that cannot be stored (a value SQLite refuses) never fails the others: its session is
+    marked dirty instead, so readers take it from its files. Returns those ids.
+    """
+    failed: list[str] = []
+    for meta, stamp in metas:
+        try:
+            conn.execute(_INSERT, _row(meta, stamp))
+        except _UNSTORABLE:
+            failed.append(meta.id)
+    conn.executemany("DELETE FROM dirty WHERE id = ?", ((sid,) for sid in clear))
+    conn.executemany("DELETE FROM sessions WHERE id = ?", ((sid,) for sid in failed))
+    conn.executemany("INSERT OR IGNORE INTO dirty (id) VALUES (?)", ((sid,) for sid in failed))
+    return failed
+
+
 _BRIEF_COLUMNS = "id, name, status, created, last_active, first_message, message_count, file_count, custom"
 
 
@@ -137,21 +188,30 @@ _from_iso = datetime.fromisoformat
 def _brief(row: Sequence[Any]) -> SessionBrief:
     """A brief from the first columns of a row selected with :data:`_BRIEF_COLUMNS`.
 
-    The columns were written by :func:`_row` from validated metadata, so they are taken as they
-    are (this runs once per session when a completion snapshot is built).
+    The columns were written by :func:`_row` from validated metadata, but the file may have been
+    planted or damaged since: each value is checked, in one cheap expression (this runs once per
+    session when a completion snapshot is built); a bad one raises ``ValueError`` or
+    ``TypeError`` (comparing a naive time with the aware bounds).
     """
     sid, name, status, created, active, first, count, files, custom = row[:9]
-    return SessionBrief(
-        sid,
-        name,
-        _STATUSES[status],
-        _from_iso(created),
-        _from_iso(active),
-        first,
-        count,
-        files,
-        NO_CUSTOM_FIELDS if custom is None else json.loads(custom),
-    )
+    created_at, active_at = _from_iso(created), _from_iso(active)
+    if not (
+        type(sid) is str
+        and is_session_id(sid)
+        and (name is None or type(name) is str)
+        and type(first) is str
+        and type(count) is int
+        and type(files) is int
+        and 0 <= count <= COUNT_MAX
+        and 0 <= files <= COUNT_MAX
+        and TIMESTAMP_MIN <= created_at <= TIMESTAMP_MAX
+        and TIMESTAMP_MIN <= active_at <= TIMESTAMP_MAX
+    ):
+        raise ValueError("a column of the row is damaged or out of range")
+    fields = NO_CUSTOM_FIELDS if custom is None else json.loads(custom)
+    if type(fields) is not dict and fields is not NO_CUSTOM_FIELDS:
+        raise ValueError("the custom fields of the row are not an object")
+    return SessionBrief(sid, name, _STATUSES[status], created_at, active_at, first, count, files, fields)
 
 
 def _filtered(
@@ -279,17 +339,22 @@ class SessionIndex:
         with self._tx(durable=True) as conn:
             conn.execute("INSERT OR IGNORE INTO dirty (id) VALUES (?)", (session_id,))
 
-    def store(self, meta: SessionMetadata, stamp: str) -> None:
-        """Step 3 of a write: the session's new metadata (and its file's stamp), mark cleared."""
-        with self._tx() as conn:
-            conn.execute(_INSERT, _row(meta, stamp))
-            conn.execute("DELETE FROM dirty WHERE id = ?", (meta.id,))
+    def store(self, meta: SessionMetadata, stamp: str) -> bool:
+        """Step 3 of a write: the session's new metadata (and its file's stamp), mark cleared.
 
-    def store_many(self, metas: Iterable[Indexed], clear: Iterable[str] = ()) -> None:
-        """Store several sessions (and clear the given marks) in one transaction."""
+        False when the row cannot be stored (a value SQLite cannot hold): the session then stays
+        marked, so readers take it from its files.
+        """
         with self._tx() as conn:
-            conn.executemany(_INSERT, (_row(m, stamp) for m, stamp in metas))
-            conn.executemany("DELETE FROM dirty WHERE id = ?", ((sid,) for sid in clear))
+            return not _insert_rows(conn, [(meta, stamp)], [meta.id])
+
+    def store_many(self, metas: Iterable[Indexed], clear: Iterable[str] = ()) -> list[str]:
+        """Store several sessions (and clear the given marks) in one transaction.
+
+        Returns the ids whose rows could not be stored; they stay (or become) marked instead.
+        """
+        with self._tx() as conn:
+            return _insert_rows(conn, metas, clear)
 
     def forget(self, session_ids: Iterable[str]) -> None:
         """Remove sessions (deleted, or no longer readable) and their marks."""

@@ -166,8 +166,9 @@ class IndexSync:
         try:
             if meta is None:
                 synced.sessions_index.forget([session_id])
-            else:
-                synced.sessions_index.store(meta, self.files.stamp_of(session_id))
+            elif not synced.sessions_index.store(meta, self.files.stamp_of(session_id)):
+                synced.untrusted.add(session_id)  # its row cannot be stored: use the file
+                synced.overrides.append(meta)
         finally:
             lock.release()
 
@@ -195,10 +196,11 @@ class IndexSync:
         fresh: Callable[[SessionMetadata], _Item],
     ) -> list[_Item]:
         """Rows whose metadata file is unchanged since it was indexed; changed ones are read
-        again from the file (a file damaged by hand is then reported, never shown stale)."""
+        again from the file (a file damaged by hand is then reported, never shown stale). A row
+        without a stamp (no file was read for it: planted) is always read again."""
         out: list[_Item] = []
         for item, stamp in rows:
-            if self.files.stamp_of(item.id) == stamp:
+            if stamp and self.files.stamp_of(item.id) == stamp:
                 out.append(item)
                 continue
             try:
