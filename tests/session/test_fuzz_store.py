@@ -13,7 +13,9 @@ read and write command in-process through :func:`chatcli.cli.run_sessions` and a
 
 CI runs :data:`EXAMPLES` examples per target, derandomized (the same examples every run).
 ``CHATCLI_FUZZ_EXAMPLES=2000`` asks for a longer run; ``CHATCLI_FUZZ_RANDOM=1`` for fresh random
-examples (with hypothesis's example database, so a failure found once is replayed). A few fixed
+examples (with hypothesis's example database, so a failure found once is replayed);
+``CHATCLI_FUZZ_LOG_DIR`` keeps the tracebacks the per-item catch-alls logged (each is a bug that
+was contained: read them after a long run). A few fixed
 cases also run through the real binary (``python -m chatcli``) to show the in-process path is
 representative.
 """
@@ -34,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from chatcli.cli import run_sessions
@@ -147,10 +149,26 @@ def _nest(leaf: Any, depth: int) -> Any:
     return value
 
 
+#: Values that are nearly right: the right JSON type, out of range or of a near-miss shape.
+HOSTILE_VALUES = (
+    2**63,
+    2**64,
+    2**70,
+    -(2**63) - 1,
+    10**30,
+    -1,
+    1e308,
+    -0.0,
+    True,
+    *ODD_STRINGS,
+)
+
+
 def _edits(keys: tuple[str, ...]) -> st.SearchStrategy[list[tuple[str, Any]]]:
-    """1-3 edits of a JSON object: ``(key, value)`` sets, ``(key, DELETE)`` removes."""
-    key = st.one_of(st.sampled_from(keys), odd_text)
-    value = st.one_of(any_json, st.just(DELETE))
+    """1-3 edits of a JSON object: ``(key, value)`` sets, ``(key, DELETE)`` removes. Mostly the
+    object's own keys and nearly-right values, so the edited document gets past the first checks."""
+    key = st.one_of(st.sampled_from(keys), st.sampled_from(keys), odd_text)
+    value = st.one_of(st.sampled_from(HOSTILE_VALUES), st.sampled_from(HOSTILE_VALUES), any_json, st.just(DELETE))
     return st.lists(st.tuples(key, value), min_size=1, max_size=3)
 
 
@@ -425,9 +443,10 @@ def _quick() -> Iterator[None]:
 
 @contextlib.contextmanager
 def _log_dir(path: Path) -> Iterator[None]:
-    """Tracebacks of the catch-alls go to a log inside the example's folder (they are allowed)."""
+    """Tracebacks of the catch-alls go to a log inside the example's folder (they are allowed),
+    or to ``$CHATCLI_FUZZ_LOG_DIR`` to read after a benchmark run what they caught."""
     saved = os.environ.get("CHATCLI_LOG_DIR")
-    os.environ["CHATCLI_LOG_DIR"] = str(path)
+    os.environ["CHATCLI_LOG_DIR"] = os.environ.get("CHATCLI_FUZZ_LOG_DIR") or str(path)
     try:
         yield
     finally:
@@ -442,30 +461,43 @@ def _log_dir(path: Path) -> Iterator[None]:
 
 @FUZZ
 @given(doc=_documents(METADATA_KEYS))
+@example(doc=("edit", [("message_count", 2**70)]))  # OverflowError in the index: every command failed
+@example(doc=("edit", [("created", "0001-01-01T00:00:00+14:00")]))  # OverflowError converting to UTC
+@example(doc=("edit", [("custom_fields", _nest({}, 300))]))
+@example(doc=("bytes", b"\xff\xfe{not json"))
 def test_fuzz_metadata(doc: tuple[str, Any]) -> None:
     fuzz_one(damage_metadata, doc)
 
 
 @FUZZ
 @given(doc=_documents(MESSAGE_KEYS))
+@example(doc=("edit", [("timestamp", "9999-12-31T23:59:59-14:00")]))  # OverflowError converting to UTC
 def test_fuzz_whole_transcript(doc: tuple[str, Any]) -> None:
     fuzz_one(damage_transcript, doc)
 
 
 @FUZZ
 @given(docs=st.lists(_documents(MESSAGE_KEYS), min_size=1, max_size=4))
+@example(docs=[("edit", [("timestamp", "0001-01-01T00:00:00+14:00")])])
 def test_fuzz_appended_transcript_lines(docs: list[tuple[str, Any]]) -> None:
     fuzz_one(damage_transcript_tail, docs)
 
 
 @FUZZ
 @given(changes=st.lists(st.tuples(st.sampled_from(INDEX_COLUMNS), cells), min_size=1, max_size=4))
+@example(changes=[("id", None)])  # TypeError: the stamp of session None
+@example(changes=[("custom", "7")])  # custom fields that are not an object reached the JSON output
+@example(changes=[("message_count", b"\n")])  # bytes reached the JSON output
+@example(changes=[("first_message", b"\x8e\r")])  # bytes reached the table
+@example(changes=[("meta", '{"id": 7}'), ("created", b"\x00")])
 def test_fuzz_index_row(changes: list[tuple[str, Any]]) -> None:
     fuzz_one(damage_index_row, changes)
 
 
 @FUZZ
 @given(change=st.tuples(st.sampled_from(["dirty", "state"]), cells))
+@example(change=("state", 0.0))  # ValueError: int('0.0') for the recorded mtime
+@example(change=("dirty", b"\x00"))
 def test_fuzz_index_state(change: tuple[str, Any]) -> None:
     fuzz_one(damage_index_state, change)
 

@@ -27,7 +27,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from chatcli.session.fields import NO_CUSTOM_FIELDS, SessionBrief, SessionStatus
+from chatcli.session.fields import NO_CUSTOM_FIELDS, SessionBrief, SessionStatus, is_session_id
 from chatcli.session.store.layout import INDEX_DIR, INDEX_FILE
 
 if TYPE_CHECKING:
@@ -83,21 +83,41 @@ Indexed: TypeAlias = "tuple[SessionMetadata, str]"
 
 
 def _full(rows: Iterable[Sequence[object]]) -> list[Indexed]:
-    """Full metadata (and stamps) from ``(meta, stamp)`` rows; pydantic is imported only here."""
+    """Full metadata (and stamps) from ``(id, meta, stamp)`` rows; pydantic is imported only here.
+
+    A row that cannot be read back, whatever is wrong with it, makes the index unusable (it is
+    rebuilt from the files).
+    """
     from chatcli.session.models import SessionMetadata
 
-    try:
-        return [(SessionMetadata.model_validate_json(str(meta)), str(stamp)) for meta, stamp in rows]
-    except ValueError as exc:  # pydantic's ValidationError is a ValueError
-        raise IndexUnavailable(f"a row of the index is damaged ({exc.__class__.__name__})") from exc
+    out: list[Indexed] = []
+    for sid, meta, stamp in rows:
+        try:
+            parsed = SessionMetadata.model_validate_json(str(meta))
+            if parsed.id != sid or not isinstance(stamp, str):
+                raise ValueError("the row's columns disagree")
+        except Exception as exc:  # a damaged cache row, whatever it holds: rebuild the cache
+            raise _damaged(exc) from exc
+        out.append((parsed, stamp))
+    return out
 
 
 def _briefs(rows: Iterable[Sequence[Any]]) -> list[SessionBrief]:
     """:func:`_brief` of every row; a damaged row makes the whole index unusable (it is rebuilt)."""
     try:
         return [_brief(row) for row in rows]
-    except (KeyError, ValueError, TypeError) as exc:
-        raise IndexUnavailable(f"a row of the index is damaged ({exc.__class__.__name__})") from exc
+    except Exception as exc:  # a damaged cache row, whatever it holds: rebuild the cache
+        raise _damaged(exc) from exc
+
+
+def _damaged(exc: Exception) -> IndexUnavailable:
+    """The error of an index row that cannot be read back. Anything but the checks of
+    :func:`_brief` and pydantic's validation is unforeseen: its traceback is logged."""
+    if not isinstance(exc, ValueError):
+        from chatcli.logs import log_exception
+
+        log_exception(exc, "reading a row of the session index")
+    return IndexUnavailable(f"a row of the index is damaged ({exc.__class__.__name__})")
 
 
 def _custom_json(meta: SessionMetadata) -> str | None:
@@ -137,21 +157,28 @@ _from_iso = datetime.fromisoformat
 def _brief(row: Sequence[Any]) -> SessionBrief:
     """A brief from the first columns of a row selected with :data:`_BRIEF_COLUMNS`.
 
-    The columns were written by :func:`_row` from validated metadata, so they are taken as they
-    are (this runs once per session when a completion snapshot is built).
+    The columns were written by :func:`_row` from validated metadata, so only their types are
+    checked (this runs once per session when a completion snapshot is built): a row damaged by
+    hand is a ``ValueError``, never a value of the wrong type passed on to the screen.
     """
     sid, name, status, created, active, first, count, files, custom = row[:9]
-    return SessionBrief(
-        sid,
-        name,
-        _STATUSES[status],
-        _from_iso(created),
-        _from_iso(active),
-        first,
-        count,
-        files,
-        NO_CUSTOM_FIELDS if custom is None else json.loads(custom),
-    )
+    if not (
+        type(sid) is str
+        and is_session_id(sid)
+        and (name is None or type(name) is str)
+        and type(first) is str
+        and type(count) is int
+        and type(files) is int
+        and count >= 0
+        and files >= 0
+        and (custom is None or type(custom) is str)
+    ):
+        raise ValueError("a column of the row has the wrong type")
+    fields = NO_CUSTOM_FIELDS if custom is None else json.loads(custom)
+    created_at, active_at = _from_iso(created), _from_iso(active)
+    if type(fields) is not dict or created_at.tzinfo is None or active_at.tzinfo is None:
+        raise ValueError("a column of the row has the wrong shape")
+    return SessionBrief(sid, name, _STATUSES[status], created_at, active_at, first, count, files, fields)
 
 
 def _filtered(
@@ -186,6 +213,14 @@ def _filtered(
         sql += " LIMIT ?"
         params.append(max(limit, 0))
     return sql, params
+
+
+def _unstorable(exc: Exception) -> IndexUnavailable:
+    """The error of a write the index cannot take (its traceback is logged: it may be a bug)."""
+    from chatcli.logs import log_exception
+
+    log_exception(exc, "writing to the session index")
+    return IndexUnavailable(f"the index cannot store this ({exc.__class__.__name__})")
 
 
 class SessionIndex:
@@ -254,6 +289,12 @@ class SessionIndex:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
                     yield conn
+                except sqlite3.Error:
+                    conn.execute("ROLLBACK")
+                    raise
+                except Exception as exc:  # a value SQLite cannot take: the cache cannot hold it
+                    conn.execute("ROLLBACK")
+                    raise _unstorable(exc) from exc
                 except BaseException:
                     conn.execute("ROLLBACK")
                     raise
@@ -307,7 +348,9 @@ class SessionIndex:
     def recorded_root_mtime(self) -> int | None:
         """The sessions folder's mtime at the last reconciliation (None: never reconciled)."""
         rows = self._query("SELECT value FROM state WHERE key = 'root_mtime_ns'")
-        return int(str(rows[0][0])) if rows else None
+        value = rows[0][0] if rows else None
+        # Anything but the digits it was written as is as good as never reconciled.
+        return int(value) if isinstance(value, str) and value.isdigit() and value.isascii() else None
 
     def record_root_mtime(self, mtime_ns: int) -> None:
         """Remember the folder mtime that the index now reflects."""
@@ -332,7 +375,7 @@ class SessionIndex:
         limit: int | None = None,
     ) -> list[Indexed]:
         """Sessions newest first as full metadata, with their stamps, filtered like a ``SessionFilter``."""
-        sql, params = _filtered("meta, stamp", status, search, limit)
+        sql, params = _filtered("id, meta, stamp", status, search, limit)
         return _full(self._query(sql, params))
 
     def select_briefs(
@@ -366,14 +409,14 @@ class SessionIndex:
 
     def by_name(self, name_lower: str) -> list[Indexed]:
         """Sessions whose name equals ``name_lower`` ignoring case."""
-        rows = self._query("SELECT meta, stamp FROM sessions WHERE name_lower = ?", (name_lower,))
+        rows = self._query("SELECT id, meta, stamp FROM sessions WHERE name_lower = ?", (name_lower,))
         return _full(rows)
 
     def by_prefix(self, prefix: str) -> list[Indexed]:
         """Sessions whose id starts with ``prefix`` (lowercase hex and dashes only)."""
         upper = prefix[:-1] + chr(ord(prefix[-1]) + 1) if prefix else ""
         rows = self._query(
-            "SELECT meta, stamp FROM sessions WHERE id >= ? AND id < ? ORDER BY last_active DESC",
+            "SELECT id, meta, stamp FROM sessions WHERE id >= ? AND id < ? ORDER BY last_active DESC",
             (prefix, upper),
         )
         return _full(rows)
