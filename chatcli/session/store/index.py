@@ -22,7 +22,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -172,11 +172,13 @@ def _brief(row: Sequence[Any]) -> SessionBrief:
         and count >= 0
         and files >= 0
         and (custom is None or type(custom) is str)
+        and type(created) is str
+        and type(active) is str
     ):
         raise ValueError("a column of the row has the wrong type")
     fields = NO_CUSTOM_FIELDS if custom is None else json.loads(custom)
     created_at, active_at = _from_iso(created), _from_iso(active)
-    if type(fields) is not dict or created_at.tzinfo is None or active_at.tzinfo is None:
+    if created_at.tzinfo is None or active_at.tzinfo is None or not isinstance(fields, Mapping):
         raise ValueError("a column of the row has the wrong shape")
     return SessionBrief(sid, name, _STATUSES[status], created_at, active_at, first, count, files, fields)
 
