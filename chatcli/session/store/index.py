@@ -94,7 +94,7 @@ def _full(rows: Iterable[Sequence[object]]) -> list[Indexed]:
     for sid, meta, stamp in rows:
         try:
             parsed = SessionMetadata.model_validate_json(str(meta))
-            if parsed.id != sid or not isinstance(stamp, str):
+            if parsed.id != sid or not is_session_id(sid) or not isinstance(stamp, str):
                 raise ValueError("the row's columns disagree")
         except Exception as exc:  # a damaged cache row, whatever it holds: rebuild the cache
             raise _damaged(exc) from exc
