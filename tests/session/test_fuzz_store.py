@@ -58,7 +58,7 @@ from chatcli.session.store.layout import (
 from tests.helpers import REPO_ROOT, at, confined_writes, numbered, seed, snapshot
 
 #: Examples per target: small and deterministic in CI, larger on request (a benchmark run).
-EXAMPLES = int(os.environ.get("CHATCLI_FUZZ_EXAMPLES", "0") or 0) or 15
+EXAMPLES = int(os.environ.get("CHATCLI_FUZZ_EXAMPLES", "0") or 0) or 25
 RANDOM = os.environ.get("CHATCLI_FUZZ_RANDOM", "") not in ("", "0")
 FUZZ = settings(
     max_examples=EXAMPLES,

@@ -174,6 +174,7 @@ def _brief(row: Sequence[Any]) -> SessionBrief:
         and (custom is None or type(custom) is str)
         and type(created) is str
         and type(active) is str
+        and status in _STATUSES
     ):
         raise ValueError("a column of the row has the wrong type")
     fields = NO_CUSTOM_FIELDS if custom is None else json.loads(custom)
