@@ -1,7 +1,8 @@
 """The transcript format: ``conversation.jsonl`` holds one :class:`Message` per line.
 
 Pure parsing, no I/O: the store reads the bytes, this module makes sense of them. A bad line is
-skipped and reported, never fatal; a last line without its newline is a torn write.
+skipped and reported, never fatal, whatever goes wrong with it (an unforeseen failure also logs
+its traceback, see :mod:`chatcli.logs`); a last line without its newline is a torn write.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ class Transcript:
 
 
 def line_parser() -> Callable[[bytes], Message | None]:
-    """A parser of one transcript line; invalid UTF-8 is replaced rather than losing the line.
+    """A parser of one transcript line; invalid UTF-8 is replaced rather than losing the line, and
+    a line that cannot be read for any reason is None (unreadable), never an exception.
 
     Made once per file read (it imports the models), then called for every line.
     """
@@ -72,7 +74,16 @@ def line_parser() -> Callable[[bytes], Message | None]:
                 return None
         return None
 
-    return parse
+    def parse_any(raw: bytes) -> Message | None:
+        try:
+            return parse(raw)
+        except Exception as exc:  # any failure on one line makes it an unreadable line, never a crash
+            from chatcli.logs import log_exception
+
+            log_exception(exc, "parsing a transcript line")
+            return None
+
+    return parse_any
 
 
 def parse_transcript(data: bytes) -> Transcript:

@@ -8,6 +8,8 @@ sessions folder.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -16,18 +18,21 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
+from chatcli.cli import run_sessions
 from chatcli.session.errors import InvalidName, SessionError, SessionNotFound, UnsafePath
 from chatcli.session.location import discover_sessions_dir
-from chatcli.session.models import Message, SessionStatus, new_session_id
+from chatcli.session.models import Message, SessionMetadata, SessionStatus, new_session_id
 from chatcli.session.service import SessionService
 from chatcli.session.store import FileRepository
+from chatcli.session.store import doctor as doctor_module
+from chatcli.session.store import index as index_module
 from chatcli.session.store.doctor import run_doctor
 from chatcli.session.store.layout import CONVERSATION_FILE, METADATA_FILE
-from tests.helpers import confined_writes, numbered, seed, tree
+from tests.helpers import at, confined_writes, numbered, seed, tree
 
 #: Names, ids and references a user (or a script fed untrusted data) could type.
 HOSTILE: dict[str, str] = {
@@ -466,3 +471,89 @@ def test_broken_metadata_never_hides_the_good_sessions(repo: FileRepository, tmp
             assert len(loaded.messages) == 2 and loaded.metadata.status is SessionStatus.ACTIVE
     assert (repo.root / bad["version-999"] / METADATA_FILE).read_bytes().startswith(b"{")
     assert not repo.exists(new_session_id())
+
+
+# --------------------------------------------------------------------------- unforeseen failures on one item
+
+
+def _inject(monkeypatch: pytest.MonkeyPatch, where: str, victim: str) -> None:
+    """Make reading (or indexing) the victim's data fail with an exception nobody foresaw: the
+    stand-in for the next parser bug. Only the victim's data trips it (its text holds BOOM)."""
+
+    def boom(*_: object) -> NoReturn:
+        raise RuntimeError("injected")
+
+    if where == "metadata":
+        real_meta = SessionMetadata.from_json.__func__  # type: ignore[attr-defined]
+
+        def from_json(cls: type[SessionMetadata], data: bytes | str, **kw: Any) -> SessionMetadata:
+            if "BOOM" in (data if isinstance(data, str) else data.decode("utf-8", "replace")):
+                boom()
+            return real_meta(cls, data, **kw)  # type: ignore[no-any-return]
+
+        monkeypatch.setattr(SessionMetadata, "from_json", classmethod(from_json))
+    elif where == "transcript-line":
+        real_line = Message.model_validate_json.__func__  # type: ignore[attr-defined]
+
+        def validate(cls: type[Message], data: bytes | str, **kw: Any) -> Message:
+            if "BOOM" in (data if isinstance(data, str) else data.decode("utf-8", "replace")):
+                boom()
+            return real_line(cls, data, **kw)  # type: ignore[no-any-return]
+
+        monkeypatch.setattr(Message, "model_validate_json", classmethod(validate))
+    elif where == "index-row":
+        monkeypatch.setattr(index_module, "_from_iso", boom)
+    elif where == "index-write":
+        real_row = index_module._row
+        monkeypatch.setattr(index_module, "_row", lambda m, s: boom() if m.id == victim else real_row(m, s))
+    else:
+        real_diagnose = doctor_module._diagnose
+        monkeypatch.setattr(
+            doctor_module, "_diagnose", lambda r, sid: boom() if sid == victim else real_diagnose(r, sid)
+        )
+
+
+def _in_process(root: Path, *args: str) -> tuple[int, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = run_sessions(["sessions", *args, "--sessions-dir", str(root)])
+    return code, out.getvalue() + err.getvalue()
+
+
+@pytest.mark.parametrize("where", ["metadata", "transcript-line", "index-row", "index-write", "doctor"])
+def test_an_unforeseen_failure_on_one_session_is_that_sessions_problem(
+    repo: FileRepository, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """Issue 11's pattern: whatever exception reading one session's data raises (here one nobody
+    foresaw), it is reported about that session, its traceback logged; it is never an
+    "Unexpected error" and it never stops the listing, the search or the doctor."""
+    good = [seed(repo, f"pineapple {i}", replies=["ok"], when=at(i)).id for i in range(2)]
+    victim = seed(repo, "BOOM pineapple", replies=["BOOM"], when=at(5)).id
+    meta_path = repo.root / victim / METADATA_FILE
+    meta_path.write_bytes(meta_path.read_bytes())  # a change the index must read back from the file
+    monkeypatch.setenv("CHATCLI_LOG_DIR", str(tmp_path / "logs"))
+    _inject(monkeypatch, where, victim)
+    transcripts = {sid: (repo.root / sid / CONVERSATION_FILE).read_bytes() for sid in good}
+
+    commands = [
+        ("list", "--all"),
+        ("search", "pineapple"),
+        ("show", victim),
+        ("show", good[0]),
+        ("doctor",),
+        ("name", victim, "victim"),
+        ("doctor", "--repair"),
+        ("list", "--all", "--json"),
+    ]
+    with confined_writes(tmp_path) as refused:
+        outcomes = [_in_process(repo.root, *args) for args in commands]
+    for (code, output), args in zip(outcomes, commands, strict=True):
+        assert code in (0, 1, 2, 3), (args, output)
+        assert "Unexpected error" not in output and "Traceback" not in output, (args, output)
+    assert refused == []
+    listed = json.loads(outcomes[-1][1])
+    assert set(good) <= {row["id"] for row in listed["sessions"]}
+    assert outcomes[3][0] == 0 and outcomes[1][0] == 0
+    for sid in good:
+        assert (repo.root / sid / CONVERSATION_FILE).read_bytes() == transcripts[sid]
+    assert "RuntimeError: injected" in (tmp_path / "logs" / "chatcli.log").read_text()

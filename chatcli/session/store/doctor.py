@@ -201,6 +201,20 @@ def _examine_session(repo: FileRepository, session_id: str, repair: bool) -> Fin
     return finding
 
 
+def _unexamined(target: str, exc: Exception) -> Finding:
+    """A finding about something the doctor failed to examine for an unforeseen reason (logged)."""
+    from chatcli.logs import log_exception
+
+    log = log_exception(exc, f"sessions doctor examining {target}")
+    where = f"; details in {log}" if log is not None else ""
+    return Finding(
+        target,
+        "error",
+        [f"could not be examined ({exc.__class__.__name__}{where})"],
+        unrepairable=["left untouched"],
+    )
+
+
 def _locked_leftover(repo: FileRepository, name: str) -> contextlib.AbstractContextManager[None]:
     """The lock of the session a ``.staging-<id>-…`` / ``.deleted-<id>-…`` folder belongs to, if any.
 
@@ -243,7 +257,10 @@ def _examine_hidden(repo: FileRepository, report: DoctorReport, repair: bool, li
         raise from_os_error(exc, root) from exc
     for name in entries:
         if is_leftover(name):
-            report.findings.append(_examine_leftover(repo, name, repair))
+            try:
+                report.findings.append(_examine_leftover(repo, name, repair))
+            except Exception as exc:  # one leftover never stops the examination
+                report.findings.append(_unexamined(name, exc))
     locks = root / LOCKS_DIR
     if locks.is_dir() and not locks.is_symlink():
         try:
@@ -252,7 +269,11 @@ def _examine_hidden(repo: FileRepository, report: DoctorReport, repair: bool, li
         except OSError as exc:
             raise from_os_error(exc, locks) from exc
         for lock_name in lock_names:
-            if finding := _examine_lock(repo, lock_name, repair, live_ids):
+            try:
+                finding = _examine_lock(repo, lock_name, repair, live_ids)
+            except Exception as exc:  # one lock file never stops the examination
+                finding = _unexamined(lock_name, exc)
+            if finding is not None:
                 report.findings.append(finding)
 
 
@@ -346,6 +367,8 @@ def run_doctor(repo: FileRepository, *, repair: bool = False) -> DoctorReport:
             )
         except SessionError as exc:
             finding = Finding(name, "error", [_first_line(exc)], unrepairable=["left untouched"])
+        except Exception as exc:  # one session the doctor cannot examine never stops the others
+            finding = _unexamined(name, exc)
         if os.path.lexists(entry.path):
             live.add(name)
         if finding.problems:
@@ -361,6 +384,9 @@ def _examine_index(repo: FileRepository, report: DoctorReport, repair: bool) -> 
         problems = repo.index_problems()
     except (OSError, SessionError) as exc:
         problems = [f"the index cannot be checked ({exc})"]
+    except Exception as exc:  # the index is a cache: an unforeseen failure is a finding, not a crash
+        report.findings.append(_unexamined(INDEX_DIR, exc))
+        return
     if not problems:
         return
     shown = problems[:10] + ([f"… and {len(problems) - 10} more"] if len(problems) > 10 else [])

@@ -39,7 +39,7 @@ from chatcli.session.store.layout import (
 if TYPE_CHECKING:
     from chatcli.session.models import SessionMetadata
 
-__all__ = ["SessionFiles"]
+__all__ = ["SessionFiles", "unreadable"]
 
 
 class SessionFiles:
@@ -172,6 +172,8 @@ class SessionFiles:
                 continue
             except SessionError as exc:
                 problems.append(exc)
+            except Exception as exc:  # one unreadable session never stops the listing
+                problems.append(unreadable(entry.name, METADATA_FILE, None, exc))
         return SessionList(apply_filter(found, flt), problems)
 
     # ------------------------------------------------------------------ change token
@@ -206,6 +208,15 @@ class SessionFiles:
         return (root.st_mtime_ns, root.st_ino, changes.st_mtime_ns, changes.st_size)
 
 
+def unreadable(session_id: str, what: str, path: Path | None, exc: Exception) -> CorruptedSession:
+    """The report of a session whose ``what`` could not be read for an unforeseen reason: a
+    :class:`CorruptedSession` naming the session, the traceback logged (it may be a bug)."""
+    from chatcli.logs import log_exception
+
+    log_exception(exc, f"reading {what} of session {session_id}")
+    return CorruptedSession(session_id, f"{what} cannot be read ({exc.__class__.__name__})", path)
+
+
 def _parse_metadata(session_id: str, data: bytes, path: Path) -> SessionMetadata:
     from chatcli.session.models import SessionMetadata
 
@@ -218,6 +229,8 @@ def _parse_metadata(session_id: str, data: bytes, path: Path) -> SessionMetadata
         raise UnsupportedVersion(exc.version, exc.supported, session_id=session_id) from None
     except InvalidMetadata as exc:
         raise CorruptedSession(session_id, exc.detail, path) from exc
+    except Exception as exc:  # whatever the file holds, it is this session's problem, never a crash
+        raise unreadable(session_id, METADATA_FILE, path, exc) from exc
     if meta.id != session_id:
         raise CorruptedSession(session_id, f"{METADATA_FILE} names a different id ({shorten(meta.id)})", path)
     return meta

@@ -22,7 +22,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -90,27 +90,23 @@ _INSERT = "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
 Indexed: TypeAlias = "tuple[SessionMetadata, str]"
 
 
-#: What reading a damaged row may raise (any value can be planted in the file).
-_DAMAGED_ROW = (KeyError, ValueError, TypeError, ArithmeticError, RecursionError)
-
-
 def _full(rows: Iterable[Sequence[object]]) -> list[Indexed]:
-    """Full metadata (and stamps) from ``(meta, stamp)`` rows; pydantic is imported only here.
+    """Full metadata (and stamps) from ``(id, meta, stamp)`` rows; pydantic is imported only here.
 
-    Rows are checked like a metadata file (the index is a file anyone can write to): a row that
-    is not valid metadata of a session id makes the whole index unusable (it is rebuilt).
+    A row that cannot be read back, whatever is wrong with it, makes the index unusable (it is
+    rebuilt from the files).
     """
     from chatcli.session.models import SessionMetadata
 
     out: list[Indexed] = []
-    try:
-        for meta, stamp in rows:
+    for sid, meta, stamp in rows:
+        try:
             parsed = SessionMetadata.model_validate_json(str(meta))
-            if not is_session_id(parsed.id):
-                raise ValueError("not a session id")
-            out.append((parsed, str(stamp)))
-    except _DAMAGED_ROW as exc:  # pydantic's ValidationError is a ValueError
-        raise IndexUnavailable(f"a row of the index is damaged ({exc.__class__.__name__})") from exc
+            if parsed.id != sid or not is_session_id(sid) or not isinstance(stamp, str):
+                raise ValueError("the row's columns disagree")
+        except Exception as exc:  # a damaged cache row, whatever it holds: rebuild the cache
+            raise _damaged(exc) from exc
+        out.append((parsed, stamp))
     return out
 
 
@@ -118,8 +114,18 @@ def _briefs(rows: Iterable[Sequence[Any]]) -> list[SessionBrief]:
     """:func:`_brief` of every row; a damaged row makes the whole index unusable (it is rebuilt)."""
     try:
         return [_brief(row) for row in rows]
-    except _DAMAGED_ROW as exc:
-        raise IndexUnavailable(f"a row of the index is damaged ({exc.__class__.__name__})") from exc
+    except Exception as exc:  # a damaged cache row, whatever it holds: rebuild the cache
+        raise _damaged(exc) from exc
+
+
+def _damaged(exc: Exception) -> IndexUnavailable:
+    """The error of an index row that cannot be read back. Anything but the checks of
+    :func:`_brief` and pydantic's validation is unforeseen: its traceback is logged."""
+    if not isinstance(exc, ValueError):
+        from chatcli.logs import log_exception
+
+        log_exception(exc, "reading a row of the session index")
+    return IndexUnavailable(f"a row of the index is damaged ({exc.__class__.__name__})")
 
 
 def _custom_json(meta: SessionMetadata) -> str | None:
@@ -188,13 +194,11 @@ _from_iso = datetime.fromisoformat
 def _brief(row: Sequence[Any]) -> SessionBrief:
     """A brief from the first columns of a row selected with :data:`_BRIEF_COLUMNS`.
 
-    The columns were written by :func:`_row` from validated metadata, but the file may have been
-    planted or damaged since: each value is checked, in one cheap expression (this runs once per
-    session when a completion snapshot is built); a bad one raises ``ValueError`` or
-    ``TypeError`` (comparing a naive time with the aware bounds).
+    The columns were written by :func:`_row` from validated metadata, so only their types are
+    checked (this runs once per session when a completion snapshot is built): a row damaged by
+    hand is a ``ValueError``, never a value of the wrong type passed on to the screen.
     """
     sid, name, status, created, active, first, count, files, custom = row[:9]
-    created_at, active_at = _from_iso(created), _from_iso(active)
     if not (
         type(sid) is str
         and is_session_id(sid)
@@ -204,13 +208,18 @@ def _brief(row: Sequence[Any]) -> SessionBrief:
         and type(files) is int
         and 0 <= count <= COUNT_MAX
         and 0 <= files <= COUNT_MAX
-        and TIMESTAMP_MIN <= created_at <= TIMESTAMP_MAX
-        and TIMESTAMP_MIN <= active_at <= TIMESTAMP_MAX
+        and (custom is None or type(custom) is str)
+        and type(created) is str
+        and type(active) is str
+        and status in _STATUSES
     ):
-        raise ValueError("a column of the row is damaged or out of range")
+        raise ValueError("a column of the row has the wrong type or is out of range")
     fields = NO_CUSTOM_FIELDS if custom is None else json.loads(custom)
-    if type(fields) is not dict and fields is not NO_CUSTOM_FIELDS:
-        raise ValueError("the custom fields of the row are not an object")
+    created_at, active_at = _from_iso(created), _from_iso(active)
+    if created_at.tzinfo is None or active_at.tzinfo is None or not isinstance(fields, Mapping):
+        raise ValueError("a column of the row has the wrong shape")
+    if not (TIMESTAMP_MIN <= created_at <= TIMESTAMP_MAX and TIMESTAMP_MIN <= active_at <= TIMESTAMP_MAX):
+        raise ValueError("a time of the row is out of range")
     return SessionBrief(sid, name, _STATUSES[status], created_at, active_at, first, count, files, fields)
 
 
@@ -246,6 +255,14 @@ def _filtered(
         sql += " LIMIT ?"
         params.append(max(limit, 0))
     return sql, params
+
+
+def _unstorable(exc: Exception) -> IndexUnavailable:
+    """The error of a write the index cannot take (its traceback is logged: it may be a bug)."""
+    from chatcli.logs import log_exception
+
+    log_exception(exc, "writing to the session index")
+    return IndexUnavailable(f"the index cannot store this ({exc.__class__.__name__})")
 
 
 class SessionIndex:
@@ -314,6 +331,12 @@ class SessionIndex:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
                     yield conn
+                except sqlite3.Error:
+                    conn.execute("ROLLBACK")
+                    raise
+                except Exception as exc:  # a value SQLite cannot take: the cache cannot hold it
+                    conn.execute("ROLLBACK")
+                    raise _unstorable(exc) from exc
                 except BaseException:
                     conn.execute("ROLLBACK")
                     raise
@@ -372,7 +395,9 @@ class SessionIndex:
     def recorded_root_mtime(self) -> int | None:
         """The sessions folder's mtime at the last reconciliation (None: never reconciled)."""
         rows = self._query("SELECT value FROM state WHERE key = 'root_mtime_ns'")
-        return int(str(rows[0][0])) if rows else None
+        value = rows[0][0] if rows else None
+        # Anything but the digits it was written as is as good as never reconciled.
+        return int(value) if isinstance(value, str) and value.isdigit() and value.isascii() else None
 
     def record_root_mtime(self, mtime_ns: int) -> None:
         """Remember the folder mtime that the index now reflects."""
@@ -397,7 +422,7 @@ class SessionIndex:
         limit: int | None = None,
     ) -> list[Indexed]:
         """Sessions newest first as full metadata, with their stamps, filtered like a ``SessionFilter``."""
-        sql, params = _filtered("meta, stamp", status, search, limit)
+        sql, params = _filtered("id, meta, stamp", status, search, limit)
         return _full(self._query(sql, params))
 
     def select_briefs(
@@ -431,14 +456,14 @@ class SessionIndex:
 
     def by_name(self, name_lower: str) -> list[Indexed]:
         """Sessions whose name equals ``name_lower`` ignoring case."""
-        rows = self._query("SELECT meta, stamp FROM sessions WHERE name_lower = ?", (name_lower,))
+        rows = self._query("SELECT id, meta, stamp FROM sessions WHERE name_lower = ?", (name_lower,))
         return _full(rows)
 
     def by_prefix(self, prefix: str) -> list[Indexed]:
         """Sessions whose id starts with ``prefix`` (lowercase hex and dashes only)."""
         upper = prefix[:-1] + chr(ord(prefix[-1]) + 1) if prefix else ""
         rows = self._query(
-            "SELECT meta, stamp FROM sessions WHERE id >= ? AND id < ? ORDER BY last_active DESC",
+            "SELECT id, meta, stamp FROM sessions WHERE id >= ? AND id < ? ORDER BY last_active DESC",
             (prefix, upper),
         )
         return _full(rows)

@@ -71,7 +71,12 @@ class IndexSync:
             with contextlib.suppress(OSError):
                 os.unlink(str(self.index.path) + suffix)
 
-    def _give_up(self) -> None:
+    def _give_up(self, unforeseen: Exception | None = None) -> None:
+        """Stop using the index here (readers scan the files); an unforeseen failure is logged."""
+        if unforeseen is not None:
+            from chatcli.logs import log_exception
+
+            log_exception(unforeseen, "keeping the session index in step")
         self.drop()
         self.broken = True
 
@@ -89,6 +94,8 @@ class IndexSync:
             index.mark_dirty(session_id)
         except (IndexUnavailable, OSError, StorageError):
             self._give_up()
+        except Exception as exc:  # the index is a cache: whatever fails, the write goes on without it
+            self._give_up(exc)
 
     def sync(self, session_id: str) -> None:
         """Writer step 3: refresh one session's row from its files (never raises: it is a cache).
@@ -114,6 +121,8 @@ class IndexSync:
                 index.record_root_mtime(mtime)
         except (IndexUnavailable, OSError, StorageError):
             self._give_up()
+        except Exception as exc:  # the files are written: a cache failure must not undo the write
+            self._give_up(exc)
 
     # ------------------------------------------------------------------ readers
 
