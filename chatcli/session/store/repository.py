@@ -111,6 +111,7 @@ class FileRepository:
     @contextlib.contextmanager
     def _locked(self, name: str, what: str) -> Iterator[None]:
         self.ensure_root()
+        self._files.check_changes()  # every write ends by touching it: refuse a planted one first
         with self._locks.held(name, what):
             yield
 
