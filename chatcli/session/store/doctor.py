@@ -393,12 +393,14 @@ def _examine_store_files(repo: FileRepository, report: DoctorReport, repair: boo
     ``.quarantine/`` (a rename: whatever they point at or share is never touched)."""
     names = [CHANGES_FILE]
     locks = repo.root / LOCKS_DIR
-    if locks.is_dir() and not locks.is_symlink():
-        try:
+    try:
+        if stat.S_ISDIR(os.lstat(locks).st_mode):
             with os.scandir(locks) as it:
                 names += sorted(f"{LOCKS_DIR}/{e.name}" for e in it)
-        except OSError as exc:
-            raise from_os_error(exc, locks) from exc
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise from_os_error(exc, locks) from exc
     for name in names:
         path = repo.root / name
         try:
