@@ -134,6 +134,7 @@ def test_hard_links_in_the_store_are_never_written_through(
     outside = _outside(tmp_path, content)
     _plant_link(outside, at)
     svc = SessionService(repo)
+    transcript = (repo.root / sid / CONVERSATION_FILE).read_bytes()
 
     refused: list[str] = []
     operations: dict[str, Callable[[], object]] = {
@@ -151,6 +152,8 @@ def test_hard_links_in_the_store_are_never_written_through(
             assert exc.exit_code == ExitCode.STORAGE
         _unchanged(outside, content)
     assert refused, "a hard-linked store file was used without a word"
+    if "append" in refused:
+        assert (repo.root / sid / CONVERSATION_FILE).read_bytes() == transcript, "refused before the append"
     # Other sessions are unaffected (the session lock and the transcript are this session's own).
     if what in ("metadata", "transcript", "session-lock"):
         svc.rename(other, "still-works")
