@@ -65,8 +65,8 @@ _NO_HARD_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP}
 #: What to do about a file the store refuses to write (a hard link, a FIFO, another user's file).
 _SET_ASIDE_HINT = (
     "chatcli only writes to regular files it owns that have no other name, so nothing outside "
-    "the sessions folder can be changed through them. Run 'chatcli sessions doctor' to see "
-    "what is wrong, or replace it with a copy of your own."
+    "the sessions folder can be changed through them. 'chatcli sessions doctor --repair' moves "
+    "a planted .changes or lock file aside; replace a session's own file with a copy."
 )
 
 
