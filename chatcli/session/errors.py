@@ -23,6 +23,7 @@ __all__ = [
     "InvalidMetadata",
     "InvalidName",
     "OperationRefused",
+    "OutputFileError",
     "PermissionDenied",
     "SerializationError",
     "SessionAlreadyExists",
@@ -199,16 +200,16 @@ class UnsafePath(StorageError):
     kind = "unsafe_path"
     title = "Unsafe path"
 
-    def __init__(self, path: Path, problem: str) -> None:
+    def __init__(self, path: Path, problem: str, hint: str | None = None) -> None:
         super().__init__(f"{path} {problem}", path)
         self.problem = problem
-
-    def user_message(self) -> str:
-        return (
-            f"Refusing to use {self.path}: it {self.problem}.\n"
+        self.hint = hint or (
             "chatcli never follows links inside the sessions folder (a cloned repository could plant "
             "one). Replace it with a real folder or file, or choose another place with --sessions-dir."
         )
+
+    def user_message(self) -> str:
+        return f"Refusing to use {self.path}: it {self.problem}.\n{self.hint}"
 
 
 class SerializationError(SessionError):
@@ -247,6 +248,23 @@ class InputFileError(SessionError):
 
     def user_message(self) -> str:
         return f"Cannot read {self.path}: {self.problem}.\nCheck the path and try again."
+
+
+class OutputFileError(StorageError):
+    """A file the user named (to export to) cannot be written: a missing or unwritable folder."""
+
+    kind = "output_file"
+    title = "Cannot write the file"
+
+    def __init__(self, path: Path, problem: str) -> None:
+        super().__init__(f"cannot write {path}: {problem}", path)
+        self.problem = problem
+
+    def user_message(self) -> str:
+        return (
+            f"Cannot write {self.path}: {self.problem}.\n"
+            "Nothing was written. Check the path, or choose another with -o."
+        )
 
 
 class AmbiguousId(SessionError):

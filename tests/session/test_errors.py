@@ -38,6 +38,7 @@ EXAMPLES: dict[type[SessionError], Callable[[], SessionError]] = {
     E.InvalidName: lambda: E.InvalidName("the name is empty"),
     E.AmbiguousId: lambda: E.AmbiguousId("ab", ["abc", "abd"]),
     E.InputFileError: lambda: E.InputFileError(Path("corpus.jsonl"), "no such file"),
+    E.OutputFileError: lambda: E.OutputFileError(Path("out/export.md"), "the folder out does not exist"),
     E.OperationRefused: lambda: E.OperationRefused("deleting 3 sessions needs --yes", "Add --yes."),
 }
 

@@ -145,12 +145,17 @@ def test_discovery_order(tmp_path: Path) -> None:
     assert discover_sessions_dir(cwd=deep, environ={}).path == project / ".amazonq" / "sessions"
     assert discover_sessions_dir(cwd=deep, environ={}).source == "git"
 
-    # .amazonq beats .git even when the .git folder is nearer.
+    # An .amazonq above the nearest .git is not used: the project root bounds the search.
     (tmp_path / ".amazonq").mkdir()
     (project / "pkg" / ".git").write_text("gitdir: elsewhere\n")  # a worktree's .git file counts too
     found = discover_sessions_dir(cwd=deep, environ={})
-    assert (found.path, found.source) == (tmp_path / ".amazonq" / "sessions", "amazonq")
-    assert found.guarded == (tmp_path / ".amazonq", tmp_path / ".amazonq" / "sessions")
+    assert (found.path, found.source) == (project / "pkg" / ".amazonq" / "sessions", "git")
+
+    # Inside the project, .amazonq beats .git.
+    (project / "pkg" / ".amazonq").mkdir()
+    found = discover_sessions_dir(cwd=deep, environ={})
+    assert (found.path, found.source) == (project / "pkg" / ".amazonq" / "sessions", "amazonq")
+    assert found.guarded == (project / "pkg" / ".amazonq", project / "pkg" / ".amazonq" / "sessions")
 
     # The nearest .amazonq wins.
     (project / "pkg" / "sub" / ".amazonq").mkdir()
@@ -168,6 +173,12 @@ def test_discovery_order(tmp_path: Path) -> None:
     assert (found.path, found.source) == (tmp_path / "explicit", "flag")
     assert discover_sessions_dir("", cwd=deep, environ=env).source == "env"
     assert discover_sessions_dir(cwd=deep, environ={ENV_SESSIONS_DIR: ""}).source == "amazonq"
+    # Without any .git, the nearest .amazonq anywhere above is used.
+    (project / "pkg" / ".git").unlink()
+    (project / ".git").rmdir()
+    shutil.rmtree(project / "pkg" / ".amazonq")
+    shutil.rmtree(project / "pkg" / "sub" / ".amazonq")
+    assert discover_sessions_dir(cwd=deep, environ={}).path == tmp_path / ".amazonq" / "sessions"
 
     assert snapshot(tmp_path / "explicit") == {}, "discovery never creates anything"
     assert not (deep / "rel").exists()

@@ -34,8 +34,9 @@ from chatcli.session.errors import (
 )
 from chatcli.session.fields import is_session_id
 from chatcli.session.health import DoctorReport, Finding
-from chatcli.session.store import quarantine
+from chatcli.session.store import durable, quarantine
 from chatcli.session.store.layout import (
+    CHANGES_FILE,
     CONVERSATION_FILE,
     DIR_MODE,
     FILE_MODE,
@@ -88,6 +89,15 @@ def _check_modes(folder: Path, diagnosis: _Diagnosis) -> None:
             continue
         if stat.S_ISLNK(st.st_mode):
             continue  # reported as an unsafe path, never changed through
+        reason = None if stat.S_ISDIR(st.st_mode) else durable.unsafe_reason(st)
+        if reason is not None:
+            diagnosis.finding.problems.append(f"{path.name} {reason}: chatcli will not write to it")
+            diagnosis.finding.unrepairable.append(
+                f"{path.name} was left untouched (a change would reach the file's other names); "
+                "replace it with a copy of your own"
+            )
+            diagnosis.leave_alone = True
+            continue
         current = stat.S_IMODE(st.st_mode)
         if current != mode:
             diagnosis.finding.problems.append(f"{path.name} has permissions {current:o} instead of {mode:o}")
@@ -170,9 +180,9 @@ def _repair(repo: FileRepository, session_id: str, diagnosis: _Diagnosis) -> Non
         return
     for path, mode in diagnosis.modes:
         try:
-            os.chmod(path, mode, follow_symlinks=False)
+            durable.chmod_store_file(path, mode)
             finding.actions.append(f"set {path.name} to {mode:o}")
-        except (OSError, NotImplementedError) as exc:
+        except (OSError, NotImplementedError, SessionError) as exc:
             finding.unrepairable.append(f"could not change {path.name}'s permissions: {exc}")
     if diagnosis.needs_repair:
         try:
@@ -331,6 +341,8 @@ def run_doctor(repo: FileRepository, *, repair: bool = False) -> DoctorReport:
     report = DoctorReport(repo.root, repair)
     if not repo.root_exists():
         return report
+    # First: a planted .changes or lock file would stop every repair below.
+    _examine_store_files(repo, report, repair)
     try:
         with os.scandir(repo.root) as it:
             entries = sorted(it, key=lambda e: e.name)
@@ -399,3 +411,36 @@ def _examine_index(repo: FileRepository, report: DoctorReport, repair: bool) -> 
             finding.unrepairable.append(_first_line(exc))
             finding.severity = "error"
     report.findings.append(finding)
+
+
+def _examine_store_files(repo: FileRepository, report: DoctorReport, repair: bool) -> None:
+    """Report ``.changes`` and lock files that every write would refuse (a FIFO, a folder, a hard
+    link, another user's file: see :func:`durable.unsafe_reason`); with ``repair`` move them to
+    ``.quarantine/`` (a rename: whatever they point at or share is never touched)."""
+    names = [CHANGES_FILE]
+    locks = repo.root / LOCKS_DIR
+    try:
+        if stat.S_ISDIR(os.lstat(locks).st_mode):
+            with os.scandir(locks) as it:
+                names += sorted(f"{LOCKS_DIR}/{e.name}" for e in it)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise from_os_error(exc, locks) from exc
+    for name in names:
+        path = repo.root / name
+        try:
+            reason = durable.unsafe_reason(os.lstat(path))
+        except OSError:
+            continue
+        if reason is None:
+            continue
+        finding = Finding(name, "warning", [f"{name} {reason}: every write to the store refuses it"])
+        if repair:
+            try:
+                moved = quarantine.move(repo.root, path, f"{name.replace('/', '-').lstrip('.')}-{stamp()}")
+                finding.actions.append(f"moved it to {moved}")
+            except SessionError as exc:
+                finding.unrepairable.append(_first_line(exc))
+                finding.severity = "error"
+        report.findings.append(finding)

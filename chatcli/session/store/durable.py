@@ -12,6 +12,12 @@ writes goes through here, and every ``OSError`` is translated here.
 * :func:`make_dir`, :func:`real_dir_exists`, :func:`fsync_dir`.
 * :func:`storage_error` / :func:`translated`: the one translation of an ``OSError`` met at a
   path: a symbolic link there is :class:`UnsafePath`, anything else :func:`from_os_error`.
+* :func:`unsafe_reason` / :func:`check_existing` / :func:`open_store_file` /
+  :func:`chmod_store_file`: the one check made before the store writes, truncates, appends to
+  or chmods a file that already exists: it must be a regular file with no other name (a hard
+  link would carry the change to a file outside the store) owned by us. Anything else is
+  :class:`UnsafePath` and the file is left exactly as it was. Files are opened ``O_NONBLOCK``,
+  so a FIFO planted in place of one never hangs a write.
 """
 
 from __future__ import annotations
@@ -31,14 +37,18 @@ __all__ = [
     "O_NOFOLLOW",
     "FileTooLarge",
     "append_synced",
+    "check_existing",
+    "chmod_store_file",
     "create_file",
     "fsync_dir",
     "make_dir",
+    "open_store_file",
     "read_bytes",
     "real_dir_exists",
     "replace_file",
     "storage_error",
     "translated",
+    "unsafe_reason",
     "write_all",
     "write_new",
 ]
@@ -50,6 +60,14 @@ _O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_NOFOLLOW | O_CLOEXEC
 #: ``link`` fails with these where the file system has no hard links (FAT, some network mounts).
 _NO_HARD_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP}
+
+
+#: What to do about a file the store refuses to write (a hard link, a FIFO, another user's file).
+_SET_ASIDE_HINT = (
+    "chatcli only writes to regular files it owns that have no other name, so nothing outside "
+    "the sessions folder can be changed through them. 'chatcli sessions doctor --repair' moves "
+    "a planted .changes or lock file aside; replace a session's own file with a copy."
+)
 
 
 class FileTooLarge(OSError):
@@ -65,6 +83,11 @@ def storage_error(exc: OSError, path: Path) -> SessionError:
     (``O_NOFOLLOW`` refused it), anything else the matching :class:`StorageError`."""
     if exc.errno == errno.ELOOP or os.path.islink(path):
         return UnsafePath(path, "is a symbolic link")
+    if exc.errno == errno.ENXIO:  # opening a FIFO for writing without blocking, nobody reading
+        with contextlib.suppress(OSError):
+            st = os.lstat(path)
+            if stat.S_ISFIFO(st.st_mode):
+                return UnsafePath(path, "is a FIFO (named pipe), not a regular file", _SET_ASIDE_HINT)
     return from_os_error(exc, path)
 
 
@@ -92,6 +115,70 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def unsafe_reason(st: os.stat_result) -> str | None:
+    """Why an existing file with status ``st`` (an ``lstat``/``fstat``) must not be written,
+    truncated, appended to or chmodded by the store; None when it may."""
+    mode = st.st_mode
+    if stat.S_ISLNK(mode):
+        return "is a symbolic link"
+    if stat.S_ISDIR(mode):
+        return "is a folder, not a file"
+    if stat.S_ISFIFO(mode):
+        return "is a FIFO (named pipe), not a regular file"
+    if not stat.S_ISREG(mode):
+        return "is not a regular file (a socket or a device)"
+    if st.st_nlink > 1:
+        return f"has {st.st_nlink} hard links (the same file has another name, maybe outside the store)"
+    if st.st_uid != os.geteuid():
+        return f"is owned by another user (uid {st.st_uid})"
+    return None
+
+
+def _refuse(path: Path, st: os.stat_result) -> None:
+    reason = unsafe_reason(st)
+    if reason is not None:
+        hint = None if stat.S_ISLNK(st.st_mode) else _SET_ASIDE_HINT
+        raise UnsafePath(path, reason, hint)
+
+
+def check_existing(path: Path) -> bool:
+    """Refuse (:class:`UnsafePath`) an existing ``path`` the store must not write; False if absent.
+
+    ``OSError`` other than "missing" is left to the caller.
+    """
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    _refuse(path, st)
+    return True
+
+
+def open_store_file(path: Path, flags: int, mode: int = FILE_MODE) -> int:
+    """Open a store file to write to it (``flags`` such as ``O_WRONLY | O_APPEND | O_CREAT``),
+    never through a link and never blocking; :class:`UnsafePath` unless it passes
+    :func:`unsafe_reason`. ``OSError`` is left to the caller (``ENXIO``: a FIFO nobody reads)."""
+    fd = os.open(path, flags | O_NOFOLLOW | O_CLOEXEC | _O_NONBLOCK, mode)
+    try:
+        _refuse(path, os.fstat(fd))
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def chmod_store_file(path: Path, mode: int) -> None:
+    """Set the permissions of an existing store file or folder (never through a link); a file that
+    fails :func:`unsafe_reason` (or a folder of another user) is :class:`UnsafePath`."""
+    st = os.lstat(path)
+    if stat.S_ISDIR(st.st_mode):
+        if st.st_uid != os.geteuid():
+            raise UnsafePath(path, f"is owned by another user (uid {st.st_uid})", _SET_ASIDE_HINT)
+    else:
+        _refuse(path, st)
+    os.chmod(path, mode, follow_symlinks=False)
 
 
 def real_dir_exists(folder: Path) -> bool:
@@ -160,9 +247,18 @@ def _sync_folder(folder: Path) -> None:
         raise from_os_error(exc, folder) from exc
 
 
-def replace_file(folder: Path, name: str, data: bytes, *, mode: int | None = FILE_MODE) -> None:
+def replace_file(
+    folder: Path, name: str, data: bytes, *, mode: int | None = FILE_MODE, store_file: bool = True
+) -> None:
     """Atomically replace (or create) ``folder/name`` with ``data``: temp file, fsync, rename,
-    fsync of the folder. Readers see the old content or the new, never a mix."""
+    fsync of the folder. Readers see the old content or the new, never a mix.
+
+    A store file (``store_file``, the default) that exists must pass :func:`check_existing`
+    first; ``sessions export --force`` replaces whatever the user named.
+    """
+    if store_file:
+        with translated(folder / name):
+            check_existing(folder / name)
     tmp = _write_temp(folder, name, data, mode)
     try:
         os.replace(tmp, folder / name)

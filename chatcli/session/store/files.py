@@ -178,14 +178,23 @@ class SessionFiles:
 
     # ------------------------------------------------------------------ change token
 
+    def check_changes(self) -> None:
+        """Refuse (:class:`UnsafePath`) a ``.changes`` that is not a plain file of ours (a FIFO,
+        a hard link, a folder…): checked before a write changes anything, since every write ends
+        by appending to it."""
+        path = self.root / CHANGES_FILE
+        with durable.translated(path):
+            durable.check_existing(path)
+
     def note_change(self) -> None:
         """Bump the change token other processes poll (one byte appended to ``.changes``)."""
         path = self.root / CHANGES_FILE
-        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | durable.O_NOFOLLOW | durable.O_CLOEXEC
         try:
-            fd = os.open(path, flags, FILE_MODE)
-        except OSError:
-            return  # the token is a hint for caches; the data itself is already safe
+            fd = durable.open_store_file(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
+        except (OSError, SessionError):
+            # The token is a hint for caches and the data itself is already safe; a planted file
+            # was refused by :meth:`check_changes` before the write began.
+            return
         try:
             if os.fstat(fd).st_size >= CHANGES_MAX:
                 os.ftruncate(fd, 0)

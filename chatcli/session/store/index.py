@@ -27,6 +27,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from chatcli.session.errors import SessionError
 from chatcli.session.fields import (
     COUNT_MAX,
     NO_CUSTOM_FIELDS,
@@ -36,6 +37,7 @@ from chatcli.session.fields import (
     SessionStatus,
     is_session_id,
 )
+from chatcli.session.store import durable
 from chatcli.session.store.layout import INDEX_DIR, INDEX_FILE
 
 if TYPE_CHECKING:
@@ -44,6 +46,8 @@ if TYPE_CHECKING:
 __all__ = ["IndexUnavailable", "Indexed", "SessionBrief", "SessionIndex"]
 
 SCHEMA_VERSION = 3
+#: The database file and the files SQLite keeps beside it.
+INDEX_SUFFIXES = ("", "-wal", "-shm", "-journal")
 BUSY_TIMEOUT_MS = 10_000
 
 _SCHEMA = """
@@ -280,15 +284,15 @@ class SessionIndex:
     def _connect(self) -> sqlite3.Connection:
         if self._conn is not None:
             return self._conn
-        for path in (self.folder, self.path):
-            if os.path.islink(path):
-                raise IndexUnavailable(f"{path} is a symbolic link")
+        if os.path.islink(self.folder):
+            raise IndexUnavailable(f"{self.folder} is a symbolic link")
         try:
             os.mkdir(self.folder, 0o700)
         except FileExistsError:
             pass
         except OSError as exc:
             raise IndexUnavailable(str(exc)) from exc
+        self._check_files()
         try:
             conn = sqlite3.connect(
                 self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
@@ -296,8 +300,8 @@ class SessionIndex:
         except sqlite3.Error as exc:
             raise IndexUnavailable(str(exc)) from exc
         try:
-            with contextlib.suppress(OSError):
-                os.chmod(self.path, 0o600)
+            with contextlib.suppress(OSError, SessionError):
+                durable.chmod_store_file(self.path, 0o600)
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
@@ -312,6 +316,22 @@ class SessionIndex:
             raise IndexUnavailable(str(exc)) from exc
         self._conn = conn
         return conn
+
+    def _check_files(self) -> None:
+        """SQLite writes the database and its ``-wal``/``-shm``/``-journal`` files in place: each
+        that exists must be a plain file of ours (:func:`durable.unsafe_reason`), else the index is
+        unusable (and, being a cache, dropped: the link is removed, the other file untouched)."""
+        for suffix in INDEX_SUFFIXES:
+            path = Path(f"{self.path}{suffix}")
+            try:
+                st = os.lstat(path)
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise IndexUnavailable(str(exc)) from exc
+            reason = durable.unsafe_reason(st)
+            if reason is not None:
+                raise IndexUnavailable(f"{path} {reason}")
 
     def close(self) -> None:
         """Close the connection (it is reopened on the next use)."""

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, NamedTuple, TypeVar
 from chatcli.session.errors import SessionError, SessionNotFound, StorageError
 from chatcli.session.fields import SessionView, is_session_id
 from chatcli.session.store.files import SessionFiles
-from chatcli.session.store.index import IndexUnavailable, SessionIndex
+from chatcli.session.store.index import INDEX_SUFFIXES, IndexUnavailable, SessionIndex
 from chatcli.session.store.layout import lock_name
 from chatcli.session.store.locks import SessionLocks
 
@@ -67,7 +67,7 @@ class IndexSync:
     def drop(self) -> None:
         """Discard the index (it is only a cache); the next reader rebuilds it from the files."""
         self.index.close()
-        for suffix in ("", "-wal", "-shm", "-journal"):
+        for suffix in INDEX_SUFFIXES:
             with contextlib.suppress(OSError):
                 os.unlink(str(self.index.path) + suffix)
 

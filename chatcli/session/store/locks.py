@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import stat
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chatcli.session.errors import ConcurrentModification, UnsafePath, from_os_error
+from chatcli.session.errors import ConcurrentModification, SessionError, from_os_error
 from chatcli.session.store import durable
 from chatcli.session.store.layout import FILE_MODE, LOCKS_DIR, lock_name
 
@@ -52,10 +51,7 @@ class SessionLocks:
         about ``what``). The sessions folder must exist."""
         try:
             durable.make_dir(self.folder)
-            path = self.folder / name
-            with contextlib.suppress(FileNotFoundError):
-                if stat.S_ISLNK(os.lstat(path).st_mode):
-                    raise UnsafePath(path, "is a symbolic link")
+            self.check(name)
             lock = self._lock(name)
             lock.acquire()
         except Exception as exc:
@@ -71,9 +67,20 @@ class SessionLocks:
         finally:
             lock.release()
 
+    def check(self, name: str) -> None:
+        """Refuse (:class:`UnsafePath`, naming it) a lock file that is a link, a folder, a FIFO, a
+        hard link or another user's: taking the lock opens it for writing. ``OSError`` is left to
+        the caller."""
+        durable.check_existing(self.folder / name)
+
     def try_lock(self, name: str) -> FileLock | None:
-        """The lock ``name`` if it can be taken at once (a reader never waits for a writer)."""
+        """The lock ``name`` if it can be taken at once (a reader never waits for a writer); None
+        also when the lock file is not one chatcli may use (see :meth:`check`)."""
         if not os.path.isdir(self.folder):
+            return None
+        try:
+            self.check(name)
+        except (OSError, SessionError):
             return None
         lock = self._lock(name)
         try:
@@ -93,6 +100,7 @@ class SessionLocks:
         path = self.folder / lock_name(session_id)
         lock = self._lock(path.name)
         try:
+            self.check(path.name)
             lock.acquire(timeout=0)
         except Exception as exc:
             from filelock import Timeout

@@ -107,12 +107,12 @@ def _mend_tail(root: Path, session_id: str, report: RepairReport) -> None:
     mended = mend_torn_tail(root, session_id)
     if mended is None:
         return
-    size, new_size = mended
-    if new_size > size:
+    if mended.kept is None:
         report.actions.append("added the missing newline after the last message")
     else:
         report.actions.append(
-            f"set aside an incomplete last line ({size - new_size} bytes) in {QUARANTINE_DIR}/"
+            f"set aside an incomplete last line ({mended.old_size - mended.new_size} bytes) "
+            f"in {QUARANTINE_DIR}/{mended.kept.name}"
         )
 
 

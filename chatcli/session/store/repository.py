@@ -111,6 +111,7 @@ class FileRepository:
     @contextlib.contextmanager
     def _locked(self, name: str, what: str) -> Iterator[None]:
         self.ensure_root()
+        self._files.check_changes()  # every write ends by touching it: refuse a planted one first
         with self._locks.held(name, what):
             yield
 
@@ -253,6 +254,9 @@ class FileRepository:
             except CorruptedSession:
                 repair.repair_session(self._files, session_id)
                 meta = self._files.read_metadata(session_id)
+            # The metadata is replaced after the append: refuse a planted one before, not after.
+            with durable.translated(self.root / session_id / METADATA_FILE):
+                durable.check_existing(self.root / session_id / METADATA_FILE)
             start = transcript_file.append_line(self.root, session_id, line)
             meta.record_message(message)
             try:

@@ -11,34 +11,39 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import stat
 from pathlib import Path
+from typing import NamedTuple
 
-from chatcli.session.errors import SessionNotFound, UnsafePath
+from chatcli.session.errors import SessionError, SessionNotFound
 from chatcli.session.store import durable, quarantine
 from chatcli.session.store.files import SessionFiles
 from chatcli.session.store.layout import CONVERSATION_FILE, FILE_MODE, METADATA_FILE, stamp
 from chatcli.session.transcript import Transcript, line_parser, parse_transcript
 
-__all__ = ["append_line", "cut_back", "last_newline", "mend_torn_tail", "read_transcript", "transcript_bytes"]
+__all__ = [
+    "Mended",
+    "append_line",
+    "cut_back",
+    "last_newline",
+    "mend_torn_tail",
+    "read_transcript",
+    "transcript_bytes",
+]
 
-_APPEND = os.O_RDWR | os.O_APPEND | os.O_CREAT | durable.O_NOFOLLOW | durable.O_CLOEXEC
+_APPEND = os.O_RDWR | os.O_APPEND | os.O_CREAT
 
 
 def append_line(root: Path, session_id: str, line: bytes) -> int:
     """Append ``line`` (write + fsync), mending a torn tail first; returns the offset it starts at."""
     path = root / session_id / CONVERSATION_FILE
     with durable.translated(path):
-        fd = os.open(path, _APPEND, FILE_MODE)
+        fd = durable.open_store_file(path, _APPEND, FILE_MODE)
         try:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode):
-                raise UnsafePath(path, "is not a regular file")
-            size = st.st_size
+            size = os.fstat(fd).st_size
             if size == 0:
                 os.fchmod(fd, FILE_MODE)
             elif os.pread(fd, 1, size - 1) != b"\n":
-                size = _mend_tail(root, session_id, fd, size)
+                size = _mend_tail(root, session_id, fd, size).new_size
             durable.append_synced(fd, line, size)
         finally:
             os.close(fd)
@@ -47,8 +52,8 @@ def append_line(root: Path, session_id: str, line: bytes) -> int:
 
 def cut_back(path: Path, size: int) -> None:
     """Truncate the transcript back to ``size`` bytes (undoing this process's last append)."""
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_WRONLY | durable.O_NOFOLLOW | durable.O_CLOEXEC)
+    with contextlib.suppress(OSError, SessionError):
+        fd = durable.open_store_file(path, os.O_WRONLY)
         try:
             if os.fstat(fd).st_size > size:
                 os.ftruncate(fd, size)
@@ -57,42 +62,65 @@ def cut_back(path: Path, size: int) -> None:
             os.close(fd)
 
 
-def mend_torn_tail(root: Path, session_id: str) -> tuple[int, int] | None:
-    """Mend the transcript's last line if it lacks its newline: ``(old size, new size)``, or
-    None when there was nothing to mend (no transcript, or it ends with a newline)."""
+class Mended(NamedTuple):
+    """What :func:`mend_torn_tail` did: the sizes before and after, and where the cut-off bytes
+    (``old_size - new_size`` of them) were kept, if any were cut."""
+
+    old_size: int
+    new_size: int
+    kept: Path | None
+
+
+def mend_torn_tail(root: Path, session_id: str) -> Mended | None:
+    """Mend the transcript's last line if it lacks its newline; None when there was nothing to
+    mend (no transcript, or it ends with a newline)."""
     path = root / session_id / CONVERSATION_FILE
     if not os.path.lexists(path):
         return None
     with durable.translated(path):
-        fd = os.open(path, os.O_RDWR | durable.O_NOFOLLOW | durable.O_CLOEXEC)
+        fd = durable.open_store_file(path, os.O_RDWR)
         try:
             size = os.fstat(fd).st_size
             if not size or os.pread(fd, 1, size - 1) == b"\n":
                 return None
-            return size, _mend_tail(root, session_id, fd, size)
+            return _mend_tail(root, session_id, fd, size)
         finally:
             os.close(fd)
 
 
-def _mend_tail(root: Path, session_id: str, fd: int, size: int) -> int:
-    """Fix a last line that lacks its newline; returns the new file size.
+def _pread_all(fd: int, size: int, offset: int) -> bytes:
+    """Exactly ``size`` bytes at ``offset``: one ``pread`` returns at most 0x7ffff000 bytes on
+    Linux, so read until all are in (``EIO`` if the file ends first)."""
+    chunks: list[bytes] = []
+    done = 0
+    while done < size:
+        chunk = os.pread(fd, size - done, offset + done)
+        if not chunk:
+            raise OSError(errno.EIO, f"the file ended {size - done} bytes early while reading it")
+        chunks.append(chunk)
+        done += len(chunk)
+    return b"".join(chunks)
+
+
+def _mend_tail(root: Path, session_id: str, fd: int, size: int) -> Mended:
+    """Fix a last line that lacks its newline.
 
     A complete message missing only the newline gets it; anything else (a torn write) is
-    copied to ``.quarantine/`` and cut off.
+    copied to ``.quarantine/`` and cut off, only once every byte of it has been kept.
     """
     start = last_newline(fd, size) + 1
-    tail = os.pread(fd, size - start, start)
+    tail = _pread_all(fd, size - start, start)
     if line_parser()(tail) is not None:
         # pwrite: ``fd`` may not be in append mode (repair opens it plainly), and a write at the
         # current offset would overwrite the first byte of the file.
         if os.pwrite(fd, b"\n", size) != 1:
             raise OSError(errno.EIO, "short write", str(root / session_id / CONVERSATION_FILE))
         os.fsync(fd)
-        return size + 1
-    quarantine.keep(root, f"{session_id}-torn-{stamp()}.jsonl", tail)
+        return Mended(size, size + 1, None)
+    kept = quarantine.keep(root, f"{session_id}-torn-{stamp()}.jsonl", tail)
     os.ftruncate(fd, start)
     os.fsync(fd)
-    return start
+    return Mended(size, start, kept)
 
 
 def last_newline(fd: int, size: int) -> int:
