@@ -91,7 +91,8 @@ class IndexSync:
             self._give_up()
 
     def sync(self, session_id: str) -> None:
-        """Writer step 3: refresh one session's row from its files (never raises: it is a cache).
+        """Writer step 3: refresh one session's row from its files (never raises: it is a cache,
+        and the write it follows is done; an error here must not report that write as failed).
 
         The folder's new mtime is recorded too (the index was in step before this write), so
         readers only rescan the folder after changes made outside chatcli.
@@ -112,7 +113,7 @@ class IndexSync:
             mtime = self.files.root_mtime()
             if index.recorded_root_mtime() != mtime:
                 index.record_root_mtime(mtime)
-        except (IndexUnavailable, OSError, StorageError):
+        except Exception:  # any failure (a value SQLite cannot hold...): the files are the truth
             self._give_up()
 
     # ------------------------------------------------------------------ readers

@@ -217,7 +217,7 @@ def rebuild_metadata(
     name = salvaged.get("name")
     if isinstance(name, str):
         with contextlib.suppress(SessionError):
-            meta.name = validate_session_name(name)
+            meta.name = validate_session_name(name, allow_id_like=True)
     status = salvaged.get("status")
     if status in {s.value for s in SessionStatus}:
         meta.status = SessionStatus(str(status))

@@ -45,16 +45,28 @@ def append_line(root: Path, session_id: str, line: bytes) -> int:
     return size
 
 
-def cut_back(path: Path, size: int) -> None:
-    """Truncate the transcript back to ``size`` bytes (undoing this process's last append)."""
-    with contextlib.suppress(OSError):
+def cut_back(path: Path, size: int) -> bool:
+    """Truncate the transcript back to ``size`` bytes (undoing this process's last append).
+
+    True when the file no longer holds more than ``size`` bytes (or is gone); False when it
+    could not be cut, and what was appended is still there.
+    """
+    try:
         fd = os.open(path, os.O_WRONLY | durable.O_NOFOLLOW | durable.O_CLOEXEC)
-        try:
-            if os.fstat(fd).st_size > size:
-                os.ftruncate(fd, size)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    try:
+        if os.fstat(fd).st_size > size:
+            os.ftruncate(fd, size)
+            with contextlib.suppress(OSError):
                 os.fsync(fd)
-        finally:
-            os.close(fd)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def mend_torn_tail(root: Path, session_id: str) -> tuple[int, int] | None:
