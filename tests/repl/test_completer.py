@@ -240,7 +240,7 @@ def test_a_stored_name_that_reads_as_an_id_completes_to_the_id() -> None:
     entries = snapshot_of([hijacker, *(e for e in ENTRIES if e.id != ID_D)]).entries
     for word in ("", ID_A[:4], ID_A[:8].upper()):
         for ranked in (rank_sessions(entries, word), rank_sessions(list(entries), word)):
-            inserted = dict((e.id, text) for e, text in ranked)
+            inserted = {e.id: text for e, text in ranked}
             assert inserted[ID_D] == ID_D, (word, ranked)
     assert hijacker.ref == ID_D and ENTRIES[0].ref == "fix-login" and ENTRIES[1].ref == ID_B
 

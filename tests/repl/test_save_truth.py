@@ -33,7 +33,11 @@ FAILURES: dict[str, tuple[object, str, Exception]] = {
     "count-valueerror": (SessionMetadata, "record_message", ValueError("bad value")),
     "metadata-write-runtime": (SessionFiles, "write_metadata", RuntimeError("boom")),
     "metadata-write-overflow": (SessionFiles, "write_metadata", OverflowError("too large")),
-    "index-overflow": (SessionIndex, "store", OverflowError("Python int too large to convert to SQLite INTEGER")),
+    "index-overflow": (
+        SessionIndex,
+        "store",
+        OverflowError("Python int too large to convert to SQLite INTEGER"),
+    ),
     "index-runtime": (SessionIndex, "store", RuntimeError("index bug")),
 }
 

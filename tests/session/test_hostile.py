@@ -209,7 +209,9 @@ def _plant_name(repo: FileRepository, session_id: str, name: str) -> None:
     repo.update(session_id, rename)
 
 
-def test_a_name_equal_to_another_sessions_id_prefix_never_hijacks_it(repo: FileRepository, tmp_path: Path) -> None:
+def test_a_name_equal_to_another_sessions_id_prefix_never_hijacks_it(
+    repo: FileRepository, tmp_path: Path
+) -> None:
     """The issue's scenario: B named after A's short id; ``show``/``delete`` of it reach A, never B."""
     owner = seed(repo, "the owner of the prefix", session_id="1a717050-3c2b-4a19-8f00-5d6e7f809a1b")
     other = seed(repo, "the other session", session_id="2b828161-4d3c-4b2a-9011-6e7f8091ab2c")
@@ -228,7 +230,10 @@ def test_a_name_equal_to_another_sessions_id_prefix_never_hijacks_it(repo: FileR
     )
     assert shown.code == 0 and owner.id in shown.out and other.id not in shown.out, shown
     assert listed.code == 0, listed
-    assert {s["id"]: s["name"] for s in json.loads(listed.out)["sessions"]} == {owner.id: None, other.id: prefix}
+    assert {s["id"]: s["name"] for s in json.loads(listed.out)["sessions"]} == {
+        owner.id: None,
+        other.id: prefix,
+    }
     assert by_id.code == 0 and prefix in by_id.out, "the named session is still reachable by its id"
 
     deleted = chatcli([*base, "delete", "--yes", prefix], cwd=tmp_path)

@@ -4,7 +4,8 @@ The rules (see :func:`rank_linear`, the plain implementation they are defined by
 lower-cased; rank 0 is an id starting with it, rank 1 a name starting with it, rank 2 a name
 containing it, rank 3 a first message containing it (words of 3+ characters only); an empty word
 offers every session. A rank 0 match inserts the id, any other the session's
-:attr:`~chatcli.repl.completion.snapshot.SnapshotEntry.ref` (its name, unless that reads as an id). Active sessions come before archived ones within a rank, newest first.
+:attr:`~chatcli.repl.completion.snapshot.SnapshotEntry.ref` (its name, unless that reads as an
+id). Active sessions come before archived ones within a rank, newest first.
 
 A :class:`CompletionIndex` gives exactly the same answer without looking at every session: per
 status, ids and lower-case names are kept sorted in blocks of consecutive positions (a prefix is

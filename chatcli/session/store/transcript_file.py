@@ -1,9 +1,10 @@
 """``conversation.jsonl`` on disk: durable appends, the mending of a torn last line, reads.
 
 An append is one write plus an fsync; a failed append is cut back, so no partial line is left.
-A last line without its newline (a crash mid-append) is mended before the next append: a complete
+A last line without its line end (a crash mid-append) is mended before the next append: a complete
 message only gets its newline, anything else is set aside in ``.quarantine/`` and cut off.
-Complete lines are never touched. The format itself is :mod:`chatcli.session.transcript`.
+Complete lines are never touched; ``\r`` and ``\r\n`` end a line too (see
+:data:`~chatcli.session.transcript.LINE_ENDS`). The format itself is :mod:`chatcli.session.transcript`.
 """
 
 from __future__ import annotations
@@ -18,9 +19,16 @@ from chatcli.session.errors import SessionNotFound, UnsafePath
 from chatcli.session.store import durable, quarantine
 from chatcli.session.store.files import SessionFiles
 from chatcli.session.store.layout import CONVERSATION_FILE, FILE_MODE, METADATA_FILE, stamp
-from chatcli.session.transcript import Transcript, line_parser, parse_transcript
+from chatcli.session.transcript import LINE_ENDS, Transcript, line_parser, parse_transcript
 
-__all__ = ["append_line", "cut_back", "last_newline", "mend_torn_tail", "read_transcript", "transcript_bytes"]
+__all__ = [
+    "append_line",
+    "cut_back",
+    "last_line_end",
+    "mend_torn_tail",
+    "read_transcript",
+    "transcript_bytes",
+]
 
 _APPEND = os.O_RDWR | os.O_APPEND | os.O_CREAT | durable.O_NOFOLLOW | durable.O_CLOEXEC
 
@@ -37,7 +45,7 @@ def append_line(root: Path, session_id: str, line: bytes) -> int:
             size = st.st_size
             if size == 0:
                 os.fchmod(fd, FILE_MODE)
-            elif os.pread(fd, 1, size - 1) != b"\n":
+            elif os.pread(fd, 1, size - 1) not in LINE_ENDS:
                 size = _mend_tail(root, session_id, fd, size)
             durable.append_synced(fd, line, size)
         finally:
@@ -79,7 +87,7 @@ def mend_torn_tail(root: Path, session_id: str) -> tuple[int, int] | None:
         fd = os.open(path, os.O_RDWR | durable.O_NOFOLLOW | durable.O_CLOEXEC)
         try:
             size = os.fstat(fd).st_size
-            if not size or os.pread(fd, 1, size - 1) == b"\n":
+            if not size or os.pread(fd, 1, size - 1) in LINE_ENDS:
                 return None
             return size, _mend_tail(root, session_id, fd, size)
         finally:
@@ -92,7 +100,7 @@ def _mend_tail(root: Path, session_id: str, fd: int, size: int) -> int:
     A complete message missing only the newline gets it; anything else (a torn write) is
     copied to ``.quarantine/`` and cut off.
     """
-    start = last_newline(fd, size) + 1
+    start = last_line_end(fd, size) + 1
     tail = os.pread(fd, size - start, start)
     if line_parser()(tail) is not None:
         # pwrite: ``fd`` may not be in append mode (repair opens it plainly), and a write at the
@@ -107,14 +115,15 @@ def _mend_tail(root: Path, session_id: str, fd: int, size: int) -> int:
     return start
 
 
-def last_newline(fd: int, size: int) -> int:
-    """Offset of the last ``\\n`` before ``size`` (-1 if none), reading backwards in blocks."""
+def last_line_end(fd: int, size: int) -> int:
+    """Offset of the last line end (``\\n`` or ``\\r``, see :data:`LINE_ENDS`) before ``size``
+    (-1 if none), reading backwards in blocks."""
     block = 65536
     end = size
     while end > 0:
         start = max(0, end - block)
         chunk = os.pread(fd, end - start, start)
-        idx = chunk.rfind(b"\n")
+        idx = max(chunk.rfind(b"\n"), chunk.rfind(b"\r"))
         if idx >= 0:
             return start + idx
         end = start
