@@ -48,9 +48,10 @@ from chatcli.repl.completion.snapshot import Snapshot, SnapshotCache
 from chatcli.repl.keys import chat_key_bindings
 from chatcli.repl.sigint import sigint_cancels
 from chatcli.repl.toolbar import session_label, toolbar_text
-from chatcli.repl.turn import ReplyStream, save_message
+from chatcli.repl.turn import ReplyStream, Saved, save_message
 from chatcli.sanitize import clean_lines
 from chatcli.session.errors import SessionError
+from chatcli.session.fields import reads_as_id
 from chatcli.session.location import SessionsLocation
 from chatcli.session.models import Message, SessionMetadata
 from chatcli.session.outcomes import DeleteResult, LoadedSession
@@ -168,7 +169,9 @@ class ChatApp:
         """Tell the user how to come back to this session."""
         if self.meta is None:
             return
-        ref = self.meta.name or self.meta.id
+        name = self.meta.name
+        # A name that reads as an id (an older version allowed some) would reach another session.
+        ref = name if name and not reads_as_id(name) else self.meta.id
         where = ""
         if self.location is not None and self.location.source == "flag":
             where = f" --sessions-dir {shlex.quote(str(self.location.path))}"
@@ -339,15 +342,21 @@ class ChatApp:
     async def _save(self, message: Message, context: str) -> bool:
         """Append ``message`` to the session (created on the first message) and to the history.
 
-        Returns False when it could not be saved (the error is shown, the history unchanged).
+        Returns False when it could not be saved (the error is shown, the history unchanged): the
+        store then guarantees the line is not on disk. Only the save decides: a failure to show
+        its notice afterwards never makes a saved message look unsent.
         """
-        with self.boundary.guard(context) as outcome:
+        saved: Saved | None = None
+        with self.boundary.guard(context):
             saved = await asyncio.to_thread(save_message, self.service, self.meta, self.messages, message)
-            self.meta = saved.metadata
-            self.messages.append(message)
-            if saved.notice is not None:
+        if saved is None:
+            return False
+        self.meta = saved.metadata
+        self.messages.append(message)
+        if saved.notice is not None:
+            with self.boundary.guard(context):
                 self.console.print(saved.notice, markup=False)
-        return not outcome.failed
+        return True
 
     def cancel_reply(self) -> bool:
         """Stop the reply being streamed (what Ctrl-C does); False if none is running."""

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = [
     "COUNT_MAX",
     "FIRST_MESSAGE_LIMIT",
+    "MIN_PREFIX",
     "NAME_MAX_LENGTH",
     "NO_CUSTOM_FIELDS",
     "TIMESTAMP_MAX",
@@ -34,6 +35,7 @@ __all__ = [
     "check_timestamp",
     "is_session_id",
     "new_session_id",
+    "reads_as_id",
     "utc_now",
     "validate_session_name",
 ]
@@ -42,6 +44,8 @@ __all__ = [
 NAME_MAX_LENGTH = 100
 #: ``first_message`` keeps this many characters: it is a summary for listings, not the message.
 FIRST_MESSAGE_LIMIT = 500
+#: Shortest id prefix accepted in place of a full id (like git's short hashes).
+MIN_PREFIX = 4
 
 #: The earliest and the latest time chatcli accepts, wherever a time comes in (metadata,
 #: transcript lines, imports, index rows): 1970-01-01 to the end of the year 9000, UTC. Any real
@@ -55,6 +59,7 @@ COUNT_MAX = 2**53
 
 _NAME_CHAR = re.compile(r"[A-Za-z0-9_-]")
 _SESSION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_ID_CHARS = re.compile(r"[0-9a-f-]+")
 
 
 def utc_now() -> datetime:
@@ -100,11 +105,21 @@ def is_session_id(value: str) -> bool:
     return _SESSION_ID.fullmatch(value) is not None
 
 
-def validate_session_name(name: str) -> str:
+def reads_as_id(text: str) -> bool:
+    """True if ``text`` is read as a session id or id prefix wherever a session is named: at least
+    :data:`MIN_PREFIX` characters, all hex digits or ``-`` (in any case). A full id is one too."""
+    lowered = text.lower()
+    return len(lowered) >= MIN_PREFIX and _ID_CHARS.fullmatch(lowered) is not None
+
+
+def validate_session_name(name: str, *, allow_id_like: bool = False) -> str:
     """Return ``name`` if it is a valid session name, else raise :class:`InvalidName`.
 
-    A name is 1-100 characters of ASCII letters, digits, ``-`` and ``_``, and does not start with
-    ``-`` (so it can never be mistaken for a command-line option).
+    A name is 1-100 characters of ASCII letters, digits, ``-`` and ``_``, does not start with
+    ``-`` (so it can never be mistaken for a command-line option), and does not read as a session
+    id (:func:`reads_as_id`: an id always wins over a name, so such a name could not be used).
+    ``allow_id_like`` keeps such a name where one is salvaged from a session written by an
+    older version (a repair must not drop it).
     """
     if not isinstance(name, str):
         raise InvalidName("a name must be text")
@@ -123,6 +138,11 @@ def validate_session_name(name: str) -> str:
             raise InvalidName(f"{shorten(ascii(name), 40)} contains {what}")
     if name.startswith("-"):
         raise InvalidName(f"{shorten(name, 40)!r} starts with '-', which reads as an option")
+    if reads_as_id(name) and not allow_id_like:
+        raise InvalidName(
+            f"{shorten(name, 40)!r} would read as a session id (it is only hex digits and '-'); "
+            f"add a letter that is not a-f, e.g. {shorten('x' + name, 40)!r}"
+        )
     return name
 
 

@@ -24,11 +24,13 @@ from chatcli.session.errors import (
     SessionNotFound,
 )
 from chatcli.session.fields import (
+    MIN_PREFIX,
     SessionBrief,
     SessionStatus,
     SessionView,
     is_session_id,
     new_session_id,
+    reads_as_id,
     utc_now,
     validate_session_name,
 )
@@ -55,8 +57,6 @@ if TYPE_CHECKING:
 
 __all__ = ["MIN_PREFIX", "SessionService"]
 
-#: Shortest id prefix accepted in place of a full id (like git's short hashes).
-MIN_PREFIX = 4
 SNIPPET_WIDTH = 100
 
 _PREFIX_CHARS = re.compile(r"[0-9a-f-]+")
@@ -96,32 +96,48 @@ class SessionService:
     def resolve(self, ref: str) -> SessionMetadata:
         """The session ``ref`` names: a full id, a unique id prefix (4+ characters) or a name.
 
-        Raises :class:`SessionNotFound` or :class:`AmbiguousId` (listing the candidates).
+        An id always wins over a name: text that reads as an id (see
+        :func:`~chatcli.session.fields.reads_as_id`; such names are refused, but older versions
+        stored some) is looked up as one first, and only a text that is no session's id (prefix)
+        is looked up as a name. Raises :class:`SessionNotFound` or :class:`AmbiguousId`
+        (listing the candidates).
         """
         text = ref.strip()
         if not text:
             raise SessionNotFound(ref, "not a session id or name: it is empty")
         lowered = text.lower()
         if is_session_id(lowered):
-            return self.repo.get(lowered)
-        named = self.repo.find_by_name(text)
-        exact = [m for m in named if m.name == text] or named
-        if len(exact) == 1:
-            return exact[0]
-        if len(exact) > 1:
-            raise AmbiguousId(text, [_describe(m) for m in exact])
-        if len(text) >= MIN_PREFIX and _PREFIX_CHARS.fullmatch(lowered):
+            try:
+                return self.repo.get(lowered)
+            except SessionNotFound:
+                named = self._named(text)
+                if named is None:
+                    raise
+                return named
+        if reads_as_id(lowered):
             matches = self.repo.find_by_prefix(lowered)
             if len(matches) == 1:
                 return matches[0]
             if matches:
                 raise AmbiguousId(text, [_describe(m) for m in matches])
-        elif _PREFIX_CHARS.fullmatch(lowered):
+            for problem in self.repo.list(SessionFilter()).problems:
+                if isinstance(problem, CorruptedSession) and problem.session_id.startswith(lowered):
+                    raise problem
+        named = self._named(text)
+        if named is not None:
+            return named
+        if _PREFIX_CHARS.fullmatch(lowered) and not reads_as_id(lowered):
             raise SessionNotFound(text, f"not a name, and id prefixes need at least {MIN_PREFIX} characters")
-        for problem in self.repo.list(SessionFilter()).problems:
-            if isinstance(problem, CorruptedSession) and problem.session_id.startswith(lowered):
-                raise problem
         raise SessionNotFound(text)
+
+    def _named(self, name: str) -> SessionMetadata | None:
+        """The one session named ``name`` (an exact-case match first), None if there is none;
+        :class:`AmbiguousId` when several are."""
+        named = self.repo.find_by_name(name)
+        exact = [m for m in named if m.name == name] or named
+        if len(exact) > 1:
+            raise AmbiguousId(name, [_describe(m) for m in exact])
+        return exact[0] if exact else None
 
     # ------------------------------------------------------------------ reads
 

@@ -2,7 +2,8 @@
 
 Pure parsing, no I/O: the store reads the bytes, this module makes sense of them. A bad line is
 skipped and reported, never fatal, whatever goes wrong with it (an unforeseen failure also logs
-its traceback, see :mod:`chatcli.logs`); a last line without its newline is a torn write.
+its traceback, see :mod:`chatcli.logs`); a last line without its line end that is not a
+complete message is a torn write.
 """
 
 from __future__ import annotations
@@ -14,7 +15,11 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from chatcli.session.models import Message
 
-__all__ = ["Transcript", "line_parser", "parse_transcript"]
+__all__ = ["LINE_ENDS", "Transcript", "line_parser", "parse_transcript"]
+
+#: The bytes that end a transcript line: ``\n`` (what chatcli writes), and ``\r`` (alone, or in
+#: ``\r\n``) from files edited or copied elsewhere. ``bytes.splitlines`` splits on exactly these.
+LINE_ENDS = (b"\n", b"\r")
 
 
 @dataclass(slots=True)
@@ -22,13 +27,17 @@ class Transcript:
     """Messages read back from a session, and what was wrong with the file, if anything.
 
     ``skipped_lines`` are 1-based line numbers that could not be parsed and were skipped;
-    ``torn_tail`` is True when the last line is incomplete (a crash mid-append); it is repaired
-    (set aside, never silently dropped) before the next append.
+    ``torn_tail`` is True when the last line is incomplete (a crash mid-append: no line end, and
+    not a complete message); it is repaired (set aside, never silently dropped) before the next
+    append.
     """
 
     messages: list[Message] = field(default_factory=list)
     skipped_lines: list[int] = field(default_factory=list)
     torn_tail: bool = False
+    #: The last line is a complete message without its line end (written by hand, or a crash
+    #: between the two): it is read like any other, and gets its end on the next save or repair.
+    open_end: bool = False
 
     @property
     def warnings(self) -> list[str]:
@@ -87,24 +96,26 @@ def line_parser() -> Callable[[bytes], Message | None]:
 
 
 def parse_transcript(data: bytes) -> Transcript:
-    """Parse ``conversation.jsonl`` bytes into a :class:`Transcript` (never raises on bad lines)."""
+    """Parse ``conversation.jsonl`` bytes into a :class:`Transcript` (never raises on bad lines).
+
+    ``\n``, ``\r\n`` and a lone ``\r`` all end a line (a file edited elsewhere keeps every
+    message; a JSON line never holds a raw CR or LF). A last line without its end is torn only if
+    it is not a complete message: a complete one is read, and gets its end on the next save.
+    """
     transcript = Transcript()
     if not data:
         return transcript
-    lines = data.split(b"\n")
-    last = lines.pop()
     parse = line_parser()
-    for number, raw in enumerate(lines, start=1):
+    for number, raw in enumerate(data.splitlines(keepends=True), start=1):
         if not raw.strip():
+            transcript.torn_tail = transcript.torn_tail or not raw.endswith(LINE_ENDS)
             continue
         message = parse(raw)
-        if message is None:
-            transcript.skipped_lines.append(number)
-        else:
-            transcript.messages.append(message)
-    if last:
-        transcript.torn_tail = True
-        message = parse(last)
         if message is not None:
             transcript.messages.append(message)
+            transcript.open_end = not raw.endswith(LINE_ENDS)
+        elif raw.endswith(LINE_ENDS):
+            transcript.skipped_lines.append(number)
+        else:
+            transcript.torn_tail = True
     return transcript

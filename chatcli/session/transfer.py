@@ -107,7 +107,7 @@ def _import_one(
     """Create the session one record holds, recording in ``result`` what happened to it."""
     label = f"record {position}"
     try:
-        meta, messages = _record_to_session(record)
+        meta, messages, bad_name = _record_to_session(record)
     except SerializationError as exc:
         result.skipped.append((label, exc.detail))
         return
@@ -125,6 +125,8 @@ def _import_one(
         return
     if dropped_name is not None:
         result.notes.append(f"{meta.id[:8]}: name {dropped_name!r} is taken; imported without a name")
+    if bad_name is not None:
+        result.notes.append(f"{meta.id[:8]}: {bad_name}; imported without a name")
     if meta.name:
         names.add(meta.name.lower())
     result.imported.append(meta)
@@ -181,12 +183,13 @@ def _json_document(body: bytes, path: Path) -> Iterator[tuple[int, object]]:
         yield 1, doc
 
 
-def _record_to_session(record: object) -> tuple[SessionMetadata, list[Message]]:
-    """Turn one export document or corpus line into metadata and messages.
+def _record_to_session(record: object) -> tuple[SessionMetadata, list[Message], str | None]:
+    """Turn one export document or corpus line into metadata, messages and why its name was
+    dropped (None when it was not).
 
     What the record leaves out is derived from its messages (the rules of
-    :meth:`SessionMetadata.from_messages`); an invalid name is dropped, anything else invalid
-    raises :class:`SerializationError`.
+    :meth:`SessionMetadata.from_messages`); an invalid name (one that reads as a session id
+    included) is dropped, anything else invalid raises :class:`SerializationError`.
     """
     from pydantic import ValidationError
 
@@ -198,7 +201,7 @@ def _record_to_session(record: object) -> tuple[SessionMetadata, list[Message]]:
         meta = SessionMetadata.from_messages(
             str(sid) if isinstance(sid, str) and sid else new_session_id(), messages, when_empty=utc_now()
         )
-        meta.name = _valid_name_or_none(raw_meta.get("name"))
+        meta.name, bad_name = _valid_name_or_none(raw_meta.get("name"))
         for key in _OVERRIDABLE:
             if raw_meta.get(key):
                 setattr(meta, key, raw_meta[key])
@@ -208,7 +211,7 @@ def _record_to_session(record: object) -> tuple[SessionMetadata, list[Message]]:
         raise SerializationError(f"session field {loc or '?'}: {err['msg']}") from exc
     if messages and meta.last_active < messages[-1].timestamp:
         meta.last_active = messages[-1].timestamp
-    return meta, messages
+    return meta, messages, bad_name
 
 
 def _record_parts(record: object) -> tuple[dict[str, Any], list[Message]]:
@@ -239,11 +242,12 @@ def _record_parts(record: object) -> tuple[dict[str, Any], list[Message]]:
     return raw_meta, messages
 
 
-def _valid_name_or_none(name: object) -> str | None:
-    """``name`` if it is a valid session name; an absent or invalid name imports as no name."""
+def _valid_name_or_none(name: object) -> tuple[str | None, str | None]:
+    """``(name, None)`` if ``name`` is a valid session name; an absent name is ``(None, None)``
+    and an invalid one ``(None, why)``: it imports as no name, with a note saying why."""
     if name is None:
-        return None
+        return None, None
     try:
-        return validate_session_name(str(name))
-    except InvalidName:
-        return None
+        return validate_session_name(str(name)), None
+    except InvalidName as exc:
+        return None, f"the name is not valid ({exc.detail})"

@@ -83,6 +83,25 @@ def test_quit_command_leaves_and_says_how_to_come_back(repl: Repl) -> None:
     assert repl.output.rstrip().endswith(f"Resume with: chatcli --resume {sid}")
 
 
+def test_resume_by_a_prefix_that_is_also_an_old_name_reaches_the_ids_owner(repl: Repl) -> None:
+    """An older version let a session be named after another's short id: ``/resume`` of that
+    prefix reaches the id's owner, and leaving the named one suggests its id, never the name."""
+    owner = seed(repl.repo, "owner", session_id="1a717050-3c2b-4a19-8f00-5d6e7f809a1b")
+    named = seed(repl.repo, "named", session_id="2b828161-4d3c-4b2a-9011-6e7f8091ab2c")
+    repl.repo.update(named.id, lambda m: setattr(m, "name", "1a717050"))  # as an older version did
+
+    async def scenario(r: Repl) -> None:
+        r.type("/resume 1a717050\r")
+        await until(lambda: r.app.current_id == owner.id, what="the prefix's owner")
+        r.type(f"/resume {named.id[:8]}\r")
+        await until(lambda: r.app.current_id == named.id, what="the named session, by its id")
+        assert r.app.session_label() == "1a717050"
+
+    repl.drive(scenario)
+
+    assert repl.output.rstrip().endswith(f"Resume with: chatcli --resume {named.id}")
+
+
 def test_toolbar_shows_session_backend_and_count(make_repl: MakeRepl) -> None:
     r = make_repl()
     assert "session: new session" in toolbar(r)

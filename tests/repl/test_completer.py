@@ -233,6 +233,18 @@ def test_id_prefix_ranks_before_a_name_with_the_same_prefix() -> None:
     assert ranked[2] == (named_like_an_id, "1a2b-notes")
 
 
+def test_a_stored_name_that_reads_as_an_id_completes_to_the_id() -> None:
+    """An older version let ``1a2b3c4d`` (another session's short id) be a name: inserting it
+    would reach that other session, so the id of the named session is inserted instead."""
+    hijacker = entry(ID_D, ID_A[:8], "x", minutes_ago=0)
+    entries = snapshot_of([hijacker, *(e for e in ENTRIES if e.id != ID_D)]).entries
+    for word in ("", ID_A[:4], ID_A[:8].upper()):
+        for ranked in (rank_sessions(entries, word), rank_sessions(list(entries), word)):
+            inserted = {e.id: text for e, text in ranked}
+            assert inserted[ID_D] == ID_D, (word, ranked)
+    assert hijacker.ref == ID_D and ENTRIES[0].ref == "fix-login" and ENTRIES[1].ref == ID_B
+
+
 def test_active_before_archived_and_recency_within_a_rank() -> None:
     entries = snapshot_of(
         [

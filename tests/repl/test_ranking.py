@@ -17,7 +17,7 @@ from chatcli.repl.completion import ranking
 from chatcli.repl.completion.completer import MAX_ROWS, SessionCompleter, rank_sessions
 from chatcli.repl.completion.ranking import CompletionIndex, session_index, warm_session_index
 from chatcli.repl.completion.snapshot import Snapshot, SnapshotEntry
-from chatcli.session.fields import SessionStatus
+from chatcli.session.fields import SessionStatus, reads_as_id
 from tests.helpers import BASE, Repl, entry, snapshot_of, until
 
 Ranked = list[tuple[SnapshotEntry, str]]
@@ -29,16 +29,19 @@ def reference(entries: Sequence[SnapshotEntry], word: str, limit: int) -> Ranked
     rows: list[tuple[int, int, int, SnapshotEntry, str]] = []
     for position, e in enumerate(entries):
         name_lower = e.name.lower() if e.name else ""
+        # What names the session when typed back: a name that reads as an id would reach
+        # whichever session's id it matches, so the id is inserted instead.
+        ref = e.name if e.name and not reads_as_id(e.name) else e.id
         if needle == "":
-            rank, insert = 0, e.name or e.id
+            rank, insert = 0, ref
         elif e.id.startswith(needle):
             rank, insert = 0, e.id
         elif e.name and name_lower.startswith(needle):
-            rank, insert = 1, e.name
+            rank, insert = 1, ref
         elif e.name and needle in name_lower:
-            rank, insert = 2, e.name
+            rank, insert = 2, ref
         elif len(needle) >= 3 and needle in e.first_message.lower():
-            rank, insert = 3, e.name or e.id
+            rank, insert = 3, ref
         else:
             continue
         archived = 1 if e.status == SessionStatus.ARCHIVED else 0

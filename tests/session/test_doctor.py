@@ -126,7 +126,8 @@ def missing_final_newline(repo: FileRepository, outside: Path) -> Case:
     def check(repo: FileRepository) -> None:
         assert conv_path(repo, sid).read_bytes().count(b"\n") == 3
 
-    return Case(sid, "last line of the transcript is incomplete", messages={sid: msgs}, check=check)
+    # A complete message: reported as such (never as an interrupted write), mended, never set aside.
+    return Case(sid, "last message of the transcript has no line end", messages={sid: msgs}, check=check)
 
 
 def bad_lines_in_the_middle(repo: FileRepository, outside: Path) -> Case:

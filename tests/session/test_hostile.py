@@ -53,6 +53,10 @@ HOSTILE: dict[str, str] = {
     "backticks": "`rm -rf /`",
     "ansi": "\x1b[2J\x1b]52;c;aGk=\x07",
     "markup": "[bold red]x[/]",
+    # Names that read as a session id (prefix): refused, or a prefix would reach the wrong session.
+    "hex-id-prefix": "1a717050",
+    "hex-upper": "DEADBEEF",
+    "hex-and-dashes": "dead-beef",
 }
 #: Raw characters that must never reach the user unescaped.
 RAW_CONTROLS = ("\x1b", "\x07", "\x00", "\x9b")
@@ -195,6 +199,96 @@ def test_hostile_names_and_ids_through_the_cli(repo: FileRepository, tmp_path: P
     assert repo.load_messages(victim).messages == msgs
     with pytest.raises(ValueError, match="null byte"):
         subprocess.run([sys.executable, "-c", "pass", "a\x00b"], check=False)
+
+
+# --------------------------------------------------------------------------- names that read as ids
+
+
+def _plant_name(repo: FileRepository, session_id: str, name: str) -> None:
+    """Give a session ``name`` through the store, the way an older chatcli could have (its rules
+    let names that read as ids through)."""
+
+    def rename(meta: SessionMetadata) -> None:
+        meta.name = name  # no validation on assignment: what an older version wrote
+
+    repo.update(session_id, rename)
+
+
+def test_a_name_equal_to_another_sessions_id_prefix_never_hijacks_it(
+    repo: FileRepository, tmp_path: Path
+) -> None:
+    """The issue's scenario: B named after A's short id; ``show``/``delete`` of it reach A, never B."""
+    owner = seed(repo, "the owner of the prefix", session_id="1a717050-3c2b-4a19-8f00-5d6e7f809a1b")
+    other = seed(repo, "the other session", session_id="2b828161-4d3c-4b2a-9011-6e7f8091ab2c")
+    prefix = owner.id[:8]
+    base = ["sessions", "--sessions-dir", str(repo.root)]
+
+    refused = chatcli([*base, "name", other.id, prefix], cwd=tmp_path)
+    assert refused.code == 1, refused
+    assert "Invalid session name" in refused.err and "session id" in refused.err, refused
+    assert "not a-f" in refused.err, "the message says how to make the name usable"
+    assert repo.get(other.id).name is None
+
+    _plant_name(repo, other.id, prefix)  # as an older version or an import could have
+    shown, listed, by_id = chatcli_many(
+        [[*base, "show", prefix], [*base, "list", "--json"], [*base, "show", other.id]], cwd=tmp_path
+    )
+    assert shown.code == 0 and owner.id in shown.out and other.id not in shown.out, shown
+    assert listed.code == 0, listed
+    assert {s["id"]: s["name"] for s in json.loads(listed.out)["sessions"]} == {
+        owner.id: None,
+        other.id: prefix,
+    }
+    assert by_id.code == 0 and prefix in by_id.out, "the named session is still reachable by its id"
+
+    deleted = chatcli([*base, "delete", "--yes", prefix], cwd=tmp_path)
+    assert deleted.code == 0, deleted
+    assert not repo.exists(owner.id), "the prefix's owner is the one deleted"
+    assert repo.get(other.id).name == prefix, "the session carrying the name is untouched"
+    assert len(repo.load_messages(other.id).messages) == 1
+
+    # With no id starting with it any more, the old name still reaches its session.
+    again = chatcli([*base, "show", prefix], cwd=tmp_path)
+    assert again.code == 0 and other.id in again.out, again
+
+
+def test_id_like_names_already_stored_stay_reachable(repo: FileRepository) -> None:
+    svc = SessionService(repo)
+    full = seed(repo, "carries a uuid-shaped name", session_id="11111111-2222-4333-8444-555555555555")
+    short = seed(repo, "carries a hex name", session_id="99999999-8888-4777-8666-555555555555")
+    uuid_name = new_session_id()
+    _plant_name(repo, full.id, uuid_name)
+    _plant_name(repo, short.id, "cafe")
+
+    assert svc.resolve(uuid_name).id == full.id, "no session has that id: the name is used"
+    assert svc.resolve("cafe").id == short.id
+    assert svc.resolve(full.id).name == uuid_name
+    # A name equal to a real id: the id wins.
+    _plant_name(repo, short.id, full.id)
+    assert svc.resolve(full.id).id == full.id
+    assert svc.resolve(full.id[:6]).id == full.id
+
+
+@pytest.mark.parametrize("name", ["1a717050", "CAFE", "dead-beef", "0f0e0d0c-0b0a-4908-8706-050403020100"])
+def test_id_like_names_are_refused_everywhere(repo: FileRepository, tmp_path: Path, name: str) -> None:
+    source = seed(repo, "to fork")
+    svc = SessionService(repo)
+    for call in (lambda: svc.rename(source.id, name), lambda: svc.fork(source.id, name)):
+        with pytest.raises(InvalidName) as caught:
+            call()
+        message = caught.value.user_message()
+        assert "session id" in message and "not a-f" in message, message
+    assert [m.id for m in svc.list_sessions().sessions] == [source.id], "nothing was created"
+    for fine in ("abc", "cafe-x", "a1b2c3g", "fix_1234"):
+        assert svc.rename(source.id, fine).name == fine
+
+    export = tmp_path / "one.json"
+    doc = json.loads(svc.export(source.id))
+    doc["session"].update(id=new_session_id(), name=name)
+    export.write_text(json.dumps(doc))
+    result = svc.import_file(export)
+    assert [m.name for m in result.imported] == [None], "imported without the name"
+    assert any(name in note and "session id" in note for note in result.notes), result.notes
 
 
 # --------------------------------------------------------------------------- planted symbolic links

@@ -49,6 +49,7 @@ texts = st.one_of(
     st.text(),
     st.text(alphabet=st.characters(codec="ascii"), max_size=120),
     st.from_regex(r"[A-Za-z0-9_-]{1,101}", fullmatch=True),
+    st.from_regex(r"[0-9a-fA-F-]{1,40}", fullmatch=True),  # names that read as ids
     st.sampled_from(HOSTILE),
 )
 ids = st.one_of(
@@ -73,18 +74,24 @@ def _safe_for_a_terminal(text: str) -> bool:
     return all(ch.isprintable() or ch == "\n" for ch in text)
 
 
+def _reads_as_id(text: str) -> bool:
+    """What the resolver takes for an id prefix: 4+ hex digits and dashes, any case."""
+    return len(text) >= 4 and re.fullmatch(r"[0-9a-fA-F-]+", text) is not None
+
+
 @settings(max_examples=400, deadline=None)
 @given(texts)
 def test_any_text_is_a_valid_name_or_invalid_name(text: str) -> None:
     try:
         result = validate_session_name(text)
     except InvalidName as exc:
-        assert not (_VALID_NAME.fullmatch(text) and not text.startswith("-"))
+        assert not (_VALID_NAME.fullmatch(text) and not text.startswith("-") and not _reads_as_id(text))
         assert _safe_for_a_terminal(exc.user_message())
         assert len(exc.user_message()) < 400, "hostile input is shortened"
         return
     assert result == text
     assert _VALID_NAME.fullmatch(text) and not text.startswith("-")
+    assert not _reads_as_id(text), "a name never reads as a session id"
     meta = SessionMetadata.new("x", "y")
     meta.set_name(text)
     assert SessionMetadata.from_json(meta.to_json()).name == text

@@ -156,11 +156,16 @@ def test_resolve_by_name_exact_and_ignoring_case(svc: SessionService) -> None:
     assert svc.resolve("FIX-LOGIN").id == meta.id
 
 
-def test_name_beats_id_prefix(svc: SessionService) -> None:
+def test_id_prefix_beats_a_stored_name_that_reads_as_an_id(svc: SessionService) -> None:
+    """Such names are refused now, but older versions stored some: the id always wins, and the
+    name still reaches its session when it is no session's id prefix."""
     by_prefix = seed(svc.repo, "by prefix", session_id="beef0000-0000-4000-8000-000000000001")
-    by_name = seed(svc.repo, "by name", name="beef")
-    assert svc.resolve("beef").id == by_name.id
-    assert svc.resolve("beef0").id == by_prefix.id
+    by_name = seed(svc.repo, "by name", name="beef", session_id="00000000-0000-4000-8000-000000000002")
+    old_name = seed(svc.repo, "old name", name="cafe", session_id="00000000-0000-4000-8000-000000000003")
+    assert svc.resolve("beef").id == by_prefix.id
+    assert svc.resolve("BEEF0").id == by_prefix.id
+    assert svc.resolve("cafe").id == old_name.id
+    assert svc.resolve(by_name.id).name == "beef"
 
 
 def test_resolve_nothing_matches(svc: SessionService) -> None:

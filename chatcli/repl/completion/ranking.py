@@ -3,7 +3,9 @@
 The rules (see :func:`rank_linear`, the plain implementation they are defined by): the word is
 lower-cased; rank 0 is an id starting with it, rank 1 a name starting with it, rank 2 a name
 containing it, rank 3 a first message containing it (words of 3+ characters only); an empty word
-offers every session. Active sessions come before archived ones within a rank, newest first.
+offers every session. A rank 0 match inserts the id, any other the session's
+:attr:`~chatcli.repl.completion.snapshot.SnapshotEntry.ref` (its name, unless that reads as an
+id). Active sessions come before archived ones within a rank, newest first.
 
 A :class:`CompletionIndex` gives exactly the same answer without looking at every session: per
 status, ids and lower-case names are kept sorted in blocks of consecutive positions (a prefix is
@@ -59,15 +61,15 @@ def rank_linear(entries: Iterable[SnapshotEntry], word: str, limit: int) -> list
     for position, entry in enumerate(entries):
         name = entry.name
         if not needle:
-            rank, insert = 0, name or entry.id
+            rank, insert = 0, entry.ref
         elif entry.id.startswith(needle):
             rank, insert = 0, entry.id
         elif name and entry.name_lower.startswith(needle):
-            rank, insert = 1, name
+            rank, insert = 1, entry.ref
         elif name and needle in entry.name_lower:
-            rank, insert = 2, name
+            rank, insert = 2, entry.ref
         elif len(needle) >= 3 and needle in entry.first_lower:
-            rank, insert = 3, name or entry.id
+            rank, insert = 3, entry.ref
         else:
             continue
         key = rank * 2 + (1 if entry.status is SessionStatus.ARCHIVED else 0)
@@ -226,7 +228,7 @@ class CompletionIndex:
             for status in self._statuses:
                 for position in status.positions[: limit - len(rows)]:
                     entry = entries[position]
-                    rows.append((entry, entry.name or entry.id))
+                    rows.append((entry, entry.ref))
             return rows
         if needle.split() != [needle]:  # whitespace: the joined texts cannot be searched for it
             return rank_linear(entries, word, limit)
@@ -258,8 +260,7 @@ class CompletionIndex:
                     positions = status.firsts.first(needle, need, id_or_name_match)
                 for position in positions:
                     entry = entries[position]
-                    # ranks 1 and 2 are name matches, so ``name or id`` is the name there
-                    found.append((entry, entry.id if rank == 0 else entry.name or entry.id))
+                    found.append((entry, entry.id if rank == 0 else entry.ref))
                 if len(found) >= limit:
                     return found
         return found

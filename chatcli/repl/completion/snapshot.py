@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from chatcli.session.fields import SessionStatus, utc_now
+from chatcli.session.fields import SessionStatus, reads_as_id, utc_now
 from chatcli.session.service import SessionService
 
 __all__ = ["Snapshot", "SnapshotCache", "SnapshotEntry"]
@@ -21,7 +21,11 @@ __all__ = ["Snapshot", "SnapshotCache", "SnapshotEntry"]
 
 @dataclass(frozen=True, slots=True)
 class SnapshotEntry:
-    """What completion needs to know about one session (lower-cased copies made once, here)."""
+    """What completion needs to know about one session (lower-cased copies made once, here).
+
+    ``ref`` is what to type to reach the session: its name, or its id when it has no name or
+    its name reads as an id (an older version let such names through; an id always wins).
+    """
 
     id: str
     name: str | None
@@ -31,10 +35,13 @@ class SnapshotEntry:
     message_count: int
     name_lower: str = field(init=False, repr=False, compare=False)
     first_lower: str = field(init=False, repr=False, compare=False)
+    ref: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "name_lower", self.name.lower() if self.name else "")
         object.__setattr__(self, "first_lower", self.first_message.lower())
+        name = self.name
+        object.__setattr__(self, "ref", name if name and not reads_as_id(name) else self.id)
 
 
 @dataclass(frozen=True, slots=True)

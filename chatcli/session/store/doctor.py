@@ -128,6 +128,9 @@ def _diagnose(repo: FileRepository, session_id: str) -> _Diagnosis:
         if transcript.torn_tail:
             finding.problems.append("the last line of the transcript is incomplete (interrupted write)")
             diagnosis.needs_repair = True
+        elif transcript.open_end:
+            finding.problems.append("the last message of the transcript has no line end (it is complete)")
+            diagnosis.needs_repair = True
         if transcript.skipped_lines:
             finding.problems.append(
                 f"{len(transcript.skipped_lines)} unreadable transcript line(s): "

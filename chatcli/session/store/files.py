@@ -152,7 +152,7 @@ class SessionFiles:
         """True if the metadata on disk is ``meta`` (its write got as far as the rename)."""
         try:
             return self.read_metadata(meta.id) == meta
-        except (OSError, SessionError):
+        except Exception:  # whatever went wrong, it did not land as ``meta``
             return False
 
     def scan(self, flt: SessionFilter) -> SessionList:

@@ -98,7 +98,8 @@ class IndexSync:
             self._give_up(exc)
 
     def sync(self, session_id: str) -> None:
-        """Writer step 3: refresh one session's row from its files (never raises: it is a cache).
+        """Writer step 3: refresh one session's row from its files (never raises: it is a cache,
+        and the write it follows is done; an error here must not report that write as failed).
 
         The folder's new mtime is recorded too (the index was in step before this write), so
         readers only rescan the folder after changes made outside chatcli.
@@ -119,8 +120,6 @@ class IndexSync:
             mtime = self.files.root_mtime()
             if index.recorded_root_mtime() != mtime:
                 index.record_root_mtime(mtime)
-        except (IndexUnavailable, OSError, StorageError):
-            self._give_up()
         except Exception as exc:  # the files are written: a cache failure must not undo the write
             self._give_up(exc)
 

@@ -127,7 +127,7 @@ def _quarantine_bad_lines(files: SessionFiles, session_id: str, report: RepairRe
     good: list[bytes] = []
     bad: list[bytes] = []
     parse = line_parser()
-    for raw in data.split(b"\n"):
+    for raw in data.splitlines():  # every line end the parser accepts (see LINE_ENDS)
         if not raw.strip():
             continue
         (good if parse(raw) is not None else bad).append(raw)
@@ -217,7 +217,7 @@ def rebuild_metadata(
     name = salvaged.get("name")
     if isinstance(name, str):
         with contextlib.suppress(SessionError):
-            meta.name = validate_session_name(name)
+            meta.name = validate_session_name(name, allow_id_like=True)
     status = salvaged.get("status")
     if status in {s.value for s in SessionStatus}:
         meta.status = SessionStatus(str(status))

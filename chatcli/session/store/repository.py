@@ -246,6 +246,10 @@ class FileRepository:
 
         A torn last line left by a crash is set aside before the append. If the metadata is
         corrupted it is rebuilt from the transcript first, so a chat never stops on a bad file.
+
+        What the caller is told is what is on disk: when this returns the message is saved (and
+        counted, or its count is corrected by the next repair); when it raises, whatever the
+        error, the line is not in the transcript.
         """
         line = (message.to_line() + "\n").encode("utf-8")
         with self.session_lock(session_id):
@@ -257,16 +261,17 @@ class FileRepository:
             # The metadata is replaced after the append: refuse a planted one before, not after.
             with durable.translated(self.root / session_id / METADATA_FILE):
                 durable.check_existing(self.root / session_id / METADATA_FILE)
+            meta.record_message(message)  # counted before anything is written: it may fail too
             start = transcript_file.append_line(self.root, session_id, line)
-            meta.record_message(message)
             try:
                 self._files.write_metadata(meta)
-            except SessionError:
+            except Exception:
                 if self._files.metadata_landed(meta):
-                    return meta  # only the folder's fsync failed: the message itself is saved
-                # The caller reports the message as not saved, so it must not stay in the transcript.
-                transcript_file.cut_back(self.root / session_id / CONVERSATION_FILE, start)
-                raise
+                    return meta  # only the folder's fsync failed: the message is saved and counted
+                # The caller reports the message as not saved, so it must not stay in the transcript;
+                # a line that cannot be taken back is saved (fsynced): repair corrects the count.
+                if transcript_file.cut_back(self.root / session_id / CONVERSATION_FILE, start):
+                    raise
             return meta
 
     def transcript_bytes(self, session_id: str) -> bytes:

@@ -1,9 +1,10 @@
 """``conversation.jsonl`` on disk: durable appends, the mending of a torn last line, reads.
 
 An append is one write plus an fsync; a failed append is cut back, so no partial line is left.
-A last line without its newline (a crash mid-append) is mended before the next append: a complete
+A last line without its line end (a crash mid-append) is mended before the next append: a complete
 message only gets its newline, anything else is set aside in ``.quarantine/`` and cut off.
-Complete lines are never touched. The format itself is :mod:`chatcli.session.transcript`.
+Complete lines are never touched; ``\r`` and ``\r\n`` end a line too (see
+:data:`~chatcli.session.transcript.LINE_ENDS`). The format itself is :mod:`chatcli.session.transcript`.
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ from chatcli.session.errors import SessionError, SessionNotFound
 from chatcli.session.store import durable, quarantine
 from chatcli.session.store.files import SessionFiles
 from chatcli.session.store.layout import CONVERSATION_FILE, FILE_MODE, METADATA_FILE, stamp
-from chatcli.session.transcript import Transcript, line_parser, parse_transcript
+from chatcli.session.transcript import LINE_ENDS, Transcript, line_parser, parse_transcript
 
 __all__ = [
     "Mended",
     "append_line",
     "cut_back",
-    "last_newline",
+    "last_line_end",
     "mend_torn_tail",
     "read_transcript",
     "transcript_bytes",
@@ -42,7 +43,7 @@ def append_line(root: Path, session_id: str, line: bytes) -> int:
             size = os.fstat(fd).st_size
             if size == 0:
                 os.fchmod(fd, FILE_MODE)
-            elif os.pread(fd, 1, size - 1) != b"\n":
+            elif os.pread(fd, 1, size - 1) not in LINE_ENDS:
                 size = _mend_tail(root, session_id, fd, size).new_size
             durable.append_synced(fd, line, size)
         finally:
@@ -50,16 +51,29 @@ def append_line(root: Path, session_id: str, line: bytes) -> int:
     return size
 
 
-def cut_back(path: Path, size: int) -> None:
-    """Truncate the transcript back to ``size`` bytes (undoing this process's last append)."""
-    with contextlib.suppress(OSError, SessionError):
+def cut_back(path: Path, size: int) -> bool:
+    """Truncate the transcript back to ``size`` bytes (undoing this process's last append).
+
+    True when the file no longer holds more than ``size`` bytes (or is gone); False when it
+    could not be cut (or is no longer a file the store may write), and what was appended is
+    still there.
+    """
+    try:
         fd = durable.open_store_file(path, os.O_WRONLY)
-        try:
-            if os.fstat(fd).st_size > size:
-                os.ftruncate(fd, size)
+    except FileNotFoundError:
+        return True
+    except (OSError, SessionError):
+        return False
+    try:
+        if os.fstat(fd).st_size > size:
+            os.ftruncate(fd, size)
+            with contextlib.suppress(OSError):
                 os.fsync(fd)
-        finally:
-            os.close(fd)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 class Mended(NamedTuple):
@@ -81,7 +95,7 @@ def mend_torn_tail(root: Path, session_id: str) -> Mended | None:
         fd = durable.open_store_file(path, os.O_RDWR)
         try:
             size = os.fstat(fd).st_size
-            if not size or os.pread(fd, 1, size - 1) == b"\n":
+            if not size or os.pread(fd, 1, size - 1) in LINE_ENDS:
                 return None
             return _mend_tail(root, session_id, fd, size)
         finally:
@@ -108,7 +122,7 @@ def _mend_tail(root: Path, session_id: str, fd: int, size: int) -> Mended:
     A complete message missing only the newline gets it; anything else (a torn write) is
     copied to ``.quarantine/`` and cut off, only once every byte of it has been kept.
     """
-    start = last_newline(fd, size) + 1
+    start = last_line_end(fd, size) + 1
     tail = _pread_all(fd, size - start, start)
     if line_parser()(tail) is not None:
         # pwrite: ``fd`` may not be in append mode (repair opens it plainly), and a write at the
@@ -123,14 +137,15 @@ def _mend_tail(root: Path, session_id: str, fd: int, size: int) -> Mended:
     return Mended(size, start, kept)
 
 
-def last_newline(fd: int, size: int) -> int:
-    """Offset of the last ``\\n`` before ``size`` (-1 if none), reading backwards in blocks."""
+def last_line_end(fd: int, size: int) -> int:
+    """Offset of the last line end (``\\n`` or ``\\r``, see :data:`LINE_ENDS`) before ``size``
+    (-1 if none), reading backwards in blocks."""
     block = 65536
     end = size
     while end > 0:
         start = max(0, end - block)
         chunk = os.pread(fd, end - start, start)
-        idx = chunk.rfind(b"\n")
+        idx = max(chunk.rfind(b"\n"), chunk.rfind(b"\r"))
         if idx >= 0:
             return start + idx
         end = start
