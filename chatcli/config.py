@@ -289,6 +289,19 @@ def _file_hint(path: Path) -> str:
     )
 
 
+def _read_at_most(fd: int, limit: int) -> bytes:
+    """Up to ``limit`` bytes from ``fd`` (fewer only at the end of the file)."""
+    chunks: list[bytes] = []
+    left = limit
+    while left > 0:
+        chunk = os.read(fd, min(left, 1 << 16))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
 def _config_bytes(path: Path, must_exist: bool) -> bytes | None:
     """The config file's bytes (None when an optional file is missing): only a regular file of
     at most :data:`MAX_CONFIG_BYTES` is read (never /dev/zero, a FIFO or a folder)."""
@@ -306,21 +319,22 @@ def _config_bytes(path: Path, must_exist: bool) -> bytes | None:
         problem = f"it cannot be read ({exc.strerror or exc})"
         raise ConfigError(where, problem, _file_hint(path), path) from None
     try:
-        with os.fdopen(fd, "rb") as handle:
-            info = os.fstat(handle.fileno())
-            if stat.S_ISDIR(info.st_mode):
-                problem = "it is a folder, not a file"
-            elif not stat.S_ISREG(info.st_mode):
-                problem = "it is not a regular file (a device, a pipe or a socket)"
-            else:
-                raw = handle.read(MAX_CONFIG_BYTES + 1)
-                if len(raw) <= MAX_CONFIG_BYTES:
-                    return raw
-                problem = (
-                    f"it is larger than {MAX_CONFIG_BYTES // 1024 // 1024} MiB, far more than a config needs"
-                )
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            problem = "it is a folder, not a file"
+        elif not stat.S_ISREG(info.st_mode):
+            problem = "it is not a regular file (a device, a pipe or a socket)"
+        else:
+            raw = _read_at_most(fd, MAX_CONFIG_BYTES + 1)
+            if len(raw) <= MAX_CONFIG_BYTES:
+                return raw
+            problem = (
+                f"it is larger than {MAX_CONFIG_BYTES // 1024 // 1024} MiB, far more than a config needs"
+            )
     except OSError as exc:
         problem = f"it cannot be read ({exc.strerror or exc})"
+    finally:
+        os.close(fd)
     raise ConfigError(where, problem, _file_hint(path), path)
 
 
