@@ -1,7 +1,8 @@
 """``--json`` output: every command result and error as a stable JSON document.
 
 JSON output is data for programs, so strings are emitted exactly as stored (not sanitised).
-Control characters can still never reach a terminal raw: :func:`dump_json` writes C0 controls
+Control characters can still never reach a terminal raw: :func:`dump_json` (through
+:func:`chatcli.jsontext.dumps`, which ``sessions export --format json`` uses too) writes C0 controls
 (ESC as ``\\u001b``), DEL, C1 controls, U+2028/U+2029, bidi controls and lone surrogates as
 ``\\uXXXX`` escapes, which every JSON parser reads back as the same characters.
 
@@ -72,13 +73,12 @@ would see.
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from chatcli import jsontext
 from chatcli.commands.results import Cancelled, CommandHelp, ExportResult, HelpResult, SessionChanged
 from chatcli.errors import ChatcliError
 from chatcli.render.timefmt import iso_utc
@@ -108,10 +108,6 @@ __all__ = [
 ]
 
 JSONValue = Any
-
-_EXTRA_ESCAPES = re.compile(
-    "[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
-)
 
 
 def session_to_json(meta: SessionView) -> dict[str, JSONValue]:
@@ -309,14 +305,9 @@ def _default(value: object) -> JSONValue:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def _escape_extra(match: re.Match[str]) -> str:
-    return f"\\u{ord(match.group()):04x}"
-
-
 def dumps_json(obj: JSONValue, *, indent: int | None = 2) -> str:
     """``obj`` as JSON text (UTF-8 friendly, control and invisible characters escaped)."""
-    text = json.dumps(obj, ensure_ascii=False, indent=indent, default=_default)
-    return _EXTRA_ESCAPES.sub(_escape_extra, text)
+    return jsontext.dumps(obj, indent=indent, default=_default)
 
 
 def dump_json(obj: JSONValue, stream: IO[str], *, indent: int | None = 2) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from chatcli import jsontext
 from chatcli.sanitize import shorten
 from chatcli.session.errors import (
     InputFileError,
@@ -50,14 +51,15 @@ class ImportResult:
 
 
 def export_json(meta: SessionMetadata, messages: Sequence[Message]) -> str:
-    """The JSON export document (what ``import`` reads back)."""
+    """The JSON export document (what ``import`` reads back); control and bidi characters are
+    written as ``\\uXXXX`` escapes (:func:`chatcli.jsontext.dumps`), as in every JSON output."""
     doc = {
         "format": EXPORT_FORMAT,
         "version": EXPORT_VERSION,
         "session": meta.model_dump(mode="json"),
         "messages": [m.model_dump(mode="json") for m in messages],
     }
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return jsontext.dumps(doc, indent=2) + "\n"
 
 
 def import_sessions(
