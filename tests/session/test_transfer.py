@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import tracemalloc
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from chatcli.session import transfer
+from chatcli.session import import_file
 from chatcli.session.errors import InputFileError
 from chatcli.session.models import Message, SessionMetadata, SessionStatus, new_session_id
 from chatcli.session.repository import InMemoryRepository
@@ -157,7 +158,7 @@ def test_a_too_deep_json_document_is_skipped_with_a_reason(tmp_path: Path, body:
 
 
 def test_a_json_array_is_streamed_record_by_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(transfer, "MAX_RECORD_BYTES", 4096)
+    monkeypatch.setattr(import_file, "MAX_RECORD_BYTES", 4096)
     records = [_record(f"number {i}") for i in range(50)]
     records[10] = _record("x" * 10_000)
     path = tmp_path / "array.json"
@@ -171,7 +172,7 @@ def test_a_json_array_is_streamed_record_by_record(tmp_path: Path, monkeypatch: 
 def test_a_json_lines_record_over_the_limit_is_skipped(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(transfer, "MAX_RECORD_BYTES", 4096)
+    monkeypatch.setattr(import_file, "MAX_RECORD_BYTES", 4096)
     path = tmp_path / "in.jsonl"
     records = [_record("small"), _record("y" * 100_000), _record("after")]
     path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
@@ -202,3 +203,20 @@ def test_special_input_files_are_refused(tmp_path: Path) -> None:
         with pytest.raises(InputFileError) as caught:
             import_sessions(InMemoryRepository(), path)
         assert "regular file" in caught.value.user_message(), path
+
+
+def test_reading_a_large_json_array_takes_bounded_memory(tmp_path: Path) -> None:
+    path = tmp_path / "big.json"
+    item = json.dumps(_record("z" * 2000))
+    count = 10_000  # about 20 MB
+    with path.open("w", encoding="utf-8") as handle:
+        handle.write("[" + ",\n".join([item] * count) + "]")
+    tracemalloc.start()
+    try:
+        with import_file.open_input(path) as handle:
+            seen = sum(1 for _ in import_file.read_records(handle, path))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert seen == count
+    assert peak < path.stat().st_size // 10, peak
