@@ -37,7 +37,9 @@ Results by command
     "warnings": [str…]}``
 ``sessions search``
     ``{"query": str, "hits": [{"session_id", "session_name", "role", "timestamp", "snippet",
-    "message_index"}…], "truncated": bool, "sessions_searched": int}``
+    "message_index"}…], "truncated": bool, "sessions_searched": int, "warnings": [str…]}``
+    (``warnings``: one per session that could not be searched, naming it and saying why; the
+    other sessions are searched all the same)
 ``sessions delete``
     ``{"deleted": session}``
 ``sessions rename`` / ``archive`` / ``unarchive`` / ``fork``
@@ -193,6 +195,7 @@ def _search(result: SearchResult) -> dict[str, JSONValue]:
         "hits": [_hit(h) for h in result.hits],
         "truncated": result.truncated,
         "sessions_searched": result.sessions_searched,
+        "warnings": list(result.warnings),
     }
 
 

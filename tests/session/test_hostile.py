@@ -464,3 +464,52 @@ def test_broken_metadata_never_hides_the_good_sessions(repo: FileRepository, tmp
             assert len(loaded.messages) == 2 and loaded.metadata.status is SessionStatus.ACTIVE
     assert (repo.root / bad["version-999"] / METADATA_FILE).read_bytes().startswith(b"{")
     assert not repo.exists(new_session_id())
+
+
+# --------------------------------------------------------------------------- special files and oversized input
+
+
+def test_a_fifo_transcript_never_stops_a_search_through_the_cli(repo: FileRepository, tmp_path: Path) -> None:
+    good = seed(repo, "needle in the good one")
+    bad = seed(repo, "needle in the bad one")
+    transcript = repo.root / bad.id / CONVERSATION_FILE
+    transcript.unlink()
+    os.mkfifo(transcript)
+    base = ["sessions", "--sessions-dir", str(repo.root)]
+
+    run = chatcli([*base, "search", "needle"], cwd=tmp_path)
+    assert run.code == 0, run
+    assert good.id[:8] in run.out and "good one" in run.out
+    assert "Warning" in run.out and bad.id in run.out
+    data = json.loads(chatcli([*base, "search", "needle", "--json"], cwd=tmp_path).out)
+    assert [hit["session_id"] for hit in data["hits"]] == [good.id]
+    assert len(data["warnings"]) == 1 and bad.id in data["warnings"][0]
+
+
+#: Files ``sessions import`` must refuse with a clear message (never read forever, never a traceback).
+SPECIAL_IMPORTS = ("/dev/zero", "/proc/self/mem", "/proc/self/status", "fifo")
+
+
+def test_hostile_import_files_through_the_cli(repo: FileRepository, tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    base = ["sessions", "--sessions-dir", str(repo.root)]
+    for name in SPECIAL_IMPORTS:
+        run = chatcli([*base, "import", str(fifo) if name == "fifo" else name], cwd=tmp_path)
+        assert run.code == 1, run
+        assert "regular file" in run.err and "Unexpected error" not in run.err, run
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000, encoding="utf-8")
+    run = chatcli([*base, "import", str(deep), "--json"], cwd=tmp_path)
+    assert run.code == 0, run
+    assert "deep" in json.loads(run.out)["skipped"][0]["reason"]
+    mixed = tmp_path / "mixed.jsonl"
+    records = [
+        {"messages": [{"role": "user", "content": content, "timestamp": stamp}]}
+        for content, stamp in (("one", "2025-01-01T00:00:00Z"), ("two", "9999-12-31T23:59:59-14:00"))
+    ]
+    records.append({"messages": [{"role": "user", "content": "three", "timestamp": "2025-01-02T00:00:00Z"}]})
+    mixed.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    data = json.loads(chatcli([*base, "import", str(mixed), "--json"], cwd=tmp_path).out)
+    assert [s["first_message"] for s in data["imported"]] == ["one", "three"]
+    assert [s["source"] for s in data["skipped"]] == ["record 2"]
