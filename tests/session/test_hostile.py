@@ -466,7 +466,7 @@ def test_broken_metadata_never_hides_the_good_sessions(repo: FileRepository, tmp
     assert not repo.exists(new_session_id())
 
 
-# --------------------------------------------------------------------------- special files and oversized input
+# ------------------------------------------------------------------------- special files and oversized input
 
 
 def test_a_fifo_transcript_never_stops_a_search_through_the_cli(repo: FileRepository, tmp_path: Path) -> None:
