@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -26,7 +27,7 @@ from chatcli.session.models import Message, SessionStatus, new_session_id
 from chatcli.session.service import SessionService
 from chatcli.session.store import FileRepository
 from chatcli.session.store.doctor import run_doctor
-from chatcli.session.store.layout import CONVERSATION_FILE, METADATA_FILE
+from chatcli.session.store.layout import CONVERSATION_FILE, INDEX_DIR, INDEX_FILE, METADATA_FILE
 from tests.helpers import confined_writes, numbered, seed, tree
 
 #: Names, ids and references a user (or a script fed untrusted data) could type.
@@ -513,3 +514,57 @@ def test_hostile_import_files_through_the_cli(repo: FileRepository, tmp_path: Pa
     data = json.loads(chatcli([*base, "import", str(mixed), "--json"], cwd=tmp_path).out)
     assert [s["first_message"] for s in data["imported"]] == ["one", "three"]
     assert [s["source"] for s in data["skipped"]] == ["record 2"]
+
+
+def _deep(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize("depth", [500, 100_000])
+def test_deeply_nested_custom_fields_cost_only_their_session(
+    repo: FileRepository, tmp_path: Path, depth: int
+) -> None:
+    good = seed(repo, "the good one")
+    bad = seed(repo, "the deep one", messages=numbered(3))
+    path = repo.root / bad.id / METADATA_FILE
+    text = path.read_text(encoding="utf-8").replace(
+        '"custom_fields": {}', '"custom_fields": {"x": ' + _deep(depth) + "}"
+    )
+    assert _deep(depth) in text
+    path.write_text(text, encoding="utf-8")
+    base = ["sessions", "--sessions-dir", str(repo.root)]
+
+    listing = json.loads(chatcli([*base, "list", "--json"], cwd=tmp_path).out)
+    assert [s["id"] for s in listing["sessions"]] == [good.id]
+    assert [p["session_id"] for p in listing["problems"]] == [bad.id]
+    repaired = chatcli([*base, "doctor", "--repair"], cwd=tmp_path)
+    assert repaired.code == 0, repaired
+    assert "Unexpected error" not in repaired.out + repaired.err
+    after = json.loads(chatcli([*base, "list", "--json"], cwd=tmp_path).out)
+    assert {s["id"] for s in after["sessions"]} == {good.id, bad.id} and after["problems"] == []
+    assert repo.load_messages(bad.id).messages == repo.load_messages(bad.id).messages[:3]
+    assert len(repo.load_messages(bad.id).messages) == 3
+
+
+def test_deep_custom_fields_in_an_import_or_the_index_are_refused(
+    repo: FileRepository, tmp_path: Path
+) -> None:
+    kept = seed(repo, "kept")
+    record = {
+        "messages": [{"role": "user", "content": "deep"}],
+        "custom_fields": {"x": json.loads(_deep(500))},
+    }
+    doc = {"format": "chatcli-session", "version": 1, "session": {"id": new_session_id(), **record}, **record}
+    path = tmp_path / "deep.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    base = ["sessions", "--sessions-dir", str(repo.root)]
+    data = json.loads(chatcli([*base, "import", str(path), "--json"], cwd=tmp_path).out)
+    assert data["imported"] == [] and "custom_fields" in data["skipped"][0]["reason"]
+    repo.list_briefs()
+    repo.close()
+    conn = sqlite3.connect(repo.root / INDEX_DIR / INDEX_FILE, isolation_level=None)
+    conn.execute("UPDATE sessions SET custom = ? WHERE id = ?", (_deep(100_000), kept.id))
+    conn.close()
+    listing = json.loads(chatcli([*base, "list", "--json"], cwd=tmp_path).out)
+    assert [s["id"] for s in listing["sessions"]] == [kept.id]
+    assert listing["sessions"][0]["custom_fields"] == {}

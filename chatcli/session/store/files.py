@@ -218,6 +218,10 @@ def _parse_metadata(session_id: str, data: bytes, path: Path) -> SessionMetadata
         raise UnsupportedVersion(exc.version, exc.supported, session_id=session_id) from None
     except InvalidMetadata as exc:
         raise CorruptedSession(session_id, exc.detail, path) from exc
+    except (RecursionError, MemoryError, ArithmeticError, ValueError, TypeError) as exc:
+        # Whatever a hand-made file holds, it costs only its own session.
+        detail = f"{METADATA_FILE} cannot be read ({type(exc).__name__})"
+        raise CorruptedSession(session_id, detail, path) from exc
     if meta.id != session_id:
         raise CorruptedSession(session_id, f"{METADATA_FILE} names a different id ({shorten(meta.id)})", path)
     return meta

@@ -88,7 +88,7 @@ def _full(rows: Iterable[Sequence[object]]) -> list[Indexed]:
 
     try:
         return [(SessionMetadata.model_validate_json(str(meta)), str(stamp)) for meta, stamp in rows]
-    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+    except (ValueError, ArithmeticError, RecursionError, MemoryError) as exc:  # ValidationError: a ValueError
         raise IndexUnavailable(f"a row of the index is damaged ({exc.__class__.__name__})") from exc
 
 
@@ -96,7 +96,7 @@ def _briefs(rows: Iterable[Sequence[Any]]) -> list[SessionBrief]:
     """:func:`_brief` of every row; a damaged row makes the whole index unusable (it is rebuilt)."""
     try:
         return [_brief(row) for row in rows]
-    except (KeyError, ValueError, TypeError) as exc:
+    except (KeyError, ValueError, TypeError, ArithmeticError, RecursionError, MemoryError) as exc:
         raise IndexUnavailable(f"a row of the index is damaged ({exc.__class__.__name__})") from exc
 
 
