@@ -211,7 +211,7 @@ def open_regular(path: Path) -> tuple[int, os.stat_result]:
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise IsADirectoryError(errno.EISDIR, "not a regular file", str(path))
+            raise IsADirectoryError(f"{path} is not a regular file")
     except BaseException:
         os.close(fd)
         raise
