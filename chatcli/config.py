@@ -24,6 +24,7 @@ from __future__ import annotations
 import difflib
 import math
 import os
+import stat
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -61,6 +62,8 @@ OFFLINE_MODEL = "echo"
 CONFIG_FILE_NAME = "config.toml"
 #: Environment variable naming the config file to read instead of the default one.
 CONFIG_ENV = "CHATCLI_CONFIG"
+#: The largest config file read (a real one is a few hundred bytes).
+MAX_CONFIG_BYTES = 1024 * 1024
 
 #: The environment variable read for each setting.
 ENV_VARS: Mapping[str, str] = {
@@ -286,11 +289,26 @@ def _file_hint(path: Path) -> str:
     )
 
 
-def _read_config_file(path: Path, must_exist: bool) -> dict[str, object] | None:
-    """The validated values of the config file, or ``None`` when an optional file is missing."""
+def _read_at_most(fd: int, limit: int) -> bytes:
+    """Up to ``limit`` bytes from ``fd`` (fewer only at the end of the file)."""
+    chunks: list[bytes] = []
+    left = limit
+    while left > 0:
+        chunk = os.read(fd, min(left, 1 << 16))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _config_bytes(path: Path, must_exist: bool) -> bytes | None:
+    """The config file's bytes (None when an optional file is missing): only a regular file of
+    at most :data:`MAX_CONFIG_BYTES` is read (never /dev/zero, a FIFO or a folder)."""
     where = f"config file {path}"
     try:
-        raw = path.read_bytes()
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; regular files ignore it.
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         if not must_exist:
             return None
@@ -301,11 +319,40 @@ def _read_config_file(path: Path, must_exist: bool) -> dict[str, object] | None:
         problem = f"it cannot be read ({exc.strerror or exc})"
         raise ConfigError(where, problem, _file_hint(path), path) from None
     try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            problem = "it is a folder, not a file"
+        elif not stat.S_ISREG(info.st_mode):
+            problem = "it is not a regular file (a device, a pipe or a socket)"
+        else:
+            raw = _read_at_most(fd, MAX_CONFIG_BYTES + 1)
+            if len(raw) <= MAX_CONFIG_BYTES:
+                return raw
+            problem = (
+                f"it is larger than {MAX_CONFIG_BYTES // 1024 // 1024} MiB, far more than a config needs"
+            )
+    except OSError as exc:
+        problem = f"it cannot be read ({exc.strerror or exc})"
+    finally:
+        os.close(fd)
+    raise ConfigError(where, problem, _file_hint(path), path)
+
+
+def _read_config_file(path: Path, must_exist: bool) -> dict[str, object] | None:
+    """The validated values of the config file, or ``None`` when an optional file is missing."""
+    where = f"config file {path}"
+    raw = _config_bytes(path, must_exist)
+    if raw is None:
+        return None
+    try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise ConfigError(where, "it is not UTF-8 text", _file_hint(path), path) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(where, f"it is not valid TOML ({exc})", _file_hint(path), path) from None
+    except (RecursionError, MemoryError):
+        problem = "it is not valid TOML (nested too deeply to read)"
+        raise ConfigError(where, problem, _file_hint(path), path) from None
 
     values: dict[str, object] = {}
     for key, value in data.items():

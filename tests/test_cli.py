@@ -192,7 +192,8 @@ def test_every_subcommand_succeeds(cli: Cli, repo: FileRepository, tmp_path: Pat
     hits = cli("search", "ALPHA", "--json")
     assert hits.code == 0
     result = hits.json()
-    assert set(result) == {"query", "hits", "truncated", "sessions_searched"}
+    assert set(result) == {"query", "hits", "truncated", "sessions_searched", "warnings"}
+    assert result["warnings"] == []
     assert result["query"] == "ALPHA" and result["truncated"] is False and result["sessions_searched"] == 3
     assert [(h["session_id"], h["role"]) for h in result["hits"]] == [
         (alpha.id, "assistant"),

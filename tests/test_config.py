@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -274,3 +275,22 @@ def test_factory_builds_the_configured_backend(tmp_path: Path) -> None:
     assert backend.endpoint == "http://file.example/v1/chat/completions"
     assert backend.request_headers()["Authorization"] == "Bearer sk-file-000000001111"
     assert (backend.connect_timeout, backend.read_timeout) == (2.5, 30.0)
+
+
+def test_hostile_config_files_are_config_errors(tmp_path: Path) -> None:
+    """A config file 100,000 levels deep, /dev/zero, a FIFO or a huge file is a ConfigError
+    naming the file (never a RecursionError/MemoryError traceback, never a hang)."""
+    deep = write(tmp_path / "deep.toml", "a = " + "[" * 100_000 + "\n")
+    huge = tmp_path / "huge.toml"
+    with huge.open("wb") as handle:  # sparse: no disk is spent on it
+        handle.truncate(2 * 1024 * 1024 * 1024)
+    fifo = tmp_path / "fifo.toml"
+    os.mkfifo(fifo)
+    cases = {deep: "not valid TOML", Path("/dev/zero"): "not a regular file", fifo: "not a regular file"}
+    cases[huge] = "larger than"
+    for path, fragment in cases.items():
+        with pytest.raises(ConfigError) as caught:
+            load_settings({}, environ={"CHATCLI_CONFIG": str(path)})
+        message = caught.value.user_message()
+        assert fragment in message, message
+        assert str(path) in message

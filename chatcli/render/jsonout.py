@@ -1,7 +1,8 @@
 """``--json`` output: every command result and error as a stable JSON document.
 
 JSON output is data for programs, so strings are emitted exactly as stored (not sanitised).
-Control characters can still never reach a terminal raw: :func:`dump_json` writes C0 controls
+Control characters can still never reach a terminal raw: :func:`dump_json` (through
+:func:`chatcli.jsontext.dumps`, which ``sessions export --format json`` uses too) writes C0 controls
 (ESC as ``\\u001b``), DEL, C1 controls, U+2028/U+2029, bidi controls and lone surrogates as
 ``\\uXXXX`` escapes, which every JSON parser reads back as the same characters.
 
@@ -36,7 +37,9 @@ Results by command
     "warnings": [str…]}``
 ``sessions search``
     ``{"query": str, "hits": [{"session_id", "session_name", "role", "timestamp", "snippet",
-    "message_index"}…], "truncated": bool, "sessions_searched": int}``
+    "message_index"}…], "truncated": bool, "sessions_searched": int, "warnings": [str…]}``
+    (``warnings``: one per session that could not be searched, naming it and saying why; the
+    other sessions are searched all the same)
 ``sessions delete``
     ``{"deleted": session}``
 ``sessions rename`` / ``archive`` / ``unarchive`` / ``fork``
@@ -72,13 +75,12 @@ would see.
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from chatcli import jsontext
 from chatcli.commands.results import Cancelled, CommandHelp, ExportResult, HelpResult, SessionChanged
 from chatcli.errors import ChatcliError
 from chatcli.render.timefmt import iso_utc
@@ -108,10 +110,6 @@ __all__ = [
 ]
 
 JSONValue = Any
-
-_EXTRA_ESCAPES = re.compile(
-    "[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
-)
 
 
 def session_to_json(meta: SessionView) -> dict[str, JSONValue]:
@@ -197,6 +195,7 @@ def _search(result: SearchResult) -> dict[str, JSONValue]:
         "hits": [_hit(h) for h in result.hits],
         "truncated": result.truncated,
         "sessions_searched": result.sessions_searched,
+        "warnings": list(result.warnings),
     }
 
 
@@ -309,14 +308,9 @@ def _default(value: object) -> JSONValue:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def _escape_extra(match: re.Match[str]) -> str:
-    return f"\\u{ord(match.group()):04x}"
-
-
 def dumps_json(obj: JSONValue, *, indent: int | None = 2) -> str:
     """``obj`` as JSON text (UTF-8 friendly, control and invisible characters escaped)."""
-    text = json.dumps(obj, ensure_ascii=False, indent=indent, default=_default)
-    return _EXTRA_ESCAPES.sub(_escape_extra, text)
+    return jsontext.dumps(obj, indent=indent, default=_default)
 
 
 def dump_json(obj: JSONValue, stream: IO[str], *, indent: int | None = 2) -> None:

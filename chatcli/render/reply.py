@@ -13,6 +13,7 @@ from rich.text import Text
 from chatcli.sanitize import clean
 
 if TYPE_CHECKING:
+    from markdown_it.token import Token
     from rich.markdown import Markdown
 
 __all__ = ["ReplyView", "render_reply_markdown"]
@@ -24,12 +25,39 @@ def render_reply_markdown(text: str, *, hyperlinks: bool = True) -> Markdown:
     Markdown never interprets rich markup, and cleaning first removes every escape sequence the
     reply carried. Links keep rich's default (``hyperlinks=True``): rich itself writes a
     well-formed OSC 8 hyperlink around the link text (only on terminals), with the URL cleaned,
-    so no sequence from the reply reaches the terminal; pass ``hyperlinks=False`` to print each
-    URL visibly after its link text instead.
+    so no sequence from the reply reaches the terminal. A link whose text is not its target
+    (``[https://github.com/login](https://evil.example/)``) is followed by the real target in
+    plain text, so what the link reads can never pass for where it leads. Pass
+    ``hyperlinks=False`` to print every URL visibly after its link text, without OSC 8.
     """
     from rich.markdown import Markdown  # imported on first use: listings never need it
 
-    return Markdown(clean(text), hyperlinks=hyperlinks)
+    markdown = Markdown(clean(text), hyperlinks=hyperlinks)
+    if hyperlinks:
+        _reveal_link_targets(markdown.parsed)
+    return markdown
+
+
+def _reveal_link_targets(tokens: list[Token]) -> None:
+    """After every link whose text differs from its target, add `` (target)`` as plain text."""
+    from markdown_it.token import Token
+
+    for block in tokens:
+        children = block.children
+        if not children:
+            continue
+        revealed: list[Token] = []
+        href = ""
+        label: list[str] = []
+        for token in children:
+            revealed.append(token)
+            if token.type == "link_open":
+                href, label = str(token.attrs.get("href", "")), []
+            elif token.type in ("text", "code_inline"):
+                label.append(token.content)
+            elif token.type == "link_close" and "".join(label).strip() != href:
+                revealed.append(Token("text", "", 0, content=f" ({href})"))
+        block.children = revealed
 
 
 class ReplyView:

@@ -123,6 +123,7 @@ def render_search(result: SearchResult, console: Console) -> None:
     searched = plural(result.sessions_searched, "session")
     if not result.hits:
         console.print(Text(f"No messages match {quoted(result.query)} (searched {searched})."))
+        _search_warnings(result, console)
         return
     count = f"{len(result.hits)}+" if result.truncated else str(len(result.hits))
     title = f"{count} match{'es' if count != '1' else ''} for {quoted(result.query, 40)} in {searched}"
@@ -143,6 +144,15 @@ def render_search(result: SearchResult, console: Console) -> None:
     console.print(table)
     if result.truncated:
         console.print(Text("(more results: use --limit)", style=DIM))
+    _search_warnings(result, console)
+
+
+def _search_warnings(result: SearchResult, console: Console) -> None:
+    """The sessions a search could not read, each named (``sessions doctor`` examines them)."""
+    for text in result.warnings:
+        console.print(warning(text))
+    if result.warnings:
+        console.print(Text("Run 'chatcli sessions doctor' to examine them.", style=DIM))
 
 
 def _hit_session(hit: SearchHit, *, with_name: bool) -> Text:

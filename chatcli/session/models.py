@@ -43,6 +43,8 @@ __all__ = [
 
 #: The metadata schema version this chatcli writes.
 METADATA_VERSION = 1
+#: How deeply ``custom_fields`` values may nest (lists and objects within each other).
+CUSTOM_FIELDS_MAX_DEPTH = 32
 
 Role = Literal["user", "assistant", "system"]
 
@@ -73,6 +75,14 @@ class SessionMetadata(BaseModel):
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
         return check_timestamp(value)
+
+    @field_validator("custom_fields")
+    @classmethod
+    def _not_too_deep(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # Deeper values could be written but never read back (the JSON reader stops at 200 levels).
+        if _depth(value) > CUSTOM_FIELDS_MAX_DEPTH:
+            raise ValueError(f"nested more than {CUSTOM_FIELDS_MAX_DEPTH} levels deep")
+        return value
 
     @classmethod
     def new(cls, session_id: str, first_message: str) -> Self:
@@ -202,6 +212,22 @@ def first_user_message(messages: Iterable[Message]) -> str:
     """The first user message's text, cut to :data:`FIRST_MESSAGE_LIMIT` ("" when there is none)."""
     first = next((m.content for m in messages if m.role == "user"), "")
     return first[:FIRST_MESSAGE_LIMIT]
+
+
+def _depth(value: object) -> int:
+    """How deeply lists and dicts nest in ``value`` (0 for a scalar), without recursion."""
+    deepest = 0
+    pending: list[tuple[object, int]] = [(value, 0)]
+    while pending:
+        item, level = pending.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list | tuple):
+            deepest = max(deepest, level + 1)
+            if deepest > CUSTOM_FIELDS_MAX_DEPTH:
+                return deepest
+            pending.extend((child, level + 1) for child in item)
+    return deepest
 
 
 def _first_error(exc: ValidationError) -> str:

@@ -80,12 +80,17 @@ class SearchHit:
 
 @dataclass(frozen=True, slots=True)
 class SearchResult:
-    """Hits of a full-text search, newest first, and whether the limit cut more off."""
+    """Hits of a full-text search, newest first, and whether the limit cut more off.
+
+    ``warnings`` name the sessions that could not be searched (an unreadable transcript, a link
+    or a device in its place) and why; the others were searched all the same.
+    """
 
     query: str
     hits: list[SearchHit]
     truncated: bool
     sessions_searched: int
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

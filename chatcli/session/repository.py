@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Protocol, TypeAlias, TypeVar, runtime_checkabl
 from chatcli.session.errors import InvalidMetadata, SessionAlreadyExists, SessionError, SessionNotFound
 from chatcli.session.fields import SessionBrief, SessionStatus, SessionView
 from chatcli.session.health import DoctorReport, RepairReport
-from chatcli.session.transcript import Transcript
+from chatcli.session.transcript import Transcript, TranscriptTail
 
 if TYPE_CHECKING:
     from chatcli.session.models import Message, SessionMetadata
@@ -178,7 +178,18 @@ class SessionRepository(Protocol):
         ...
 
     def transcript_bytes(self, session_id: str) -> bytes:
-        """The raw ``conversation.jsonl`` content (for fast full-text search)."""
+        """The raw ``conversation.jsonl`` content, whole (small transcripts, tests)."""
+        ...
+
+    def iter_transcript(self, session_id: str) -> Iterator[bytes]:
+        """The raw ``conversation.jsonl`` in chunks of whole lines, read as they are consumed
+        (full-text search): memory stays bounded whatever the transcript's size. Errors opening
+        or reading it are raised from the iteration."""
+        ...
+
+    def tail_messages(self, session_id: str, count: int) -> TranscriptTail:
+        """The last ``count`` readable messages and the number of messages in all, reading only
+        the end of the transcript (``sessions show``)."""
         ...
 
     def check(self, *, repair: bool = False) -> DoctorReport:
@@ -314,6 +325,16 @@ class InMemoryRepository:
     def transcript_bytes(self, session_id: str) -> bytes:
         """The transcript as JSON Lines, as the file store would hold it."""
         return "".join(m.to_line() + "\n" for m in self.load_messages(session_id).messages).encode("utf-8")
+
+    def iter_transcript(self, session_id: str) -> Iterator[bytes]:
+        """The transcript as JSON Lines, one chunk of lines per message."""
+        for message in self.load_messages(session_id).messages:
+            yield (message.to_line() + "\n").encode("utf-8")
+
+    def tail_messages(self, session_id: str, count: int) -> TranscriptTail:
+        """The last ``count`` messages and how many there are."""
+        messages = self.load_messages(session_id).messages
+        return TranscriptTail(messages=messages[-count:] if count > 0 else [], total=len(messages))
 
     def check(self, *, repair: bool = False) -> DoctorReport:
         """Every session held in memory, examined: nothing here can be torn or corrupted, so the

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import heapq
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -46,7 +46,7 @@ from chatcli.session.outcomes import (
     StatusChoice,
 )
 from chatcli.session.repository import SessionFilter, SessionRepository
-from chatcli.session.transcript import parse_transcript
+from chatcli.session.transcript import line_parser
 from chatcli.session.transfer import ImportResult, export_json, import_sessions
 
 if TYPE_CHECKING:
@@ -157,9 +157,8 @@ class SessionService:
     def show(self, ref: str, *, last: int = 6) -> SessionDetail:
         """Metadata plus the last ``last`` messages of a session."""
         meta = self.resolve(ref)
-        transcript = self.repo.load_messages(meta.id)
-        recent = transcript.messages[-last:] if last > 0 else []
-        return SessionDetail(meta, recent, len(transcript.messages), transcript.warnings)
+        tail = self.repo.tail_messages(meta.id, max(last, 0))
+        return SessionDetail(meta, tail.messages, tail.total, tail.warnings)
 
     def load(self, ref: str) -> LoadedSession:
         """Everything needed to resume a session; corrupted metadata is repaired on the way."""
@@ -184,12 +183,14 @@ class SessionService:
         """Case-insensitive full-text search over every message; newest hits first.
 
         ``should_stop`` is asked before each session: when it says so (the user cancelled), the
-        hits found so far are returned, marked truncated.
+        hits found so far are returned, marked truncated. Transcripts are streamed (memory stays
+        bounded); one that cannot be read is named in the result's warnings, never fatal.
         """
         needle = _Needle.of(text)
         top = _NewestHits(limit)
         searched = 0
         stopped_early = False
+        warnings: list[str] = []
         for brief in self.repo.iter_briefs(_status_filter(status)):
             # Sessions come newest first and a message is never newer than its session's
             # last_active: once the heap is full of newer hits, no older session can add one.
@@ -200,13 +201,16 @@ class SessionService:
                 stopped_early = True
                 break
             try:
-                data = self.repo.transcript_bytes(brief.id)
+                for hit in needle.hits(brief, self.repo.iter_transcript(brief.id)):
+                    top.offer(hit)
             except SessionNotFound:
                 continue
+            except (SessionError, ArithmeticError, ValueError, RecursionError, MemoryError) as exc:
+                warnings.append(f"session {brief.id} was not searched: {_reason(exc)}")
+                continue
             searched += 1
-            for hit in needle.hits(brief, data):
-                top.offer(hit)
-        return SearchResult(needle.text, top.newest_first(), stopped_early or top.overflowed, searched)
+        truncated = stopped_early or top.overflowed
+        return SearchResult(needle.text, top.newest_first(), truncated, searched, warnings)
 
     # ------------------------------------------------------------------ writes
 
@@ -360,15 +364,24 @@ class _Needle:
         plain = lowered.isascii() and not any(ch in lowered for ch in '"\\') and lowered.isprintable()
         return cls(needle, lowered, lowered.encode("ascii") if plain else None)
 
-    def hits(self, brief: SessionBrief, data: bytes) -> Iterator[SearchHit]:
-        """Every message of one session's transcript (``data``) that contains the needle."""
-        if self.raw is not None and self.raw not in data.lower():
-            return
-        for index, message in enumerate(parse_transcript(data).messages):
-            pos = message.content.lower().find(self.lowered)
-            if pos >= 0:
-                snippet = _snippet(message.content, pos, len(self.text))
-                yield SearchHit(brief.id, brief.name, message.role, message.timestamp, snippet, index)
+    def hits(self, brief: SessionBrief, chunks: Iterable[bytes]) -> Iterator[SearchHit]:
+        """Every message of one session's transcript (streamed in ``chunks`` of whole lines)
+        that contains the needle. A hit's ``message_index`` counts the non-blank lines before it."""
+        parse = line_parser()
+        index = 0
+        for chunk in chunks:
+            if self.raw is not None and self.raw not in chunk.lower():
+                index += sum(1 for raw in chunk.split(b"\n") if raw.strip())
+                continue
+            for raw in chunk.split(b"\n"):
+                if not raw.strip():
+                    continue
+                message = parse(raw)
+                index += 1
+                pos = -1 if message is None else message.content.lower().find(self.lowered)
+                if message is not None and pos >= 0:
+                    snippet = _snippet(message.content, pos, len(self.text))
+                    yield SearchHit(brief.id, brief.name, message.role, message.timestamp, snippet, index - 1)
 
 
 class _NewestHits:
@@ -396,6 +409,13 @@ class _NewestHits:
     def newest_first(self) -> list[SearchHit]:
         """The kept hits, newest first."""
         return [hit for _, hit in sorted(self._heap, key=lambda item: item[0], reverse=True)]
+
+
+def _reason(exc: BaseException) -> str:
+    """Why a session could not be read, in one line."""
+    if isinstance(exc, SessionError):
+        return exc.user_message().splitlines()[0]
+    return f"its transcript holds a value chatcli cannot read ({type(exc).__name__})"
 
 
 def _describe(meta: SessionMetadata) -> str:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from chatcli.session.models import Message
 
-__all__ = ["LINE_ENDS", "Transcript", "line_parser", "parse_transcript"]
+__all__ = ["LINE_ENDS", "Transcript", "TranscriptTail", "line_parser", "parse_transcript"]
 
 #: The bytes that end a transcript line: ``\n`` (what chatcli writes), and ``\r`` (alone, or in
 #: ``\r\n``) from files edited or copied elsewhere. ``bytes.splitlines`` splits on exactly these.
@@ -52,6 +52,17 @@ class Transcript:
                 "the last line is incomplete (interrupted write); it will be set aside on the next save"
             )
         return notes
+
+
+@dataclass(slots=True)
+class TranscriptTail(Transcript):
+    """The last messages of a transcript (``messages``, oldest first) and ``total``: how many
+    messages the whole transcript holds (its non-blank lines, less those found unreadable).
+
+    Read from the end of the file, so ``skipped_lines`` only covers the part that was read.
+    """
+
+    total: int = 0
 
 
 def line_parser() -> Callable[[bytes], Message | None]:

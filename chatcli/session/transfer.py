@@ -7,21 +7,22 @@ The readable Markdown export is a transcript rendering and lives in :mod:`chatcl
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
+from chatcli import jsontext
 from chatcli.sanitize import shorten
 from chatcli.session.errors import (
-    InputFileError,
     InvalidName,
     SerializationError,
     SessionAlreadyExists,
-    from_os_error,
+    SessionError,
+    StorageError,
 )
 from chatcli.session.fields import is_session_id, new_session_id, utc_now, validate_session_name
+from chatcli.session.import_file import open_input, read_records
 from chatcli.session.repository import SessionFilter, SessionRepository
 
 if TYPE_CHECKING:
@@ -50,14 +51,15 @@ class ImportResult:
 
 
 def export_json(meta: SessionMetadata, messages: Sequence[Message]) -> str:
-    """The JSON export document (what ``import`` reads back)."""
+    """The JSON export document (what ``import`` reads back); control and bidi characters are
+    written as ``\\uXXXX`` escapes (:func:`chatcli.jsontext.dumps`), as in every JSON output."""
     doc = {
         "format": EXPORT_FORMAT,
         "version": EXPORT_VERSION,
         "session": meta.model_dump(mode="json"),
         "messages": [m.model_dump(mode="json") for m in messages],
     }
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return jsontext.dumps(doc, indent=2) + "\n"
 
 
 def import_sessions(
@@ -71,34 +73,28 @@ def import_sessions(
     with a note saying where.
     """
     result = ImportResult()
-    handle = _open_input(path)
+    handle = open_input(path)
     # The names lock is held for the whole import so a concurrent rename cannot take a name
     # this import is assigning (renames elsewhere wait, or report a retry hint).
     with handle, repo.names_lock():
         names = {b.name.lower() for b in repo.list_briefs(SessionFilter()) if b.name}
-        for position, record in _read_records(handle, path):
+        for position, record in read_records(handle, path):
             if should_stop is not None and should_stop():
                 result.notes.append(f"cancelled: record {position} and the rest were not imported")
                 break
             if isinstance(record, SerializationError):
                 result.skipped.append((f"record {position}", record.detail))
                 continue
-            _import_one(repo, record, position, names, result)
+            try:
+                _import_one(repo, record, position, names, result)
+            except StorageError as exc:
+                # The store itself failed (disk full, permissions): later records would fail too.
+                result.skipped.append((f"record {position}", exc.user_message().splitlines()[0]))
+                result.notes.append(
+                    f"stopped: record {position} could not be saved; the rest were not imported"
+                )
+                break
     return result
-
-
-def _open_input(path: Path) -> BinaryIO:
-    """Open the file to import, turning the usual failures into :class:`InputFileError`."""
-    try:
-        return path.open("rb")
-    except FileNotFoundError as exc:
-        raise InputFileError(path, "no such file") from exc
-    except IsADirectoryError as exc:
-        raise InputFileError(path, "it is a folder, not a file") from exc
-    except PermissionError as exc:
-        raise InputFileError(path, "permission denied") from exc
-    except OSError as exc:
-        raise from_os_error(exc, path) from exc
 
 
 def _import_one(
@@ -110,6 +106,11 @@ def _import_one(
         meta, messages, bad_name = _record_to_session(record)
     except SerializationError as exc:
         result.skipped.append((label, exc.detail))
+        return
+    except Exception as exc:
+        # Anything in one record (a date that overflows in UTC, a value nested too deeply, the
+        # next parser bug) costs only that record.
+        result.skipped.append((label, _failure(exc)))
         return
     if not is_session_id(meta.id):
         old = meta.id
@@ -123,6 +124,11 @@ def _import_one(
     except SessionAlreadyExists:
         result.skipped.append((meta.id, "a session with this id already exists; left untouched"))
         return
+    except StorageError:
+        raise
+    except Exception as exc:  # whatever this one record holds, it costs only this record
+        result.skipped.append((label, _failure(exc)))
+        return
     if dropped_name is not None:
         result.notes.append(f"{meta.id[:8]}: name {dropped_name!r} is taken; imported without a name")
     if bad_name is not None:
@@ -130,57 +136,6 @@ def _import_one(
     if meta.name:
         names.add(meta.name.lower())
     result.imported.append(meta)
-
-
-def _read_records(handle: BinaryIO, path: Path) -> Iterator[tuple[int, object]]:
-    """Yield (line number, parsed record or SerializationError) from an import file.
-
-    A file whose first non-blank line is a whole session object is read as JSON Lines, one line
-    at a time (corpora can be large); anything else is parsed as one JSON document.
-    """
-    consumed: list[bytes] = []
-    first = b""
-    for line in handle:
-        consumed.append(line)
-        if line.strip():
-            first = line
-            break
-    if not first:
-        yield 1, SerializationError(f"{path.name} is empty")
-        return
-    try:
-        head = json.loads(first)
-    except (ValueError, UnicodeDecodeError):
-        head = None
-    if isinstance(head, dict) and "messages" in head:
-        yield len(consumed), head
-        yield from _json_lines(handle, start=len(consumed) + 1)
-        return
-    yield from _json_document(b"".join(consumed) + handle.read(), path)
-
-
-def _json_lines(handle: BinaryIO, *, start: int) -> Iterator[tuple[int, object]]:
-    """The rest of a JSON-Lines file, one record (or SerializationError) a non-blank line."""
-    for number, line in enumerate(handle, start=start):
-        if not line.strip():
-            continue
-        try:
-            yield number, json.loads(line)
-        except (ValueError, UnicodeDecodeError) as exc:
-            yield number, SerializationError(f"line {number} is not valid JSON ({exc})")
-
-
-def _json_document(body: bytes, path: Path) -> Iterator[tuple[int, object]]:
-    """The records of one JSON document: each item of an array, or the document itself."""
-    try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        yield 1, SerializationError(f"{path.name} is neither a chatcli JSON export nor JSON Lines ({exc})")
-        return
-    if isinstance(doc, list):
-        yield from enumerate(doc, start=1)
-    else:
-        yield 1, doc
 
 
 def _record_to_session(record: object) -> tuple[SessionMetadata, list[Message], str | None]:
@@ -240,6 +195,19 @@ def _record_parts(record: object) -> tuple[dict[str, Any], list[Message]]:
     except ValidationError as exc:
         raise SerializationError(f"a message is invalid: {exc.errors(include_url=False)[0]['msg']}") from exc
     return raw_meta, messages
+
+
+def _failure(exc: BaseException) -> str:
+    """Why a record could not be imported, in one line."""
+    if isinstance(exc, SessionError):
+        return exc.user_message().splitlines()[0]
+    if isinstance(exc, RecursionError | MemoryError):
+        return "it is nested too deeply to read"
+    if not isinstance(exc, ArithmeticError | ValueError | TypeError):
+        from chatcli.logs import log_exception
+
+        log_exception(exc, "importing one record")
+    return f"it holds a value chatcli cannot store ({type(exc).__name__}: {shorten(str(exc), 80)})"
 
 
 def _valid_name_or_none(name: object) -> tuple[str | None, str | None]:

@@ -109,7 +109,7 @@ def test_show_shape() -> None:
 
 def test_search_shape() -> None:
     hit = SearchHit("sid", None, "assistant", CREATED, "…snip…", 3)
-    doc = roundtrip(SearchResult("snip", [hit], True, 4))
+    doc = roundtrip(SearchResult("snip", [hit], True, 4, ["session x was not searched: it is a FIFO"]))
     assert doc == {
         "query": "snip",
         "hits": [
@@ -124,6 +124,7 @@ def test_search_shape() -> None:
         ],
         "truncated": True,
         "sessions_searched": 4,
+        "warnings": ["session x was not searched: it is a FIFO"],
     }
 
 

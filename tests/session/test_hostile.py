@@ -12,6 +12,7 @@ import contextlib
 import io
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -31,7 +32,7 @@ from chatcli.session.store import FileRepository
 from chatcli.session.store import doctor as doctor_module
 from chatcli.session.store import index as index_module
 from chatcli.session.store.doctor import run_doctor
-from chatcli.session.store.layout import CONVERSATION_FILE, METADATA_FILE
+from chatcli.session.store.layout import CONVERSATION_FILE, INDEX_DIR, INDEX_FILE, METADATA_FILE
 from tests.helpers import at, confined_writes, numbered, seed, tree
 
 #: Names, ids and references a user (or a script fed untrusted data) could type.
@@ -651,3 +652,106 @@ def test_an_unforeseen_failure_on_one_session_is_that_sessions_problem(
     for sid in good:
         assert (repo.root / sid / CONVERSATION_FILE).read_bytes() == transcripts[sid]
     assert "RuntimeError: injected" in (tmp_path / "logs" / "chatcli.log").read_text()
+
+
+# ------------------------------------------------------------------------- special files and oversized input
+
+
+def test_a_fifo_transcript_never_stops_a_search_through_the_cli(repo: FileRepository, tmp_path: Path) -> None:
+    good = seed(repo, "needle in the good one")
+    bad = seed(repo, "needle in the bad one")
+    transcript = repo.root / bad.id / CONVERSATION_FILE
+    transcript.unlink()
+    os.mkfifo(transcript)
+    base = ["sessions", "--sessions-dir", str(repo.root)]
+
+    run = chatcli([*base, "search", "needle"], cwd=tmp_path)
+    assert run.code == 0, run
+    assert good.id[:8] in run.out and "good one" in run.out
+    assert "Warning" in run.out and bad.id in run.out
+    data = json.loads(chatcli([*base, "search", "needle", "--json"], cwd=tmp_path).out)
+    assert [hit["session_id"] for hit in data["hits"]] == [good.id]
+    assert len(data["warnings"]) == 1 and bad.id in data["warnings"][0]
+
+
+#: Files ``sessions import`` must refuse with a clear message (never read forever, never a traceback).
+SPECIAL_IMPORTS = ("/dev/zero", "/proc/self/mem", "/proc/self/status", "fifo")
+
+
+def test_hostile_import_files_through_the_cli(repo: FileRepository, tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    base = ["sessions", "--sessions-dir", str(repo.root)]
+    for name in SPECIAL_IMPORTS:
+        run = chatcli([*base, "import", str(fifo) if name == "fifo" else name], cwd=tmp_path)
+        assert run.code == 1, run
+        assert "regular file" in run.err and "Unexpected error" not in run.err, run
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000, encoding="utf-8")
+    run = chatcli([*base, "import", str(deep), "--json"], cwd=tmp_path)
+    assert run.code == 0, run
+    assert "deep" in json.loads(run.out)["skipped"][0]["reason"]
+    mixed = tmp_path / "mixed.jsonl"
+    records = [
+        {"messages": [{"role": "user", "content": content, "timestamp": stamp}]}
+        for content, stamp in (("one", "2025-01-01T00:00:00Z"), ("two", "9999-12-31T23:59:59-14:00"))
+    ]
+    records.append({"messages": [{"role": "user", "content": "three", "timestamp": "2025-01-02T00:00:00Z"}]})
+    mixed.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    data = json.loads(chatcli([*base, "import", str(mixed), "--json"], cwd=tmp_path).out)
+    assert [s["first_message"] for s in data["imported"]] == ["one", "three"]
+    assert [s["source"] for s in data["skipped"]] == ["record 2"]
+
+
+def _deep(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize("depth", [500, 100_000])
+def test_deeply_nested_custom_fields_cost_only_their_session(
+    repo: FileRepository, tmp_path: Path, depth: int
+) -> None:
+    good = seed(repo, "the good one")
+    bad = seed(repo, "the deep one", messages=numbered(3))
+    path = repo.root / bad.id / METADATA_FILE
+    text = path.read_text(encoding="utf-8").replace(
+        '"custom_fields": {}', '"custom_fields": {"x": ' + _deep(depth) + "}"
+    )
+    assert _deep(depth) in text
+    path.write_text(text, encoding="utf-8")
+    base = ["sessions", "--sessions-dir", str(repo.root)]
+
+    listing = json.loads(chatcli([*base, "list", "--json"], cwd=tmp_path).out)
+    assert [s["id"] for s in listing["sessions"]] == [good.id]
+    assert [p["session_id"] for p in listing["problems"]] == [bad.id]
+    repaired = chatcli([*base, "doctor", "--repair"], cwd=tmp_path)
+    assert repaired.code == 0, repaired
+    assert "Unexpected error" not in repaired.out + repaired.err
+    after = json.loads(chatcli([*base, "list", "--json"], cwd=tmp_path).out)
+    assert {s["id"] for s in after["sessions"]} == {good.id, bad.id} and after["problems"] == []
+    assert repo.load_messages(bad.id).messages == repo.load_messages(bad.id).messages[:3]
+    assert len(repo.load_messages(bad.id).messages) == 3
+
+
+def test_deep_custom_fields_in_an_import_or_the_index_are_refused(
+    repo: FileRepository, tmp_path: Path
+) -> None:
+    kept = seed(repo, "kept")
+    record = {
+        "messages": [{"role": "user", "content": "deep"}],
+        "custom_fields": {"x": json.loads(_deep(500))},
+    }
+    doc = {"format": "chatcli-session", "version": 1, "session": {"id": new_session_id(), **record}, **record}
+    path = tmp_path / "deep.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    base = ["sessions", "--sessions-dir", str(repo.root)]
+    data = json.loads(chatcli([*base, "import", str(path), "--json"], cwd=tmp_path).out)
+    assert data["imported"] == [] and "custom_fields" in data["skipped"][0]["reason"]
+    repo.list_briefs()
+    repo.close()
+    conn = sqlite3.connect(repo.root / INDEX_DIR / INDEX_FILE, isolation_level=None)
+    conn.execute("UPDATE sessions SET custom = ? WHERE id = ?", (_deep(100_000), kept.id))
+    conn.close()
+    listing = json.loads(chatcli([*base, "list", "--json"], cwd=tmp_path).out)
+    assert [s["id"] for s in listing["sessions"]] == [kept.id]
+    assert listing["sessions"][0]["custom_fields"] == {}

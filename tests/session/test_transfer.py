@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import tracemalloc
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
+from chatcli.session import import_file
+from chatcli.session.errors import InputFileError
 from chatcli.session.models import Message, SessionMetadata, SessionStatus, new_session_id
 from chatcli.session.repository import InMemoryRepository
 from chatcli.session.transfer import EXPORT_FORMAT, EXPORT_VERSION, export_json, import_sessions
@@ -93,3 +99,124 @@ def test_an_export_imports_back_unchanged(tmp_path: Path) -> None:
     assert result.skipped == [] and result.notes == []
     assert repo.get(meta.id) == meta
     assert repo.load_messages(meta.id).messages == messages
+
+
+# --------------------------------------------------------------------------- hostile import files
+
+HOSTILE_TEXT = "a\x9bb\u202ec\x7fd\x1b[2J\u2028e\x00f"
+
+
+def test_export_json_escapes_controls_and_bidi_and_imports_back(tmp_path: Path) -> None:
+    messages = [Message(role="user", content=HOSTILE_TEXT, timestamp=T0)]
+    meta = SessionMetadata.from_messages(new_session_id(), messages, when_empty=T0)
+    meta.custom_fields = {"note": HOSTILE_TEXT}
+    text = export_json(meta, messages)
+    for ch in "\x9b\u202e\x7f\x1b\u2028\x00":
+        assert ch not in text, repr(ch)
+    assert "\\u009b" in text and "\\u202e" in text and "\\u007f" in text
+    path = tmp_path / "export.json"
+    path.write_text(text, encoding="utf-8")
+    repo = InMemoryRepository()
+    assert import_sessions(repo, path).skipped == []
+    assert repo.load_messages(meta.id).messages == messages
+    assert repo.get(meta.id).custom_fields == {"note": HOSTILE_TEXT}
+
+
+def _record(content: str, timestamp: str = "2025-03-01T09:00:00Z") -> dict[str, object]:
+    return {
+        "id": new_session_id(),
+        "messages": [{"role": "user", "content": content, "timestamp": timestamp}],
+    }
+
+
+def test_any_failure_of_one_record_skips_only_that_record(tmp_path: Path) -> None:
+    first, last = _record("first"), _record("last")
+    path = tmp_path / "in.jsonl"
+    lines = [
+        json.dumps(first),
+        json.dumps(_record("overflows", "9999-12-31T23:59:59-14:00")),
+        "[" * 100_000,
+        '{"messages": ' + "[" * 100_000,
+        json.dumps(last),
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    repo = InMemoryRepository()
+    result = import_sessions(repo, path)
+    assert [m.id for m in result.imported] == [first["id"], last["id"]]
+    assert [source for source, _ in result.skipped] == ["record 2", "record 3", "record 4"]
+    assert all(reason for _, reason in result.skipped)
+
+
+@pytest.mark.parametrize("body", ["[" * 100_000, "{" * 100_000, '[{"a": ' * 50_000])
+def test_a_too_deep_json_document_is_skipped_with_a_reason(tmp_path: Path, body: str) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text(body, encoding="utf-8")
+    result = import_sessions(InMemoryRepository(), path)
+    assert result.imported == []
+    assert len(result.skipped) == 1
+    assert "deep" in result.skipped[0][1] or "valid JSON" in result.skipped[0][1]
+
+
+def test_a_json_array_is_streamed_record_by_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(import_file, "MAX_RECORD_BYTES", 4096)
+    records = [_record(f"number {i}") for i in range(50)]
+    records[10] = _record("x" * 10_000)
+    path = tmp_path / "array.json"
+    path.write_text(json.dumps(records, indent=1), encoding="utf-8")
+    result = import_sessions(InMemoryRepository(), path)
+    assert len(result.imported) == 49
+    assert [source for source, _ in result.skipped] == ["record 11"]
+    assert "larger than" in result.skipped[0][1]
+
+
+def test_a_json_lines_record_over_the_limit_is_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(import_file, "MAX_RECORD_BYTES", 4096)
+    path = tmp_path / "in.jsonl"
+    records = [_record("small"), _record("y" * 100_000), _record("after")]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    result = import_sessions(InMemoryRepository(), path)
+    assert [m.id for m in result.imported] == [records[0]["id"], records[2]["id"]]
+    assert [source for source, _ in result.skipped] == ["record 2"]
+    assert "larger than" in result.skipped[0][1]
+
+
+def test_cancelling_stops_the_import_at_the_next_record(tmp_path: Path) -> None:
+    path = tmp_path / "in.jsonl"
+    path.write_text("".join(json.dumps(_record(f"n{i}")) + "\n" for i in range(10)), encoding="utf-8")
+    asked: list[int] = []
+
+    def should_stop() -> bool:
+        asked.append(1)
+        return len(asked) > 3
+
+    result = import_sessions(InMemoryRepository(), path, should_stop=should_stop)
+    assert len(result.imported) == 3
+    assert any("cancelled" in note for note in result.notes)
+
+
+def test_special_input_files_are_refused(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for path in (Path("/dev/zero"), Path("/proc/self/mem"), Path("/proc/self/status"), fifo):
+        with pytest.raises(InputFileError) as caught:
+            import_sessions(InMemoryRepository(), path)
+        assert "regular file" in caught.value.user_message(), path
+
+
+def test_reading_a_large_json_array_takes_bounded_memory(tmp_path: Path) -> None:
+    path = tmp_path / "big.json"
+    item = json.dumps(_record("z" * 2000))
+    count = 10_000  # about 20 MB
+    with path.open("w", encoding="utf-8") as handle:
+        handle.write("[" + ",\n".join([item] * count) + "]")
+    tracemalloc.start()
+    try:
+        with import_file.open_input(path) as handle:
+            seen = sum(1 for _ in import_file.read_records(handle, path))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert seen == count
+    assert peak < path.stat().st_size // 10, peak

@@ -6,8 +6,8 @@ writes goes through here, and every ``OSError`` is translated here.
   name, which fails if it exists, unlink of the temp file, fsync of the folder): no
   check-then-replace race, and a reader never sees a half-written file.
 * :func:`write_new`: create a file that must not exist yet (``O_EXCL``), written and fsynced.
-* :func:`read_bytes`: a read that never follows a final link, refuses anything but a regular
-  file (a planted FIFO must not hang) and stops at a size limit.
+* :func:`open_regular` / :func:`read_bytes`: a read that never follows a final link, refuses
+  anything but a regular file (a planted FIFO must not hang) and stops at a size limit.
 * :func:`append_synced`: one write plus an fsync, cut back if either fails.
 * :func:`make_dir`, :func:`real_dir_exists`, :func:`fsync_dir`.
 * :func:`storage_error` / :func:`translated`: the one translation of an ``OSError`` met at a
@@ -42,6 +42,7 @@ __all__ = [
     "create_file",
     "fsync_dir",
     "make_dir",
+    "open_regular",
     "open_store_file",
     "read_bytes",
     "real_dir_exists",
@@ -297,18 +298,30 @@ def create_file(folder: Path, name: str, data: bytes, *, mode: int | None = FILE
     _sync_folder(folder)
 
 
-def read_bytes(path: Path, limit: int | None = None) -> bytes:
-    """Read a regular file without following a final link.
-
-    ``OSError`` is left to the caller: ``ELOOP`` for a link, ``IsADirectoryError`` for anything
-    but a regular file, :class:`FileTooLarge` past ``limit`` bytes.
-    """
+def open_regular(path: Path) -> tuple[int, os.stat_result]:
+    """Open a regular file for reading (the descriptor and its ``fstat``), never through a final
+    link and never blocking on a FIFO; ``OSError`` is left to the caller: ``ELOOP`` for a link,
+    ``IsADirectoryError`` for anything but a regular file (a FIFO, a device, a folder)."""
     # O_NONBLOCK: a FIFO planted in place of a file must not hang the listing.
     fd = os.open(path, os.O_RDONLY | O_NOFOLLOW | O_CLOEXEC | _O_NONBLOCK)
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise IsADirectoryError(f"{path} is not a regular file")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, st
+
+
+def read_bytes(path: Path, limit: int | None = None) -> bytes:
+    """Read a regular file without following a final link.
+
+    ``OSError`` is left to the caller: ``ELOOP`` for a link, ``IsADirectoryError`` for anything
+    but a regular file, :class:`FileTooLarge` past ``limit`` bytes.
+    """
+    fd, st = open_regular(path)
+    try:
         if limit is not None and st.st_size > limit:
             raise FileTooLarge(path, st.st_size)
         chunks = []

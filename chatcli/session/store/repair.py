@@ -169,7 +169,7 @@ def _rebuild(
     broken = exc.path if exc.path is not None and os.path.lexists(exc.path) else None
     salvaged: dict[str, object] = {}
     if broken is not None:
-        with contextlib.suppress(OSError, ValueError, SessionError):
+        with contextlib.suppress(OSError, ValueError, SessionError, RecursionError, MemoryError):
             raw = json.loads(durable.read_bytes(broken, MAX_METADATA_BYTES))
             if isinstance(raw, dict):
                 salvaged = raw

@@ -51,7 +51,7 @@ from chatcli.session.store.layout import (
     staging_name,
 )
 from chatcli.session.store.locks import DEFAULT_LOCK_TIMEOUT, SessionLocks
-from chatcli.session.transcript import Transcript
+from chatcli.session.transcript import Transcript, TranscriptTail
 
 if TYPE_CHECKING:
     from chatcli.session.models import Message, SessionMetadata
@@ -277,6 +277,16 @@ class FileRepository:
     def transcript_bytes(self, session_id: str) -> bytes:
         """The raw transcript (empty if the session has none yet); links are never followed."""
         return transcript_file.transcript_bytes(self._files, session_id)
+
+    def iter_transcript(self, session_id: str) -> Iterator[bytes]:
+        """The raw transcript in chunks of whole lines, read as consumed (see
+        :func:`.transcript_file.iter_chunks`)."""
+        return transcript_file.iter_chunks(self._files, session_id)
+
+    def tail_messages(self, session_id: str, count: int) -> TranscriptTail:
+        """The last ``count`` messages, read backwards from the end of the transcript, and how
+        many it holds (see :func:`.transcript_file.read_tail`)."""
+        return transcript_file.read_tail(self._files, session_id, count)
 
     def load_messages(self, session_id: str) -> Transcript:
         """Every readable message, oldest first; bad lines are skipped and reported, never fatal."""

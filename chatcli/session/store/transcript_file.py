@@ -12,24 +12,33 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
-from chatcli.session.errors import SessionError, SessionNotFound
+from chatcli.session.errors import SessionError, SessionNotFound, UnsafePath
 from chatcli.session.store import durable, quarantine
 from chatcli.session.store.files import SessionFiles
 from chatcli.session.store.layout import CONVERSATION_FILE, FILE_MODE, METADATA_FILE, stamp
-from chatcli.session.transcript import LINE_ENDS, Transcript, line_parser, parse_transcript
+from chatcli.session.transcript import LINE_ENDS, Transcript, TranscriptTail, line_parser, parse_transcript
 
 __all__ = [
     "Mended",
     "append_line",
     "cut_back",
+    "iter_chunks",
     "last_line_end",
     "mend_torn_tail",
+    "read_tail",
     "read_transcript",
     "transcript_bytes",
 ]
+
+#: Reads stream a transcript in blocks of this size.
+BLOCK = 1 << 18
+#: A line longer than this is never held in memory by ``show`` or ``search``: it is skipped as
+#: unreadable (no message chatcli writes comes near it).
+MAX_LINE = 64 * 1024 * 1024
 
 _APPEND = os.O_RDWR | os.O_APPEND | os.O_CREAT
 
@@ -179,3 +188,135 @@ def read_transcript(files: SessionFiles, session_id: str) -> Transcript:
     except OSError as exc:
         raise durable.storage_error(exc, path) from exc
     return parse_transcript(data)
+
+
+def _open_for_reading(files: SessionFiles, session_id: str) -> int | None:
+    """A descriptor on the session's transcript (None when it has none yet): only a regular
+    file, never through a link; :class:`SessionNotFound`, :class:`UnsafePath` or another
+    :class:`StorageError` otherwise."""
+    folder = files.check_session_dir(session_id)
+    path = folder / CONVERSATION_FILE
+    try:
+        fd, _ = durable.open_regular(path)
+    except FileNotFoundError:
+        if not os.path.lexists(folder / METADATA_FILE):
+            raise SessionNotFound(session_id) from None
+        return None
+    except IsADirectoryError as exc:
+        raise UnsafePath(path, "is not a regular file") from exc
+    except OSError as exc:
+        raise durable.storage_error(exc, path) from exc
+    return fd
+
+
+def iter_chunks(files: SessionFiles, session_id: str) -> Iterator[bytes]:
+    """The raw transcript in chunks of whole lines (about :data:`BLOCK` bytes each; a torn last
+    line comes last), read as they are consumed: memory stays bounded whatever the file's size.
+
+    A line longer than :data:`MAX_LINE` is left out (replaced by an empty line).
+    """
+    fd = _open_for_reading(files, session_id)
+    if fd is None:
+        return
+    path = files.root / session_id / CONVERSATION_FILE
+    try:
+        carry = b""
+        skipping = False
+        while True:
+            with durable.translated(path):
+                # A JSON line never holds a raw CR: every ``\r`` is a line end (see LINE_ENDS).
+                data = os.read(fd, BLOCK).replace(b"\r", b"\n")
+            if not data:
+                if carry and not skipping:
+                    yield carry
+                return
+            cut = data.rfind(b"\n") + 1
+            if skipping:
+                if cut:
+                    skipping, data = False, b"\n" + data[data.find(b"\n") + 1 :]
+                    cut = data.rfind(b"\n") + 1
+                else:
+                    continue
+            if cut:
+                yield carry + data[:cut]
+                carry = data[cut:]
+            else:
+                carry += data
+            if len(carry) > MAX_LINE:
+                carry, skipping = b"", True
+    finally:
+        os.close(fd)
+
+
+def read_tail(files: SessionFiles, session_id: str, count: int) -> TranscriptTail:
+    """The last ``count`` readable messages, read backwards a block at a time, and the number of
+    messages in the whole transcript (its lines, counted a block at a time): memory stays
+    bounded whatever the file's size."""
+    fd = _open_for_reading(files, session_id)
+    if fd is None:
+        return TranscriptTail()
+    try:
+        with durable.translated(files.root / session_id / CONVERSATION_FILE):
+            size = os.fstat(fd).st_size
+            lines = _count_lines(fd, size)
+            tail = TranscriptTail(total=lines)
+            open_end = size > 0 and os.pread(fd, 1, size - 1) not in LINE_ENDS
+            _read_backwards(fd, size, count, lines, tail)
+    finally:
+        os.close(fd)
+    if open_end and tail.skipped_lines[:1] == [lines]:
+        # A last line without its end that is not a message is a torn write, not a bad line.
+        tail.skipped_lines.pop(0)
+        tail.torn_tail, tail.total = True, tail.total - 1
+    else:
+        tail.open_end = open_end and bool(tail.messages)
+    tail.messages.reverse()
+    tail.skipped_lines.reverse()
+    tail.total -= len(tail.skipped_lines)
+    return tail
+
+
+def _count_lines(fd: int, size: int) -> int:
+    """The number of non-empty lines of the file (a last line without its newline included)."""
+    lines = 0
+    previous = b"\n"
+    offset = 0
+    while offset < size:
+        block = os.pread(fd, min(BLOCK, size - offset), offset).replace(b"\r", b"\n")
+        if not block:
+            break
+        # A line is non-empty where a newline follows something other than a newline.
+        lines += block.count(b"\n") - block.count(b"\n\n") - (block[:1] == b"\n" and previous == b"\n")
+        previous = block[-1:]
+        offset += len(block)
+    return lines + (previous != b"\n")
+
+
+def _read_backwards(fd: int, size: int, count: int, lines: int, tail: TranscriptTail) -> None:
+    """Parse lines from the end of the file until ``count`` messages are in ``tail`` (newest
+    first); ``lines`` numbers the last one. Unreadable lines go to ``tail.skipped_lines``."""
+    parse = line_parser()
+    end = size
+    pending = b""  # the start of the line the previous block began inside
+    number = lines
+    while end > 0 and len(tail.messages) < count:
+        start = max(0, end - BLOCK)
+        chunk = os.pread(fd, end - start, start).replace(b"\r", b"\n") + pending
+        end = start
+        pieces = chunk.split(b"\n")
+        pending = pieces.pop(0) if end > 0 else b""
+        for raw in reversed(pieces):
+            if not raw.strip() or len(tail.messages) >= count:
+                number -= bool(raw.strip())
+                continue
+            message = parse(raw)
+            if message is None:
+                tail.skipped_lines.append(number)
+            else:
+                tail.messages.append(message)
+            number -= 1
+        if len(pending) > MAX_LINE:  # too long to keep: unreadable (the rest of it is skipped)
+            end = last_line_end(fd, end) + 1
+            pending = b""
+            tail.skipped_lines.append(number)
+            number -= 1
