@@ -39,6 +39,7 @@ from chatcli.chat.openai import (
     DEFAULT_READ_TIMEOUT,
 )
 from chatcli.errors import ChatcliError, ExitCode
+from chatcli.sanitize import mask_secret
 
 __all__ = [
     "BACKENDS",
@@ -46,13 +47,16 @@ __all__ = [
     "CONFIG_FILE_NAME",
     "ENV_VARS",
     "OFFLINE_MODEL",
+    "SETTINGS",
     "SETTING_KEYS",
     "BackendName",
     "ConfigError",
+    "SettingSpec",
     "Settings",
     "default_config_path",
     "load_settings",
     "mask_secret",
+    "settings_table",
 ]
 
 BackendName = Literal["offline", "openai"]
@@ -61,19 +65,6 @@ OFFLINE_MODEL = "echo"
 CONFIG_FILE_NAME = "config.toml"
 #: Environment variable naming the config file to read instead of the default one.
 CONFIG_ENV = "CHATCLI_CONFIG"
-
-#: The environment variable read for each setting.
-ENV_VARS: Mapping[str, str] = {
-    "backend": "CHATCLI_BACKEND",
-    "model": "CHATCLI_MODEL",
-    "base_url": "OPENAI_BASE_URL",
-    "api_key": "OPENAI_API_KEY",
-    "history_budget": "CHATCLI_HISTORY_BUDGET",
-    "request_timeout": "CHATCLI_REQUEST_TIMEOUT",
-    "connect_timeout": "CHATCLI_CONNECT_TIMEOUT",
-}
-#: Every setting name, in display order (also the keys accepted in ``config.toml`` and in ``flags``).
-SETTING_KEYS: tuple[str, ...] = tuple(ENV_VARS)
 
 _DEFAULT_SOURCE = "default"
 
@@ -99,17 +90,6 @@ class ConfigError(ChatcliError):
     def user_message(self) -> str:
         """What is wrong, where, and how to fix it."""
         return f"Configuration error in {self.where}: {self.problem}.\n{self.hint}"
-
-
-def mask_secret(value: str | None) -> str:
-    """Show a secret safely: ``(not set)``, or a recognisable prefix and the last 4 characters."""
-    if not value:
-        return "(not set)"
-    if len(value) < 12:
-        return "(set, hidden)"
-    dash = value.find("-", 0, 8)
-    prefix = value[: dash + 1] if dash > 0 else ""
-    return f"{prefix}…{value[-4:]}"
 
 
 @dataclass(frozen=True)
@@ -139,17 +119,15 @@ class Settings:
             raise KeyError(key)
         return self.sources.get(key, _DEFAULT_SOURCE)
 
+    def _shown(self, key: str) -> str:
+        value = getattr(self, key)
+        if key == "api_key":
+            return mask_secret(value)
+        return f"{value:g}" if isinstance(value, float) else str(value)
+
     def describe(self) -> list[tuple[str, str, str]]:
         """Rows of ``(setting, value, source)`` for ``--print-config``; the API key is masked."""
-        rows = [
-            ("backend", self.backend, self.source_of("backend")),
-            ("model", self.model, self.source_of("model")),
-            ("base_url", self.base_url, self.source_of("base_url")),
-            ("api_key", mask_secret(self.api_key), self.source_of("api_key")),
-            ("history_budget", str(self.history_budget), self.source_of("history_budget")),
-            ("request_timeout", f"{self.request_timeout:g}", self.source_of("request_timeout")),
-            ("connect_timeout", f"{self.connect_timeout:g}", self.source_of("connect_timeout")),
-        ]
+        rows = [(spec.key, self._shown(spec.key), self.source_of(spec.key)) for spec in SETTINGS]
         if self.config_path is not None:
             state = "" if self.config_loaded else " (not found)"
             rows.append(("config_file", f"{self.config_path}{state}", self.config_source))
@@ -237,15 +215,95 @@ def _parse_seconds(value: object) -> float:
     return number
 
 
-_PARSERS: Mapping[str, _Parser] = {
-    "backend": _parse_backend,
-    "model": _parse_model,
-    "base_url": _parse_base_url,
-    "api_key": _parse_api_key,
-    "history_budget": _parse_budget,
-    "request_timeout": _parse_seconds,
-    "connect_timeout": _parse_seconds,
-}
+@dataclass(frozen=True, slots=True)
+class SettingSpec:
+    """One setting: its ``config.toml`` key, variable, flag, documented default, meaning and parser.
+
+    :data:`SETTINGS` is the one definition of every setting: the config file, the environment, the
+    flags, ``--print-config`` and the README's Models table (see :func:`settings_table`) follow it.
+    """
+
+    key: str
+    env: str
+    flag: str | None
+    default: str
+    meaning: str
+    parse: _Parser
+
+
+#: Every setting, in display order.
+SETTINGS: tuple[SettingSpec, ...] = (
+    SettingSpec(
+        "backend", "CHATCLI_BACKEND", "--backend", "`offline`", "`offline` or `openai`", _parse_backend
+    ),
+    SettingSpec(
+        "model",
+        "CHATCLI_MODEL",
+        "--model",
+        f"`{OFFLINE_MODEL}` (offline), `{DEFAULT_OPENAI_MODEL}` (openai)",
+        "the model name sent with each request",
+        _parse_model,
+    ),
+    SettingSpec(
+        "base_url",
+        "OPENAI_BASE_URL",
+        "--base-url",
+        f"`{DEFAULT_BASE_URL}`",
+        "the OpenAI-compatible API's address (usually ends in `/v1`)",
+        _parse_base_url,
+    ),
+    SettingSpec(
+        "api_key",
+        "OPENAI_API_KEY",
+        None,
+        "none",
+        "sent as a Bearer token; local servers need none",
+        _parse_api_key,
+    ),
+    SettingSpec(
+        "history_budget",
+        "CHATCLI_HISTORY_BUDGET",
+        None,
+        f"`{DEFAULT_HISTORY_BUDGET}`",
+        "characters of the conversation sent with each message (older exchanges are left out whole)",
+        _parse_budget,
+    ),
+    SettingSpec(
+        "request_timeout",
+        "CHATCLI_REQUEST_TIMEOUT",
+        None,
+        f"`{DEFAULT_READ_TIMEOUT:g}`",
+        "seconds to wait for more of a reply before giving up",
+        _parse_seconds,
+    ),
+    SettingSpec(
+        "connect_timeout",
+        "CHATCLI_CONNECT_TIMEOUT",
+        None,
+        f"`{DEFAULT_CONNECT_TIMEOUT:g}`",
+        "seconds to wait for the connection to the server",
+        _parse_seconds,
+    ),
+)
+
+#: The environment variable read for each setting.
+ENV_VARS: Mapping[str, str] = {spec.key: spec.env for spec in SETTINGS}
+#: Every setting name, in display order (also the keys accepted in ``config.toml`` and in ``flags``).
+SETTING_KEYS: tuple[str, ...] = tuple(ENV_VARS)
+_PARSERS: Mapping[str, _Parser] = {spec.key: spec.parse for spec in SETTINGS}
+
+
+def settings_table() -> list[str]:
+    """The rows of the README's Models table (Markdown), generated from :data:`SETTINGS`."""
+    rows = [
+        "| `config.toml` key | flag | environment | default | what it sets |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for spec in SETTINGS:
+        flag = f"`{spec.flag}`" if spec.flag else "—"
+        rows.append(f"| `{spec.key}` | {flag} | `{spec.env}` | {spec.default} | {spec.meaning} |")
+    return rows
+
 
 _NUMERIC = frozenset({"history_budget", "request_timeout", "connect_timeout"})
 
