@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import itertools
 import json
 import socket
 import subprocess
@@ -13,8 +14,8 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,6 +34,7 @@ from chatcli.chat.backend import (
     StreamInterrupted,
     open_stream,
 )
+from chatcli.chat.openai import OpenAIBackend, parse_sse
 from chatcli.chat.server_errors import (
     ContextTooLong,
     CredentialsRejected,
@@ -42,7 +44,6 @@ from chatcli.chat.server_errors import (
     RequestRejected,
     ServerFailure,
 )
-from chatcli.chat.openai import OpenAIBackend, parse_sse
 from chatcli.repl.app import ChatApp
 from chatcli.session.service import SessionService
 from chatcli.session.store import FileRepository
@@ -261,7 +262,12 @@ def _model_not_found(h: Handler) -> None:
 
 
 def _context_too_long(h: Handler) -> None:
-    body = {"error": {"message": "This model's maximum context length is 8192 tokens.", "code": "context_length_exceeded"}}
+    body = {
+        "error": {
+            "message": "This model's maximum context length is 8192 tokens.",
+            "code": "context_length_exceeded",
+        }
+    }
     h.whole(400, "application/json", json.dumps(body).encode())
 
 
@@ -428,7 +434,7 @@ def test_401_reports_the_server_message_and_points_at_the_key(server: FakeServer
     assert error.server_message == "Incorrect API key provided: sk-bad***"
     message = error.user_message()
     assert "HTTP 401" in message and "Incorrect API key provided" in message
-    assert "API key" in message.splitlines()[-1]
+    assert "OPENAI_API_KEY" in message.splitlines()[-1]
     assert not error.is_retryable()
 
 
@@ -739,7 +745,7 @@ def assert_well_formed(messages: list[tuple[str, str]]) -> None:
         roles = roles[1:]
     assert roles and roles[0] == "user", messages
     assert "system" not in roles, messages
-    assert all(a != b for a, b in zip(roles, roles[1:], strict=False)), messages
+    assert all(a != b for a, b in itertools.pairwise(roles)), messages
     assert all(content.strip() for _, content in messages), messages
 
 
