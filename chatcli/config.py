@@ -22,15 +22,13 @@ A value given as an empty string (``OPENAI_API_KEY=``) counts as not set.
 from __future__ import annotations
 
 import difflib
-import math
 import os
 import stat
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, cast
-from urllib.parse import urlsplit
+from typing import cast
 
 from chatcli.chat.backend import DEFAULT_HISTORY_BUDGET
 from chatcli.chat.openai import (
@@ -39,7 +37,22 @@ from chatcli.chat.openai import (
     DEFAULT_OPENAI_MODEL,
     DEFAULT_READ_TIMEOUT,
 )
+from chatcli.config_settings import (
+    BACKENDS,
+    ENV_VARS,
+    NUMERIC,
+    OFFLINE_MODEL,
+    PARSERS,
+    SETTING_KEYS,
+    SETTINGS,
+    BackendName,
+    InvalidValue,
+    SettingSpec,
+    is_unset,
+    settings_table,
+)
 from chatcli.errors import ChatcliError, ExitCode
+from chatcli.sanitize import mask_secret
 
 __all__ = [
     "BACKENDS",
@@ -47,36 +60,23 @@ __all__ = [
     "CONFIG_FILE_NAME",
     "ENV_VARS",
     "OFFLINE_MODEL",
+    "SETTINGS",
     "SETTING_KEYS",
     "BackendName",
     "ConfigError",
+    "SettingSpec",
     "Settings",
     "default_config_path",
     "load_settings",
     "mask_secret",
+    "settings_table",
 ]
 
-BackendName = Literal["offline", "openai"]
-BACKENDS: tuple[BackendName, ...] = ("offline", "openai")
-OFFLINE_MODEL = "echo"
 CONFIG_FILE_NAME = "config.toml"
 #: Environment variable naming the config file to read instead of the default one.
 CONFIG_ENV = "CHATCLI_CONFIG"
 #: The largest config file read (a real one is a few hundred bytes).
 MAX_CONFIG_BYTES = 1024 * 1024
-
-#: The environment variable read for each setting.
-ENV_VARS: Mapping[str, str] = {
-    "backend": "CHATCLI_BACKEND",
-    "model": "CHATCLI_MODEL",
-    "base_url": "OPENAI_BASE_URL",
-    "api_key": "OPENAI_API_KEY",
-    "history_budget": "CHATCLI_HISTORY_BUDGET",
-    "request_timeout": "CHATCLI_REQUEST_TIMEOUT",
-    "connect_timeout": "CHATCLI_CONNECT_TIMEOUT",
-}
-#: Every setting name, in display order (also the keys accepted in ``config.toml`` and in ``flags``).
-SETTING_KEYS: tuple[str, ...] = tuple(ENV_VARS)
 
 _DEFAULT_SOURCE = "default"
 
@@ -102,17 +102,6 @@ class ConfigError(ChatcliError):
     def user_message(self) -> str:
         """What is wrong, where, and how to fix it."""
         return f"Configuration error in {self.where}: {self.problem}.\n{self.hint}"
-
-
-def mask_secret(value: str | None) -> str:
-    """Show a secret safely: ``(not set)``, or a recognisable prefix and the last 4 characters."""
-    if not value:
-        return "(not set)"
-    if len(value) < 12:
-        return "(set, hidden)"
-    dash = value.find("-", 0, 8)
-    prefix = value[: dash + 1] if dash > 0 else ""
-    return f"{prefix}…{value[-4:]}"
 
 
 @dataclass(frozen=True)
@@ -142,17 +131,15 @@ class Settings:
             raise KeyError(key)
         return self.sources.get(key, _DEFAULT_SOURCE)
 
+    def _shown(self, key: str) -> str:
+        value = getattr(self, key)
+        if key == "api_key":
+            return mask_secret(value)
+        return f"{value:g}" if isinstance(value, float) else str(value)
+
     def describe(self) -> list[tuple[str, str, str]]:
         """Rows of ``(setting, value, source)`` for ``--print-config``; the API key is masked."""
-        rows = [
-            ("backend", self.backend, self.source_of("backend")),
-            ("model", self.model, self.source_of("model")),
-            ("base_url", self.base_url, self.source_of("base_url")),
-            ("api_key", mask_secret(self.api_key), self.source_of("api_key")),
-            ("history_budget", str(self.history_budget), self.source_of("history_budget")),
-            ("request_timeout", f"{self.request_timeout:g}", self.source_of("request_timeout")),
-            ("connect_timeout", f"{self.connect_timeout:g}", self.source_of("connect_timeout")),
-        ]
+        rows = [(spec.key, self._shown(spec.key), self.source_of(spec.key)) for spec in SETTINGS]
         if self.config_path is not None:
             state = "" if self.config_loaded else " (not found)"
             rows.append(("config_file", f"{self.config_path}{state}", self.config_source))
@@ -164,109 +151,6 @@ def default_config_path() -> Path:
     from platformdirs import user_config_dir
 
     return Path(user_config_dir("chatcli", appauthor=False)) / CONFIG_FILE_NAME
-
-
-# -- value parsing ---------------------------------------------------------------------------------
-
-_Parser = Callable[[object], object]
-
-
-class _Invalid(ValueError):
-    """A value that breaks a setting's rule; the message completes "<setting> ..."."""
-
-
-def _text(value: object) -> str:
-    if not isinstance(value, str):
-        raise _Invalid(f"must be text (a quoted string), not {_type_name(value)}")
-    return value.strip()
-
-
-def _parse_backend(value: object) -> BackendName:
-    text = _text(value).lower()
-    if text not in BACKENDS:
-        raise _Invalid(f"is {text!r}, which is not a backend (choose {' or '.join(BACKENDS)})")
-    return text
-
-
-def _parse_model(value: object) -> str:
-    text = _text(value)
-    if not text:
-        raise _Invalid("is empty")
-    return text
-
-
-def _parse_base_url(value: object) -> str:
-    text = _text(value)
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise _Invalid(f"is {text!r}, which is not an http:// or https:// address")
-    return text.rstrip("/")
-
-
-def _parse_api_key(value: object) -> str:
-    text = _text(value)
-    if any(ch.isspace() or not ch.isprintable() for ch in text):
-        raise _Invalid("contains spaces or invisible characters")
-    return text
-
-
-def _parse_budget(value: object) -> int:
-    if isinstance(value, str):
-        try:
-            number = int(value.strip().replace("_", ""))
-        except ValueError:
-            raise _Invalid(f"must be a whole number of characters, not {value!r}") from None
-    elif isinstance(value, int) and not isinstance(value, bool):
-        number = value
-    else:
-        raise _Invalid(f"must be a whole number of characters, not {_type_name(value)}")
-    if number <= 0:
-        raise _Invalid(f"must be more than 0, not {number}")
-    return number
-
-
-def _parse_seconds(value: object) -> float:
-    if isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            raise _Invalid(f"must be a number of seconds, not {value!r}") from None
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        number = float(value)
-    else:
-        raise _Invalid(f"must be a number of seconds, not {_type_name(value)}")
-    if not math.isfinite(number) or number <= 0:
-        raise _Invalid(f"must be a positive number of seconds, not {value}")
-    return number
-
-
-_PARSERS: Mapping[str, _Parser] = {
-    "backend": _parse_backend,
-    "model": _parse_model,
-    "base_url": _parse_base_url,
-    "api_key": _parse_api_key,
-    "history_budget": _parse_budget,
-    "request_timeout": _parse_seconds,
-    "connect_timeout": _parse_seconds,
-}
-
-_NUMERIC = frozenset({"history_budget", "request_timeout", "connect_timeout"})
-
-
-def _type_name(value: object) -> str:
-    names = {
-        bool: "true/false",
-        int: "a number",
-        float: "a decimal number",
-        str: "text",
-        list: "a list",
-        dict: "a table",
-    }
-    return next((name for kind, name in names.items() if type(value) is kind), type(value).__name__)
-
-
-def _is_unset(value: object) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
 
 
 # -- sources ---------------------------------------------------------------------------------------
@@ -356,20 +240,20 @@ def _read_config_file(path: Path, must_exist: bool) -> dict[str, object] | None:
 
     values: dict[str, object] = {}
     for key, value in data.items():
-        if key not in _PARSERS:
+        if key not in PARSERS:
             close = difflib.get_close_matches(key, SETTING_KEYS, n=1)
             suggestion = f" (did you mean {close[0]!r}?)" if close else ""
             known = ", ".join(SETTING_KEYS)
             problem = f"unknown setting {key!r}{suggestion}; the known settings are {known}"
             raise ConfigError(where, problem, _file_hint(path), path)
-        if _is_unset(value):
+        if is_unset(value):
             continue
-        if key in _NUMERIC and isinstance(value, str):  # only flags and variables are text by nature
+        if key in NUMERIC and isinstance(value, str):  # only flags and variables are text by nature
             problem = f"{key} must be a number (without quotes), not the text {value!r}"
             raise ConfigError(where, problem, _file_hint(path), path)
         try:
-            values[key] = _PARSERS[key](value)
-        except _Invalid as exc:
+            values[key] = PARSERS[key](value)
+        except InvalidValue as exc:
             raise ConfigError(where, f"{key} {exc}", _file_hint(path), path) from None
     return values
 
@@ -378,11 +262,11 @@ def _read_environment(environ: Mapping[str, str]) -> dict[str, tuple[object, str
     values: dict[str, tuple[object, str]] = {}
     for key, variable in ENV_VARS.items():
         raw = environ.get(variable)
-        if _is_unset(raw):
+        if is_unset(raw):
             continue
         try:
-            values[key] = (_PARSERS[key](raw), f"env {variable}")
-        except _Invalid as exc:
+            values[key] = (PARSERS[key](raw), f"env {variable}")
+        except InvalidValue as exc:
             raise ConfigError(
                 f"environment variable {variable}",
                 f"{variable} {exc}",
@@ -399,11 +283,11 @@ def _read_flags(flags: Mapping[str, object | None]) -> dict[str, tuple[object, s
     values: dict[str, tuple[object, str]] = {}
     for key in SETTING_KEYS:
         raw = flags.get(key)
-        if _is_unset(raw):
+        if is_unset(raw):
             continue
         try:
-            values[key] = (_PARSERS[key](raw), f"flag {_flag_name(key)}")
-        except _Invalid as exc:
+            values[key] = (PARSERS[key](raw), f"flag {_flag_name(key)}")
+        except InvalidValue as exc:
             raise ConfigError(
                 f"option {_flag_name(key)}",
                 f"{_flag_name(key)} {exc}",

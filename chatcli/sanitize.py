@@ -42,7 +42,17 @@ if TYPE_CHECKING:
     from rich.style import Style
     from rich.text import Text
 
-__all__ = ["NEWLINE_MARK", "clean", "clean_inline", "clean_lines", "escape_markup", "safe_text", "shorten"]
+__all__ = [
+    "NEWLINE_MARK",
+    "clean",
+    "clean_inline",
+    "clean_lines",
+    "escape_markup",
+    "mask_secret",
+    "redact",
+    "safe_text",
+    "shorten",
+]
 
 #: Shown in place of a newline inside a single-line field.
 NEWLINE_MARK = "⏎"
@@ -111,3 +121,21 @@ def safe_text(text: str, style: str | Style = "", *, inline: bool = False) -> Te
 def shorten(text: str, limit: int = 60) -> str:
     """Cut ``text`` to ``limit`` characters (with an ellipsis) so hostile input stays readable."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def mask_secret(value: str | None) -> str:
+    """Show a secret safely: ``(not set)``, or a recognisable prefix and the last 4 characters."""
+    if not value:
+        return "(not set)"
+    if len(value) < 12:
+        return "(set, hidden)"
+    dash = value.find("-", 0, 8)
+    prefix = value[: dash + 1] if dash > 0 else ""
+    return f"{prefix}…{value[-4:]}"
+
+
+def redact(text: str, secret: str | None) -> str:
+    """``text`` with every occurrence of ``secret`` replaced by :func:`mask_secret`'s form of it."""
+    if not secret or secret not in text:
+        return text
+    return text.replace(secret, mask_secret(secret))

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from chatcli.cli import build_parser
 from chatcli.commands.sessions import SESSION_COMMANDS
 from chatcli.commands.spec import Command
+from chatcli.config import ENV_VARS, SETTINGS, settings_table
 from chatcli.errors import ExitCode
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,3 +66,30 @@ def test_readme_exit_code_table_is_the_exit_code_enum() -> None:
     table = text[text.index("Exit codes:") :]
     rows = re.findall(r"^\| (\d+) \|", table[: table.index("\n\n", table.index("| code"))], re.MULTILINE)
     assert [int(code) for code in rows] == sorted(int(code) for code in ExitCode)
+
+
+def _models_table(text: str) -> list[str]:
+    """The lines of the first table under "## Models"."""
+    section = text[text.index("## Models") :]
+    lines = section.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("|"))
+    end = next(i for i in range(start, len(lines)) if not lines[i].startswith("|"))
+    return lines[start:end]
+
+
+def test_readme_models_table_is_generated_from_the_settings_definition() -> None:
+    """Every setting (the hints name history_budget, request_timeout, connect_timeout) is documented."""
+    table = _models_table(README.read_text(encoding="utf-8"))
+    # To regenerate: python -c 'import chatcli.config as c; print(*c.settings_table(), sep="\n")'
+    assert table == settings_table()
+    documented = "\n".join(table)
+    for key, variable in ENV_VARS.items():
+        assert f"`{key}`" in documented and f"`{variable}`" in documented
+
+
+def test_settings_flags_are_the_command_lines() -> None:
+    parser = build_parser()
+    flags = {flag for action in parser._actions for flag in action.option_strings}
+    for spec in SETTINGS:
+        if spec.flag is not None:
+            assert spec.flag in flags, spec

@@ -8,35 +8,37 @@ from chatcli.chat.backend import (
     BackendConfigurationError,
     BackendConnectionError,
     BackendError,
-    BackendHTTPError,
-    BackendRemoteError,
     BackendTimeout,
     ChatBackend,
     ChatMessage,
+    EmptyReply,
     MalformedStream,
     StreamInterrupted,
     open_stream,
-    to_chat_messages,
-    trim_history,
 )
+from chatcli.chat.context import build_context, normalize, to_chat_messages, trim_history
 from chatcli.chat.factory import create_backend
 from chatcli.chat.offline import OfflineBackend
+from chatcli.chat.server_errors import ModelServerError, server_error
 
 __all__ = [
     "DEFAULT_HISTORY_BUDGET",
     "BackendConfigurationError",
     "BackendConnectionError",
     "BackendError",
-    "BackendHTTPError",
-    "BackendRemoteError",
     "BackendTimeout",
     "ChatBackend",
     "ChatMessage",
+    "EmptyReply",
     "MalformedStream",
+    "ModelServerError",
     "OfflineBackend",
     "StreamInterrupted",
+    "build_context",
     "create_backend",
+    "normalize",
     "open_stream",
+    "server_error",
     "to_chat_messages",
     "trim_history",
 ]

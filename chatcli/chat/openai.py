@@ -10,20 +10,21 @@ from __future__ import annotations
 import errno
 import json
 import socket
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from chatcli.chat.backend import (
     BackendConfigurationError,
     BackendConnectionError,
-    BackendHTTPError,
-    BackendRemoteError,
+    BackendError,
     BackendTimeout,
     ChatMessage,
+    EmptyReply,
     MalformedStream,
     StreamInterrupted,
 )
+from chatcli.chat.server_errors import ModelServerError, ServerSaid, server_error
 from chatcli.sanitize import shorten
 
 if TYPE_CHECKING:
@@ -138,11 +139,11 @@ class OpenAIBackend:
                     raise await self._status_error(response)
                 content_type = response.headers.get("content-type", "").lower()
                 if "json" in content_type and "event-stream" not in content_type:
-                    text = _complete_reply(await response.aread())
-                    if text:
-                        yield text
+                    yield _complete_reply(await response.aread(), self._server_error)
                     return
-                async for chunk in parse_sse(response.aiter_lines(), content_type):
+                async for chunk in parse_sse(
+                    response.aiter_lines(), content_type, error_for=self._server_error
+                ):
                     yield chunk
         except httpx.TimeoutException as exc:
             raise self._timeout_error(exc) from exc
@@ -176,7 +177,7 @@ class OpenAIBackend:
             return BackendTimeout(self.base_url, "pool", self.read_timeout)
         return BackendTimeout(self.base_url, "read", self.read_timeout)
 
-    async def _status_error(self, response: httpx.Response) -> BackendHTTPError:
+    async def _status_error(self, response: httpx.Response) -> ModelServerError:
         import httpx
 
         body = bytearray()
@@ -187,26 +188,57 @@ class OpenAIBackend:
                     break
         except httpx.HTTPError:
             pass  # the status alone still says what went wrong
-        return BackendHTTPError(
-            response.status_code,
-            url=self.endpoint,
-            model=self._model,
-            server_message=_server_message(bytes(body)),
+        return self._server_error(
+            _server_said(bytes(body), response.status_code),
             retry_after=response.headers.get("retry-after"),
             location=response.headers.get("location"),
         )
 
+    def _server_error(
+        self,
+        said: ServerSaid,
+        *,
+        partial: bool = False,
+        retry_after: str | None = None,
+        location: str | None = None,
+    ) -> ModelServerError:
+        """The classified error for what the server said, with the API key masked in it."""
+        return server_error(
+            said,
+            url=self.endpoint,
+            model=self._model,
+            retry_after=retry_after,
+            location=location,
+            partial=partial,
+            secret=self._api_key,
+        )
 
-async def parse_sse(lines: AsyncIterator[str], content_type: str = "text/event-stream") -> AsyncIterator[str]:
+
+#: Builds the error for an error object the server sent: ``error_for(said, partial=...)``.
+ErrorFactory = Callable[..., BackendError]
+
+
+def _default_error(said: ServerSaid, *, partial: bool = False) -> BackendError:
+    return server_error(said, url="the server", model="", partial=partial)
+
+
+async def parse_sse(
+    lines: AsyncIterator[str],
+    content_type: str = "text/event-stream",
+    *,
+    error_for: ErrorFactory = _default_error,
+) -> AsyncIterator[str]:
     """Yield the text of each ``data:`` chunk of a Chat Completions event stream.
 
     Comments (``: keep-alive``), ``event:``/``id:``/``retry:`` fields, blank lines and chunks
-    without text are skipped; ``data: [DONE]`` ends the stream. A stream that ends without
-    ``[DONE]`` and without a ``finish_reason`` raises :class:`StreamInterrupted` (after its chunks
-    were yielded); one with no ``data:`` line at all raises :class:`MalformedStream`.
+    without text are skipped; ``data: [DONE]`` ends the stream. An error object in the stream
+    raises ``error_for(said, partial=...)``. A complete stream without any text raises
+    :class:`EmptyReply`; one that ends without ``[DONE]`` and without a ``finish_reason`` raises
+    :class:`StreamInterrupted` (after its chunks were yielded); a response with no ``data:`` line
+    raises :class:`EmptyReply` when it is an event stream, else :class:`MalformedStream`.
     """
-    saw_data = False
-    finished = False
+    saw_data = wrote = done = False
+    finish: str | None = None
     async for raw in lines:
         line = raw.rstrip("\r\n")
         if not line or line.startswith(":"):
@@ -217,22 +249,31 @@ async def parse_sse(lines: AsyncIterator[str], content_type: str = "text/event-s
         value = value.removeprefix(" ")
         saw_data = True
         if value.strip() == "[DONE]":
-            return
-        text, finish = _parse_chunk(value)
-        finished = finished or finish
+            done = True
+            break
+        chunk = _load_chunk(value)
+        if "error" in chunk:
+            raise error_for(_said(chunk, None), partial=wrote)
+        text, reason = _parse_choice(chunk, value)
+        finish = finish or reason
         if text:
+            wrote = True
             yield text
-    if finished:
-        return
-    if not saw_data:
-        raise MalformedStream(
-            f"the server did not answer with an event stream (content type {content_type or 'missing'!r})"
-        )
-    raise StreamInterrupted("the reply stopped before the server marked it complete (the stream was cut)")
+    if not (done or finish):
+        if not saw_data and "event-stream" not in content_type:
+            raise MalformedStream(
+                f"the server did not answer with an event stream (content type {content_type or 'missing'!r})"
+            )
+        if saw_data:
+            raise StreamInterrupted(
+                "the reply stopped before the server marked it complete (the stream was cut)"
+            )
+    if not wrote:
+        raise EmptyReply(finish)
 
 
-def _parse_chunk(value: str) -> tuple[str, bool]:
-    """Return ``(text, finished)`` for one ``data:`` payload."""
+def _load_chunk(value: str) -> dict[str, Any]:
+    """One ``data:`` payload as a JSON object."""
     try:
         chunk = json.loads(value)
     except json.JSONDecodeError:
@@ -243,11 +284,14 @@ def _parse_chunk(value: str) -> tuple[str, bool]:
         raise MalformedStream(
             f"the server sent a stream line that is not a JSON object: {shorten(value, 80)!r}"
         )
-    if "error" in chunk:
-        raise BackendRemoteError(_error_text(chunk) or "unknown error")
+    return chunk
+
+
+def _parse_choice(chunk: dict[str, Any], value: str) -> tuple[str, str | None]:
+    """Return ``(text, finish_reason)`` for one chunk (a usage-only chunk has neither)."""
     choices = chunk.get("choices")
     if choices is None or choices == []:
-        return "", False  # e.g. a usage-only chunk
+        return "", None
     if not isinstance(choices, list) or not isinstance(choices[0], dict):
         raise MalformedStream(f"the server sent a chunk with malformed choices: {shorten(value, 80)!r}")
     choice = choices[0]
@@ -255,24 +299,43 @@ def _parse_chunk(value: str) -> tuple[str, bool]:
     content = delta.get("content") if isinstance(delta, dict) else None
     if content is not None and not isinstance(content, str):
         raise MalformedStream(f"the server sent a chunk whose content is not text: {shorten(value, 80)!r}")
-    return content or "", bool(choice.get("finish_reason"))
+    reason = choice.get("finish_reason")
+    return content or "", str(reason) if reason else None
 
 
-def _complete_reply(body: bytes) -> str:
+def _complete_reply(body: bytes, error_for: ErrorFactory) -> str:
     """The reply text of a non-streamed (plain JSON) completion, for servers that ignore ``stream``."""
     try:
         data = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise MalformedStream("the server sent a JSON content type but the body is not JSON") from None
     if isinstance(data, dict) and "error" in data:
-        raise BackendRemoteError(_error_text(data) or "unknown error")
+        raise error_for(_said(data, None))
     try:
-        content = data["choices"][0]["message"]["content"]
+        choice = data["choices"][0]
+        content = choice["message"]["content"]
     except (KeyError, IndexError, TypeError):
         raise MalformedStream("the server's JSON answer has no choices[0].message.content") from None
     if content is not None and not isinstance(content, str):
         raise MalformedStream("the server's JSON answer has a content that is not text")
-    return content or ""
+    if not content:
+        reason = choice.get("finish_reason") if isinstance(choice, dict) else None
+        raise EmptyReply(str(reason) if reason else None)
+    return content
+
+
+def _said(data: dict[str, Any], status: int | None) -> ServerSaid:
+    """What an error object says: its codes (``code``, ``type``), message, and a status it names."""
+    error = data.get("error")
+    codes: set[str] = set()
+    if isinstance(error, dict):
+        for key in ("code", "type", "status"):
+            value = error.get(key)
+            if isinstance(value, str) and value.strip():
+                codes.add(value.strip().lower())
+            elif isinstance(value, int) and not isinstance(value, bool) and 100 <= value <= 599:
+                status = status or value
+    return ServerSaid(status, frozenset(codes), _error_text(data))
 
 
 def _error_text(data: dict[str, Any]) -> str | None:
@@ -289,18 +352,18 @@ def _error_text(data: dict[str, Any]) -> str | None:
     return None
 
 
-def _server_message(body: bytes) -> str | None:
-    """The server's explanation in an error response body (JSON error object or short plain text)."""
+def _server_said(body: bytes, status: int) -> ServerSaid:
+    """What an error response body says (a JSON error object, or a short plain text)."""
     text = body.decode("utf-8", "replace").strip()
     if not text:
-        return None
+        return ServerSaid(status)
     try:
         data = json.loads(text)
     except json.JSONDecodeError:
         if text.startswith("<"):  # an HTML error page says nothing useful in a terminal
-            return None
-        return shorten(" ".join(text.split()), 300)
-    return _error_text(data) if isinstance(data, dict) else None
+            return ServerSaid(status)
+        return ServerSaid(status, message=shorten(" ".join(text.split()), 300))
+    return _said(data, status) if isinstance(data, dict) else ServerSaid(status)
 
 
 def _connect_reason(exc: BaseException) -> str:

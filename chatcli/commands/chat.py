@@ -1,4 +1,4 @@
-"""REPL commands: help, new, resume, clear and quit.
+"""REPL commands: help, new, resume, retry, clear and quit.
 
 They return ``*Action`` results; the REPL carries them out (handlers never touch the terminal).
 """
@@ -6,7 +6,7 @@ They return ``*Action`` results; the REPL carries them out (handlers never touch
 from __future__ import annotations
 
 from chatcli.commands.context import CommandContext
-from chatcli.commands.results import ClearAction, NewSessionAction, QuitAction, ResumeAction
+from chatcli.commands.results import ClearAction, NewSessionAction, QuitAction, ResumeAction, RetryAction
 from chatcli.commands.spec import Arg, Command, Handler, ParsedArgs, split_line
 
 __all__ = ["chat_commands"]
@@ -18,6 +18,10 @@ def _resume(ctx: CommandContext, args: ParsedArgs) -> ResumeAction:
 
 def _new(ctx: CommandContext, args: ParsedArgs) -> NewSessionAction:
     return NewSessionAction()
+
+
+def _retry(ctx: CommandContext, args: ParsedArgs) -> RetryAction:
+    return RetryAction()
 
 
 def _clear(ctx: CommandContext, args: ParsedArgs) -> ClearAction:
@@ -45,6 +49,12 @@ def chat_commands(help_handler: Handler) -> tuple[Command, ...]:
             "Switch to a saved session and show its last exchanges",
             _resume,
             args=(Arg("id", "session", "session id, unique id prefix (4+ characters) or name"),),
+            scope="repl",
+        ),
+        Command(
+            ("retry",),
+            "Send the last message again when it got no reply (a failed or interrupted turn)",
+            _retry,
             scope="repl",
         ),
         Command(("clear",), "Clear the screen (the session continues)", _clear, scope="repl"),

@@ -24,6 +24,7 @@ __all__ = [
     "NewSessionAction",
     "QuitAction",
     "ResumeAction",
+    "RetryAction",
     "SessionChanged",
 ]
 
@@ -97,3 +98,8 @@ class ClearAction:
 @dataclass(frozen=True, slots=True)
 class QuitAction:
     """REPL: leave."""
+
+
+@dataclass(frozen=True, slots=True)
+class RetryAction:
+    """REPL: send the unanswered message(s) at the end of the session again."""

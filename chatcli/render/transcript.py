@@ -26,6 +26,7 @@ from rich.text import Text
 from chatcli.render.styles import DIM, ROLE_STYLES, WARNING_STYLE, plural, warning
 from chatcli.render.timefmt import relative_age, short_id
 from chatcli.sanitize import clean, clean_inline
+from chatcli.session.transcript import unanswered
 
 if TYPE_CHECKING:
     from chatcli.session.models import Message, SessionMetadata
@@ -58,7 +59,8 @@ class Turn:
     """One message, ready to show.
 
     ``label`` says who spoke; ``content`` is the cleaned text (its first characters when the
-    message was cut, ``omitted`` counting the rest); ``interrupted`` marks a reply cut short.
+    message was cut, ``omitted`` counting the rest); ``interrupted`` marks a reply cut short,
+    ``unanswered`` a user message the model has not answered (its turn failed).
     """
 
     role: str
@@ -67,14 +69,18 @@ class Turn:
     content: str
     omitted: int
     interrupted: bool
+    unanswered: bool = False
 
 
 def to_turns(
     messages: Sequence[Message], *, labels: Mapping[str, str], limit: int | None = None
 ) -> list[Turn]:
-    """``messages`` as turns, labelled from ``labels``; content cut after ``limit`` characters."""
+    """``messages`` as turns, labelled from ``labels``; content cut after ``limit`` characters.
+
+    ``messages`` is a whole transcript or its last messages (what is unanswered is read from the end).
+    """
     turns = []
-    for message in messages:
+    for message, no_reply in zip(messages, unanswered(messages), strict=True):
         content = message.content
         kept = content if limit is None else content[:limit]
         turns.append(
@@ -85,6 +91,7 @@ def to_turns(
                 content=clean(kept),
                 omitted=len(content) - len(kept),
                 interrupted=message.interrupted,
+                unanswered=no_reply,
             )
         )
     return turns
@@ -99,6 +106,8 @@ def _turn_block(turn: Turn) -> Group:
     header.append(f"  {relative_age(turn.timestamp)}", style=DIM)
     if turn.interrupted:
         header.append("  (interrupted)", style=WARNING_STYLE)
+    if turn.unanswered:
+        header.append("  (not answered)", style=WARNING_STYLE)
     body = Text(turn.content)
     if turn.omitted:
         body.append(f"… ({turn.omitted} more characters)", style=DIM)
@@ -123,6 +132,8 @@ def render_resumed(loaded: LoadedSession, console: Console) -> None:
     if total > len(shown):
         console.print(Text(f"… {total - len(shown)} earlier messages not shown", style=DIM))
     render_transcript(shown, console)
+    if shown and unanswered(shown)[-1]:
+        console.print(Text("The last message has no reply: /retry sends it again.", style=DIM))
     for text in loaded.warnings:
         console.print(warning(text))
 
@@ -144,5 +155,6 @@ def transcript_markdown(meta: SessionMetadata, messages: Sequence[Message]) -> s
     ]
     for turn in to_turns(messages, labels=MARKDOWN_LABELS):
         who = turn.label + (" (interrupted)" if turn.interrupted else "")
+        who += " (not answered)" if turn.unanswered else ""
         lines += ["---", "", f"**{who}** · {turn.timestamp.isoformat()}", "", turn.content, ""]
     return "\n".join(lines)

@@ -35,6 +35,7 @@ from chatcli.commands.results import (
     NewSessionAction,
     QuitAction,
     ResumeAction,
+    RetryAction,
     SessionChanged,
 )
 from chatcli.commands.spec import JSON_OPTION, HelpRequested, extract_options, split_line
@@ -241,6 +242,7 @@ class ChatApp:
         """
         ctx = CommandContext(self.service, self._confirm_from_thread, self.current_id, "/")
         quit_now = False
+        result: object = None
         with self.boundary.guard("/" + line):
             words = split_line(line)
             as_json = False
@@ -249,6 +251,8 @@ class ChatApp:
                 as_json = options.flag("json")
             result = await self._run_command(ctx, words)
             quit_now = self.apply(result, as_json=as_json)
+        if isinstance(result, RetryAction):
+            await self.retry_turn()
         self._spawn(self._refresh_snapshot())
         return quit_now
 
@@ -277,6 +281,8 @@ class ChatApp:
         show = self._show_json if as_json else functools.partial(render, console=self.console)
         if isinstance(result, QuitAction):
             return True
+        if isinstance(result, RetryAction):
+            return False  # carried out by handle_command: it streams a reply
         if isinstance(result, NewSessionAction):
             self.new_session()
             self.console.print("Started a new session: it is saved when you send the first message.")
@@ -327,16 +333,36 @@ class ChatApp:
             # Typed as "//…" to send a literal "/": put it back the way it was typed.
             self._pending_input = "/" + text if text.startswith("/") else text
             return
+        await self._answer()
+
+    async def retry_turn(self) -> None:
+        """``/retry``: stream a reply to the unanswered message(s) at the end of the session."""
+        if not self.messages or self.messages[-1].role != "user":
+            self.console.print("Nothing to retry: the last message has its reply.", style="dim")
+            return
+        await self._answer()
+
+    async def _answer(self) -> None:
+        """Stream the reply to the conversation so far and save it; say plainly what happened.
+
+        A reply without text is never saved: the user message stays unanswered on disk, is marked
+        so on resume, and is sent again with ``/retry`` or together with the next message.
+        """
         reply = await self.replies.stream(self.messages)
-        if reply.text or reply.interrupted:
-            await self._save(
-                Message(role="assistant", content=reply.text, interrupted=reply.interrupted), "saving a reply"
-            )
-        if reply.interrupted:
-            self.console.print("(reply interrupted — what arrived was saved)", style="dim")
+        saved = bool(reply.text) and await self._save(
+            Message(role="assistant", content=reply.text, interrupted=reply.interrupted), "saving a reply"
+        )
         if reply.error is not None:
             self.boundary.report(reply.error, "streaming a reply")
-            self.console.print("Your message is saved; send another message to try again.", style="dim")
+        if saved and reply.interrupted:
+            self.console.print("(reply interrupted — what arrived was saved)", style="dim")
+        elif not reply.text:
+            why = "interrupted before any reply — " if reply.interrupted else ""
+            self.console.print(
+                f"({why}your message is saved, not answered: /retry sends it again, "
+                "or type a new one and both are sent)",
+                style="dim",
+            )
         self._spawn(self._refresh_snapshot())
 
     async def _save(self, message: Message, context: str) -> bool:

@@ -2,7 +2,9 @@
 
 Every message is appended to the session's transcript the moment it is complete; the session is
 created on the first one. A reply streams on screen as it arrives; Ctrl-C (or
-:meth:`ReplyStream.cancel`) stops it, and what arrived is kept, marked interrupted.
+:meth:`ReplyStream.cancel`) stops it, and what arrived is kept, marked interrupted. A reply that
+brings no text is never saved: the user message before it stays unanswered (see
+:func:`chatcli.session.models.unanswered`) and travels with the next request.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from dataclasses import dataclass
 
 from rich.console import Console
 
-from chatcli.chat.backend import ChatBackend, open_stream, to_chat_messages, trim_history
+from chatcli.chat.backend import ChatBackend, EmptyReply, open_stream
+from chatcli.chat.context import build_context
 from chatcli.render.reply import ReplyView
 from chatcli.repl.sigint import sigint_cancels
 from chatcli.session.errors import SessionNotFound
@@ -57,7 +60,8 @@ class Reply:
     """A streamed reply: the text that arrived, whether it was cut short, and the error that did it.
 
     ``error`` is any failure of the backend, expected (a backend error) or not: it ends the reply
-    only, what arrived is kept and the chat goes on.
+    only, what arrived is kept and the chat goes on. A reply that ended without text and without
+    being cancelled carries :class:`~chatcli.chat.backend.EmptyReply`.
     """
 
     text: str
@@ -75,14 +79,14 @@ class ReplyStream:
         self._task: asyncio.Task[None] | None = None
 
     async def stream(self, messages: Sequence[Message]) -> Reply:
-        """The reply to the conversation ``messages`` (trimmed to the history budget).
+        """The reply to the conversation ``messages`` (made well-formed and trimmed to the budget).
 
         Ctrl-C cancels the reply; cancelling the task awaiting this (the REPL stopping) is
         re-raised once the stream is closed.
         """
         chunks: list[str] = []
         error: Exception | None = None
-        history = to_chat_messages(trim_history(messages, self.history_budget))
+        history = build_context(messages, self.history_budget)
         view = ReplyView(self.console)
 
         async def consume() -> None:
@@ -106,7 +110,10 @@ class ReplyStream:
                 interrupted = bool(chunks)
             finally:
                 self._task = None
-        return Reply("".join(chunks), interrupted, error)
+        text = "".join(chunks)
+        if not text and not interrupted and error is None:
+            error = EmptyReply()
+        return Reply(text, interrupted, error)
 
     def cancel(self) -> bool:
         """Stop the reply being streamed (what Ctrl-C does); False if none is running."""

@@ -4,18 +4,22 @@ Pure parsing, no I/O: the store reads the bytes, this module makes sense of them
 skipped and reported, never fatal, whatever goes wrong with it (an unforeseen failure also logs
 its traceback, see :mod:`chatcli.logs`); a last line without its line end that is not a
 complete message is a torn write.
+
+A turn that failed is recorded by what is missing: the user message has no reply after it
+(:func:`unanswered`). No line is ever rewritten, and no new field or marker line is needed, so
+transcripts written by any chatcli version read the same.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from chatcli.session.models import Message
 
-__all__ = ["LINE_ENDS", "Transcript", "TranscriptTail", "line_parser", "parse_transcript"]
+__all__ = ["LINE_ENDS", "Transcript", "TranscriptTail", "line_parser", "parse_transcript", "unanswered"]
 
 #: The bytes that end a transcript line: ``\n`` (what chatcli writes), and ``\r`` (alone, or in
 #: ``\r\n``) from files edited or copied elsewhere. ``bytes.splitlines`` splits on exactly these.
@@ -130,3 +134,18 @@ def parse_transcript(data: bytes) -> Transcript:
         else:
             transcript.torn_tail = True
     return transcript
+
+
+def unanswered(messages: Sequence[Message]) -> list[bool]:
+    """For each message, whether it is a user message the model has not answered.
+
+    The transcript is append-only, so a turn that failed (an error, no text, Ctrl-C before the
+    first token) is recorded by what is *not* there: no reply with text after the user message.
+    Every request carries all user messages since the last reply (see
+    :func:`chatcli.chat.context.normalize`), so exactly the user messages after the last
+    assistant message with text are unanswered. Files written by any chatcli version read the same.
+    """
+    last_reply = max(
+        (i for i, m in enumerate(messages) if m.role == "assistant" and m.content.strip()), default=-1
+    )
+    return [m.role == "user" and i > last_reply for i, m in enumerate(messages)]

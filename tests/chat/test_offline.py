@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from chatcli.chat.backend import ChatBackend, ChatMessage, open_stream, to_chat_messages
+from chatcli.chat.backend import ChatBackend, ChatMessage, open_stream
+from chatcli.chat.context import to_chat_messages
 from chatcli.chat.offline import OfflineBackend, split_tokens
 from chatcli.session.models import Message
 

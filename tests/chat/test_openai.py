@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import itertools
 import json
 import socket
 import subprocess
@@ -10,25 +12,42 @@ import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
+from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.output import DummyOutput
+from rich.console import Console
 
 from chatcli.chat.backend import (
     BackendConfigurationError,
     BackendConnectionError,
     BackendError,
-    BackendHTTPError,
-    BackendRemoteError,
     BackendTimeout,
     ChatMessage,
+    EmptyReply,
     MalformedStream,
     StreamInterrupted,
     open_stream,
 )
 from chatcli.chat.openai import OpenAIBackend, parse_sse
+from chatcli.chat.server_errors import (
+    ContextTooLong,
+    CredentialsRejected,
+    ModelNotFound,
+    ModelServerError,
+    RateLimited,
+    RequestRejected,
+    ServerFailure,
+)
+from chatcli.repl.app import ChatApp
+from chatcli.session.service import SessionService
+from chatcli.session.store import FileRepository
+from tests.helpers import Repl, until
 
 CONVERSATION = [
     ChatMessage("system", "Be brief."),
@@ -74,6 +93,7 @@ class FakeServer(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), Handler)
         self.requests: list[Recorded] = []
+        self.queue: list[str] = []  # the scenarios "seq" plays, one per request
         self.release = threading.Event()
         self.errors: list[BaseException] = []
 
@@ -212,7 +232,74 @@ def _html(h: Handler) -> None:
     h.whole(200, "text/html", b"<html><body>Welcome to my homepage</body></html>")
 
 
+def _seq(h: Handler) -> None:
+    SCENARIOS[h.server.queue.pop(0)](h)
+
+
+def _error_first(h: Handler) -> None:
+    error = {"message": "Incorrect API key provided: sk-test-1234.", "code": "invalid_api_key"}
+    h.stream_until_close(_sse({"error": error}))
+
+
+def _rate_limited_in_stream(h: Handler) -> None:
+    error = {"message": "Rate limit reached", "type": "rate_limit_error", "code": "rate_limit_exceeded"}
+    h.stream_until_close(_sse({"error": error}))
+
+
+def _unauthorized_plain(h: Handler) -> None:
+    body = {"error": {"message": "Unauthorized.", "type": "authentication_error"}}
+    h.whole(401, "application/json", json.dumps(body).encode())
+
+
+def _echoes_the_key(h: Handler) -> None:
+    body = {"error": {"message": "Bad key: sk-test-1234", "code": "invalid_api_key"}}
+    h.whole(401, "application/json", json.dumps(body).encode())
+
+
+def _model_not_found(h: Handler) -> None:
+    body = {"error": {"message": "The model `test-model` does not exist.", "code": "model_not_found"}}
+    h.whole(404, "application/json", json.dumps(body).encode())
+
+
+def _context_too_long(h: Handler) -> None:
+    body = {
+        "error": {
+            "message": "This model's maximum context length is 8192 tokens.",
+            "code": "context_length_exceeded",
+        }
+    }
+    h.whole(400, "application/json", json.dumps(body).encode())
+
+
+def _unsupported(h: Handler) -> None:
+    body = {"error": {"message": "Unsupported parameter: 'stream'.", "type": "invalid_request_error"}}
+    h.whole(400, "application/json", json.dumps(body).encode())
+
+
+def _unavailable(h: Handler) -> None:
+    h.whole(503, "application/json", json.dumps({"error": {"message": "Overloaded"}}).encode())
+
+
+def _empty(h: Handler) -> None:
+    h.stream_until_close(_sse(_delta(role="assistant", content=""), _delta(finish="stop"), "[DONE]"))
+
+
+def _empty_body(h: Handler) -> None:
+    h.whole(200, "text/event-stream", b"")
+
+
 SCENARIOS: dict[str, Callable[[Handler], None]] = {
+    "seq": _seq,
+    "errorfirst": _error_first,
+    "ratelimitedstream": _rate_limited_in_stream,
+    "unauthorizedplain": _unauthorized_plain,
+    "echoeskey": _echoes_the_key,
+    "modelnotfound": _model_not_found,
+    "contexttoolong": _context_too_long,
+    "unsupported": _unsupported,
+    "unavailable": _unavailable,
+    "empty": _empty,
+    "emptybody": _empty_body,
     "ok": _ok,
     "finish": _finish_without_done,
     "cut": _cut,
@@ -335,25 +422,25 @@ def test_non_json_data_line(server: FakeServer) -> None:
 def test_error_object_inside_the_stream(server: FakeServer) -> None:
     chunks, error = collect(backend_for(server, "streamerror"))
     assert chunks == ["Start"]
-    assert isinstance(error, BackendRemoteError)
+    assert isinstance(error, ServerFailure)
     assert "The server is overloaded" in error.user_message()
 
 
 def test_401_reports_the_server_message_and_points_at_the_key(server: FakeServer) -> None:
     chunks, error = collect(backend_for(server, "unauthorized"))
     assert chunks == []
-    assert isinstance(error, BackendHTTPError)
+    assert isinstance(error, ModelServerError)
     assert error.status == 401
     assert error.server_message == "Incorrect API key provided: sk-bad***"
     message = error.user_message()
     assert "HTTP 401" in message and "Incorrect API key provided" in message
-    assert "API key" in message.splitlines()[-1]
+    assert "OPENAI_API_KEY" in message.splitlines()[-1]
     assert not error.is_retryable()
 
 
 def test_500_is_a_retryable_server_error(server: FakeServer) -> None:
     _, error = collect(backend_for(server, "servererror"))
-    assert isinstance(error, BackendHTTPError)
+    assert isinstance(error, ModelServerError)
     assert error.status == 500
     assert error.is_retryable()
     assert "upstream exploded" in error.user_message()
@@ -362,7 +449,7 @@ def test_500_is_a_retryable_server_error(server: FakeServer) -> None:
 
 def test_429_mentions_retry_after(server: FakeServer) -> None:
     _, error = collect(backend_for(server, "ratelimited"))
-    assert isinstance(error, BackendHTTPError)
+    assert isinstance(error, ModelServerError)
     assert error.status == 429 and error.retry_after == "7"
     assert "Rate limited" in error.user_message() and "7s" in error.user_message()
     assert error.is_retryable()
@@ -370,7 +457,7 @@ def test_429_mentions_retry_after(server: FakeServer) -> None:
 
 def test_404_points_at_model_and_base_url_and_hides_html(server: FakeServer) -> None:
     _, error = collect(backend_for(server, "notfound"))
-    assert isinstance(error, BackendHTTPError)
+    assert isinstance(error, ModelServerError)
     assert error.server_message is None
     message = error.user_message()
     assert "'test-model'" in message and "base URL" in message
@@ -379,7 +466,7 @@ def test_404_points_at_model_and_base_url_and_hides_html(server: FakeServer) -> 
 
 def test_400_with_top_level_message(server: FakeServer) -> None:
     _, error = collect(backend_for(server, "badrequest"))
-    assert isinstance(error, BackendHTTPError)
+    assert isinstance(error, ModelServerError)
     assert error.server_message == "context length exceeded"
     assert "history_budget" in error.user_message()
 
@@ -532,3 +619,212 @@ def test_httpx_is_not_imported_at_startup() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
     )
     assert result.returncode == 0, result.stderr
+
+
+# --------------------------------------------------------------------------- errors, classified
+
+
+def test_error_in_the_stream_before_any_text_is_classified(server: FakeServer) -> None:
+    chunks, error = collect(backend_for(server, "errorfirst"))
+    assert chunks == []
+    assert isinstance(error, CredentialsRejected)
+    message = error.user_message()
+    assert "OPENAI_API_KEY" in message
+    assert "kept" not in message  # nothing arrived, nothing is kept
+    assert "sk-test-1234" not in message  # the echoed key is masked
+    assert not error.is_retryable()
+
+
+def test_rate_limit_reported_inside_the_stream(server: FakeServer) -> None:
+    _, error = collect(backend_for(server, "ratelimitedstream"))
+    assert isinstance(error, RateLimited)
+    assert error.is_retryable()
+    assert "Rate limited" in error.user_message()
+
+
+def test_titles_and_punctuation_read_well(server: FakeServer) -> None:
+    _, error = collect(backend_for(server, "unauthorizedplain"))
+    assert isinstance(error, CredentialsRejected)
+    assert error.title == "API key refused"
+    message = error.user_message()
+    assert "Unauthorized." in message
+    assert ".)" not in message and ".." not in message and "Http" not in message
+
+
+def test_a_key_echoed_by_the_server_is_masked(server: FakeServer) -> None:
+    _, error = collect(backend_for(server, "echoeskey"))
+    assert isinstance(error, CredentialsRejected)
+    assert "sk-test-1234" not in error.user_message() and "sk-test-1234" not in str(error)
+    assert "sk-…1234" in error.user_message()
+
+
+def test_unknown_model_points_at_the_model_option(server: FakeServer) -> None:
+    _, error = collect(backend_for(server, "modelnotfound"))
+    assert isinstance(error, ModelNotFound)
+    assert error.title == "Unknown model"
+    assert "--model" in error.user_message() and "'test-model'" in error.user_message()
+
+
+def test_context_too_long_says_what_to_do(server: FakeServer) -> None:
+    _, error = collect(backend_for(server, "contexttoolong"))
+    assert isinstance(error, ContextTooLong)
+    assert "/new" in error.user_message() and "history_budget" in error.user_message()
+    assert not error.is_retryable()
+
+
+def test_a_400_about_something_else_does_not_blame_the_history(server: FakeServer) -> None:
+    _, error = collect(backend_for(server, "unsupported"))
+    assert isinstance(error, RequestRejected)
+    assert "Unsupported parameter" in error.user_message()
+    assert "history_budget" not in error.user_message()
+
+
+def test_5xx_says_retry_later(server: FakeServer) -> None:
+    _, error = collect(backend_for(server, "unavailable"))
+    assert isinstance(error, ServerFailure)
+    assert error.is_retryable() and "later" in error.user_message()
+
+
+@pytest.mark.parametrize("scenario", ["empty", "emptybody"])
+def test_an_empty_reply_says_the_server_sent_nothing(server: FakeServer, scenario: str) -> None:
+    chunks, error = collect(backend_for(server, scenario))
+    assert chunks == []
+    assert isinstance(error, EmptyReply)
+    message = error.user_message()
+    assert "sent no reply" in message
+    assert "model" in message  # the likely causes
+
+
+# --------------------------------------------------------------------------- the chat REPL on this server
+
+REPLY = "Why did the chicken cross?"
+
+
+@dataclass
+class ChatRepls:
+    """Builds REPLs on the OpenAI backend pointed at the fake server; all share one sessions folder."""
+
+    server: FakeServer
+    root: Path
+    stack: ExitStack
+    made: list[Repl] = field(default_factory=list)
+
+    def __call__(self, scenario: str = "seq", history_budget: int = 24_000) -> Repl:
+        pipe = self.stack.enter_context(create_pipe_input())
+        out = io.StringIO()
+        repo = FileRepository(self.root, lock_timeout=2.0)
+        service = SessionService(repo)
+        app = ChatApp(
+            service,
+            backend_for(self.server, scenario),
+            Console(file=out, width=100),
+            history_budget=history_budget,
+            input=pipe,
+            output=DummyOutput(),
+        )
+        repl = Repl(app, service, repo, self.root, pipe, out)
+        self.made.append(repl)
+        return repl
+
+
+@pytest.fixture
+def chat_repl(server: FakeServer, tmp_path: Path) -> Iterator[ChatRepls]:
+    with ExitStack() as stack:
+        yield ChatRepls(server, tmp_path / "sessions", stack)
+
+
+def sent(server: FakeServer) -> list[list[tuple[str, str]]]:
+    """(role, content) of the messages of every request the server received, in order."""
+    return [[(m["role"], m["content"]) for m in r.body["messages"]] for r in server.requests]
+
+
+def assert_well_formed(messages: list[tuple[str, str]]) -> None:
+    """An optional system message, then user/assistant alternating from a user message; no empty text."""
+    roles = [role for role, _ in messages]
+    if roles[:1] == ["system"]:
+        roles = roles[1:]
+    assert roles and roles[0] == "user", messages
+    assert "system" not in roles, messages
+    assert all(a != b for a, b in itertools.pairwise(roles)), messages
+    assert all(content.strip() for _, content in messages), messages
+
+
+def saved(r: Repl) -> list[tuple[str, str]]:
+    [folder] = r.session_dirs()
+    return [(line["role"], line["content"]) for line in r.lines(folder.name)]
+
+
+def test_failed_turns_never_break_the_session(server: FakeServer, chat_repl: ChatRepls) -> None:
+    server.queue = ["unauthorized", "ok", "servererror", "ok", "ok"]
+    r = chat_repl()
+    assert r.run("hi\r", "/retry\r", "two\r", "three\r") == 0
+
+    bodies = sent(server)
+    assert bodies[0] == [("user", "hi")]
+    assert bodies[1] == [("user", "hi")]  # /retry sends the unanswered message again, once
+    assert bodies[3] == [("user", "hi"), ("assistant", REPLY), ("user", "two\n\nthree")]
+    assert saved(r) == [
+        ("user", "hi"),
+        ("assistant", REPLY),
+        ("user", "two"),
+        ("user", "three"),
+        ("assistant", REPLY),
+    ]
+    assert "/retry" in r.output and "Traceback" not in r.output
+
+    # Resumed later, the session carries on with the same well-formed context.
+    sid = r.session_dirs()[0].name
+    again = chat_repl()
+    again.run(f"/resume {sid}\r", "four\r")
+    assert sent(server)[4] == [*bodies[3], ("assistant", REPLY), ("user", "four")]
+    for body in sent(server):
+        assert_well_formed(body)
+
+
+def test_an_unanswered_message_is_shown_on_resume_and_retry_answers_it(
+    server: FakeServer, chat_repl: ChatRepls
+) -> None:
+    server.queue = ["servererror", "ok"]
+    first = chat_repl()
+    first.run("hello?\r")
+    sid = first.session_dirs()[0].name
+    assert saved(first) == [("user", "hello?")]
+
+    later = chat_repl()
+    later.run(f"/resume {sid}\r", "/retry\r", "/retry\r")
+    assert "not answered" in later.output
+    assert "Nothing to retry" in later.output  # the second /retry: the message has its reply now
+    assert sent(server) == [[("user", "hello?")], [("user", "hello?")]]
+    assert saved(later) == [("user", "hello?"), ("assistant", REPLY)]
+
+
+def test_ctrl_c_before_the_first_token_saves_and_sends_no_empty_reply(
+    server: FakeServer, chat_repl: ChatRepls
+) -> None:
+    server.queue = ["hang", "ok"]
+    r = chat_repl()
+
+    async def scenario(repl: Repl) -> None:
+        repl.type("hi\r")
+        await until(lambda: len(server.requests) == 1, what="the first request")
+        await until(repl.app.cancel_reply, what="the reply to be cancelled")
+        await until(lambda: "interrupted before any reply" in repl.output, what="the notice")
+        repl.type("again\r")
+        await until(lambda: len(repl.app.messages) == 3, what="the second reply")
+
+    assert r.drive(scenario) == 0
+    assert "what arrived was saved" not in r.output
+    assert saved(r) == [("user", "hi"), ("user", "again"), ("assistant", REPLY)]
+    assert sent(server)[1] == [("user", "hi\n\nagain")]
+
+
+def test_trimming_keeps_whole_exchanges(server: FakeServer, chat_repl: ChatRepls) -> None:
+    server.queue = ["ok"] * 4
+    r = chat_repl(history_budget=70)
+    r.run("a" * 30 + "\r", "b" * 30 + "\r", "c" * 30 + "\r", "d" * 5 + "\r")
+
+    bodies = sent(server)
+    for body in bodies:
+        assert_well_formed(body)
+    assert bodies[2] == [("user", "c" * 30)]  # the a/b exchange does not fit: dropped whole
+    assert bodies[3] == [("user", "c" * 30), ("assistant", REPLY), ("user", "d" * 5)]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
-from chatcli.chat.backend import ChatMessage, to_chat_messages, trim_history
+from chatcli.chat.backend import ChatMessage
+from chatcli.chat.context import build_context, normalize, to_chat_messages, trim_history
 from chatcli.session.models import Message
 
 
@@ -29,7 +32,7 @@ def test_keeps_the_newest_messages_that_fit() -> None:
     history = [user("1" * 10), bot("2" * 10), user("3" * 10), bot("4" * 10), user("5" * 10)]
     assert trim_history(history, 35) == history[-3:]
     assert trim_history(history, 30) == history[-3:]
-    assert trim_history(history, 29) == history[-2:]
+    assert trim_history(history, 29) == history[-1:]  # never a reply without its question
 
 
 def test_kept_history_is_contiguous() -> None:
@@ -51,7 +54,7 @@ def test_everything_after_the_last_user_message_is_kept() -> None:
 def test_leading_system_messages_are_always_kept_and_counted() -> None:
     history = [system("s" * 20), user("a" * 10), bot("b" * 10), user("c" * 10)]
     assert trim_history(history, 50) == history
-    assert trim_history(history, 40) == [history[0], history[2], history[3]]
+    assert trim_history(history, 49) == [history[0], history[3]]  # the a/b exchange goes whole
     assert trim_history(history, 5) == [history[0], history[3]]
 
 
@@ -77,8 +80,8 @@ def test_default_budget_trims_a_long_resumed_session() -> None:
     kept = trim_history(to_chat_messages(stored))
     assert kept[-1].content == "latest"
     assert sum(len(m.content) for m in kept) <= 24_000
-    assert len(kept) == 24  # 23 older messages of 1000 characters + the question
-    assert kept[0].content.startswith("0077")
+    assert len(kept) == 23  # 11 whole exchanges of 2 x 1000 characters + the question
+    assert kept[0].role == "user" and kept[0].content.startswith("0078")
 
 
 def test_works_on_session_messages_and_does_not_modify_the_input() -> None:
@@ -93,3 +96,47 @@ def test_to_chat_messages_converts_and_passes_through() -> None:
     stored = Message(role="assistant", content="cut", interrupted=True)
     chat = ChatMessage("user", "hi")
     assert to_chat_messages([stored, chat]) == [ChatMessage("assistant", "cut"), chat]
+
+
+# --------------------------------------------------------------------------- a well-formed context
+
+
+def well_formed(messages: list[ChatMessage]) -> bool:
+    roles = [m.role for m in messages]
+    if roles[:1] == ["system"]:
+        roles = roles[1:]
+    return (
+        bool(roles)
+        and roles[0] == "user"
+        and "system" not in roles
+        and all(a != b for a, b in itertools.pairwise(roles))
+        and all(m.content.strip() for m in messages)
+    )
+
+
+def test_unanswered_messages_travel_with_the_next_one() -> None:
+    history = [user("hi"), user("hi"), user("are you there?")]  # a failure, the same text sent again
+    assert normalize(history) == [user("hi\n\nare you there?")]
+
+
+def test_empty_replies_are_never_sent() -> None:
+    stored = [
+        Message(role="user", content="q1"),
+        Message(role="assistant", content="", interrupted=True),  # Ctrl-C before the first token
+        Message(role="user", content="q2"),
+    ]
+    assert normalize(stored) == [user("q1\n\nq2")]
+
+
+def test_a_reply_without_its_question_and_late_system_messages() -> None:
+    history = [bot("orphan"), system("be brief"), user("q"), bot("a"), system("note"), user("q2")]
+    assert normalize(history) == [system("be brief\n\nnote"), user("q"), bot("a"), user("q2")]
+
+
+def test_build_context_is_well_formed_for_any_mix() -> None:
+    roles = ("user", "assistant", "system")
+    for mix in itertools.product((*roles, ""), repeat=5):
+        history = [ChatMessage(r or "assistant", f"{i}" if r else "") for i, r in enumerate(mix)]
+        history.append(user("question"))
+        for budget in (0, 3, 100):
+            assert well_formed(build_context(history, budget)), (history, budget)

@@ -15,7 +15,7 @@ from chatcli.session.outcomes import ListResult
 from tests.helpers import SESSION_SUBCOMMANDS
 
 SESSION_WORDS = set(SESSION_SUBCOMMANDS)
-REPL_ONLY = {"help", "new", "resume", "clear", "quit"}
+REPL_ONLY = {"help", "new", "resume", "retry", "clear", "quit"}
 
 Ctx = Callable[..., CommandContext]
 

@@ -162,3 +162,27 @@ def test_markdown_transcript_keeps_long_messages_whole_and_titles_by_id() -> Non
     assert content in text
     assert "more characters" not in text
     assert re.search(r"- messages: 1\n", text)
+
+
+def test_messages_after_the_last_reply_are_marked_not_answered() -> None:
+    messages = [
+        Message(role="user", content="first", timestamp=WHEN),
+        Message(role="assistant", content="reply", timestamp=WHEN),
+        Message(role="user", content="failed once", timestamp=WHEN),
+        Message(role="assistant", content="", interrupted=True, timestamp=WHEN),  # an older chatcli's
+        Message(role="user", content="failed twice", timestamp=WHEN),
+    ]
+    turns = to_turns(messages, labels=SCREEN_LABELS)
+    assert [t.unanswered for t in turns] == [False, False, True, False, True]
+
+    console, buf = plain_console()
+    render_resumed(LoadedSession(make_meta(messages=5), messages, []), console)
+    out = buf.getvalue()
+    assert out.count("(not answered)") == 2
+    assert "/retry sends it again" in out
+    markdown = transcript_markdown(make_meta(), messages)
+    assert markdown.count("(not answered)") == 2
+
+    console, buf = plain_console()
+    render_resumed(LoadedSession(make_meta(messages=2), messages[:2], []), console)
+    assert "not answered" not in buf.getvalue() and "/retry" not in buf.getvalue()

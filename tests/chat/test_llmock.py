@@ -1,0 +1,165 @@
+"""The chat REPL against a third-party OpenAI-compatible server: llmock (from PyPI, the ``test`` extra).
+
+llmock runs as its own process on 127.0.0.1, serves faults queued through its admin API (HTTP
+errors, a stream cut short) and records the body of every request it received; the tests assert
+on those bodies: user/assistant alternating from a user message, no empty message, the history
+after failed turns and after a resume.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.output import DummyOutput
+from rich.console import Console
+
+from chatcli.chat.openai import OpenAIBackend
+from chatcli.repl.app import ChatApp
+from chatcli.session.service import SessionService
+from chatcli.session.store import FileRepository
+from tests.helpers import Repl
+
+LLMOCK = Path(sys.executable).with_name("llmock")
+
+
+@dataclass
+class Llmock:
+    """A running llmock server."""
+
+    url: str
+
+    def call(self, method: str, path: str, payload: object | None = None) -> Any:
+        data = None if payload is None else json.dumps(payload).encode()
+        request = urllib.request.Request(
+            self.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read() or b"null")
+
+    def queue(self, *behaviors: dict[str, Any]) -> None:
+        self.call("POST", "/_llmock/scenario", {"behaviors": list(behaviors)})
+
+    def bodies(self) -> list[list[tuple[str, str]]]:
+        """(role, content) of the messages of every chat request received, oldest first."""
+        records = self.call("GET", "/_llmock/requests")["requests"]
+        return [
+            [(m["role"], m["content"]) for m in r["body"]["messages"]]
+            for r in records
+            if r["path"].endswith("/chat/completions")
+        ]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def llmock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Llmock]:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    port = _free_port()
+    env = {**os.environ, "NO_COLOR": "1"}
+    command = [str(LLMOCK), "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    with (tmp_path / "llmock.log").open("wb") as log:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path, env=env)
+    server = Llmock(f"http://127.0.0.1:{port}")
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                server.call("GET", "/health")
+                break
+            except OSError:
+                assert process.poll() is None, (tmp_path / "llmock.log").read_text()
+                assert time.monotonic() < deadline, "llmock did not start"
+                time.sleep(0.1)
+        yield server
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@pytest.fixture
+def repls(llmock: Llmock, tmp_path: Path) -> Iterator[Any]:
+    """Builds REPLs on the OpenAI backend pointed at llmock; all share one sessions folder."""
+    with ExitStack() as stack:
+
+        def make() -> Repl:
+            pipe = stack.enter_context(create_pipe_input())
+            out = io.StringIO()
+            backend = OpenAIBackend(model="gpt-4o-mini", base_url=llmock.url + "/v1", read_timeout=10.0)
+            repo = FileRepository(tmp_path / "sessions", lock_timeout=2.0)
+            service = SessionService(repo)
+            app = ChatApp(service, backend, Console(file=out, width=100), input=pipe, output=DummyOutput())
+            return Repl(app, service, repo, tmp_path / "sessions", pipe, out)
+
+        yield make
+
+
+def assert_well_formed(messages: list[tuple[str, str]]) -> None:
+    roles = [role for role, _ in messages]
+    assert roles and roles[0] == "user", messages
+    assert all(a != b for a, b in itertools.pairwise(roles)), messages
+    assert all(content.strip() for _, content in messages), messages
+
+
+def saved(r: Repl) -> list[dict[str, Any]]:
+    [folder] = r.session_dirs()
+    return r.lines(folder.name)
+
+
+def test_failed_turns_against_llmock_keep_the_session_usable(llmock: Llmock, repls: Any) -> None:
+    llmock.queue(
+        {"type": "fail", "status": 401, "times": 1},
+        {"type": "fail", "status": 500, "times": 1},
+    )
+    r = repls()
+    assert r.run("hi\r", "still there?\r", "/retry\r") == 0
+    assert "API key refused" in r.output and "Model server error" in r.output
+    assert "Traceback" not in r.output
+
+    llmock.queue({"type": "stream_fault", "kind": "truncate", "after_chunks": 2, "times": 1})
+    sid = r.session_dirs()[0].name
+    later = repls()
+    later.run(f"/resume {sid}\r", "next\r", "last\r")
+
+    bodies = llmock.bodies()
+    for body in bodies:
+        assert_well_formed(body)
+    both = ("user", "hi\n\nstill there?")
+    assert bodies[:3] == [[("user", "hi")], [both], [both]]
+    lines = saved(later)
+    assert [(line["role"], line.get("interrupted", False)) for line in lines] == [
+        ("user", False),
+        ("user", False),
+        ("assistant", False),
+        ("user", False),
+        ("assistant", True),  # the truncated stream: what arrived, marked interrupted
+        ("user", False),
+        ("assistant", False),
+    ]
+    answer, partial = lines[2]["content"], lines[4]["content"]
+    assert bodies[4] == [
+        both,
+        ("assistant", answer),
+        ("user", "next"),
+        ("assistant", partial),
+        ("user", "last"),
+    ]
