@@ -30,9 +30,11 @@ from chatcli.commands.catalog import build_registry
 from chatcli.commands.context import CommandContext
 from chatcli.commands.registry import Registry
 from chatcli.commands.results import (
+    Cancelled,
     ClearAction,
     HelpResult,
     NewSessionAction,
+    PickSessionAction,
     QuitAction,
     ResumeAction,
     SessionChanged,
@@ -45,7 +47,8 @@ from chatcli.repl.boundary import ErrorBoundary
 from chatcli.repl.completion.completer import SessionCompleter
 from chatcli.repl.completion.ranking import warm_session_index
 from chatcli.repl.completion.snapshot import Snapshot, SnapshotCache
-from chatcli.repl.keys import chat_key_bindings
+from chatcli.repl.keys import chat_key_bindings, quick_escape
+from chatcli.repl.picker import NEW_SESSION, pick_session_async
 from chatcli.repl.sigint import sigint_cancels
 from chatcli.repl.toolbar import session_label, toolbar_text
 from chatcli.repl.turn import ReplyStream, save_message
@@ -93,7 +96,7 @@ class ChatApp:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self._pending_input = ""
-        self.completer = SessionCompleter(self.registry, self.snapshots.current)
+        self.completer = SessionCompleter(self.registry, self.snapshots.current, lambda: self.current_id)
         self.prompt: PromptSession[str] = PromptSession(
             completer=self.completer,
             complete_while_typing=True,
@@ -104,6 +107,7 @@ class ChatApp:
             output=output,
             prompt_continuation=lambda width, line, wrap: "." * (width - 1) + " ",
         )
+        quick_escape(self.prompt.app)
         self._io = (input, output)
         self._confirm_prompt: PromptSession[str] | None = None  # made on the first question
 
@@ -245,6 +249,8 @@ class ChatApp:
                 options, words = extract_options(words, (JSON_OPTION,), "")
                 as_json = options.flag("json")
             result = await self._run_command(ctx, words)
+            if isinstance(result, PickSessionAction):
+                result = await self._pick_session()
             quit_now = self.apply(result, as_json=as_json)
         self._spawn(self._refresh_snapshot())
         return quit_now
@@ -268,6 +274,24 @@ class ChatApp:
         except HelpRequested as req:
             command = req.command
             return HelpResult(f"/{command.name}", command.summary, (self.registry.help_for(command),), True)
+
+    async def _pick_session(self) -> object:
+        """``/resume`` without an ID: the ``--resume`` picker (the session in use listed last).
+
+        Esc or Ctrl-C leaves it and you stay where you were.
+        """
+        snap = await asyncio.to_thread(self.snapshots.refresh)
+        current = self.current_id
+        entries = sorted(snap.entries, key=lambda entry: entry.id == current)  # stable
+        if not entries:
+            return Cancelled("No saved sessions to resume yet.")
+        chosen = await pick_session_async(entries, input=self._io[0], output=self._io[1])
+        if chosen is None:
+            where = "the new session" if self.meta is None else f"session {self.session_label()}"
+            return Cancelled(f"No session chosen: you are still in {where}.")
+        if chosen == NEW_SESSION:
+            return NewSessionAction()
+        return ResumeAction(await asyncio.to_thread(self.service.load, chosen))
 
     def apply(self, result: object, *, as_json: bool = False) -> bool:
         """Act on a command's result and show it (as JSON with ``as_json``); returns True to quit."""
@@ -308,6 +332,7 @@ class ChatApp:
     async def _ask(self, question: str) -> bool:
         if self._confirm_prompt is None:
             self._confirm_prompt = PromptSession(input=self._io[0], output=self._io[1])
+            quick_escape(self._confirm_prompt.app)
         try:
             answer = await self._confirm_prompt.prompt_async(f"{clean_inline(question)} [y/N] ")
         except (KeyboardInterrupt, EOFError):
