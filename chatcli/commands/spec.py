@@ -371,7 +371,10 @@ def _assign_positionals(
                 positionals.pop(0), arg.kind, arg.name.upper(), arg.choices, usage
             )
         elif not arg.optional(prefix):
-            what = f": give a {arg.help}" if arg.kind == "session" else ""
+            # A session argument only the chat may leave out: say what to give on the command line.
+            what = (
+                " (a session id, unique id prefix or name; see: chatcli sessions list)" if arg.current else ""
+            )
             raise UsageError(f"missing {arg.name.upper()}{what}", usage)
     if positionals:
         extra = " ".join(repr(p) for p in positionals[:3])
