@@ -49,7 +49,7 @@ from chatcli.repl.completion.ranking import warm_session_index
 from chatcli.repl.completion.snapshot import Snapshot, SnapshotCache
 from chatcli.repl.keys import chat_key_bindings, quick_escape
 from chatcli.repl.picker import NEW_SESSION, pick_session_async
-from chatcli.repl.sigint import sigint_cancels
+from chatcli.repl.sigint import sigint_cancels, sigint_guard
 from chatcli.repl.toolbar import session_label, toolbar_text
 from chatcli.repl.turn import ReplyStream, save_message
 from chatcli.sanitize import clean_inline
@@ -63,6 +63,8 @@ __all__ = ["ChatApp"]
 
 #: How often the REPL checks (one ``stat``) whether another process changed the sessions.
 WATCH_INTERVAL = 2.0
+#: What Ctrl-C on an empty prompt prints (it never leaves: a second one must not lose the chat).
+LEAVE_HINT = "(Ctrl-D or /quit to leave)"
 #: The start-up snapshot refresh waits at most this long (seconds) for the first prompt to be drawn.
 FIRST_DRAW_WAIT = 1.0
 
@@ -139,34 +141,49 @@ class ChatApp:
     # ------------------------------------------------------------------ loop
 
     async def run(self) -> int:
-        """Prompt until ``/quit`` or Ctrl-D; returns the exit code."""
+        """Prompt until ``/quit`` or Ctrl-D; returns the exit code.
+
+        Ctrl-C never ends the REPL: at the prompt it clears the line (on an empty line it says how
+        to leave); elsewhere it stops what is running (see :mod:`chatcli.repl.sigint`).
+        """
         self._loop = asyncio.get_running_loop()
         self._spawn(self._first_refresh())
         self._spawn(self._watch())
         try:
-            while True:
-                try:
-                    text = await self.prompt.prompt_async(
-                        [("class:prompt", "you › ")], default=self._pending_input
-                    )
-                except KeyboardInterrupt:
-                    self._pending_input = ""
-                    continue
-                except EOFError:
-                    break
-                self._pending_input = ""
-                if not text.strip():
-                    continue
-                if text.startswith("/") and not text.startswith("//"):
-                    if await self.handle_command(text[1:]):
+            with sigint_guard():
+                while True:
+                    try:
+                        text = await self.prompt.prompt_async(
+                            [("class:prompt", "you › ")], default=self._pending_input
+                        )
+                    except KeyboardInterrupt:
+                        self._on_ctrl_c()
+                        continue
+                    except EOFError:
                         break
-                else:
-                    await self.chat_turn(text[1:] if text.startswith("//") else text)
+                    self._pending_input = ""
+                    if await self._handle_input(text):
+                        break
         finally:
             for task in list(self._background):
                 task.cancel()
             self.farewell()
         return ExitCode.OK
+
+    def _on_ctrl_c(self) -> None:
+        """Ctrl-C at the prompt: the line is dropped; on an empty line, say how to leave."""
+        if not self.prompt.default_buffer.text.strip():
+            self.console.print(LEAVE_HINT, style="dim", markup=False, highlight=False)
+        self._pending_input = ""
+
+    async def _handle_input(self, text: str) -> bool:
+        """Run a command or send a message; True when the REPL should quit."""
+        if not text.strip():
+            return False
+        if text.startswith("/") and not text.startswith("//"):
+            return await self.handle_command(text[1:])
+        await self.chat_turn(text[1:] if text.startswith("//") else text)
+        return False
 
     def farewell(self) -> None:
         """Tell the user how to come back to this session."""

@@ -1,14 +1,18 @@
 """Issue 12, the everyday loop, driven in-process through prompt_toolkit's pipe input.
 
 The session in use (``.``, a left-out ID, ``/sessions name NAME``), ``/resume`` without an ID (the
-picker), ``/resume`` completion, Tab, Esc, and Ctrl-C at the prompt.
+picker), ``/resume`` completion, Tab, Esc, the completion menu, and Ctrl-C.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 import pytest
 from prompt_toolkit.completion import CompleteEvent, Completion
@@ -16,8 +20,8 @@ from prompt_toolkit.document import Document
 
 import chatcli.repl.app as app_module
 from chatcli.repl.completion.snapshot import SnapshotEntry
-from chatcli.session.models import SessionStatus
-from tests.helpers import CTRL_C, MakeRepl, Repl, ago, seed, until
+from chatcli.session.models import Message, SessionStatus
+from tests.helpers import CTRL_C, MakeRepl, Repl, ScriptedBackend, ago, seed, until
 
 ESC = "\x1b"
 DOWN = "\x1b[B"
@@ -243,3 +247,68 @@ def test_a_key_typed_after_esc_is_not_swallowed(repl: Repl) -> None:
     repl.drive(scenario)
     [folder] = repl.session_dirs()
     assert user_messages(repl, folder.name) == ["list my sessions"]
+
+
+# --------------------------------------------------------------------------- item 8: the menu, as typed
+
+
+def test_the_subcommand_menu_lists_each_command_once(make_repl: MakeRepl) -> None:
+    """``/sessions `` showed 17 rows for 12 commands: every alias was a row of its own."""
+    r = make_repl()
+    buffer = r.app.prompt.default_buffer
+
+    async def scenario(r: Repl) -> None:
+        r.type("/sessions ")
+        await until(lambda: buffer.complete_state is not None and buffer.complete_state.completions)
+        assert buffer.complete_state is not None
+        rows = [c.display_text for c in buffer.complete_state.completions]
+        assert len(rows) == len(set(rows)) == 12
+        assert not {"ls", "rm", "rename", "grep", "copy"} & set(rows)
+        r.type(CTRL_U)
+
+    assert r.drive(scenario) == 0
+
+
+# --------------------------------------------------------------------------- item 12: Ctrl-C
+
+
+def test_a_second_ctrl_c_after_a_stopped_reply_does_not_quit(
+    make_repl: MakeRepl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two quick Ctrl-C during a reply: the first stops it, the second (arriving while the partial
+    reply is being saved, before the prompt is back) reached the program and quit it (exit 130)."""
+    caught: list[int] = []
+
+    def guard(signum: int, frame: FrameType | None) -> None:
+        caught.append(signum)  # what the program would have done: Python's default ends it
+
+    backend = ScriptedBackend(chunks=("one ", "two ", "three ", "four"), delay=0.2)
+    backend.after_chunk = lambda i: os.kill(os.getpid(), signal.SIGINT) if i == 0 else None
+    original = app_module.save_message
+
+    def saving(service: Any, meta: Any, earlier: Any, message: Message) -> Any:
+        if message.role == "assistant":
+            os.kill(os.getpid(), signal.SIGINT)  # the second Ctrl-C
+        return original(service, meta, earlier, message)
+
+    monkeypatch.setattr(app_module, "save_message", saving)
+    r = make_repl(backend)
+    previous = signal.signal(signal.SIGINT, guard)
+    try:
+        assert r.run("hello\r", "and on\r") == 0
+        assert signal.getsignal(signal.SIGINT) is guard, "the REPL must restore the SIGINT handler"
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+    assert caught == []
+    [folder] = r.session_dirs()
+    assert user_messages(r, folder.name) == ["hello", "and on"]
+    assert r.lines(folder.name)[1]["interrupted"] is True
+
+
+def test_ctrl_c_on_an_empty_prompt_says_how_to_leave(repl: Repl) -> None:
+    assert repl.run(CTRL_C, "a draft", CTRL_C, "hello\r") == 0
+
+    assert repl.output.count("Ctrl-D or /quit to leave") == 1  # not for a dropped draft
+    [folder] = repl.session_dirs()
+    assert user_messages(repl, folder.name) == ["hello"]
