@@ -284,12 +284,13 @@ def test_unknown_command_suggests_and_does_not_crash(repl: Repl) -> None:
 
 
 def test_bad_arguments_show_a_usage_line(repl: Repl) -> None:
-    repl.run("/sessions list --limit many\r", "/resume\r")
+    repl.run("/sessions list --limit many\r", "/sessions delete\r", "/resume\r")
 
     assert "--limit must be a whole number" in repl.output
     assert "Usage: /sessions list" in repl.output
     assert "missing ID" in repl.output
-    assert "Usage: /resume ID" in repl.output
+    assert "Usage: /sessions delete" in repl.output
+    assert "No saved sessions to resume yet." in repl.output  # /resume alone opens the picker
     assert not repl.root.exists()
 
 
