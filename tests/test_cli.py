@@ -332,6 +332,11 @@ ERROR_CASES: list[tuple[tuple[str, ...], int, str, str]] = [
     (("name", "first", "other", "--clear"), 2, "usage", "NAME or --clear"),
     (("bogus",), 2, "unknown_command", "chatcli sessions --help"),
     (("lsit",), 2, "unknown_command", "did you mean chatcli sessions list"),
+    # Issue 12 item 3: "the session in use" exists only in the chat.
+    (("show", "."), 2, "no_current_session", "exists only inside the chat"),
+    (("delete", ".", "--yes"), 2, "no_current_session", "exists only inside the chat"),
+    (("fork",), 2, "usage", "missing ID (a session id, unique id prefix or name"),
+    (("name", "fix-login"), 2, "usage", "missing NAME"),
 ]
 
 

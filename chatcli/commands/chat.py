@@ -6,14 +6,25 @@ They return ``*Action`` results; the REPL carries them out (handlers never touch
 from __future__ import annotations
 
 from chatcli.commands.context import CommandContext
-from chatcli.commands.results import ClearAction, NewSessionAction, QuitAction, ResumeAction, RetryAction
+from chatcli.commands.results import (
+    ClearAction,
+    NewSessionAction,
+    PickSessionAction,
+    QuitAction,
+    ResumeAction,
+    RetryAction,
+)
+from chatcli.commands.sessions import session_ref
 from chatcli.commands.spec import Arg, Command, Handler, ParsedArgs, split_line
 
 __all__ = ["chat_commands"]
 
 
-def _resume(ctx: CommandContext, args: ParsedArgs) -> ResumeAction:
-    return ResumeAction(ctx.service.load(args.required("id")))
+def _resume(ctx: CommandContext, args: ParsedArgs) -> ResumeAction | PickSessionAction:
+    ref = args.text("id")
+    if ref is None:
+        return PickSessionAction()
+    return ResumeAction(ctx.service.load(session_ref(ctx, ref, f"{ctx.prefix}resume [ID]")))
 
 
 def _new(ctx: CommandContext, args: ParsedArgs) -> NewSessionAction:
@@ -46,9 +57,16 @@ def chat_commands(help_handler: Handler) -> tuple[Command, ...]:
         Command(("new",), "Start a fresh session (saved on its first message)", _new, scope="repl"),
         Command(
             ("resume",),
-            "Switch to a saved session and show its last exchanges",
+            "Switch to a saved session (without an ID: pick one from a list)",
             _resume,
-            args=(Arg("id", "session", "session id, unique id prefix (4+ characters) or name"),),
+            args=(
+                Arg(
+                    "id",
+                    "session",
+                    "session id, unique id prefix (4+ characters) or name; none: pick from a list",
+                    required=False,
+                ),
+            ),
             scope="repl",
         ),
         Command(

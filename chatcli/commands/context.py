@@ -31,3 +31,8 @@ class CommandContext:
     current_session_id: str | None = None
     prefix: str = "/"
     cancelled: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def in_chat(self) -> bool:
+        """True for a slash command typed in the chat (the REPL), False on the command line."""
+        return self.prefix == "/"

@@ -91,6 +91,15 @@ class Registry:
                 out.append(key[-1])
         return sorted(set(out))
 
+    def subcommands(self, head: tuple[str, ...], scope: str = "repl") -> list[Command]:
+        """The commands one word after ``head`` (each once, aliases not repeated), by name."""
+        found = [
+            c
+            for c in self.commands(scope=scope)
+            if len(c.words) == len(head) + 1 and c.words[: len(head)] == head
+        ]
+        return sorted(found, key=lambda c: c.words[-1])
+
     def split_command_line(
         self, argv: Sequence[str], prefix: str = "chatcli "
     ) -> tuple[ParsedArgs, list[str]]:

@@ -22,6 +22,7 @@ __all__ = [
     "ExportResult",
     "HelpResult",
     "NewSessionAction",
+    "PickSessionAction",
     "QuitAction",
     "ResumeAction",
     "RetryAction",
@@ -88,6 +89,11 @@ class ResumeAction:
     """REPL: switch to this session and show its last exchanges."""
 
     session: LoadedSession
+
+
+@dataclass(frozen=True, slots=True)
+class PickSessionAction:
+    """REPL: let the user pick the session to switch to (``/resume`` without an argument)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,48 @@ from chatcli.session.transfer import ImportResult
 
 __all__ = ["SESSION_COMMANDS"]
 
-_SESSION = Arg("id", "session", "session id, unique id prefix (4+ characters) or name")
+_SESSION = Arg("id", "session", "session id, unique id prefix (4+ characters) or name ('.': this session)")
+#: A session argument that, in the chat, may be left out (or given as ``.``) for the session in use.
+_CURRENT_SESSION = Arg(
+    "id",
+    "session",
+    "session id, unique id prefix (4+ characters) or name ('.' or none in the chat: this session)",
+    current=True,
+)
+#: How the session in use is spelled wherever an ID is taken (in the chat only).
+CURRENT = "."
+
+
+class NoCurrentSession(UsageError):
+    """``.`` or a left-out ID names the session in use, and there is none (yet, or here)."""
+
+    kind = "no_current_session"
+    title = "No session in use"
+
+
+def session_ref(ctx: CommandContext, value: str | None, usage: str) -> str:
+    """The session ``value`` names: itself, or the session in use for ``.`` or nothing (chat only).
+
+    On the command line there is no session in use: ``.`` is a usage error saying so (a missing
+    ID is refused by the parser already).
+    """
+    if value is not None and value != CURRENT:
+        return value
+    if not ctx.in_chat:
+        raise NoCurrentSession(
+            "'.' means the session you are in, which exists only inside the chat: "
+            "give a session id, unique id prefix or name (see: chatcli sessions list)",
+            usage,
+        )
+    if ctx.current_session_id is None:
+        raise NoCurrentSession(
+            "there is no session in use yet: a new session is saved with its first message. "
+            "Send a message first, or give a session ID (see: /sessions list)",
+            usage,
+        )
+    return ctx.current_session_id
+
+
 _YES = Option(("-y", "--yes"), "yes", "do not ask for confirmation")
 _LIMIT = Option(("-n", "--limit"), "limit", "show at most N", kind="int", metavar="N")
 
@@ -65,37 +106,41 @@ def list_sessions(ctx: CommandContext, args: ParsedArgs) -> ListResult:
 
 
 def show_session(ctx: CommandContext, args: ParsedArgs) -> SessionDetail:
-    """``sessions show ID``."""
-    return ctx.service.show(args.required("id"), last=args.number("last") or 6)
+    """``sessions show [ID]`` (in the chat, no ID or ``.`` is the session in use)."""
+    ref = session_ref(ctx, args.text("id"), f"{ctx.prefix}sessions show ID")
+    return ctx.service.show(ref, last=args.number("last") or 6)
 
 
 def name_session(ctx: CommandContext, args: ParsedArgs) -> SessionChanged:
-    """``sessions name ID NAME`` / ``--clear``."""
-    name = args.text("name")
+    """``sessions name ID NAME`` / ``--clear``; in the chat ``name NAME`` names the session in use."""
+    ref, name = args.text("id"), args.text("name")
+    usage = f"{ctx.prefix}sessions name ID NAME|--clear"
+    if ctx.in_chat and name is None and ref is not None and not args.flag("clear"):
+        ref, name = None, ref  # `/sessions name NAME`: the session in use
     if args.flag("clear"):
         if name is not None:
             raise UsageError("give either NAME or --clear, not both", f"{ctx.prefix}sessions name ID NAME")
-        return SessionChanged("renamed", ctx.service.rename(args.required("id"), None))
+        return SessionChanged("renamed", ctx.service.rename(session_ref(ctx, ref, usage), None))
     if name is None:
-        raise UsageError(
-            "missing NAME (or use --clear to remove the name)", f"{ctx.prefix}sessions name ID NAME|--clear"
-        )
-    return SessionChanged("renamed", ctx.service.rename(args.required("id"), name))
+        raise UsageError("missing NAME (or use --clear to remove the name)", usage)
+    return SessionChanged("renamed", ctx.service.rename(session_ref(ctx, ref, usage), name))
 
 
 def archive_session(ctx: CommandContext, args: ParsedArgs) -> SessionChanged:
-    """``sessions archive ID``."""
-    return SessionChanged("archived", ctx.service.archive(args.required("id")))
+    """``sessions archive [ID]``."""
+    ref = session_ref(ctx, args.text("id"), f"{ctx.prefix}sessions archive ID")
+    return SessionChanged("archived", ctx.service.archive(ref))
 
 
 def unarchive_session(ctx: CommandContext, args: ParsedArgs) -> SessionChanged:
     """``sessions unarchive ID``."""
-    return SessionChanged("unarchived", ctx.service.unarchive(args.required("id")))
+    ref = session_ref(ctx, args.required("id"), f"{ctx.prefix}sessions unarchive ID")
+    return SessionChanged("unarchived", ctx.service.unarchive(ref))
 
 
 def delete_session(ctx: CommandContext, args: ParsedArgs) -> DeleteResult | Cancelled:
     """``sessions delete ID``: asks first (``--yes`` skips); refuses without a terminal."""
-    ref = args.required("id")
+    ref = session_ref(ctx, args.required("id"), f"{ctx.prefix}sessions delete ID")
     meta = ctx.service.resolve(ref)
     if not args.flag("yes"):
         what = f"{meta.id[:8]}" + (f" ({meta.name})" if meta.name else "")
@@ -123,13 +168,13 @@ def search_sessions(ctx: CommandContext, args: ParsedArgs) -> SearchResult:
 
 
 def export_session(ctx: CommandContext, args: ParsedArgs) -> ExportResult:
-    """``sessions export ID --format markdown|json [-o FILE]``."""
+    """``sessions export [ID] --format markdown|json [-o FILE]``."""
     fmt = args.text("format") or "markdown"
     if fmt not in ("markdown", "json"):
         raise UsageError(
             f"--format must be markdown or json (got {fmt!r})", f"{ctx.prefix}sessions export ID"
         )
-    ref = args.required("id")
+    ref = session_ref(ctx, args.text("id"), f"{ctx.prefix}sessions export ID")
     meta = ctx.service.resolve(ref)
     if fmt == "json":
         text = ctx.service.export(meta.id)
@@ -191,8 +236,8 @@ def import_sessions(ctx: CommandContext, args: ParsedArgs) -> ImportResult:
 
 
 def fork_session(ctx: CommandContext, args: ParsedArgs) -> SessionChanged:
-    """``sessions fork ID [--name NAME]``."""
-    source = ctx.service.resolve(args.required("id"))
+    """``sessions fork [ID] [--name NAME]``."""
+    source = ctx.service.resolve(session_ref(ctx, args.text("id"), f"{ctx.prefix}sessions fork ID"))
     forked = ctx.service.fork(source.id, args.text("name"))
     return SessionChanged("forked", forked, source_id=source.id)
 
@@ -267,7 +312,7 @@ SESSION_COMMANDS: tuple[Command, ...] = (
         ("sessions", "show"),
         "Show a session's details and its last messages",
         show_session,
-        args=(_SESSION,),
+        args=(_CURRENT_SESSION,),
         options=(
             Option(("--last",), "last", "show the last N messages (default 6)", kind="int", metavar="N"),
         ),
@@ -277,16 +322,20 @@ SESSION_COMMANDS: tuple[Command, ...] = (
         ("sessions", "name"),
         "Name a session (names are unique; letters, digits, '-' and '_')",
         name_session,
-        args=(_SESSION, Arg("name", "name", "the new name (1-100 of A-Z a-z 0-9 - _)", required=False)),
+        args=(
+            _CURRENT_SESSION,
+            Arg("name", "name", "the new name (1-100 of A-Z a-z 0-9 - _)", required=False),
+        ),
         options=(Option(("--clear",), "clear", "remove the session's name"),),
         aliases=("rename",),
         examples=("sessions name 1a2b fix-login", "sessions name fix-login --clear"),
+        details="In the chat, '/sessions name NAME' names the session you are in.",
     ),
     Command(
         ("sessions", "archive"),
         "Archive a session: hidden from the default list, kept and resumable",
         archive_session,
-        args=(_SESSION,),
+        args=(_CURRENT_SESSION,),
     ),
     Command(
         ("sessions", "unarchive"),
@@ -320,7 +369,7 @@ SESSION_COMMANDS: tuple[Command, ...] = (
         ("sessions", "export"),
         "Export a session as Markdown (to read) or JSON (to import elsewhere)",
         export_session,
-        args=(_SESSION,),
+        args=(_CURRENT_SESSION,),
         options=(
             Option(
                 ("-f", "--format"),
@@ -350,7 +399,7 @@ SESSION_COMMANDS: tuple[Command, ...] = (
         ("sessions", "fork"),
         "Start a new session with a copy of another session's messages",
         fork_session,
-        args=(_SESSION,),
+        args=(_CURRENT_SESSION,),
         options=(Option(("--name",), "name", "name the new session", kind="name", metavar="NAME"),),
         aliases=("copy",),
     ),

@@ -26,6 +26,7 @@ __all__ = [
     "DURATION_MAX_YEARS",
     "INT_MAX",
     "JSON_OPTION",
+    "REPL_PREFIX",
     "SESSIONS_DIR_OPTION",
     "Arg",
     "Command",
@@ -70,9 +71,17 @@ class HelpRequested(Exception):
         self.command = command
 
 
+#: How commands are spelled in the chat (``/sessions …``); on the command line it is ``chatcli ``.
+REPL_PREFIX = "/"
+
+
 @dataclass(frozen=True, slots=True)
 class Arg:
-    """A positional argument. ``rest`` takes every remaining word (joined with spaces)."""
+    """A positional argument. ``rest`` takes every remaining word (joined with spaces).
+
+    ``current``: a session argument that, in the chat only, may be left out for the session in
+    use (the handler resolves it; see ``commands.sessions.session_ref``).
+    """
 
     name: str
     kind: ValueKind
@@ -80,6 +89,11 @@ class Arg:
     required: bool = True
     rest: bool = False
     choices: tuple[str, ...] = ()
+    current: bool = False
+
+    def optional(self, prefix: str) -> bool:
+        """True when the argument may be left out where commands are spelled with ``prefix``."""
+        return not self.required or (self.current and prefix == REPL_PREFIX)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +170,7 @@ class Command:
             label = arg.name.upper() + ("…" if arg.rest else "")
             if arg.choices:
                 label = "|".join(arg.choices)
-            parts.append(label if arg.required else f"[{label}]")
+            parts.append(f"[{label}]" if arg.optional(prefix) else label)
         return " ".join(parts)
 
     def option_for(self, flag: str) -> Option | None:
@@ -395,14 +409,16 @@ def parse_args(command: Command, tokens: Sequence[str], *, prefix: str = "/") ->
             flag = token.partition("=")[0]
             raise UsageError(f"unknown option {token!r}{_option_hint(command, flag)}", usage)
         index = _take_option(opt, token, items, index, usage=usage, parsed=parsed)
-    _assign_positionals(command, positionals, parsed, usage)
+    _assign_positionals(command, positionals, parsed, usage, prefix)
     for opt in command.options:
         if opt.required and parsed.values.get(opt.dest) is None:
             raise UsageError(f"missing {opt.label()}", usage)
     return parsed
 
 
-def _assign_positionals(command: Command, positionals: list[str], parsed: ParsedArgs, usage: str) -> None:
+def _assign_positionals(
+    command: Command, positionals: list[str], parsed: ParsedArgs, usage: str, prefix: str
+) -> None:
     for arg in command.args:
         if arg.rest:
             if positionals:
@@ -415,8 +431,12 @@ def _assign_positionals(command: Command, positionals: list[str], parsed: Parsed
             parsed.values[arg.name] = _convert(
                 positionals.pop(0), arg.kind, arg.name.upper(), arg.choices, usage
             )
-        elif arg.required:
-            raise UsageError(f"missing {arg.name.upper()}", usage)
+        elif not arg.optional(prefix):
+            # A session argument only the chat may leave out: say what to give on the command line.
+            what = (
+                " (a session id, unique id prefix or name; see: chatcli sessions list)" if arg.current else ""
+            )
+            raise UsageError(f"missing {arg.name.upper()}{what}", usage)
     if positionals:
         extra = " ".join(repr(p) for p in positionals[:3])
         raise UsageError(f"unexpected argument(s): {extra}", usage)

@@ -30,9 +30,11 @@ from chatcli.commands.catalog import build_registry
 from chatcli.commands.context import CommandContext
 from chatcli.commands.registry import Registry
 from chatcli.commands.results import (
+    Cancelled,
     ClearAction,
     HelpResult,
     NewSessionAction,
+    PickSessionAction,
     QuitAction,
     ResumeAction,
     RetryAction,
@@ -46,8 +48,9 @@ from chatcli.repl.boundary import ErrorBoundary
 from chatcli.repl.completion.completer import SessionCompleter
 from chatcli.repl.completion.ranking import warm_session_index
 from chatcli.repl.completion.snapshot import Snapshot, SnapshotCache
-from chatcli.repl.keys import chat_key_bindings
-from chatcli.repl.sigint import sigint_cancels
+from chatcli.repl.keys import chat_key_bindings, quick_escape
+from chatcli.repl.picker import NEW_SESSION, pick_session_async
+from chatcli.repl.sigint import sigint_cancels, sigint_guard
 from chatcli.repl.toolbar import session_label, toolbar_text
 from chatcli.repl.turn import ReplyStream, Saved, save_message
 from chatcli.sanitize import clean_lines
@@ -62,6 +65,8 @@ __all__ = ["ChatApp"]
 
 #: How often the REPL checks (one ``stat``) whether another process changed the sessions.
 WATCH_INTERVAL = 2.0
+#: What Ctrl-C on an empty prompt prints (it never leaves: a second one must not lose the chat).
+LEAVE_HINT = "(Ctrl-D or /quit to leave)"
 #: The start-up snapshot refresh waits at most this long (seconds) for the first prompt to be drawn.
 FIRST_DRAW_WAIT = 1.0
 
@@ -95,7 +100,7 @@ class ChatApp:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self._pending_input = ""
-        self.completer = SessionCompleter(self.registry, self.snapshots.current)
+        self.completer = SessionCompleter(self.registry, self.snapshots.current, lambda: self.current_id)
         self.prompt: PromptSession[str] = PromptSession(
             completer=self.completer,
             complete_while_typing=True,
@@ -106,6 +111,7 @@ class ChatApp:
             output=output,
             prompt_continuation=lambda width, line, wrap: "." * (width - 1) + " ",
         )
+        quick_escape(self.prompt.app)
         self._io = (input, output)
         self._confirm_prompt: PromptSession[str] | None = None  # made on the first question
 
@@ -137,34 +143,49 @@ class ChatApp:
     # ------------------------------------------------------------------ loop
 
     async def run(self) -> int:
-        """Prompt until ``/quit`` or Ctrl-D; returns the exit code."""
+        """Prompt until ``/quit`` or Ctrl-D; returns the exit code.
+
+        Ctrl-C never ends the REPL: at the prompt it clears the line (on an empty line it says how
+        to leave); elsewhere it stops what is running (see :mod:`chatcli.repl.sigint`).
+        """
         self._loop = asyncio.get_running_loop()
         self._spawn(self._first_refresh())
         self._spawn(self._watch())
         try:
-            while True:
-                try:
-                    text = await self.prompt.prompt_async(
-                        [("class:prompt", "you › ")], default=self._pending_input
-                    )
-                except KeyboardInterrupt:
-                    self._pending_input = ""
-                    continue
-                except EOFError:
-                    break
-                self._pending_input = ""
-                if not text.strip():
-                    continue
-                if text.startswith("/") and not text.startswith("//"):
-                    if await self.handle_command(text[1:]):
+            with sigint_guard():
+                while True:
+                    try:
+                        text = await self.prompt.prompt_async(
+                            [("class:prompt", "you › ")], default=self._pending_input
+                        )
+                    except KeyboardInterrupt:
+                        self._on_ctrl_c()
+                        continue
+                    except EOFError:
                         break
-                else:
-                    await self.chat_turn(text[1:] if text.startswith("//") else text)
+                    self._pending_input = ""
+                    if await self._handle_input(text):
+                        break
         finally:
             for task in list(self._background):
                 task.cancel()
             self.farewell()
         return ExitCode.OK
+
+    def _on_ctrl_c(self) -> None:
+        """Ctrl-C at the prompt: the line is dropped; on an empty line, say how to leave."""
+        if not self.prompt.default_buffer.text.strip():
+            self.console.print(LEAVE_HINT, style="dim", markup=False, highlight=False)
+        self._pending_input = ""
+
+    async def _handle_input(self, text: str) -> bool:
+        """Run a command or send a message; True when the REPL should quit."""
+        if not text.strip():
+            return False
+        if text.startswith("/") and not text.startswith("//"):
+            return await self.handle_command(text[1:])
+        await self.chat_turn(text[1:] if text.startswith("//") else text)
+        return False
 
     def farewell(self) -> None:
         """Tell the user how to come back to this session."""
@@ -250,6 +271,8 @@ class ChatApp:
                 options, words = extract_options(words, (JSON_OPTION,), "")
                 as_json = options.flag("json")
             result = await self._run_command(ctx, words)
+            if isinstance(result, PickSessionAction):
+                result = await self._pick_session()
             quit_now = self.apply(result, as_json=as_json)
         if isinstance(result, RetryAction):
             await self.retry_turn()
@@ -275,6 +298,24 @@ class ChatApp:
         except HelpRequested as req:
             command = req.command
             return HelpResult(f"/{command.name}", command.summary, (self.registry.help_for(command),), True)
+
+    async def _pick_session(self) -> object:
+        """``/resume`` without an ID: the ``--resume`` picker (the session in use listed last).
+
+        Esc or Ctrl-C leaves it and you stay where you were.
+        """
+        snap = await asyncio.to_thread(self.snapshots.refresh)
+        current = self.current_id
+        entries = sorted(snap.entries, key=lambda entry: entry.id == current)  # stable
+        if not entries:
+            return Cancelled("No saved sessions to resume yet.")
+        chosen = await pick_session_async(entries, input=self._io[0], output=self._io[1])
+        if chosen is None:
+            where = "the new session" if self.meta is None else f"session {self.session_label()}"
+            return Cancelled(f"No session chosen: you are still in {where}.")
+        if chosen == NEW_SESSION:
+            return NewSessionAction()
+        return ResumeAction(await asyncio.to_thread(self.service.load, chosen))
 
     def apply(self, result: object, *, as_json: bool = False) -> bool:
         """Act on a command's result and show it (as JSON with ``as_json``); returns True to quit."""
@@ -317,6 +358,7 @@ class ChatApp:
     async def _ask(self, question: str) -> bool:
         if self._confirm_prompt is None:
             self._confirm_prompt = PromptSession(input=self._io[0], output=self._io[1])
+            quick_escape(self._confirm_prompt.app)
         try:
             answer = await self._confirm_prompt.prompt_async(f"{clean_lines(question)} [y/N] ")
         except (KeyboardInterrupt, EOFError):

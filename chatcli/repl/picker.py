@@ -15,11 +15,14 @@ from prompt_toolkit.output import Output
 
 from chatcli.render.timefmt import relative_age, short_id
 from chatcli.repl.completion.snapshot import SnapshotEntry
+from chatcli.repl.keys import quick_escape
 from chatcli.sanitize import clean_inline
 
-__all__ = ["filter_entries", "fuzzy_score", "pick_session"]
+__all__ = ["NEW_SESSION", "filter_entries", "fuzzy_score", "pick_session", "pick_session_async"]
 
 VISIBLE_ROWS = 12
+#: What the picker returns for its "Start a new session" row (never a session id: those are UUIDs).
+NEW_SESSION = "new"
 
 
 def fuzzy_score(query: str, text: str) -> int | None:
@@ -65,11 +68,15 @@ class _Picker:
         self.entries = entries
         self.query = Buffer()
         self.index = 0
+        #: Whether the user moved the selection since the query last changed: with no match,
+        #: Enter starts a new session only once its row was chosen with the arrows.
+        self.moved = False
         self._found_for: dict[str, list[SnapshotEntry]] = {}
         self.query.on_text_changed += self._reset_index
 
     def _reset_index(self, _: Buffer) -> None:
         self.index = 0
+        self.moved = False
 
     def matches(self) -> list[SnapshotEntry]:
         """The entries matching the query, filtered once per query text (a redraw or an arrow key
@@ -81,15 +88,20 @@ class _Picker:
         return self._found_for[text]
 
     def rows(self) -> StyleAndTextTuples:
-        """The visible rows around the highlighted one, and a status line."""
+        """The visible rows around the highlighted one, the "new session" row and a status line."""
         found = self.matches()
-        if not found:
-            return [("class:dim", "  no session matches\n")]
-        index = min(self.index, len(found) - 1)
-        start = max(0, index - VISIBLE_ROWS + 1)
         out: StyleAndTextTuples = []
-        for i, entry in enumerate(found[start : start + VISIBLE_ROWS], start=start):
-            style = "reverse" if i == index else ""
+        if not found:
+            out.append(("class:dim", "  no session matches\n"))
+        index = min(self.index, len(found))
+        start = max(0, index - VISIBLE_ROWS + 1)
+        # The rows are the matches and, last, the "new session" row (``None`` here).
+        items: list[SnapshotEntry | None] = [*found, None]
+        for i, entry in enumerate(items[start : start + VISIBLE_ROWS], start=start):
+            style = "reverse" if i == index and (entry is not None or found or self.moved) else ""
+            if entry is None:
+                out.append((style, "  + Start a new session\n"))
+                continue
             title = clean_inline(entry.name) if entry.name else "(unnamed)"
             first = clean_inline(" ".join(entry.first_message.split()))[:60]
             line = f"  {short_id(entry.id)}  {title:<24.24}  {relative_age(entry.last_active):>10}  {first}\n"
@@ -100,25 +112,33 @@ class _Picker:
         return out
 
     def chosen(self) -> str | None:
-        """The id of the highlighted session, or None when nothing matches."""
+        """The highlighted row: a session id, :data:`NEW_SESSION`, or None when no row is highlighted
+        (nothing matches and the "new session" row was not chosen with the arrows)."""
         found = self.matches()
-        return found[min(self.index, len(found) - 1)].id if found else None
+        index = min(self.index, len(found))
+        if index < len(found):
+            return found[index].id
+        return NEW_SESSION if found or self.moved else None
 
     def key_bindings(self) -> KeyBindings:
-        """Up/Down move, Enter chooses, Esc or Ctrl-C cancels."""
+        """Up/Down move, Enter chooses the highlighted row, Esc or Ctrl-C cancels."""
         keys = KeyBindings()
 
         @keys.add("up")
         def _up(event: KeyPressEvent) -> None:
-            self.index = max(0, self.index - 1)
+            self.index = max(0, min(self.index, len(self.matches())) - 1)
+            self.moved = True
 
         @keys.add("down")
         def _down(event: KeyPressEvent) -> None:
-            self.index = min(max(len(self.matches()) - 1, 0), self.index + 1)
+            self.index = min(len(self.matches()), self.index + 1)
+            self.moved = True
 
         @keys.add("enter")
         def _enter(event: KeyPressEvent) -> None:
-            event.app.exit(result=self.chosen())
+            chosen = self.chosen()
+            if chosen is not None:  # with no row highlighted, Enter does nothing
+                event.app.exit(result=chosen)
 
         @keys.add("escape", eager=True)
         @keys.add("c-c")
@@ -145,15 +165,36 @@ class _Picker:
         )
 
 
+def _picker_app(
+    entries: Sequence[SnapshotEntry], input: Input | None, output: Output | None
+) -> Application[str | None]:
+    picker = _Picker(entries)
+    app: Application[str | None] = Application(
+        layout=picker.layout(), key_bindings=picker.key_bindings(), input=input, output=output
+    )
+    quick_escape(app)
+    return app
+
+
 def pick_session(
     entries: Sequence[SnapshotEntry],
     *,
     input: Input | None = None,
     output: Output | None = None,
 ) -> str | None:
-    """Let the user choose a session: type to filter, Up/Down to move, Enter to resume, Esc to cancel."""
-    picker = _Picker(entries)
-    app: Application[str | None] = Application(
-        layout=picker.layout(), key_bindings=picker.key_bindings(), input=input, output=output
-    )
-    return app.run()
+    """Let the user choose a session: type to filter, Up/Down to move, Enter to resume, Esc to cancel.
+
+    Returns the chosen session's id, :data:`NEW_SESSION` for the "Start a new session" row, or
+    None when the user cancelled (Esc or Ctrl-C).
+    """
+    return _picker_app(entries, input, output).run()
+
+
+async def pick_session_async(
+    entries: Sequence[SnapshotEntry],
+    *,
+    input: Input | None = None,
+    output: Output | None = None,
+) -> str | None:
+    """:func:`pick_session` inside a running event loop (the REPL's ``/resume``)."""
+    return await _picker_app(entries, input, output).run_async()

@@ -1,4 +1,14 @@
-"""Ctrl-C while the REPL waits on something: it cancels that one thing, not the program."""
+"""Ctrl-C while the REPL waits on something: it cancels that one thing, never the program.
+
+At the prompt, Ctrl-C is a key (the terminal is in raw mode) and the REPL loop handles it. Anywhere
+else (a reply streaming, a command running, the moments in between) it is a SIGINT signal. While
+the REPL runs, :func:`sigint_guard` owns SIGINT: a signal cancels the innermost job registered
+with :func:`sigint_cancels` and is ignored when there is none, so a second quick Ctrl-C (after the
+first has stopped a reply, before the prompt is back) does not end the program.
+
+The guard is a Python-level handler on purpose: prompt_toolkit adds and removes its own *loop*
+signal handler around each prompt and then restores the Python-level one, which is this.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +16,65 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Iterator
+from types import FrameType
 from typing import Any
 
-__all__ = ["sigint_cancels"]
+__all__ = ["sigint_cancels", "sigint_guard"]
+
+#: The jobs Ctrl-C cancels, innermost last, per event loop that runs under :func:`sigint_guard`.
+_GUARDED: dict[asyncio.AbstractEventLoop, list[asyncio.Future[Any]]] = {}
+
+
+@contextlib.contextmanager
+def sigint_guard() -> Iterator[None]:
+    """While the REPL runs: SIGINT cancels the innermost :func:`sigint_cancels` job, else nothing.
+
+    The handler in place before (asyncio's, or the caller's) is restored afterwards.
+    """
+    loop = asyncio.get_running_loop()
+    jobs: list[asyncio.Future[Any]] = []
+
+    def cancel_innermost() -> None:
+        for job in reversed(jobs):
+            if not job.done():
+                job.cancel()
+                return
+
+    def on_sigint(signum: int, frame: FrameType | None) -> None:
+        loop.call_soon_threadsafe(cancel_innermost)
+
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        signal.signal(signal.SIGINT, on_sigint)
+    except ValueError:  # not the main thread: signals cannot be handled here
+        yield
+        return
+    _GUARDED[loop] = jobs
+    try:
+        yield
+    finally:
+        _GUARDED.pop(loop, None)
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
 
 
 @contextlib.contextmanager
 def sigint_cancels(task: asyncio.Future[Any]) -> Iterator[None]:
     """While streaming a reply or running a command, Ctrl-C cancels ``task`` instead of ending the program.
 
-    The SIGINT handler in place before (asyncio's, prompt_toolkit's or the caller's) is restored
-    afterwards: ``remove_signal_handler`` alone would reset it to Python's default.
+    Under :func:`sigint_guard` the task is registered with it; otherwise a loop signal handler is
+    installed for the duration, and the SIGINT handler in place before (asyncio's, prompt_toolkit's
+    or the caller's) is restored afterwards: ``remove_signal_handler`` alone would reset it to
+    Python's default.
     """
     loop = asyncio.get_running_loop()
+    jobs = _GUARDED.get(loop)
+    if jobs is not None:
+        jobs.append(task)
+        try:
+            yield
+        finally:
+            jobs.remove(task)
+        return
     previous = signal.getsignal(signal.SIGINT)
     installed = False
     try:

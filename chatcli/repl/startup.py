@@ -11,6 +11,7 @@ from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from rich.console import Console
 
 from chatcli.commands.spec import UsageError
+from chatcli.errors import ExitCode
 from chatcli.repl.app import ChatApp
 from chatcli.repl.boundary import ErrorBoundary
 from chatcli.repl.completion.snapshot import SnapshotCache
@@ -18,7 +19,7 @@ from chatcli.sanitize import clean_inline
 from chatcli.session.outcomes import LoadedSession
 from chatcli.session.service import SessionService
 
-__all__ = ["ReplOptions", "initial_session", "run_repl"]
+__all__ = ["NoSessionChosen", "ReplOptions", "initial_session", "run_repl"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,9 +44,17 @@ def run_repl(options: ReplOptions) -> int:
     console = make_console()
     boundary = ErrorBoundary(make_console(stderr=True))
     with boundary.guard("starting the chat") as outcome:
-        app = open_app(options, console)
+        try:
+            app = open_app(options, console)
+        except NoSessionChosen:
+            console.print("No session chosen.")
+            return ExitCode.OK
         return asyncio.run(app.run())
     return outcome.exit_code
+
+
+class NoSessionChosen(Exception):
+    """The user left the ``--resume`` picker with Esc or Ctrl-C: chatcli ends without a chat."""
 
 
 def open_app(options: ReplOptions, console: Console) -> ChatApp:
@@ -103,7 +112,7 @@ def initial_session(
     """The session ``--resume``/``--continue`` asked for, or None for a new one.
 
     ``--resume`` without a value lets the user pick from ``snapshots`` (refreshed here; the REPL
-    then completes from the same snapshot).
+    then completes from the same snapshot); leaving the picker raises :class:`NoSessionChosen`.
     """
     if options.continue_latest:
         latest = service.most_recent()
@@ -124,10 +133,11 @@ def initial_session(
             "--resume without a value needs a terminal to pick from",
             "chatcli --resume ID|NAME (see: chatcli sessions list)",
         )
-    from chatcli.repl.picker import pick_session
+    from chatcli.repl.picker import NEW_SESSION, pick_session
 
     chosen = pick_session(entries)
     if chosen is None:
-        console.print("No session chosen: starting a new one.")
+        raise NoSessionChosen
+    if chosen == NEW_SESSION:
         return None
     return service.load(chosen)

@@ -33,7 +33,9 @@ def registry() -> Registry:
 def make_ctx(service: SessionService) -> Callable[..., CommandContext]:
     """Build a CommandContext on ``service`` with a chosen confirm callback (default: no terminal)."""
 
-    def factory(confirm: Callable[[str], bool] | None = None, prefix: str = "/") -> CommandContext:
-        return CommandContext(service, confirm=confirm, prefix=prefix)
+    def factory(
+        confirm: Callable[[str], bool] | None = None, prefix: str = "/", current: str | None = None
+    ) -> CommandContext:
+        return CommandContext(service, confirm=confirm, current_session_id=current, prefix=prefix)
 
     return factory

@@ -166,7 +166,10 @@ def test_help_for_one_command_comes_from_its_spec(registry: Registry, words: lis
 def test_help_for_a_command_lists_its_arguments(registry: Registry) -> None:
     (entry,) = registry.help(["sessions", "name"]).commands
     assert [name for name, _ in entry.arguments] == ["ID", "NAME"]
-    assert entry.usage == "/sessions name [--clear] [--json] ID [NAME]"
+    # In the chat the ID may be left out (the session in use); on the command line it may not.
+    assert entry.usage == "/sessions name [--clear] [--json] [ID] [NAME]"
+    (entry,) = registry.help(["sessions", "name"], scope="cli", prefix="chatcli ").commands
+    assert entry.usage == "chatcli sessions name [--clear] [--json] ID [NAME]"
 
 
 def test_help_for_unknown_things(registry: Registry) -> None:
@@ -218,7 +221,10 @@ def test_run_dispatches_to_the_handler(registry: Registry, make_ctx: Ctx) -> Non
 def test_run_reports_bad_arguments_with_the_prefix(registry: Registry, make_ctx: Ctx) -> None:
     with pytest.raises(UsageError) as info:
         registry.run(make_ctx(prefix="chatcli "), ["sessions", "show"], scope="cli")
-    assert info.value.user_message() == "missing ID\nUsage: chatcli sessions show [--last N] [--json] ID"
+    assert info.value.user_message() == (
+        "missing ID (a session id, unique id prefix or name; see: chatcli sessions list)\n"
+        "Usage: chatcli sessions show [--last N] [--json] ID"
+    )
     with pytest.raises(HelpRequested) as req:
         registry.run(make_ctx(), ["sessions", "prune", "--help"])
     assert req.value.command.name == "sessions prune"

@@ -150,7 +150,7 @@ def test_name_and_clear_conflict(registry: Registry, make_ctx: Ctx, service: Ses
     with pytest.raises(UsageError, match="either NAME or --clear"):
         registry.run(make_ctx(), ["sessions", "name", meta.id, "other", "--clear"])
     with pytest.raises(UsageError, match="missing NAME"):
-        registry.run(make_ctx(), ["sessions", "name", meta.id])
+        registry.run(make_ctx(prefix="chatcli "), ["sessions", "name", meta.id], scope="cli")
     assert service.repo.get(meta.id).name == "keep"
 
 

@@ -123,20 +123,29 @@ def test_slash_command_prefix_replaces_the_typed_word(registry: Registry) -> Non
     assert completions[0].display_meta_text.startswith("Switch to a saved session")
 
 
-def test_sessions_subcommands_with_aliases_and_meta(registry: Registry) -> None:
-    completions = {c.text: c for c in complete(completer_over(registry, ()), "/sessions ")}
-    expected = {"list", "show", "name", "archive", "unarchive", "delete", "search", "export", "import"}
-    assert expected | {"fork", "prune", "ls", "rm", "rename", "grep", "copy"} <= set(completions)
-    assert not {"help", "new", "sessions", "resume"} & set(completions)
+def test_sessions_subcommands_once_each_with_aliases_in_the_meta(registry: Registry) -> None:
+    """Issue 12 item 8: 12 commands were 17 menu rows (every alias a row of its own)."""
+    offered = complete(completer_over(registry, ()), "/sessions ")
+    names = [c.text for c in offered]
+    assert len(names) == len(set(names)) == len(registry.subcommands(("sessions",)))
+    assert set(names) == {
+        "list", "show", "name", "archive", "unarchive", "delete",
+        "search", "export", "import", "fork", "prune", "doctor",
+    }  # fmt: skip
+    completions = {c.text: c for c in offered}
     assert completions["list"].display_meta_text.startswith("List saved sessions")
-    assert completions["ls"].display_meta_text.endswith("(= list)")
-    assert completions["rm"].display_meta_text.endswith("(= delete)")
-    assert "(= " not in completions["delete"].display_meta_text
+    assert completions["list"].display_meta_text.endswith("(also: ls)")
+    assert completions["delete"].display_meta_text.endswith("(also: rm)")
+    assert "also" not in completions["show"].display_meta_text
 
 
 def test_subcommand_prefix(registry: Registry) -> None:
     assert texts(complete(completer_over(registry, ()), "/sessions un")) == ["unarchive"]
-    assert set(texts(complete(completer_over(registry, ()), "/sessions l"))) == {"list", "ls"}
+    assert texts(complete(completer_over(registry, ()), "/sessions l")) == ["list"]
+    # An alias is offered when only it matches what was typed, once, saying what it stands for.
+    [grep] = complete(completer_over(registry, ()), "/sessions gr")
+    assert grep.text == "grep"
+    assert grep.display_meta_text.startswith("= search: ")
 
 
 def test_options_of_a_subcommand(registry: Registry) -> None:
@@ -171,8 +180,8 @@ def test_help_topics(registry: Registry) -> None:
 def test_help_topics_after_a_group_are_its_subcommands(registry: Registry) -> None:
     completer = completer_over(registry, ())
     topics = texts(complete(completer, "/help sessions "))
-    assert {"list", "show", "delete", "ls"} <= set(topics)
-    assert "new" not in topics
+    assert {"list", "show", "delete"} <= set(topics)
+    assert "new" not in topics and "ls" not in topics
     assert texts(complete(completer, "/help sessions li")) == ["list"]
     assert texts(complete(completer, "/help /sessions ex")) == ["export"]
     assert complete(completer, "/help new ") == []
@@ -258,11 +267,16 @@ def test_active_before_archived_and_recency_within_a_rank() -> None:
     assert ids(rank_sessions(entries, "")) == [ID_C, ID_D, ID_A, ID_B]
 
 
-def test_display_meta_has_name_first_message_and_age() -> None:
+def test_display_meta_has_first_message_and_age_the_name_once_in_the_label(registry: Registry) -> None:
+    """Issue 12 item 8: the row read ``77b86051  q3-roadmap  q3-roadmap · Plan…``."""
     meta = session_meta(ENTRIES[0], now=BASE)
-    assert meta == "fix-login · the login page crashes · 5m ago"
+    assert meta == "the login page crashes · 5m ago"
     archived = session_meta(ENTRIES[2], now=BASE)
-    assert archived == "login-redesign · new login screen · 1m ago · archived"
+    assert archived == "new login screen · 1m ago · archived"
+    [row] = complete(completer_over(registry, [ENTRIES[0]]), "/sessions show fix-l")
+    shown = row.display_text + "  " + row.display_meta_text
+    assert shown.count("fix-login") == 1
+    assert row.display_text == f"{ID_A[:8]}  fix-login"
 
 
 def test_display_meta_is_one_clean_line() -> None:
@@ -279,7 +293,7 @@ def test_completer_meta_uses_the_current_time(registry: Registry) -> None:
     now = datetime.now(UTC)
     recent = entry(ID_A, "fix-login", "the login page crashes", minutes_ago=7, now=now)
     [completion] = complete(completer_over(registry, [recent]), "/resume fix")
-    assert completion.display_meta_text == "fix-login · the login page crashes · 7m ago"
+    assert completion.display_meta_text == "the login page crashes · 7m ago"
 
 
 def test_rows_are_capped(registry: Registry) -> None:

@@ -9,7 +9,7 @@ from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
 from chatcli.repl.completion.snapshot import SnapshotEntry
-from chatcli.repl.picker import VISIBLE_ROWS, filter_entries, fuzzy_score, pick_session
+from chatcli.repl.picker import NEW_SESSION, VISIBLE_ROWS, _Picker, filter_entries, fuzzy_score, pick_session
 from tests.helpers import CTRL_C, entry, snapshot_of
 
 ID_ALPHA = "aaaa0000-0000-4000-8000-000000000001"
@@ -96,7 +96,9 @@ def test_down_and_up_move_the_selection() -> None:
     assert pick(DOWN + DOWN + "\r") == ID_DOCKER
     assert pick(DOWN + DOWN + UP + "\r") == ID_BETA
     assert pick(UP + UP + "\r") == ID_ALPHA  # stops at the top
-    assert pick(DOWN * 10 + "\r") == ID_OLD  # stops at the bottom
+    assert pick(DOWN * 3 + "\r") == ID_OLD
+    assert pick(DOWN * 10 + "\r") == NEW_SESSION  # stops at the bottom: the "new session" row
+    assert pick(DOWN * 10 + UP + "\r") == ID_OLD
 
 
 def test_typing_resets_the_selection_to_the_best_match() -> None:
@@ -107,13 +109,32 @@ def test_down_moves_within_the_filtered_list() -> None:
     assert pick("docker" + DOWN + "\r") == ID_BETA
 
 
-@pytest.mark.parametrize("keys", [ESC, CTRL_C, "qqq\r"])
-def test_escape_ctrl_c_and_no_match_return_none(keys: str) -> None:
+@pytest.mark.parametrize("keys", [ESC, CTRL_C, "qqq\r" + ESC, DOWN + ESC, "alp" + CTRL_C])
+def test_escape_and_ctrl_c_cancel_and_enter_on_no_match_does_nothing(keys: str) -> None:
+    """Issue 12 item 9: Esc, Ctrl-C and Enter on "no match" all started a new chat."""
     assert pick(keys) is None
 
 
+def test_starting_a_new_session_is_an_explicit_row() -> None:
+    assert pick("qqq" + DOWN + "\r") == NEW_SESSION  # no match: chosen with the arrows
+    assert pick("alp" + DOWN + "\r") == NEW_SESSION  # after the matches
+    assert pick(DOWN + "\r", entries=()) == NEW_SESSION
+
+
+def test_the_new_session_row_is_shown_and_highlighted_when_chosen() -> None:
+    picker = _Picker(ENTRIES)
+    text = "".join(fragment[1] for fragment in picker.rows())
+    assert "+ Start a new session" in text
+    picker.query.text = "qqq"
+    rows = picker.rows()
+    assert "no session matches" in rows[0][1]
+    assert ("", "  + Start a new session\n") in rows  # not highlighted: Enter does nothing
+    picker.moved = True
+    assert ("reverse", "  + Start a new session\n") in picker.rows()
+
+
 def test_nothing_to_pick_from() -> None:
-    assert pick("\r", entries=()) is None
+    assert pick("\r" + ESC, entries=()) is None
 
 
 def test_selection_below_the_visible_rows() -> None:

@@ -115,10 +115,8 @@ def rank_sessions(
 
 
 def session_meta(entry: SnapshotEntry, now: datetime | None = None) -> str:
-    """The grey text beside a session candidate: name, first message and age."""
+    """The grey text beside a session candidate: first message and age (the name is in the label)."""
     parts = []
-    if entry.name:
-        parts.append(clean_inline(entry.name))
     first = " ".join(entry.first_message.split())
     if first:
         parts.append(clean_inline(first[:48] + ("…" if len(first) > 48 else "")))
@@ -130,9 +128,16 @@ def session_meta(entry: SnapshotEntry, now: datetime | None = None) -> str:
 class SessionCompleter(Completer):
     """Completes slash commands, subcommands, options, choices, paths and session ids/names."""
 
-    def __init__(self, registry: Registry, snapshot: Callable[[], Snapshot]) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        snapshot: Callable[[], Snapshot],
+        current: Callable[[], str | None] = lambda: None,
+    ) -> None:
         self.registry = registry
         self.snapshot = snapshot
+        #: The id of the session in use: ``/resume`` offers it last (switching to it changes nothing).
+        self.current = current
         self._paths = PathCompleter(expanduser=True)
 
     def get_completions(self, document: Document, complete_event: CompleteEvent) -> Iterator[Completion]:
@@ -148,10 +153,7 @@ class SessionCompleter(Completer):
         elif want.kind == "option" and want.command is not None:
             yield from self._options(want.command, document.text_before_cursor, want.word, start)
         elif want.kind == "session":
-            now = utc_now()
-            for entry, insert in rank_sessions(self.snapshot().entries, want.word):
-                label = entry.id[:8] + (f"  {clean_inline(entry.name)}" if entry.name else "")
-                yield Completion(insert, start, display=label, display_meta=session_meta(entry, now))
+            yield from self._sessions(want, start)
         elif want.choices:
             for choice in want.choices:
                 if choice.startswith(want.word):
@@ -161,6 +163,17 @@ class SessionCompleter(Completer):
         elif want.kind == "path":
             sub = Document(want.word, len(want.word))
             yield from self._paths.get_completions(sub, complete_event)
+
+    def _sessions(self, want: Want, start: int) -> Iterator[Completion]:
+        """Sessions matching the word; for ``/resume`` the session in use comes last."""
+        now = utc_now()
+        ranked = rank_sessions(self.snapshot().entries, want.word)
+        current = self.current()
+        if current is not None and want.command is not None and want.command.words == ("resume",):
+            ranked.sort(key=lambda item: item[0].id == current)  # stable: the rest keep their order
+        for entry, insert in ranked:
+            label = entry.id[:8] + (f"  {clean_inline(entry.name)}" if entry.name else "")
+            yield Completion(insert, start, display=label, display_meta=session_meta(entry, now))
 
     def _top(self, word: str, start: int) -> Iterator[Completion]:
         seen: set[str] = set()
@@ -175,18 +188,23 @@ class SessionCompleter(Completer):
             yield Completion(first, start, display="/" + first, display_meta=summary)
 
     def _sub(self, want: Want, start: int) -> Iterator[Completion]:
-        for word in self.registry.words_after(want.head):
-            if word.startswith(want.word):
-                command, _ = self.registry.find([*want.head, word])
-                alias = "" if command.words[-1] == word else f" (= {command.words[-1]})"
-                yield Completion(word, start, display_meta=command.summary + alias)
+        """Each subcommand once, its aliases in the meta; typing an alias offers that alias."""
+        for command in self.registry.subcommands(want.head):
+            name = command.words[-1]
+            also = f" (also: {', '.join(command.aliases)})" if command.aliases else ""
+            if name.startswith(want.word):
+                yield Completion(name, start, display_meta=command.summary + also)
+                continue
+            alias = next((a for a in command.aliases if a.startswith(want.word)), None)
+            if alias is not None:
+                yield Completion(alias, start, display_meta=f"= {name}: {command.summary}")
 
     def _topics(self, head: tuple[str, ...], word: str, start: int) -> Iterator[Completion]:
         """Help topics: a command or group, then a group's subcommands (``/help sessions list``)."""
         if not head:
             names = sorted({c.words[0] for c in self.registry.commands()})
         elif len(head) == 1 and head[0].lstrip("/") in self.registry.group_names():
-            names = self.registry.words_after((head[0].lstrip("/"),))
+            names = [c.words[-1] for c in self.registry.subcommands((head[0].lstrip("/"),))]
         else:
             return
         for name in names:
