@@ -127,7 +127,7 @@ def _boundary(action: Callable[[], int], what: str, json_mode: Callable[[], bool
 
     Returns ``action``'s exit code. A :class:`ChatcliError` becomes its message (or, when
     ``json_mode()`` says so, a JSON error object on stderr) and its own exit code; Ctrl-C exits
-    130; anything else is a bug: its traceback goes to the log file and the user sees a short
+    130; a closed output pipe propagates (it is a normal end); anything else is a bug: its traceback goes to the log file and the user sees a short
     "Unexpected error" message pointing there.
     """
     try:
@@ -138,6 +138,8 @@ def _boundary(action: Callable[[], int], what: str, json_mode: Callable[[], bool
     except ChatcliError as exc:
         _show_error(exc, json_mode())
         return exc.exit_code
+    except BrokenPipeError:
+        raise  # the reader of the output went away: a normal end (chatcli.__main__ ends quietly)
     except Exception as exc:
         from chatcli.logs import log_exception
 

@@ -58,6 +58,16 @@ def _colour_system(env: Mapping[str, str]) -> ColourSystem:
     return "standard"
 
 
+class _Console(Console):
+    """A rich console that reports a closed pipe as :class:`BrokenPipeError` (rich's default is
+    to exit with status 1): the front ends treat a reader that went away as a normal end."""
+
+    def on_broken_pipe(self) -> None:
+        """Stop writing and let the caller end quietly."""
+        self.quiet = True
+        raise BrokenPipeError
+
+
 def make_console(
     *,
     stderr: bool = False,
@@ -81,7 +91,7 @@ def make_console(
         terminal = not force_plain
     colour = terminal and environ.get("NO_COLOR", "") == ""
     width = None if tty else (_columns(environ) or PLAIN_WIDTH)
-    return Console(
+    return _Console(
         file=file,
         stderr=stderr,
         force_terminal=terminal,
