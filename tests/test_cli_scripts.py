@@ -11,7 +11,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +20,7 @@ import pytest
 from chatcli.errors import ExitCode
 from chatcli.session.models import SessionMetadata
 from chatcli.session.store import FileRepository
-from tests.helpers import BASE, seed
+from tests.helpers import seed
 
 #: Environment variables that change how output looks; removed so each test sets what it checks.
 _STYLE_VARS = ("FORCE_COLOR", "NO_COLOR", "COLUMNS", "LINES", "TERM", "COLORTERM", "CLICOLOR_FORCE")
@@ -43,9 +43,7 @@ def _env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def chatcli(
-    *args: str, cwd: Path, stdin: bytes | None = None, env: Mapping[str, str] | None = None
-) -> Run:
+def chatcli(*args: str, cwd: Path, stdin: bytes | None = None, env: Mapping[str, str] | None = None) -> Run:
     """Run ``python -m chatcli ARGS`` with piped stdout and stderr (no terminal)."""
     proc = subprocess.run(
         [sys.executable, "-m", "chatcli", *args],
@@ -91,7 +89,7 @@ def two(repo: FileRepository) -> tuple[SessionMetadata, SessionMetadata]:
         ["export", "fix-login", "--format", "json"],
         ["--help"],
     ],
-    ids=lambda words: "-".join(words),
+    ids="-".join,
 )
 def test_a_closed_pipe_is_a_quiet_normal_end(
     words: list[str], two: tuple[SessionMetadata, SessionMetadata], sessions_dir: Path, work: Path
@@ -130,3 +128,80 @@ def test_a_reader_that_stops_early_ends_a_long_export_quietly(
     assert proc.stdout == b"# Session " or len(proc.stdout) == 10
     assert proc.stderr == b"", proc.stderr
     assert proc.returncode == 0
+
+
+# --------------------------------------------------------------------------- 13: plain output in pipes
+
+
+def _no_box(text: str) -> None:
+    assert not any(mark in text for mark in _BOX), text
+
+
+def test_piped_tables_are_plain_aligned_columns(
+    two: tuple[SessionMetadata, SessionMetadata], sessions_dir: Path, work: Path
+) -> None:
+    named, _unnamed = two
+    for words in (["list"], ["search", "token"], ["prune", "--older-than", "1d", "--dry-run"]):
+        run = chatcli("sessions", "--sessions-dir", str(sessions_dir), *words, cwd=work)
+        assert run.code == 0, run
+        _no_box(run.out)
+        assert not any(line.endswith(" ") for line in run.out.splitlines()), run.out
+        header = next(line for line in run.out.splitlines() if line.startswith(("ID ", "Session ")))
+        row = next(line for line in run.out.splitlines() if line.startswith(named.id[:8]))
+        # The columns line up under their headings.
+        second = header.split()[1]
+        assert row[header.index(second) :].startswith(("fix-login", "assistant", "user", "active")), (
+            header,
+            row,
+        )
+
+
+def test_tsv_gives_tab_separated_values(
+    two: tuple[SessionMetadata, SessionMetadata], sessions_dir: Path, work: Path
+) -> None:
+    named, unnamed = two
+    where = ("sessions", "--sessions-dir", str(sessions_dir))
+    listing = chatcli(*where, "list", "--tsv", cwd=work)
+    assert listing.code == 0 and listing.err == "", listing
+    rows = [line.split("\t") for line in listing.out.splitlines()]
+    assert [row[0] for row in rows] == [named.id, unnamed.id] or [row[0] for row in rows] == [
+        unnamed.id,
+        named.id,
+    ]
+    by_id = {row[0]: row for row in rows}
+    assert by_id[named.id][1:4] == ["fix-login", "active", "3"]
+    assert by_id[unnamed.id][1] == ""
+    assert all(len(row) == 6 for row in rows)
+    assert by_id[named.id][5] == "fix the login token bug"
+    found = chatcli(*where, "search", "token", "--tsv", cwd=work)
+    assert found.code == 0, found
+    hits = [line.split("\t") for line in found.out.splitlines()]
+    assert {row[0] for row in hits} == {named.id, unnamed.id}
+    assert all("token" in row[-1] for row in hits)
+    pruned = chatcli(*where, "prune", "--older-than", "1d", "--dry-run", "--tsv", cwd=work)
+    assert pruned.code == 0, pruned
+    assert sorted(line.split("\t")[0] for line in pruned.out.splitlines()) == sorted([named.id, unnamed.id])
+    refused = chatcli(*where, "show", "fix-login", "--tsv", cwd=work)
+    assert refused.code == ExitCode.USAGE and refused.out == "", refused
+    assert "--tsv" in refused.err
+    assert json.loads(chatcli(*where, "list", "--json", cwd=work).out)["sessions"]
+
+
+def test_piped_errors_are_one_plain_line_plus_hints(
+    two: tuple[SessionMetadata, SessionMetadata], sessions_dir: Path, work: Path
+) -> None:
+    named, _ = two
+    where = ("sessions", "--sessions-dir", str(sessions_dir))
+    for words, code in (
+        (["show", "nope"], ExitCode.USER),
+        (["bogus"], ExitCode.USAGE),
+        (["delete", "fix-login"], ExitCode.USER),
+    ):
+        run = chatcli(*where, *words, cwd=work, env={"COLUMNS": "40"})
+        assert run.code == code and run.out == "", run
+        _no_box(run.err)
+        lines = run.err.splitlines()
+        assert lines[0].startswith("error: "), run.err
+        assert not any(line.startswith("error: ") for line in lines[1:]), run.err
+    # A suggested command is never wrapped in two, however narrow the window.
+    assert f"chatcli sessions delete {named.id} --yes" in run.err

@@ -23,7 +23,11 @@ from chatcli.session.outcomes import (
 from chatcli.session.store import durable
 from chatcli.session.transfer import ImportResult
 
-__all__ = ["SESSION_COMMANDS"]
+__all__ = ["SESSION_COMMANDS", "TSV_COMMANDS"]
+
+#: The commands whose records ``--tsv`` prints as tab-separated values (on the command line).
+TSV_COMMANDS = (("sessions", "list"), ("sessions", "search"), ("sessions", "prune"))
+_TSV_DETAILS = "On the command line, --tsv prints tab-separated values, one record a line (see the README)."
 
 _SESSION = Arg("id", "session", "session id, unique id prefix (4+ characters) or name")
 _YES = Option(("-y", "--yes"), "yes", "do not ask for confirmation")
@@ -215,6 +219,7 @@ SESSION_COMMANDS: tuple[Command, ...] = (
             Option(("--no-limit",), "no_limit", "show every matching session"),
         ),
         aliases=("ls",),
+        details=_TSV_DETAILS,
         examples=("sessions list --all --limit 20", "sessions list --search docker"),
     ),
     Command(
@@ -268,6 +273,7 @@ SESSION_COMMANDS: tuple[Command, ...] = (
             Option(("--archived",), "archived", "only archived sessions"),
         ),
         aliases=("grep",),
+        details=_TSV_DETAILS,
         examples=("sessions search retry backoff", "sessions search docker --limit 5"),
     ),
     Command(
@@ -325,6 +331,7 @@ SESSION_COMMANDS: tuple[Command, ...] = (
             Option(("--dry-run",), "dry_run", "only show what would be deleted"),
             _YES,
         ),
+        details=_TSV_DETAILS,
         examples=(
             "sessions prune --older-than 90d --dry-run",
             "sessions prune --older-than 1y --archived-only",

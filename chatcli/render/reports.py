@@ -3,12 +3,13 @@ what an import did."""
 
 from __future__ import annotations
 
+from rich import box
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from chatcli.render.console import panel_box, table_box
+from chatcli.render.console import is_plain, table_box
 from chatcli.render.styles import (
     DIM,
     OK_STYLE,
@@ -51,7 +52,11 @@ def render_detail(result: SessionDetail, console: Console) -> None:
         grid.add_row(Text(one_line(shorten(str(key), 30))), Text(one_line(shorten(str(value), 200))))
     title = Text("Session ")
     title.append_text(session_label(meta))
-    console.print(Panel(grid, title=title, title_align="left", box=panel_box(console), expand=False))
+    if is_plain(console):  # no box drawing in a pipe: the title, then the fields
+        console.print(heading(title.plain))
+        console.print(grid)
+    else:
+        console.print(Panel(grid, title=title, title_align="left", box=box.ROUNDED, expand=False))
     if result.recent:
         shown = len(result.recent)
         count = (
@@ -73,7 +78,12 @@ def render_doctor(result: DoctorReport, console: Console) -> None:
     if not result.findings:
         console.print(Text(f"All {checked} in {clean_inline(str(result.root))} are healthy.", style=OK_STYLE))
         return
-    table = Table(box=table_box(console), title=f"Doctor: {checked} checked", title_justify="left")
+    table = Table(
+        box=table_box(console),
+        pad_edge=not is_plain(console),
+        title=f"Doctor: {checked} checked",
+        title_justify="left",
+    )
     table.add_column("Target", no_wrap=True)
     table.add_column("Problems")
     table.add_column("Repairs" if result.repaired else "Repairable")

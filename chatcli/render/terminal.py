@@ -13,13 +13,14 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+from rich import box
 from rich.console import Console
 from rich.panel import Panel
 from rich.text import Text
 
 from chatcli.commands.results import Cancelled, ExportResult, HelpResult, SessionChanged
 from chatcli.errors import ChatcliError
-from chatcli.render.console import is_plain, panel_box
+from chatcli.render.console import is_plain
 from chatcli.render.help import render_help
 from chatcli.render.reports import render_detail, render_doctor, render_import
 from chatcli.render.styles import DIM, OK_STYLE, WARNING_STYLE, plural, session_label
@@ -106,9 +107,11 @@ render.register(HelpResult, render_help)
 
 
 def render_error(exc: BaseException, console: Console, *, log_path: Path | str | None = None) -> None:
-    """Print ``exc`` as a red panel: a :class:`ChatcliError` with its title and ``user_message()``.
+    """Print ``exc``: a :class:`ChatcliError` with its title and ``user_message()``.
 
-    Any other exception is unexpected: the panel says so with its type and text, and points at
+    On a terminal it is a red panel; in a pipe or a file it is one plain ``error: …`` line plus
+    the hint lines, never wrapped (a suggested command stays whole, ready to copy). Any other
+    exception is unexpected: the message says so with its type and text, and points at
     ``log_path`` (where the caller wrote the traceback) when given.
     """
     if isinstance(exc, ChatcliError):
@@ -124,13 +127,16 @@ def render_error(exc: BaseException, console: Console, *, log_path: Path | str |
             body.append("\nDetails were written to ")
             body.append(clean_inline(str(log_path)), style="bold")
             body.append(".")
+    if is_plain(console):
+        console.print(Text("error: ").append_text(body), soft_wrap=True)
+        return
     console.print(
         Panel(
             body,
             title=Text(title, style="bold red"),
             title_align="left",
             border_style="red",
-            box=panel_box(console),
+            box=box.ROUNDED,
             expand=False,
         )
     )

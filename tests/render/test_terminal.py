@@ -475,11 +475,16 @@ def render_error_plain(exc: BaseException, log_path: str | None = None) -> str:
     ],
 )
 def test_error_panels_show_the_user_message(exc: SessionError | UsageError, title: str) -> None:
-    output = render_error_plain(exc)
+    console, buf = terminal_console()
+    render_error(exc, console)
+    output = SGR.sub("", buf.getvalue())
     assert title in output
     for line in exc.user_message().splitlines():
         assert squash(line) in squash(output)
-    assert "+-" in output
+    assert "╭" in output
+    # Plain (a pipe): one "error:" line, then the hints, unboxed and unwrapped.
+    plain = render_error_plain(exc)
+    assert plain == "error: " + exc.user_message() + "\n"
 
 
 def test_error_panel_for_any_chatcli_error_uses_its_title_and_message() -> None:
@@ -490,8 +495,10 @@ def test_error_panel_for_any_chatcli_error_uses_its_title_and_message() -> None:
         def user_message(self) -> str:
             return "You ran out of [bold]quota[/bold]."
 
+    console, buf = terminal_console()
+    render_error(Custom("quota"), console)
+    assert "Quota exceeded" in SGR.sub("", buf.getvalue())
     output = render_error_plain(Custom("quota"))
-    assert "Quota exceeded" in output
     assert "You ran out of [bold]quota[/bold]." in output
 
 
