@@ -249,12 +249,18 @@ def _print_tsv(result: ListResult | SearchResult | PruneResult) -> None:
 
 def _result_exit_code(result: object) -> int:
     """A command that ran but could not do all it was asked exits 1: a prune that kept some of its
-    sessions, a doctor that found problems (without ``--repair``) or could not repair them all."""
+    sessions, a doctor that found problems (without ``--repair``) or could not repair them all, an
+    import with a record that failed (or that found nothing to import: not an export). Sessions
+    an import left alone because they already exist are not failures."""
+    from chatcli.commands.results import ImportReport
     from chatcli.session.health import DoctorReport
     from chatcli.session.outcomes import PruneResult
 
     if isinstance(result, PruneResult) and (result.failures or result.not_reached):
         return ExitCode.USER
+    if isinstance(result, ImportReport):
+        done = result.result
+        return ExitCode.USER if done.skipped or not (done.imported or done.existing) else ExitCode.OK
     if isinstance(result, DoctorReport) and not result.healthy:
         return ExitCode.USER
     return ExitCode.OK

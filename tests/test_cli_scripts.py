@@ -205,3 +205,75 @@ def test_piped_errors_are_one_plain_line_plus_hints(
         assert not any(line.startswith("error: ") for line in lines[1:]), run.err
     # A suggested command is never wrapped in two, however narrow the window.
     assert f"chatcli sessions delete {named.id} --yes" in run.err
+
+
+# --------------------------------------------------------------------------- 15: import
+
+
+def _export(repo: FileRepository, meta: SessionMetadata, folder: Path) -> Path:
+    from chatcli.session.service import SessionService
+
+    path = folder / f"{meta.id}.json"
+    path.write_text(SessionService(repo).export(meta.id), encoding="utf-8")
+    return path
+
+
+def test_import_exits_1_when_a_record_failed_or_the_file_is_not_an_export(
+    two: tuple[SessionMetadata, SessionMetadata], repo: FileRepository, sessions_dir: Path, work: Path
+) -> None:
+    where = ("sessions", "--sessions-dir", str(sessions_dir))
+    (work / "notes.txt").write_text("just some notes\n", encoding="utf-8")
+    (work / "object.json").write_text('{"hello": "world"}\n', encoding="utf-8")
+    for name in ("notes.txt", "object.json"):
+        run = chatcli(*where, "import", name, cwd=work)
+        assert run.code == ExitCode.USER, run
+        assert "Nothing was imported" in run.out
+    good = json.loads(_export(repo, two[0], work).read_text(encoding="utf-8"))
+    good["session"]["id"] = "0" * 8 + good["session"]["id"][8:]
+    good["session"]["name"] = None
+    (work / "mixed.json").write_text(json.dumps([good, {"messages": "nope"}]), encoding="utf-8")
+    mixed = chatcli(*where, "import", "mixed.json", cwd=work)
+    assert mixed.code == ExitCode.USER, mixed
+    assert "Imported 1 session" in mixed.out
+    assert len(repo.list()) == 3
+
+
+def test_reimport_prints_one_line_for_duplicates_and_verbose_lists_them(
+    two: tuple[SessionMetadata, SessionMetadata], repo: FileRepository, sessions_dir: Path, work: Path
+) -> None:
+    where = ("sessions", "--sessions-dir", str(sessions_dir))
+    records = [json.loads(_export(repo, meta, work).read_text(encoding="utf-8")) for meta in two]
+    (work / "both.json").write_text(json.dumps(records), encoding="utf-8")
+    again = chatcli(*where, "import", "both.json", cwd=work)
+    assert again.code == 0, again  # duplicates are skipped, not failures
+    assert "Skipped 2 sessions that already exist" in again.out
+    assert "--verbose" in again.out
+    assert two[0].id not in again.out and two[1].id not in again.out
+    assert len(again.out.splitlines()) <= 3, again.out
+    verbose = chatcli(*where, "import", "both.json", "--verbose", cwd=work)
+    assert verbose.code == 0, verbose
+    assert two[0].id in verbose.out and two[1].id in verbose.out
+    assert json.loads(chatcli(*where, "import", "both.json", "--json", cwd=work).out)["skipped"] == [
+        {"source": meta.id, "reason": "a session with this id already exists; left untouched"} for meta in two
+    ]
+
+
+def test_import_dash_reads_standard_input_and_new_ids_imports_copies(
+    two: tuple[SessionMetadata, SessionMetadata], repo: FileRepository, sessions_dir: Path, work: Path
+) -> None:
+    where = ("sessions", "--sessions-dir", str(sessions_dir))
+    named = two[0]
+    document = _export(repo, named, work).read_bytes()
+    piped = chatcli(*where, "import", "-", "--new-ids", cwd=work, stdin=document)
+    assert piped.code == 0, piped
+    assert "Imported 1 session" in piped.out
+    copies = [m for m in repo.list() if m.id not in {two[0].id, two[1].id}]
+    assert len(copies) == 1
+    copy = copies[0]
+    assert copy.first_message == named.first_message and copy.message_count == named.message_count
+    assert copy.name is None  # the name stays with the original
+    assert repo.get(named.id).name == "fix-login"
+    plain = chatcli(*where, "import", "-", cwd=work, stdin=document)
+    assert plain.code == 0 and "Skipped 1 session that already exists" in plain.out, plain
+    empty = chatcli(*where, "import", "-", cwd=work, stdin=b"")
+    assert empty.code == ExitCode.USER and "Nothing was imported" in empty.out, empty

@@ -4,10 +4,11 @@ export, import, fork and prune — the same handlers serve ``/sessions …`` and
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from chatcli.commands.context import CommandContext
-from chatcli.commands.results import Cancelled, ExportResult, SessionChanged
+from chatcli.commands.results import Cancelled, ExportResult, ImportReport, SessionChanged
 from chatcli.commands.spec import Arg, Command, Option, ParsedArgs, UsageError, format_duration
 from chatcli.render.transcript import transcript_markdown
 from chatcli.session.errors import OperationRefused, SessionAlreadyExists
@@ -21,7 +22,6 @@ from chatcli.session.outcomes import (
     StatusChoice,
 )
 from chatcli.session.store import durable
-from chatcli.session.transfer import ImportResult
 
 __all__ = ["SESSION_COMMANDS", "TSV_COMMANDS"]
 
@@ -159,10 +159,23 @@ def _write_export(path: Path, text: str, *, overwrite: bool) -> None:
         ) from None
 
 
-def import_sessions(ctx: CommandContext, args: ParsedArgs) -> ImportResult:
-    """``sessions import FILE``."""
-    path = Path(args.required("file")).expanduser()
-    return ctx.service.import_file(path, should_stop=ctx.cancelled.is_set)
+def import_sessions(ctx: CommandContext, args: ParsedArgs) -> ImportReport:
+    """``sessions import FILE|-`` (``-`` reads standard input, on the command line only)."""
+    name = args.required("file")
+    new_ids = args.flag("new_ids")
+    if name == "-":
+        if ctx.prefix == "/":
+            raise UsageError(
+                "'-' (standard input) works on the command line only: give a FILE here",
+                "/sessions import FILE",
+            )
+        result = ctx.service.import_file(
+            Path("standard input"), should_stop=ctx.cancelled.is_set, new_ids=new_ids, stream=sys.stdin.buffer
+        )
+    else:
+        path = Path(name).expanduser()
+        result = ctx.service.import_file(path, should_stop=ctx.cancelled.is_set, new_ids=new_ids)
+    return ImportReport(result, verbose=args.flag("verbose"))
 
 
 def fork_session(ctx: CommandContext, args: ParsedArgs) -> SessionChanged:
@@ -304,7 +317,18 @@ SESSION_COMMANDS: tuple[Command, ...] = (
         ("sessions", "import"),
         "Import sessions from a JSON export or a JSON-Lines file (never overwrites)",
         import_sessions,
-        args=(Arg("file", "path", "a file written by 'sessions export --format json', or JSON Lines"),),
+        args=(
+            Arg(
+                "file",
+                "path",
+                "a file written by 'sessions export --format json', or JSON Lines; - reads standard input",
+            ),
+        ),
+        options=(
+            Option(("--new-ids",), "new_ids", "import a session whose id exists as a copy with a new id"),
+            Option(("-v", "--verbose"), "verbose", "list the sessions skipped because they already exist"),
+        ),
+        examples=("sessions import backup.jsonl", "sessions import - --new-ids < s.json"),
     ),
     Command(
         ("sessions", "fork"),

@@ -18,11 +18,11 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.text import Text
 
-from chatcli.commands.results import Cancelled, ExportResult, HelpResult, SessionChanged
+from chatcli.commands.results import Cancelled, ExportResult, HelpResult, ImportReport, SessionChanged
 from chatcli.errors import ChatcliError
 from chatcli.render.console import is_plain
 from chatcli.render.help import render_help
-from chatcli.render.reports import render_detail, render_doctor, render_import
+from chatcli.render.reports import render_detail, render_doctor, render_import, render_import_report
 from chatcli.render.styles import DIM, OK_STYLE, WARNING_STYLE, plural, session_label
 from chatcli.render.tables import render_list, render_prune, render_search
 from chatcli.render.timefmt import short_id
@@ -101,6 +101,7 @@ render.register(DeleteResult, _render_delete)
 render.register(Cancelled, _render_cancelled)
 render.register(ExportResult, _render_export)
 render.register(ImportResult, render_import)
+render.register(ImportReport, render_import_report)
 render.register(PruneResult, render_prune)
 render.register(DoctorReport, render_doctor)
 render.register(HelpResult, render_help)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from chatcli.sanitize import shorten
 from chatcli.session.errors import (
@@ -303,13 +303,21 @@ class SessionService:
         loaded = self.load(ref)
         return export_json(loaded.metadata, loaded.messages)
 
-    def import_file(self, path: Path, *, should_stop: Callable[[], bool] | None = None) -> ImportResult:
+    def import_file(
+        self,
+        path: Path,
+        *,
+        should_stop: Callable[[], bool] | None = None,
+        new_ids: bool = False,
+        stream: BinaryIO | None = None,
+    ) -> ImportResult:
         """Import sessions from a JSON export, a JSON array of them, or a JSON-Lines corpus.
 
-        Existing ids are never overwritten and a name already taken is dropped (see
-        :func:`chatcli.session.transfer.import_sessions`); ``should_stop`` cancels between records.
+        Existing ids are never overwritten (``new_ids`` imports such sessions as copies) and a
+        name already taken is dropped (see :func:`chatcli.session.transfer.import_sessions`);
+        ``stream`` is read instead of ``path``; ``should_stop`` cancels between records.
         """
-        return import_sessions(self.repo, path, should_stop=should_stop)
+        return import_sessions(self.repo, path, should_stop=should_stop, new_ids=new_ids, stream=stream)
 
 
 def _new_metadata(messages: Sequence[Message]) -> SessionMetadata:

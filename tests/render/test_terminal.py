@@ -304,7 +304,7 @@ def test_import_counts_skips_and_notes() -> None:
     output = render_plain(result)
     assert "Imported 1 session" in output
     assert "imported one" in output
-    assert "Skipped 1:" in output
+    assert "Could not import 1:" in output
     assert "record 3: not valid JSON" in output
     assert "record 2: name taken" in output
 
