@@ -201,6 +201,7 @@ def _run_command(registry: Registry, words: list[str], options: ParsedArgs) -> i
         SessionService(FileRepository(location)),
         confirm=_terminal_confirm if interactive else None,
         prefix="chatcli ",
+        sessions_folder=location.describe(),
     )
     try:
         result = registry.run(ctx, ["sessions", *words], scope="cli")

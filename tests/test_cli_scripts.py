@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -277,3 +278,50 @@ def test_import_dash_reads_standard_input_and_new_ids_imports_copies(
     assert plain.code == 0 and "Skipped 1 session that already exists" in plain.out, plain
     empty = chatcli(*where, "import", "-", cwd=work, stdin=b"")
     assert empty.code == ExitCode.USER and "Nothing was imported" in empty.out, empty
+
+
+# --------------------------------------------------------------------------- 16: not found says where
+
+
+def test_not_found_names_the_folder_searched_and_shell_commands(
+    two: tuple[SessionMetadata, SessionMetadata], sessions_dir: Path, work: Path
+) -> None:
+    run = chatcli("sessions", "--sessions-dir", str(sessions_dir), "show", "nope", cwd=work)
+    assert run.code == ExitCode.USER, run
+    assert str(sessions_dir) in run.err
+    assert "--sessions-dir" in run.err
+    assert "'chatcli sessions list --all'" in run.err
+    assert "'/sessions" not in run.err
+    # `chatcli --resume NAME` in another folder: the folder it found (none here), and the way out.
+    resume = chatcli("--resume", "fix-login", cwd=work)
+    assert resume.code == ExitCode.USER, resume
+    assert str(work) in resume.err and "--sessions-dir" in resume.err
+    assert "'chatcli sessions list --all'" in resume.err and "'/sessions" not in resume.err
+
+
+def test_not_found_in_the_repl_suggests_slash_commands(
+    two: tuple[SessionMetadata, SessionMetadata], sessions_dir: Path, work: Path
+) -> None:
+    import pexpect
+
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "chatcli", "--backend", "offline", "--sessions-dir", str(sessions_dir)],
+        env={**_env(), "TERM": "xterm-256color", "PROMPT_TOOLKIT_NO_CPR": "1", "COLUMNS": "200"},
+        cwd=str(work),
+        dimensions=(40, 200),
+        encoding="utf-8",
+        timeout=20,
+    )
+    try:
+        child.expect("you ›")
+        child.send("/sessions show nope\r")
+        child.expect(r"--sessions-dir PATH\.|available sessions\.")
+        seen = " ".join(re.sub(r"\x1b\[[0-?]*[ -/]*[@-~]|[│╭╮╰╯─]", " ", child.before + child.after).split())
+        child.sendcontrol("d")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert "Session 'nope' not found in" in seen and str(sessions_dir.name) in seen, seen
+    assert "'/sessions list --all'" in seen and "--sessions-dir" in seen, seen
+    assert "'chatcli sessions list" not in seen, seen

@@ -17,6 +17,7 @@ from chatcli.commands.spec import (
     parse_args,
     split_line,
 )
+from chatcli.session.errors import SessionNotFound
 
 __all__ = ["Registry", "UnknownCommand"]
 
@@ -155,7 +156,11 @@ class Registry:
             return self.help(words, scope=scope, prefix=ctx.prefix)
         command, rest = self.find(words, scope=scope, prefix=ctx.prefix)
         args = parse_args(command, rest, prefix=ctx.prefix)
-        return command.handler(ctx, args)
+        try:
+            return command.handler(ctx, args)
+        except SessionNotFound as exc:  # say where it looked, in the words of this front end
+            exc.locate(ctx.sessions_folder, ctx.prefix)
+            raise
 
     def help_for(self, command: Command, prefix: str = "/") -> CommandHelp:
         """The help record of one command, straight from its spec."""

@@ -237,6 +237,7 @@ class ChatApp:
         the same way and the REPL goes on.
         """
         ctx = CommandContext(self.service, self._confirm_from_thread, self.current_id, "/")
+        ctx.sessions_folder = self.location.describe() if self.location is not None else None
         quit_now = False
         with self.boundary.guard("/" + line):
             words = split_line(line)
