@@ -135,7 +135,9 @@ def _boundary(action: Callable[[], int], what: str, json_mode: Callable[[], bool
     try:
         return action()
     except KeyboardInterrupt:
-        _console(stderr=True).print("Interrupted.")
+        console = _console(stderr=True)
+        # On a terminal the ^C echo leaves the cursor mid-line: end that line first.
+        console.print("\nInterrupted." if console.is_terminal else "Interrupted.")
         return ExitCode.INTERRUPTED
     except ChatcliError as exc:
         _show_error(exc, json_mode())

@@ -15,13 +15,14 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from chatcli.errors import ExitCode
 from chatcli.session.models import SessionMetadata
 from chatcli.session.store import FileRepository
-from tests.helpers import seed
+from tests.helpers import SESSION_SUBCOMMANDS, seed
 
 #: Environment variables that change how output looks; removed so each test sets what it checks.
 _STYLE_VARS = ("FORCE_COLOR", "NO_COLOR", "COLUMNS", "LINES", "TERM", "COLORTERM", "CLICOLOR_FORCE")
@@ -325,3 +326,86 @@ def test_not_found_in_the_repl_suggests_slash_commands(
     assert "Session 'nope' not found in" in seen and str(sessions_dir.name) in seen, seen
     assert "'/sessions list --all'" in seen and "--sessions-dir" in seen, seen
     assert "'chatcli sessions list" not in seen, seen
+
+
+# --------------------------------------------------------------------------- 20: wording
+
+
+def _spawn(*args: str, cwd: Path) -> Any:
+    """``chatcli ARGS`` in a pseudo-terminal (80x24)."""
+    import pexpect
+
+    return pexpect.spawn(
+        sys.executable,
+        ["-m", "chatcli", *args],
+        env={**_env(), "TERM": "xterm-256color", "PROMPT_TOOLKIT_NO_CPR": "1"},
+        cwd=str(cwd),
+        dimensions=(24, 80),
+        encoding="utf-8",
+        timeout=20,
+    )
+
+
+def test_nothing_changed_says_so(
+    two: tuple[SessionMetadata, SessionMetadata], repo: FileRepository, sessions_dir: Path, work: Path
+) -> None:
+    named, unnamed = two
+    where = ("sessions", "--sessions-dir", str(sessions_dir))
+    assert chatcli(*where, "archive", "fix-login", cwd=work).out.startswith("Archived")
+    again = chatcli(*where, "archive", "fix-login", cwd=work)
+    assert again.code == 0 and "is already archived" in again.out and "Archived" not in again.out, again
+    active = chatcli(*where, "unarchive", unnamed.id[:8], cwd=work)
+    assert active.code == 0 and "is already active" in active.out and "Unarchived" not in active.out
+    clear = chatcli(*where, "name", unnamed.id[:8], "--clear", cwd=work)
+    assert clear.code == 0 and "has no name" in clear.out and "Removed" not in clear.out, clear
+    deleted = chatcli(*where, "delete", "fix-login", "--yes", cwd=work)
+    assert deleted.out == f"Deleted session fix-login ({named.id[:8]}, 3 messages).\n", deleted
+    unknown = chatcli(*where, "bogus", cwd=work)
+    assert unknown.err.splitlines() == [
+        "error: 'bogus' is not a chatcli sessions command",
+        "'chatcli sessions --help' lists every command.",
+    ], unknown
+
+
+def test_help_lines_never_end_in_spaces(work: Path) -> None:
+    pages = [chatcli("--help", cwd=work).out, chatcli("sessions", "--help", cwd=work).out]
+    pages += [chatcli("sessions", sub, "--help", cwd=work).out for sub in SESSION_SUBCOMMANDS]
+    for page in pages:
+        assert page and not [line for line in page.splitlines() if line.endswith(" ")], page
+
+
+def test_the_delete_question_reads_naturally_and_ctrl_c_ends_its_line(
+    two: tuple[SessionMetadata, SessionMetadata], repo: FileRepository, sessions_dir: Path, work: Path
+) -> None:
+    import pexpect
+
+    named, _ = two
+    child = _spawn("sessions", "--sessions-dir", str(sessions_dir), "delete", "fix-login", cwd=work)
+    try:
+        child.expect(re.escape(f"Delete session fix-login ({named.id[:8]}, 3 messages) for good? [y/N]"))
+        child.sendintr()
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert "^CInterrupted" not in child.before and "\nInterrupted." in child.before, child.before
+    assert child.exitstatus == ExitCode.INTERRUPTED
+    assert repo.get(named.id).id == named.id  # nothing was deleted
+
+
+def test_the_quit_hint_of_an_unnamed_session_uses_a_short_id(sessions_dir: Path, work: Path) -> None:
+    import pexpect
+
+    child = _spawn("--backend", "offline", "--sessions-dir", str(sessions_dir), cwd=work)
+    try:
+        child.expect("you ›")
+        child.send("hello there\r")
+        child.expect("Offline reply")
+        child.expect("you ›")
+        child.sendcontrol("d")
+        child.expect(r"--resume ([0-9a-f-]+)")
+        ref = child.match.group(1)
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    [folder] = [p for p in sessions_dir.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    assert len(ref) == 8 and folder.name.startswith(ref), (ref, folder.name)

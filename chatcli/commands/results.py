@@ -55,11 +55,16 @@ class HelpResult:
 
 @dataclass(frozen=True, slots=True)
 class SessionChanged:
-    """A session after a rename, archive, unarchive or fork; ``verb`` says which."""
+    """A session after a rename, archive, unarchive or fork; ``verb`` says which.
+
+    ``unchanged`` says the session already was as asked (already archived, already active, no
+    name to clear, already so named): nothing was written.
+    """
 
     verb: str
     metadata: SessionMetadata
     source_id: str | None = None
+    unchanged: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,22 +75,34 @@ def name_session(ctx: CommandContext, args: ParsedArgs) -> SessionChanged:
     if args.flag("clear"):
         if name is not None:
             raise UsageError("give either NAME or --clear, not both", f"{ctx.prefix}sessions name ID NAME")
-        return SessionChanged("renamed", ctx.service.rename(args.required("id"), None))
+        meta = ctx.service.resolve(args.required("id"))
+        if meta.name is None:
+            return SessionChanged("renamed", meta, unchanged=True)
+        return SessionChanged("renamed", ctx.service.rename(meta.id, None))
     if name is None:
         raise UsageError(
             "missing NAME (or use --clear to remove the name)", f"{ctx.prefix}sessions name ID NAME|--clear"
         )
-    return SessionChanged("renamed", ctx.service.rename(args.required("id"), name))
+    meta = ctx.service.resolve(args.required("id"))
+    if meta.name == name:
+        return SessionChanged("renamed", meta, unchanged=True)
+    return SessionChanged("renamed", ctx.service.rename(meta.id, name))
 
 
 def archive_session(ctx: CommandContext, args: ParsedArgs) -> SessionChanged:
-    """``sessions archive ID``."""
-    return SessionChanged("archived", ctx.service.archive(args.required("id")))
+    """``sessions archive ID`` (says so when the session already is archived)."""
+    meta = ctx.service.resolve(args.required("id"))
+    if meta.is_archived:
+        return SessionChanged("archived", meta, unchanged=True)
+    return SessionChanged("archived", ctx.service.archive(meta.id))
 
 
 def unarchive_session(ctx: CommandContext, args: ParsedArgs) -> SessionChanged:
-    """``sessions unarchive ID``."""
-    return SessionChanged("unarchived", ctx.service.unarchive(args.required("id")))
+    """``sessions unarchive ID`` (says so when the session already is active)."""
+    meta = ctx.service.resolve(args.required("id"))
+    if not meta.is_archived:
+        return SessionChanged("unarchived", meta, unchanged=True)
+    return SessionChanged("unarchived", ctx.service.unarchive(meta.id))
 
 
 def delete_session(ctx: CommandContext, args: ParsedArgs) -> DeleteResult | Cancelled:
@@ -98,13 +110,21 @@ def delete_session(ctx: CommandContext, args: ParsedArgs) -> DeleteResult | Canc
     ref = args.required("id")
     meta = ctx.service.resolve(ref)
     if not args.flag("yes"):
-        what = f"{meta.id[:8]}" + (f" ({meta.name})" if meta.name else "")
-        current = " — the session you are in" if meta.id == ctx.current_session_id else ""
-        question = f"Delete session {what}{current} and its {meta.message_count} messages for good?"
+        what = _describe(meta.id, meta.name, meta.message_count)
+        if meta.id == ctx.current_session_id:
+            question = f"Delete the session you are in, {what}, for good?"
+        else:
+            question = f"Delete session {what} for good?"
         refusal = f"refusing to delete session {what} without confirmation (no terminal to ask on)"
         if not _require_confirmation(ctx, question, refusal, f"{ctx.prefix}sessions delete {meta.id} --yes"):
             return Cancelled("Nothing was deleted.")
     return ctx.service.delete(meta.id)
+
+
+def _describe(session_id: str, name: str | None, messages: int) -> str:
+    """``fix-login (1a717050, 8 messages)``, or ``1a717050 (8 messages)`` without a name."""
+    count = f"{messages} message{'' if messages == 1 else 's'}"
+    return f"{name} ({session_id[:8]}, {count})" if name else f"{session_id[:8]} ({count})"
 
 
 def search_sessions(ctx: CommandContext, args: ParsedArgs) -> SearchResult:

@@ -23,7 +23,7 @@ from chatcli.errors import ChatcliError
 from chatcli.render.console import is_plain
 from chatcli.render.help import render_help
 from chatcli.render.reports import render_detail, render_doctor, render_import, render_import_report
-from chatcli.render.styles import DIM, OK_STYLE, WARNING_STYLE, plural, session_label
+from chatcli.render.styles import OK_STYLE, WARNING_STYLE, plural, session_label
 from chatcli.render.tables import render_list, render_prune, render_search
 from chatcli.render.timefmt import short_id
 from chatcli.sanitize import clean, clean_inline, clean_lines, shorten
@@ -46,8 +46,29 @@ def render(result: object, console: Console) -> None:
     raise TypeError(f"no renderer for {type(result).__name__}")
 
 
+def _render_unchanged(result: SessionChanged, console: Console) -> None:
+    """The session already was as asked: say so, rather than claim a change."""
+    meta = result.metadata
+    text = Text("Session ")
+    text.append_text(session_label(meta))
+    if result.verb == "archived":
+        text.append(" is already archived; nothing changed.")
+    elif result.verb == "unarchived":
+        text.append(" is already active; nothing changed.")
+    elif meta.name:
+        text.append(" is already named ")
+        text.append(clean_inline(meta.name), style="bold cyan")
+        text.append("; nothing changed.")
+    else:
+        text.append(" has no name; nothing changed.")
+    console.print(text)
+
+
 def _render_changed(result: SessionChanged, console: Console) -> None:
     meta = result.metadata
+    if result.unchanged:
+        _render_unchanged(result, console)
+        return
     text = Text(style=OK_STYLE)
     if result.verb == "renamed":
         if meta.name:
@@ -66,9 +87,16 @@ def _render_changed(result: SessionChanged, console: Console) -> None:
 
 
 def _render_delete(result: DeleteResult, console: Console) -> None:
+    """``Deleted session fix-login (1a717050, 8 messages).`` (the short id alone without a name)."""
+    meta = result.metadata
     text = Text("Deleted session ", style=OK_STYLE)
-    text.append_text(session_label(result.metadata))
-    text.append(f" ({plural(result.metadata.message_count, 'message')}).", style=DIM)
+    count = plural(meta.message_count, "message")
+    if meta.name:
+        text.append(clean_inline(meta.name), style="bold cyan")
+        text.append(f" ({short_id(meta.id)}, {count}).")
+    else:
+        text.append(short_id(meta.id), style="bold")
+        text.append(f" ({count}).")
     console.print(text)
 
 

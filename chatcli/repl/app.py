@@ -168,7 +168,11 @@ class ChatApp:
         """Tell the user how to come back to this session."""
         if self.meta is None:
             return
-        ref = self.meta.name or self.meta.id
+        ref = self.meta.name
+        if not ref:
+            ref = self.meta.id
+            with contextlib.suppress(SessionError):  # a short id is a nicety: the full one always works
+                ref = self.service.short_ref(self.meta.id)
         where = ""
         if self.location is not None and self.location.source == "flag":
             where = f" --sessions-dir {shlex.quote(str(self.location.path))}"

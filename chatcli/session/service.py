@@ -123,6 +123,18 @@ class SessionService:
                 raise problem
         raise SessionNotFound(text)
 
+    def short_ref(self, session_id: str, minimum: int = 8) -> str:
+        """The shortest prefix of ``session_id`` (``minimum`` characters or more) that
+        :meth:`resolve` takes back to this session: no other session's id starts with it and no
+        session is named so. The full id when none is shorter."""
+        for length in range(minimum, len(session_id)):
+            prefix = session_id[:length]
+            if prefix.endswith("-"):
+                continue
+            if len(self.repo.find_by_prefix(prefix)) <= 1 and not self.repo.find_by_name(prefix):
+                return prefix
+        return session_id
+
     # ------------------------------------------------------------------ reads
 
     def list_sessions(
