@@ -295,7 +295,7 @@ def test_hostile_search_renders_literally() -> None:
 def test_delete() -> None:
     meta = make_meta(name="old-stuff", messages=4)
     output = render_plain(DeleteResult(meta))
-    assert f"Deleted session {meta.id[:8]} (old-stuff) (4 messages)." in output
+    assert f"Deleted session old-stuff ({meta.id[:8]}, 4 messages)." in output
 
 
 def test_import_counts_skips_and_notes() -> None:
