@@ -409,3 +409,15 @@ def test_the_quit_hint_of_an_unnamed_session_uses_a_short_id(sessions_dir: Path,
         child.close(force=True)
     [folder] = [p for p in sessions_dir.iterdir() if p.is_dir() and not p.name.startswith(".")]
     assert len(ref) == 8 and folder.name.startswith(ref), (ref, folder.name)
+
+
+def test_tsv_fields_stay_one_line_and_inert(repo: FileRepository, sessions_dir: Path, work: Path) -> None:
+    hostile = "col\tumn\nnext line \x1b[2J clear \x1b]52;c;aGk=\x07 [bold]x[/]"
+    meta = seed(repo, hostile, replies=[hostile])
+    where = ("sessions", "--sessions-dir", str(sessions_dir))
+    for words in (["list", "--tsv"], ["search", "clear", "--tsv"]):
+        run = chatcli(*where, *words, cwd=work)
+        assert run.code == 0 and "\x1b" not in run.out, run
+        rows = [line.split("\t") for line in run.out.splitlines()]
+        assert rows and all(len(row) == 6 and row[0] == meta.id for row in rows), rows
+        assert all("[bold]x[/]" in row[-1] for row in rows)
