@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from chatcli.commands.registry import Registry
+    from chatcli.session.outcomes import ListResult, PruneResult, SearchResult
 
 __all__ = ["build_parser", "run", "run_sessions"]
 
@@ -129,17 +130,22 @@ def _boundary(action: Callable[[], int], what: str, json_mode: Callable[[], bool
 
     Returns ``action``'s exit code. A :class:`ChatcliError` becomes its message (or, when
     ``json_mode()`` says so, a JSON error object on stderr) and its own exit code; Ctrl-C exits
-    130; anything else is a bug: its traceback goes to the log file and the user sees a short
-    "Unexpected error" message pointing there.
+    130; a closed output pipe propagates (it is a normal end); anything else is a bug: its
+    traceback goes to the log file and the user sees a short "Unexpected error" message
+    pointing there.
     """
     try:
         return action()
     except KeyboardInterrupt:
-        _console(stderr=True).print("Interrupted.")
+        console = _console(stderr=True)
+        # On a terminal the ^C echo leaves the cursor mid-line: end that line first.
+        console.print("\nInterrupted." if console.is_terminal else "Interrupted.")
         return ExitCode.INTERRUPTED
     except ChatcliError as exc:
         _show_error(exc, json_mode())
         return exc.exit_code
+    except BrokenPipeError:
+        raise  # the reader of the output went away: a normal end (chatcli.__main__ ends quietly)
     except Exception as exc:
         from chatcli.logs import log_exception
 
@@ -184,18 +190,22 @@ def _run_command(registry: Registry, words: list[str], options: ParsedArgs) -> i
     from chatcli.commands.spec import HelpRequested
     from chatcli.render.terminal import render
     from chatcli.session.location import discover_sessions_dir
+    from chatcli.session.outcomes import ListResult, PruneResult, SearchResult
     from chatcli.session.service import SessionService
     from chatcli.session.store import FileRepository
 
     if not words or words[0] in ("-h", "--help", "help"):
         render(registry.help(["sessions"], scope="cli", prefix="chatcli "), _console())
         return ExitCode.OK
+    if options.flag("tsv"):
+        _check_tsv(registry, words, options)
     location = discover_sessions_dir(options.text("sessions_dir"))
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     ctx = CommandContext(
         SessionService(FileRepository(location)),
         confirm=_terminal_confirm if interactive else None,
         prefix="chatcli ",
+        sessions_folder=location.describe(),
     )
     try:
         result = registry.run(ctx, ["sessions", *words], scope="cli")
@@ -207,19 +217,55 @@ def _run_command(registry: Registry, words: list[str], options: ParsedArgs) -> i
         from chatcli.render.jsonout import dump_json, to_json
 
         dump_json(to_json(result), sys.stdout)
+    elif options.flag("tsv") and isinstance(result, (ListResult, SearchResult, PruneResult)):
+        _print_tsv(result)
     else:
         render(result, _console())
     return _result_exit_code(result)
 
 
+def _check_tsv(registry: Registry, words: list[str], options: ParsedArgs) -> None:
+    """``--tsv`` is for the commands that print records (list, search, prune), and not with ``--json``."""
+    from chatcli.commands.sessions import TSV_COMMANDS
+    from chatcli.commands.spec import UsageError
+
+    usage = "chatcli sessions list|search|prune … --tsv"
+    if options.flag("json"):
+        raise UsageError("give either --json or --tsv, not both", usage)
+    command, _ = registry.find(["sessions", *words], scope="cli", prefix="chatcli ")
+    if command.words not in TSV_COMMANDS:
+        raise UsageError(f"--tsv is for sessions list, search and prune, not {command.name}", usage)
+
+
+def _print_tsv(result: ListResult | SearchResult | PruneResult) -> None:
+    """The records on stdout as tab-separated values; the warnings that go with them on stderr."""
+    from chatcli.render.styles import warning
+    from chatcli.render.tsv import to_tsv
+    from chatcli.session.outcomes import ListResult, PruneResult
+
+    sys.stdout.write(to_tsv(result))
+    sys.stdout.flush()
+    notes = [p.user_message() for p in result.problems] if isinstance(result, ListResult) else []
+    if isinstance(result, PruneResult):
+        notes += [f"kept {session_id[:8]}: {reason}" for session_id, reason in result.failures]
+    for note in notes:
+        _console(stderr=True).print(warning(note))
+
+
 def _result_exit_code(result: object) -> int:
     """A command that ran but could not do all it was asked exits 1: a prune that kept some of its
-    sessions, a doctor that found problems (without ``--repair``) or could not repair them all."""
+    sessions, a doctor that found problems (without ``--repair``) or could not repair them all, an
+    import with a record that failed (or that found nothing to import: not an export). Sessions
+    an import left alone because they already exist are not failures."""
+    from chatcli.commands.results import ImportReport
     from chatcli.session.health import DoctorReport
     from chatcli.session.outcomes import PruneResult
 
     if isinstance(result, PruneResult) and (result.failures or result.not_reached):
         return ExitCode.USER
+    if isinstance(result, ImportReport):
+        done = result.result
+        return ExitCode.USER if done.skipped or not (done.imported or done.existing) else ExitCode.OK
     if isinstance(result, DoctorReport) and not result.healthy:
         return ExitCode.USER
     return ExitCode.OK

@@ -298,7 +298,7 @@ def test_import_the_json_lines_corpus(cli: Cli, repo: FileRepository, tmp_path: 
         assert stored[record["id"]].status.value == record["status"]
     human = cli("import", str(corpus))
     assert human.code == 0
-    assert "Nothing was imported" in human.out and "Skipped 12" in human.out
+    assert "Nothing was imported" in human.out and "Skipped 12 sessions that already exist" in human.out
 
 
 # --------------------------------------------------------------------------- errors and exit codes

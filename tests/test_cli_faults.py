@@ -134,6 +134,8 @@ class Store:
     root: Path
     alpha: str
     beta: str
+    #: An archived session (so that unarchiving it has to write).
+    gamma: str
     import_file: Path
     work: Path
 
@@ -146,6 +148,7 @@ def make_store(base: Path) -> Store:
     repo = FileRepository(root)
     alpha = seed(repo, messages=numbered(3), name="alpha").id
     beta = seed(repo, messages=numbered(2)).id
+    gamma = seed(repo, messages=numbered(1), archived=True).id
     with (root / beta / CONVERSATION_FILE).open("ab") as fh:
         fh.write(b'{"role": "user", "con')  # damage for doctor --repair to try
     incoming = SessionMetadata.new(new_session_id(), "imported")
@@ -153,7 +156,7 @@ def make_store(base: Path) -> Store:
     import_file.write_text(export_json(incoming, [Message(role="user", content="imported")]))
     work = base / "work"
     work.mkdir()
-    return Store(root, alpha, beta, import_file, work)
+    return Store(root, alpha, beta, gamma, import_file, work)
 
 
 def writes(s: Store) -> list[list[str]]:
@@ -162,7 +165,7 @@ def writes(s: Store) -> list[list[str]]:
         s.args("name", s.alpha, "renamed"),
         s.args("name", s.alpha, "--clear"),
         s.args("archive", s.alpha),
-        s.args("unarchive", s.alpha),
+        s.args("unarchive", s.gamma),
         s.args("delete", "--yes", s.beta),
         s.args("fork", s.alpha),
         s.args("import", str(s.import_file)),

@@ -23,7 +23,7 @@ class CommandContext:
     session in use (None on the command line or before the first message). ``prefix`` is how
     commands are spelled in messages: ``/`` in the REPL, ``chatcli `` on the command line.
     ``cancelled`` is set when the user gave up waiting (Ctrl-C in the REPL): long reads stop at
-    their next session.
+    their next session. ``sessions_folder`` describes where the sessions are (for "not found").
     """
 
     service: SessionService
@@ -31,6 +31,7 @@ class CommandContext:
     current_session_id: str | None = None
     prefix: str = "/"
     cancelled: threading.Event = field(default_factory=threading.Event)
+    sessions_folder: str | None = None
 
     @property
     def in_chat(self) -> bool:

@@ -17,6 +17,7 @@ from chatcli.commands.spec import (
     parse_args,
     split_line,
 )
+from chatcli.session.errors import SessionNotFound
 
 __all__ = ["Registry", "UnknownCommand"]
 
@@ -27,13 +28,21 @@ class UnknownCommand(UsageError):
     kind = "unknown_command"
     title = "Unknown command"
 
-    def __init__(self, typed: str, suggestions: Sequence[str], prefix: str, usage: str = "") -> None:
+    def __init__(
+        self, typed: str, suggestions: Sequence[str], prefix: str, usage: str = "", *, group: str = ""
+    ) -> None:
         hint = f" — did you mean {' or '.join(prefix + s for s in suggestions)}?" if suggestions else ""
-        super().__init__(
-            f"unknown command {prefix}{typed}{hint}", usage or f"{prefix}help lists every command"
+        sub = typed.removeprefix(f"{group} ") if group else ""
+        problem = (
+            f"'{sub}' is not a {prefix}{group} command" if sub else f"'{prefix}{typed}' is not a command"
         )
+        super().__init__(problem + hint, usage or f"{prefix}help")
         self.typed = typed
         self.suggestions = list(suggestions)
+
+    def user_message(self) -> str:
+        """The problem, then where the commands are listed (a sentence, not a usage line)."""
+        return f"{self.message}\n'{self.usage}' lists every command."
 
 
 class Registry:
@@ -124,10 +133,10 @@ class Registry:
         usage = (
             ""
             if scope == "repl"
-            else " or ".join(f"{prefix}{g} --help" for g in sorted(self.group_names(scope)))
-            + " lists every command"
+            else "' or '".join(f"{prefix}{g} --help" for g in sorted(self.group_names(scope)))
         )
-        raise UnknownCommand(typed, self.suggest(words, scope=scope), prefix, usage)
+        group = words[0] if words and words[0] in self.group_names(scope) and len(words) > 1 else ""
+        raise UnknownCommand(typed, self.suggest(words, scope=scope), prefix, usage, group=group)
 
     def _group_like(self, word: str, scope: str) -> str | None:
         """The group ``word`` names or is a typo of (``sesions`` -> ``sessions``), if any."""
@@ -155,7 +164,9 @@ class Registry:
         """Split a slash-command line (without its leading ``/``) and find its command."""
         words = split_line(line)
         if not words:
-            raise UsageError("empty command", f"{prefix}help lists every command")
+            raise UsageError(
+                f"type a command after '{prefix}'", f"{prefix}COMMAND … ({prefix}help lists them)"
+            )
         return self.find(words, scope=scope, prefix=prefix)
 
     def run(self, ctx: CommandContext, words: Sequence[str], *, scope: str = "repl") -> object:
@@ -164,7 +175,11 @@ class Registry:
             return self.help(words, scope=scope, prefix=ctx.prefix)
         command, rest = self.find(words, scope=scope, prefix=ctx.prefix)
         args = parse_args(command, rest, prefix=ctx.prefix)
-        return command.handler(ctx, args)
+        try:
+            return command.handler(ctx, args)
+        except SessionNotFound as exc:  # say where it looked, in the words of this front end
+            exc.locate(ctx.sessions_folder, ctx.prefix)
+            raise
 
     def help_for(self, command: Command, prefix: str = "/") -> CommandHelp:
         """The help record of one command, straight from its spec."""

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chatcli.session.outcomes import LoadedSession
+from chatcli.session.transfer import ImportResult
 
 if TYPE_CHECKING:
     from chatcli.session.models import SessionMetadata
@@ -21,6 +22,7 @@ __all__ = [
     "CommandHelp",
     "ExportResult",
     "HelpResult",
+    "ImportReport",
     "NewSessionAction",
     "PickSessionAction",
     "QuitAction",
@@ -55,11 +57,16 @@ class HelpResult:
 
 @dataclass(frozen=True, slots=True)
 class SessionChanged:
-    """A session after a rename, archive, unarchive or fork; ``verb`` says which."""
+    """A session after a rename, archive, unarchive or fork; ``verb`` says which.
+
+    ``unchanged`` says the session already was as asked (already archived, already active, no
+    name to clear, already so named): nothing was written.
+    """
 
     verb: str
     metadata: SessionMetadata
     source_id: str | None = None
+    unchanged: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +77,15 @@ class ExportResult:
     fmt: str
     text: str | None = None
     path: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    """An import's result, and whether to list each session skipped because it already exists
+    (``--verbose``; otherwise one line counts them)."""
+
+    result: ImportResult
+    verbose: bool = False
 
 
 @dataclass(frozen=True, slots=True)

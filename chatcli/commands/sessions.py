@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import errno
 import os
+import sys
 from pathlib import Path
 
 from chatcli.commands.context import CommandContext
-from chatcli.commands.results import Cancelled, ExportResult, SessionChanged
+from chatcli.commands.results import Cancelled, ExportResult, ImportReport, SessionChanged
 from chatcli.commands.spec import Arg, Command, Option, ParsedArgs, UsageError, format_duration
 from chatcli.render.timefmt import iso_minute, short_id
 from chatcli.render.transcript import transcript_markdown
@@ -25,9 +26,12 @@ from chatcli.session.outcomes import (
     StatusChoice,
 )
 from chatcli.session.store import durable
-from chatcli.session.transfer import ImportResult
 
-__all__ = ["SESSION_COMMANDS"]
+__all__ = ["SESSION_COMMANDS", "TSV_COMMANDS"]
+
+#: The commands whose records ``--tsv`` prints as tab-separated values (on the command line).
+TSV_COMMANDS = (("sessions", "list"), ("sessions", "search"), ("sessions", "prune"))
+_TSV_DETAILS = "On the command line, --tsv prints tab-separated values, one record a line (see the README)."
 
 _SESSION = Arg("id", "session", "session id, unique id prefix (4+ characters) or name ('.': this session)")
 #: A session argument that, in the chat, may be left out (or given as ``.``) for the session in use.
@@ -120,22 +124,32 @@ def name_session(ctx: CommandContext, args: ParsedArgs) -> SessionChanged:
     if args.flag("clear"):
         if name is not None:
             raise UsageError("give either NAME or --clear, not both", f"{ctx.prefix}sessions name ID NAME")
-        return SessionChanged("renamed", ctx.service.rename(session_ref(ctx, ref, usage), None))
+        meta = ctx.service.resolve(session_ref(ctx, ref, usage))
+        if meta.name is None:
+            return SessionChanged("renamed", meta, unchanged=True)
+        return SessionChanged("renamed", ctx.service.rename(meta.id, None))
     if name is None:
         raise UsageError("missing NAME (or use --clear to remove the name)", usage)
-    return SessionChanged("renamed", ctx.service.rename(session_ref(ctx, ref, usage), name))
+    meta = ctx.service.resolve(session_ref(ctx, ref, usage))
+    if meta.name == name:
+        return SessionChanged("renamed", meta, unchanged=True)
+    return SessionChanged("renamed", ctx.service.rename(meta.id, name))
 
 
 def archive_session(ctx: CommandContext, args: ParsedArgs) -> SessionChanged:
-    """``sessions archive [ID]``."""
-    ref = session_ref(ctx, args.text("id"), f"{ctx.prefix}sessions archive ID")
-    return SessionChanged("archived", ctx.service.archive(ref))
+    """``sessions archive [ID]`` (says so when the session already is archived)."""
+    meta = ctx.service.resolve(session_ref(ctx, args.text("id"), f"{ctx.prefix}sessions archive ID"))
+    if meta.is_archived:
+        return SessionChanged("archived", meta, unchanged=True)
+    return SessionChanged("archived", ctx.service.archive(meta.id))
 
 
 def unarchive_session(ctx: CommandContext, args: ParsedArgs) -> SessionChanged:
-    """``sessions unarchive ID``."""
-    ref = session_ref(ctx, args.required("id"), f"{ctx.prefix}sessions unarchive ID")
-    return SessionChanged("unarchived", ctx.service.unarchive(ref))
+    """``sessions unarchive ID`` (says so when the session already is active)."""
+    meta = ctx.service.resolve(session_ref(ctx, args.required("id"), f"{ctx.prefix}sessions unarchive ID"))
+    if not meta.is_archived:
+        return SessionChanged("unarchived", meta, unchanged=True)
+    return SessionChanged("unarchived", ctx.service.unarchive(meta.id))
 
 
 def delete_session(ctx: CommandContext, args: ParsedArgs) -> DeleteResult | Cancelled:
@@ -143,13 +157,21 @@ def delete_session(ctx: CommandContext, args: ParsedArgs) -> DeleteResult | Canc
     ref = session_ref(ctx, args.required("id"), f"{ctx.prefix}sessions delete ID")
     meta = ctx.service.resolve(ref)
     if not args.flag("yes"):
-        what = f"{meta.id[:8]}" + (f" ({meta.name})" if meta.name else "")
-        current = " — the session you are in" if meta.id == ctx.current_session_id else ""
-        question = f"Delete session {what}{current} and its {meta.message_count} messages for good?"
+        what = _describe(meta.id, meta.name, meta.message_count)
+        if meta.id == ctx.current_session_id:
+            question = f"Delete the session you are in, {what}, for good?"
+        else:
+            question = f"Delete session {what} for good?"
         refusal = f"refusing to delete session {what} without confirmation (no terminal to ask on)"
         if not _require_confirmation(ctx, question, refusal, f"{ctx.prefix}sessions delete {meta.id} --yes"):
             return Cancelled("Nothing was deleted.")
     return ctx.service.delete(meta.id)
+
+
+def _describe(session_id: str, name: str | None, messages: int) -> str:
+    """``fix-login (1a717050, 8 messages)``, or ``1a717050 (8 messages)`` without a name."""
+    count = f"{messages} message{'' if messages == 1 else 's'}"
+    return f"{name} ({session_id[:8]}, {count})" if name else f"{session_id[:8]} ({count})"
 
 
 def search_sessions(ctx: CommandContext, args: ParsedArgs) -> SearchResult:
@@ -229,10 +251,23 @@ def _output_problem(folder: Path, cause: BaseException | None) -> str:
     return "it could not be written"
 
 
-def import_sessions(ctx: CommandContext, args: ParsedArgs) -> ImportResult:
-    """``sessions import FILE``."""
-    path = Path(args.required("file")).expanduser()
-    return ctx.service.import_file(path, should_stop=ctx.cancelled.is_set)
+def import_sessions(ctx: CommandContext, args: ParsedArgs) -> ImportReport:
+    """``sessions import FILE|-`` (``-`` reads standard input, on the command line only)."""
+    name = args.required("file")
+    new_ids = args.flag("new_ids")
+    if name == "-":
+        if ctx.prefix == "/":
+            raise UsageError(
+                "'-' (standard input) works on the command line only: give a FILE here",
+                "/sessions import FILE",
+            )
+        result = ctx.service.import_file(
+            Path("standard input"), should_stop=ctx.cancelled.is_set, new_ids=new_ids, stream=sys.stdin.buffer
+        )
+    else:
+        path = Path(name).expanduser()
+        result = ctx.service.import_file(path, should_stop=ctx.cancelled.is_set, new_ids=new_ids)
+    return ImportReport(result, verbose=args.flag("verbose"))
 
 
 def fork_session(ctx: CommandContext, args: ParsedArgs) -> SessionChanged:
@@ -306,6 +341,7 @@ SESSION_COMMANDS: tuple[Command, ...] = (
             Option(("--no-limit",), "no_limit", "show every matching session"),
         ),
         aliases=("ls",),
+        details=_TSV_DETAILS,
         examples=("sessions list --all --limit 20", "sessions list --search docker"),
     ),
     Command(
@@ -363,6 +399,7 @@ SESSION_COMMANDS: tuple[Command, ...] = (
             Option(("--archived",), "archived", "only archived sessions"),
         ),
         aliases=("grep",),
+        details=_TSV_DETAILS,
         examples=("sessions search retry backoff", "sessions search docker --limit 5"),
     ),
     Command(
@@ -393,7 +430,18 @@ SESSION_COMMANDS: tuple[Command, ...] = (
         ("sessions", "import"),
         "Import sessions from a JSON export or a JSON-Lines file (never overwrites)",
         import_sessions,
-        args=(Arg("file", "path", "a file written by 'sessions export --format json', or JSON Lines"),),
+        args=(
+            Arg(
+                "file",
+                "path",
+                "a file written by 'sessions export --format json', or JSON Lines; - reads standard input",
+            ),
+        ),
+        options=(
+            Option(("--new-ids",), "new_ids", "import a session whose id exists as a copy with a new id"),
+            Option(("-v", "--verbose"), "verbose", "list the sessions skipped because they already exist"),
+        ),
+        examples=("sessions import backup.jsonl", "sessions import - --new-ids < s.json"),
     ),
     Command(
         ("sessions", "fork"),
@@ -421,6 +469,7 @@ SESSION_COMMANDS: tuple[Command, ...] = (
             Option(("--dry-run",), "dry_run", "only show what would be deleted"),
             _YES,
         ),
+        details=_TSV_DETAILS,
         examples=(
             "sessions prune --older-than 90d --dry-run",
             "sessions prune --older-than 1y --archived-only",

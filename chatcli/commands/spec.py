@@ -28,6 +28,7 @@ __all__ = [
     "JSON_OPTION",
     "REPL_PREFIX",
     "SESSIONS_DIR_OPTION",
+    "TSV_OPTION",
     "Arg",
     "Command",
     "HelpRequested",
@@ -124,6 +125,9 @@ class Option:
 
 #: Every command of the ``sessions`` group takes it (the registry adds it): print JSON, not tables.
 JSON_OPTION = Option(("--json",), "json", "print machine-readable JSON (see the README for the fields)")
+#: Tab-separated records for scripts (``chatcli sessions list|search|prune``); read anywhere on
+#: the command line (the REPL has no use for it).
+TSV_OPTION = Option(("--tsv",), "tsv", "print tab-separated values, one record a line (for scripts)")
 #: Where the sessions are; the command line takes it anywhere on the line.
 SESSIONS_DIR_OPTION = Option(
     ("--sessions-dir",),
@@ -133,7 +137,7 @@ SESSIONS_DIR_OPTION = Option(
     metavar="PATH",
 )
 #: The command line's global options: read wherever they stand, before the command is parsed.
-COMMAND_LINE_OPTIONS: tuple[Option, ...] = (SESSIONS_DIR_OPTION, JSON_OPTION)
+COMMAND_LINE_OPTIONS: tuple[Option, ...] = (SESSIONS_DIR_OPTION, JSON_OPTION, TSV_OPTION)
 
 Handler = Callable[["CommandContext", "ParsedArgs"], object]
 

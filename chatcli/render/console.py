@@ -5,8 +5,12 @@
 * **terminal**: the stream is a TTY (or ``FORCE_COLOR`` is set, or ``force_plain=False``):
   colours, rounded boxes, the terminal's own width;
 * **plain**: the stream is a pipe or a file, ``TERM`` is ``dumb``, or ``force_plain=True``:
-  no escape sequences at all, ASCII boxes, and a fixed width (``COLUMNS`` or 100) when the
-  output is not a terminal, so piped output does not depend on the window it was run in.
+  no escape sequences at all, no box drawing (tables are aligned columns, errors one
+  ``error: …`` line plus hints), and a fixed width (``COLUMNS`` or 100) when the output is not a
+  terminal, so piped output does not depend on the window it was run in.
+
+Either way no line ends in blanks (rich pads table cells and keeps the space where it wraps), and a
+reader that closes the pipe early raises :class:`BrokenPipeError` for the front end to end quietly.
 
 ``NO_COLOR`` set to any non-empty value (https://no-color.org) turns every style off, so a
 terminal console then writes no escape sequences either. The colour depth comes from
@@ -17,14 +21,16 @@ off: all styling is explicit in the renderers (:mod:`chatcli.render.terminal` an
 from __future__ import annotations
 
 import os
+import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import IO, Literal
 
 from rich import box
 from rich.console import Console
+from rich.segment import Segment
 
-__all__ = ["PLAIN_WIDTH", "is_plain", "make_console", "panel_box", "table_box"]
+__all__ = ["PLAIN_WIDTH", "is_plain", "make_console", "table_box"]
 
 ColourSystem = Literal["auto", "standard", "256", "truecolor"]
 
@@ -58,6 +64,30 @@ def _colour_system(env: Mapping[str, str]) -> ColourSystem:
     return "standard"
 
 
+#: Blanks (and colour codes among them) at the end of a line.
+_TRAILING_BLANKS = re.compile(r"(?:[ \t]|\x1b\[[0-9;]*m)+(?=\n)")
+_SGR = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _strip_trailing_blanks(text: str) -> str:
+    """``text`` with the blanks before each newline removed (the colour codes there kept)."""
+    return _TRAILING_BLANKS.sub(lambda match: "".join(_SGR.findall(match.group())), text)
+
+
+class _Console(Console):
+    """A rich console whose lines never end in blanks, and that reports a closed pipe as
+    :class:`BrokenPipeError` (rich's default is to exit with status 1): the front ends treat a
+    reader that went away as a normal end."""
+
+    def _render_buffer(self, buffer: Iterable[Segment]) -> str:
+        return _strip_trailing_blanks(super()._render_buffer(buffer))
+
+    def on_broken_pipe(self) -> None:
+        """Stop writing and let the caller end quietly."""
+        self.quiet = True
+        raise BrokenPipeError
+
+
 def make_console(
     *,
     stderr: bool = False,
@@ -81,7 +111,7 @@ def make_console(
         terminal = not force_plain
     colour = terminal and environ.get("NO_COLOR", "") == ""
     width = None if tty else (_columns(environ) or PLAIN_WIDTH)
-    return Console(
+    return _Console(
         file=file,
         stderr=stderr,
         force_terminal=terminal,
@@ -101,11 +131,7 @@ def is_plain(console: Console) -> bool:
     return not console.is_terminal
 
 
-def table_box(console: Console) -> box.Box:
-    """The table border for ``console``: a light header rule on terminals, ASCII otherwise."""
-    return box.ASCII if is_plain(console) else box.SIMPLE_HEAD
-
-
-def panel_box(console: Console) -> box.Box:
-    """The panel border for ``console``: rounded on terminals, ASCII otherwise."""
-    return box.ASCII if is_plain(console) else box.ROUNDED
+def table_box(console: Console) -> box.Box | None:
+    """The table border for ``console``: a light header rule on terminals, none otherwise (plain
+    output is aligned columns; pair it with ``pad_edge=not is_plain(console)``)."""
+    return None if is_plain(console) else box.SIMPLE_HEAD

@@ -81,7 +81,14 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from chatcli import jsontext
-from chatcli.commands.results import Cancelled, CommandHelp, ExportResult, HelpResult, SessionChanged
+from chatcli.commands.results import (
+    Cancelled,
+    CommandHelp,
+    ExportResult,
+    HelpResult,
+    ImportReport,
+    SessionChanged,
+)
 from chatcli.errors import ChatcliError
 from chatcli.render.timefmt import iso_utc
 from chatcli.session.errors import SessionError
@@ -95,7 +102,7 @@ from chatcli.session.outcomes import (
     SearchResult,
     SessionDetail,
 )
-from chatcli.session.transfer import ImportResult
+from chatcli.session.transfer import ALREADY_EXISTS, ImportResult
 
 if TYPE_CHECKING:
     from chatcli.session.models import Message
@@ -202,7 +209,8 @@ def _search(result: SearchResult) -> dict[str, JSONValue]:
 def _import(result: ImportResult) -> dict[str, JSONValue]:
     return {
         "imported": [session_to_json(m) for m in result.imported],
-        "skipped": [{"source": source, "reason": reason} for source, reason in result.skipped],
+        "skipped": [{"source": source, "reason": reason} for source, reason in result.skipped]
+        + [{"source": session_id, "reason": ALREADY_EXISTS} for session_id in result.existing],
         "notes": list(result.notes),
     }
 
@@ -265,6 +273,7 @@ _CONVERTERS: dict[type, Callable[[Any], JSONValue]] = {
     SearchResult: _search,
     DeleteResult: lambda r: {"deleted": session_to_json(r.metadata)},
     ImportResult: _import,
+    ImportReport: lambda r: _import(r.result),
     PruneResult: _prune,
     SessionChanged: _changed,
     ExportResult: _export,

@@ -3,12 +3,14 @@ what an import did."""
 
 from __future__ import annotations
 
+from rich import box
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from chatcli.render.console import panel_box, table_box
+from chatcli.commands.results import ImportReport
+from chatcli.render.console import is_plain, table_box
 from chatcli.render.styles import (
     DIM,
     OK_STYLE,
@@ -27,7 +29,7 @@ from chatcli.session.health import DoctorReport
 from chatcli.session.outcomes import SessionDetail
 from chatcli.session.transfer import ImportResult
 
-__all__ = ["IMPORT_SHOWN", "render_detail", "render_doctor", "render_import"]
+__all__ = ["IMPORT_SHOWN", "render_detail", "render_doctor", "render_import", "render_import_report"]
 
 #: An import lists at most this many of the sessions it created.
 IMPORT_SHOWN = 20
@@ -51,7 +53,11 @@ def render_detail(result: SessionDetail, console: Console) -> None:
         grid.add_row(Text(one_line(shorten(str(key), 30))), Text(one_line(shorten(str(value), 200))))
     title = Text("Session ")
     title.append_text(session_label(meta))
-    console.print(Panel(grid, title=title, title_align="left", box=panel_box(console), expand=False))
+    if is_plain(console):  # no box drawing in a pipe: the title, then the fields
+        console.print(heading(title.plain))
+        console.print(grid)
+    else:
+        console.print(Panel(grid, title=title, title_align="left", box=box.ROUNDED, expand=False))
     if result.recent:
         shown = len(result.recent)
         count = (
@@ -73,7 +79,12 @@ def render_doctor(result: DoctorReport, console: Console) -> None:
     if not result.findings:
         console.print(Text(f"All {checked} in {clean_inline(str(result.root))} are healthy.", style=OK_STYLE))
         return
-    table = Table(box=table_box(console), title=f"Doctor: {checked} checked", title_justify="left")
+    table = Table(
+        box=table_box(console),
+        pad_edge=not is_plain(console),
+        title=f"Doctor: {checked} checked",
+        title_justify="left",
+    )
     table.add_column("Target", no_wrap=True)
     table.add_column("Problems")
     table.add_column("Repairs" if result.repaired else "Repairable")
@@ -102,8 +113,9 @@ def render_doctor(result: DoctorReport, console: Console) -> None:
         )
 
 
-def render_import(result: ImportResult, console: Console) -> None:
-    """``sessions import``: the sessions created, what was skipped and why, and any notes."""
+def render_import(result: ImportResult, console: Console, *, verbose: bool = False) -> None:
+    """``sessions import``: the sessions created, the records that failed and why, one line for
+    the sessions left alone because they already exist (each listed with ``verbose``), and notes."""
     if result.imported:
         console.print(heading(f"Imported {plural(len(result.imported), 'session')}"))
         console.print(sessions_table(console, result.imported[:IMPORT_SHOWN]))
@@ -111,8 +123,16 @@ def render_import(result: ImportResult, console: Console) -> None:
             console.print(Text(f"… and {len(result.imported) - IMPORT_SHOWN} more", style=DIM))
     else:
         console.print(Text("Nothing was imported.", style=WARNING_STYLE))
+    if result.existing:
+        count = len(result.existing)
+        what = f"{plural(count, 'session')} that already {'exists' if count == 1 else 'exist'}"
+        more = ":" if verbose else " (--verbose lists them)."
+        console.print(Text(f"Skipped {what}, left untouched{more}", style=DIM))
+        if verbose:
+            for session_id in result.existing:
+                console.print(Text("  " + clean_inline(session_id)))
     if result.skipped:
-        console.print(Text(f"Skipped {len(result.skipped)}:", style=f"bold {WARNING_STYLE}"))
+        console.print(Text(f"Could not import {len(result.skipped)}:", style=f"bold {WARNING_STYLE}"))
         for source, reason in result.skipped:
             line = Text("  ")
             line.append(clean_inline(source), style="bold")
@@ -122,3 +142,8 @@ def render_import(result: ImportResult, console: Console) -> None:
         console.print(Text("Notes:", style="bold"))
         for note in result.notes:
             console.print(Text("  " + clean_inline(note)))
+
+
+def render_import_report(report: ImportReport, console: Console) -> None:
+    """``sessions import``'s report: :func:`render_import`, verbose when asked."""
+    render_import(report.result, console, verbose=report.verbose)

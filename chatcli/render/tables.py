@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from chatcli.render.console import table_box
+from chatcli.render.console import is_plain, table_box
 from chatcli.render.styles import (
     DIM,
     MATCH_STYLE,
@@ -48,7 +48,7 @@ def sessions_table(console: Console, sessions: Sequence[SessionView]) -> Table:
     mixed = len({meta.status for meta in sessions}) > 1
     show_status = width >= NARROW_WIDTH or mixed
     show_count = width >= TINY_WIDTH
-    table = Table(box=table_box(console), header_style="bold")
+    table = Table(box=table_box(console), pad_edge=not is_plain(console), header_style="bold")
     table.add_column("ID", no_wrap=True)
     name_width = 28 if width >= NARROW_WIDTH else 12 if width >= TINY_WIDTH else 8
     table.add_column("Name", no_wrap=True, max_width=name_width, overflow="ellipsis")
@@ -129,7 +129,7 @@ def render_search(result: SearchResult, console: Console) -> None:
     title = f"{count} match{'es' if count != '1' else ''} for {quoted(result.query, 40)} in {searched}"
     console.print(heading(title))
     width = console.width
-    table = Table(box=table_box(console), header_style="bold")
+    table = Table(box=table_box(console), pad_edge=not is_plain(console), header_style="bold")
     wide = width >= NARROW_WIDTH
     table.add_column("Session", no_wrap=True, max_width=30 if wide else None, overflow="ellipsis")
     if width >= TINY_WIDTH:

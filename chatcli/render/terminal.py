@@ -13,16 +13,17 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+from rich import box
 from rich.console import Console
 from rich.panel import Panel
 from rich.text import Text
 
-from chatcli.commands.results import Cancelled, ExportResult, HelpResult, SessionChanged
+from chatcli.commands.results import Cancelled, ExportResult, HelpResult, ImportReport, SessionChanged
 from chatcli.errors import ChatcliError
-from chatcli.render.console import is_plain, panel_box
+from chatcli.render.console import is_plain
 from chatcli.render.help import render_help
-from chatcli.render.reports import render_detail, render_doctor, render_import
-from chatcli.render.styles import DIM, OK_STYLE, WARNING_STYLE, plural, session_label
+from chatcli.render.reports import render_detail, render_doctor, render_import, render_import_report
+from chatcli.render.styles import OK_STYLE, WARNING_STYLE, plural, session_label
 from chatcli.render.tables import render_list, render_prune, render_search
 from chatcli.render.timefmt import short_id
 from chatcli.sanitize import clean, clean_inline, clean_lines, shorten
@@ -45,8 +46,29 @@ def render(result: object, console: Console) -> None:
     raise TypeError(f"no renderer for {type(result).__name__}")
 
 
+def _render_unchanged(result: SessionChanged, console: Console) -> None:
+    """The session already was as asked: say so, rather than claim a change."""
+    meta = result.metadata
+    text = Text("Session ")
+    text.append_text(session_label(meta))
+    if result.verb == "archived":
+        text.append(" is already archived; nothing changed.")
+    elif result.verb == "unarchived":
+        text.append(" is already active; nothing changed.")
+    elif meta.name:
+        text.append(" is already named ")
+        text.append(clean_inline(meta.name), style="bold cyan")
+        text.append("; nothing changed.")
+    else:
+        text.append(" has no name; nothing changed.")
+    console.print(text)
+
+
 def _render_changed(result: SessionChanged, console: Console) -> None:
     meta = result.metadata
+    if result.unchanged:
+        _render_unchanged(result, console)
+        return
     text = Text(style=OK_STYLE)
     if result.verb == "renamed":
         if meta.name:
@@ -65,9 +87,16 @@ def _render_changed(result: SessionChanged, console: Console) -> None:
 
 
 def _render_delete(result: DeleteResult, console: Console) -> None:
+    """``Deleted session fix-login (1a717050, 8 messages).`` (the short id alone without a name)."""
+    meta = result.metadata
     text = Text("Deleted session ", style=OK_STYLE)
-    text.append_text(session_label(result.metadata))
-    text.append(f" ({plural(result.metadata.message_count, 'message')}).", style=DIM)
+    count = plural(meta.message_count, "message")
+    if meta.name:
+        text.append(clean_inline(meta.name), style="bold cyan")
+        text.append(f" ({short_id(meta.id)}, {count}).")
+    else:
+        text.append(short_id(meta.id), style="bold")
+        text.append(f" ({count}).")
     console.print(text)
 
 
@@ -100,15 +129,18 @@ render.register(DeleteResult, _render_delete)
 render.register(Cancelled, _render_cancelled)
 render.register(ExportResult, _render_export)
 render.register(ImportResult, render_import)
+render.register(ImportReport, render_import_report)
 render.register(PruneResult, render_prune)
 render.register(DoctorReport, render_doctor)
 render.register(HelpResult, render_help)
 
 
 def render_error(exc: BaseException, console: Console, *, log_path: Path | str | None = None) -> None:
-    """Print ``exc`` as a red panel: a :class:`ChatcliError` with its title and ``user_message()``.
+    """Print ``exc``: a :class:`ChatcliError` with its title and ``user_message()``.
 
-    Any other exception is unexpected: the panel says so with its type and text, and points at
+    On a terminal it is a red panel; in a pipe or a file it is one plain ``error: …`` line plus
+    the hint lines, never wrapped (a suggested command stays whole, ready to copy). Any other
+    exception is unexpected: the message says so with its type and text, and points at
     ``log_path`` (where the caller wrote the traceback) when given.
     """
     if isinstance(exc, ChatcliError):
@@ -124,13 +156,16 @@ def render_error(exc: BaseException, console: Console, *, log_path: Path | str |
             body.append("\nDetails were written to ")
             body.append(clean_inline(str(log_path)), style="bold")
             body.append(".")
+    if is_plain(console):
+        console.print(Text("error: ").append_text(body), soft_wrap=True)
+        return
     console.print(
         Panel(
             body,
             title=Text(title, style="bold red"),
             title_align="left",
             border_style="red",
-            box=panel_box(console),
+            box=box.ROUNDED,
             expand=False,
         )
     )

@@ -194,6 +194,9 @@ class ChatApp:
         name = self.meta.name
         # A name that reads as an id (an older version allowed some) would reach another session.
         ref = name if name and not reads_as_id(name) else self.meta.id
+        if ref == self.meta.id:
+            with contextlib.suppress(SessionError):  # a short id is a nicety: the full one always works
+                ref = self.service.short_ref(self.meta.id)
         where = ""
         if self.location is not None and self.location.source == "flag":
             where = f" --sessions-dir {shlex.quote(str(self.location.path))}"
@@ -262,6 +265,7 @@ class ChatApp:
         the same way and the REPL goes on.
         """
         ctx = CommandContext(self.service, self._confirm_from_thread, self.current_id, "/")
+        ctx.sessions_folder = self.location.describe() if self.location is not None else None
         quit_now = False
         result: object = None
         with self.boundary.guard("/" + line):

@@ -16,6 +16,7 @@ from chatcli.repl.app import ChatApp
 from chatcli.repl.boundary import ErrorBoundary
 from chatcli.repl.completion.snapshot import SnapshotCache
 from chatcli.sanitize import clean_inline
+from chatcli.session.errors import SessionNotFound
 from chatcli.session.outcomes import LoadedSession
 from chatcli.session.service import SessionService
 
@@ -79,7 +80,11 @@ def open_app(options: ReplOptions, console: Console) -> ChatApp:
         history=history_file(),
         snapshots=snapshots,
     )
-    loaded = initial_session(options, service, snapshots, console)
+    try:
+        loaded = initial_session(options, service, snapshots, console)
+    except SessionNotFound as exc:  # `chatcli --resume NAME`: say where it looked
+        exc.locate(location.describe(), "chatcli ")
+        raise
     if loaded is not None:
         app.use_session(loaded)
     else:

@@ -57,13 +57,39 @@ class SessionNotFound(SessionError):
     def __init__(self, ref: str, reason: str | None = None) -> None:
         super().__init__(reason or f"no session matches {shorten(ref)!r}")
         self.ref = ref
+        #: The sessions folder searched (one line, e.g. ``SessionsLocation.describe()``), once a
+        #: front end says so (:meth:`locate`); the session layer itself does not know it.
+        self.folder: str | None = None
+        #: How commands are spelled where the user is: ``"/"`` in the REPL, ``"chatcli "`` in a shell.
+        self.prefix: str | None = None
+
+    def locate(self, folder: str | None, prefix: str) -> None:
+        """Say where the search happened and where the user is (a front end calls this)."""
+        if self.folder is None:
+            self.folder = folder
+        if self.prefix is None:
+            self.prefix = prefix
 
     def user_message(self) -> str:
-        return (
-            f"Session {shorten(self.ref)!r} not found"
-            + (f" ({self.detail})" if self.detail.startswith("not a") else "")
-            + ".\nUse '/sessions list' (or 'chatcli sessions list --all') to see available sessions."
+        what = f"Session {shorten(self.ref)!r} not found" + (
+            f" ({self.detail})" if self.detail.startswith("not a") else ""
         )
+        if self.folder is None and self.prefix is None:
+            return (
+                f"{what}.\nUse '/sessions list' (or 'chatcli sessions list --all') to see available sessions."
+            )
+        where = f" in {self.folder}" if self.folder else ""
+        if self.prefix == "/":
+            hint = (
+                "Use '/sessions list --all' to see the sessions there; "
+                "to use another folder, start chatcli with --sessions-dir PATH."
+            )
+        else:
+            hint = (
+                "Run 'chatcli sessions list --all' to see the sessions there, "
+                "or add --sessions-dir PATH to look in another folder."
+            )
+        return f"{what}{where}.\n{hint}"
 
 
 class SessionAlreadyExists(SessionError):

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from chatcli.sanitize import shorten
 from chatcli.session.errors import (
@@ -138,6 +138,18 @@ class SessionService:
         if len(exact) > 1:
             raise AmbiguousId(name, [_describe(m) for m in exact])
         return exact[0] if exact else None
+
+    def short_ref(self, session_id: str, minimum: int = 8) -> str:
+        """The shortest prefix of ``session_id`` (``minimum`` characters or more) that
+        :meth:`resolve` takes back to this session: no other session's id starts with it and no
+        session is named so. The full id when none is shorter."""
+        for length in range(minimum, len(session_id)):
+            prefix = session_id[:length]
+            if prefix.endswith("-"):
+                continue
+            if len(self.repo.find_by_prefix(prefix)) <= 1 and not self.repo.find_by_name(prefix):
+                return prefix
+        return session_id
 
     # ------------------------------------------------------------------ reads
 
@@ -323,13 +335,21 @@ class SessionService:
         loaded = self.load(ref)
         return export_json(loaded.metadata, loaded.messages)
 
-    def import_file(self, path: Path, *, should_stop: Callable[[], bool] | None = None) -> ImportResult:
+    def import_file(
+        self,
+        path: Path,
+        *,
+        should_stop: Callable[[], bool] | None = None,
+        new_ids: bool = False,
+        stream: BinaryIO | None = None,
+    ) -> ImportResult:
         """Import sessions from a JSON export, a JSON array of them, or a JSON-Lines corpus.
 
-        Existing ids are never overwritten and a name already taken is dropped (see
-        :func:`chatcli.session.transfer.import_sessions`); ``should_stop`` cancels between records.
+        Existing ids are never overwritten (``new_ids`` imports such sessions as copies) and a
+        name already taken is dropped (see :func:`chatcli.session.transfer.import_sessions`);
+        ``stream`` is read instead of ``path``; ``should_stop`` cancels between records.
         """
-        return import_sessions(self.repo, path, should_stop=should_stop)
+        return import_sessions(self.repo, path, should_stop=should_stop, new_ids=new_ids, stream=stream)
 
 
 def _new_metadata(messages: Sequence[Message]) -> SessionMetadata:

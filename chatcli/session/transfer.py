@@ -7,10 +7,11 @@ The readable Markdown export is a transcript rendering and lives in :mod:`chatcl
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from chatcli import jsontext
 from chatcli.sanitize import shorten
@@ -31,7 +32,14 @@ if TYPE_CHECKING:
 # The pydantic models are imported inside the functions that build them, so that importing this
 # module (the renderers import ImportResult) never imports pydantic.
 
-__all__ = ["EXPORT_FORMAT", "EXPORT_VERSION", "ImportResult", "export_json", "import_sessions"]
+__all__ = [
+    "ALREADY_EXISTS",
+    "EXPORT_FORMAT",
+    "EXPORT_VERSION",
+    "ImportResult",
+    "export_json",
+    "import_sessions",
+]
 
 EXPORT_FORMAT = "chatcli-session"
 EXPORT_VERSION = 1
@@ -41,13 +49,22 @@ _CORPUS_FIELDS = ("id", "name", "status", "created", "last_active")
 _OVERRIDABLE = ("status", "created", "last_active", "custom_fields")
 
 
+#: Why a session whose id is already taken was not imported (the JSON ``skipped`` reason).
+ALREADY_EXISTS = "a session with this id already exists; left untouched"
+
+
 @dataclass(slots=True)
 class ImportResult:
-    """What an import created and what it skipped (with reasons)."""
+    """What an import created, what it skipped (with reasons) and the ids it left alone.
+
+    ``skipped`` holds the records that failed; ``existing`` the ids of sessions that already
+    exist, left untouched (not a failure: importing the same file twice imports nothing new).
+    """
 
     imported: list[SessionMetadata] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    existing: list[str] = field(default_factory=list)
 
 
 def export_json(meta: SessionMetadata, messages: Sequence[Message]) -> str:
@@ -63,22 +80,31 @@ def export_json(meta: SessionMetadata, messages: Sequence[Message]) -> str:
 
 
 def import_sessions(
-    repo: SessionRepository, path: Path, *, should_stop: Callable[[], bool] | None = None
+    repo: SessionRepository,
+    path: Path,
+    *,
+    should_stop: Callable[[], bool] | None = None,
+    new_ids: bool = False,
+    stream: BinaryIO | None = None,
 ) -> ImportResult:
     """Import sessions from a JSON export, a JSON array of them, or a JSON-Lines corpus.
 
-    Existing ids are never overwritten (reported and skipped); a name already taken is
-    dropped with a note; everything else is imported even if one record is bad. When
+    Existing ids are never overwritten: such a session is left alone (``existing``), or with
+    ``new_ids`` imported as a copy under a new id. A name already taken is dropped with a note;
+    everything else is imported even if one record is bad. ``stream`` (e.g. standard input) is
+    read instead of opening ``path``, which then only names it in messages. When
     ``should_stop`` says so (the user cancelled), the import ends after the current record,
     with a note saying where.
     """
     result = ImportResult()
-    handle = open_input(path)
+    handle: contextlib.AbstractContextManager[BinaryIO] = (
+        contextlib.nullcontext(stream) if stream is not None else open_input(path)
+    )
     # The names lock is held for the whole import so a concurrent rename cannot take a name
     # this import is assigning (renames elsewhere wait, or report a retry hint).
-    with handle, repo.names_lock():
+    with handle as source, repo.names_lock():
         names = {b.name.lower() for b in repo.list_briefs(SessionFilter()) if b.name}
-        for position, record in read_records(handle, path):
+        for position, record in read_records(source, path):
             if should_stop is not None and should_stop():
                 result.notes.append(f"cancelled: record {position} and the rest were not imported")
                 break
@@ -86,7 +112,7 @@ def import_sessions(
                 result.skipped.append((f"record {position}", record.detail))
                 continue
             try:
-                _import_one(repo, record, position, names, result)
+                _import_one(repo, record, position, names, result, new_ids=new_ids)
             except StorageError as exc:
                 # The store itself failed (disk full, permissions): later records would fail too.
                 result.skipped.append((f"record {position}", exc.user_message().splitlines()[0]))
@@ -98,7 +124,13 @@ def import_sessions(
 
 
 def _import_one(
-    repo: SessionRepository, record: object, position: int, names: set[str], result: ImportResult
+    repo: SessionRepository,
+    record: object,
+    position: int,
+    names: set[str],
+    result: ImportResult,
+    *,
+    new_ids: bool = False,
 ) -> None:
     """Create the session one record holds, recording in ``result`` what happened to it."""
     label = f"record {position}"
@@ -120,9 +152,9 @@ def _import_one(
     if meta.name is not None and meta.name.lower() in names:
         dropped_name, meta.name = meta.name, None
     try:
-        repo.create(meta, messages)
+        _create(repo, meta, messages, result, new_ids=new_ids)
     except SessionAlreadyExists:
-        result.skipped.append((meta.id, "a session with this id already exists; left untouched"))
+        result.existing.append(meta.id)
         return
     except StorageError:
         raise
@@ -136,6 +168,26 @@ def _import_one(
     if meta.name:
         names.add(meta.name.lower())
     result.imported.append(meta)
+
+
+def _create(
+    repo: SessionRepository,
+    meta: SessionMetadata,
+    messages: list[Message],
+    result: ImportResult,
+    *,
+    new_ids: bool,
+) -> None:
+    """Create the session; with ``new_ids``, a session whose id is taken becomes a copy."""
+    try:
+        repo.create(meta, messages)
+    except SessionAlreadyExists:
+        if not new_ids:
+            raise
+        old = meta.id
+        meta.id = new_session_id()
+        repo.create(meta, messages)
+        result.notes.append(f"{old[:8]} already exists: imported a copy as {meta.id}")
 
 
 def _record_to_session(record: object) -> tuple[SessionMetadata, list[Message], str | None]:

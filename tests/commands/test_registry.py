@@ -67,7 +67,13 @@ def test_unknown_command_suggests_close_commands(
     err = info.value
     assert err.typed == typed
     assert err.suggestions[: len(suggestions)] == suggestions
-    assert err.message.startswith(f"unknown command /{typed} — did you mean /{suggestions[0]}")
+    group = "sessions " if typed.startswith("sessions ") else ""
+    named = (
+        f"'{typed.removeprefix(group)}' is not a /{group.strip()} command"
+        if group
+        else f"'/{typed}' is not a command"
+    )
+    assert err.message.startswith(f"{named} — did you mean /{suggestions[0]}")
     assert err.exit_code == 2
     assert isinstance(err, UsageError)
 
@@ -76,11 +82,12 @@ def test_unknown_command_without_close_matches(registry: Registry) -> None:
     with pytest.raises(UnknownCommand) as info:
         registry.find(["xyzzy"])
     assert info.value.suggestions == []
-    assert info.value.message == "unknown command /xyzzy"
+    assert info.value.message == "'/xyzzy' is not a command"
+    assert info.value.user_message().endswith("'/help' lists every command.")
     assert "help" in info.value.usage
     with pytest.raises(UnknownCommand) as sub:
         registry.find(["sessions", "qqqqq"])
-    assert sub.value.message == "unknown command /sessions qqqqq"
+    assert sub.value.message == "'qqqqq' is not a /sessions command"
 
 
 def test_repl_only_commands_do_not_exist_on_the_command_line(registry: Registry) -> None:
@@ -118,7 +125,7 @@ def test_parse_splits_and_finds(registry: Registry) -> None:
     command, rest = registry.parse("sessions name abcd 'new-name'")
     assert command.name == "sessions name"
     assert rest == ["abcd", "new-name"]
-    with pytest.raises(UsageError, match="empty command"):
+    with pytest.raises(UsageError, match="type a command"):
         registry.parse("   ")
     with pytest.raises(UsageError, match="close the quote"):
         registry.parse("sessions show 'abcd")

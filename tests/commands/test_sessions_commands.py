@@ -13,7 +13,7 @@ import pytest
 
 from chatcli.commands.context import CommandContext
 from chatcli.commands.registry import Registry
-from chatcli.commands.results import Cancelled, ExportResult, SessionChanged
+from chatcli.commands.results import Cancelled, ExportResult, ImportReport, SessionChanged
 from chatcli.commands.sessions import DEFAULT_LIST_LIMIT
 from chatcli.commands.spec import UsageError
 from chatcli.render.transcript import transcript_markdown
@@ -457,7 +457,9 @@ def test_import_and_fork(registry: Registry, make_ctx: Ctx, service: SessionServ
     path = tmp_path / "in.json"
     path.write_text(json.dumps(doc), encoding="utf-8")
 
-    imported = registry.run(make_ctx(), ["sessions", "import", str(path)])
+    report = registry.run(make_ctx(), ["sessions", "import", str(path)])
+    assert isinstance(report, ImportReport)
+    imported = report.result
     assert isinstance(imported, ImportResult)
     assert [m.id for m in imported.imported] == ["99999999-0000-4000-8000-000000000009"]
 

@@ -112,8 +112,9 @@ def test_chat_leave_and_resume(spawn: Spawn, sessions_dir: Path) -> None:
     expect(child, "Offline reply #1")
     expect(child, PROMPT)
     child.sendcontrol("d")
-    expect(child, r"Resume with: chatcli --resume ([0-9a-f-]{36})")
+    expect(child, r"Resume with: chatcli --resume ([0-9a-f]{8})\b")  # a short id: the shortest unique prefix
     sid = child.match.group(1)
+    [sid] = [s for s in session_ids(sessions_dir) if s.startswith(sid)]
     expect(child, pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
@@ -126,7 +127,7 @@ def test_chat_leave_and_resume(spawn: Spawn, sessions_dir: Path) -> None:
     again.send("and now?\r")
     expect(again, "Offline reply #2")
     expect(again, PROMPT)
-    assert f"Resume with: chatcli --resume {sid}" in finish(again)
+    assert f"Resume with: chatcli --resume {sid[:8]}" in finish(again)
 
 
 def test_tab_completes_a_session_id(spawn: Spawn, sessions_dir: Path, isolated_env: Path) -> None:
@@ -180,7 +181,7 @@ def test_deleting_the_current_session_starts_a_new_one(spawn: Spawn, sessions_di
     [sid] = session_ids(sessions_dir)
 
     child.send(f"/sessions delete {sid[:8]}\r")
-    expect(child, r"the session you are in and its 2 messages for good\? \[y/N\]")
+    expect(child, rf"Delete the session you are in, {sid[:8]} \(2 messages\), for good\? \[y/N\]")
     child.send("y\r")
     expect(child, "you are now in a new session")
     expect(child, PROMPT)

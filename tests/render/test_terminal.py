@@ -295,7 +295,7 @@ def test_hostile_search_renders_literally() -> None:
 def test_delete() -> None:
     meta = make_meta(name="old-stuff", messages=4)
     output = render_plain(DeleteResult(meta))
-    assert f"Deleted session {meta.id[:8]} (old-stuff) (4 messages)." in output
+    assert f"Deleted session old-stuff ({meta.id[:8]}, 4 messages)." in output
 
 
 def test_import_counts_skips_and_notes() -> None:
@@ -304,7 +304,7 @@ def test_import_counts_skips_and_notes() -> None:
     output = render_plain(result)
     assert "Imported 1 session" in output
     assert "imported one" in output
-    assert "Skipped 1:" in output
+    assert "Could not import 1:" in output
     assert "record 3: not valid JSON" in output
     assert "record 2: name taken" in output
 
@@ -475,11 +475,16 @@ def render_error_plain(exc: BaseException, log_path: str | None = None) -> str:
     ],
 )
 def test_error_panels_show_the_user_message(exc: SessionError | UsageError, title: str) -> None:
-    output = render_error_plain(exc)
+    console, buf = terminal_console()
+    render_error(exc, console)
+    output = SGR.sub("", buf.getvalue())
     assert title in output
     for line in exc.user_message().splitlines():
         assert squash(line) in squash(output)
-    assert "+-" in output
+    assert "╭" in output
+    # Plain (a pipe): one "error:" line, then the hints, unboxed and unwrapped.
+    plain = render_error_plain(exc)
+    assert plain == "error: " + exc.user_message() + "\n"
 
 
 def test_error_panel_for_any_chatcli_error_uses_its_title_and_message() -> None:
@@ -490,8 +495,10 @@ def test_error_panel_for_any_chatcli_error_uses_its_title_and_message() -> None:
         def user_message(self) -> str:
             return "You ran out of [bold]quota[/bold]."
 
+    console, buf = terminal_console()
+    render_error(Custom("quota"), console)
+    assert "Quota exceeded" in SGR.sub("", buf.getvalue())
     output = render_error_plain(Custom("quota"))
-    assert "Quota exceeded" in output
     assert "You ran out of [bold]quota[/bold]." in output
 
 

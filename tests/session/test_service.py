@@ -481,11 +481,11 @@ def test_import_the_json_lines_corpus(file_svc: SessionService, tmp_path: Path) 
         assert meta.first_message == raw_messages[0]["content"]
         loaded = file_svc.repo.load_messages(meta.id).messages
         assert [(m.role, m.content) for m in loaded] == [(m["role"], m["content"]) for m in raw_messages]
-    # Importing the same corpus again changes nothing and reports every session as skipped.
+    # Importing the same corpus again changes nothing and reports every session as already there.
     before = {sid: messages_of(file_svc, sid) for sid in listing}
     again = file_svc.import_file(corpus)
-    assert again.imported == []
-    assert sorted(sid for sid, _ in again.skipped) == sorted(listing)
+    assert again.imported == [] and again.skipped == []
+    assert sorted(again.existing) == sorted(listing)
     assert {sid: messages_of(file_svc, sid) for sid in listing} == before
 
 
@@ -503,8 +503,7 @@ def test_import_never_overwrites_an_existing_id(file_svc: SessionService, tmp_pa
     before = messages_of(file_svc, existing.id)
 
     result = file_svc.import_file(path)
-    assert result.skipped == [(existing.id, result.skipped[0][1])]
-    assert "already exists" in result.skipped[0][1]
+    assert result.existing == [existing.id] and result.skipped == []
     assert ids(result.imported) == [newcomer["id"]]
     assert messages_of(file_svc, existing.id) == before
     assert file_svc.repo.get(existing.id).name == "orig"
@@ -518,7 +517,7 @@ def test_reimporting_a_named_session_says_nothing_about_its_name(
     path.write_text(file_svc.export(existing.id), encoding="utf-8")
     result = file_svc.import_file(path)
     assert result.imported == []
-    assert [sid for sid, _ in result.skipped] == [existing.id]
+    assert result.existing == [existing.id]
     # It was not imported, so no note may claim it was "imported without a name".
     assert result.notes == []
 
