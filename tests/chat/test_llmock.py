@@ -132,7 +132,7 @@ def test_failed_turns_against_llmock_keep_the_session_usable(llmock: Llmock, rep
     )
     r = repls()
     assert r.run("hi\r", "still there?\r", "/retry\r") == 0
-    assert "API key refused" in r.output and "Model server error" in r.output
+    assert "refused the API key (HTTP 401)" in r.output and "(HTTP 500)" in r.output
     assert "Traceback" not in r.output
 
     llmock.queue({"type": "stream_fault", "kind": "truncate", "after_chunks": 2, "times": 1})
