@@ -689,7 +689,7 @@ def test_hostile_import_files_through_the_cli(repo: FileRepository, tmp_path: Pa
     deep = tmp_path / "deep.json"
     deep.write_text("[" * 100_000, encoding="utf-8")
     run = chatcli([*base, "import", str(deep), "--json"], cwd=tmp_path)
-    assert run.code == 0, run
+    assert run.code == 1, run  # a record that could not be imported: exit 1, with its reason
     assert "deep" in json.loads(run.out)["skipped"][0]["reason"]
     mixed = tmp_path / "mixed.jsonl"
     records = [
@@ -698,7 +698,9 @@ def test_hostile_import_files_through_the_cli(repo: FileRepository, tmp_path: Pa
     ]
     records.append({"messages": [{"role": "user", "content": "three", "timestamp": "2025-01-02T00:00:00Z"}]})
     mixed.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-    data = json.loads(chatcli([*base, "import", str(mixed), "--json"], cwd=tmp_path).out)
+    run = chatcli([*base, "import", str(mixed), "--json"], cwd=tmp_path)
+    assert run.code == 1, run
+    data = json.loads(run.out)
     assert [s["first_message"] for s in data["imported"]] == ["one", "three"]
     assert [s["source"] for s in data["skipped"]] == ["record 2"]
 
