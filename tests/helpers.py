@@ -29,7 +29,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -731,3 +731,40 @@ def run_unprivileged(fn: Callable[[], Any], timeout: float = 30.0) -> Any:
         _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0, "the unprivileged child failed"
     return json.loads(data)
+
+
+#: Raw control characters that must never reach the terminal from untrusted text.
+RAW_CONTROLS = ("\x1b", "\x07", "\x00", "\x9b")
+
+
+@dataclass(frozen=True)
+class Run:
+    """One finished ``chatcli`` process."""
+
+    args: tuple[str, ...]
+    code: int
+    out: str
+    err: str
+
+
+def chatcli(args: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None = None) -> Run:
+    """``python -m chatcli ARGS…`` without a terminal (stdin /dev/null, output piped, NO_COLOR);
+    a hang fails the test (timeout), and so do a traceback, "Unexpected error" or a raw control."""
+    full_env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "CLICOLOR_FORCE")}
+    full_env.update(NO_COLOR="1", COLUMNS="250")
+    full_env.update(env or {})
+    proc = subprocess.run(
+        [sys.executable, "-m", "chatcli", *args],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        env=full_env,
+        cwd=cwd,
+        timeout=60,
+        check=False,
+    )
+    run = Run(tuple(args), proc.returncode, proc.stdout.decode(), proc.stderr.decode())
+    text = run.out + run.err
+    assert "Traceback" not in text and "Unexpected error" not in text, run
+    for ch in RAW_CONTROLS:
+        assert ch not in text, (ch, run)
+    return run

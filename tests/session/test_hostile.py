@@ -15,7 +15,7 @@ import os
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +33,7 @@ from chatcli.session.store import doctor as doctor_module
 from chatcli.session.store import index as index_module
 from chatcli.session.store.doctor import run_doctor
 from chatcli.session.store.layout import CONVERSATION_FILE, INDEX_DIR, INDEX_FILE, METADATA_FILE
-from tests.helpers import at, confined_writes, numbered, seed, tree
+from tests.helpers import RAW_CONTROLS, Run, at, chatcli, confined_writes, numbered, seed, tree
 
 #: Names, ids and references a user (or a script fed untrusted data) could type.
 HOSTILE: dict[str, str] = {
@@ -60,7 +60,6 @@ HOSTILE: dict[str, str] = {
     "hex-and-dashes": "dead-beef",
 }
 #: Raw characters that must never reach the user unescaped.
-RAW_CONTROLS = ("\x1b", "\x07", "\x00", "\x9b")
 #: Reorders what follows it: never raw in a one-line field (ids, names, error messages). Message
 #: text keeps it on purpose, since right-to-left prose uses it (see chatcli/sanitize.py).
 RTL_OVERRIDE = "\u202e"
@@ -120,37 +119,6 @@ def test_hostile_names_and_ids_through_the_service(repo: FileRepository, tmp_pat
 
 
 # --------------------------------------------------------------------------- names and ids: the command line
-
-
-@dataclass(frozen=True)
-class Run:
-    """One finished ``chatcli`` process."""
-
-    args: tuple[str, ...]
-    code: int
-    out: str
-    err: str
-
-
-def chatcli(args: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None = None) -> Run:
-    """``python -m chatcli ARGS…`` without a terminal (stdin /dev/null, output piped, NO_COLOR)."""
-    full_env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "CLICOLOR_FORCE")}
-    full_env.update(NO_COLOR="1", COLUMNS="250")
-    full_env.update(env or {})
-    proc = subprocess.run(
-        [sys.executable, "-m", "chatcli", *args],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        env=full_env,
-        cwd=cwd,
-        timeout=60,
-        check=False,
-    )
-    run = Run(tuple(args), proc.returncode, proc.stdout.decode(), proc.stderr.decode())
-    assert "Traceback" not in run.out + run.err, run
-    for ch in RAW_CONTROLS:
-        assert ch not in run.out + run.err, (ch, run)
-    return run
 
 
 def chatcli_many(calls: Sequence[Sequence[str]], *, cwd: Path) -> list[Run]:

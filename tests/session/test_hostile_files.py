@@ -20,11 +20,8 @@ import os
 import shutil
 import sqlite3
 import stat
-import subprocess
-import sys
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -49,6 +46,7 @@ from chatcli.session.store.layout import (
 )
 from tests.helpers import (
     TEST_LOCK_TIMEOUT,
+    chatcli,
     locked_out,
     numbered,
     run_unprivileged,
@@ -58,36 +56,6 @@ from tests.helpers import (
 
 OUTSIDE_TEXT = b"my own notes, not a session file\n"
 OUTSIDE_MODE = 0o644
-
-
-@dataclass(frozen=True)
-class Run:
-    """One finished ``chatcli`` process."""
-
-    args: tuple[str, ...]
-    code: int
-    out: str
-    err: str
-
-
-def chatcli(args: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None = None) -> Run:
-    """``python -m chatcli ARGS…`` without a terminal; a hang fails the test (timeout)."""
-    full_env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "CLICOLOR_FORCE")}
-    full_env.update(NO_COLOR="1", COLUMNS="250")
-    full_env.update(env or {})
-    proc = subprocess.run(
-        [sys.executable, "-m", "chatcli", *args],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        env=full_env,
-        cwd=cwd,
-        timeout=30,
-        check=False,
-    )
-    run = Run(tuple(args), proc.returncode, proc.stdout.decode(), proc.stderr.decode())
-    assert "Traceback" not in run.out + run.err, run
-    assert "Unexpected error" not in run.out + run.err, run
-    return run
 
 
 def _outside(tmp_path: Path, data: bytes = OUTSIDE_TEXT) -> Path:

@@ -16,7 +16,6 @@ import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,7 @@ from chatcli.session.store import FileRepository
 from chatcli.session.store.doctor import run_doctor
 from chatcli.session.store.layout import CONVERSATION_FILE, INDEX_DIR, INDEX_FILE, METADATA_FILE
 from chatcli.session.transcript import parse_transcript
-from tests.helpers import TEST_LOCK_TIMEOUT, numbered, seed, tree
+from tests.helpers import TEST_LOCK_TIMEOUT, Run, chatcli, numbered, seed, tree
 
 #: Time zones furthest from UTC on either side: local-time conversions overflow first there.
 FAR_ZONES = ("Pacific/Kiritimati", "America/Adak")
@@ -48,39 +47,6 @@ OUT_OF_RANGE: dict[str, tuple[str, Any]] = {
     "created-year-1": ("created", "0001-01-01T00:00:00Z"),
     "created-before-1970": ("created", "1969-12-31T23:59:59Z"),
 }
-RAW_CONTROLS = ("\x1b", "\x07", "\x00", "\x9b")
-
-
-@dataclass(frozen=True)
-class Run:
-    """One finished ``chatcli`` process."""
-
-    args: tuple[str, ...]
-    code: int
-    out: str
-    err: str
-
-
-def chatcli(args: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None = None) -> Run:
-    """``python -m chatcli ARGS…`` without a terminal; never a traceback nor a raw control."""
-    full_env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "CLICOLOR_FORCE")}
-    full_env.update(NO_COLOR="1", COLUMNS="250")
-    full_env.update(env or {})
-    proc = subprocess.run(
-        [sys.executable, "-m", "chatcli", *args],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        env=full_env,
-        cwd=cwd,
-        timeout=60,
-        check=False,
-    )
-    run = Run(tuple(args), proc.returncode, proc.stdout.decode(), proc.stderr.decode())
-    text = run.out + run.err
-    assert "Traceback" not in text and "Unexpected error" not in text, run
-    for ch in RAW_CONTROLS:
-        assert ch not in text, (ch, run)
-    return run
 
 
 def chatcli_many(
