@@ -319,6 +319,9 @@ def test_not_found_in_the_repl_suggests_slash_commands(
         child.send("/sessions show nope\r")
         child.expect(r"--sessions-dir PATH\.|available sessions\.")
         seen = " ".join(re.sub(r"\x1b\[[0-?]*[ -/]*[@-~]|[│╭╮╰╯─]", " ", child.before + child.after).split())
+        # Ctrl-D only once the prompt is back: sent while the terminal is between prompts (cooked
+        # mode), the line discipline would take it as an end of file instead of passing it on.
+        child.expect("you ›")
         child.sendcontrol("d")
         child.expect(pexpect.EOF)
     finally:
