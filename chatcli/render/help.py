@@ -78,4 +78,4 @@ def _overview(result: HelpResult, console: Console) -> None:
     for heading, words in result.groups:
         console.print()
         console.print(Text(clean_inline(heading), style="bold"))
-        console.print(Padding(Text("  ".join(clean_inline(w) for w in words)), (0, 0, 0, 2)))
+        console.print(Padding(Text("  ".join(clean_inline(w) for w in words)), (0, 0, 0, 2), expand=False))

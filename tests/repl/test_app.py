@@ -316,10 +316,10 @@ def test_bad_arguments_show_a_usage_line(repl: Repl) -> None:
 
 
 def test_help_lists_commands_and_option_help_shows_one(repl: Repl) -> None:
-    repl.run("/help\r", "/sessions list --help\r")
+    repl.run("/help\r", "/help sessions\r", "/sessions list --help\r")
 
     assert "chatcli commands" in repl.output
-    assert "/sessions delete" in repl.output
+    assert "/sessions delete ID" in repl.output  # on the /help sessions page
     assert "Usage: /sessions list" in repl.output
 
 
