@@ -150,6 +150,36 @@ def test_list_cuts_long_first_messages_to_the_width() -> None:
     assert meta.id[:8] in output
 
 
+LOGGING = "How do I configure the logging module so that it writes to "
+
+
+@pytest.mark.parametrize("width", [80, 50])
+def test_a_narrow_list_gives_the_name_and_first_message_the_room(width: int) -> None:
+    """Issue 12 item 10 for ``sessions list``: at 80 columns the first message had 12 columns
+    (beside a name padded to 28 and a status column saying "active" on every row); at 50 the
+    name was cut to 8. Now they share one column that keeps all the room the others leave."""
+    named = make_meta("fix the login page", name="fix-login", messages=12)
+    unnamed = [make_meta(LOGGING + "a file?"), make_meta(LOGGING + "syslog?")]
+    output = render_plain(ListResult([named, *unnamed], [], "active"), width=width)
+    lines = output.splitlines()
+    assert all(len(line) <= width for line in lines)
+    header = lines[1].split()
+    assert header[-1] == "Session" and "Name" not in header and "Status" not in header
+    assert ("Msgs" in header) is (width >= 80)
+    row = next(line for line in lines if named.id[:8] in line)
+    assert "fix-login  fix the login page" in row
+    for meta in unnamed:
+        cells = next(line for line in lines if meta.id[:8] in line)
+        assert "How do I configure the" in cells and cells.endswith("…")
+    wide = render_plain(ListResult([named], [], "active"), width=100)
+    assert "First message" in wide and "Name" in wide and "Status" in wide
+
+
+def test_a_narrow_list_shows_the_status_when_it_mixes_statuses() -> None:
+    output = render_plain(ListResult([make_meta(), make_meta(archived=True)], [], "all"), width=60)
+    assert "Status" in output and "archived" in output
+
+
 def test_list_folds_newlines_in_first_messages() -> None:
     output = render_plain(ListResult([make_meta("line one\nline two\ttab")], [], "active"))
     assert "line one line two tab" in output
