@@ -179,22 +179,26 @@ def test_each_query_is_filtered_once(monkeypatch: pytest.MonkeyPatch) -> None:
 ID_LOG1 = "c8d58a8f-0000-4000-8000-000000000001"
 ID_LOG2 = "5703f3b3-0000-4000-8000-000000000002"
 LONG_NAME = "q3-roadmap-and-a-very-long-session-name-indeed"
-NOW = datetime.now(UTC)
 LOG = "How do I configure the logging module so that it writes to "
-NARROW = snapshot_of(
-    [
-        entry(ID_LOG1, None, LOG + "a file?", minutes_ago=3, now=NOW),
-        entry(ID_LOG2, None, LOG + "syslog?", minutes_ago=30, now=NOW),
-        entry(ID_ALPHA, "fix-login", "fix the login page", minutes_ago=300, now=NOW),
-        entry(ID_BETA, LONG_NAME, "quarterly roadmap planning", minutes_ago=60 * 24 * 3, now=NOW),
-        entry(ID_DOCKER, "日本語の名前", "短い", minutes_ago=60, now=NOW),
-    ]
-).entries
+
+
+def narrow_entries() -> tuple[SnapshotEntry, ...]:
+    """Two unnamed sessions whose first messages start alike, named ones, ages from now."""
+    now = datetime.now(UTC)
+    return snapshot_of(
+        [
+            entry(ID_LOG1, None, LOG + "a file?", minutes_ago=3, now=now),
+            entry(ID_LOG2, None, LOG + "syslog?", minutes_ago=30, now=now),
+            entry(ID_ALPHA, "fix-login", "fix the login page", minutes_ago=300, now=now),
+            entry(ID_BETA, LONG_NAME, "quarterly roadmap planning", minutes_ago=60 * 24 * 3, now=now),
+            entry(ID_DOCKER, "日本語の名前", "短い", minutes_ago=60, now=now),
+        ]
+    ).entries
 
 
 def screen_lines(width: int) -> list[str]:
     """The picker's rows as they would show on a ``width``-column screen."""
-    return "".join(fragment[1] for fragment in _Picker(NARROW).rows(width)).splitlines()
+    return "".join(fragment[1] for fragment in _Picker(narrow_entries()).rows(width)).splitlines()
 
 
 @pytest.mark.parametrize("width", [100, 80, 50])
@@ -203,11 +207,12 @@ def test_rows_keep_the_title_then_the_age_then_the_id(width: int) -> None:
     and at 50 columns no first message showed, so unnamed rows looked identical."""
     lines = screen_lines(width)
     assert all(get_cwidth(line) < width for line in lines), lines
-    rows = lines[: len(NARROW)]
+    entries = narrow_entries()
+    rows = lines[: len(entries)]
     assert len(set(rows)) == len(rows)  # no two rows alike, unnamed ones included
-    by_id = {item.id: row for item in NARROW for row in rows if row.endswith(item.id[:8])}
-    assert len(by_id) == len(NARROW)
-    for item in NARROW:
+    by_id = {item.id: row for item in entries for row in rows if row.endswith(item.id[:8])}
+    assert len(by_id) == len(entries)
+    for item in entries:
         assert by_id[item.id].startswith("  " + (item.name or "How do I")[:6]), by_id[item.id]
     fix = by_id[ID_ALPHA]
     assert fix.startswith("  fix-login  fix the login p")  # the name is not padded
@@ -222,7 +227,7 @@ def test_at_50_columns_an_unnamed_row_shows_its_first_message_cut_with_an_ellips
 
 
 def test_the_id_gives_way_first_then_the_age() -> None:
-    rows = screen_lines(36)[: len(NARROW)]
+    rows = screen_lines(36)[:5]
     assert all("c8d58a8f" not in row for row in rows)
     assert rows[0].endswith("3m ago")
     assert screen_lines(24)[0] == "  How do I configure t…"  # and then the age
@@ -244,7 +249,7 @@ def test_fit_counts_wide_characters_and_marks_a_cut() -> None:
 
 
 def test_a_highlighted_row_is_reversed_across_its_width() -> None:
-    rows = _Picker(NARROW).rows(80)
+    rows = _Picker(narrow_entries()).rows(80)
     first_row = rows[: rows.index(("", "\n"))]
     assert all("reverse" in style for style, _text, *_ in first_row)
     assert ("bold", "fix-login") in rows  # the other rows: the name in bold, not highlighted
