@@ -429,8 +429,8 @@ def test_clear_leaves_no_blank_screen_or_stale_bar_in_the_scrollback(spawn: Spaw
         child.send("/cle")
         term.settle(lambda rows: any("Clear the screen" in row for row in rows), "the completion menu")
         child.send("ar\r")
-        expect(child, PROMPT)
-        term.settle(toolbar_at_bottom, "the bottom bar")
+        # The next prompt, empty, with its bar (the line of the one answered reads "you › /clear").
+        term.settle(lambda rows: "you ›" in rows and toolbar_at_bottom(rows), "a new prompt")
     assert "remember the blue door" in "\n".join(term.scrollback)  # the chat is still there
     assert not any("session:" in line or "Clear the screen" in line for line in term.scrollback)
     assert "\n\n\n" not in "\n".join(term.scrollback), term.scrollback
