@@ -194,7 +194,7 @@ def _run_command(registry: Registry, words: list[str], options: ParsedArgs) -> i
     from chatcli.session.service import SessionService
     from chatcli.session.store import FileRepository
 
-    if not words or words[0] in ("-h", "--help", "help"):
+    if words[:1] in (["-h"], ["--help"], ["help"]):
         render(registry.help(["sessions"], scope="cli", prefix="chatcli "), _console())
         return ExitCode.OK
     if options.flag("tsv"):
@@ -232,6 +232,8 @@ def _check_tsv(registry: Registry, words: list[str], options: ParsedArgs) -> Non
     usage = "chatcli sessions list|search|prune … --tsv"
     if options.flag("json"):
         raise UsageError("give either --json or --tsv, not both", usage)
+    if not words:  # `sessions` alone lists the recent sessions
+        return
     command, _ = registry.find(["sessions", *words], scope="cli", prefix="chatcli ")
     if command.words not in TSV_COMMANDS:
         raise UsageError(f"--tsv is for sessions list, search and prune, not {command.name}", usage)

@@ -446,17 +446,38 @@ def test_help_on_every_subcommand(cli_many: Callable[[Sequence[Sequence[str]]], 
         assert f"Usage: chatcli sessions {sub}" in run.out, run
 
 
-def test_sessions_alone_prints_the_sessions_help(
+def test_sessions_help_prints_the_sessions_help(
     cli_many: Callable[[Sequence[Sequence[str]]], list[Run]],
 ) -> None:
-    for run in cli_many([(), ("--help",), ("-h",), ("help",)]):
+    for run in cli_many([("--help",), ("-h",), ("help",)]):
         assert run.code == 0, run
         assert run.err == ""
         assert "chatcli sessions commands" in run.out
         for sub in SUBCOMMANDS:
             assert f"chatcli sessions {sub}" in run.out
         assert "'chatcli sessions COMMAND --help'" in run.out
+        assert "'chatcli sessions' alone lists the recent ones" in run.out
         assert "resume" not in run.out and "chatcli sessions new" not in run.out
+
+
+def test_sessions_alone_lists_the_recent_sessions(
+    repo: FileRepository, cli_many: Callable[[Sequence[Sequence[str]]], list[Run]]
+) -> None:
+    """Issue 12 item 18: ``chatcli sessions`` alone printed the help; now, like ``/sessions``, it
+    lists the 10 most recent active sessions and one line on the subcommands."""
+    metas = [seed(repo, f"question {i}", when=utc_now() - timedelta(minutes=i)) for i in range(12)]
+    seed(repo, "archived one", archived=True)
+    plain, as_json, as_tsv = cli_many([(), ("--json",), ("--tsv",)])
+    assert plain.code == 0, plain
+    assert plain.err == ""
+    assert "Recent sessions (10 of 12)" in plain.out
+    assert "question 9" in plain.out and "question 10" not in plain.out
+    assert (
+        plain.out.rstrip().splitlines()[-1]
+        == "More: chatcli sessions list · commands: chatcli sessions --help"
+    )
+    assert [s["id"] for s in as_json.json()["sessions"]] == [m.id for m in metas[:10]]
+    assert [line.split("\t")[0] for line in as_tsv.out.splitlines()] == [m.id for m in metas[:10]]
 
 
 # --------------------------------------------------------------------------- colour and hostile text

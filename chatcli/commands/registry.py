@@ -10,6 +10,7 @@ from chatcli.commands.context import CommandContext
 from chatcli.commands.results import CommandHelp, HelpResult
 from chatcli.commands.spec import (
     Command,
+    Handler,
     Option,
     ParsedArgs,
     UsageError,
@@ -54,6 +55,7 @@ class Registry:
         *,
         group_options: Mapping[str, tuple[Option, ...]] | None = None,
         command_line_options: tuple[Option, ...] = (),
+        group_defaults: Mapping[str, Handler] | None = None,
     ) -> None:
         self._commands: list[Command] = []
         self._by_words: dict[tuple[str, ...], Command] = {}
@@ -61,6 +63,8 @@ class Registry:
         self.group_options: Mapping[str, tuple[Option, ...]] = dict(group_options or {})
         #: The command line's global options (``--sessions-dir``, ``--json``), read before the command.
         self.command_line_options = command_line_options
+        #: What a group's word alone runs (``sessions`` -> the recent sessions); otherwise its help.
+        self.group_defaults: Mapping[str, Handler] = dict(group_defaults or {})
         for command in commands:
             self.register(command)
 
@@ -172,6 +176,9 @@ class Registry:
     def run(self, ctx: CommandContext, words: Sequence[str], *, scope: str = "repl") -> object:
         """Find, parse and run a command; errors propagate to the caller's single error boundary."""
         if len(words) == 1 and words[0] in self.group_names(scope):
+            default = self.group_defaults.get(words[0])
+            if default is not None:
+                return default(ctx, ParsedArgs())
             return self.help(words, scope=scope, prefix=ctx.prefix)
         command, rest = self.find(words, scope=scope, prefix=ctx.prefix)
         args = parse_args(command, rest, prefix=ctx.prefix)
@@ -198,13 +205,7 @@ class Registry:
     def help(self, words: Sequence[str] = (), *, scope: str = "repl", prefix: str = "/") -> HelpResult:
         """Help for everything, for a group (``sessions``) or for one command."""
         if not words:
-            chosen = self.commands(scope=scope)
-            return HelpResult(
-                "chatcli commands",
-                "Type a message to chat; commands start with '/'. "
-                f"'{prefix}help COMMAND' shows one command in detail.",
-                tuple(self.help_for(c, prefix) for c in chosen),
-            )
+            return self._overview(scope, prefix)
         if len(words) == 1 and words[0] in self.group_names(scope):
             chosen = [c for c in self.commands(scope=scope) if c.words[0] == words[0] and len(c.words) > 1]
             detail = (
@@ -215,10 +216,37 @@ class Registry:
             return HelpResult(
                 f"{prefix}{words[0]} commands",
                 f"Sessions are saved as you chat. IDs take a full id, a unique prefix (4+ characters) "
-                f"or a session name. '{detail}' shows one command in detail.",
+                f"or a session name. '{detail}' shows one command in detail."
+                + (
+                    f" '{prefix}{words[0]}' alone lists the recent ones."
+                    if words[0] in self.group_defaults
+                    else ""
+                ),
                 tuple(self.help_for(c, prefix) for c in chosen),
             )
         command, rest = self.find(list(words), scope=scope, prefix=prefix)
         if rest:
             raise UsageError(f"no help for {' '.join(words)!r}", f"{prefix}help [COMMAND]")
         return HelpResult(f"{prefix}{command.name}", command.summary, (self.help_for(command, prefix),), True)
+
+    def _overview(self, scope: str, prefix: str) -> HelpResult:
+        """The short page ``/help`` shows: the commands of one word, then each group's words."""
+        groups = sorted(self.group_names(scope))
+        return HelpResult(
+            "chatcli commands",
+            "Type a message to chat; commands start with '/'. Details: "
+            + "".join(f"'{prefix}help {g}', " for g in groups)
+            + f"'{prefix}help COMMAND'.",
+            tuple(self.help_for(c, prefix) for c in self.commands(scope=scope) if len(c.words) == 1),
+            groups=tuple(
+                (
+                    f"{prefix}{g} COMMAND" + (f"  (alone: recent {g})" if g in self.group_defaults else ""),
+                    tuple(
+                        c.words[-1]
+                        for c in self.commands(scope=scope)
+                        if c.words[0] == g and len(c.words) > 1
+                    ),
+                )
+                for g in groups
+            ),
+        )

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chatcli.session.outcomes import LoadedSession
+from chatcli.session.outcomes import ListResult, LoadedSession
 from chatcli.session.transfer import ImportResult
 
 if TYPE_CHECKING:
@@ -26,6 +26,7 @@ __all__ = [
     "NewSessionAction",
     "PickSessionAction",
     "QuitAction",
+    "RecentSessions",
     "ResumeAction",
     "RetryAction",
     "SessionChanged",
@@ -47,12 +48,25 @@ class CommandHelp:
 
 @dataclass(frozen=True, slots=True)
 class HelpResult:
-    """A help page: a title, an intro line and the commands it covers."""
+    """A help page: a title, an intro line and the commands it covers.
+
+    The overview (``/help``) lists its commands one line each, then ``groups``: a heading and the
+    subcommand words of each command group (``/sessions COMMAND``: list, show, …).
+    """
 
     title: str
     intro: str
     commands: tuple[CommandHelp, ...]
     detailed: bool = False
+    groups: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RecentSessions(ListResult):
+    """``/sessions`` alone: the most recent sessions (a listing: ``--json`` and ``--tsv`` print it
+    as ``sessions list`` does) and a one-line ``hint`` on the subcommands."""
+
+    hint: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console, Group, RenderableType
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -10,7 +11,7 @@ from chatcli.commands.results import CommandHelp, HelpResult
 from chatcli.render.styles import DIM
 from chatcli.sanitize import clean_inline, clean_lines
 
-__all__ = ["render_help"]
+__all__ = ["brief", "render_help"]
 
 
 def render_help(result: HelpResult, console: Console) -> None:
@@ -22,6 +23,9 @@ def render_help(result: HelpResult, console: Console) -> None:
     if result.detailed:
         for entry in result.commands:
             console.print(_help_detail(entry))
+        return
+    if result.groups:
+        _overview(result, console)
         return
     for entry in result.commands:
         # Usage on its own line, the summary indented below: readable at any width.
@@ -49,3 +53,29 @@ def _help_detail(entry: CommandHelp) -> Group:
         parts += [Text(), Text(clean_lines(entry.details))]
     parts.append(Text())
     return Group(*parts)
+
+
+def brief(summary: str) -> str:
+    """A summary without its parenthesis or its part after a semicolon: the overview's one line."""
+    return summary.split(" (", maxsplit=1)[0].split("; ", maxsplit=1)[0]
+
+
+def _overview(result: HelpResult, console: Console) -> None:
+    """``/help``: one line per command (cut to the screen, never wrapped), then each group's words,
+    so the page fits a 24-row window at any width."""
+    usages = [clean_inline(entry.usage) for entry in result.commands]
+    usage_width = max(map(len, usages), default=0)
+    room = max(console.width - usage_width - 4, 8)  # the indent and the gap: two columns each
+    for usage, entry in zip(usages, result.commands, strict=True):
+        line = Text("  ")
+        line.append(usage.ljust(usage_width), style="bold")
+        summary = Text(brief(clean_inline(entry.summary)))
+        if entry.aliases:
+            names = ", ".join(clean_inline(usage[0] + a) for a in entry.aliases)
+            summary.append(f" (also {names})", style=DIM)
+        summary.truncate(room, overflow="ellipsis")
+        console.print(line.append("  ").append_text(summary), no_wrap=True, crop=True)
+    for heading, words in result.groups:
+        console.print()
+        console.print(Text(clean_inline(heading), style="bold"))
+        console.print(Padding(Text("  ".join(clean_inline(w) for w in words)), (0, 0, 0, 2), expand=False))

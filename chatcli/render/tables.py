@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from chatcli.commands.results import RecentSessions
 from chatcli.render.console import is_plain, table_box
 from chatcli.render.styles import (
     DIM,
@@ -31,8 +32,10 @@ from chatcli.sanitize import clean_inline
 from chatcli.session.fields import SessionView
 from chatcli.session.outcomes import ListResult, PruneResult, SearchHit, SearchResult
 
-__all__ = ["PRUNE_SHOWN", "render_list", "render_prune", "render_search", "sessions_table"]
+__all__ = ["PRUNE_SHOWN", "WIDE_WIDTH", "render_list", "render_prune", "render_search", "sessions_table"]
 
+#: From this width up the session table gives the name and the first message a column each.
+WIDE_WIDTH = 100
 #: A prune's table shows this many sessions; the rest are counted (``--json`` lists them all).
 PRUNE_SHOWN = 50
 
@@ -40,18 +43,21 @@ PRUNE_SHOWN = 50
 def sessions_table(console: Console, sessions: Sequence[SessionView]) -> Table:
     """The session table shared by list, prune and import.
 
-    On narrow screens the name is cut shorter and the columns that matter least give way (the
-    status unless the listing mixes statuses, then the message count), so the first message
-    keeps room.
+    From :data:`WIDE_WIDTH` columns up the name and the first message have a column each. On a
+    narrower screen the columns are laid out by priority: the name and the first message share
+    one column (the name first, then the first message, cut with an ellipsis) that keeps all the
+    room the others leave; the status shows only when the listing mixes statuses, the message
+    count only from :data:`NARROW_WIDTH` columns up; the age and the short id always show.
     """
     width = console.width
+    wide = width >= WIDE_WIDTH
     mixed = len({meta.status for meta in sessions}) > 1
-    show_status = width >= NARROW_WIDTH or mixed
-    show_count = width >= TINY_WIDTH
+    show_status = mixed or wide
+    show_count = width >= NARROW_WIDTH
     table = Table(box=table_box(console), pad_edge=not is_plain(console), header_style="bold")
     table.add_column("ID", no_wrap=True)
-    name_width = 28 if width >= NARROW_WIDTH else 12 if width >= TINY_WIDTH else 8
-    table.add_column("Name", no_wrap=True, max_width=name_width, overflow="ellipsis")
+    if wide:
+        table.add_column("Name", no_wrap=True, max_width=28, overflow="ellipsis")
     if show_status:
         table.add_column("Status", no_wrap=True)
     if show_count:
@@ -59,29 +65,44 @@ def sessions_table(console: Console, sessions: Sequence[SessionView]) -> Table:
     table.add_column("Last active" if width >= NARROW_WIDTH else "Active", no_wrap=True)
     # Wrappable for the width calculation (so this column gives way first on a narrow screen),
     # while each cell is a one-line Text cut with an ellipsis.
-    table.add_column("First message")
+    table.add_column("First message" if wide else "Session")
     for meta in sessions:
-        cells = [
-            Text(short_id(meta.id), style="bold"),
-            Text(clean_inline(meta.name), style="cyan") if meta.name else Text("-", style=DIM),
-        ]
+        cells = [Text(short_id(meta.id), style="bold")]
+        if wide:
+            cells.append(Text(clean_inline(meta.name), style="cyan") if meta.name else Text("-", style=DIM))
         if show_status:
             cells.append(Text(meta.status.value, style=DIM if meta.is_archived else ""))
         if show_count:
             cells.append(Text(str(meta.message_count)))
-        cells += [
-            Text(relative_age(meta.last_active)),
-            Text(one_line(meta.first_message), no_wrap=True, overflow="ellipsis"),
-        ]
+        cells += [Text(relative_age(meta.last_active)), _title(meta, with_name=not wide)]
         table.add_row(*cells)
     return table
+
+
+def _title(meta: SessionView, *, with_name: bool) -> Text:
+    """The first message (``-`` when there is none), after the name when ``with_name``: one
+    line, cut with an ellipsis."""
+    first = one_line(meta.first_message[:2000])
+    text = Text(no_wrap=True, overflow="ellipsis")
+    if with_name and meta.name:
+        text.append(clean_inline(meta.name), style="cyan")
+        if first:
+            text.append("  " + first)
+    else:
+        text.append(first or "-", style="" if first else DIM)
+    return text
 
 
 # ---------------------------------------------------------------------------------------- list
 
 
 def render_list(result: ListResult, console: Console) -> None:
-    """``sessions list``: a titled table (or a helpful empty message), then unreadable sessions."""
+    """``sessions list``: a titled table (or a helpful empty message), then unreadable sessions.
+
+    ``sessions`` alone (:class:`RecentSessions`) ends with its one-line hint instead of the line on
+    ``--limit``.
+    """
+    recent = isinstance(result, RecentSessions)
     if not result.sessions:
         console.print(_empty_listing(result))
     else:
@@ -89,12 +110,12 @@ def render_list(result: ListResult, console: Console) -> None:
         shown = len(result.sessions)
         total = result.total if result.total is not None else shown
         count = f"{shown:,} of {total:,}" if total > shown else f"{shown:,}"
-        title = f"{titles.get(result.status, 'Sessions')} ({count})"
+        title = f"{'Recent sessions' if recent else titles.get(result.status, 'Sessions')} ({count})"
         if result.search:
             title += f" matching {quoted(result.search, 40)}"
         console.print(heading(title))
         console.print(sessions_table(console, result.sessions))
-        if total > shown:
+        if total > shown and not recent:
             console.print(
                 Text(
                     f"Showing the {shown:,} most recent of {total:,}: --limit N shows more, "
@@ -104,6 +125,8 @@ def render_list(result: ListResult, console: Console) -> None:
             )
     for problem in result.problems:
         console.print(warning(problem.user_message()))
+    if isinstance(result, RecentSessions):
+        console.print(Text(result.hint, style=DIM))
 
 
 def _empty_listing(result: ListResult) -> Text:

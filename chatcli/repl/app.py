@@ -334,7 +334,7 @@ class ChatApp:
         elif isinstance(result, ResumeAction):
             self.use_session(result.session)
         elif isinstance(result, ClearAction):
-            self.console.clear()
+            self.clear_screen()
         elif isinstance(result, DeleteResult) and result.metadata.id == self.current_id:
             show(result)
             self.new_session()
@@ -345,6 +345,29 @@ class ChatApp:
         else:
             show(result)
         return False
+
+    def clear_screen(self) -> None:
+        """``/clear``: an empty screen with the prompt at the top, through the prompt's own output.
+
+        What the last prompt left below its line (the bottom bar, a completion menu) is erased
+        first, from the cursor down: a terminal that keeps a cleared screen in its scrollback
+        (tmux, many emulators) then keeps only what was written, not a screenful of blanks above a
+        stale bar. The completion state is dropped so the next prompt opens with no menu. A first
+        line then says which session goes on: a prompt drawn at the very top would be erased from
+        there when it is answered, which such a terminal takes for another clear.
+        """
+        self.prompt.default_buffer.complete_state = None
+        self.console.file.flush()
+        output = self.prompt.app.output
+        output.write_raw("\r")
+        output.erase_down()
+        output.erase_screen()
+        output.cursor_goto(0, 0)
+        output.flush()
+        where = "a new session" if self.meta is None else f"session {self.session_label()}"
+        self.console.print(
+            f"(screen cleared; you are in {where})", style="dim", markup=False, highlight=False
+        )
 
     def _show_json(self, result: object) -> None:
         """Print ``result`` as the same JSON document ``chatcli sessions … --json`` writes."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from prompt_toolkit.application import Application
+from prompt_toolkit.application import Application, get_app
 from prompt_toolkit.buffer import Buffer
 from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.input import Input
@@ -12,17 +12,31 @@ from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from prompt_toolkit.layout import HSplit, Layout, Window
 from prompt_toolkit.layout.controls import BufferControl, FormattedTextControl
 from prompt_toolkit.output import Output
+from prompt_toolkit.utils import get_cwidth
 
-from chatcli.render.timefmt import relative_age, short_id
+from chatcli.render.timefmt import SHORT_ID_LENGTH, relative_age, short_id
 from chatcli.repl.completion.snapshot import SnapshotEntry
 from chatcli.repl.keys import quick_escape
 from chatcli.sanitize import clean_inline
 
-__all__ = ["NEW_SESSION", "filter_entries", "fuzzy_score", "pick_session", "pick_session_async"]
+__all__ = [
+    "NEW_SESSION",
+    "filter_entries",
+    "fit",
+    "fuzzy_score",
+    "pick_session",
+    "pick_session_async",
+    "session_row",
+]
 
 VISIBLE_ROWS = 12
 #: What the picker returns for its "Start a new session" row (never a session id: those are UUIDs).
 NEW_SESSION = "new"
+#: A row's title (name, first message) keeps at least this many columns: the id gives way first,
+#: then the age.
+MIN_TITLE = 16
+_INDENT = "  "
+_GAP = "  "
 
 
 def fuzzy_score(query: str, text: str) -> int | None:
@@ -61,6 +75,62 @@ def filter_entries(entries: Sequence[SnapshotEntry], query: str) -> list[Snapsho
     return [entry for _, _, entry in scored]
 
 
+def fit(text: str, width: int) -> str:
+    """``text`` cut to ``width`` terminal columns (wide characters count two), with an ellipsis
+    when it was cut."""
+    if get_cwidth(text) <= width:
+        return text
+    if width <= 0:
+        return ""
+    kept: list[str] = []
+    used = 0
+    for char in text:
+        used += get_cwidth(char)
+        if used > width - 1:
+            break
+        kept.append(char)
+    return "".join(kept) + "…"
+
+
+def session_row(entry: SnapshotEntry, width: int, age: str, age_width: int) -> StyleAndTextTuples:
+    """One picker row laid out by priority for a ``width``-column screen (no newline).
+
+    The title always shows: the name (bold) followed by the first message, or the first message
+    alone for an unnamed session, cut with an ellipsis, never padded beyond what the screen
+    leaves. The age (right-aligned in ``age_width`` columns) comes next and the short id last:
+    when the screen is too narrow for all three, the id gives way first, then the age.
+    """
+    room = width - len(_INDENT) - 1  # the last column stays free: a full line may wrap
+    age_cost = len(_GAP) + age_width
+    show_age = room >= MIN_TITLE + age_cost
+    show_id = room >= MIN_TITLE + age_cost + len(_GAP) + SHORT_ID_LENGTH
+    title_room = room - (age_cost if show_age else 0) - (len(_GAP) + SHORT_ID_LENGTH if show_id else 0)
+    # A first message may be megabytes: fold and clean only what a row can show.
+    first = clean_inline(" ".join(entry.first_message[: 4 * width + 64].split()))
+    out: StyleAndTextTuples = [("", _INDENT)]
+    used = 0
+    if entry.name:
+        name = fit(clean_inline(entry.name), title_room)
+        out.append(("bold", name))
+        used = get_cwidth(name)
+        rest = title_room - used - len(_GAP)
+        if first and rest >= 4:
+            first = fit(first, rest)
+            out.append(("", _GAP + first))
+            used += len(_GAP) + get_cwidth(first)
+    else:
+        first = fit(first or "(no messages)", title_room)
+        out.append(("", first))
+        used = get_cwidth(first)
+    tail = " " * (title_room - used)
+    if show_age:
+        tail += _GAP + age.rjust(age_width)
+    if show_id:
+        tail += _GAP + short_id(entry.id)
+    out.append(("", tail))
+    return out
+
+
 class _Picker:
     """The picker's state (the query, the highlighted row) and its screen: rows, keys, layout."""
 
@@ -87,8 +157,11 @@ class _Picker:
             self._found_for[text] = filter_entries(self.entries, text)
         return self._found_for[text]
 
-    def rows(self) -> StyleAndTextTuples:
-        """The visible rows around the highlighted one, the "new session" row and a status line."""
+    def rows(self, width: int | None = None) -> StyleAndTextTuples:
+        """The visible rows around the highlighted one, the "new session" row and a status line,
+        laid out for ``width`` columns (default: the terminal's)."""
+        if width is None:
+            width = get_app().output.get_size().columns
         found = self.matches()
         out: StyleAndTextTuples = []
         if not found:
@@ -96,20 +169,31 @@ class _Picker:
         index = min(self.index, len(found))
         start = max(0, index - VISIBLE_ROWS + 1)
         # The rows are the matches and, last, the "new session" row (``None`` here).
-        items: list[SnapshotEntry | None] = [*found, None]
-        for i, entry in enumerate(items[start : start + VISIBLE_ROWS], start=start):
+        items: list[SnapshotEntry | None] = [*found, None][start : start + VISIBLE_ROWS]
+        ages = {entry.id: relative_age(entry.last_active) for entry in items if entry is not None}
+        age_width = max(map(len, ages.values()), default=0)
+        for i, entry in enumerate(items, start=start):
             style = "reverse" if i == index and (entry is not None or found or self.moved) else ""
             if entry is None:
-                out.append((style, "  + Start a new session\n"))
+                out.append((style, fit("  + Start a new session", width - 1) + "\n"))
                 continue
-            title = clean_inline(entry.name) if entry.name else "(unnamed)"
-            first = clean_inline(" ".join(entry.first_message.split()))[:60]
-            line = f"  {short_id(entry.id)}  {title:<24.24}  {relative_age(entry.last_active):>10}  {first}\n"
-            out.append((style, line))
-        out.append(
-            ("class:dim", f"  {len(found)} of {len(self.entries)} sessions · Enter resumes · Esc cancels\n")
-        )
+            row = session_row(entry, width, ages[entry.id], age_width)
+            out += [(f"{style} {part}".strip(), text) for part, text, *_ in row]
+            out.append(("", "\n"))
+        out.append(("class:dim", self._status(len(found), width) + "\n"))
         return out
+
+    def _status(self, found: int, width: int) -> str:
+        """The status line: the count and the keys, shortened to fit ``width``."""
+        total = len(self.entries)
+        for line in (
+            f"  {found} of {total} sessions · Enter resumes · Esc cancels",
+            f"  {found} of {total} · Enter resumes · Esc cancels",
+            f"  {found}/{total} · Esc cancels",
+        ):
+            if len(line) < width:
+                return line
+        return fit(f"  {found}/{total}", width - 1)
 
     def chosen(self) -> str | None:
         """The highlighted row: a session id, :data:`NEW_SESSION`, or None when no row is highlighted

@@ -6,9 +6,10 @@ from collections.abc import Callable
 
 import pytest
 
+from chatcli.commands.catalog import build_registry
 from chatcli.commands.context import CommandContext
 from chatcli.commands.registry import Registry, UnknownCommand
-from chatcli.commands.results import HelpResult, NewSessionAction, QuitAction
+from chatcli.commands.results import NewSessionAction, QuitAction, RecentSessions
 from chatcli.commands.sessions import SESSION_COMMANDS
 from chatcli.commands.spec import Command, HelpRequested, ParsedArgs, UsageError
 from chatcli.session.outcomes import ListResult
@@ -134,15 +135,20 @@ def test_parse_splits_and_finds(registry: Registry) -> None:
 # --------------------------------------------------------------------------- help
 
 
-def test_help_for_everything_lists_every_command(registry: Registry) -> None:
+def test_help_for_everything_is_a_short_overview(registry: Registry) -> None:
+    """Issue 12 item 18: /help listed every command with its usage and scrolled off a 24-row
+    window; now the chat commands are one line each and the session commands one list of words."""
     page = registry.help()
-    names = [c.name for c in page.commands]
-    assert names == [c.name for c in registry]
-    assert set(names) == REPL_ONLY | {f"sessions {w}" for w in SESSION_WORDS}
+    assert [c.name for c in page.commands] == [c.name for c in registry if len(c.words) == 1]
+    assert {c.name for c in page.commands} == REPL_ONLY
     assert page.detailed is False
+    [(heading, words)] = page.groups
+    assert heading == "/sessions COMMAND  (alone: recent sessions)"
+    assert set(words) == set(SESSION_WORDS)
+    assert "'/help sessions'" in page.intro and "'/help COMMAND'" in page.intro
     cli_page = registry.help(scope="cli", prefix="chatcli ")
-    assert {c.name for c in cli_page.commands} == {f"sessions {w}" for w in SESSION_WORDS}
-    assert all(c.usage.startswith("chatcli sessions ") for c in cli_page.commands)
+    assert cli_page.commands == ()
+    assert [h for h, _ in cli_page.groups] == ["chatcli sessions COMMAND  (alone: recent sessions)"]
 
 
 def test_help_for_the_sessions_group(registry: Registry) -> None:
@@ -186,12 +192,19 @@ def test_help_for_unknown_things(registry: Registry) -> None:
         registry.help(["sessions", "list", "extra"])
 
 
-def test_run_of_the_bare_group_returns_its_help(registry: Registry, make_ctx: Ctx) -> None:
+def test_run_of_the_bare_group_lists_the_recent_sessions(registry: Registry, make_ctx: Ctx) -> None:
+    """Issue 12 item 18: ``/sessions`` alone printed help; now it lists the recent sessions."""
     result = registry.run(make_ctx(), ["sessions"])
-    assert result == registry.help(["sessions"])
+    assert isinstance(result, RecentSessions) and isinstance(result, ListResult)
+    assert result.hint == "More: /sessions list · commands: /help sessions"
     cli = registry.run(make_ctx(prefix="chatcli "), ["sessions"], scope="cli")
-    assert isinstance(cli, HelpResult)
-    assert cli.title == "chatcli sessions commands"
+    assert isinstance(cli, RecentSessions)
+    assert cli.hint == "More: chatcli sessions list · commands: chatcli sessions --help"
+
+
+def test_a_bare_group_without_a_default_shows_its_help(make_ctx: Ctx) -> None:
+    plain = Registry(build_registry())
+    assert plain.run(make_ctx(), ["sessions"]) == plain.help(["sessions"])
 
 
 @pytest.mark.parametrize(

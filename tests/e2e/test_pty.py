@@ -12,8 +12,10 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pexpect
+import pyte
 import pytest
 
 from chatcli.session.store import FileRepository
@@ -63,7 +65,8 @@ def sessions_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def spawn(tmp_path: Path, sessions_dir: Path) -> Iterator[Spawn]:
-    """Start ``chatcli ARGS`` in a 40x120 terminal with sessions, home and logs under tmp_path."""
+    """Start ``chatcli ARGS`` in a 40x120 terminal (or ``size=(rows, columns)``) with sessions,
+    home and logs under tmp_path."""
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("CHATCLI_", "OPENAI_")) and k != "NO_COLOR"
     }
@@ -78,13 +81,15 @@ def spawn(tmp_path: Path, sessions_dir: Path) -> Iterator[Spawn]:
     )
     children: list[pexpect.spawn] = []
 
-    def start(*args: str) -> pexpect.spawn:
+    def start(*args: str, size: tuple[int, int] = (40, 120), cpr: bool = False) -> pexpect.spawn:
+        """``cpr``: the test answers prompt_toolkit's cursor position requests (a :class:`Terminal`
+        does), so the bottom bar is drawn at the bottom of the window as in a real terminal."""
         child = pexpect.spawn(
             CHATCLI[0],
             [*CHATCLI[1:], "--backend", "offline", *args],
-            env=env,
+            env={k: v for k, v in env.items() if not (cpr and k == "PROMPT_TOOLKIT_NO_CPR")},
             cwd=str(tmp_path),
-            dimensions=(40, 120),
+            dimensions=size,
             encoding="utf-8",
             timeout=TIMEOUT,
         )
@@ -343,3 +348,177 @@ def test_two_quick_ctrl_c_during_a_reply_do_not_quit(spawn: Spawn, sessions_dir:
     finish(child)
     [sid] = session_ids(sessions_dir)
     assert FileRepository(sessions_dir).get(sid).message_count == 4
+
+
+# --------------------------------------------------------------------------- issue 12: narrow windows
+
+
+class Terminal(pyte.Screen):
+    """What a user sees: a terminal emulator fed with everything the child prints, answering its
+    cursor position requests, with a scrollback.
+
+    The scrollback gets the lines that scroll off the top and, like tmux (``scroll-on-clear``)
+    and many emulators, the lines of a cleared screen up to its last used one: an erase of the
+    whole screen, or an erase from the top-left corner down.
+    """
+
+    def __init__(self, child: pexpect.spawn, size: tuple[int, int]) -> None:
+        rows, columns = size
+        super().__init__(columns, rows)
+        self.child = child
+        self.stream = pyte.Stream(self)
+        self.scrollback: list[str] = []
+        child.logfile_read = self
+
+    # pexpect's logfile interface: every string the child printed
+    def write(self, data: str) -> None:
+        self.stream.feed(data)
+
+    def flush(self) -> None:
+        pass
+
+    def write_process_input(self, data: str) -> None:
+        self.child.send(data)  # the answer to a cursor position request
+
+    def index(self) -> None:
+        if self.cursor.y == self.lines - 1 and not self.margins:
+            self.scrollback.append(self.display[0].rstrip())
+        super().index()
+
+    def erase_in_display(self, how: int = 0, *args: Any, **kwargs: Any) -> None:
+        if how == 2 or (how == 0 and (self.cursor.x, self.cursor.y) == (0, 0)):
+            used = [line.rstrip() for line in self.display]
+            while used and not used[-1]:
+                used.pop()
+            self.scrollback += used
+        super().erase_in_display(how, *args, **kwargs)
+
+    def rows(self) -> list[str]:
+        """The screen's lines, trailing blanks removed."""
+        return [line.rstrip() for line in self.display]
+
+    def settle(self, done: Callable[[list[str]], bool], what: str) -> list[str]:
+        """Read the child's output until ``done(rows)`` holds; the rows."""
+        deadline = time.monotonic() + TIMEOUT
+        while not done(self.rows()):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the screen never showed {what}:\n" + "\n".join(self.rows()))
+            self.child.expect([pexpect.TIMEOUT, pexpect.EOF], timeout=0.05)
+        return self.rows()
+
+
+def in_terminal(spawn: Spawn, *args: str, size: tuple[int, int]) -> tuple[pexpect.spawn, Terminal]:
+    child = spawn(*args, size=size, cpr=True)
+    return child, Terminal(child, size)
+
+
+def toolbar_at_bottom(rows: list[str]) -> bool:
+    return rows[-1].lstrip().startswith("session:")
+
+
+def test_clear_leaves_no_blank_screen_or_stale_bar_in_the_scrollback(spawn: Spawn) -> None:
+    """Issue 12 item 19: /clear left a screenful of blanks, a stale bottom bar and sometimes an
+    open completion menu in the scrollback."""
+    child, term = in_terminal(spawn, size=(24, 80))
+    expect(child, PROMPT)
+    child.send("remember the blue door\r")
+    expect(child, "Offline reply #1")
+    expect(child, PROMPT)
+    for _ in range(3):
+        term.settle(toolbar_at_bottom, "the bottom bar")
+        child.send("/cle")
+        term.settle(lambda rows: any("Clear the screen" in row for row in rows), "the completion menu")
+        child.send("ar\r")
+        # The next prompt, empty, with its bar (the line of the one answered reads "you › /clear").
+        term.settle(lambda rows: "you ›" in rows and toolbar_at_bottom(rows), "a new prompt")
+    assert "remember the blue door" in "\n".join(term.scrollback)  # the chat is still there
+    assert not any("session:" in line or "Clear the screen" in line for line in term.scrollback)
+    assert "\n\n\n" not in "\n".join(term.scrollback), term.scrollback
+    rows = term.rows()
+    assert rows[0].startswith("(screen cleared; you are in session"), rows
+    assert rows[1] == "you ›"
+    assert [row for row in rows if row] == [rows[0], rows[1], rows[-1]]  # no menu, no second bar
+    finish(child)
+
+
+@pytest.mark.parametrize("columns", [80, 50])
+def test_help_fits_a_24_row_window(spawn: Spawn, columns: int) -> None:
+    """Issue 12 item 18: /help was over 32 lines and scrolled off a 24-row window."""
+    child, term = in_terminal(spawn, size=(24, columns))
+    expect(child, PROMPT)
+    child.send("/help\r")
+    expect(child, "doctor")
+    expect(child, PROMPT)
+    rows = term.settle(toolbar_at_bottom, "the bottom bar")
+    screen_text = "\n".join(rows)
+    assert "you › /help" in screen_text and "chatcli commands" in screen_text, screen_text
+    for usage in ("/new", "/resume [ID]", "/retry", "/clear", "/quit", "/sessions COMMAND"):
+        assert f"\n  {usage}" in screen_text or f"\n{usage}" in screen_text, usage
+    finish(child)
+
+
+def test_sessions_alone_lists_recent_sessions_with_a_hint(spawn: Spawn, sessions_dir: Path) -> None:
+    """Issue 12 item 18: /sessions alone printed the help."""
+    seed_two(sessions_dir)
+    child, term = in_terminal(spawn, size=(24, 80))
+    expect(child, PROMPT)
+    child.send("/sessions\r")
+    expect(child, "Recent sessions")
+    expect(child, r"More: /sessions list · commands: /help sessions")
+    expect(child, PROMPT)
+    rows = "\n".join(term.rows())
+    assert "alpha-proj" in rows and "beta-proj" in rows
+    assert "Usage" not in rows
+    finish(child)
+
+
+LOGGING = "How do I configure the logging module so that it writes to "
+
+
+def seed_lookalikes(sessions_dir: Path) -> list[str]:
+    """Two unnamed sessions whose first messages start alike, and a named one; their ids."""
+    repo = FileRepository(sessions_dir)
+    return [
+        seed(repo, LOGGING + "a rotating file?", replies=["x"], when=ago(3)).id,
+        seed(repo, LOGGING + "syslog instead?", replies=["x"], when=ago(30)).id,
+        seed(repo, "fix the login page", replies=["x"], when=ago(300), name="fix-login").id,
+    ]
+
+
+@pytest.mark.parametrize("columns", [100, 80, 50])
+def test_the_picker_lays_out_rows_by_priority(spawn: Spawn, sessions_dir: Path, columns: int) -> None:
+    """Issue 12 item 10: names padded to 30 columns, first messages cut without an ellipsis, and
+    at 50 columns no first message at all, so unnamed rows looked identical."""
+    first, second, named = seed_lookalikes(sessions_dir)
+    child, term = in_terminal(spawn, "--resume", size=(24, columns))
+    expect(child, "Esc cancels")
+    rows = term.settle(lambda rows: any(named[:8] in row for row in rows), "the rows")
+    by_id = {sid: next(row for row in rows if row.endswith(sid[:8])) for sid in (first, second, named)}
+    assert by_id[first] != by_id[second]
+    assert by_id[first].startswith("  How do I configure the l")
+    assert "…" in by_id[first] or columns >= 100
+    assert re.search(r"  3m ago  [0-9a-f]{8}$", by_id[first])
+    assert by_id[named].startswith("  fix-login  fix the login")
+    assert all(len(row) < columns for row in rows)
+    child.send(ESC)
+    expect(child, "No session chosen.")
+    expect(child, pexpect.EOF)
+
+
+def test_sessions_list_in_a_narrow_terminal(spawn: Spawn, sessions_dir: Path) -> None:
+    """``sessions list`` at 50 columns: the name and the first message share the room left."""
+    first, second, named = seed_lookalikes(sessions_dir)
+    child = pexpect.spawn(
+        CHATCLI[0],
+        [*CHATCLI[1:], "--sessions-dir", str(sessions_dir), "sessions", "list"],
+        env={**os.environ, "TERM": "xterm-256color", "NO_COLOR": "1"},
+        dimensions=(24, 50),
+        encoding="utf-8",
+        timeout=TIMEOUT,
+    )
+    expect(child, pexpect.EOF)
+    lines = screen(child).splitlines()
+    row = {sid: next(line for line in lines if sid[:8] in line) for sid in (first, second, named)}
+    assert "fix-login  fix the login" in row[named]
+    assert "How do I configure the" in row[first] and "…" in row[first]
+    assert all(len(line) <= 50 for line in lines)

@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from chatcli.commands.catalog import build_registry
 from chatcli.commands.registry import Registry, UnknownCommand
 from chatcli.commands.results import Cancelled, CommandHelp, ExportResult, HelpResult, SessionChanged
 from chatcli.commands.spec import Arg, Command, Option, UsageError
 from chatcli.errors import ChatcliError
+from chatcli.render.help import brief
 from chatcli.render.reply import render_reply_markdown
 from chatcli.render.tables import PRUNE_SHOWN
 from chatcli.render.terminal import render, render_error
@@ -146,6 +148,36 @@ def test_list_cuts_long_first_messages_to_the_width() -> None:
     assert all(len(line) <= 70 for line in output.splitlines())
     assert "…" in output
     assert meta.id[:8] in output
+
+
+LOGGING = "How do I configure the logging module so that it writes to "
+
+
+@pytest.mark.parametrize("width", [80, 50])
+def test_a_narrow_list_gives_the_name_and_first_message_the_room(width: int) -> None:
+    """Issue 12 item 10 for ``sessions list``: at 80 columns the first message had 12 columns
+    (beside a name padded to 28 and a status column saying "active" on every row); at 50 the
+    name was cut to 8. Now they share one column that keeps all the room the others leave."""
+    named = make_meta("fix the login page", name="fix-login", messages=12)
+    unnamed = [make_meta(LOGGING + "a file?"), make_meta(LOGGING + "syslog?")]
+    output = render_plain(ListResult([named, *unnamed], [], "active"), width=width)
+    lines = output.splitlines()
+    assert all(len(line) <= width for line in lines)
+    header = lines[1].split()
+    assert header[-1] == "Session" and "Name" not in header and "Status" not in header
+    assert ("Msgs" in header) is (width >= 80)
+    row = next(line for line in lines if named.id[:8] in line)
+    assert "fix-login  fix the login page" in row
+    for meta in unnamed:
+        cells = next(line for line in lines if meta.id[:8] in line)
+        assert "How do I configure the" in cells and cells.endswith("…")
+    wide = render_plain(ListResult([named], [], "active"), width=100)
+    assert "First message" in wide and "Name" in wide and "Status" in wide
+
+
+def test_a_narrow_list_shows_the_status_when_it_mixes_statuses() -> None:
+    output = render_plain(ListResult([make_meta(), make_meta(archived=True)], [], "all"), width=60)
+    assert "Status" in output and "archived" in output
 
 
 def test_list_folds_newlines_in_first_messages() -> None:
@@ -424,13 +456,36 @@ def make_registry() -> Registry:
     )
 
 
-def test_help_overview_lists_usage_and_summary() -> None:
-    output = render_plain(make_registry().help())
-    assert "chatcli commands" in output
-    assert "/sessions list [--archived] [--limit N]" in output
-    assert "List saved sessions" in output
-    assert "(alias: ls)" in output
-    assert "/sessions show ID" in output
+def test_help_overview_lists_groups_and_the_group_page_each_command() -> None:
+    overview = render_plain(make_registry().help())
+    assert "chatcli commands" in overview
+    assert "/sessions COMMAND\n  list  show\n" in overview
+    group = render_plain(make_registry().help(["sessions"]))
+    assert "/sessions list [--archived] [--limit N]" in group
+    assert "List saved sessions" in group
+    assert "(alias: ls)" in group
+    assert "/sessions show ID" in group
+
+
+@pytest.mark.parametrize("width", [50, 80, 100])
+def test_the_real_help_overview_fits_a_24_row_window(width: int) -> None:
+    """Issue 12 item 18: /help printed over 32 lines; with the prompt lines it must fit 24 rows.
+
+    Each command is one line, cut with an ellipsis rather than wrapped."""
+    lines = render_plain(build_registry().help(), width=width).splitlines()
+    assert len(lines) <= 18, "\n".join(lines)
+    assert all(len(line) <= width for line in lines)
+    text = "\n".join(lines)
+    assert "/resume [ID]" in text and "/quit" in text and "(also /exit, /q)" in text
+    assert "prune" in text and "'/help sessions'" in text
+    retry = next(line for line in lines if line.startswith("  /retry"))
+    assert retry.endswith("no reply" if width >= 80 else "…")
+
+
+def test_brief_keeps_the_main_clause() -> None:
+    assert brief("Start a fresh session (saved on its first message)") == "Start a fresh session"
+    assert brief("Show commands; '/help sessions' for details") == "Show commands"
+    assert brief("Clear the screen") == "Clear the screen"
 
 
 def test_help_detail_shows_arguments_options_and_details() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import io
 import json
 import os
 import signal
@@ -13,10 +14,15 @@ from types import FrameType
 from typing import Any
 
 import pytest
+from prompt_toolkit.buffer import CompletionState
+from prompt_toolkit.completion import Completion
+from prompt_toolkit.data_structures import Size
+from prompt_toolkit.output.vt100 import Vt100_Output
 from rich.console import Console
 
 import chatcli.repl.app as app_module
 from chatcli.chat.backend import BackendConnectionError, StreamInterrupted
+from chatcli.commands.results import ClearAction
 from chatcli.render.terminal import render
 from chatcli.render.transcript import RESUME_SHOWN
 from chatcli.session.errors import StorageError
@@ -316,10 +322,10 @@ def test_bad_arguments_show_a_usage_line(repl: Repl) -> None:
 
 
 def test_help_lists_commands_and_option_help_shows_one(repl: Repl) -> None:
-    repl.run("/help\r", "/sessions list --help\r")
+    repl.run("/help\r", "/help sessions\r", "/sessions list --help\r")
 
     assert "chatcli commands" in repl.output
-    assert "/sessions delete" in repl.output
+    assert "/sessions delete [--yes]" in repl.output  # on the /help sessions page
     assert "Usage: /sessions list" in repl.output
 
 
@@ -716,3 +722,17 @@ def test_hostile_text_is_shown_literally_and_stored_exactly(make_repl: MakeRepl)
     assert "[bold red]x[/]" in out
     assert "␛[2J" in out
     assert "␛]52;c;aGk=␇" in out
+
+
+def test_clear_erases_below_the_prompt_before_the_screen_and_drops_the_menu(repl: Repl) -> None:
+    """Issue 12 item 19: what the last prompt left below its line (the bottom bar, a menu) is
+    erased from the cursor down first, then the screen; a line then names the session."""
+    written = io.StringIO()
+    repl.app.prompt.app.output = Vt100_Output(written, lambda: Size(rows=24, columns=80), term="xterm")
+    buffer = repl.app.prompt.default_buffer
+    buffer.complete_state = CompletionState(buffer.document, [Completion("clear", -3)])
+    repl.app.apply(ClearAction())
+    assert buffer.complete_state is None
+    raw = written.getvalue()
+    assert raw.index("\r\x1b[J") < raw.index("\x1b[2J") < raw.index("\x1b[0;0H")
+    assert "(screen cleared; you are in a new session)" in repl.output

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import pytest
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
+from prompt_toolkit.utils import get_cwidth
 
 from chatcli.repl.completion.snapshot import SnapshotEntry
-from chatcli.repl.picker import NEW_SESSION, VISIBLE_ROWS, _Picker, filter_entries, fuzzy_score, pick_session
+from chatcli.repl.picker import (
+    NEW_SESSION,
+    VISIBLE_ROWS,
+    _Picker,
+    filter_entries,
+    fit,
+    fuzzy_score,
+    pick_session,
+)
 from tests.helpers import CTRL_C, entry, snapshot_of
 
 ID_ALPHA = "aaaa0000-0000-4000-8000-000000000001"
@@ -162,3 +172,84 @@ def test_each_query_is_filtered_once(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(picker_module, "filter_entries", counting)
     assert pick("do" + DOWN + DOWN + UP + "\r") == ID_BETA
     assert queries.count("do") == 1 and queries.count("") <= 1 and queries.count("d") <= 1
+
+
+# --------------------------------------------------------------------------- rows at narrow widths
+
+ID_LOG1 = "c8d58a8f-0000-4000-8000-000000000001"
+ID_LOG2 = "5703f3b3-0000-4000-8000-000000000002"
+LONG_NAME = "q3-roadmap-and-a-very-long-session-name-indeed"
+LOG = "How do I configure the logging module so that it writes to "
+
+
+def narrow_entries() -> tuple[SnapshotEntry, ...]:
+    """Two unnamed sessions whose first messages start alike, named ones, ages from now."""
+    now = datetime.now(UTC)
+    return snapshot_of(
+        [
+            entry(ID_LOG1, None, LOG + "a file?", minutes_ago=3, now=now),
+            entry(ID_LOG2, None, LOG + "syslog?", minutes_ago=30, now=now),
+            entry(ID_ALPHA, "fix-login", "fix the login page", minutes_ago=300, now=now),
+            entry(ID_BETA, LONG_NAME, "quarterly roadmap planning", minutes_ago=60 * 24 * 3, now=now),
+            entry(ID_DOCKER, "日本語の名前", "短い", minutes_ago=60, now=now),
+        ]
+    ).entries
+
+
+def screen_lines(width: int) -> list[str]:
+    """The picker's rows as they would show on a ``width``-column screen."""
+    return "".join(fragment[1] for fragment in _Picker(narrow_entries()).rows(width)).splitlines()
+
+
+@pytest.mark.parametrize("width", [100, 80, 50])
+def test_rows_keep_the_title_then_the_age_then_the_id(width: int) -> None:
+    """Issue 12 item 10: names were padded to 30 columns, first messages cut without an ellipsis,
+    and at 50 columns no first message showed, so unnamed rows looked identical."""
+    lines = screen_lines(width)
+    assert all(get_cwidth(line) < width for line in lines), lines
+    entries = narrow_entries()
+    rows = lines[: len(entries)]
+    assert len(set(rows)) == len(rows)  # no two rows alike, unnamed ones included
+    by_id = {item.id: row for item in entries for row in rows if row.endswith(item.id[:8])}
+    assert len(by_id) == len(entries)
+    for item in entries:
+        assert by_id[item.id].startswith("  " + (item.name or "How do I")[:6]), by_id[item.id]
+    fix = by_id[ID_ALPHA]
+    assert fix.startswith("  fix-login  fix the login p")  # the name is not padded
+    assert "5h ago" in fix and "1h ago" in by_id[ID_DOCKER]
+    assert by_id[ID_LOG1].split("  ")[1].endswith("…" if width < 100 else "a file?")
+
+
+def test_at_50_columns_an_unnamed_row_shows_its_first_message_cut_with_an_ellipsis() -> None:
+    row = screen_lines(50)[0]
+    assert row.startswith("  How do I configure the l")
+    assert "…" in row and row.endswith("3m ago  c8d58a8f")
+
+
+def test_the_id_gives_way_first_then_the_age() -> None:
+    rows = screen_lines(36)[:5]
+    assert all("c8d58a8f" not in row for row in rows)
+    assert rows[0].endswith("3m ago")
+    assert screen_lines(24)[0] == "  How do I configure t…"  # and then the age
+
+
+def test_the_status_line_is_shortened_to_fit() -> None:
+    assert screen_lines(80)[-1] == "  5 of 5 sessions · Enter resumes · Esc cancels"
+    assert screen_lines(40)[-1] == "  5 of 5 · Enter resumes · Esc cancels"
+    assert screen_lines(30)[-1] == "  5/5 · Esc cancels"
+
+
+def test_fit_counts_wide_characters_and_marks_a_cut() -> None:
+    assert fit("short", 10) == "short"
+    assert fit("exactly10!", 10) == "exactly10!"
+    assert fit("eleven chars", 10) == "eleven ch…"
+    assert fit("日本語の名前", 7) == "日本語…"
+    assert get_cwidth(fit("日本語の名前", 8)) <= 8
+    assert fit("anything", 0) == ""
+
+
+def test_a_highlighted_row_is_reversed_across_its_width() -> None:
+    rows = _Picker(narrow_entries()).rows(80)
+    first_row = rows[: rows.index(("", "\n"))]
+    assert all("reverse" in style for style, _text, *_ in first_row)
+    assert ("bold", "fix-login") in rows  # the other rows: the name in bold, not highlighted
