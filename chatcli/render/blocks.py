@@ -5,12 +5,14 @@ tables, headings) are rendered together until :func:`finished_prefix` says a lea
 text can no longer change: from then on it is printed once, into the scrollback, and only the
 rest stays live on screen (:class:`chatcli.render.reply.ReplyView`).
 
-A part is finished when another top-level block has begun after a blank line. The blank line
-matters: a line that follows a paragraph directly can still turn out to continue it (``#`` is an
-empty heading, ``#x`` more of the paragraph), while nothing after a blank line can reach back
-into what came before (an unclosed code fence is one block to the end of the text, so it is
-never cut). Link reference definitions (``[1]: https://…``) arriving after the block that uses
-them are the one thing this misses; model replies rarely use them.
+A part is finished when another top-level block has begun after a blank line, and the first
+line of that block is settled. The blank line matters: a line that follows a paragraph directly
+can still turn out to continue it (``#`` is an empty heading, ``#x`` more of the paragraph),
+while nothing after a blank line can reach back into what came before (an unclosed code fence is
+one block to the end of the text, so it is never cut). So does the settled line: ``2`` after a
+list is a paragraph, ``2. two`` the list's next item. Link reference definitions
+(``[1]: https://…``) arriving after the block that uses them are the one thing this misses; model
+replies rarely use them.
 
 The text must be :func:`~chatcli.sanitize.clean`: ``\\n`` is then its only line break.
 """
@@ -24,15 +26,19 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
 
-__all__ = ["Finished", "finished_prefix"]
+__all__ = ["Finished", "finished_prefix", "opens_with_blank"]
+
+#: Blocks that rich renders with a blank line before them even when printed on their own (the
+#: blocks inside them ask for it): a list, a quote, a table.
+_CONTAINERS = frozenset({"bullet_list_open", "ordered_list_open", "blockquote_open", "table_open"})
 
 
 @dataclass(frozen=True, slots=True)
 class Finished:
     """The first ``length`` characters of a text are finished blocks.
 
-    ``gap``: rendered, they are followed by a blank line before the next block (rich puts one
-    after every block but a horizontal rule).
+    ``gap``: rendered, they ask for a blank line before the next block (rich puts one after every
+    block but a horizontal rule); see :func:`opens_with_blank` for who prints it.
     """
 
     length: int
@@ -56,6 +62,22 @@ def finished_prefix(text: str) -> Finished | None:
             starts.append((token.map[0], token.type))
     for index in range(len(starts) - 1, 0, -1):
         line = starts[index][0]
-        if not lines[line - 1].strip():
+        if not lines[line - 1].strip() and _settled(lines, line):
             return Finished(sum(len(kept) + 1 for kept in lines[:line]), starts[index - 1][1] != "hr")
     return None
+
+
+def _settled(lines: list[str], line: int) -> bool:
+    """Whether the first line of a block is known for what it is: it is complete, or it starts
+    with a letter (a paragraph; ``2`` may yet become ``2. item``, a list item)."""
+    first = lines[line].lstrip()
+    return line < len(lines) - 1 or (first[:1].isalpha() and first[:1].isascii())
+
+
+def opens_with_blank(text: str) -> bool:
+    """Whether ``text`` rendered on its own already starts with the blank line that separates it
+    from the blocks before it (it starts with a list, a quote or a table)."""
+    for token in _parser().parse(text):
+        if token.level == 0 and token.nesting >= 0:
+            return token.type in _CONTAINERS
+    return False

@@ -11,7 +11,7 @@ from rich.segment import Segment
 from rich.spinner import Spinner
 from rich.text import Text
 
-from chatcli.render.blocks import finished_prefix
+from chatcli.render.blocks import finished_prefix, opens_with_blank
 from chatcli.render.console import hyperlinks_enabled
 from chatcli.render.links import prepare_links
 from chatcli.sanitize import clean
@@ -93,6 +93,8 @@ class ReplyView:
         self._pending = ""
         #: The cleaned :attr:`_pending`: what the live region shows.
         self.tail = ""
+        #: The blocks printed so far ask for a blank line before the next one.
+        self._gap = False
         self._live: Live | None = None
 
     def __enter__(self) -> ReplyView:
@@ -126,14 +128,16 @@ class ReplyView:
         for _ in range(lines):  # the same lines of the raw text: clean() keeps every "\n"
             cut = self._pending.index("\n", cut) + 1
         self._print(self.tail[: done.length])
-        if done.gap:
-            self._live.console.print()
+        self._gap = done.gap
         self._pending = self._pending[cut:]
         self.tail = clean(self._pending)
 
     def _print(self, cleaned: str) -> None:
-        markdown = render_reply_markdown(cleaned, hyperlinks=hyperlinks_enabled(self.console))
-        self.console.print(markdown)
+        """Print blocks for good, after the blank line the blocks before them ask for: the reply
+        then looks the same as if it had been printed at once."""
+        if self._gap and not opens_with_blank(cleaned):
+            self.console.print()
+        self.console.print(render_reply_markdown(cleaned, hyperlinks=hyperlinks_enabled(self.console)))
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
