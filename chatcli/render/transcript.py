@@ -31,7 +31,6 @@ from rich.console import Console, Group
 from rich.text import Text
 
 from chatcli.render.console import hyperlinks_enabled
-from chatcli.render.reply import render_reply_markdown
 from chatcli.render.styles import DIM, ROLE_STYLES, WARNING_STYLE, plural, warning
 from chatcli.render.timefmt import iso_minute, relative_age, short_id
 from chatcli.sanitize import clean, clean_inline
@@ -116,6 +115,8 @@ def _turn_block(turn: Turn, console: Console) -> Group:
     header.append(_marks(turn), style=WARNING_STYLE)
     more = Text(f"… ({turn.omitted} more characters)", style=DIM) if turn.omitted else Text()
     if turn.role == "assistant" and console.is_terminal:
+        from chatcli.render.reply import render_reply_markdown  # the live view's imports: not for listings
+
         reply = render_reply_markdown(turn.content, hyperlinks=hyperlinks_enabled(console))
         return Group(header, reply, *([more] if turn.omitted else []), Text())
     body = Text(turn.content)
