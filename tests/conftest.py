@@ -39,6 +39,14 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
         "COLORTERM",
         "CHATCLI_CONFIG",
         "CHATCLI_LOG_DIR",
+        # what says whether the terminal shows OSC 8 links (chatcli.render.links)
+        "FORCE_HYPERLINK",
+        "TERM_PROGRAM",
+        "VTE_VERSION",
+        "TMUX",
+        "STY",
+        "KITTY_WINDOW_ID",
+        "WT_SESSION",
     ):
         monkeypatch.delenv(var, raising=False)
     for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "CHATCLI_MODEL", "CHATCLI_BACKEND"):

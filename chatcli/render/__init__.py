@@ -10,7 +10,9 @@ with :mod:`chatcli.sanitize` before it is shown.
   :mod:`~chatcli.render.reports` and :mod:`~chatcli.render.help`).
 * :mod:`chatcli.render.transcript`: the one transcript renderer (``sessions show``, resume and
   the Markdown export).
-* :mod:`chatcli.render.reply`: :func:`render_reply_markdown` and the live ``ReplyView``.
+* :mod:`chatcli.render.reply`: :func:`render_reply_markdown` and the live ``ReplyView``, which
+  prints finished blocks (:mod:`~chatcli.render.blocks`) to the scrollback as a reply streams;
+  :mod:`chatcli.render.links`: link targets shown, OSC 8 only where known to work.
 * :mod:`chatcli.render.jsonout`: :func:`to_json`, :func:`error_to_json`, :func:`dump_json`;
   results to JSON (the documented ``--json`` format).
 * :mod:`chatcli.render.timefmt`: :func:`relative_age`, :func:`short_id`.

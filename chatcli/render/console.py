@@ -16,6 +16,8 @@ reader that closes the pipe early raises :class:`BrokenPipeError` for the front 
 terminal console then writes no escape sequences either. The colour depth comes from
 ``COLORTERM``/``TERM`` in the environment given. Rich's automatic highlighting and emoji codes are
 off: all styling is explicit in the renderers (:mod:`chatcli.render.terminal` and its helpers).
+A terminal console writes OSC 8 hyperlinks only where :func:`chatcli.render.links.osc8_supported`
+says the terminal is known to show them (:func:`hyperlinks_enabled`).
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ from rich import box
 from rich.console import Console
 from rich.segment import Segment
 
-__all__ = ["PLAIN_WIDTH", "is_plain", "make_console", "table_box"]
+from chatcli.render.links import osc8_supported
+
+__all__ = ["PLAIN_WIDTH", "hyperlinks_enabled", "is_plain", "make_console", "table_box"]
 
 ColourSystem = Literal["auto", "standard", "256", "truecolor"]
 
@@ -77,7 +81,9 @@ def _strip_trailing_blanks(text: str) -> str:
 class _Console(Console):
     """A rich console whose lines never end in blanks, and that reports a closed pipe as
     :class:`BrokenPipeError` (rich's default is to exit with status 1): the front ends treat a
-    reader that went away as a normal end."""
+    reader that went away as a normal end. ``hyperlinks``: the terminal shows OSC 8 links."""
+
+    hyperlinks = False
 
     def _render_buffer(self, buffer: Iterable[Segment]) -> str:
         return _strip_trailing_blanks(super()._render_buffer(buffer))
@@ -111,7 +117,7 @@ def make_console(
         terminal = not force_plain
     colour = terminal and environ.get("NO_COLOR", "") == ""
     width = None if tty else (_columns(environ) or PLAIN_WIDTH)
-    return _Console(
+    console = _Console(
         file=file,
         stderr=stderr,
         force_terminal=terminal,
@@ -124,6 +130,13 @@ def make_console(
         highlight=False,
         soft_wrap=False,
     )
+    console.hyperlinks = colour and tty and osc8_supported(environ)
+    return console
+
+
+def hyperlinks_enabled(console: Console) -> bool:
+    """True when ``console`` writes to a terminal known to show OSC 8 hyperlinks."""
+    return isinstance(console, _Console) and console.hyperlinks and console.is_terminal
 
 
 def is_plain(console: Console) -> bool:

@@ -5,97 +5,146 @@ from __future__ import annotations
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from rich.console import Console, RenderableType
+from rich.console import Console, ConsoleOptions, RenderResult
 from rich.live import Live
+from rich.segment import Segment
 from rich.spinner import Spinner
 from rich.text import Text
 
+from chatcli.render.blocks import finished_prefix, opens_with_blank
+from chatcli.render.console import hyperlinks_enabled
+from chatcli.render.links import prepare_links
 from chatcli.sanitize import clean
 
 if TYPE_CHECKING:
-    from markdown_it.token import Token
     from rich.markdown import Markdown
 
 __all__ = ["ReplyView", "render_reply_markdown"]
 
+#: Rows of the terminal the live tail leaves free (the line the cursor rests on, and one spare).
+_SPARE_ROWS = 2
 
-def render_reply_markdown(text: str, *, hyperlinks: bool = True) -> Markdown:
+
+def render_reply_markdown(text: str, *, hyperlinks: bool = False) -> Markdown:
     """A model reply as rich ``Markdown``, after :func:`~chatcli.sanitize.clean`.
 
     Markdown never interprets rich markup, and cleaning first removes every escape sequence the
-    reply carried. Links keep rich's default (``hyperlinks=True``): rich itself writes a
-    well-formed OSC 8 hyperlink around the link text (only on terminals), with the URL cleaned,
-    so no sequence from the reply reaches the terminal. A link whose text is not its target
-    (``[https://github.com/login](https://evil.example/)``) is followed by the real target in
-    plain text, so what the link reads can never pass for where it leads. Pass
-    ``hyperlinks=False`` to print every URL visibly after its link text, without OSC 8.
+    reply carried. A link whose text is not its target (``[https://github.com/login](https://evil.example/)``)
+    is followed by the real target in plain text, so what the link reads can never pass for where
+    it leads. ``hyperlinks=True`` also makes links clickable with OSC 8 (rich writes the
+    sequence, around a target made safe by :func:`~chatcli.render.links.safe_link_target`):
+    pass :func:`~chatcli.render.console.hyperlinks_enabled` for the console it is printed on.
     """
     from rich.markdown import Markdown  # imported on first use: listings never need it
 
-    markdown = Markdown(clean(text), hyperlinks=hyperlinks)
-    if hyperlinks:
-        _reveal_link_targets(markdown.parsed)
+    # rich's own hyperlinks=False shows every URL, even after a link that is its own URL, and
+    # drops the link's style: the links are prepared here instead (no target: no OSC 8).
+    markdown = Markdown(clean(text), hyperlinks=True)
+    prepare_links(markdown.parsed, osc8=hyperlinks)
     return markdown
 
 
-def _reveal_link_targets(tokens: list[Token]) -> None:
-    """After every link whose text differs from its target, add `` (target)`` as plain text."""
-    from markdown_it.token import Token
+class _Tail:
+    """The live part of a streaming reply: the unfinished blocks, cut to the rows that fit.
 
-    for block in tokens:
-        children = block.children
-        if not children:
-            continue
-        revealed: list[Token] = []
-        href = ""
-        label: list[str] = []
-        for token in children:
-            revealed.append(token)
-            if token.type == "link_open":
-                href, label = str(token.attrs.get("href", "")), []
-            elif token.type in ("text", "code_inline"):
-                label.append(token.content)
-            elif token.type == "link_close" and "".join(label).strip() != href:
-                revealed.append(Token("text", "", 0, content=f" ({href})"))
-        block.children = revealed
+    Rendered by rich's refresh thread whenever it draws, from the view's current tail.
+    """
+
+    def __init__(self, view: ReplyView) -> None:
+        self.view = view
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        tail = self.view.tail
+        if not tail:
+            yield Spinner("dots", text=Text("thinking…", style="dim"))
+            return
+        markdown = render_reply_markdown(tail, hyperlinks=hyperlinks_enabled(console))
+        lines = console.render_lines(markdown, options.update(height=None), pad=False)
+        room = max(1, console.size.height - _SPARE_ROWS)
+        if len(lines) > room:
+            hidden = len(lines) - room + 1
+            lines = [
+                [
+                    Segment(
+                        f"… ({hidden} more lines above, shown when the block ends)", console.get_style("dim")
+                    )
+                ],
+                *lines[-room + 1 :],
+            ]
+        for index, line in enumerate(lines):
+            if index:
+                yield Segment.line()
+            yield from line
 
 
 class ReplyView:
     """Shows a reply as it streams: a spinner until the first token, then live Markdown.
 
-    On a terminal it redraws in place (rich ``Live``); elsewhere it prints the final reply once.
+    On a terminal, finished blocks (:func:`~chatcli.render.blocks.finished_prefix`) are printed
+    once into the scrollback as they complete, and only the unfinished tail is redrawn in place
+    (rich ``Live``), cut to its last rows when taller than the terminal: the newest text is always
+    on screen. Elsewhere the final reply is printed once.
     """
 
     def __init__(self, console: Console) -> None:
         self.console = console
         self.text = ""
+        #: The raw text not yet printed for good (the end of :attr:`text`).
+        self._pending = ""
+        #: The cleaned :attr:`_pending`: what the live region shows.
+        self.tail = ""
+        #: The blocks printed so far ask for a blank line before the next one.
+        self._gap = False
         self._live: Live | None = None
-
-    def _renderable(self) -> RenderableType:
-        if not self.text:
-            return Spinner("dots", text=Text("thinking…", style="dim"))
-        return render_reply_markdown(self.text)
 
     def __enter__(self) -> ReplyView:
         if self.console.is_terminal:
             self._live = Live(
-                self._renderable(), console=self.console, refresh_per_second=12, transient=False
+                _Tail(self),
+                console=self.console,
+                refresh_per_second=12,
+                transient=True,
+                vertical_overflow="crop",
             )
             self._live.__enter__()
         return self
 
     def update(self, text: str) -> None:
-        """Show ``text`` (the whole reply so far)."""
+        """Show ``text`` (the whole reply so far, which only ever grows)."""
+        added = text[len(self.text) :]
         self.text = text
-        if self._live is not None:
-            self._live.update(self._renderable())
+        self._pending += added
+        self.tail = clean(self._pending)
+        if self._live is not None and "\n" in added:
+            self._commit()
+
+    def _commit(self) -> None:
+        """Print the finished blocks of the tail above the live region, for good."""
+        done = finished_prefix(self.tail)
+        if done is None or self._live is None:
+            return
+        lines = self.tail[: done.length].count("\n")
+        cut = 0
+        for _ in range(lines):  # the same lines of the raw text: clean() keeps every "\n"
+            cut = self._pending.index("\n", cut) + 1
+        self._print(self.tail[: done.length])
+        self._gap = done.gap
+        self._pending = self._pending[cut:]
+        self.tail = clean(self._pending)
+
+    def _print(self, cleaned: str) -> None:
+        """Print blocks for good, after the blank line the blocks before them ask for: the reply
+        then looks the same as if it had been printed at once."""
+        if self._gap and not opens_with_blank(cleaned):
+            self.console.print()
+        self.console.print(render_reply_markdown(cleaned, hyperlinks=hyperlinks_enabled(self.console)))
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         if self._live is not None:
-            if not self.text:
-                self._live.update(Text(""))
             self._live.__exit__(exc_type, exc, tb)
+            if self.tail:
+                self._print(self.tail)
         elif self.text:
-            self.console.print(render_reply_markdown(self.text))
+            self._print(clean(self.text))

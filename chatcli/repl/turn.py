@@ -1,7 +1,8 @@
 """One chat turn's parts: saving a message to the session, and streaming the model's reply.
 
 Every message is appended to the session's transcript the moment it is complete; the session is
-created on the first one. A reply streams on screen as it arrives; Ctrl-C (or
+created on the first one. A reply streams on screen as it arrives (keys typed meanwhile are not
+echoed over it: they wait for the next prompt); Ctrl-C (or
 :meth:`ReplyStream.cancel`) stops it, and what arrived is kept, marked interrupted. A reply that
 brings no text is never saved: the user message before it stays unanswered (see
 :func:`chatcli.session.models.unanswered`) and travels with the next request.
@@ -10,6 +11,7 @@ brings no text is never saved: the user message before it stays unanswered (see
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -19,6 +21,7 @@ from chatcli.chat.backend import ChatBackend, EmptyReply, open_stream
 from chatcli.chat.context import build_context
 from chatcli.render.reply import ReplyView
 from chatcli.repl.sigint import sigint_cancels
+from chatcli.repl.typeahead import quiet_typing
 from chatcli.session.errors import SessionNotFound
 from chatcli.session.models import Message, SessionMetadata
 from chatcli.session.service import SessionService
@@ -97,7 +100,8 @@ class ReplyStream:
 
         self._task = asyncio.ensure_future(consume())
         interrupted = False
-        with view, sigint_cancels(self._task):
+        quiet = quiet_typing() if self.console.is_terminal else contextlib.nullcontext()
+        with quiet, view, sigint_cancels(self._task):
             try:
                 await self._task
             except asyncio.CancelledError:

@@ -381,7 +381,7 @@ def test_export_markdown(registry: Registry, make_ctx: Ctx, service: SessionServ
     text = result.text
     assert text.startswith("# Session md\n")
     assert f"`{meta.id}`" in text
-    assert "**User**" in text and "**Assistant**" in text
+    assert "**You** · " in text and "**Assistant** · " in text
     assert "How do I **bold**?" in text and "Like this." in text
     assert text.index("How do I") < text.index("Like this.")
 

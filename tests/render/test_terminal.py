@@ -618,7 +618,7 @@ def test_reply_markdown_links() -> None:
     assert "https://example.com/a" in SGR.sub("", buf.getvalue())
     assert "\x1b]8" not in buf.getvalue()
     console, buf = terminal_console()
-    console.print(render_reply_markdown("see [docs](https://example.com/a\x1b]52;c;x\x07)"))
+    console.print(render_reply_markdown("see [docs](https://example.com/a\x1b]52;c;x\x07)", hyperlinks=True))
     # Rich writes the OSC 8 link itself; the URL inside is percent-encoded printable ASCII.
     urls = re.findall(r"\x1b\]8;id=\d+;([^\x1b]*)\x1b\\", buf.getvalue())
     assert urls
