@@ -79,7 +79,7 @@ def run_prompt(options: PromptOptions, show_error: Callable[[Exception], int]) -
     streamer = ReplyStreamer(backend, settings.history_budget)
     reply = asyncio.run(streamer.stream(messages, output.show if output is not None else _ignore))
     if output is not None:
-        output.finish(reply.text)
+        output.finish()
     answer = reply_message(reply)
     if answer is not None:
         saved = _save(options, service, saved.metadata, messages, answer)
@@ -170,33 +170,37 @@ def _ignore(text: str) -> None:
 
 
 class PlainReplyOutput:
-    """Writes a streaming reply to ``stream`` as it arrives: plain text, control characters visible.
+    """Writes a streaming reply to ``stream`` chunk by chunk: plain text, control characters visible.
 
-    A ``\\r`` at the end of what arrived is held back until the next chunk, since with it a
-    ``\\r\\n`` line end (which :func:`~chatcli.sanitize.clean` keeps as ``\\n``) may be split.
-    When the reader goes away (a closed pipe), standard output is pointed at ``/dev/null`` and
-    the reply goes on arriving and is saved, quietly.
+    A ``\\r`` that ends a chunk is held back until the next one, since with it a ``\\r\\n``
+    line end (which :func:`~chatcli.sanitize.clean` keeps as ``\\n``) may be split. When the
+    reader goes away (a closed pipe), standard output is pointed at ``/dev/null`` and the reply
+    goes on arriving and is saved, quietly.
     """
 
     def __init__(self, stream: IO[str]) -> None:
         self.stream = stream
-        self.shown = 0
+        self.held = ""
+        self.line_ended = True
         self.closed = False
 
-    def show(self, text: str) -> None:
-        """Write what is new in ``text`` (the whole reply so far)."""
-        upto = len(text) - 1 if text.endswith("\r") else len(text)
-        self._write(clean(text[self.shown : upto]))
-        self.shown = max(self.shown, upto)
+    def show(self, chunk: str) -> None:
+        """Write ``chunk`` (the next piece of the reply)."""
+        text = self.held + chunk
+        self.held = "\r" if text.endswith("\r") else ""
+        self._write(clean(text[: len(text) - len(self.held)]))
 
-    def finish(self, text: str) -> None:
-        """Write the rest of the final ``text`` and end its line."""
-        rest = clean(text[self.shown :])
-        self.shown = len(text)
-        self._write(rest + ("" if not text or text.endswith("\n") else "\n"))
+    def finish(self) -> None:
+        """Write what was held back and end the reply's last line."""
+        self._write(clean(self.held))
+        self.held = ""
+        self._write("" if self.line_ended else "\n")
 
     def _write(self, piece: str) -> None:
-        if not piece or self.closed:
+        if not piece:
+            return
+        self.line_ended = piece.endswith("\n")
+        if self.closed:
             return
         try:
             self.stream.write(piece)

@@ -77,7 +77,7 @@ def reply_message(reply: Reply) -> Message | None:
 
 
 class ReplyStreamer:
-    """Streams the backend's replies, one at a time, to a ``show`` callback."""
+    """Streams the backend's replies, one at a time, chunk by chunk to a ``show`` callback."""
 
     def __init__(self, backend: ChatBackend, history_budget: int) -> None:
         self.backend = backend
@@ -87,7 +87,7 @@ class ReplyStreamer:
     async def stream(self, messages: Sequence[Message], show: Callable[[str], None]) -> Reply:
         """The reply to the conversation ``messages`` (made well-formed and trimmed to the budget).
 
-        ``show`` is called with the whole reply so far after each chunk. Ctrl-C cancels the
+        ``show`` is called with each chunk as it arrives. Ctrl-C cancels the
         reply; cancelling the task awaiting this (the REPL stopping) is re-raised once the stream
         is closed. An exception raised by ``show`` ends the reply like a backend error.
         """
@@ -99,7 +99,7 @@ class ReplyStreamer:
             async with open_stream(self.backend, history) as stream:
                 async for chunk in stream:
                     chunks.append(chunk)
-                    show("".join(chunks))
+                    show(chunk)
 
         self._task = asyncio.ensure_future(consume())
         interrupted = False

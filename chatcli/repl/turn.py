@@ -29,5 +29,11 @@ class ReplyStream(ReplyStreamer):
     async def stream_shown(self, messages: Sequence[Message]) -> Reply:
         """The reply to ``messages``, shown as it arrives (see :meth:`ReplyStreamer.stream`)."""
         view = ReplyView(self.console)
+        parts: list[str] = []
+
+        def show(chunk: str) -> None:
+            parts.append(chunk)
+            view.update("".join(parts))
+
         with view:
-            return await self.stream(messages, view.update)
+            return await self.stream(messages, show)

@@ -9,6 +9,7 @@ import pytest
 
 from tests.helpers import Llmock, running_llmock
 
+
 @pytest.fixture
 def llmock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Llmock]:
     """llmock serving on 127.0.0.1 for this test (no proxy in the way, for this process and its children)."""

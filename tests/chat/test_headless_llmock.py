@@ -50,7 +50,7 @@ def reported_id(run: Run) -> str:
     return ids[0]
 
 
-def test_prompt_streams_the_reply_saves_the_session_and_reports_its_id(llmock: Llmock, tmp_path: Path) -> None:
+def test_prompt_streams_the_reply_saves_the_turn_and_reports_its_id(llmock: Llmock, tmp_path: Path) -> None:
     llmock.queue({"type": "reply", "text": "Paris is the capital of France."})
     run = headless(llmock, tmp_path, "-p", "capital of France?")
     assert run.code == ExitCode.OK, run
@@ -195,3 +195,27 @@ def test_ctrl_c_mid_stream_keeps_what_arrived_and_exits_130(llmock: Llmock, tmp_
     after = headless(llmock, tmp_path, "--continue", "-p", "finish")
     assert after.code == ExitCode.OK, after
     assert llmock.bodies()[-1] == [("user", "talk to me"), ("assistant", partial), ("user", "finish")]
+
+
+def test_ctrl_c_before_the_first_token_leaves_the_message_unanswered(llmock: Llmock, tmp_path: Path) -> None:
+    llmock.queue({"type": "slow_first_token", "seconds": 30})
+    proc = _start(llmock, tmp_path, "-p", "anyone?")
+    deadline = time.monotonic() + 20
+    while not (tmp_path / "sessions").exists() or not any(
+        p for p in (tmp_path / "sessions").iterdir() if not p.name.startswith(".")
+    ):
+        assert time.monotonic() < deadline and proc.poll() is None, "the message was not saved"
+        time.sleep(0.05)
+    time.sleep(1.0)  # the request is on its way: the message is saved before it is sent
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == ExitCode.INTERRUPTED, err
+    assert out == b"" and "Traceback" not in err.decode()
+    assert "nterrupted" in err.decode()
+    _, lines = session_lines(tmp_path)
+    assert [line["role"] for line in lines] == ["user"]
+
+    llmock.queue({"type": "reply", "text": "Here."})
+    after = headless(llmock, tmp_path, "--continue", "-p", "hello?")
+    assert after.code == ExitCode.OK, after
+    assert llmock.bodies()[-1] == [("user", "anyone?\n\nhello?")]
