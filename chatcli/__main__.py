@@ -24,8 +24,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _closed_pipe() -> int:
-    """Standard output's reader is gone: point stdout at /dev/null (so the interpreter's last
-    flush cannot fail again and print a traceback) and end quietly, as Python's documentation
+    """Standard output's reader is gone: silence it and end quietly."""
+    silence_stdout()
+    return 0
+
+
+def silence_stdout() -> None:
+    """Point standard output at /dev/null once its reader is gone, so later writes and the
+    interpreter's last flush cannot fail again and print a traceback, as Python's documentation
     recommends (https://docs.python.org/3/library/signal.html#note-on-sigpipe)."""
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
@@ -34,7 +40,6 @@ def _closed_pipe() -> int:
         pass
     finally:
         os.close(devnull)
-    return 0
 
 
 def _main(argv: list[str] | None) -> int:

@@ -1,4 +1,5 @@
-"""The command line: ``chatcli`` (the REPL) and ``chatcli sessions …`` (scriptable session commands).
+"""The command line: ``chatcli`` (the REPL), ``chatcli -p MESSAGE`` (one headless turn, see
+:mod:`chatcli.headless`) and ``chatcli sessions …`` (scriptable session commands).
 
 The exit codes are :class:`chatcli.errors.ExitCode`. ``_boundary`` is the command line's single
 error boundary, around running a command AND rendering its result: every error becomes a
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chatcli import __version__
-from chatcli.commands.spec import SESSIONS_DIR_OPTION, ParsedArgs
+from chatcli.commands.spec import JSON_OPTION, SESSIONS_DIR_OPTION, ParsedArgs
 from chatcli.errors import ChatcliError, ExitCode
 
 if TYPE_CHECKING:
@@ -51,6 +52,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--continue", "-c", dest="continue_", action="store_true", help="resume the latest session"
     )
     parser.add_argument(*SESSIONS_DIR_OPTION.flags, metavar="PATH", help=SESSIONS_DIR_OPTION.help)
+    parser.add_argument(
+        "--prompt",
+        "-p",
+        metavar="MESSAGE",
+        help="headless: send MESSAGE ('-': read it from stdin), print the reply as plain text, "
+        "save the session, print its id on stderr and exit (no REPL)",
+    )
+    parser.add_argument(
+        *JSON_OPTION.flags, action="store_true", help="with -p: print {session_id, reply, usage} as JSON"
+    )
     parser.add_argument("--backend", choices=("offline", "openai"), help="model backend (default: offline)")
     parser.add_argument("--model", help="model name for the backend")
     parser.add_argument("--base-url", help="OpenAI-compatible API base URL")
@@ -64,9 +75,14 @@ def run(argv: Sequence[str]) -> int:
     args = list(argv)
     if _names_sessions(args):
         return run_sessions(args)
-    options = build_parser().parse_args(args)
+    parser = build_parser()
+    options = parser.parse_args(args)
     if options.print_config:
         return _print_config(options)
+    if options.prompt is not None:
+        return _run_prompt(options)
+    if options.json:
+        parser.error("--json goes with -p MESSAGE (the REPL has no JSON output; see also 'chatcli sessions')")
     from chatcli.repl.startup import ReplOptions, run_repl
 
     return run_repl(
@@ -79,6 +95,27 @@ def run(argv: Sequence[str]) -> int:
             base_url=options.base_url,
         )
     )
+
+
+def _run_prompt(options: argparse.Namespace) -> int:
+    """``chatcli -p MESSAGE``: one headless turn (see :mod:`chatcli.headless`), inside the boundary."""
+    from chatcli.headless import PromptOptions, run_prompt
+
+    prompt = PromptOptions(
+        message=options.prompt,
+        sessions_dir=options.sessions_dir,
+        resume=options.resume,
+        continue_latest=options.continue_,
+        backend=options.backend,
+        model=options.model,
+        base_url=options.base_url,
+        as_json=options.json,
+    )
+
+    def show_error(exc: Exception) -> int:
+        return _fail(exc, "chatcli -p (streaming a reply)", prompt.as_json)
+
+    return _boundary(lambda: run_prompt(prompt, show_error), "chatcli -p", lambda: prompt.as_json)
 
 
 def _names_sessions(args: Sequence[str]) -> bool:
@@ -141,16 +178,22 @@ def _boundary(action: Callable[[], int], what: str, json_mode: Callable[[], bool
         # On a terminal the ^C echo leaves the cursor mid-line: end that line first.
         console.print("\nInterrupted." if console.is_terminal else "Interrupted.")
         return ExitCode.INTERRUPTED
-    except ChatcliError as exc:
-        _show_error(exc, json_mode())
-        return exc.exit_code
     except BrokenPipeError:
         raise  # the reader of the output went away: a normal end (chatcli.__main__ ends quietly)
     except Exception as exc:
-        from chatcli.logs import log_exception
+        return _fail(exc, what, json_mode())
 
-        _show_error(exc, json_mode(), log_exception(exc, what))
-        return ExitCode.USER
+
+def _fail(exc: Exception, what: str, json_mode: bool) -> int:
+    """Show ``exc`` and return its exit code: a :class:`ChatcliError`'s own; anything else is a
+    bug, whose traceback goes to the log file (the message points there), exit 1."""
+    if isinstance(exc, ChatcliError):
+        _show_error(exc, json_mode)
+        return exc.exit_code
+    from chatcli.logs import log_exception
+
+    _show_error(exc, json_mode, log_exception(exc, what))
+    return ExitCode.USER
 
 
 def _show_error(exc: BaseException, json_mode: bool, log: Path | None = None) -> None:

@@ -17,6 +17,7 @@ import contextlib
 import errno
 import hashlib
 import io
+import itertools
 import json
 import os
 import pwd
@@ -24,10 +25,12 @@ import random
 import select
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -747,15 +750,19 @@ class Run:
     err: str
 
 
-def chatcli(args: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None = None) -> Run:
-    """``python -m chatcli ARGS…`` without a terminal (stdin /dev/null, output piped, NO_COLOR);
-    a hang fails the test (timeout), and so do a traceback, "Unexpected error" or a raw control."""
+def chatcli(
+    args: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None = None, stdin: bytes | None = None
+) -> Run:
+    """``python -m chatcli ARGS…`` without a terminal (stdin /dev/null unless ``stdin`` bytes are
+    given, output piped, NO_COLOR); a hang fails the test (timeout), and so do a traceback,
+    "Unexpected error" or a raw control."""
     full_env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "CLICOLOR_FORCE")}
     full_env.update(NO_COLOR="1", COLUMNS="250")
     full_env.update(env or {})
     proc = subprocess.run(
         [sys.executable, "-m", "chatcli", *args],
-        stdin=subprocess.DEVNULL,
+        input=stdin,
+        stdin=subprocess.DEVNULL if stdin is None else None,
         capture_output=True,
         env=full_env,
         cwd=cwd,
@@ -768,3 +775,80 @@ def chatcli(args: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None = N
     for ch in RAW_CONTROLS:
         assert ch not in text, (ch, run)
     return run
+
+
+# --------------------------------------------------------------------------- llmock (a real server)
+
+#: llmock's command, installed from PyPI with the ``test`` extra next to this interpreter.
+LLMOCK = Path(sys.executable).with_name("llmock")
+
+
+@dataclass
+class Llmock:
+    """A running llmock server: queue behaviours (faults, scripted replies), read what it received."""
+
+    url: str
+
+    def call(self, method: str, path: str, payload: object | None = None) -> Any:
+        """One admin API call; the decoded JSON answer."""
+        data = None if payload is None else json.dumps(payload).encode()
+        request = urllib.request.Request(
+            self.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read() or b"null")
+
+    def queue(self, *behaviors: dict[str, Any]) -> None:
+        """Queue ``behaviors`` (``{"type": "fail", "status": 401, "times": 1}`` …) for the next requests."""
+        self.call("POST", "/_llmock/scenario", {"behaviors": list(behaviors)})
+
+    def bodies(self) -> list[list[tuple[str, str]]]:
+        """(role, content) of the messages of every chat request received, oldest first."""
+        records = self.call("GET", "/_llmock/requests")["requests"]
+        return [
+            [(m["role"], m["content"]) for m in r["body"]["messages"]]
+            for r in records
+            if r["path"].endswith("/chat/completions")
+        ]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def running_llmock(workdir: Path) -> Iterator[Llmock]:
+    """Start llmock on a free port of 127.0.0.1 (its log in ``workdir/llmock.log``), stop it after.
+
+    The caller drops any proxy variables first (the clients must reach 127.0.0.1 directly).
+    """
+    port = _free_port()
+    env = {**os.environ, "NO_COLOR": "1"}
+    command = [str(LLMOCK), "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    with (workdir / "llmock.log").open("wb") as log:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=workdir, env=env)
+    server = Llmock(f"http://127.0.0.1:{port}")
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                server.call("GET", "/health")
+                break
+            except OSError:
+                assert process.poll() is None, (workdir / "llmock.log").read_text()
+                assert time.monotonic() < deadline, "llmock did not start"
+                time.sleep(0.1)
+        yield server
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def assert_well_formed(messages: list[tuple[str, str]]) -> None:
+    """A request's messages alternate user/assistant from a user message, none of them empty."""
+    roles = [role for role, _ in messages]
+    assert roles and roles[0] == "user", messages
+    assert all(a != b for a, b in itertools.pairwise(roles)), messages
+    assert all(content.strip() for _, content in messages), messages

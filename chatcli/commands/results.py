@@ -25,6 +25,7 @@ __all__ = [
     "ImportReport",
     "NewSessionAction",
     "PickSessionAction",
+    "PromptReply",
     "QuitAction",
     "RecentSessions",
     "ResumeAction",
@@ -139,3 +140,12 @@ class QuitAction:
 @dataclass(frozen=True, slots=True)
 class RetryAction:
     """REPL: send the unanswered message(s) at the end of the session again."""
+
+
+@dataclass(frozen=True, slots=True)
+class PromptReply:
+    """What ``chatcli -p … --json`` prints: the session the turn was saved in and the reply's text
+    (what arrived, which is empty when the turn failed before any)."""
+
+    session_id: str
+    reply: str

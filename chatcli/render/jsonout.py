@@ -61,6 +61,10 @@ Results by command
     "arguments": [{"name", "help"}…], "options": [{"flags", "help"}…], "details"}…]}``
 a refused confirmation
     ``{"cancelled": true, "message": str}``
+``chatcli -p MESSAGE --json`` (one headless turn)
+    ``{"session_id": str, "reply": str, "usage": object|null}`` (``reply``: the text that arrived,
+    also when the turn failed or was interrupted; ``usage``: the token counts the server reported
+    for the reply, null when it sent none)
 
 Errors
 ------
@@ -87,6 +91,7 @@ from chatcli.commands.results import (
     ExportResult,
     HelpResult,
     ImportReport,
+    PromptReply,
     SessionChanged,
 )
 from chatcli.errors import ChatcliError
@@ -279,6 +284,7 @@ _CONVERTERS: dict[type, Callable[[Any], JSONValue]] = {
     ExportResult: _export,
     HelpResult: _help,
     Cancelled: lambda r: {"cancelled": True, "message": r.message},
+    PromptReply: lambda r: {"session_id": r.session_id, "reply": r.reply, "usage": None},
 }
 
 

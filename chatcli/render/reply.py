@@ -111,8 +111,11 @@ class ReplyView:
 
     def update(self, text: str) -> None:
         """Show ``text`` (the whole reply so far, which only ever grows)."""
-        added = text[len(self.text) :]
-        self.text = text
+        self.append(text[len(self.text) :])
+
+    def append(self, added: str) -> None:
+        """Show the reply so far with ``added`` (the next chunk) at its end."""
+        self.text += added
         self._pending += added
         self.tail = clean(self._pending)
         if self._live is not None and "\n" in added:

@@ -4,9 +4,9 @@
   input history file);
 * :mod:`~chatcli.repl.app`: :class:`~chatcli.repl.app.ChatApp`, the prompt loop, slash commands
   and the session in use;
-* :mod:`~chatcli.repl.turn`: one chat turn's parts (saving a message, streaming the reply);
+* :mod:`~chatcli.repl.turn`: a reply streaming on screen (the turn itself: :mod:`chatcli.chat.turn`);
 * :mod:`~chatcli.repl.boundary`: the one place where errors become what the user sees;
 * :mod:`~chatcli.repl.completion`: tab completion over an in-memory snapshot of the sessions;
-* :mod:`~chatcli.repl.picker`, :mod:`~chatcli.repl.toolbar`, :mod:`~chatcli.repl.keys`,
-  :mod:`~chatcli.repl.sigint`: the ``--resume`` picker, the bottom toolbar, key bindings, Ctrl-C.
+* :mod:`~chatcli.repl.picker`, :mod:`~chatcli.repl.toolbar`, :mod:`~chatcli.repl.keys`:
+  the ``--resume`` picker, the bottom toolbar, key bindings (Ctrl-C: :mod:`chatcli.sigint`).
 """

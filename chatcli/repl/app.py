@@ -26,6 +26,7 @@ from prompt_toolkit.output import Output
 from rich.console import Console
 
 from chatcli.chat.backend import ChatBackend
+from chatcli.chat.turn import Saved, reply_message, save_message
 from chatcli.commands.catalog import build_registry
 from chatcli.commands.context import CommandContext
 from chatcli.commands.registry import Registry
@@ -50,9 +51,8 @@ from chatcli.repl.completion.ranking import warm_session_index
 from chatcli.repl.completion.snapshot import Snapshot, SnapshotCache
 from chatcli.repl.keys import chat_key_bindings, quick_escape
 from chatcli.repl.picker import NEW_SESSION, pick_session_async
-from chatcli.repl.sigint import sigint_cancels, sigint_guard
 from chatcli.repl.toolbar import session_label, toolbar_text
-from chatcli.repl.turn import ReplyStream, Saved, save_message
+from chatcli.repl.turn import ReplyStream
 from chatcli.sanitize import clean_lines
 from chatcli.session.errors import SessionError
 from chatcli.session.fields import reads_as_id
@@ -60,6 +60,7 @@ from chatcli.session.location import SessionsLocation
 from chatcli.session.models import Message, SessionMetadata
 from chatcli.session.outcomes import DeleteResult, LoadedSession
 from chatcli.session.service import SessionService
+from chatcli.sigint import sigint_cancels, sigint_guard
 
 __all__ = ["ChatApp"]
 
@@ -146,7 +147,7 @@ class ChatApp:
         """Prompt until ``/quit`` or Ctrl-D; returns the exit code.
 
         Ctrl-C never ends the REPL: at the prompt it clears the line (on an empty line it says how
-        to leave); elsewhere it stops what is running (see :mod:`chatcli.repl.sigint`).
+        to leave); elsewhere it stops what is running (see :mod:`chatcli.sigint`).
         """
         self._loop = asyncio.get_running_loop()
         self._spawn(self._first_refresh())
@@ -417,10 +418,9 @@ class ChatApp:
         A reply without text is never saved: the user message stays unanswered on disk, is marked
         so on resume, and is sent again with ``/retry`` or together with the next message.
         """
-        reply = await self.replies.stream(self.messages)
-        saved = bool(reply.text) and await self._save(
-            Message(role="assistant", content=reply.text, interrupted=reply.interrupted), "saving a reply"
-        )
+        reply = await self.replies.stream_shown(self.messages)
+        answer = reply_message(reply)
+        saved = answer is not None and await self._save(answer, "saving a reply")
         if reply.error is not None:
             self.boundary.report(reply.error, "streaming a reply")
         if saved and reply.interrupted:

@@ -9,17 +9,8 @@ after failed turns and after a resume.
 from __future__ import annotations
 
 import io
-import itertools
-import json
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,68 +23,7 @@ from chatcli.chat.openai import OpenAIBackend
 from chatcli.repl.app import ChatApp
 from chatcli.session.service import SessionService
 from chatcli.session.store import FileRepository
-from tests.helpers import Repl
-
-LLMOCK = Path(sys.executable).with_name("llmock")
-
-
-@dataclass
-class Llmock:
-    """A running llmock server."""
-
-    url: str
-
-    def call(self, method: str, path: str, payload: object | None = None) -> Any:
-        data = None if payload is None else json.dumps(payload).encode()
-        request = urllib.request.Request(
-            self.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return json.loads(response.read() or b"null")
-
-    def queue(self, *behaviors: dict[str, Any]) -> None:
-        self.call("POST", "/_llmock/scenario", {"behaviors": list(behaviors)})
-
-    def bodies(self) -> list[list[tuple[str, str]]]:
-        """(role, content) of the messages of every chat request received, oldest first."""
-        records = self.call("GET", "/_llmock/requests")["requests"]
-        return [
-            [(m["role"], m["content"]) for m in r["body"]["messages"]]
-            for r in records
-            if r["path"].endswith("/chat/completions")
-        ]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def llmock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Llmock]:
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    port = _free_port()
-    env = {**os.environ, "NO_COLOR": "1"}
-    command = [str(LLMOCK), "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-    with (tmp_path / "llmock.log").open("wb") as log:  # the child keeps its own copy of the descriptor
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path, env=env)
-    server = Llmock(f"http://127.0.0.1:{port}")
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                server.call("GET", "/health")
-                break
-            except OSError:
-                assert process.poll() is None, (tmp_path / "llmock.log").read_text()
-                assert time.monotonic() < deadline, "llmock did not start"
-                time.sleep(0.1)
-        yield server
-    finally:
-        process.terminate()
-        process.wait(10)
+from tests.helpers import Llmock, Repl, assert_well_formed
 
 
 @pytest.fixture
@@ -111,13 +41,6 @@ def repls(llmock: Llmock, tmp_path: Path) -> Iterator[Any]:
             return Repl(app, service, repo, tmp_path / "sessions", pipe, out)
 
         yield make
-
-
-def assert_well_formed(messages: list[tuple[str, str]]) -> None:
-    roles = [role for role, _ in messages]
-    assert roles and roles[0] == "user", messages
-    assert all(a != b for a, b in itertools.pairwise(roles)), messages
-    assert all(content.strip() for _, content in messages), messages
 
 
 def saved(r: Repl) -> list[dict[str, Any]]:

@@ -1,4 +1,7 @@
-"""Ctrl-C while the REPL waits on something: it cancels that one thing, never the program.
+"""Ctrl-C while chatcli waits on something: it cancels that one thing, never the program.
+
+Shared by the front ends: the REPL (which also owns SIGINT through :func:`sigint_guard`) and
+``chatcli -p`` (where :func:`sigint_cancels` alone stops the reply streaming).
 
 At the prompt, Ctrl-C is a key (the terminal is in raw mode) and the REPL loop handles it. Anywhere
 else (a reply streaming, a command running, the moments in between) it is a SIGINT signal. While

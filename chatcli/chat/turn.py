@@ -1,0 +1,129 @@
+"""One chat turn, whatever the front end (the REPL, ``chatcli -p``): saving its messages, streaming its reply.
+
+Every message is appended to the session's transcript the moment it is complete; the session is
+created on the first one. Ctrl-C (or :meth:`ReplyStreamer.cancel`) stops a reply, and what
+arrived is kept, marked interrupted. A reply that brings no text is never saved: the user message
+before it stays unanswered (see :func:`chatcli.session.transcript.unanswered`) and travels with
+the next request (see :func:`chatcli.chat.context.build_context`).
+
+Nothing here prints: the front end shows the reply through the ``show`` callback it passes to
+:meth:`ReplyStreamer.stream`, and decides what to say about the :class:`Reply` it gets back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from chatcli.chat.backend import ChatBackend, EmptyReply, open_stream
+from chatcli.chat.context import build_context
+from chatcli.session.errors import SessionNotFound
+from chatcli.session.models import Message, SessionMetadata
+from chatcli.session.service import SessionService
+from chatcli.sigint import sigint_cancels
+
+__all__ = ["Reply", "ReplyStreamer", "Saved", "reply_message", "save_message"]
+
+
+@dataclass(frozen=True, slots=True)
+class Saved:
+    """A message saved: the session's metadata now, and a notice for the user (or None)."""
+
+    metadata: SessionMetadata
+    notice: str | None = None
+
+
+def save_message(
+    service: SessionService, meta: SessionMetadata | None, earlier: Sequence[Message], message: Message
+) -> Saved:
+    """Append ``message`` to session ``meta``, creating the session (with ``earlier``) if there is none.
+
+    A session deleted by another process meanwhile is not an error: the conversation carries on
+    in a new session holding ``earlier`` and ``message``, and the notice says so.
+    """
+    if meta is None:
+        return Saved(service.start_session([*earlier, message]))
+    try:
+        return Saved(service.append(meta.id, message))
+    except SessionNotFound:
+        new = service.start_session([*earlier, message])
+        notice = (
+            f"Session {meta.id[:8]} was deleted elsewhere; this conversation continues as "
+            f"session {new.id[:8]}."
+        )
+        return Saved(new, notice)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A streamed reply: the text that arrived, whether it was cut short, and the error that did it.
+
+    ``error`` is any failure of the backend, expected (a backend error) or not: it ends the reply
+    only, what arrived is kept and the chat goes on. A reply that ended without text and without
+    being cancelled carries :class:`~chatcli.chat.backend.EmptyReply`.
+    """
+
+    text: str
+    interrupted: bool
+    error: Exception | None
+
+
+def reply_message(reply: Reply) -> Message | None:
+    """The assistant message to save for ``reply``, or None: a reply without text is never saved."""
+    if not reply.text:
+        return None
+    return Message(role="assistant", content=reply.text, interrupted=reply.interrupted)
+
+
+class ReplyStreamer:
+    """Streams the backend's replies, one at a time, chunk by chunk to a ``show`` callback."""
+
+    def __init__(self, backend: ChatBackend, history_budget: int) -> None:
+        self.backend = backend
+        self.history_budget = history_budget
+        self._task: asyncio.Task[None] | None = None
+
+    async def stream(self, messages: Sequence[Message], show: Callable[[str], None]) -> Reply:
+        """The reply to the conversation ``messages`` (made well-formed and trimmed to the budget).
+
+        ``show`` is called with each chunk as it arrives. Ctrl-C cancels the
+        reply; cancelling the task awaiting this (the REPL stopping) is re-raised once the stream
+        is closed. An exception raised by ``show`` ends the reply like a backend error.
+        """
+        chunks: list[str] = []
+        error: Exception | None = None
+        history = build_context(messages, self.history_budget)
+
+        async def consume() -> None:
+            async with open_stream(self.backend, history) as stream:
+                async for chunk in stream:
+                    chunks.append(chunk)
+                    show(chunk)
+
+        self._task = asyncio.ensure_future(consume())
+        interrupted = False
+        with sigint_cancels(self._task):
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                interrupted = True
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise
+            except Exception as exc:
+                error = exc
+                interrupted = bool(chunks)
+            finally:
+                self._task = None
+        text = "".join(chunks)
+        if not text and not interrupted and error is None:
+            error = EmptyReply()
+        return Reply(text, interrupted, error)
+
+    def cancel(self) -> bool:
+        """Stop the reply being streamed (what Ctrl-C does); False if none is running."""
+        if self._task is None or self._task.done():
+            return False
+        self._task.cancel()
+        return True
