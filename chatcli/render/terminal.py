@@ -18,7 +18,14 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.text import Text
 
-from chatcli.commands.results import Cancelled, ExportResult, HelpResult, ImportReport, SessionChanged
+from chatcli.commands.results import (
+    Cancelled,
+    ExportResult,
+    HelpResult,
+    ImportReport,
+    PromptReply,
+    SessionChanged,
+)
 from chatcli.errors import ChatcliError
 from chatcli.render.console import is_plain
 from chatcli.render.help import render_help
@@ -117,6 +124,15 @@ def _render_export(result: ExportResult, console: Console) -> None:
     console.print(Text(clean(body.removesuffix("\n"))), soft_wrap=True, markup=False, highlight=False)
 
 
+def _render_prompt_reply(result: PromptReply, console: Console) -> None:
+    """A headless turn's reply: its text as it arrived (literally; the terminal interprets nothing)."""
+    if is_plain(console):
+        console.file.write(result.reply)
+        console.file.flush()
+        return
+    console.print(Text(clean(result.reply)), soft_wrap=True, markup=False, highlight=False)
+
+
 def _render_cancelled(result: Cancelled, console: Console) -> None:
     console.print(Text(clean_lines(result.message), style=WARNING_STYLE))
 
@@ -133,6 +149,7 @@ render.register(ImportReport, render_import_report)
 render.register(PruneResult, render_prune)
 render.register(DoctorReport, render_doctor)
 render.register(HelpResult, render_help)
+render.register(PromptReply, _render_prompt_reply)
 
 
 def render_error(exc: BaseException, console: Console, *, log_path: Path | str | None = None) -> None:
