@@ -479,7 +479,7 @@ def seed_lookalikes(sessions_dir: Path) -> list[str]:
     """Two unnamed sessions whose first messages start alike, and a named one; their ids."""
     repo = FileRepository(sessions_dir)
     return [
-        seed(repo, LOGGING + "a rotating file?", replies=["x"], when=ago(3)).id,
+        seed(repo, LOGGING + "a rotating file?", replies=["x"], when=ago(3.5)).id,  # last active 3m29s ago
         seed(repo, LOGGING + "syslog instead?", replies=["x"], when=ago(30)).id,
         seed(repo, "fix the login page", replies=["x"], when=ago(300), name="fix-login").id,
     ]
