@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from prompt_toolkit.input import PipeInput
     from rich.console import Console
 
-    from chatcli.chat.backend import ChatBackend, ChatMessage
+    from chatcli.chat.backend import ChatBackend, ChatMessage, StreamReport, TokenUsage
     from chatcli.repl.app import ChatApp
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -473,9 +473,13 @@ class ScriptedBackend:
     model: str = "test-model"
     seen: list[list[ChatMessage]] = field(default_factory=list)
     closed: int = 0
+    usage: TokenUsage | None = None
 
-    async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
-        """Yield the chunks (then raise ``fail_with``, if set)."""
+    async def stream(
+        self, messages: Sequence[ChatMessage], report: StreamReport | None = None
+    ) -> AsyncIterator[str]:
+        """Yield the chunks (then raise ``fail_with``, if set); ``usage``, when set, is reported
+        once every chunk was sent (as a server's last chunk would)."""
         self.seen.append(list(messages))
         try:
             for index, chunk in enumerate(self.chunks):
@@ -485,6 +489,8 @@ class ScriptedBackend:
                 await asyncio.sleep(self.delay)
             if self.fail_with is not None:
                 raise self.fail_with
+            if report is not None and self.usage is not None:
+                report.usage = self.usage
         finally:
             self.closed += 1
 

@@ -81,6 +81,7 @@ class ChatApp:
         console: Console,
         *,
         history_budget: int = 24_000,
+        system_prompt: str | None = None,
         location: SessionsLocation | None = None,
         input: Input | None = None,
         output: Output | None = None,
@@ -93,6 +94,7 @@ class ChatApp:
         self.location = location
         self.boundary = ErrorBoundary(console)
         self.replies = ReplyStream(backend, console, history_budget)
+        self.system_prompt = system_prompt  # for new sessions; a resumed one keeps its own
         self.snapshots = snapshots if snapshots is not None else SnapshotCache(service)
         self.registry: Registry = build_registry()
         self.meta: SessionMetadata | None = None
@@ -121,6 +123,11 @@ class ChatApp:
     def current_id(self) -> str | None:
         """The id of the session in use (None until the first message of a new session)."""
         return self.meta.id if self.meta is not None else None
+
+    @property
+    def session_system_prompt(self) -> str | None:
+        """The system prompt of the session in use (the configured one for a new session)."""
+        return self.meta.system_prompt if self.meta is not None else self.system_prompt
 
     def session_label(self) -> str:
         """The current session's name or short id, shown in the toolbar and on exit."""
@@ -394,10 +401,8 @@ class ChatApp:
         A reply without text is never saved: the user message stays unanswered on disk, is marked
         so on resume, and is sent again with ``/retry`` or together with the next message.
         """
-        reply = await self.replies.stream(self.messages)
-        saved = bool(reply.text) and await self._save(
-            Message(role="assistant", content=reply.text, interrupted=reply.interrupted), "saving a reply"
-        )
+        reply = await self.replies.stream(self.messages, self.session_system_prompt)
+        saved = bool(reply.text) and await self._save(reply.message(), "saving a reply")
         if reply.error is not None:
             self.boundary.report(reply.error, "streaming a reply")
         if saved and reply.interrupted:
@@ -420,7 +425,9 @@ class ChatApp:
         """
         saved: Saved | None = None
         with self.boundary.guard(context):
-            saved = await asyncio.to_thread(save_message, self.service, self.meta, self.messages, message)
+            saved = await asyncio.to_thread(
+                save_message, self.service, self.meta, self.messages, message, self.system_prompt
+            )
         if saved is None:
             return False
         self.meta = saved.metadata

@@ -15,12 +15,19 @@ from dataclasses import dataclass
 
 from rich.console import Console
 
-from chatcli.chat.backend import ChatBackend, EmptyReply, open_stream
+from chatcli.chat.backend import (
+    ChatBackend,
+    ChatMessage,
+    EmptyReply,
+    StreamReport,
+    TokenUsage,
+    open_stream,
+)
 from chatcli.chat.context import build_context
 from chatcli.render.reply import ReplyView
 from chatcli.repl.sigint import sigint_cancels
 from chatcli.session.errors import SessionNotFound
-from chatcli.session.models import Message, SessionMetadata
+from chatcli.session.models import Message, ReplyUsage, SessionMetadata
 from chatcli.session.service import SessionService
 
 __all__ = ["Reply", "ReplyStream", "Saved", "save_message"]
@@ -35,19 +42,25 @@ class Saved:
 
 
 def save_message(
-    service: SessionService, meta: SessionMetadata | None, earlier: Sequence[Message], message: Message
+    service: SessionService,
+    meta: SessionMetadata | None,
+    earlier: Sequence[Message],
+    message: Message,
+    system_prompt: str | None = None,
 ) -> Saved:
-    """Append ``message`` to session ``meta``, creating the session (with ``earlier``) if there is none.
+    """Append ``message`` to session ``meta``, creating the session (with ``earlier`` and
+    ``system_prompt``) if there is none.
 
     A session deleted by another process meanwhile is not an error: the conversation carries on
-    in a new session holding ``earlier`` and ``message``, and the notice says so.
+    in a new session holding ``earlier`` and ``message`` (and its system prompt), and the notice
+    says so.
     """
     if meta is None:
-        return Saved(service.start_session([*earlier, message]))
+        return Saved(service.start_session([*earlier, message], system_prompt))
     try:
         return Saved(service.append(meta.id, message))
     except SessionNotFound:
-        new = service.start_session([*earlier, message])
+        new = service.start_session([*earlier, message], meta.system_prompt)
         notice = (
             f"Session {meta.id[:8]} was deleted elsewhere; this conversation continues as "
             f"session {new.id[:8]}."
@@ -67,6 +80,21 @@ class Reply:
     text: str
     interrupted: bool
     error: Exception | None
+    model: str | None = None
+    usage: TokenUsage | None = None
+
+    def message(self) -> Message:
+        """The reply as the assistant message saved to the transcript (with its model and usage)."""
+        usage = None
+        if self.usage is not None:
+            usage = ReplyUsage(
+                prompt_tokens=self.usage.prompt_tokens,
+                completion_tokens=self.usage.completion_tokens,
+                total_tokens=self.usage.total_tokens,
+            )
+        return Message(
+            role="assistant", content=self.text, interrupted=self.interrupted, model=self.model, usage=usage
+        )
 
 
 class ReplyStream:
@@ -78,19 +106,22 @@ class ReplyStream:
         self.history_budget = history_budget
         self._task: asyncio.Task[None] | None = None
 
-    async def stream(self, messages: Sequence[Message]) -> Reply:
-        """The reply to the conversation ``messages`` (made well-formed and trimmed to the budget).
+    async def stream(self, messages: Sequence[Message], system_prompt: str | None = None) -> Reply:
+        """The reply to the conversation ``messages`` (made well-formed and trimmed to the budget),
+        sent after ``system_prompt`` as the first (system) message when there is one.
 
         Ctrl-C cancels the reply; cancelling the task awaiting this (the REPL stopping) is
         re-raised once the stream is closed.
         """
         chunks: list[str] = []
         error: Exception | None = None
-        history = build_context(messages, self.history_budget)
+        system = [ChatMessage("system", system_prompt)] if system_prompt else []
+        history = build_context([*system, *messages], self.history_budget)
         view = ReplyView(self.console)
+        report = StreamReport()
 
         async def consume() -> None:
-            async with open_stream(self.backend, history) as stream:
+            async with open_stream(self.backend, history, report) as stream:
                 async for chunk in stream:
                     chunks.append(chunk)
                     view.update("".join(chunks))
@@ -113,7 +144,7 @@ class ReplyStream:
         text = "".join(chunks)
         if not text and not interrupted and error is None:
             error = EmptyReply()
-        return Reply(text, interrupted, error)
+        return Reply(text, interrupted, error, report.model or self.backend.model, report.usage)
 
     def cancel(self) -> bool:
         """Stop the reply being streamed (what Ctrl-C does); False if none is running."""
