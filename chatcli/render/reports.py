@@ -3,6 +3,8 @@ what an import did."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich import box
 from rich.console import Console
 from rich.panel import Panel
@@ -27,9 +29,11 @@ from chatcli.render.transcript import render_transcript
 from chatcli.sanitize import clean_inline, shorten
 from chatcli.session.fields import TokenTotals
 from chatcli.session.health import DoctorReport
-from chatcli.session.models import SessionMetadata
 from chatcli.session.outcomes import SessionDetail
 from chatcli.session.transfer import ImportResult
+
+if TYPE_CHECKING:
+    from chatcli.session.models import SessionMetadata
 
 __all__ = ["IMPORT_SHOWN", "render_detail", "render_doctor", "render_import", "render_import_report"]
 
