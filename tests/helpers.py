@@ -24,10 +24,12 @@ import random
 import select
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -774,3 +776,81 @@ def chatcli(args: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None = N
     for ch in RAW_CONTROLS:
         assert ch not in text, (ch, run)
     return run
+
+
+# -- llmock, a third-party OpenAI-compatible server -----------------------------------------------
+
+LLMOCK = Path(sys.executable).with_name("llmock")
+
+
+@dataclass
+class Llmock:
+    """A running llmock server."""
+
+    url: str
+
+    def call(self, method: str, path: str, payload: object | None = None) -> Any:
+        data = None if payload is None else json.dumps(payload).encode()
+        request = urllib.request.Request(
+            self.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read() or b"null")
+
+    def queue(self, *behaviors: dict[str, Any]) -> None:
+        self.call("POST", "/_llmock/scenario", {"behaviors": list(behaviors)})
+
+    def bodies(self) -> list[list[tuple[str, str]]]:
+        """(role, content) of the messages of every chat request received, oldest first."""
+        return [[(m["role"], m["content"]) for m in body["messages"]] for body in self.raw_bodies()]
+
+    def raw_bodies(self) -> list[dict[str, Any]]:
+        """The JSON body of every chat request received, oldest first."""
+        records = self.call("GET", "/_llmock/requests")["requests"]
+        return [r["body"] for r in records if r["path"].endswith("/chat/completions")]
+
+    def usage_for(self, body: dict[str, Any]) -> dict[str, int]:
+        """The usage llmock reports in its stream for ``body`` (sent again, as chatcli sent it)."""
+        request = urllib.request.Request(
+            self.url + "/v1/chat/completions",
+            data=json.dumps(body).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            lines = response.read().decode().splitlines()
+        chunks = [json.loads(line[6:]) for line in lines if line.startswith("data: {")]
+        usage: dict[str, int] = chunks[-1]["usage"]
+        return usage
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def llmock_server(folder: Path) -> Iterator[Llmock]:
+    """Start llmock (the third-party OpenAI-compatible test server) on 127.0.0.1; its log goes to
+    ``folder/llmock.log``. Callers should clear proxy variables first (requests go to 127.0.0.1)."""
+    port = _free_port()
+    env = {**os.environ, "NO_COLOR": "1"}
+    command = [str(LLMOCK), "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    with (folder / "llmock.log").open("wb") as log:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=folder, env=env)
+    server = Llmock(f"http://127.0.0.1:{port}")
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                server.call("GET", "/health")
+                break
+            except OSError:
+                assert process.poll() is None, (folder / "llmock.log").read_text()
+                assert time.monotonic() < deadline, "llmock did not start"
+                time.sleep(0.1)
+        yield server
+    finally:
+        process.terminate()
+        process.wait(10)

@@ -11,16 +11,9 @@ from __future__ import annotations
 import io
 import itertools
 import json
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,82 +26,15 @@ from chatcli.chat.openai import OpenAIBackend
 from chatcli.repl.app import ChatApp
 from chatcli.session.service import SessionService
 from chatcli.session.store import FileRepository
-from tests.helpers import Repl, chatcli
-
-LLMOCK = Path(sys.executable).with_name("llmock")
-
-
-@dataclass
-class Llmock:
-    """A running llmock server."""
-
-    url: str
-
-    def call(self, method: str, path: str, payload: object | None = None) -> Any:
-        data = None if payload is None else json.dumps(payload).encode()
-        request = urllib.request.Request(
-            self.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return json.loads(response.read() or b"null")
-
-    def queue(self, *behaviors: dict[str, Any]) -> None:
-        self.call("POST", "/_llmock/scenario", {"behaviors": list(behaviors)})
-
-    def bodies(self) -> list[list[tuple[str, str]]]:
-        """(role, content) of the messages of every chat request received, oldest first."""
-        return [[(m["role"], m["content"]) for m in body["messages"]] for body in self.raw_bodies()]
-
-    def raw_bodies(self) -> list[dict[str, Any]]:
-        """The JSON body of every chat request received, oldest first."""
-        records = self.call("GET", "/_llmock/requests")["requests"]
-        return [r["body"] for r in records if r["path"].endswith("/chat/completions")]
-
-    def usage_for(self, body: dict[str, Any]) -> dict[str, int]:
-        """The usage llmock reports in its stream for ``body`` (sent again, as chatcli sent it)."""
-        request = urllib.request.Request(
-            self.url + "/v1/chat/completions",
-            data=json.dumps(body).encode(),
-            method="POST",
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            lines = response.read().decode().splitlines()
-        chunks = [json.loads(line[6:]) for line in lines if line.startswith("data: {")]
-        usage: dict[str, int] = chunks[-1]["usage"]
-        return usage
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.helpers import Llmock, Repl, chatcli, llmock_server
 
 
 @pytest.fixture
 def llmock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Llmock]:
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
-    port = _free_port()
-    env = {**os.environ, "NO_COLOR": "1"}
-    command = [str(LLMOCK), "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-    with (tmp_path / "llmock.log").open("wb") as log:  # the child keeps its own copy of the descriptor
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path, env=env)
-    server = Llmock(f"http://127.0.0.1:{port}")
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                server.call("GET", "/health")
-                break
-            except OSError:
-                assert process.poll() is None, (tmp_path / "llmock.log").read_text()
-                assert time.monotonic() < deadline, "llmock did not start"
-                time.sleep(0.1)
+    with llmock_server(tmp_path) as server:
         yield server
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 @pytest.fixture
@@ -198,6 +124,9 @@ def test_usage_and_system_prompt_against_llmock(llmock: Llmock, repls: Any, tmp_
     assert {line["model"] for line in replies} == {"gpt-4o-mini"}
     total = sum(u["total_tokens"] for u in reported)
     assert total > 0
+    bar = "".join(text for _, text, *_ in r.app._toolbar())
+    prompt, completion = (sum(u[key] for u in reported) for key in ("prompt_tokens", "completion_tokens"))
+    assert f"│ {total:,} tokens ({prompt:,} in, {completion:,} out) │" in bar
 
     sid = r.session_dirs()[0].name
     where = ["--sessions-dir", str(tmp_path / "sessions")]
@@ -209,10 +138,8 @@ def test_usage_and_system_prompt_against_llmock(llmock: Llmock, repls: Any, tmp_
     listed = json.loads(chatcli(["sessions", "list", "--json", *where], cwd=tmp_path).out)
     assert listed["sessions"][0]["usage"] == show["session"]["usage"]
     plain = chatcli(["sessions", "show", sid, *where], cwd=tmp_path).out
-    assert (
-        f"Tokens         {total:,}" in plain.replace("│", " ").replace("  ", "  ") or f"{total:,} (" in plain
-    )
-    assert "System prompt  Be brief." in plain
+    assert re.search(rf"Tokens +{total:,} \(\d+ in, \d+ out\) over 2 replies", plain), plain
+    assert re.search(r"System prompt +Be brief\.", plain), plain
 
     later = repls(system_prompt="A different prompt, configured since.")
     later.run(f"/resume {sid}\r", "third\r")
