@@ -65,6 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--backend", choices=("offline", "openai"), help="model backend (default: offline)")
     parser.add_argument("--model", help="model name for the backend")
     parser.add_argument("--base-url", help="OpenAI-compatible API base URL")
+    parser.add_argument(
+        "--system",
+        metavar="TEXT",
+        help="system prompt sent first with every request (kept with the session; replaces a resumed one's)",
+    )
     parser.add_argument("--print-config", action="store_true", help="show the effective settings and exit")
     parser.add_argument("--version", "-V", action="version", version=f"chatcli {__version__}")
     return parser
@@ -93,6 +98,7 @@ def run(argv: Sequence[str]) -> int:
             backend=options.backend,
             model=options.model,
             base_url=options.base_url,
+            system=options.system,
         )
     )
 
@@ -109,6 +115,7 @@ def _run_prompt(options: argparse.Namespace) -> int:
         backend=options.backend,
         model=options.model,
         base_url=options.base_url,
+        system=options.system,
         as_json=options.json,
     )
 
@@ -136,7 +143,12 @@ def _print_config(options: argparse.Namespace) -> int:
 
     def show() -> int:
         settings = load_settings(
-            {"backend": options.backend, "model": options.model, "base_url": options.base_url}
+            {
+                "backend": options.backend,
+                "model": options.model,
+                "base_url": options.base_url,
+                "system_prompt": options.system,
+            }
         )
         render_settings(settings, discover_sessions_dir(options.sessions_dir).describe(), _console())
         return ExitCode.OK

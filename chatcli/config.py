@@ -7,12 +7,14 @@ Linux), or the file named by ``CHATCLI_CONFIG``. Every key is optional::
     model = "gpt-4o-mini"               # default: "echo" offline, "gpt-4o-mini" for openai
     base_url = "http://localhost:11434/v1"
     api_key = "sk-..."                  # local servers (Ollama, LM Studio) need none
+    system_prompt = "Be brief."         # sent first with every request (kept with each new session)
     history_budget = 24000              # characters of conversation sent per request
     request_timeout = 60                # seconds to wait for more of the reply
     connect_timeout = 10                # seconds to wait for the connection
 
 Environment variables: ``CHATCLI_BACKEND``, ``CHATCLI_MODEL``, ``OPENAI_BASE_URL``, ``OPENAI_API_KEY``,
-``CHATCLI_HISTORY_BUDGET``, ``CHATCLI_REQUEST_TIMEOUT``, ``CHATCLI_CONNECT_TIMEOUT``.
+``CHATCLI_SYSTEM_PROMPT``, ``CHATCLI_HISTORY_BUDGET``, ``CHATCLI_REQUEST_TIMEOUT``,
+``CHATCLI_CONNECT_TIMEOUT``.
 
 The backend is always chosen explicitly: it stays ``offline`` unless ``backend = "openai"`` is set
 by a flag, ``CHATCLI_BACKEND`` or the file, even when an API key or base URL is configured.
@@ -40,6 +42,7 @@ from chatcli.chat.openai import (
 from chatcli.config_settings import (
     BACKENDS,
     ENV_VARS,
+    FLAGS,
     NUMERIC,
     OFFLINE_MODEL,
     PARSERS,
@@ -52,7 +55,7 @@ from chatcli.config_settings import (
     settings_table,
 )
 from chatcli.errors import ChatcliError, ExitCode
-from chatcli.sanitize import mask_secret
+from chatcli.sanitize import mask_secret, shorten
 
 __all__ = [
     "BACKENDS",
@@ -117,6 +120,7 @@ class Settings:
     model: str = OFFLINE_MODEL
     base_url: str = DEFAULT_BASE_URL
     api_key: str | None = field(default=None, repr=False)
+    system_prompt: str | None = None
     history_budget: int = DEFAULT_HISTORY_BUDGET
     request_timeout: float = DEFAULT_READ_TIMEOUT
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
@@ -135,6 +139,10 @@ class Settings:
         value = getattr(self, key)
         if key == "api_key":
             return mask_secret(value)
+        if value is None:
+            return "none"
+        if key == "system_prompt":
+            return shorten(" ".join(value.split()), 80)
         return f"{value:g}" if isinstance(value, float) else str(value)
 
     def describe(self) -> list[tuple[str, str, str]]:
@@ -276,7 +284,7 @@ def _read_environment(environ: Mapping[str, str]) -> dict[str, tuple[object, str
 
 
 def _flag_name(key: str) -> str:
-    return "--" + key.replace("_", "-")
+    return FLAGS.get(key, "--" + key.replace("_", "-"))
 
 
 def _read_flags(flags: Mapping[str, object | None]) -> dict[str, tuple[object, str]]:
@@ -329,6 +337,7 @@ def load_settings(
         model=cast(str, resolved["model"]),
         base_url=cast(str, resolved.get("base_url", DEFAULT_BASE_URL)),
         api_key=cast("str | None", resolved.get("api_key")),
+        system_prompt=cast("str | None", resolved.get("system_prompt")),
         history_budget=cast(int, resolved.get("history_budget", DEFAULT_HISTORY_BUDGET)),
         request_timeout=cast(float, resolved.get("request_timeout", DEFAULT_READ_TIMEOUT)),
         connect_timeout=cast(float, resolved.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT)),

@@ -19,10 +19,12 @@ from chatcli.chat.openai import (
     DEFAULT_OPENAI_MODEL,
     DEFAULT_READ_TIMEOUT,
 )
+from chatcli.session.fields import SYSTEM_PROMPT_MAX
 
 __all__ = [
     "BACKENDS",
     "ENV_VARS",
+    "FLAGS",
     "NUMERIC",
     "OFFLINE_MODEL",
     "PARSERS",
@@ -81,6 +83,13 @@ def _parse_api_key(value: object) -> str:
     text = _text(value)
     if any(ch.isspace() or not ch.isprintable() for ch in text):
         raise InvalidValue("contains spaces or invisible characters")
+    return text
+
+
+def _parse_system_prompt(value: object) -> str:
+    text = _text(value)
+    if len(text) > SYSTEM_PROMPT_MAX:
+        raise InvalidValue(f"is {len(text)} characters long; at most {SYSTEM_PROMPT_MAX} are kept")
     return text
 
 
@@ -160,6 +169,14 @@ SETTINGS: tuple[SettingSpec, ...] = (
         _parse_api_key,
     ),
     SettingSpec(
+        "system_prompt",
+        "CHATCLI_SYSTEM_PROMPT",
+        "--system",
+        "none",
+        "the system prompt sent first with every request; a new session keeps it (resumed ones keep theirs)",
+        _parse_system_prompt,
+    ),
+    SettingSpec(
         "history_budget",
         "CHATCLI_HISTORY_BUDGET",
         None,
@@ -187,6 +204,8 @@ SETTINGS: tuple[SettingSpec, ...] = (
 
 #: The environment variable read for each setting.
 ENV_VARS: Mapping[str, str] = {spec.key: spec.env for spec in SETTINGS}
+#: The command-line flag of each setting that has one.
+FLAGS: Mapping[str, str] = {spec.key: spec.flag for spec in SETTINGS if spec.flag}
 #: Every setting name, in display order (also the keys accepted in ``config.toml`` and in ``flags``).
 SETTING_KEYS: tuple[str, ...] = tuple(ENV_VARS)
 PARSERS: Mapping[str, _Parser] = {spec.key: spec.parse for spec in SETTINGS}

@@ -33,7 +33,7 @@ from chatcli.session.service import SessionService
 __all__ = ["PlainReplyOutput", "PromptOptions", "run_prompt"]
 
 #: The usage line the headless mode's own usage errors show.
-USAGE = "chatcli -p MESSAGE|- [--continue | --resume ID|NAME] [--json]"
+USAGE = "chatcli -p MESSAGE|- [--continue | --resume ID|NAME] [--system TEXT] [--json]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +47,7 @@ class PromptOptions:
     backend: str | None = None
     model: str | None = None
     base_url: str | None = None
+    system: str | None = None
     as_json: bool = False
 
 
@@ -65,19 +66,28 @@ def run_prompt(options: PromptOptions, show_error: Callable[[Exception], int]) -
     if options.resume == "":
         raise UsageError("-p needs --resume ID|NAME: there is no list to pick from without the REPL", USAGE)
     text = message_text(options.message, sys.stdin)
-    flags = {"backend": options.backend, "model": options.model, "base_url": options.base_url}
+    flags = {
+        "backend": options.backend,
+        "model": options.model,
+        "base_url": options.base_url,
+        "system_prompt": options.system,
+    }
     settings = load_settings(flags)
     backend = create_backend(settings)
     location = discover_sessions_dir(options.sessions_dir)
     service = SessionService(FileRepository(location))
     loaded = _first_session(options, service, location)
+    meta = loaded.metadata if loaded is not None else None
+    if meta is not None and options.system is not None:  # an explicit --system replaces the session's
+        meta = service.set_system_prompt(meta.id, settings.system_prompt)
     messages = list(loaded.messages) if loaded is not None else []
     user = Message(role="user", content=text)
-    saved = _save(options, service, loaded.metadata if loaded is not None else None, messages, user)
+    saved = _save(options, service, meta, messages, user, system_prompt=settings.system_prompt)
     messages.append(user)
     output = PlainReplyOutput(sys.stdout) if not options.as_json else None
     streamer = ReplyStreamer(backend, settings.history_budget)
-    reply = asyncio.run(streamer.stream(messages, output.show if output is not None else _ignore))
+    show = output.show if output is not None else _ignore
+    reply = asyncio.run(streamer.stream(messages, show, saved.metadata.system_prompt))
     if output is not None:
         output.finish()
     answer = reply_message(reply)
@@ -131,8 +141,10 @@ def _save(
     meta: SessionMetadata | None,
     earlier: list[Message],
     message: Message,
+    *,
+    system_prompt: str | None = None,
 ) -> Saved:
-    saved = save_message(service, meta, earlier, message)
+    saved = save_message(service, meta, earlier, message, system_prompt)
     if saved.notice is not None:
         _note(options, saved.notice)
     return saved
@@ -144,7 +156,9 @@ def _report(options: PromptOptions, session_id: str, reply: Reply) -> None:
         from chatcli.commands.results import PromptReply
         from chatcli.render.jsonout import dump_json, to_json
 
-        dump_json(to_json(PromptReply(session_id, reply.text)), sys.stdout)
+        usage = reply.usage
+        counts = None if usage is None else (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens)
+        dump_json(to_json(PromptReply(session_id, reply.text, counts)), sys.stdout)
         return
     if not reply.text:
         why = "interrupted before any reply: " if reply.interrupted and reply.error is None else ""

@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from prompt_toolkit.input import PipeInput
     from rich.console import Console
 
-    from chatcli.chat.backend import ChatBackend, ChatMessage
+    from chatcli.chat.backend import ChatBackend, ChatMessage, StreamReport, TokenUsage
     from chatcli.repl.app import ChatApp
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -476,9 +476,13 @@ class ScriptedBackend:
     model: str = "test-model"
     seen: list[list[ChatMessage]] = field(default_factory=list)
     closed: int = 0
+    usage: TokenUsage | None = None
 
-    async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
-        """Yield the chunks (then raise ``fail_with``, if set)."""
+    async def stream(
+        self, messages: Sequence[ChatMessage], report: StreamReport | None = None
+    ) -> AsyncIterator[str]:
+        """Yield the chunks (then raise ``fail_with``, if set); ``usage``, when set, is reported
+        once every chunk was sent (as a server's last chunk would)."""
         self.seen.append(list(messages))
         try:
             for index, chunk in enumerate(self.chunks):
@@ -488,6 +492,8 @@ class ScriptedBackend:
                 await asyncio.sleep(self.delay)
             if self.fail_with is not None:
                 raise self.fail_with
+            if report is not None and self.usage is not None:
+                report.usage = self.usage
         finally:
             self.closed += 1
 
@@ -804,12 +810,26 @@ class Llmock:
 
     def bodies(self) -> list[list[tuple[str, str]]]:
         """(role, content) of the messages of every chat request received, oldest first."""
+        return [[(m["role"], m["content"]) for m in body["messages"]] for body in self.raw_bodies()]
+
+    def raw_bodies(self) -> list[dict[str, Any]]:
+        """The JSON body of every chat request received, oldest first."""
         records = self.call("GET", "/_llmock/requests")["requests"]
-        return [
-            [(m["role"], m["content"]) for m in r["body"]["messages"]]
-            for r in records
-            if r["path"].endswith("/chat/completions")
-        ]
+        return [r["body"] for r in records if r["path"].endswith("/chat/completions")]
+
+    def usage_for(self, body: dict[str, Any]) -> dict[str, int]:
+        """The usage llmock reports in its stream for ``body`` (sent again, as chatcli sent it)."""
+        request = urllib.request.Request(
+            self.url + "/v1/chat/completions",
+            data=json.dumps(body).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            lines = response.read().decode().splitlines()
+        chunks = [json.loads(line[6:]) for line in lines if line.startswith("data: {")]
+        usage: dict[str, int] = chunks[-1]["usage"]
+        return usage
 
 
 def _free_port() -> int:

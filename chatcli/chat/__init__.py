@@ -14,6 +14,8 @@ from chatcli.chat.backend import (
     EmptyReply,
     MalformedStream,
     StreamInterrupted,
+    StreamReport,
+    TokenUsage,
     open_stream,
 )
 from chatcli.chat.context import build_context, normalize, to_chat_messages, trim_history
@@ -34,6 +36,8 @@ __all__ = [
     "ModelServerError",
     "OfflineBackend",
     "StreamInterrupted",
+    "StreamReport",
+    "TokenUsage",
     "build_context",
     "create_backend",
     "normalize",

@@ -26,6 +26,8 @@ __all__ = [
     "EmptyReply",
     "MalformedStream",
     "StreamInterrupted",
+    "StreamReport",
+    "TokenUsage",
     "open_stream",
 ]
 
@@ -41,6 +43,28 @@ class ChatMessage:
 
     role: ChatRole
     content: str
+
+
+@dataclass(frozen=True, slots=True)
+class TokenUsage:
+    """The tokens one reply cost, as the server reported them (``usage`` of the last chunk)."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+@dataclass(slots=True)
+class StreamReport:
+    """What a backend learned about a reply besides its text, filled in while it streams.
+
+    ``model`` is the model the server says answered (None when it did not say); ``usage`` the
+    tokens it reported (None when it reported none: the offline backend never does, and a server
+    that ignores ``stream_options`` may not either).
+    """
+
+    model: str | None = None
+    usage: TokenUsage | None = None
 
 
 class ChatBackend(Protocol):
@@ -62,21 +86,27 @@ class ChatBackend(Protocol):
         """The model the backend talks to."""
         ...
 
-    def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
-        """Yield the assistant's reply to ``messages`` chunk by chunk; raise :class:`BackendError`."""
+    def stream(
+        self, messages: Sequence[ChatMessage], report: StreamReport | None = None
+    ) -> AsyncIterator[str]:
+        """Yield the assistant's reply to ``messages`` chunk by chunk; raise :class:`BackendError`.
+
+        What the server reports besides the text (the model, the tokens used) is written into
+        ``report`` as it arrives, when one is given.
+        """
         ...
 
 
 @asynccontextmanager
 async def open_stream(
-    backend: ChatBackend, messages: Sequence[ChatMessage]
+    backend: ChatBackend, messages: Sequence[ChatMessage], report: StreamReport | None = None
 ) -> AsyncIterator[AsyncIterator[str]]:
-    """Start ``backend.stream(messages)`` and close it on exit, even when the caller stops early.
+    """Start ``backend.stream(messages, report)`` and close it on exit, even when the caller stops early.
 
     Use it when the consumer may leave the loop before the reply ends (Ctrl-C, a length cap): the
     backend's connection is released at once instead of whenever the generator is collected.
     """
-    chunks = backend.stream(messages)
+    chunks = backend.stream(messages, report)
     try:
         yield chunks
     finally:

@@ -6,7 +6,7 @@ import asyncio
 import re
 from collections.abc import AsyncIterator, Sequence
 
-from chatcli.chat.backend import ChatMessage
+from chatcli.chat.backend import ChatMessage, StreamReport
 
 __all__ = ["OfflineBackend", "split_tokens"]
 
@@ -61,8 +61,14 @@ class OfflineBackend:
             "This is chatcli's built-in stand-in model; configure --backend openai for a real one."
         )
 
-    async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
-        """Yield :meth:`reply_for` token by token."""
+    async def stream(
+        self, messages: Sequence[ChatMessage], report: StreamReport | None = None
+    ) -> AsyncIterator[str]:
+        """Yield :meth:`reply_for` token by token.
+
+        The stand-in model uses no tokens, so it reports none: ``report`` is left as it was (no
+        usage, no model), and offline sessions show no token counts rather than made-up ones.
+        """
         for index, token in enumerate(split_tokens(self.reply_for(messages))):
             if index:
                 await asyncio.sleep(self.delay)

@@ -11,6 +11,7 @@ import errno
 import json
 import socket
 from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -23,6 +24,8 @@ from chatcli.chat.backend import (
     EmptyReply,
     MalformedStream,
     StreamInterrupted,
+    StreamReport,
+    TokenUsage,
 )
 from chatcli.chat.server_errors import ModelServerError, ServerSaid, server_error
 from chatcli.sanitize import shorten
@@ -36,6 +39,7 @@ __all__ = [
     "DEFAULT_OPENAI_MODEL",
     "DEFAULT_READ_TIMEOUT",
     "OpenAIBackend",
+    "note_usage",
     "parse_sse",
 ]
 
@@ -46,6 +50,19 @@ DEFAULT_READ_TIMEOUT = 60.0
 
 #: At most this much of an error response body is read to find the server's explanation.
 _ERROR_BODY_LIMIT = 64 * 1024
+#: The largest token count believed from a server (2**53: exact as a JSON number anywhere).
+_TOKENS_MAX = 2**53
+
+
+@dataclass(slots=True)
+class _Progress:
+    """How far a request got: ``answered`` once the server sent its response's head."""
+
+    answered: bool = False
+
+
+class _UsageOptionRejected(Exception):
+    """The server answered HTTP 400 naming ``stream_options``: it does not know the option."""
 
 
 class OpenAIBackend:
@@ -54,6 +71,11 @@ class OpenAIBackend:
     ``api_key`` is sent as a Bearer token when given (local servers such as Ollama need none).
     ``connect_timeout`` bounds connecting; ``read_timeout`` bounds every wait for more data, so a
     slow but steady stream is fine and a stalled one fails.
+
+    Each request asks for the token usage (``stream_options: {"include_usage": true}``). A server
+    that ignores the option simply reports none; one that refuses it (HTTP 400 naming
+    ``stream_options``) gets the same request again without it, once, and this backend (one per
+    process) leaves the option out from then on (:attr:`asks_for_usage` turns False).
     """
 
     def __init__(
@@ -82,6 +104,7 @@ class OpenAIBackend:
         self._api_key = api_key or None
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
+        self.asks_for_usage = True
 
     @property
     def name(self) -> str:
@@ -103,12 +126,15 @@ class OpenAIBackend:
         return f"OpenAIBackend(model={self._model!r}, base_url={self.base_url!r}, api_key={key})"
 
     def request_body(self, messages: Sequence[ChatMessage]) -> dict[str, Any]:
-        """The JSON body sent for ``messages``."""
-        return {
+        """The JSON body sent for ``messages`` (asking for the usage unless the server refused that)."""
+        body: dict[str, Any] = {
             "model": self._model,
             "messages": [{"role": m.role, "content": m.content} for m in messages],
             "stream": True,
         }
+        if self.asks_for_usage:
+            body["stream_options"] = {"include_usage": True}
+        return body
 
     def request_headers(self) -> dict[str, str]:
         """The HTTP headers sent with each request (including the API key, when set)."""
@@ -117,40 +143,33 @@ class OpenAIBackend:
             headers["Authorization"] = f"Bearer {self._api_key}"
         return headers
 
-    async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
+    async def stream(
+        self, messages: Sequence[ChatMessage], report: StreamReport | None = None
+    ) -> AsyncIterator[str]:
         """Yield the reply's text chunks as they arrive; raise :class:`BackendError` on any failure.
 
         Chunks already yielded stay yielded when the stream later fails, so the caller can keep
-        the part of the reply that arrived.
+        the part of the reply that arrived. The model and usage the server reports go to ``report``.
         """
         import httpx
 
         timeout = httpx.Timeout(self.read_timeout, connect=self.connect_timeout)
-        answered = False
+        progress = _Progress()
         try:
-            async with (
-                httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client,
-                client.stream(
-                    "POST", self.endpoint, json=self.request_body(messages), headers=self.request_headers()
-                ) as response,
-            ):
-                answered = True
-                if not response.is_success:
-                    raise await self._status_error(response)
-                content_type = response.headers.get("content-type", "").lower()
-                if "json" in content_type and "event-stream" not in content_type:
-                    yield _complete_reply(await response.aread(), self._server_error)
-                    return
-                async for chunk in parse_sse(
-                    response.aiter_lines(), content_type, error_for=self._server_error
-                ):
-                    yield chunk
+            async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
+                try:
+                    async for chunk in self._exchange(client, messages, report, progress):
+                        yield chunk
+                except _UsageOptionRejected:
+                    self.asks_for_usage = False  # for the rest of this process: asked once, refused
+                    async for chunk in self._exchange(client, messages, report, progress):
+                        yield chunk
         except httpx.TimeoutException as exc:
             raise self._timeout_error(exc) from exc
         except httpx.ConnectError as exc:
             raise BackendConnectionError(self.base_url, _connect_reason(exc)) from exc
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
-            if answered:
+            if progress.answered:
                 raise StreamInterrupted(
                     f"the connection closed in the middle of the reply ({_plain(exc)})"
                 ) from exc
@@ -166,6 +185,33 @@ class OpenAIBackend:
         except httpx.TransportError as exc:
             raise BackendConnectionError(self.base_url, _plain(exc)) from exc
 
+    async def _exchange(
+        self,
+        client: httpx.AsyncClient,
+        messages: Sequence[ChatMessage],
+        report: StreamReport | None,
+        progress: _Progress,
+    ) -> AsyncIterator[str]:
+        """One request and its reply's chunks. Raises :class:`_UsageOptionRejected` (before any
+        chunk) when the server refuses ``stream_options`` and it was sent."""
+        async with client.stream(
+            "POST", self.endpoint, json=self.request_body(messages), headers=self.request_headers()
+        ) as response:
+            progress.answered = True
+            if not response.is_success:
+                body = await _error_body(response)
+                if self.asks_for_usage and response.status_code == 400 and b"stream_options" in body:
+                    raise _UsageOptionRejected
+                raise self._status_error(response, body)
+            content_type = response.headers.get("content-type", "").lower()
+            if "json" in content_type and "event-stream" not in content_type:
+                yield _complete_reply(await response.aread(), self._server_error, report)
+                return
+            async for chunk in parse_sse(
+                response.aiter_lines(), content_type, error_for=self._server_error, report=report
+            ):
+                yield chunk
+
     def _timeout_error(self, exc: httpx.TimeoutException) -> BackendTimeout:
         import httpx
 
@@ -177,19 +223,9 @@ class OpenAIBackend:
             return BackendTimeout(self.base_url, "pool", self.read_timeout)
         return BackendTimeout(self.base_url, "read", self.read_timeout)
 
-    async def _status_error(self, response: httpx.Response) -> ModelServerError:
-        import httpx
-
-        body = bytearray()
-        try:
-            async for part in response.aiter_bytes():
-                body += part
-                if len(body) >= _ERROR_BODY_LIMIT:
-                    break
-        except httpx.HTTPError:
-            pass  # the status alone still says what went wrong
+    def _status_error(self, response: httpx.Response, body: bytes) -> ModelServerError:
         return self._server_error(
-            _server_said(bytes(body), response.status_code),
+            _server_said(body, response.status_code),
             retry_after=response.headers.get("retry-after"),
             location=response.headers.get("location"),
         )
@@ -214,6 +250,21 @@ class OpenAIBackend:
         )
 
 
+async def _error_body(response: httpx.Response) -> bytes:
+    """The start of an error response's body (at most :data:`_ERROR_BODY_LIMIT` bytes)."""
+    import httpx
+
+    body = bytearray()
+    try:
+        async for part in response.aiter_bytes():
+            body += part
+            if len(body) >= _ERROR_BODY_LIMIT:
+                break
+    except httpx.HTTPError:
+        pass  # the status alone still says what went wrong
+    return bytes(body)
+
+
 #: Builds the error for an error object the server sent: ``error_for(said, partial=...)``.
 ErrorFactory = Callable[..., BackendError]
 
@@ -227,8 +278,12 @@ async def parse_sse(
     content_type: str = "text/event-stream",
     *,
     error_for: ErrorFactory = _default_error,
+    report: StreamReport | None = None,
 ) -> AsyncIterator[str]:
     """Yield the text of each ``data:`` chunk of a Chat Completions event stream.
+
+    The ``model`` and ``usage`` chunks carry (usage comes in a last chunk without choices when
+    ``stream_options.include_usage`` was asked for) are written to ``report``.
 
     Comments (``: keep-alive``), ``event:``/``id:``/``retry:`` fields, blank lines and chunks
     without text are skipped; ``data: [DONE]`` ends the stream. An error object in the stream
@@ -254,6 +309,8 @@ async def parse_sse(
         chunk = _load_chunk(value)
         if "error" in chunk:
             raise error_for(_said(chunk, None), partial=wrote)
+        if report is not None:
+            note_usage(chunk, report)
         text, reason = _parse_choice(chunk, value)
         finish = finish or reason
         if text:
@@ -303,7 +360,32 @@ def _parse_choice(chunk: dict[str, Any], value: str) -> tuple[str, str | None]:
     return content or "", str(reason) if reason else None
 
 
-def _complete_reply(body: bytes, error_for: ErrorFactory) -> str:
+def note_usage(chunk: dict[str, Any], report: StreamReport) -> None:
+    """Write the ``model`` and ``usage`` that ``chunk`` carries (when well-formed) to ``report``.
+
+    A usage is believed only when its counts are whole numbers from 0 to 2**53; the total is
+    taken as given, or as prompt plus completion when the server left it out.
+    """
+    model = chunk.get("model")
+    if isinstance(model, str) and model.strip():
+        report.model = shorten(model.strip(), 200)
+    usage = chunk.get("usage")
+    if not isinstance(usage, dict):
+        return
+    prompt, completion = _count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens"))
+    if prompt is None or completion is None:
+        return
+    total = _count(usage.get("total_tokens")) if "total_tokens" in usage else prompt + completion
+    if total is not None:
+        report.usage = TokenUsage(prompt, completion, total)
+
+
+def _count(value: object) -> int | None:
+    """``value`` when it is a whole number from 0 to 2**53, else None."""
+    return value if type(value) is int and 0 <= value <= _TOKENS_MAX else None
+
+
+def _complete_reply(body: bytes, error_for: ErrorFactory, report: StreamReport | None = None) -> str:
     """The reply text of a non-streamed (plain JSON) completion, for servers that ignore ``stream``."""
     try:
         data = json.loads(body)
@@ -311,6 +393,8 @@ def _complete_reply(body: bytes, error_for: ErrorFactory) -> str:
         raise MalformedStream("the server sent a JSON content type but the body is not JSON") from None
     if isinstance(data, dict) and "error" in data:
         raise error_for(_said(data, None))
+    if isinstance(data, dict) and report is not None:
+        note_usage(data, report)
     try:
         choice = data["choices"][0]
         content = choice["message"]["content"]

@@ -16,10 +16,10 @@ import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from chatcli.chat.backend import ChatBackend, EmptyReply, open_stream
+from chatcli.chat.backend import ChatBackend, ChatMessage, EmptyReply, StreamReport, TokenUsage, open_stream
 from chatcli.chat.context import build_context
 from chatcli.session.errors import SessionNotFound
-from chatcli.session.models import Message, SessionMetadata
+from chatcli.session.models import Message, ReplyUsage, SessionMetadata
 from chatcli.session.service import SessionService
 from chatcli.sigint import sigint_cancels
 
@@ -35,19 +35,25 @@ class Saved:
 
 
 def save_message(
-    service: SessionService, meta: SessionMetadata | None, earlier: Sequence[Message], message: Message
+    service: SessionService,
+    meta: SessionMetadata | None,
+    earlier: Sequence[Message],
+    message: Message,
+    system_prompt: str | None = None,
 ) -> Saved:
-    """Append ``message`` to session ``meta``, creating the session (with ``earlier``) if there is none.
+    """Append ``message`` to session ``meta``, creating the session (with ``earlier`` and
+    ``system_prompt``) if there is none.
 
     A session deleted by another process meanwhile is not an error: the conversation carries on
-    in a new session holding ``earlier`` and ``message``, and the notice says so.
+    in a new session holding ``earlier`` and ``message`` (and its system prompt), and the notice
+    says so.
     """
     if meta is None:
-        return Saved(service.start_session([*earlier, message]))
+        return Saved(service.start_session([*earlier, message], system_prompt))
     try:
         return Saved(service.append(meta.id, message))
     except SessionNotFound:
-        new = service.start_session([*earlier, message])
+        new = service.start_session([*earlier, message], meta.system_prompt)
         notice = (
             f"Session {meta.id[:8]} was deleted elsewhere; this conversation continues as "
             f"session {new.id[:8]}."
@@ -67,13 +73,25 @@ class Reply:
     text: str
     interrupted: bool
     error: Exception | None
+    model: str | None = None
+    usage: TokenUsage | None = None
 
 
 def reply_message(reply: Reply) -> Message | None:
-    """The assistant message to save for ``reply``, or None: a reply without text is never saved."""
+    """The assistant message to save for ``reply`` (with its model and token usage), or None: a
+    reply without text is never saved."""
     if not reply.text:
         return None
-    return Message(role="assistant", content=reply.text, interrupted=reply.interrupted)
+    usage = None
+    if reply.usage is not None:
+        usage = ReplyUsage(
+            prompt_tokens=reply.usage.prompt_tokens,
+            completion_tokens=reply.usage.completion_tokens,
+            total_tokens=reply.usage.total_tokens,
+        )
+    return Message(
+        role="assistant", content=reply.text, interrupted=reply.interrupted, model=reply.model, usage=usage
+    )
 
 
 class ReplyStreamer:
@@ -84,8 +102,11 @@ class ReplyStreamer:
         self.history_budget = history_budget
         self._task: asyncio.Task[None] | None = None
 
-    async def stream(self, messages: Sequence[Message], show: Callable[[str], None]) -> Reply:
-        """The reply to the conversation ``messages`` (made well-formed and trimmed to the budget).
+    async def stream(
+        self, messages: Sequence[Message], show: Callable[[str], None], system_prompt: str | None = None
+    ) -> Reply:
+        """The reply to the conversation ``messages`` (made well-formed and trimmed to the budget),
+        sent after ``system_prompt`` as the first (system) message when there is one.
 
         ``show`` is called with each chunk as it arrives. Ctrl-C cancels the
         reply; cancelling the task awaiting this (the REPL stopping) is re-raised once the stream
@@ -93,10 +114,12 @@ class ReplyStreamer:
         """
         chunks: list[str] = []
         error: Exception | None = None
-        history = build_context(messages, self.history_budget)
+        system = [ChatMessage("system", system_prompt)] if system_prompt else []
+        history = build_context([*system, *messages], self.history_budget)
+        report = StreamReport()
 
         async def consume() -> None:
-            async with open_stream(self.backend, history) as stream:
+            async with open_stream(self.backend, history, report) as stream:
                 async for chunk in stream:
                     chunks.append(chunk)
                     show(chunk)
@@ -119,7 +142,7 @@ class ReplyStreamer:
         text = "".join(chunks)
         if not text and not interrupted and error is None:
             error = EmptyReply()
-        return Reply(text, interrupted, error)
+        return Reply(text, interrupted, error, report.model or self.backend.model, report.usage)
 
     def cancel(self) -> bool:
         """Stop the reply being streamed (what Ctrl-C does); False if none is running."""

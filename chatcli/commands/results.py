@@ -149,3 +149,5 @@ class PromptReply:
 
     session_id: str
     reply: str
+    #: ``(prompt_tokens, completion_tokens, total_tokens)`` as the server reported them, or None.
+    usage: tuple[int, int, int] | None = None

@@ -15,11 +15,18 @@ Objects
 ``session`` (a session's metadata)
     ``id``, ``name`` (null when unnamed), ``status`` (``"active"``/``"archived"``), ``created``,
     ``last_active``, ``first_message``, ``message_count``, ``file_count``, ``custom_fields``
-    (an object; a fork has ``forked_from``).
+    (an object; a fork has ``forked_from``), ``usage`` (a ``usage`` object).
+
+``usage`` (the tokens the model server reported for a session's replies)
+    ``prompt_tokens``, ``completion_tokens``, ``total_tokens``, ``replies`` (how many replies
+    reported a usage: the offline model and some servers report none, so all 0 is "nothing
+    reported", not "free"), ``by_model`` (an object: model name → the same four counts).
 
 ``message``
     ``role`` (``"user"``/``"assistant"``/``"system"``), ``content``, ``timestamp``, ``id``,
-    ``interrupted`` (true for a reply cut short).
+    ``interrupted`` (true for a reply cut short), ``model`` (the model that wrote a reply, or
+    null), ``usage`` (``{"prompt_tokens", "completion_tokens", "total_tokens"}`` the server
+    reported for a reply, or null).
 
 ``problem`` (a session that could not be read)
     ``kind`` (an error kind, see below), ``message`` (what to do about it), ``session_id``
@@ -33,8 +40,8 @@ Results by command
     "search": str|null, "total": int}`` (``total``: every matching session; more than the
     sessions listed when the limit, 50 unless ``--limit N``/``--no-limit``, cut the list)
 ``sessions show``
-    ``{"session": session, "messages": [message…] (the last few), "total_messages": int,
-    "warnings": [str…]}``
+    ``{"session": session, "system_prompt": str|null, "messages": [message…] (the last few),
+    "total_messages": int, "warnings": [str…]}``
 ``sessions search``
     ``{"query": str, "hits": [{"session_id", "session_name", "role", "timestamp", "snippet",
     "message_index"}…], "truncated": bool, "sessions_searched": int, "warnings": [str…]}``
@@ -79,7 +86,7 @@ would see.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -97,7 +104,7 @@ from chatcli.commands.results import (
 from chatcli.errors import ChatcliError
 from chatcli.render.timefmt import iso_utc
 from chatcli.session.errors import SessionError
-from chatcli.session.fields import SessionView
+from chatcli.session.fields import SessionView, TokenTotals
 from chatcli.session.health import DoctorReport
 from chatcli.session.outcomes import (
     DeleteResult,
@@ -119,9 +126,27 @@ __all__ = [
     "message_to_json",
     "session_to_json",
     "to_json",
+    "usage_to_json",
 ]
 
 JSONValue = Any
+
+
+def _counts(totals: TokenTotals) -> dict[str, JSONValue]:
+    return {
+        "prompt_tokens": totals.prompt_tokens,
+        "completion_tokens": totals.completion_tokens,
+        "total_tokens": totals.total_tokens,
+        "replies": totals.replies,
+    }
+
+
+def usage_to_json(usage: Mapping[str, TokenTotals]) -> dict[str, JSONValue]:
+    """A session's reported tokens as a ``usage`` object (totals, then ``by_model``)."""
+    return {
+        **_counts(TokenTotals.of_all(usage)),
+        "by_model": {model: _counts(totals) for model, totals in usage.items()},
+    }
 
 
 def session_to_json(meta: SessionView) -> dict[str, JSONValue]:
@@ -136,6 +161,7 @@ def session_to_json(meta: SessionView) -> dict[str, JSONValue]:
         "message_count": meta.message_count,
         "file_count": meta.file_count,
         "custom_fields": dict(meta.custom_fields),
+        "usage": usage_to_json(meta.usage),
     }
 
 
@@ -147,6 +173,8 @@ def message_to_json(message: Message) -> dict[str, JSONValue]:
         "timestamp": iso_utc(message.timestamp),
         "id": message.id,
         "interrupted": message.interrupted,
+        "model": message.model,
+        "usage": message.usage.model_dump() if message.usage is not None else None,
     }
 
 
@@ -195,6 +223,7 @@ def _list(result: ListResult) -> dict[str, JSONValue]:
 def _detail(result: SessionDetail) -> dict[str, JSONValue]:
     return {
         "session": session_to_json(result.metadata),
+        "system_prompt": result.metadata.system_prompt,
         "messages": [message_to_json(m) for m in result.recent],
         "total_messages": result.total_messages,
         "warnings": list(result.warnings),
@@ -284,7 +313,13 @@ _CONVERTERS: dict[type, Callable[[Any], JSONValue]] = {
     ExportResult: _export,
     HelpResult: _help,
     Cancelled: lambda r: {"cancelled": True, "message": r.message},
-    PromptReply: lambda r: {"session_id": r.session_id, "reply": r.reply, "usage": None},
+    PromptReply: lambda r: {
+        "session_id": r.session_id,
+        "reply": r.reply,
+        "usage": None
+        if r.usage is None
+        else dict(zip(("prompt_tokens", "completion_tokens", "total_tokens"), r.usage, strict=True)),
+    },
 }
 
 

@@ -3,6 +3,8 @@ what an import did."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich import box
 from rich.console import Console
 from rich.panel import Panel
@@ -25,14 +27,41 @@ from chatcli.render.tables import sessions_table
 from chatcli.render.timefmt import absolute_time, relative_age
 from chatcli.render.transcript import render_transcript
 from chatcli.sanitize import clean_inline, shorten
+from chatcli.session.fields import TokenTotals
 from chatcli.session.health import DoctorReport
 from chatcli.session.outcomes import SessionDetail
 from chatcli.session.transfer import ImportResult
+
+if TYPE_CHECKING:
+    from chatcli.session.models import SessionMetadata
 
 __all__ = ["IMPORT_SHOWN", "render_detail", "render_doctor", "render_import", "render_import_report"]
 
 #: An import lists at most this many of the sessions it created.
 IMPORT_SHOWN = 20
+
+
+def _tokens(totals: TokenTotals) -> str:
+    replies = "1 reply" if totals.replies == 1 else f"{totals.replies:,} replies"
+    return (
+        f"{totals.total_tokens:,} ({totals.prompt_tokens:,} in, {totals.completion_tokens:,} out) "
+        f"over {replies}"
+    )
+
+
+def _add_chat_rows(grid: Table, meta: SessionMetadata) -> None:
+    """The system prompt (its start; ``--json`` has all of it) and the tokens the server reported,
+    in total and per model when several models answered."""
+    if meta.system_prompt:
+        grid.add_row("System prompt", Text(one_line(shorten(meta.system_prompt, 200))))
+    if not meta.usage:
+        return
+    grid.add_row("Tokens", Text(_tokens(meta.total_usage)))
+    if len(meta.usage) > 1:
+        for model, totals in sorted(meta.usage.items()):
+            grid.add_row(Text("  " + one_line(shorten(model, 40))), Text(_tokens(totals)))
+    else:
+        grid.add_row("Model", Text(one_line(shorten(next(iter(meta.usage)), 80))))
 
 
 def render_detail(result: SessionDetail, console: Console) -> None:
@@ -51,6 +80,7 @@ def render_detail(result: SessionDetail, console: Console) -> None:
         grid.add_row("Files", Text(str(meta.file_count)))
     for key, value in sorted(meta.custom_fields.items()):
         grid.add_row(Text(one_line(shorten(str(key), 30))), Text(one_line(shorten(str(value), 200))))
+    _add_chat_rows(grid, meta)
     title = Text("Session ")
     title.append_text(session_label(meta))
     if is_plain(console):  # no box drawing in a pipe: the title, then the fields

@@ -82,6 +82,7 @@ class ChatApp:
         console: Console,
         *,
         history_budget: int = 24_000,
+        system_prompt: str | None = None,
         location: SessionsLocation | None = None,
         input: Input | None = None,
         output: Output | None = None,
@@ -94,6 +95,7 @@ class ChatApp:
         self.location = location
         self.boundary = ErrorBoundary(console)
         self.replies = ReplyStream(backend, console, history_budget)
+        self.system_prompt = system_prompt  # for new sessions; a resumed one keeps its own
         self.snapshots = snapshots if snapshots is not None else SnapshotCache(service)
         self.registry: Registry = build_registry()
         self.meta: SessionMetadata | None = None
@@ -122,6 +124,11 @@ class ChatApp:
     def current_id(self) -> str | None:
         """The id of the session in use (None until the first message of a new session)."""
         return self.meta.id if self.meta is not None else None
+
+    @property
+    def session_system_prompt(self) -> str | None:
+        """The system prompt of the session in use (the configured one for a new session)."""
+        return self.meta.system_prompt if self.meta is not None else self.system_prompt
 
     def session_label(self) -> str:
         """The current session's name or short id, shown in the toolbar and on exit."""
@@ -418,7 +425,7 @@ class ChatApp:
         A reply without text is never saved: the user message stays unanswered on disk, is marked
         so on resume, and is sent again with ``/retry`` or together with the next message.
         """
-        reply = await self.replies.stream_shown(self.messages)
+        reply = await self.replies.stream_shown(self.messages, self.session_system_prompt)
         answer = reply_message(reply)
         saved = answer is not None and await self._save(answer, "saving a reply")
         if reply.error is not None:
@@ -443,7 +450,9 @@ class ChatApp:
         """
         saved: Saved | None = None
         with self.boundary.guard(context):
-            saved = await asyncio.to_thread(save_message, self.service, self.meta, self.messages, message)
+            saved = await asyncio.to_thread(
+                save_message, self.service, self.meta, self.messages, message, self.system_prompt
+            )
         if saved is None:
             return False
         self.meta = saved.metadata

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ class ReplOptions:
     backend: str | None = None
     model: str | None = None
     base_url: str | None = None
+    system: str | None = None
 
 
 def run_repl(options: ReplOptions) -> int:
@@ -65,7 +67,12 @@ def open_app(options: ReplOptions, console: Console) -> ChatApp:
     from chatcli.session.location import discover_sessions_dir
     from chatcli.session.store import FileRepository
 
-    flags = {"backend": options.backend, "model": options.model, "base_url": options.base_url}
+    flags = {
+        "backend": options.backend,
+        "model": options.model,
+        "base_url": options.base_url,
+        "system_prompt": options.system,
+    }
     settings = load_settings(flags)
     backend = create_backend(settings, offline_delay=0.01 if console.is_terminal else 0.0)
     location = discover_sessions_dir(options.sessions_dir)
@@ -76,6 +83,7 @@ def open_app(options: ReplOptions, console: Console) -> ChatApp:
         backend,
         console,
         history_budget=settings.history_budget,
+        system_prompt=settings.system_prompt,
         location=location,
         history=history_file(),
         snapshots=snapshots,
@@ -86,6 +94,10 @@ def open_app(options: ReplOptions, console: Console) -> ChatApp:
         exc.locate(location.describe(), "chatcli ")
         raise
     if loaded is not None:
+        if settings.system_prompt is not None and settings.source_of("system_prompt").startswith("flag "):
+            # An explicit --system replaces a resumed session's prompt (config and env do not).
+            meta = service.set_system_prompt(loaded.metadata.id, settings.system_prompt)
+            loaded = dataclasses.replace(loaded, metadata=meta)
         app.use_session(loaded)
     else:
         console.print(

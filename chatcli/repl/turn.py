@@ -29,9 +29,10 @@ class ReplyStream(ReplyStreamer):
         super().__init__(backend, history_budget)
         self.console = console
 
-    async def stream_shown(self, messages: Sequence[Message]) -> Reply:
-        """The reply to ``messages``, shown as it arrives (see :meth:`ReplyStreamer.stream`)."""
+    async def stream_shown(self, messages: Sequence[Message], system_prompt: str | None = None) -> Reply:
+        """The reply to ``messages`` (after ``system_prompt``), shown as it arrives (see
+        :meth:`ReplyStreamer.stream`)."""
         view = ReplyView(self.console)
         quiet = quiet_typing() if self.console.is_terminal else contextlib.nullcontext()
         with quiet, view:
-            return await self.stream(messages, view.append)
+            return await self.stream(messages, view.append, system_prompt)

@@ -7,8 +7,10 @@ validated models on top of it and re-exports these names.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from types import MappingProxyType
@@ -26,16 +28,21 @@ __all__ = [
     "MIN_PREFIX",
     "NAME_MAX_LENGTH",
     "NO_CUSTOM_FIELDS",
+    "NO_USAGE",
+    "SYSTEM_PROMPT_MAX",
     "TIMESTAMP_MAX",
     "TIMESTAMP_MIN",
     "SessionBrief",
     "SessionStatus",
     "SessionView",
+    "TokenTotals",
     "as_utc",
     "check_timestamp",
     "is_session_id",
     "new_session_id",
     "reads_as_id",
+    "usage_from_json",
+    "usage_to_json",
     "utc_now",
     "validate_session_name",
 ]
@@ -44,6 +51,8 @@ __all__ = [
 NAME_MAX_LENGTH = 100
 #: ``first_message`` keeps this many characters: it is a summary for listings, not the message.
 FIRST_MESSAGE_LIMIT = 500
+#: The longest system prompt kept with a session (characters).
+SYSTEM_PROMPT_MAX = 100_000
 #: Shortest id prefix accepted in place of a full id (like git's short hashes).
 MIN_PREFIX = 4
 
@@ -150,6 +159,69 @@ def validate_session_name(name: str, *, allow_id_like: bool = False) -> str:
 NO_CUSTOM_FIELDS: Mapping[str, Any] = MappingProxyType({})
 
 
+@dataclass(frozen=True, slots=True)
+class TokenTotals:
+    """Tokens reported for a session's replies (for one model, or all of them): ``replies`` is
+    how many replies reported a usage, so a total can be read as "of N replies" when some did not."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    replies: int = 0
+
+    def plus(self, other: TokenTotals) -> TokenTotals:
+        """The sum of two totals (each count held at :data:`COUNT_MAX`)."""
+        return TokenTotals(
+            min(self.prompt_tokens + other.prompt_tokens, COUNT_MAX),
+            min(self.completion_tokens + other.completion_tokens, COUNT_MAX),
+            min(self.total_tokens + other.total_tokens, COUNT_MAX),
+            min(self.replies + other.replies, COUNT_MAX),
+        )
+
+    def in_range(self) -> bool:
+        """True when every count is a whole number from 0 to :data:`COUNT_MAX`."""
+        counts = (self.prompt_tokens, self.completion_tokens, self.total_tokens, self.replies)
+        return all(type(n) is int and 0 <= n <= COUNT_MAX for n in counts)
+
+    @classmethod
+    def of_all(cls, usage: Mapping[str, TokenTotals]) -> TokenTotals:
+        """The totals over every model of a session's ``usage``."""
+        total = cls()
+        for part in usage.values():
+            total = total.plus(part)
+        return total
+
+
+#: A session without any reported usage.
+NO_USAGE: Mapping[str, TokenTotals] = MappingProxyType({})
+
+
+def usage_to_json(usage: Mapping[str, TokenTotals]) -> str | None:
+    """A session's usage as compact JSON (``{model: [prompt, completion, total, replies]}``), as
+    the index stores it; None when there is none."""
+    if not usage:
+        return None
+    return json.dumps(
+        {m: [t.prompt_tokens, t.completion_tokens, t.total_tokens, t.replies] for m, t in usage.items()}
+    )
+
+
+def usage_from_json(text: str) -> Mapping[str, TokenTotals]:
+    """:func:`usage_to_json`'s text read back; any other shape is a ``ValueError``."""
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        raise ValueError("the usage is not an object")
+    usage: dict[str, TokenTotals] = {}
+    for model, counts in data.items():
+        if not (isinstance(counts, list) and len(counts) == 4):
+            raise ValueError("a usage entry is not four counts")
+        totals = TokenTotals(*counts)
+        if not totals.in_range():
+            raise ValueError("a usage count is out of range")
+        usage[model] = totals
+    return usage
+
+
 class SessionStatus(StrEnum):
     """Lifecycle state of a session."""
 
@@ -180,6 +252,8 @@ class SessionView(Protocol):
     @property
     def custom_fields(self) -> Mapping[str, Any]: ...
     @property
+    def usage(self) -> Mapping[str, TokenTotals]: ...
+    @property
     def is_archived(self) -> bool: ...
 
 
@@ -200,6 +274,7 @@ class SessionBrief(NamedTuple):
     message_count: int
     file_count: int = 0
     custom_fields: Mapping[str, Any] = NO_CUSTOM_FIELDS
+    usage: Mapping[str, TokenTotals] = NO_USAGE
 
     @property
     def is_archived(self) -> bool:
@@ -219,4 +294,5 @@ class SessionBrief(NamedTuple):
             meta.message_count,
             meta.file_count,
             dict(meta.custom_fields),
+            dict(meta.usage),
         )

@@ -18,7 +18,9 @@ from chatcli.session.fields import (
     COUNT_MAX,
     FIRST_MESSAGE_LIMIT,
     NAME_MAX_LENGTH,
+    SYSTEM_PROMPT_MAX,
     SessionStatus,
+    TokenTotals,
     as_utc,
     check_timestamp,
     is_session_id,
@@ -32,9 +34,11 @@ __all__ = [
     "METADATA_VERSION",
     "NAME_MAX_LENGTH",
     "Message",
+    "ReplyUsage",
     "Role",
     "SessionMetadata",
     "SessionStatus",
+    "TokenTotals",
     "is_session_id",
     "new_session_id",
     "utc_now",
@@ -45,6 +49,10 @@ __all__ = [
 METADATA_VERSION = 1
 #: How deeply ``custom_fields`` values may nest (lists and objects within each other).
 CUSTOM_FIELDS_MAX_DEPTH = 32
+#: The longest model name kept with a reply or a usage total.
+MODEL_NAME_MAX = 200
+#: The model a usage is counted under when the reply does not name one.
+UNKNOWN_MODEL = "unknown"
 
 Role = Literal["user", "assistant", "system"]
 
@@ -70,6 +78,11 @@ class SessionMetadata(BaseModel):
     file_count: int = Field(default=0, ge=0, le=COUNT_MAX)
     message_count: int = Field(default=0, ge=0, le=COUNT_MAX)
     custom_fields: dict[str, Any] = Field(default_factory=dict)
+    #: The system prompt sent first with every request of this session (None: none).
+    system_prompt: str | None = Field(default=None, max_length=SYSTEM_PROMPT_MAX)
+    #: Tokens the server reported for this session's replies, per model (derived from the
+    #: transcript: kept here so listings need not read it).
+    usage: dict[str, TokenTotals] = Field(default_factory=dict)
 
     @field_validator("created", "last_active")
     @classmethod
@@ -82,6 +95,16 @@ class SessionMetadata(BaseModel):
         # Deeper values could be written but never read back (the JSON reader stops at 200 levels).
         if _depth(value) > CUSTOM_FIELDS_MAX_DEPTH:
             raise ValueError(f"nested more than {CUSTOM_FIELDS_MAX_DEPTH} levels deep")
+        return value
+
+    @field_validator("usage")
+    @classmethod
+    def _usage_in_range(cls, value: dict[str, TokenTotals]) -> dict[str, TokenTotals]:
+        for model, totals in value.items():
+            if not 0 < len(model) <= MODEL_NAME_MAX:
+                raise ValueError(f"a model name must be 1 to {MODEL_NAME_MAX} characters")
+            if not totals.in_range():
+                raise ValueError(f"token counts must be whole numbers from 0 to {COUNT_MAX}")
         return value
 
     @classmethod
@@ -101,22 +124,37 @@ class SessionMetadata(BaseModel):
 
         ``created`` and ``last_active`` are the first and last message's times (``when_empty``
         for a transcript with no message), ``first_message`` the first user message (cut to
-        :data:`FIRST_MESSAGE_LIMIT`), ``message_count`` the number of messages.
+        :data:`FIRST_MESSAGE_LIMIT`), ``message_count`` the number of messages, ``usage`` the sum
+        of the replies' reported usage per model.
         """
+        usage: dict[str, TokenTotals] = {}
+        for message in messages:
+            _count_usage(usage, message)
         return cls(
             id=session_id,
             created=messages[0].timestamp if messages else when_empty,
             last_active=messages[-1].timestamp if messages else when_empty,
             first_message=first_user_message(messages),
             message_count=len(messages),
+            usage=usage,
         )
 
     def record_message(self, message: Message) -> None:
-        """Count one appended message: its time moves ``last_active``, a first user message is kept."""
+        """Count one appended message: its time moves ``last_active``, a first user message is
+        kept, a reply's reported usage is added to its model's totals."""
         self.message_count += 1
         if not self.first_message and message.role == "user":
             self.first_message = message.content[:FIRST_MESSAGE_LIMIT]
+        if message.usage is not None:
+            usage = dict(self.usage)
+            _count_usage(usage, message)
+            self.usage = usage
         self.update_activity(message.timestamp)
+
+    @property
+    def total_usage(self) -> TokenTotals:
+        """The tokens reported for every reply of the session, all models together."""
+        return TokenTotals.of_all(self.usage)
 
     @classmethod
     def from_json(cls, data: bytes | str, *, source: str = "metadata") -> Self:
@@ -178,13 +216,29 @@ class SessionMetadata(BaseModel):
         return migrated
 
 
+class ReplyUsage(BaseModel):
+    """The tokens one reply cost, as the model server reported them."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
+
+    prompt_tokens: int = Field(ge=0, le=COUNT_MAX)
+    completion_tokens: int = Field(ge=0, le=COUNT_MAX)
+    total_tokens: int = Field(ge=0, le=COUNT_MAX)
+
+    def totals(self) -> TokenTotals:
+        """This usage as the totals of one reply."""
+        return TokenTotals(self.prompt_tokens, self.completion_tokens, self.total_tokens, 1)
+
+
 class Message(BaseModel):
     """One line of ``conversation.jsonl``.
 
     ``id`` makes every message identifiable (duplicates after a crash are detectable);
     ``interrupted`` marks an assistant reply cut short (Ctrl-C, a dropped stream). A
     ``timestamp`` out of range (see :func:`~chatcli.session.fields.check_timestamp`) makes the
-    line invalid.
+    line invalid. A reply may name the ``model`` that wrote it and the ``usage`` the server
+    reported for it; both are absent from lines written before chatcli recorded them, from the
+    offline stand-in's replies (it uses no tokens) and from servers that report nothing.
     """
 
     # Built on first use: listings never validate a message, so they skip the schema build.
@@ -195,6 +249,8 @@ class Message(BaseModel):
     timestamp: datetime = Field(default_factory=utc_now)
     id: str = Field(default_factory=lambda: uuid.uuid4().hex)
     interrupted: bool = False
+    model: str | None = Field(default=None, min_length=1, max_length=MODEL_NAME_MAX)
+    usage: ReplyUsage | None = None
 
     @field_validator("timestamp")
     @classmethod
@@ -202,10 +258,19 @@ class Message(BaseModel):
         return check_timestamp(value)
 
     def to_line(self) -> str:
-        """Serialise as one JSON line (no trailing newline; ``interrupted`` only when set)."""
-        return self.model_dump_json(
-            exclude_defaults=False, exclude={"interrupted"} if not self.interrupted else None
-        )
+        """Serialise as one JSON line (no trailing newline; ``interrupted``, ``model`` and
+        ``usage`` only when set, so a line without them reads as it always did)."""
+        unset = {"interrupted"} if not self.interrupted else set()
+        unset |= {key for key in ("model", "usage") if getattr(self, key) is None}
+        return self.model_dump_json(exclude=unset or None)
+
+
+def _count_usage(usage: dict[str, TokenTotals], message: Message) -> None:
+    """Add ``message``'s reported usage (if any) to ``usage``, under the model that wrote it."""
+    if message.usage is None:
+        return
+    model = message.model or UNKNOWN_MODEL
+    usage[model] = usage.get(model, TokenTotals()).plus(message.usage.totals())
 
 
 def first_user_message(messages: Iterable[Message]) -> str:

@@ -226,11 +226,19 @@ class SessionService:
 
     # ------------------------------------------------------------------ writes
 
-    def start_session(self, messages: Sequence[Message]) -> SessionMetadata:
-        """Create a session holding ``messages`` (the first chat turn, or a conversation to carry on)."""
+    def start_session(self, messages: Sequence[Message], system_prompt: str | None = None) -> SessionMetadata:
+        """Create a session holding ``messages`` (the first chat turn, or a conversation to carry
+        on), keeping ``system_prompt`` with it."""
         meta = _new_metadata(messages)
+        meta.system_prompt = system_prompt or None
         self.repo.create(meta, messages)
         return meta
+
+    def set_system_prompt(self, ref: str, system_prompt: str | None) -> SessionMetadata:
+        """Replace (or with ``None`` remove) the system prompt kept with a session."""
+        return self.repo.update(
+            self.resolve(ref).id, lambda m: setattr(m, "system_prompt", system_prompt or None)
+        )
 
     def append(self, session_id: str, message: Message) -> SessionMetadata:
         """Append one message to a session (durable when this returns)."""
@@ -268,6 +276,7 @@ class SessionService:
         transcript = self.repo.load_messages(source.id)
         meta = _new_metadata(transcript.messages)
         meta.first_message = source.first_message
+        meta.system_prompt = source.system_prompt
         meta.custom_fields = {"forked_from": source.id}
         if name is None:
             self.repo.create(meta, transcript.messages)

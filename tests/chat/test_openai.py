@@ -373,6 +373,7 @@ def test_request_carries_the_whole_conversation_and_the_key(server: FakeServer) 
         "model": "test-model",
         "messages": [{"role": m.role, "content": m.content} for m in CONVERSATION],
         "stream": True,
+        "stream_options": {"include_usage": True},
     }
     assert request.headers["Authorization"] == "Bearer sk-test-1234"
     assert request.headers["Content-Type"] == "application/json"

@@ -6,6 +6,7 @@ ANSI sequences stripped, so a failure shows what the user would have seen.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -19,7 +20,7 @@ import pyte
 import pytest
 
 from chatcli.session.store import FileRepository
-from tests.helpers import ago, seed
+from tests.helpers import ago, chatcli, running_llmock, seed
 
 pytestmark = pytest.mark.slow
 
@@ -522,3 +523,43 @@ def test_sessions_list_in_a_narrow_terminal(spawn: Spawn, sessions_dir: Path) ->
     assert "fix-login  fix the login" in row[named]
     assert "How do I configure the" in row[first] and "…" in row[first]
     assert all(len(line) <= 50 for line in lines)
+
+
+def test_system_prompt_and_tokens_through_the_binary_against_llmock(
+    spawn: Spawn, sessions_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """(The bottom bar needs a terminal that answers cursor-position requests, which pexpect does
+    not: its token count is checked in tests/chat/test_llmock.py.)"""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with running_llmock(tmp_path) as server:
+        base = ("--backend", "openai", "--base-url", server.url + "/v1")
+        child = spawn(*base, "--system", "Be brief.")
+        expect(child, PROMPT)
+        child.send("hi\r")
+        expect(child, "Simulated")
+        expect(child, PROMPT)
+        finish(child)
+        [sid] = session_ids(sessions_dir)
+        [body] = server.raw_bodies()
+        assert body["stream_options"] == {"include_usage": True}
+        assert body["messages"][0] == {"role": "system", "content": "Be brief."}
+        usage = server.usage_for(body)
+
+        again = spawn(*base, "--resume", sid)  # no --system: the session keeps its own
+        expect(again, PROMPT)
+        again.send("more\r")
+        expect(again, "Simulated")
+        expect(again, PROMPT)
+        finish(again)
+        last = server.raw_bodies()[-1]
+        assert last["messages"][0] == {"role": "system", "content": "Be brief."}
+        total = usage["total_tokens"] + server.usage_for(last)["total_tokens"]
+
+    show = chatcli(
+        ["sessions", "show", sid, "--json"], cwd=tmp_path, env={"CHATCLI_SESSIONS_DIR": str(sessions_dir)}
+    )
+    detail = json.loads(show.out)
+    assert detail["system_prompt"] == "Be brief."
+    assert detail["session"]["usage"]["total_tokens"] == total
+    assert detail["session"]["usage"]["replies"] == 2

@@ -286,10 +286,10 @@ def test_a_second_ctrl_c_after_a_stopped_reply_does_not_quit(
     backend.after_chunk = lambda i: os.kill(os.getpid(), signal.SIGINT) if i == 0 else None
     original = app_module.save_message
 
-    def saving(service: Any, meta: Any, earlier: Any, message: Message) -> Any:
+    def saving(service: Any, meta: Any, earlier: Any, message: Message, *rest: Any) -> Any:
         if message.role == "assistant":
             os.kill(os.getpid(), signal.SIGINT)  # the second Ctrl-C
-        return original(service, meta, earlier, message)
+        return original(service, meta, earlier, message, *rest)
 
     monkeypatch.setattr(app_module, "save_message", saving)
     r = make_repl(backend)

@@ -31,11 +31,14 @@ from chatcli.session.errors import SessionError
 from chatcli.session.fields import (
     COUNT_MAX,
     NO_CUSTOM_FIELDS,
+    NO_USAGE,
     TIMESTAMP_MAX,
     TIMESTAMP_MIN,
     SessionBrief,
     SessionStatus,
     is_session_id,
+    usage_from_json,
+    usage_to_json,
 )
 from chatcli.session.store import durable
 from chatcli.session.store.layout import INDEX_DIR, INDEX_FILE
@@ -45,7 +48,7 @@ if TYPE_CHECKING:
 
 __all__ = ["IndexUnavailable", "Indexed", "SessionBrief", "SessionIndex"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: The database file and the files SQLite keeps beside it.
 INDEX_SUFFIXES = ("", "-wal", "-shm", "-journal")
 BUSY_TIMEOUT_MS = 10_000
@@ -64,6 +67,7 @@ CREATE TABLE IF NOT EXISTS sessions (
     created TEXT NOT NULL,
     file_count INTEGER NOT NULL,
     custom TEXT,
+    usage TEXT,
     meta TEXT NOT NULL,
     stamp TEXT NOT NULL
 );
@@ -88,7 +92,7 @@ def _sort_key(meta: SessionMetadata) -> str:
     return _activity_key(meta.last_active)
 
 
-_INSERT = "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT = "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 #: A row's metadata with the ``stamp`` (mtime, size, inode) of the file it was read from.
 Indexed: TypeAlias = "tuple[SessionMetadata, str]"
@@ -154,6 +158,7 @@ def _row(meta: SessionMetadata, stamp: str) -> tuple[object, ...]:
         meta.created.isoformat(),
         meta.file_count,
         _custom_json(meta),
+        usage_to_json(meta.usage),
         meta.model_dump_json(),
         stamp,
     )
@@ -188,7 +193,9 @@ def _insert_rows(conn: sqlite3.Connection, metas: Iterable[Indexed], clear: Iter
     return failed
 
 
-_BRIEF_COLUMNS = "id, name, status, created, last_active, first_message, message_count, file_count, custom"
+_BRIEF_COLUMNS = (
+    "id, name, status, created, last_active, first_message, message_count, file_count, custom, usage"
+)
 
 
 _STATUSES = {status.value: status for status in SessionStatus}
@@ -202,7 +209,7 @@ def _brief(row: Sequence[Any]) -> SessionBrief:
     checked (this runs once per session when a completion snapshot is built): a row damaged by
     hand is a ``ValueError``, never a value of the wrong type passed on to the screen.
     """
-    sid, name, status, created, active, first, count, files, custom = row[:9]
+    sid, name, status, created, active, first, count, files, custom, usage = row[:10]
     if not (
         type(sid) is str
         and is_session_id(sid)
@@ -213,6 +220,7 @@ def _brief(row: Sequence[Any]) -> SessionBrief:
         and 0 <= count <= COUNT_MAX
         and 0 <= files <= COUNT_MAX
         and (custom is None or type(custom) is str)
+        and (usage is None or type(usage) is str)
         and type(created) is str
         and type(active) is str
         and status in _STATUSES
@@ -224,7 +232,10 @@ def _brief(row: Sequence[Any]) -> SessionBrief:
         raise ValueError("a column of the row has the wrong shape")
     if not (TIMESTAMP_MIN <= created_at <= TIMESTAMP_MAX and TIMESTAMP_MIN <= active_at <= TIMESTAMP_MAX):
         raise ValueError("a time of the row is out of range")
-    return SessionBrief(sid, name, _STATUSES[status], created_at, active_at, first, count, files, fields)
+    tokens = NO_USAGE if usage is None else usage_from_json(usage)
+    return SessionBrief(
+        sid, name, _STATUSES[status], created_at, active_at, first, count, files, fields, tokens
+    )
 
 
 def _filtered(
