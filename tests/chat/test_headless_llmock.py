@@ -132,15 +132,40 @@ def test_failed_turns_exit_backend_and_leave_the_session_usable(llmock: Llmock, 
 
 
 def test_json_prints_the_session_id_the_reply_and_usage(llmock: Llmock, tmp_path: Path) -> None:
-    llmock.queue({"type": "reply", "text": "A *literal* [reply]."})
+    # llmock's own reply (nothing queued), so that asking again gives the same usage
     run = headless(llmock, tmp_path, "--json", "-p", "hi")
     assert run.code == ExitCode.OK, run
     doc = json.loads(run.out)
     sid, lines = session_lines(tmp_path)
     assert doc["session_id"] == sid
-    assert doc["reply"] == lines[1]["content"] == "A *literal* [reply]."
-    assert "usage" in doc
+    assert doc["reply"] == lines[1]["content"] != ""
+    [body] = llmock.raw_bodies()
+    assert body["stream_options"] == {"include_usage": True}
+    reported = llmock.usage_for(body)
+    assert doc["usage"] == {
+        key: reported[key] for key in ("prompt_tokens", "completion_tokens", "total_tokens")
+    }
+    assert lines[1]["usage"] == doc["usage"], "the reply's usage is saved with it"
     assert run.err == ""
+
+
+def test_system_prompt_goes_first_and_stays_with_the_session(llmock: Llmock, tmp_path: Path) -> None:
+    first = headless(llmock, tmp_path, "--system", "Be brief.", "-p", "hi")
+    assert first.code == ExitCode.OK, first
+    again = headless(llmock, tmp_path, "--resume", reported_id(first), "-p", "more")
+    assert again.code == ExitCode.OK, again
+    bodies = llmock.raw_bodies()
+    assert [body["messages"][0] for body in bodies] == [{"role": "system", "content": "Be brief."}] * 2
+    replaced = headless(llmock, tmp_path, "--continue", "--system", "Be long.", "-p", "and?")
+    assert replaced.code == ExitCode.OK, replaced
+    assert llmock.raw_bodies()[-1]["messages"][0] == {"role": "system", "content": "Be long."}
+    shown = json.loads(
+        chatcli(
+            ["sessions", "show", reported_id(first), "--json", "--sessions-dir", str(tmp_path / "sessions")],
+            cwd=tmp_path,
+        ).out
+    )
+    assert shown["system_prompt"] == "Be long."
 
 
 def test_json_after_a_failed_turn_keeps_stdout_json_and_puts_the_error_on_stderr(

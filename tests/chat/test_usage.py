@@ -15,6 +15,7 @@ from rich.console import Console
 from chatcli.chat.backend import ChatMessage, StreamReport, TokenUsage
 from chatcli.chat.offline import OfflineBackend
 from chatcli.chat.openai import OpenAIBackend, parse_sse
+from chatcli.chat.turn import reply_message
 from chatcli.config import ConfigError, load_settings
 from chatcli.render.jsonout import session_to_json, to_json
 from chatcli.repl.toolbar import toolbar_text
@@ -227,14 +228,15 @@ def test_the_system_prompt_goes_first_and_the_conversation_still_alternates() ->
     backend = ScriptedBackend(chunks=("ok",), delay=0, usage=TokenUsage(4, 1, 5))
     replies = ReplyStream(backend, Console(file=None, quiet=True), 24_000)
     history = [user("one"), user("one again"), assistant("reply"), user("two")]
-    reply = asyncio.run(replies.stream(history, "Be brief."))
+    reply = asyncio.run(replies.stream_shown(history, "Be brief."))
     assert [m.role for m in backend.seen[0]] == ["system", "user", "assistant", "user"]
     assert backend.seen[0][0] == ChatMessage("system", "Be brief.")
-    saved = reply.message()
+    saved = reply_message(reply)
+    assert saved is not None
     assert saved.model == "test-model" and saved.usage == ReplyUsage(
         prompt_tokens=4, completion_tokens=1, total_tokens=5
     )
-    asyncio.run(replies.stream(history))
+    asyncio.run(replies.stream_shown(history))
     assert [m.role for m in backend.seen[1]] == ["user", "assistant", "user"]
 
 

@@ -36,8 +36,9 @@ SESSION_KEYS = {
     "message_count",
     "file_count",
     "custom_fields",
+    "usage",
 }
-MESSAGE_KEYS = {"role", "content", "timestamp", "id", "interrupted"}
+MESSAGE_KEYS = {"role", "content", "timestamp", "id", "interrupted", "model", "usage"}
 
 
 def make_meta(name: str | None = "fix-login") -> SessionMetadata:
@@ -98,7 +99,7 @@ def test_show_shape() -> None:
     interrupted = Message(role="assistant", content="cut", timestamp=CREATED, interrupted=True)
     doc = roundtrip(SessionDetail(make_meta(), [make_message(), interrupted], 9, ["w"]))
     assert isinstance(doc, dict)
-    assert set(doc) == {"session", "messages", "total_messages", "warnings"}
+    assert set(doc) == {"session", "system_prompt", "messages", "total_messages", "warnings"}
     assert set(doc["messages"][0]) == MESSAGE_KEYS
     assert doc["messages"][0]["timestamp"] == "2025-01-04T12:30:00Z"
     assert doc["messages"][0]["interrupted"] is False
