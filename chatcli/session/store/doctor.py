@@ -34,7 +34,7 @@ from chatcli.session.errors import (
 )
 from chatcli.session.fields import is_session_id
 from chatcli.session.health import DoctorReport, Finding
-from chatcli.session.store import durable, quarantine
+from chatcli.session.store import durable, quarantine, trash
 from chatcli.session.store.layout import (
     CHANGES_FILE,
     CONVERSATION_FILE,
@@ -389,6 +389,7 @@ def run_doctor(repo: FileRepository, *, repair: bool = False) -> DoctorReport:
         if finding.problems:
             report.findings.append(finding)
     _examine_hidden(repo, report, repair, live)
+    trash.examine(repo.trash_bin, report, repair=repair, lock=repo.session_lock)
     _examine_index(repo, report, repair)
     return report
 
