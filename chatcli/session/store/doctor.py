@@ -388,8 +388,10 @@ def run_doctor(repo: FileRepository, *, repair: bool = False) -> DoctorReport:
             live.add(name)
         if finding.problems:
             report.findings.append(finding)
-    _examine_hidden(repo, report, repair, live)
+    # The trash first: its repairs take session locks, which the lock check below then sees.
     trash.examine(repo.trash_bin, report, repair=repair, lock=repo.session_lock)
+    live |= repo.trash_bin.session_ids()  # a trashed session keeps its lock file (restore needs it)
+    _examine_hidden(repo, report, repair, live)
     _examine_index(repo, report, repair)
     return report
 

@@ -178,6 +178,10 @@ class TrashBin:
         except OSError as exc:
             raise from_os_error(exc, self.folder) from exc
 
+    def session_ids(self) -> set[str]:
+        """The ids of the sessions the trash's entries are named after."""
+        return {sid for sid in map(entry_session_id, self.names()) if sid is not None}
+
     def entries(self) -> TrashList:
         """Every trashed session; an entry without a session (an interrupted move) is skipped,
         an unreadable one is a problem, never a failure of the listing."""
