@@ -603,6 +603,16 @@ def _bump(key: str) -> Callable[[SessionMetadata], None]:
     return change
 
 
+def _armed(method: Callable[..., Any], step: int) -> Callable[..., Any]:
+    """``method``, which first arms :func:`_kill_at` (so only the calls it makes are counted)."""
+
+    def arming(*args: Any, **kwargs: Any) -> Any:
+        _kill_at(step, ("fsync", "mkdir", "rename", "replace", "unlink", "rmdir", "write"))
+        return method(*args, **kwargs)
+
+    return arming
+
+
 def _kill_at(step: int, names: Sequence[str]) -> None:
     """From now on, the ``step``-th call of any of the ``os`` functions ``names`` kills this
     process with SIGKILL before it happens (a crash at exactly that point)."""
@@ -663,7 +673,9 @@ def _worker(argv: Sequence[str]) -> int:
         # session TARGET or restoring the trash entry TARGET; "done" if it ran through.
         operation, step = rest[0], int(rest[1])
         print("ready", flush=True)
-        _kill_at(step, ("fsync", "mkdir", "rename", "replace", "unlink", "rmdir"))
+        moves = repo.trash_bin
+        for method in ("move_in", "move_out"):  # counting starts where the trash's own steps do
+            setattr(moves, method, _armed(getattr(moves, method), step))
         if operation == "trash":
             repo.trash(session_id, "deleted")
         else:

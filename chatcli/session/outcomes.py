@@ -115,6 +115,8 @@ class TrashResult:
 
     sessions: Sequence[TrashedSession]
     problems: list[SessionError]
+    #: What a trash retention set in the config erased just before (None: nothing).
+    expired: EmptyTrashResult | None = None
 
 
 @dataclass(frozen=True, slots=True)
