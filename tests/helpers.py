@@ -73,6 +73,8 @@ SESSION_SUBCOMMANDS = (
     "import",
     "fork",
     "prune",
+    "trash",
+    "restore",
     "doctor",
 )
 

@@ -104,7 +104,9 @@ def test_trash_retention_from_the_environment_empties_old_entries(sessions_dir: 
     off = _run(sessions_dir, "trash", env={"CHATCLI_TRASH_RETENTION": "off"})
     assert meta.id[:8] in off.out
     bad = _run(sessions_dir, "trash", env={"CHATCLI_TRASH_RETENTION": "soon"})
-    assert bad.code != 0 and "trash_retention" in bad.err.replace("CHATCLI_TRASH_RETENTION", "trash_retention")
+    assert bad.code != 0 and "trash_retention" in bad.err.replace(
+        "CHATCLI_TRASH_RETENTION", "trash_retention"
+    )
     assert len(repo.trashed()) == 1
 
 

@@ -9,8 +9,8 @@ import pytest
 
 from chatcli.cli import build_parser
 from chatcli.commands.sessions import SESSION_COMMANDS
-from chatcli.commands.trash import TRASH_COMMANDS
 from chatcli.commands.spec import Command
+from chatcli.commands.trash import TRASH_COMMANDS
 from chatcli.config import ENV_VARS, SETTINGS, settings_table
 from chatcli.errors import ExitCode
 

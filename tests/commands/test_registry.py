@@ -11,10 +11,13 @@ from chatcli.commands.registry import Registry, UnknownCommand
 from chatcli.commands.results import HelpResult, NewSessionAction, QuitAction
 from chatcli.commands.sessions import SESSION_COMMANDS
 from chatcli.commands.spec import Command, HelpRequested, ParsedArgs, UsageError
+from chatcli.commands.trash import TRASH_COMMANDS
 from chatcli.session.outcomes import ListResult
 from tests.helpers import SESSION_SUBCOMMANDS
 
 SESSION_WORDS = set(SESSION_SUBCOMMANDS)
+#: Every ``sessions`` command's name (``sessions trash empty`` is the one of three words).
+SESSION_NAMES = {f"sessions {w}" for w in SESSION_WORDS} | {"sessions trash empty"}
 REPL_ONLY = {"help", "new", "resume", "retry", "clear", "quit"}
 
 Ctx = Callable[..., CommandContext]
@@ -95,7 +98,7 @@ def test_repl_only_commands_do_not_exist_on_the_command_line(registry: Registry)
         assert registry.find([word])[0].name == word
         with pytest.raises(UnknownCommand):
             registry.find([word], scope="cli")
-    assert {c.name for c in registry.commands(scope="cli")} == {f"sessions {w}" for w in SESSION_WORDS}
+    assert {c.name for c in registry.commands(scope="cli")} == SESSION_NAMES
     assert set(registry.words_after(())) >= REPL_ONLY
     assert registry.words_after((), scope="cli") == []
     assert registry.group_names(scope="cli") == {"sessions"}
@@ -138,17 +141,17 @@ def test_help_for_everything_lists_every_command(registry: Registry) -> None:
     page = registry.help()
     names = [c.name for c in page.commands]
     assert names == [c.name for c in registry]
-    assert set(names) == REPL_ONLY | {f"sessions {w}" for w in SESSION_WORDS}
+    assert set(names) == REPL_ONLY | SESSION_NAMES
     assert page.detailed is False
     cli_page = registry.help(scope="cli", prefix="chatcli ")
-    assert {c.name for c in cli_page.commands} == {f"sessions {w}" for w in SESSION_WORDS}
+    assert {c.name for c in cli_page.commands} == SESSION_NAMES
     assert all(c.usage.startswith("chatcli sessions ") for c in cli_page.commands)
 
 
 def test_help_for_the_sessions_group(registry: Registry) -> None:
     page = registry.help(["sessions"])
     assert page.title == "/sessions commands"
-    assert [c.name for c in page.commands] == [c.name for c in SESSION_COMMANDS]
+    assert [c.name for c in page.commands] == [c.name for c in (*SESSION_COMMANDS, *TRASH_COMMANDS)]
     assert "4+ characters" in page.intro
 
 

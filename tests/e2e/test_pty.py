@@ -209,7 +209,9 @@ def test_a_session_trashed_by_another_process_loses_no_message(spawn: Spawn, ses
     expect(child, "Offline reply #1")
     expect(child, PROMPT)
     [sid] = session_ids(sessions_dir)
-    other = chatcli(["sessions", "--sessions-dir", str(sessions_dir), "delete", sid, "--yes"], cwd=sessions_dir.parent)
+    other = chatcli(
+        ["sessions", "--sessions-dir", str(sessions_dir), "delete", sid, "--yes"], cwd=sessions_dir.parent
+    )
     assert other.code == 0 and f"chatcli sessions restore {sid[:8]}" in other.out, other.out
 
     child.send("are you still there?\r")

@@ -92,7 +92,9 @@ def _setup(tmp_path: Path, step: int) -> tuple[FileRepository, SessionMetadata, 
     return repo, repo.get(meta.id), repo.transcript_bytes(meta.id)
 
 
-def _run_every_step(tmp_path: Path, operation: Callable[[FileRepository, str], object], prepare: str) -> list[str]:
+def _run_every_step(
+    tmp_path: Path, operation: Callable[[FileRepository, str], object], prepare: str
+) -> list[str]:
     """Run ``operation`` once per fault point until it runs through; returns the calls counted."""
     step = 0
     while True:
@@ -148,6 +150,7 @@ def test_io_error_at_every_step_of_emptying(tmp_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------- SIGKILL
+
 
 @pytest.mark.parametrize("operation", ["trash", "restore"])
 def test_sigkill_at_every_step(tmp_path: Path, operation: str) -> None:

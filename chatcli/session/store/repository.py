@@ -32,6 +32,7 @@ from chatcli.session.errors import (
     SessionError,
     SessionNotFound,
     StorageError,
+    UnsafePath,
     from_os_error,
 )
 from chatcli.session.fields import SessionBrief, SessionStatus, SessionView
@@ -54,7 +55,7 @@ from chatcli.session.store.layout import (
 from chatcli.session.store.locks import DEFAULT_LOCK_TIMEOUT, SessionLocks
 from chatcli.session.store.trash import TrashBin
 from chatcli.session.transcript import Transcript, TranscriptTail
-from chatcli.session.trashed import TrashedSession, TrashList, entry_session_id
+from chatcli.session.trashed import TrashedSession, TrashList
 
 if TYPE_CHECKING:
     from chatcli.session.models import Message, SessionMetadata
@@ -227,7 +228,7 @@ class FileRepository:
         with self.session_lock(session_id):
             try:
                 name = self._files.read_metadata(session_id).name
-            except SessionNotFound:
+            except (SessionNotFound, UnsafePath):
                 raise
             except SessionError:
                 name = None  # a damaged session is trashed all the same, as it is
@@ -245,12 +246,12 @@ class FileRepository:
     def restore(self, trash_id: str, *, clear_name: bool = False) -> SessionMetadata:
         """Move a trashed session back (``clear_name``: without its name); refuses if its id is
         taken. Returns its metadata."""
-        with self.session_lock(self._trashed_id(trash_id)):
+        with self.session_lock(self.trash_bin.entry_dir(trash_id)[1]):
             return self.trash_bin.move_out(trash_id, clear_name=clear_name)
 
     def purge(self, trash_id: str) -> None:
         """Erase a trashed session for good."""
-        with self.session_lock(self._trashed_id(trash_id)):
+        with self.session_lock(self.trash_bin.entry_dir(trash_id)[1]):
             self.trash_bin.erase(trash_id)
 
     def trashed_messages(self, trash_id: str) -> Transcript:
@@ -260,12 +261,6 @@ class FileRepository:
     def trashed_transcript(self, trash_id: str) -> Iterator[bytes]:
         """A trashed session's raw transcript in chunks of whole lines (``search --trash``)."""
         return self.trash_bin.transcript(trash_id)
-
-    def _trashed_id(self, trash_id: str) -> str:
-        session_id = entry_session_id(trash_id)
-        if session_id is None:
-            raise SessionNotFound(trash_id, "not a session in the trash")
-        return session_id
 
     # ------------------------------------------------------------------ whole sessions and transcripts
 
