@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from chatcli.session.errors import AmbiguousId, SessionAlreadyExists, SessionNotFound
+from chatcli.session.errors import AmbiguousId, SessionAlreadyExists, SessionNotFound, UnsafePath
 from chatcli.session.repository import InMemoryRepository, SessionRepository
 from chatcli.session.service import SessionService
 from chatcli.session.store import FileRepository
@@ -31,6 +31,7 @@ def test_delete_moves_to_the_trash_and_restore_brings_back_identical(any_repo: S
     assert result.trash_id is not None and result.trash_id.startswith(meta.id)
     assert not any_repo.exists(meta.id)
     assert svc.list_sessions(status="all").sessions == []
+    assert svc.briefs() == [] and list(any_repo.iter_briefs()) == []  # what completion reads
     assert any_repo.find_by_name("fix-login") == []
     assert any_repo.find_by_prefix(meta.id[:8]) == []
     trashed = svc.trash.list().sessions
@@ -159,3 +160,16 @@ def test_permanent_delete_skips_the_trash(any_repo: SessionRepository) -> None:
     meta = seed(any_repo, "bye")
     assert svc.delete(meta.id, permanent=True).trash_id is None
     assert not any_repo.exists(meta.id) and svc.trash.list().sessions == []
+
+
+def test_a_planted_trash_link_is_refused_and_nothing_moves(tmp_path: Path) -> None:
+    repo = FileRepository(tmp_path / "s", lock_timeout=TEST_LOCK_TIMEOUT)
+    meta = seed(repo, "stay")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (repo.root / TRASH_DIR).symlink_to(elsewhere)
+    with pytest.raises(UnsafePath):
+        repo.trash(meta.id, "deleted")
+    assert repo.exists(meta.id) and os.listdir(elsewhere) == []
+    with pytest.raises(UnsafePath):
+        repo.trashed()

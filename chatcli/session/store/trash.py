@@ -104,16 +104,19 @@ class TrashBin:
         record = TrashRecord(session_id, utc_now(), reason, name)
         trash_id = trash_entry_name(session_id, record.deleted_at)
         entry = self.folder / trash_id
+        made = False  # only an entry made here is removed again (never one met through a link)
         try:
             if durable.make_dir(self.folder):
                 durable.fsync_dir(self.root)
             if not durable.make_dir(entry):
                 raise SessionAlreadyExists(f"the trash entry {trash_id}", "Try again.")
+            made = True
             durable.fsync_dir(self.folder)
             durable.replace_file(entry, TRASH_RECORD, record.to_json())
             os.rename(folder, entry / session_id)
         except (OSError, SessionError) as exc:
-            _discard_entry(entry, session_id)
+            if made:
+                _discard_entry(entry, session_id)
             if isinstance(exc, OSError):
                 raise from_os_error(exc, folder) from exc
             raise
