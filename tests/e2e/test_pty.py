@@ -193,7 +193,7 @@ def test_deleting_the_current_session_starts_a_new_one(spawn: Spawn, sessions_di
     expect(child, "1 session in the trash")
     expect(child, PROMPT)
     child.send(f"/sessions restore {sid[:8]}\r")
-    expect(child, rf"Restored session {sid[:8]} \(2 messages\)")
+    expect(child, "Restored session")
     expect(child, PROMPT)
     assert session_ids(sessions_dir) == [sid]
     assert "Resume with" not in finish(child)
