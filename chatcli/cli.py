@@ -261,6 +261,7 @@ def _run_command(registry: Registry, words: list[str], options: ParsedArgs) -> i
         confirm=_terminal_confirm if interactive else None,
         prefix="chatcli ",
         sessions_folder=location.describe(),
+        trash_retention=_trash_retention,
     )
     try:
         result = registry.run(ctx, ["sessions", *words], scope="cli")
@@ -292,6 +293,13 @@ def _check_tsv(registry: Registry, words: list[str], options: ParsedArgs) -> Non
     command, _ = registry.find(["sessions", *words], scope="cli", prefix="chatcli ")
     if command.words not in TSV_COMMANDS:
         raise UsageError(f"--tsv is for sessions list, search and prune, not {command.name}", usage)
+
+
+def _trash_retention() -> str:
+    """The ``trash_retention`` setting (read only when a command may apply it)."""
+    from chatcli.config import load_settings
+
+    return load_settings().trash_retention
 
 
 def _print_tsv(result: ListResult | SearchResult | PruneResult) -> None:

@@ -124,6 +124,7 @@ class Settings:
     history_budget: int = DEFAULT_HISTORY_BUDGET
     request_timeout: float = DEFAULT_READ_TIMEOUT
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    trash_retention: str = "off"
     config_path: Path | None = None
     config_loaded: bool = False
     config_source: str = _DEFAULT_SOURCE
@@ -341,6 +342,7 @@ def load_settings(
         history_budget=cast(int, resolved.get("history_budget", DEFAULT_HISTORY_BUDGET)),
         request_timeout=cast(float, resolved.get("request_timeout", DEFAULT_READ_TIMEOUT)),
         connect_timeout=cast(float, resolved.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT)),
+        trash_retention=cast(str, resolved.get("trash_retention", "off")),
         config_path=path,
         config_loaded=file_values is not None,
         config_source=path_source,

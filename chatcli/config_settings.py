@@ -123,6 +123,18 @@ def _parse_seconds(value: object) -> float:
     return number
 
 
+def _parse_retention(value: object) -> str:
+    from chatcli.commands.spec import format_duration, parse_duration
+
+    text = _text(value).lower()
+    if text == "off":
+        return text
+    try:
+        return format_duration(parse_duration(text))
+    except ValueError as exc:
+        raise InvalidValue(f"is not a duration nor off: {exc}") from None
+
+
 @dataclass(frozen=True, slots=True)
 class SettingSpec:
     """One setting: its ``config.toml`` key, variable, flag, documented default, meaning and parser.
@@ -199,6 +211,15 @@ SETTINGS: tuple[SettingSpec, ...] = (
         f"`{DEFAULT_CONNECT_TIMEOUT:g}`",
         "seconds to wait for the connection to the server",
         _parse_seconds,
+    ),
+    SettingSpec(
+        "trash_retention",
+        "CHATCLI_TRASH_RETENTION",
+        None,
+        "`off`",
+        "how long deleted sessions stay in the trash before chatcli erases them (e.g. `30d`); "
+        "`off`: until you empty it",
+        _parse_retention,
     ),
 )
 

@@ -76,6 +76,8 @@ SESSION_SUBCOMMANDS = (
     "import",
     "fork",
     "prune",
+    "trash",
+    "restore",
     "doctor",
 )
 
@@ -612,6 +614,34 @@ def _bump(key: str) -> Callable[[SessionMetadata], None]:
     return change
 
 
+def _armed(method: Callable[..., Any], step: int) -> Callable[..., Any]:
+    """``method``, which first arms :func:`_kill_at` (so only the calls it makes are counted)."""
+
+    def arming(*args: Any, **kwargs: Any) -> Any:
+        _kill_at(step, ("fsync", "mkdir", "rename", "replace", "unlink", "rmdir", "write"))
+        return method(*args, **kwargs)
+
+    return arming
+
+
+def _kill_at(step: int, names: Sequence[str]) -> None:
+    """From now on, the ``step``-th call of any of the ``os`` functions ``names`` kills this
+    process with SIGKILL before it happens (a crash at exactly that point)."""
+    calls = [0]
+
+    def wrap(real: Callable[..., Any]) -> Callable[..., Any]:
+        def killing(*args: Any, **kwargs: Any) -> Any:
+            calls[0] += 1
+            if calls[0] == step:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return real(*args, **kwargs)
+
+        return killing
+
+    for name in names:
+        setattr(os, name, wrap(getattr(os, name)))
+
+
 def _worker(argv: Sequence[str]) -> int:
     command, root, session_id, *rest = argv
     repo = FileRepository(Path(root), lock_timeout=30.0)
@@ -648,6 +678,21 @@ def _worker(argv: Sequence[str]) -> int:
             if i % 3 == 2:
                 repo.update(session_id, _bump("n"))
             i += 1
+    if command == "trash-kill":
+        # trash-kill ROOT TARGET trash|restore STEP: SIGKILL itself at the STEP-th call that
+        # changes the disk (fsync, mkdir, rename, replace, unlink, rmdir) while trashing the
+        # session TARGET or restoring the trash entry TARGET; "done" if it ran through.
+        operation, step = rest[0], int(rest[1])
+        print("ready", flush=True)
+        moves = repo.trash_bin
+        for method in ("move_in", "move_out"):  # counting starts where the trash's own steps do
+            setattr(moves, method, _armed(getattr(moves, method), step))
+        if operation == "trash":
+            repo.trash(session_id, "deleted")
+        else:
+            repo.restore(session_id)
+        print("done", flush=True)
+        return 0
     if command == "hold":
         # hold ROOT ID: take the session lock, say "locked", keep it until stdin closes.
         with repo.session_lock(session_id):

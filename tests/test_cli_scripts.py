@@ -385,7 +385,7 @@ def test_the_delete_question_reads_naturally_and_ctrl_c_ends_its_line(
     named, _ = two
     child = _spawn("sessions", "--sessions-dir", str(sessions_dir), "delete", "fix-login", cwd=work)
     try:
-        child.expect(re.escape(f"Delete session fix-login ({named.id[:8]}, 3 messages) for good? [y/N]"))
+        child.expect(re.escape(f"Move session fix-login ({named.id[:8]}, 3 messages) to the trash? [y/N]"))
         child.sendintr()
         child.expect(pexpect.EOF)
     finally:

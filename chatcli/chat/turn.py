@@ -45,8 +45,10 @@ def save_message(
     ``system_prompt``) if there is none.
 
     A session deleted by another process meanwhile is not an error: the conversation carries on
-    in a new session holding ``earlier`` and ``message`` (and its system prompt), and the notice
-    says so.
+    in a new session holding ``earlier`` and ``message`` (and its system prompt; nothing is lost,
+    and the trashed session is never written to or re-created in half), and the notice says so
+    and how to get the old one back. A new session rather than a question: the message is saved
+    at once whatever the answer would be, and restoring stays one command away.
     """
     if meta is None:
         return Saved(service.start_session([*earlier, message], system_prompt))
@@ -55,8 +57,9 @@ def save_message(
     except SessionNotFound:
         new = service.start_session([*earlier, message], meta.system_prompt)
         notice = (
-            f"Session {meta.id[:8]} was deleted elsewhere; this conversation continues as "
-            f"session {new.id[:8]}."
+            f"Session {meta.id[:8]} was moved to the trash (or deleted) elsewhere; this conversation, "
+            f"your message included, continues as the new session {new.id[:8]}. The old one is "
+            f"untouched: '/sessions restore {meta.id[:8]}' brings it back (see /sessions trash)."
         )
         return Saved(new, notice)
 

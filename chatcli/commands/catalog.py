@@ -8,6 +8,7 @@ from chatcli.commands.registry import Registry
 from chatcli.commands.results import HelpResult, RecentSessions
 from chatcli.commands.sessions import SESSION_COMMANDS
 from chatcli.commands.spec import COMMAND_LINE_OPTIONS, JSON_OPTION, ParsedArgs
+from chatcli.commands.trash import TRASH_COMMANDS
 
 __all__ = ["RECENT_SHOWN", "build_registry", "recent_sessions"]
 
@@ -41,6 +42,6 @@ def build_registry() -> Registry:
 
     for command in chat_commands(show_help):
         registry.register(command)
-    for command in SESSION_COMMANDS:
+    for command in (*SESSION_COMMANDS, *TRASH_COMMANDS):
         registry.register(command)
     return registry

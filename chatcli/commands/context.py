@@ -32,6 +32,9 @@ class CommandContext:
     prefix: str = "/"
     cancelled: threading.Event = field(default_factory=threading.Event)
     sessions_folder: str | None = None
+    #: The trash retention the user set (``trash_retention``: a duration, or "off"), asked only
+    #: when a command may apply it (the config is read then, not before every command).
+    trash_retention: Callable[[], str | None] = field(default=lambda: None)
 
     @property
     def in_chat(self) -> bool:

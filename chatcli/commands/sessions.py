@@ -4,18 +4,18 @@ export, import, fork and prune — the same handlers serve ``/sessions …`` and
 
 from __future__ import annotations
 
-import errno
-import os
 import sys
 from pathlib import Path
 
 from chatcli.commands.context import CommandContext
+from chatcli.commands.output_file import write_export
 from chatcli.commands.results import Cancelled, ExportResult, ImportReport, SessionChanged
 from chatcli.commands.spec import Arg, Command, Option, ParsedArgs, UsageError, format_duration
+from chatcli.commands.trash import apply_retention, undo_hint
 from chatcli.render.timefmt import iso_minute, short_id
 from chatcli.render.transcript import transcript_markdown
 from chatcli.sanitize import clean_inline, shorten
-from chatcli.session.errors import OperationRefused, OutputFileError, SessionAlreadyExists, StorageError
+from chatcli.session.errors import OperationRefused
 from chatcli.session.health import DoctorReport
 from chatcli.session.outcomes import (
     DeleteResult,
@@ -25,7 +25,7 @@ from chatcli.session.outcomes import (
     SessionDetail,
     StatusChoice,
 )
-from chatcli.session.store import durable
+from chatcli.session.transfer import export_json
 
 __all__ = ["SESSION_COMMANDS", "TSV_COMMANDS"]
 
@@ -153,19 +153,27 @@ def unarchive_session(ctx: CommandContext, args: ParsedArgs) -> SessionChanged:
 
 
 def delete_session(ctx: CommandContext, args: ParsedArgs) -> DeleteResult | Cancelled:
-    """``sessions delete ID``: asks first (``--yes`` skips); refuses without a terminal."""
+    """``sessions delete ID``: to the trash (``--permanent``: for good); asks first (``--yes``
+    skips); refuses without a terminal."""
     ref = session_ref(ctx, args.required("id"), f"{ctx.prefix}sessions delete ID")
     meta = ctx.service.resolve(ref)
+    permanent = args.flag("permanent")
     if not args.flag("yes"):
         what = _describe(meta.id, meta.name, meta.message_count)
-        if meta.id == ctx.current_session_id:
-            question = f"Delete the session you are in, {what}, for good?"
-        else:
-            question = f"Delete session {what} for good?"
-        refusal = f"refusing to delete session {what} without confirmation (no terminal to ask on)"
-        if not _require_confirmation(ctx, question, refusal, f"{ctx.prefix}sessions delete {meta.id} --yes"):
+        what = f"the session you are in, {what}," if meta.id == ctx.current_session_id else f"session {what}"
+        question = (
+            f"Delete {what} for good? It skips the trash and cannot be restored."
+            if permanent
+            else f"Move {what} to the trash?"
+        )
+        refusal = f"refusing to delete {what.rstrip(',')} without confirmation (no terminal to ask on)"
+        flags = " --permanent" if permanent else ""
+        retry = f"{ctx.prefix}sessions delete {meta.id}{flags} --yes"
+        if not _require_confirmation(ctx, question, refusal, retry):
             return Cancelled("Nothing was deleted.")
-    return ctx.service.delete(meta.id)
+    result = undo_hint(ctx, ctx.service.delete(meta.id, permanent=permanent))
+    apply_retention(ctx)
+    return result
 
 
 def _describe(session_id: str, name: str | None, messages: int) -> str:
@@ -185,7 +193,11 @@ def search_sessions(ctx: CommandContext, args: ParsedArgs) -> SearchResult:
     if not text.strip():
         raise UsageError("the search TEXT is empty", f"{ctx.prefix}sessions search TEXT…")
     return ctx.service.search(
-        text, limit=args.number("limit") or 20, status=status, should_stop=ctx.cancelled.is_set
+        text,
+        limit=args.number("limit") or 20,
+        status=status,
+        should_stop=ctx.cancelled.is_set,
+        trash=args.flag("trash"),
     )
 
 
@@ -196,59 +208,15 @@ def export_session(ctx: CommandContext, args: ParsedArgs) -> ExportResult:
         raise UsageError(
             f"--format must be markdown or json (got {fmt!r})", f"{ctx.prefix}sessions export ID"
         )
-    ref = session_ref(ctx, args.text("id"), f"{ctx.prefix}sessions export ID")
-    meta = ctx.service.resolve(ref)
-    if fmt == "json":
-        text = ctx.service.export(meta.id)
-    else:
-        loaded = ctx.service.load(meta.id)
-        text = transcript_markdown(loaded.metadata, loaded.messages)
+    loaded = ctx.service.read(session_ref(ctx, args.text("id"), f"{ctx.prefix}sessions export ID"))
+    meta = loaded.metadata
+    text = export_json(meta, loaded.messages) if fmt == "json" else transcript_markdown(meta, loaded.messages)
     output = args.text("output")
     if output is None or output == "-":
         return ExportResult(meta.id, fmt, text=text)
     path = Path(output).expanduser()
-    _write_export(path, text, overwrite=args.flag("force"))
+    write_export(path, text, overwrite=args.flag("force"))
     return ExportResult(meta.id, fmt, path=path)
-
-
-def _write_export(path: Path, text: str, *, overwrite: bool) -> None:
-    """Write an export file atomically; an existing entry (even a dangling link) is only replaced
-    with ``--force``. Failures name the file the user gave, never the sessions folder."""
-    folder = path.parent if str(path.parent) else Path(".")
-    data = text.encode("utf-8")
-    try:
-        if overwrite:
-            durable.replace_file(folder, path.name, data, mode=None, store_file=False)
-            return
-        durable.create_file(folder, path.name, data, mode=None)
-    except FileExistsError:
-        raise SessionAlreadyExists(
-            f"the file {path}", "Choose another file name, or add --force to replace it."
-        ) from None
-    except StorageError as exc:
-        cause = exc.__cause__
-        raise OutputFileError(path, _output_problem(folder, cause)) from cause
-
-
-def _output_problem(folder: Path, cause: BaseException | None) -> str:
-    """What stopped an export file from being written, in words about the user's own path."""
-    code = cause.errno if isinstance(cause, OSError) else None
-    if code in (errno.ENOENT, errno.ENOTDIR):
-        if not os.path.lexists(folder):
-            return f"the folder {folder} does not exist"
-        if not os.path.isdir(folder):
-            return f"{folder} is not a folder"
-    if code in (errno.EACCES, errno.EPERM):
-        return "permission denied (you may not write to that folder)"
-    if code == errno.EROFS:
-        return "the file system is read-only"
-    if code in (errno.ENOSPC, errno.EDQUOT):
-        return "no space left on the device"
-    if code == errno.EISDIR:
-        return "it is a folder"
-    if isinstance(cause, OSError):
-        return cause.strerror or str(cause)
-    return "it could not be written"
 
 
 def import_sessions(ctx: CommandContext, args: ParsedArgs) -> ImportReport:
@@ -290,12 +258,14 @@ def prune_sessions(ctx: CommandContext, args: ParsedArgs) -> PruneResult | Cance
     if not args.flag("yes"):
         kind = "archived sessions" if args.flag("archived_only") else "sessions"
         question = _prune_question(candidates, kind)
-        refusal = f"refusing to delete {len(candidates.sessions)} {kind} without confirmation"
+        refusal = f"refusing to prune {len(candidates.sessions)} {kind} without confirmation"
         flags = " --archived-only" if args.flag("archived_only") else ""
         retry = f"{ctx.prefix}sessions prune --older-than {format_duration(older)}{flags} --yes"
         if not _require_confirmation(ctx, question, refusal, retry):
             return Cancelled("Nothing was deleted.")
-    return ctx.service.prune(candidates, should_stop=ctx.cancelled.is_set)
+    result = ctx.service.prune(candidates, should_stop=ctx.cancelled.is_set)
+    apply_retention(ctx)
+    return result
 
 
 #: How many of the sessions a prune would delete its confirmation lists.
@@ -313,7 +283,7 @@ def _prune_question(candidates: PruneResult, kind: str) -> str:
         lines.append(f"  {label}  {first}".rstrip())
     if count > PRUNE_LISTED:
         lines.append(f"  … and {count - PRUNE_LISTED} more")
-    lines.append(f"Delete {'it' if count == 1 else 'them'} for good?")
+    lines.append(f"Move {'it' if count == 1 else 'them'} to the trash?")
     return "\n".join(lines)
 
 
@@ -381,10 +351,10 @@ SESSION_COMMANDS: tuple[Command, ...] = (
     ),
     Command(
         ("sessions", "delete"),
-        "Delete a session and its transcript for good (asks first)",
+        "Move a session to the trash (asks first; 'sessions restore' undoes it)",
         delete_session,
         args=(_SESSION,),
-        options=(_YES,),
+        options=(_YES, Option(("--permanent",), "permanent", "erase it for good, skipping the trash")),
         aliases=("rm",),
         details="Without a terminal to ask on, delete refuses unless --yes is given.",
     ),
@@ -397,6 +367,7 @@ SESSION_COMMANDS: tuple[Command, ...] = (
             _LIMIT,
             Option(("--active",), "active", "only active sessions"),
             Option(("--archived",), "archived", "only archived sessions"),
+            Option(("--trash",), "trash", "search the sessions in the trash instead"),
         ),
         aliases=("grep",),
         details=_TSV_DETAILS,
@@ -453,7 +424,7 @@ SESSION_COMMANDS: tuple[Command, ...] = (
     ),
     Command(
         ("sessions", "prune"),
-        "Delete sessions not used for a while (explicit only; never automatic)",
+        "Move sessions not used for a while to the trash (explicit only; never automatic)",
         prune_sessions,
         options=(
             Option(
@@ -466,7 +437,7 @@ SESSION_COMMANDS: tuple[Command, ...] = (
                 required=True,
             ),
             Option(("--archived-only",), "archived_only", "only archived sessions"),
-            Option(("--dry-run",), "dry_run", "only show what would be deleted"),
+            Option(("--dry-run",), "dry_run", "only show what would be moved"),
             _YES,
         ),
         details=_TSV_DETAILS,

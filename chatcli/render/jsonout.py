@@ -41,14 +41,25 @@ Results by command
     sessions listed when the limit, 50 unless ``--limit N``/``--no-limit``, cut the list)
 ``sessions show``
     ``{"session": session, "system_prompt": str|null, "messages": [message…] (the last few),
-    "total_messages": int, "warnings": [str…]}``
+    "total_messages": int, "warnings": [str…], "trashed": trashed|null}`` (``trashed``: set for a
+    session in the trash)
 ``sessions search``
     ``{"query": str, "hits": [{"session_id", "session_name", "role", "timestamp", "snippet",
     "message_index"}…], "truncated": bool, "sessions_searched": int, "warnings": [str…]}``
     (``warnings``: one per session that could not be searched, naming it and saying why; the
     other sessions are searched all the same)
 ``sessions delete``
-    ``{"deleted": session}``
+    ``{"deleted": session, "trash_id": str|null}`` (``trash_id``: its trash entry; null when it
+    was erased for good with ``--permanent``)
+``sessions trash``
+    ``{"sessions": [trashed…], "problems": [problem…], "expired": empty|null}``; a trashed
+    session is ``{"trash_id", "session": session, "deleted_at": timestamp, "reason": str, "name":
+    str|null}`` (``expired``: what a ``trash_retention`` set in the config erased first)
+``sessions restore``
+    ``{"restored": session, "dropped_name": str|null, "name_taken_by": str|null}``
+``sessions trash empty``
+    ``{"dry_run": bool, "sessions": [trashed…], "failures": [{"session_id", "reason"}…],
+    "not_reached": int, "retention": str|null}``
 ``sessions rename`` / ``archive`` / ``unarchive`` / ``fork``
     ``{"action": "renamed"|"archived"|"unarchived"|"forked"|…, "session": session,
     "source_id": str|null}`` (``source_id``: the session a fork was copied from)
@@ -108,16 +119,20 @@ from chatcli.session.fields import SessionView, TokenTotals
 from chatcli.session.health import DoctorReport
 from chatcli.session.outcomes import (
     DeleteResult,
+    EmptyTrashResult,
     ListResult,
     PruneResult,
+    RestoreResult,
     SearchHit,
     SearchResult,
     SessionDetail,
+    TrashResult,
 )
 from chatcli.session.transfer import ALREADY_EXISTS, ImportResult
 
 if TYPE_CHECKING:
     from chatcli.session.models import Message
+    from chatcli.session.trashed import TrashedSession
 
 __all__ = [
     "dump_json",
@@ -227,6 +242,7 @@ def _detail(result: SessionDetail) -> dict[str, JSONValue]:
         "messages": [message_to_json(m) for m in result.recent],
         "total_messages": result.total_messages,
         "warnings": list(result.warnings),
+        "trashed": _trashed(result.trashed) if result.trashed is not None else None,
     }
 
 
@@ -256,6 +272,34 @@ def _prune(result: PruneResult) -> dict[str, JSONValue]:
         "sessions": [session_to_json(m) for m in result.sessions],
         "failures": [{"session_id": sid, "reason": reason} for sid, reason in result.failures],
         "not_reached": result.not_reached,
+    }
+
+
+def _trashed(entry: TrashedSession) -> dict[str, JSONValue]:
+    return {
+        "trash_id": entry.trash_id,
+        "session": session_to_json(entry.metadata),
+        "deleted_at": iso_utc(entry.deleted_at),
+        "reason": entry.reason,
+        "name": entry.name,
+    }
+
+
+def _trash(result: TrashResult) -> dict[str, JSONValue]:
+    return {
+        "sessions": [_trashed(t) for t in result.sessions],
+        "problems": [_problem(p) for p in result.problems],
+        "expired": _empty(result.expired) if result.expired is not None else None,
+    }
+
+
+def _empty(result: EmptyTrashResult) -> dict[str, JSONValue]:
+    return {
+        "dry_run": result.dry_run,
+        "sessions": [_trashed(t) for t in result.sessions],
+        "failures": [{"session_id": sid, "reason": reason} for sid, reason in result.failures],
+        "not_reached": result.not_reached,
+        "retention": result.retention,
     }
 
 
@@ -305,7 +349,14 @@ _CONVERTERS: dict[type, Callable[[Any], JSONValue]] = {
     ListResult: _list,
     SessionDetail: _detail,
     SearchResult: _search,
-    DeleteResult: lambda r: {"deleted": session_to_json(r.metadata)},
+    DeleteResult: lambda r: {"deleted": session_to_json(r.metadata), "trash_id": r.trash_id},
+    TrashResult: _trash,
+    RestoreResult: lambda r: {
+        "restored": session_to_json(r.metadata),
+        "dropped_name": r.dropped_name,
+        "name_taken_by": r.name_taken_by,
+    },
+    EmptyTrashResult: _empty,
     ImportResult: _import,
     ImportReport: lambda r: _import(r.result),
     PruneResult: _prune,

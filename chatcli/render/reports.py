@@ -76,6 +76,12 @@ def render_detail(result: SessionDetail, console: Console) -> None:
     grid.add_row("Created", Text(f"{absolute_time(meta.created)} ({relative_age(meta.created)})"))
     grid.add_row("Last active", Text(f"{absolute_time(meta.last_active)} ({relative_age(meta.last_active)})"))
     grid.add_row("Messages", Text(str(result.total_messages)))
+    if result.trashed is not None:
+        why = one_line(result.trashed.reason)
+        grid.add_row(
+            "In the trash",
+            Text(f"moved there {relative_age(result.trashed.deleted_at)} ({why})", style=WARNING_STYLE),
+        )
     if meta.file_count:
         grid.add_row("Files", Text(str(meta.file_count)))
     for key, value in sorted(meta.custom_fields.items()):

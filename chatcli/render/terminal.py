@@ -30,17 +30,21 @@ from chatcli.errors import ChatcliError
 from chatcli.render.console import is_plain
 from chatcli.render.help import render_help
 from chatcli.render.reports import render_detail, render_doctor, render_import, render_import_report
-from chatcli.render.styles import OK_STYLE, WARNING_STYLE, plural, session_label
+from chatcli.render.styles import OK_STYLE, WARNING_STYLE, session_label
 from chatcli.render.tables import render_list, render_prune, render_search
 from chatcli.render.timefmt import short_id
+from chatcli.render.trash import render_delete, render_empty, render_restore, render_trash
 from chatcli.sanitize import clean, clean_inline, clean_lines, shorten
 from chatcli.session.health import DoctorReport
 from chatcli.session.outcomes import (
     DeleteResult,
+    EmptyTrashResult,
     ListResult,
     PruneResult,
+    RestoreResult,
     SearchResult,
     SessionDetail,
+    TrashResult,
 )
 from chatcli.session.transfer import ImportResult
 
@@ -93,20 +97,6 @@ def _render_changed(result: SessionChanged, console: Console) -> None:
     console.print(text)
 
 
-def _render_delete(result: DeleteResult, console: Console) -> None:
-    """``Deleted session fix-login (1a717050, 8 messages).`` (the short id alone without a name)."""
-    meta = result.metadata
-    text = Text("Deleted session ", style=OK_STYLE)
-    count = plural(meta.message_count, "message")
-    if meta.name:
-        text.append(clean_inline(meta.name), style="bold cyan")
-        text.append(f" ({short_id(meta.id)}, {count}).")
-    else:
-        text.append(short_id(meta.id), style="bold")
-        text.append(f" ({count}).")
-    console.print(text)
-
-
 def _render_export(result: ExportResult, console: Console) -> None:
     if result.path is not None:
         text = Text(
@@ -141,7 +131,10 @@ render.register(ListResult, render_list)
 render.register(SessionDetail, render_detail)
 render.register(SearchResult, render_search)
 render.register(SessionChanged, _render_changed)
-render.register(DeleteResult, _render_delete)
+render.register(DeleteResult, render_delete)
+render.register(TrashResult, render_trash)
+render.register(RestoreResult, render_restore)
+render.register(EmptyTrashResult, render_empty)
 render.register(Cancelled, _render_cancelled)
 render.register(ExportResult, _render_export)
 render.register(ImportResult, render_import)

@@ -88,8 +88,10 @@ class ChatApp:
         output: Output | None = None,
         history: History | None = None,
         snapshots: SnapshotCache | None = None,
+        trash_retention: str = "off",
     ) -> None:
         self.service = service
+        self.trash_retention = trash_retention
         self.backend = backend
         self.console = console
         self.location = location
@@ -274,6 +276,7 @@ class ChatApp:
         """
         ctx = CommandContext(self.service, self._confirm_from_thread, self.current_id, "/")
         ctx.sessions_folder = self.location.describe() if self.location is not None else None
+        ctx.trash_retention = lambda: self.trash_retention
         quit_now = False
         result: object = None
         with self.boundary.guard("/" + line):

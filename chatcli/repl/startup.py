@@ -87,6 +87,7 @@ def open_app(options: ReplOptions, console: Console) -> ChatApp:
         location=location,
         history=history_file(),
         snapshots=snapshots,
+        trash_retention=settings.trash_retention,
     )
     try:
         loaded = initial_session(options, service, snapshots, console)

@@ -16,16 +16,20 @@ from chatcli.session.fields import SessionView
 
 if TYPE_CHECKING:
     from chatcli.session.models import Message, SessionMetadata
+    from chatcli.session.trashed import TrashedSession
 
 __all__ = [
     "DeleteResult",
+    "EmptyTrashResult",
     "ListResult",
     "LoadedSession",
     "PruneResult",
+    "RestoreResult",
     "SearchHit",
     "SearchResult",
     "SessionDetail",
     "StatusChoice",
+    "TrashResult",
 ]
 
 #: Which sessions a listing, search or prune covers.
@@ -55,6 +59,8 @@ class SessionDetail:
     recent: list[Message]
     total_messages: int
     warnings: list[str]
+    #: Set when the session is in the trash (``show`` reaches trashed sessions too).
+    trashed: TrashedSession | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,9 +101,45 @@ class SearchResult:
 
 @dataclass(frozen=True, slots=True)
 class DeleteResult:
-    """A deleted session's last metadata."""
+    """A deleted session's last metadata; ``trash_id`` names its trash entry (None: erased for
+    good), ``undo`` is the command that brings it back (filled in by the command layer)."""
 
     metadata: SessionMetadata
+    trash_id: str | None = None
+    undo: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TrashResult:
+    """``sessions trash``: what the trash holds, most recently trashed first."""
+
+    sessions: Sequence[TrashedSession]
+    problems: list[SessionError]
+    #: What a trash retention set in the config erased just before (None: nothing).
+    expired: EmptyTrashResult | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreResult:
+    """A session brought back from the trash; ``dropped_name`` is the name it had, left off
+    because session ``name_taken_by`` has it now."""
+
+    metadata: SessionMetadata
+    dropped_name: str | None = None
+    name_taken_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EmptyTrashResult:
+    """Sessions erased from the trash for good (or that would be: ``dry_run``)."""
+
+    sessions: Sequence[TrashedSession]
+    dry_run: bool
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    #: Candidates left alone because the emptying was cancelled before reaching them.
+    not_reached: int = 0
+    #: Set when a trash retention (config) did it, not the user: how old they were.
+    retention: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

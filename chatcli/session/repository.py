@@ -20,6 +20,7 @@ from chatcli.session.errors import InvalidMetadata, SessionAlreadyExists, Sessio
 from chatcli.session.fields import SessionBrief, SessionStatus, SessionView
 from chatcli.session.health import DoctorReport, RepairReport
 from chatcli.session.transcript import Transcript, TranscriptTail
+from chatcli.session.trashed import TrashedSession, TrashList, TrashRecord, entry_session_id, trash_entry_name
 
 if TYPE_CHECKING:
     from chatcli.session.models import Message, SessionMetadata
@@ -38,6 +39,8 @@ __all__ = [
 
 _Metas: TypeAlias = "list[SessionMetadata]"
 _Briefs: TypeAlias = "list[SessionBrief]"
+#: A trashed session held in memory: its record, metadata and messages.
+_TrashItem: TypeAlias = "tuple[TrashRecord, SessionMetadata, list[Message]]"
 _View = TypeVar("_View", bound=SessionView)
 
 
@@ -201,6 +204,36 @@ class SessionRepository(Protocol):
         """Make one session loadable without losing data; reports what was done."""
         ...
 
+    def trash(self, session_id: str, reason: str) -> str:
+        """Move the session into the trash, whole, with when and ``reason``; returns its
+        ``trash_id``. It leaves listings, search and completion; :class:`SessionNotFound` if none."""
+        ...
+
+    def trashed(self) -> TrashList:
+        """Every session in the trash, most recently trashed first."""
+        ...
+
+    def trashed_session(self, trash_id: str) -> TrashedSession:
+        """One session in the trash; :class:`SessionNotFound` if there is no such entry."""
+        ...
+
+    def restore(self, trash_id: str, *, clear_name: bool = False) -> SessionMetadata:
+        """Move a trashed session back (``clear_name``: without its name, which another session
+        now has); :class:`SessionAlreadyExists` if its id is taken again."""
+        ...
+
+    def purge(self, trash_id: str) -> None:
+        """Erase a trashed session for good (``sessions trash empty``)."""
+        ...
+
+    def trashed_messages(self, trash_id: str) -> Transcript:
+        """Every readable message of a trashed session, oldest first."""
+        ...
+
+    def trashed_transcript(self, trash_id: str) -> Iterator[bytes]:
+        """A trashed session's raw transcript in chunks of whole lines."""
+        ...
+
 
 #: What a :class:`DoctorReport` of an in-memory repository names as its folder.
 IN_MEMORY = Path(":memory:")
@@ -215,6 +248,7 @@ class InMemoryRepository:
         self._messages: dict[str, list[Message]] = {}
         self._names = threading.Lock()
         self._generation = 0
+        self._trash: dict[str, _TrashItem] = {}
 
     def get(self, session_id: str) -> SessionMetadata:
         """The session's metadata (a copy); :class:`SessionNotFound` if there is none."""
@@ -349,3 +383,64 @@ class InMemoryRepository:
             if session_id not in self._meta:
                 raise SessionNotFound(session_id)
             return RepairReport(session_id)
+
+    def trash(self, session_id: str, reason: str) -> str:
+        """Move the session into the trash (kept whole, with when and why)."""
+        from chatcli.session.fields import utc_now
+
+        with self._lock:
+            meta = self.get(session_id)
+            record = TrashRecord(session_id, utc_now(), reason, meta.name)
+            trash_id = trash_entry_name(session_id, record.deleted_at)
+            self._trash[trash_id] = (record, meta, self._messages.pop(session_id, []))
+            del self._meta[session_id]
+            self._generation += 1
+            return trash_id
+
+    def trashed(self) -> TrashList:
+        """Every session in the trash, most recently trashed first."""
+        with self._lock:
+            return TrashList(self.trashed_session(t) for t in self._trash)
+
+    def trashed_session(self, trash_id: str) -> TrashedSession:
+        """One session in the trash (a copy)."""
+        with self._lock:
+            record, meta, _ = self._entry(trash_id)
+            return TrashedSession(trash_id, meta.model_copy(deep=True), record)
+
+    def restore(self, trash_id: str, *, clear_name: bool = False) -> SessionMetadata:
+        """Move a trashed session back; :class:`SessionAlreadyExists` if its id is taken."""
+        with self._lock:
+            _, meta, messages = self._entry(trash_id)
+            if meta.id in self._meta:
+                raise SessionAlreadyExists(f"session {meta.id[:8]}")
+            if clear_name:
+                meta.clear_name()
+            del self._trash[trash_id]
+            self._meta[meta.id] = meta
+            self._messages[meta.id] = messages
+            self._generation += 1
+            return meta.model_copy(deep=True)
+
+    def purge(self, trash_id: str) -> None:
+        """Erase a trashed session for good."""
+        with self._lock:
+            self._entry(trash_id)
+            del self._trash[trash_id]
+            self._generation += 1
+
+    def trashed_messages(self, trash_id: str) -> Transcript:
+        """Every message of a trashed session."""
+        with self._lock:
+            return Transcript(messages=list(self._entry(trash_id)[2]))
+
+    def trashed_transcript(self, trash_id: str) -> Iterator[bytes]:
+        """A trashed session's transcript as JSON Lines, one chunk per message."""
+        for message in self.trashed_messages(trash_id).messages:
+            yield (message.to_line() + "\n").encode("utf-8")
+
+    def _entry(self, trash_id: str) -> _TrashItem:
+        found = self._trash.get(trash_id) if entry_session_id(trash_id) else None
+        if found is None:
+            raise SessionNotFound(trash_id, "not a session in the trash")
+        return found

@@ -7,6 +7,7 @@ session, keeps names unique, searches transcripts, forks and prunes, and hands e
 
 from __future__ import annotations
 
+import functools
 import heapq
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -48,9 +49,11 @@ from chatcli.session.outcomes import (
 from chatcli.session.repository import SessionFilter, SessionRepository
 from chatcli.session.transcript import line_parser
 from chatcli.session.transfer import ImportResult, export_json, import_sessions
+from chatcli.session.trash_service import TrashService
 
 if TYPE_CHECKING:
     from chatcli.session.models import Message, SessionMetadata
+    from chatcli.session.trashed import TrashedSession
 
 # The pydantic models are imported inside the functions that build them, so that a listing (which
 # is served from the index as briefs) starts without importing pydantic at all.
@@ -58,6 +61,9 @@ if TYPE_CHECKING:
 __all__ = ["MIN_PREFIX", "SessionService"]
 
 SNIPPET_WIDTH = 100
+
+#: How a search reads one session's transcript: raw chunks of whole lines.
+_Chunks = Callable[[], Iterable[bytes]]
 
 _PREFIX_CHARS = re.compile(r"[0-9a-f-]+")
 
@@ -80,6 +86,8 @@ class SessionService:
 
     def __init__(self, repo: SessionRepository) -> None:
         self.repo = repo
+        #: Trash rules (``sessions trash``, ``restore``, ``trash empty``).
+        self.trash = TrashService(repo)
 
     # ------------------------------------------------------------------ change tracking
 
@@ -167,10 +175,32 @@ class SessionService:
         return listing[0] if listing else None
 
     def show(self, ref: str, *, last: int = 6) -> SessionDetail:
-        """Metadata plus the last ``last`` messages of a session."""
-        meta = self.resolve(ref)
+        """Metadata plus the last ``last`` messages of a session (one in the trash too)."""
+        try:
+            meta = self.resolve(ref)
+        except SessionNotFound as exc:
+            entry = self._trashed_or_raise(ref, exc)
+            messages = self.repo.trashed_messages(entry.trash_id)
+            recent = messages.messages[-last:] if last > 0 else []
+            return SessionDetail(entry.metadata, recent, len(messages.messages), messages.warnings, entry)
         tail = self.repo.tail_messages(meta.id, max(last, 0))
         return SessionDetail(meta, tail.messages, tail.total, tail.warnings)
+
+    def read(self, ref: str) -> LoadedSession:
+        """A whole session to export: :meth:`load`, or else a session in the trash."""
+        try:
+            return self.load(ref)
+        except SessionNotFound as exc:
+            entry = self._trashed_or_raise(ref, exc)
+            transcript = self.repo.trashed_messages(entry.trash_id)
+            return LoadedSession(entry.metadata, transcript.messages, transcript.warnings)
+
+    def _trashed_or_raise(self, ref: str, error: SessionNotFound) -> TrashedSession:
+        """The trashed session ``ref`` names; ``error`` (not found) when the trash has none."""
+        try:
+            return self.trash.resolve(ref)
+        except SessionNotFound:
+            raise error from None
 
     def load(self, ref: str) -> LoadedSession:
         """Everything needed to resume a session; corrupted metadata is repaired on the way."""
@@ -191,19 +221,22 @@ class SessionService:
         limit: int = 20,
         status: StatusChoice = "all",
         should_stop: Callable[[], bool] | None = None,
+        trash: bool = False,
     ) -> SearchResult:
         """Case-insensitive full-text search over every message; newest hits first.
 
         ``should_stop`` is asked before each session: when it says so (the user cancelled), the
         hits found so far are returned, marked truncated. Transcripts are streamed (memory stays
-        bounded); one that cannot be read is named in the result's warnings, never fatal.
+        bounded); one that cannot be read is named in the result's warnings, never fatal. With
+        ``trash`` the sessions in the trash are searched instead.
         """
         needle = _Needle.of(text)
         top = _NewestHits(limit)
         searched = 0
         stopped_early = False
         warnings: list[str] = []
-        for brief in self.repo.iter_briefs(_status_filter(status)):
+        sources = self._trash_sources() if trash else self._sources(_status_filter(status))
+        for brief, transcript in sources:
             # Sessions come newest first and a message is never newer than its session's
             # last_active: once the heap is full of newer hits, no older session can add one.
             if top.full_of_hits_newer_than(brief.last_active):
@@ -213,7 +246,7 @@ class SessionService:
                 stopped_early = True
                 break
             try:
-                for hit in needle.hits(brief, self.repo.iter_transcript(brief.id)):
+                for hit in needle.hits(brief, transcript()):
                     top.offer(hit)
             except SessionNotFound:
                 continue
@@ -223,6 +256,22 @@ class SessionService:
             searched += 1
         truncated = stopped_early or top.overflowed
         return SearchResult(needle.text, top.newest_first(), truncated, searched, warnings)
+
+    def _sources(self, status: SessionStatus | None) -> Iterator[tuple[SessionBrief, _Chunks]]:
+        """The sessions a search reads, newest first, each with how to read its transcript."""
+        for brief in self.repo.iter_briefs(status):
+            yield brief, functools.partial(self.repo.iter_transcript, brief.id)
+
+    def _trash_sources(self) -> Iterator[tuple[SessionBrief, _Chunks]]:
+        """The trashed sessions, newest ``last_active`` first (the order a search relies on)."""
+        entries = sorted(
+            self.repo.trashed(), key=lambda t: (t.metadata.last_active, t.trash_id), reverse=True
+        )
+        for entry in entries:
+            yield (
+                SessionBrief.of(entry.metadata),
+                functools.partial(self.repo.trashed_transcript, entry.trash_id),
+            )
 
     # ------------------------------------------------------------------ writes
 
@@ -262,11 +311,14 @@ class SessionService:
         """Bring an archived session back into the default listing."""
         return self.repo.update(self.resolve(ref).id, lambda m: m.unarchive())
 
-    def delete(self, ref: str) -> DeleteResult:
-        """Delete a session for good (the command layer asks for confirmation first)."""
+    def delete(self, ref: str, *, permanent: bool = False) -> DeleteResult:
+        """Move a session to the trash (restorable); ``permanent`` erases it for good instead
+        (the command layer asks for confirmation first)."""
         meta = self.resolve(ref)
-        self.repo.delete(meta.id)
-        return DeleteResult(meta)
+        if permanent:
+            self.repo.delete(meta.id)
+            return DeleteResult(meta)
+        return DeleteResult(meta, self.repo.trash(meta.id, "deleted"))
 
     def fork(self, ref: str, name: str | None = None) -> SessionMetadata:
         """A new session starting with a copy of another's messages."""
@@ -325,7 +377,7 @@ class SessionService:
                 if current.last_active >= candidates.cutoff:
                     failures.append((meta.id, "it was used again since the prune started; kept"))
                     continue
-                self.repo.delete(meta.id)
+                self.repo.trash(meta.id, f"pruned: not used since {candidates.cutoff:%Y-%m-%d %H:%M} UTC")
                 deleted.append(current)
             except SessionError as exc:
                 failures.append((meta.id, exc.user_message().splitlines()[0]))
@@ -340,8 +392,9 @@ class SessionService:
     # ------------------------------------------------------------------ export / import
 
     def export(self, ref: str) -> str:
-        """The session as a JSON export document (what :meth:`import_file` reads back)."""
-        loaded = self.load(ref)
+        """The session (one in the trash too) as a JSON export document (what
+        :meth:`import_file` reads back)."""
+        loaded = self.read(ref)
         return export_json(loaded.metadata, loaded.messages)
 
     def import_file(

@@ -12,10 +12,13 @@ from chatcli.commands.registry import Registry, UnknownCommand
 from chatcli.commands.results import NewSessionAction, QuitAction, RecentSessions
 from chatcli.commands.sessions import SESSION_COMMANDS
 from chatcli.commands.spec import Command, HelpRequested, ParsedArgs, UsageError
+from chatcli.commands.trash import TRASH_COMMANDS
 from chatcli.session.outcomes import ListResult
 from tests.helpers import SESSION_SUBCOMMANDS
 
 SESSION_WORDS = set(SESSION_SUBCOMMANDS)
+#: Every ``sessions`` command's name (``sessions trash empty`` is the one of three words).
+SESSION_NAMES = {f"sessions {w}" for w in SESSION_WORDS} | {"sessions trash empty"}
 REPL_ONLY = {"help", "new", "resume", "retry", "clear", "quit"}
 
 Ctx = Callable[..., CommandContext]
@@ -96,7 +99,7 @@ def test_repl_only_commands_do_not_exist_on_the_command_line(registry: Registry)
         assert registry.find([word])[0].name == word
         with pytest.raises(UnknownCommand):
             registry.find([word], scope="cli")
-    assert {c.name for c in registry.commands(scope="cli")} == {f"sessions {w}" for w in SESSION_WORDS}
+    assert {c.name for c in registry.commands(scope="cli")} == SESSION_NAMES
     assert set(registry.words_after(())) >= REPL_ONLY
     assert registry.words_after((), scope="cli") == []
     assert registry.group_names(scope="cli") == {"sessions"}
@@ -154,7 +157,7 @@ def test_help_for_everything_is_a_short_overview(registry: Registry) -> None:
 def test_help_for_the_sessions_group(registry: Registry) -> None:
     page = registry.help(["sessions"])
     assert page.title == "/sessions commands"
-    assert [c.name for c in page.commands] == [c.name for c in SESSION_COMMANDS]
+    assert [c.name for c in page.commands] == [c.name for c in (*SESSION_COMMANDS, *TRASH_COMMANDS)]
     assert "4+ characters" in page.intro
 
 

@@ -187,14 +187,52 @@ def test_deleting_the_current_session_starts_a_new_one(spawn: Spawn, sessions_di
     [sid] = session_ids(sessions_dir)
 
     child.send(f"/sessions delete {sid[:8]}\r")
-    expect(child, rf"Delete the session you are in, {sid[:8]} \(2 messages\), for good\? \[y/N\]")
+    expect(child, rf"Move the session you are in, {sid[:8]} \(2 messages\), to the trash\? \[y/N\]")
     child.send("y\r")
+    expect(child, rf"Undo with: /sessions restore {sid[:8]}")
     expect(child, "you are now in a new session")
     expect(child, PROMPT)
     assert session_ids(sessions_dir) == []
     assert not (sessions_dir / sid).exists()
 
+    child.send("/sessions trash\r")
+    expect(child, "1 session in the trash")
+    expect(child, PROMPT)
+    child.send(f"/sessions restore {sid[:8]}\r")
+    expect(child, "Restored session")
+    expect(child, PROMPT)
+    assert session_ids(sessions_dir) == [sid]
     assert "Resume with" not in finish(child)
+
+
+def test_a_session_trashed_by_another_process_loses_no_message(spawn: Spawn, sessions_dir: Path) -> None:
+    """Two processes: this REPL chats while ``chatcli sessions delete`` trashes its session. The
+    next message is not lost and does not re-create half a session: the REPL says so and goes on
+    in a new session; the trashed one stays whole and restorable."""
+    child = spawn()
+    expect(child, PROMPT)
+    child.send("first words\r")
+    expect(child, "Offline reply #1")
+    expect(child, PROMPT)
+    [sid] = session_ids(sessions_dir)
+    other = chatcli(
+        ["sessions", "--sessions-dir", str(sessions_dir), "delete", sid, "--yes"], cwd=sessions_dir.parent
+    )
+    assert other.code == 0 and f"chatcli sessions restore {sid[:8]}" in other.out, other.out
+
+    child.send("are you still there?\r")
+    expect(child, rf"Session {sid[:8]} was moved to the trash")
+    expect(child, rf"/sessions restore {sid[:8]}")
+    expect(child, PROMPT)
+    [new] = session_ids(sessions_dir)
+    assert new != sid
+    repo = FileRepository(sessions_dir)
+    users = [m.content for m in repo.load_messages(new).messages if m.role == "user"]
+    assert users == ["first words", "are you still there?"]
+    (trashed,) = repo.trashed()
+    assert trashed.session_id == sid and trashed.metadata.message_count == 2
+    assert len(repo.trashed_messages(trashed.trash_id).messages) == 2
+    finish(child)
 
 
 def test_resume_without_a_value_opens_the_picker(spawn: Spawn, sessions_dir: Path) -> None:

@@ -99,7 +99,8 @@ def test_show_shape() -> None:
     interrupted = Message(role="assistant", content="cut", timestamp=CREATED, interrupted=True)
     doc = roundtrip(SessionDetail(make_meta(), [make_message(), interrupted], 9, ["w"]))
     assert isinstance(doc, dict)
-    assert set(doc) == {"session", "system_prompt", "messages", "total_messages", "warnings"}
+    assert set(doc) == {"session", "system_prompt", "messages", "total_messages", "warnings", "trashed"}
+    assert doc["trashed"] is None
     assert set(doc["messages"][0]) == MESSAGE_KEYS
     assert doc["messages"][0]["timestamp"] == "2025-01-04T12:30:00Z"
     assert doc["messages"][0]["interrupted"] is False
@@ -131,7 +132,9 @@ def test_search_shape() -> None:
 
 def test_delete_import_prune_shapes() -> None:
     meta = make_meta()
-    assert roundtrip(DeleteResult(meta)) == {"deleted": session_to_json(meta)}
+    assert roundtrip(DeleteResult(meta)) == {"deleted": session_to_json(meta), "trash_id": None}
+    trashed = roundtrip(DeleteResult(meta, f"{meta.id}.20250101T000000000000Z"))
+    assert trashed == {"deleted": session_to_json(meta), "trash_id": f"{meta.id}.20250101T000000000000Z"}
     imported = roundtrip(ImportResult([meta], [("record 2", "bad")], ["note"]))
     assert imported == {
         "imported": [session_to_json(meta)],

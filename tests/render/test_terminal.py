@@ -327,7 +327,10 @@ def test_hostile_search_renders_literally() -> None:
 def test_delete() -> None:
     meta = make_meta(name="old-stuff", messages=4)
     output = render_plain(DeleteResult(meta))
-    assert f"Deleted session old-stuff ({meta.id[:8]}, 4 messages)." in output
+    assert f"Deleted session old-stuff ({meta.id[:8]}, 4 messages) for good." in output
+    trashed = render_plain(DeleteResult(meta, "x", f"/sessions restore {meta.id[:8]}"))
+    assert f"Moved session old-stuff ({meta.id[:8]}, 4 messages) to the trash." in trashed
+    assert f"Undo with: /sessions restore {meta.id[:8]}" in trashed
 
 
 def test_import_counts_skips_and_notes() -> None:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from chatcli.commands.sessions import _write_export
+from chatcli.commands.output_file import write_export as _write_export
 from chatcli.errors import ExitCode
 from chatcli.session.errors import SessionError, UnsafePath
 from chatcli.session.location import discover_sessions_dir

@@ -34,7 +34,7 @@ from chatcli.session.errors import (
 )
 from chatcli.session.fields import is_session_id
 from chatcli.session.health import DoctorReport, Finding
-from chatcli.session.store import durable, quarantine
+from chatcli.session.store import durable, quarantine, trash
 from chatcli.session.store.layout import (
     CHANGES_FILE,
     CONVERSATION_FILE,
@@ -388,6 +388,9 @@ def run_doctor(repo: FileRepository, *, repair: bool = False) -> DoctorReport:
             live.add(name)
         if finding.problems:
             report.findings.append(finding)
+    # The trash first: its repairs take session locks, which the lock check below then sees.
+    trash.examine(repo.trash_bin, report, repair=repair, lock=repo.session_lock)
+    live |= repo.trash_bin.session_ids()  # a trashed session keeps its lock file (restore needs it)
     _examine_hidden(repo, report, repair, live)
     _examine_index(repo, report, repair)
     return report

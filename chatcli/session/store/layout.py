@@ -7,6 +7,7 @@ Layout, under ``<project>/.amazonq/sessions/``::
     .index/sessions.sqlite3     the rebuildable metadata index (see :mod:`.index`)
     .locks/<id>.lock            one lock file per session (filelock), plus names.lock
     .quarantine/                files set aside by repairs; never deleted by chatcli
+    .trash/<id>.<stamp>/        a deleted session: <id>/ (moved whole) and trashed.json (see :mod:`.trash`)
     <id>/metadata.json          SessionMetadata, replaced atomically
     <id>/conversation.jsonl     one Message per line, append-only
 
@@ -40,6 +41,8 @@ __all__ = [
     "QUARANTINE_DIR",
     "STAGING_PREFIX",
     "TEMP_SUFFIX",
+    "TRASH_DIR",
+    "TRASH_RECORD",
     "deleted_name",
     "is_leftover",
     "is_temp",
@@ -57,6 +60,9 @@ LOCKS_DIR = ".locks"
 LOCK_SUFFIX = ".lock"
 QUARANTINE_DIR = ".quarantine"
 NAMES_LOCK = "names.lock"
+#: Deleted sessions, restorable until the trash is emptied; ``trashed.json`` is each one's record.
+TRASH_DIR = ".trash"
+TRASH_RECORD = "trashed.json"
 CHANGES_FILE = ".changes"
 #: The index lives in its own folder: SQLite creates and removes ``-wal``/``-shm`` files beside it,
 #: which must not change the sessions folder's mtime (readers watch that for outside changes).

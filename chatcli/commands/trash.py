@@ -1,0 +1,130 @@
+"""The trash commands: ``sessions trash`` (list), ``sessions restore ID|NAME`` and ``sessions
+trash empty [--older-than DURATION]`` — the only way, with ``delete --permanent``, that a session
+is erased for good. The same handlers serve ``/sessions …`` and ``chatcli sessions …``.
+"""
+
+from __future__ import annotations
+
+from chatcli.commands.context import CommandContext
+from chatcli.commands.results import Cancelled
+from chatcli.commands.spec import Arg, Command, Option, ParsedArgs, format_duration, parse_duration
+from chatcli.render.timefmt import short_id
+from chatcli.sanitize import clean_inline, shorten
+from chatcli.session.errors import OperationRefused
+from chatcli.session.outcomes import DeleteResult, EmptyTrashResult, RestoreResult, TrashResult
+
+__all__ = ["TRASH_COMMANDS", "apply_retention", "undo_hint"]
+
+#: How many of the sessions an emptying would erase its confirmation lists.
+EMPTY_LISTED = 20
+
+
+def undo_hint(ctx: CommandContext, result: DeleteResult) -> DeleteResult:
+    """``result`` with the command that brings the session back (none when it was erased)."""
+    if result.trash_id is None:
+        return result
+    return DeleteResult(
+        result.metadata, result.trash_id, f"{ctx.prefix}sessions restore {result.metadata.id[:8]}"
+    )
+
+
+def apply_retention(ctx: CommandContext) -> EmptyTrashResult | None:
+    """Empty what is older than the trash retention the user set (``trash_retention`` in the
+    config; off by default): None when it is off or nothing is due."""
+    label = ctx.trash_retention()
+    if label is None or label == "off":
+        return None
+    return ctx.service.trash.expire(parse_duration(label), label)
+
+
+def list_trash(ctx: CommandContext, args: ParsedArgs) -> TrashResult:
+    """``sessions trash``: what the trash holds (a retention set in the config applies first)."""
+    expired = apply_retention(ctx)
+    listing = ctx.service.trash.list()
+    if expired is not None and expired.sessions:
+        return TrashResult(listing.sessions, listing.problems, expired)
+    return listing
+
+
+def restore_session(ctx: CommandContext, args: ParsedArgs) -> RestoreResult:
+    """``sessions restore ID|NAME``: back from the trash (unnamed if its name is taken now)."""
+    return ctx.service.trash.restore(args.required("id"))
+
+
+def empty_trash(ctx: CommandContext, args: ParsedArgs) -> EmptyTrashResult | Cancelled:
+    """``sessions trash empty [--older-than DURATION]``: erase for good, confirmed unless ``--yes``."""
+    older = args.duration("older_than")
+    candidates = ctx.service.trash.candidates(older)
+    if args.flag("dry_run") or not candidates.sessions:
+        return candidates
+    if not args.flag("yes"):
+        count = len(candidates.sessions)
+        what = f"{count} session{'' if count == 1 else 's'} in the trash"
+        flags = f" --older-than {format_duration(older)}" if older is not None else ""
+        retry = f"{ctx.prefix}sessions trash empty{flags} --yes"
+        if ctx.confirm is None:
+            raise OperationRefused(
+                f"refusing to erase {what} for good without confirmation (no terminal to ask on)",
+                f"Nothing was erased. Re-run with --yes to confirm: {retry}",
+            )
+        if not ctx.confirm(_empty_question(candidates)):
+            return Cancelled("Nothing was erased: the trash is as it was.")
+    return ctx.service.trash.empty(candidates, should_stop=ctx.cancelled.is_set)
+
+
+def _empty_question(candidates: EmptyTrashResult) -> str:
+    count = len(candidates.sessions)
+    lines = [f"Erase {count} session{'' if count == 1 else 's'} from the trash for good:"]
+    for entry in candidates.sessions[:EMPTY_LISTED]:
+        label = (
+            f"{short_id(entry.session_id)}  {clean_inline(entry.name)}"
+            if entry.name
+            else short_id(entry.session_id)
+        )
+        first = clean_inline(shorten(" ".join(entry.metadata.first_message.split()), 50))
+        lines.append(f"  {label}  {first}".rstrip())
+    if count > EMPTY_LISTED:
+        lines.append(f"  … and {count - EMPTY_LISTED} more")
+    lines.append("They cannot be restored afterwards. Erase them?")
+    return "\n".join(lines)
+
+
+TRASH_COMMANDS: tuple[Command, ...] = (
+    Command(
+        ("sessions", "trash"),
+        "List deleted sessions (kept in the trash until you empty it)",
+        list_trash,
+        details=(
+            "Deleted and pruned sessions wait in .amazonq/sessions/.trash/: 'sessions restore ID' "
+            "brings one back, 'sessions show' and 'sessions export' read them, 'sessions search "
+            "--trash' searches them. 'sessions trash empty [--older-than DURATION]' erases them for good."
+        ),
+        examples=("sessions trash", "sessions trash empty --older-than 30d"),
+    ),
+    Command(
+        ("sessions", "trash", "empty"),
+        "Erase sessions in the trash for good (asks first)",
+        empty_trash,
+        options=(
+            Option(
+                ("--older-than",),
+                "older_than",
+                "only those deleted longer ago than DURATION (e.g. 30d, 12w, 6mo)",
+                kind="duration",
+                metavar="DURATION",
+            ),
+            Option(("--dry-run",), "dry_run", "only show what would be erased"),
+            Option(("-y", "--yes"), "yes", "do not ask for confirmation"),
+        ),
+        details="Without a terminal to ask on, it refuses unless --yes is given.",
+    ),
+    Command(
+        ("sessions", "restore"),
+        "Bring a deleted session back from the trash",
+        restore_session,
+        args=(Arg("id", "text", "the session's id, unique id prefix (4+ characters) or name"),),
+        aliases=("undelete",),
+        details="A name another session has taken meanwhile is not restored: the session comes back unnamed.",
+        examples=("sessions restore 1a2b", "sessions restore fix-login"),
+    ),
+)
