@@ -242,9 +242,11 @@ class Registry:
                 (
                     f"{prefix}{g} COMMAND" + (f"  (alone: recent {g})" if g in self.group_defaults else ""),
                     tuple(
-                        c.words[-1]
-                        for c in self.commands(scope=scope)
-                        if c.words[0] == g and len(c.words) > 1
+                        dict.fromkeys(  # 'trash' once, for 'trash' and 'trash empty'
+                            c.words[1]
+                            for c in self.commands(scope=scope)
+                            if c.words[0] == g and len(c.words) > 1
+                        )
                     ),
                 )
                 for g in groups

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import textwrap
+from collections.abc import Sequence
+
 from rich.console import Console, Group, RenderableType
 from rich.padding import Padding
 from rich.table import Table
@@ -78,4 +81,11 @@ def _overview(result: HelpResult, console: Console) -> None:
     for heading, words in result.groups:
         console.print()
         console.print(Text(clean_inline(heading), style="bold"))
-        console.print(Padding(Text("  ".join(clean_inline(w) for w in words)), (0, 0, 0, 2), expand=False))
+        console.print(Padding(Text(_spaced(words, console.width - 2)), (0, 0, 0, 2), expand=False))
+
+
+def _spaced(words: Sequence[str], room: int) -> str:
+    """``words`` two spaces apart, or one where two would take another line in ``room`` columns."""
+    cleaned = [clean_inline(w) for w in words]
+    wide, narrow = "  ".join(cleaned), " ".join(cleaned)
+    return wide if len(textwrap.wrap(wide, room)) <= len(textwrap.wrap(narrow, room)) else narrow
