@@ -167,7 +167,7 @@ def test_every_subcommand_succeeds(cli: Cli, repo: FileRepository, tmp_path: Pat
     shown = cli("show", "alpha", "--json")
     assert shown.code == 0
     detail = shown.json()
-    assert set(detail) == {"session", "system_prompt", "messages", "total_messages", "warnings"}
+    assert set(detail) == {"session", "system_prompt", "messages", "total_messages", "warnings", "trashed"}
     assert detail["session"]["id"] == alpha.id
     assert detail["total_messages"] == 2
     assert [(m["role"], m["content"]) for m in detail["messages"]] == [

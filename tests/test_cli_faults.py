@@ -333,10 +333,10 @@ def test_prune_that_could_not_delete_everything_exits_1(
     meta = SessionMetadata(id=new_session_id(), created=old, last_active=old, message_count=1)
     repo.create(meta, [Message(role="user", content="old", timestamp=old)])
 
-    def refuse(self: FileRepository, session_id: str) -> None:
+    def refuse(self: FileRepository, session_id: str, reason: str) -> None:
         raise StorageError("the file system is read-only", self.root)
 
-    monkeypatch.setattr(FileRepository, "delete", refuse)
+    monkeypatch.setattr(FileRepository, "trash", refuse)  # a prune moves sessions to the trash
     code = run_sessions(["--sessions-dir", str(repo.root), "prune", "--older-than", "30d", "--yes", "--json"])
     out = capsys.readouterr().out
     assert code == 1

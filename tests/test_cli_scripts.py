@@ -362,7 +362,10 @@ def test_nothing_changed_says_so(
     clear = chatcli(*where, "name", unnamed.id[:8], "--clear", cwd=work)
     assert clear.code == 0 and "has no name" in clear.out and "Removed" not in clear.out, clear
     deleted = chatcli(*where, "delete", "fix-login", "--yes", cwd=work)
-    assert deleted.out == f"Deleted session fix-login ({named.id[:8]}, 3 messages).\n", deleted
+    assert deleted.out == (
+        f"Moved session fix-login ({named.id[:8]}, 3 messages) to the trash.\n"
+        f"Undo with: chatcli sessions restore {named.id[:8]}\n"
+    ), deleted
     unknown = chatcli(*where, "bogus", cwd=work)
     assert unknown.err.splitlines() == [
         "error: 'bogus' is not a chatcli sessions command",

@@ -71,7 +71,16 @@ def test_config_file_overrides_defaults(tmp_path: Path) -> None:
     assert settings.api_key == "sk-file-000000001111"
     assert settings.history_budget == 1000
     assert (settings.request_timeout, settings.connect_timeout) == (30.0, 2.5)
-    assert all(settings.source_of(key) == "config file" for key, _, _ in settings.describe()[:7])
+    given = (
+        "backend",
+        "model",
+        "base_url",
+        "api_key",
+        "history_budget",
+        "request_timeout",
+        "connect_timeout",
+    )
+    assert all(settings.source_of(key) == "config file" for key in given)
 
 
 def test_environment_overrides_the_config_file(tmp_path: Path) -> None:

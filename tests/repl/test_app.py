@@ -668,8 +668,9 @@ def test_delete_by_another_process_continues_in_a_new_session(repl: Repl) -> Non
     assert [c for role, c in saved if role == "user"] == ["hello", "still there?"]
     assert "Offline reply #2" in saved[3][1]
     assert repl.repo.get(sid).message_count == 4
-    assert "was moved to the trash (or deleted) elsewhere" in repl.output
-    assert f"/sessions restore {old[0][:8]}" in repl.output
+    said = " ".join(repl.output.split())  # as read, whatever the line breaks
+    assert "was moved to the trash (or deleted) elsewhere" in said
+    assert f"/sessions restore {old[0][:8]}" in said
     (trashed,) = repl.repo.trashed()  # the old session is whole in the trash, not re-created
     assert trashed.session_id == old[0] and trashed.metadata.message_count == 2
 

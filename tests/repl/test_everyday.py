@@ -262,8 +262,8 @@ def test_the_subcommand_menu_lists_each_command_once(make_repl: MakeRepl) -> Non
         await until(lambda: buffer.complete_state is not None and buffer.complete_state.completions)
         assert buffer.complete_state is not None
         rows = [c.display_text for c in buffer.complete_state.completions]
-        assert len(rows) == len(set(rows)) == 12
-        assert not {"ls", "rm", "rename", "grep", "copy"} & set(rows)
+        assert len(rows) == len(set(rows)) == 14  # 12 commands, trash and restore
+        assert not {"ls", "rm", "rename", "grep", "copy", "undelete"} & set(rows)
         r.type(CTRL_U)
 
     assert r.drive(scenario) == 0

@@ -285,7 +285,10 @@ def _plant_row(repo: FileRepository, **values: object) -> None:
     row.update(values)
     conn = sqlite3.connect(repo.root / INDEX_DIR / INDEX_FILE)
     with conn:
-        conn.execute(f"INSERT INTO sessions VALUES ({', '.join('?' * len(row))})", list(row.values()))
+        columns = ", ".join(row)  # the columns not named (added since) keep their defaults
+        conn.execute(
+            f"INSERT INTO sessions ({columns}) VALUES ({', '.join('?' * len(row))})", list(row.values())
+        )
     conn.close()
 
 
