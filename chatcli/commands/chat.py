@@ -14,7 +14,7 @@ from chatcli.commands.results import (
     ResumeAction,
     RetryAction,
 )
-from chatcli.commands.sessions import session_ref
+from chatcli.commands.refs import session_ref
 from chatcli.commands.spec import Arg, Command, Handler, ParsedArgs, split_line
 
 __all__ = ["chat_commands"]

@@ -8,14 +8,14 @@ validated models on top of it and re-exports these names.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from chatcli.sanitize import shorten
-from chatcli.session.errors import InvalidName
+from chatcli.session.errors import InvalidName, InvalidTag
 
 if TYPE_CHECKING:
     from chatcli.session.models import SessionMetadata
@@ -26,6 +26,8 @@ __all__ = [
     "MIN_PREFIX",
     "NAME_MAX_LENGTH",
     "NO_CUSTOM_FIELDS",
+    "TAGS_MAX",
+    "TAG_MAX_LENGTH",
     "TIMESTAMP_MAX",
     "TIMESTAMP_MIN",
     "SessionBrief",
@@ -38,6 +40,7 @@ __all__ = [
     "reads_as_id",
     "utc_now",
     "validate_session_name",
+    "validate_tag",
 ]
 
 #: Longest accepted session name.
@@ -56,6 +59,10 @@ TIMESTAMP_MAX = datetime(9000, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
 #: The largest count (messages, files) metadata may hold: 2**53, exact as a JSON number in any
 #: language and far within an SQLite INTEGER (2**63 - 1).
 COUNT_MAX = 2**53
+
+#: Longest accepted tag, and how many tags one session may carry.
+TAG_MAX_LENGTH = 32
+TAGS_MAX = 20
 
 _NAME_CHAR = re.compile(r"[A-Za-z0-9_-]")
 _SESSION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -146,6 +153,28 @@ def validate_session_name(name: str, *, allow_id_like: bool = False) -> str:
     return name
 
 
+_TAG = re.compile(r"[a-z0-9][a-z0-9_.-]*")
+
+
+def validate_tag(tag: str) -> str:
+    """``tag`` as it is stored (lower-cased: tags are case-insensitive), else :class:`InvalidTag`.
+
+    A tag is 1-32 ASCII letters, digits, ``-``, ``_`` and ``.``, starting with a letter or a
+    digit (never ``-``, which reads as an option): safe in a table, a TSV field and a shell.
+    """
+    if not isinstance(tag, str) or not tag:
+        raise InvalidTag("a tag cannot be empty")
+    if len(tag) > TAG_MAX_LENGTH:
+        raise InvalidTag(f"the tag {shorten(tag, 40)!r} is {len(tag)} characters long; the limit is {TAG_MAX_LENGTH}")
+    lowered = tag.lower()
+    if not lowered.isascii() or _TAG.fullmatch(lowered) is None:
+        raise InvalidTag(
+            f"{shorten(ascii(tag), 40)} is not a tag: use letters, digits, '-', '_' and '.', "
+            "starting with a letter or a digit"
+        )
+    return lowered
+
+
 #: The (read-only) custom fields of a session that has none.
 NO_CUSTOM_FIELDS: Mapping[str, Any] = MappingProxyType({})
 
@@ -180,6 +209,10 @@ class SessionView(Protocol):
     @property
     def custom_fields(self) -> Mapping[str, Any]: ...
     @property
+    def pinned(self) -> bool: ...
+    @property
+    def tags(self) -> Sequence[str]: ...
+    @property
     def is_archived(self) -> bool: ...
 
 
@@ -200,6 +233,8 @@ class SessionBrief(NamedTuple):
     message_count: int
     file_count: int = 0
     custom_fields: Mapping[str, Any] = NO_CUSTOM_FIELDS
+    pinned: bool = False
+    tags: tuple[str, ...] = ()
 
     @property
     def is_archived(self) -> bool:
@@ -219,4 +254,6 @@ class SessionBrief(NamedTuple):
             meta.message_count,
             meta.file_count,
             dict(meta.custom_fields),
+            meta.pinned,
+            tuple(meta.tags),
         )

@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 
 __all__ = ["IndexUnavailable", "Indexed", "SessionBrief", "SessionIndex"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4  # 4: the pinned and tags columns (metadata v2)
 #: The database file and the files SQLite keeps beside it.
 INDEX_SUFFIXES = ("", "-wal", "-shm", "-journal")
 BUSY_TIMEOUT_MS = 10_000
@@ -64,6 +64,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     created TEXT NOT NULL,
     file_count INTEGER NOT NULL,
     custom TEXT,
+    pinned INTEGER NOT NULL,
+    tags TEXT,
     meta TEXT NOT NULL,
     stamp TEXT NOT NULL
 );
@@ -88,7 +90,7 @@ def _sort_key(meta: SessionMetadata) -> str:
     return _activity_key(meta.last_active)
 
 
-_INSERT = "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT = "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 #: A row's metadata with the ``stamp`` (mtime, size, inode) of the file it was read from.
 Indexed: TypeAlias = "tuple[SessionMetadata, str]"
@@ -141,6 +143,16 @@ def _custom_json(meta: SessionMetadata) -> str | None:
     return to_json(meta.custom_fields).decode("utf-8")
 
 
+#: Tags are stored as one text, each tag between two of these (``,bug,ux,``), so that "has the
+#: tag T" is one ``instr(tags, ',t,')``; tags never hold a comma (see ``validate_tag``).
+_TAG_SEP = ","
+
+
+def _tags_key(tags: Sequence[str]) -> str | None:
+    """The ``tags`` column of a session with ``tags`` (None when it has none)."""
+    return _TAG_SEP + _TAG_SEP.join(tags) + _TAG_SEP if tags else None
+
+
 def _row(meta: SessionMetadata, stamp: str) -> tuple[object, ...]:
     return (
         meta.id,
@@ -154,6 +166,8 @@ def _row(meta: SessionMetadata, stamp: str) -> tuple[object, ...]:
         meta.created.isoformat(),
         meta.file_count,
         _custom_json(meta),
+        int(meta.pinned),
+        _tags_key(meta.tags),
         meta.model_dump_json(),
         stamp,
     )
@@ -188,7 +202,9 @@ def _insert_rows(conn: sqlite3.Connection, metas: Iterable[Indexed], clear: Iter
     return failed
 
 
-_BRIEF_COLUMNS = "id, name, status, created, last_active, first_message, message_count, file_count, custom"
+_BRIEF_COLUMNS = (
+    "id, name, status, created, last_active, first_message, message_count, file_count, custom, pinned, tags"
+)
 
 
 _STATUSES = {status.value: status for status in SessionStatus}
@@ -202,7 +218,7 @@ def _brief(row: Sequence[Any]) -> SessionBrief:
     checked (this runs once per session when a completion snapshot is built): a row damaged by
     hand is a ``ValueError``, never a value of the wrong type passed on to the screen.
     """
-    sid, name, status, created, active, first, count, files, custom = row[:9]
+    sid, name, status, created, active, first, count, files, custom, pinned, tags = row[:11]
     if not (
         type(sid) is str
         and is_session_id(sid)
@@ -216,6 +232,8 @@ def _brief(row: Sequence[Any]) -> SessionBrief:
         and type(created) is str
         and type(active) is str
         and status in _STATUSES
+        and pinned in (0, 1)
+        and (tags is None or type(tags) is str)
     ):
         raise ValueError("a column of the row has the wrong type or is out of range")
     fields = NO_CUSTOM_FIELDS if custom is None else json.loads(custom)
@@ -224,7 +242,10 @@ def _brief(row: Sequence[Any]) -> SessionBrief:
         raise ValueError("a column of the row has the wrong shape")
     if not (TIMESTAMP_MIN <= created_at <= TIMESTAMP_MAX and TIMESTAMP_MIN <= active_at <= TIMESTAMP_MAX):
         raise ValueError("a time of the row is out of range")
-    return SessionBrief(sid, name, _STATUSES[status], created_at, active_at, first, count, files, fields)
+    labels = () if tags is None else tuple(tags.strip(_TAG_SEP).split(_TAG_SEP))
+    return SessionBrief(
+        sid, name, _STATUSES[status], created_at, active_at, first, count, files, fields, pinned == 1, labels
+    )
 
 
 def _filtered(
@@ -235,9 +256,11 @@ def _filtered(
     before: tuple[datetime, str] | None = None,
     *,
     ordered: bool = True,
+    tags: Sequence[str] = (),
 ) -> tuple[str, list[object]]:
     """The ``SELECT`` of ``columns`` for a ``SessionFilter``'s conditions, newest first;
-    ``before`` (a ``(last_active, id)``) keeps only older sessions, to read page after page."""
+    ``before`` (a ``(last_active, id)``) keeps only older sessions, to read page after page;
+    ``tags`` (lower-case) keeps the sessions that have every one of them."""
     where: list[str] = []
     params: list[object] = []
     if status is not None:
@@ -247,6 +270,9 @@ def _filtered(
         needle = search.lower()
         where.append("(instr(first_lower, ?) > 0 OR instr(coalesce(name_lower, ''), ?) > 0)")
         params += [needle, needle]
+    for tag in tags:
+        where.append("instr(coalesce(tags, ''), ?) > 0")
+        params.append(_TAG_SEP + tag + _TAG_SEP)
     if before is not None:
         where.append("(last_active, id) < (?, ?)")
         params += [_activity_key(before[0]), before[1]]
@@ -440,9 +466,10 @@ class SessionIndex:
         status: SessionStatus | None = None,
         search: str | None = None,
         limit: int | None = None,
+        tags: Sequence[str] = (),
     ) -> list[Indexed]:
         """Sessions newest first as full metadata, with their stamps, filtered like a ``SessionFilter``."""
-        sql, params = _filtered("id, meta, stamp", status, search, limit)
+        sql, params = _filtered("id, meta, stamp", status, search, limit, tags=tags)
         return _full(self._query(sql, params))
 
     def select_briefs(
@@ -451,15 +478,18 @@ class SessionIndex:
         status: SessionStatus | None = None,
         search: str | None = None,
         limit: int | None = None,
+        tags: Sequence[str] = (),
     ) -> list[tuple[SessionBrief, str]]:
         """Like :meth:`select`, as briefs read from the columns (no model is built)."""
-        sql, params = _filtered(_BRIEF_COLUMNS + ", stamp", status, search, limit)
+        sql, params = _filtered(_BRIEF_COLUMNS + ", stamp", status, search, limit, tags=tags)
         rows = self._query(sql, params)
         return list(zip(_briefs(rows), (str(row[-1]) for row in rows), strict=True))
 
-    def count_matching(self, *, status: SessionStatus | None = None, search: str | None = None) -> int:
+    def count_matching(
+        self, *, status: SessionStatus | None = None, search: str | None = None, tags: Sequence[str] = ()
+    ) -> int:
         """How many sessions :meth:`select` would return without a limit."""
-        sql, params = _filtered("count(*)", status, search, None, ordered=False)
+        sql, params = _filtered("count(*)", status, search, None, ordered=False, tags=tags)
         return int(str(self._query(sql, params)[0][0]))
 
     def briefs(
