@@ -9,8 +9,8 @@ only with ``--force`` or after a confirmation that names it as pinned. Tags are 
 from __future__ import annotations
 
 from chatcli.commands.context import CommandContext
-from chatcli.commands.results import SessionChanged, TagsChanged
 from chatcli.commands.refs import CURRENT_SESSION, SESSION, session_ref
+from chatcli.commands.results import SessionChanged, TagsChanged
 from chatcli.commands.spec import Arg, Command, Option, ParsedArgs
 from chatcli.session.errors import OperationRefused
 from chatcli.session.fields import SessionView, validate_tag
@@ -27,7 +27,9 @@ TAG_FILTER = Option(
     repeat=True,
 )
 
-_TAGS = Arg("tag", "tag", "one or more tags (letters, digits, '-', '_', '.'; case does not matter)", rest=True)
+_TAGS = Arg(
+    "tag", "tag", "one or more tags (letters, digits, '-', '_', '.'; case does not matter)", rest=True
+)
 
 
 def pin_session(ctx: CommandContext, args: ParsedArgs) -> SessionChanged:

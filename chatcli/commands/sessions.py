@@ -314,7 +314,11 @@ SESSION_COMMANDS: tuple[Command, ...] = (
         ),
         aliases=("ls",),
         details=_TSV_DETAILS,
-        examples=("sessions list --all --limit 20", "sessions list --search docker", "sessions list --tag bug"),
+        examples=(
+            "sessions list --all --limit 20",
+            "sessions list --search docker",
+            "sessions list --tag bug",
+        ),
     ),
     Command(
         ("sessions", "show"),

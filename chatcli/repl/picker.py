@@ -21,6 +21,8 @@ from chatcli.sanitize import clean_inline
 __all__ = ["NEW_SESSION", "filter_entries", "fuzzy_score", "pick_session", "pick_session_async"]
 
 VISIBLE_ROWS = 12
+#: What marks a pinned session's row (after its short id); pinned sessions are listed first.
+PIN_MARK = "*"
 #: What the picker returns for its "Start a new session" row (never a session id: those are UUIDs).
 NEW_SESSION = "new"
 
@@ -50,15 +52,16 @@ def fuzzy_score(query: str, text: str) -> int | None:
 
 
 def filter_entries(entries: Sequence[SnapshotEntry], query: str) -> list[SnapshotEntry]:
-    """Entries matching ``query`` over name, first message and id: best match first, then newest."""
-    scored: list[tuple[int, int, SnapshotEntry]] = []
+    """Entries matching ``query`` over name, tags, first message and id: pinned sessions first,
+    then best match first, then newest."""
+    scored: list[tuple[bool, int, int, SnapshotEntry]] = []
     for position, entry in enumerate(entries):
-        fields = [entry.name or "", entry.first_message[:200], entry.id]
+        fields = [entry.name or "", entry.first_message[:200], entry.id, *entry.tags]
         scores = [s for s in (fuzzy_score(query, f) for f in fields) if s is not None]
         if scores:
-            scored.append((min(scores), position, entry))
-    scored.sort(key=lambda item: (item[0], item[1]))
-    return [entry for _, _, entry in scored]
+            scored.append((not entry.pinned, min(scores), position, entry))
+    scored.sort(key=lambda item: item[:3])
+    return [item[3] for item in scored]
 
 
 class _Picker:
@@ -103,8 +106,12 @@ class _Picker:
                 out.append((style, "  + Start a new session\n"))
                 continue
             title = clean_inline(entry.name) if entry.name else "(unnamed)"
-            first = clean_inline(" ".join(entry.first_message.split()))[:60]
-            line = f"  {short_id(entry.id)}  {title:<24.24}  {relative_age(entry.last_active):>10}  {first}\n"
+            first = clean_inline(" ".join(entry.first_message.split()))
+            if entry.tags:
+                first = "[" + ",".join(entry.tags) + "] " + first
+            pin = PIN_MARK if entry.pinned else " "
+            age = relative_age(entry.last_active)
+            line = f"  {short_id(entry.id)}{pin} {title:<24.24}  {age:>10}  {first[:60]}\n"
             out.append((style, line))
         out.append(
             ("class:dim", f"  {len(found)} of {len(self.entries)} sessions · Enter resumes · Esc cancels\n")

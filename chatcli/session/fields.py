@@ -165,7 +165,9 @@ def validate_tag(tag: str) -> str:
     if not isinstance(tag, str) or not tag:
         raise InvalidTag("a tag cannot be empty")
     if len(tag) > TAG_MAX_LENGTH:
-        raise InvalidTag(f"the tag {shorten(tag, 40)!r} is {len(tag)} characters long; the limit is {TAG_MAX_LENGTH}")
+        raise InvalidTag(
+            f"the tag {shorten(tag, 40)!r} is {len(tag)} characters long; the limit is {TAG_MAX_LENGTH}"
+        )
     lowered = tag.lower()
     if not lowered.isascii() or _TAG.fullmatch(lowered) is None:
         raise InvalidTag(

@@ -166,7 +166,9 @@ class SessionService:
         of them); ``limit`` None lists every match. The result's ``total`` counts all matches."""
         wanted = _tag_filter(tags)
         listing = self.repo.list_briefs(SessionFilter(_status_filter(status), limit, search or None, wanted))
-        return ListResult(list(listing), list(listing.problems), status, search or None, listing.total, wanted)
+        return ListResult(
+            list(listing), list(listing.problems), status, search or None, listing.total, wanted
+        )
 
     def most_recent(self) -> SessionMetadata | None:
         """The most recently active, non-archived session, if any."""
