@@ -74,6 +74,10 @@ SESSION_SUBCOMMANDS = (
     "fork",
     "prune",
     "doctor",
+    "pin",
+    "unpin",
+    "tag",
+    "untag",
 )
 
 
@@ -498,6 +502,8 @@ def entry(
     archived: bool = False,
     count: int = 2,
     now: datetime = BASE,
+    pinned: bool = False,
+    tags: tuple[str, ...] = (),
 ) -> SnapshotEntry:
     """A snapshot entry last active ``minutes_ago`` before ``now`` (default :data:`BASE`)."""
     return SnapshotEntry(
@@ -507,6 +513,8 @@ def entry(
         now - timedelta(minutes=minutes_ago),
         SessionStatus.ARCHIVED if archived else SessionStatus.ACTIVE,
         count,
+        pinned,
+        tags,
     )
 
 

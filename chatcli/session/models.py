@@ -91,7 +91,10 @@ class SessionMetadata(BaseModel):
     @field_validator("tags")
     @classmethod
     def _valid_tags(cls, value: list[str]) -> list[str]:
-        tags = list(dict.fromkeys(validate_tag(tag) for tag in value))
+        try:
+            tags = list(dict.fromkeys(validate_tag(tag) for tag in value))
+        except InvalidTag as exc:  # a ValueError, so a bad tag on disk is invalid metadata
+            raise ValueError(exc.detail) from None
         if len(tags) > TAGS_MAX:
             raise ValueError(f"{len(tags)} tags; at most {TAGS_MAX}")
         return tags
