@@ -127,7 +127,9 @@ def test_list_and_search_filter_by_every_tag(
     assert isinstance(found, SearchResult) and {h.session_id for h in found.hits} == {both, bug}
     found = registry.run(make_ctx(), ["sessions", "search", "docker", "--tag", "ux", "--tag", "bug"])
     assert isinstance(found, SearchResult) and {h.session_id for h in found.hits} == {both}
-    assert plain not in {m.id for m in registry.run(make_ctx(), ["sessions", "list", "--tag", "bug"]).sessions}
+    assert plain not in {
+        m.id for m in registry.run(make_ctx(), ["sessions", "list", "--tag", "bug"]).sessions
+    }
     with pytest.raises(InvalidTag):
         registry.run(make_ctx(), ["sessions", "list", "--tag", "no/such"])
 
@@ -191,7 +193,9 @@ def test_prune_never_deletes_a_pinned_session_and_says_so(
     assert done.pinned_kept == 1
     assert service.repo.exists(pinned) and not service.repo.exists(gone)
     only_pinned = registry.run(make_ctx(), ["sessions", "prune", "--older-than", "30d", "--yes"])
-    assert isinstance(only_pinned, PruneResult) and only_pinned.sessions == [] and only_pinned.pinned_kept == 1
+    assert (
+        isinstance(only_pinned, PruneResult) and only_pinned.sessions == [] and only_pinned.pinned_kept == 1
+    )
 
 
 def test_a_session_pinned_while_a_prune_runs_is_kept(service: SessionService) -> None:
@@ -199,5 +203,7 @@ def test_a_session_pinned_while_a_prune_runs_is_kept(service: SessionService) ->
     candidates = service.prune_candidates(timedelta(days=30))
     service.set_pinned(meta.id, True)  # another process pins it after the confirmation
     result = service.prune(candidates)
-    assert result.sessions == [] and result.failures == [(meta.id, "it was pinned since the prune started; kept")]
+    assert result.sessions == [] and result.failures == [
+        (meta.id, "it was pinned since the prune started; kept")
+    ]
     assert service.repo.exists(meta.id)

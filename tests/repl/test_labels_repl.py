@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 import pytest
@@ -15,7 +16,7 @@ from chatcli.repl.completion.snapshot import SnapshotCache
 from chatcli.repl.picker import _Picker, filter_entries
 from chatcli.session.service import SessionService
 from chatcli.session.store import FileRepository
-from tests.helpers import ago, entry, seed, snapshot_of
+from tests.helpers import Repl, ago, entry, seed, snapshot_of, until
 
 ID_A = "1a2b3c4d-0000-4000-8000-00000000000a"
 ID_B = "5e6f7a8b-0000-4000-8000-00000000000b"
@@ -37,7 +38,9 @@ def complete(registry: Registry, text: str) -> list[Completion]:
     """What Tab offers at the end of ``text``, over :data:`ENTRIES` (in memory only)."""
     snap = snapshot_of(ENTRIES)
     completer = SessionCompleter(registry, lambda: snap)
-    return list(completer.get_completions(Document(text, len(text)), CompleteEvent(completion_requested=True)))
+    return list(
+        completer.get_completions(Document(text, len(text)), CompleteEvent(completion_requested=True))
+    )
 
 
 def texts(completions: Sequence[Completion]) -> list[str]:
@@ -55,7 +58,9 @@ def test_tag_completes_tags_in_use_except_the_sessions_own(registry: Registry) -
     offered = complete(registry, "/sessions tag . ")  # the session in use is not looked up: all tags
     assert texts(offered) == ["bug", "auth", "docs"]
     assert offered[0].display_meta_text == "2 sessions"
-    assert texts(complete(registry, "/sessions tag notes bug ")) == ["auth"], "typed tags are not offered again"
+    assert texts(complete(registry, "/sessions tag notes bug ")) == ["auth"], (
+        "typed tags are not offered again"
+    )
 
 
 def test_untag_completes_that_sessions_tags(registry: Registry) -> None:
@@ -91,3 +96,28 @@ def test_the_snapshot_carries_pins_and_tags_from_the_store(tmp_path: object, rep
     snap = SnapshotCache(service).refresh(force=True)
     (found,) = snap.entries
     assert found.pinned and found.tags == ("bug",) and snap.tags == (("bug", 1),)
+
+
+def test_in_the_chat_pin_and_tag_the_session_in_use_then_tab_offers_its_tags(repl: Repl) -> None:
+    older = seed(repl.repo, "an older chat", name="older", when=ago(60))
+    SessionService(repl.repo).tag(older.id, ["backend"])
+
+    async def scenario(r: Repl) -> None:
+        r.type("hello\r")
+        await until(lambda: len(r.app.messages) == 2, what="the first exchange")
+        sid = r.app.current_id
+        assert sid is not None
+        r.type("/sessions pin\r")
+        await until(lambda: r.repo.get(sid).pinned, what="pin without an ID")
+        r.type("/sessions tag . urgent\r")
+        await until(lambda: r.repo.get(sid).tags == ["urgent"], what="tag .")
+        await asyncio.to_thread(r.app.snapshots.refresh)
+        text = "/sessions tag older "
+        event = CompleteEvent(completion_requested=True)
+        offered = [c.text for c in r.app.completer.get_completions(Document(text, len(text)), event)]
+        assert offered == ["urgent"], offered  # in use elsewhere; "backend" it has already
+        r.type("/sessions list\r")
+        await until(lambda: "* pinned" in r.output, what="the listing")
+
+    repl.drive(scenario)
+    assert "Pinned" in repl.output and "Tagged" in repl.output

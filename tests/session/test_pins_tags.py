@@ -22,7 +22,12 @@ SID = "3f2b8c1e-7a4d-4e9b-9c2f-1d5e6a7b8c90"
 
 def raw(version: int, **extra: object) -> str:
     """A metadata document of ``version`` with ``extra`` keys."""
-    doc = {"version": version, "id": SID, "created": "2025-01-01T00:00:00Z", "last_active": "2025-01-01T00:00:00Z"}
+    doc = {
+        "version": version,
+        "id": SID,
+        "created": "2025-01-01T00:00:00Z",
+        "last_active": "2025-01-01T00:00:00Z",
+    }
     return json.dumps({**doc, **extra})
 
 
@@ -125,3 +130,24 @@ def test_an_index_of_the_previous_schema_is_rebuilt_with_the_new_columns(tmp_pat
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     conn.close()
+
+
+def test_an_export_carries_the_pin_and_the_tags_back_in(tmp_path: Path) -> None:
+    from chatcli.session.service import SessionService
+
+    source = SessionService(FileRepository(tmp_path / "a"))
+    meta = seed(source.repo, "hello", replies=["hi"])
+    source.tag(meta.id, ["keep", "bug"])
+    source.set_pinned(meta.id, True)
+    exported = tmp_path / "s.json"
+    exported.write_text(source.export(meta.id))
+    target = SessionService(FileRepository(tmp_path / "b"))
+    result = target.import_file(exported)
+    assert [m.id for m in result.imported] == [meta.id]
+    back = target.repo.get(meta.id)
+    assert back.pinned and back.tags == ["keep", "bug"]
+    doc = json.loads(exported.read_text())
+    doc["session"]["tags"] = ["no/slash"]
+    exported.write_text(json.dumps(doc))
+    refused = SessionService(FileRepository(tmp_path / "c")).import_file(exported)
+    assert refused.imported == [] and "tags" in refused.skipped[0][1]
