@@ -48,7 +48,8 @@ def test_list_marks_pins_and_shows_tags_and_the_filter() -> None:
     assert "Sessions (2) tagged bug" in text
     assert f"{meta.id[:8]} *" in text and f"{other.id[:8]} *" not in text
     assert "bug,ux" in text and "* pinned (never pruned)" in text
-    assert "No active sessions are tagged bug and ux." in plain(ListResult([], [], "active", tags=("bug", "ux")))
+    empty = plain(ListResult([], [], "active", tags=("bug", "ux")))
+    assert "No active sessions are tagged bug and ux." in empty
 
 
 def test_show_has_the_pin_and_the_tags() -> None:
