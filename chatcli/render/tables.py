@@ -74,7 +74,7 @@ def sessions_table(console: Console, sessions: Sequence[SessionView]) -> Table:
             cells.append(Text(str(meta.message_count)))
         cells.append(Text(relative_age(meta.last_active)))
         if show_tags:
-            cells.append(Text(",".join(meta.tags), style="magenta"))
+            cells.append(Text(clean_inline(",".join(meta.tags)), style="magenta"))
         cells.append(Text(one_line(meta.first_message), no_wrap=True, overflow="ellipsis"))
         table.add_row(*cells)
     return table

@@ -106,9 +106,10 @@ class _Picker:
                 out.append((style, "  + Start a new session\n"))
                 continue
             title = clean_inline(entry.name) if entry.name else "(unnamed)"
-            first = clean_inline(" ".join(entry.first_message.split()))
+            first = " ".join(entry.first_message.split())
             if entry.tags:
                 first = "[" + ",".join(entry.tags) + "] " + first
+            first = clean_inline(first)
             pin = PIN_MARK if entry.pinned else " "
             age = relative_age(entry.last_active)
             line = f"  {short_id(entry.id)}{pin} {title:<24.24}  {age:>10}  {first[:60]}\n"

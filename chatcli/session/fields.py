@@ -36,6 +36,7 @@ __all__ = [
     "as_utc",
     "check_timestamp",
     "is_session_id",
+    "is_tag",
     "new_session_id",
     "reads_as_id",
     "utc_now",
@@ -154,6 +155,11 @@ def validate_session_name(name: str, *, allow_id_like: bool = False) -> str:
 
 
 _TAG = re.compile(r"[a-z0-9][a-z0-9_.-]*")
+
+
+def is_tag(text: str) -> bool:
+    """True if ``text`` is a tag as stored (valid and lower-case): what a cache row must hold."""
+    return len(text) <= TAG_MAX_LENGTH and text.isascii() and _TAG.fullmatch(text) is not None
 
 
 def validate_tag(tag: str) -> str:

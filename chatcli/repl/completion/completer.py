@@ -125,7 +125,7 @@ def session_meta(entry: SnapshotEntry, now: datetime | None = None) -> str:
     if entry.pinned:
         parts.append("pinned")
     if entry.tags:
-        parts.append(" ".join("#" + tag for tag in entry.tags))
+        parts.append(clean_inline(" ".join("#" + tag for tag in entry.tags)))
     return " · ".join(parts)
 
 

@@ -21,6 +21,7 @@ from chatcli.session.fields import (
     SessionBrief,
     SessionStatus,
     is_session_id,
+    is_tag,
 )
 
 if TYPE_CHECKING:
@@ -164,6 +165,7 @@ def brief_of(row: Sequence[Any]) -> SessionBrief:
         and type(created) is str
         and type(active) is str
         and status in _STATUSES
+        and type(pinned) is int
         and pinned in (0, 1)
         and (tags is None or type(tags) is str)
     ):
@@ -175,6 +177,8 @@ def brief_of(row: Sequence[Any]) -> SessionBrief:
     if not (TIMESTAMP_MIN <= created_at <= TIMESTAMP_MAX and TIMESTAMP_MIN <= active_at <= TIMESTAMP_MAX):
         raise ValueError("a time of the row is out of range")
     labels = () if tags is None else tuple(tags.strip(TAG_SEP).split(TAG_SEP))
+    if not all(is_tag(tag) for tag in labels):
+        raise ValueError("a tag of the row is not a valid tag")
     return SessionBrief(
         sid, name, _STATUSES[status], created_at, active_at, first, count, files, fields, pinned == 1, labels
     )
