@@ -79,6 +79,10 @@ SESSION_SUBCOMMANDS = (
     "trash",
     "restore",
     "doctor",
+    "pin",
+    "unpin",
+    "tag",
+    "untag",
 )
 
 
@@ -509,6 +513,8 @@ def entry(
     archived: bool = False,
     count: int = 2,
     now: datetime = BASE,
+    pinned: bool = False,
+    tags: tuple[str, ...] = (),
 ) -> SnapshotEntry:
     """A snapshot entry last active ``minutes_ago`` before ``now`` (default :data:`BASE`)."""
     return SnapshotEntry(
@@ -518,6 +524,8 @@ def entry(
         now - timedelta(minutes=minutes_ago),
         SessionStatus.ARCHIVED if archived else SessionStatus.ACTIVE,
         count,
+        pinned,
+        tags,
     )
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from chatcli.cli import build_parser
+from chatcli.commands.labels import LABEL_COMMANDS
 from chatcli.commands.sessions import SESSION_COMMANDS
 from chatcli.commands.spec import Command
 from chatcli.commands.trash import TRASH_COMMANDS
@@ -53,7 +54,9 @@ def _row(text: str, words: tuple[str, ...]) -> str:
     return "\n".join(rows)
 
 
-@pytest.mark.parametrize("command", (*SESSION_COMMANDS, *TRASH_COMMANDS), ids=lambda c: c.name)
+@pytest.mark.parametrize(
+    "command", (*SESSION_COMMANDS, *TRASH_COMMANDS, *LABEL_COMMANDS), ids=lambda c: c.name
+)
 def test_readme_documents_every_session_command_and_option(command: Command) -> None:
     row = _row(README.read_text(encoding="utf-8"), command.words)
     for option in command.options:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from chatcli.commands.chat import chat_commands, help_words
 from chatcli.commands.context import CommandContext
+from chatcli.commands.labels import LABEL_COMMANDS
 from chatcli.commands.registry import Registry
 from chatcli.commands.results import HelpResult, RecentSessions
 from chatcli.commands.sessions import SESSION_COMMANDS
@@ -30,7 +31,7 @@ def recent_sessions(ctx: CommandContext, args: ParsedArgs) -> RecentSessions:
 
 
 def build_registry() -> Registry:
-    """A registry holding the REPL commands and the ``sessions`` family."""
+    """A registry holding the REPL commands and the ``sessions`` family (pins and tags included)."""
     registry = Registry(
         group_options={"sessions": (JSON_OPTION,)},
         command_line_options=COMMAND_LINE_OPTIONS,
@@ -42,6 +43,6 @@ def build_registry() -> Registry:
 
     for command in chat_commands(show_help):
         registry.register(command)
-    for command in (*SESSION_COMMANDS, *TRASH_COMMANDS):
+    for command in (*SESSION_COMMANDS, *TRASH_COMMANDS, *LABEL_COMMANDS):
         registry.register(command)
     return registry

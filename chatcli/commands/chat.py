@@ -6,6 +6,7 @@ They return ``*Action`` results; the REPL carries them out (handlers never touch
 from __future__ import annotations
 
 from chatcli.commands.context import CommandContext
+from chatcli.commands.refs import session_ref
 from chatcli.commands.results import (
     ClearAction,
     NewSessionAction,
@@ -14,7 +15,6 @@ from chatcli.commands.results import (
     ResumeAction,
     RetryAction,
 )
-from chatcli.commands.sessions import session_ref
 from chatcli.commands.spec import Arg, Command, Handler, ParsedArgs, split_line
 
 __all__ = ["chat_commands"]

@@ -31,6 +31,7 @@ __all__ = [
     "ResumeAction",
     "RetryAction",
     "SessionChanged",
+    "TagsChanged",
 ]
 
 
@@ -72,7 +73,7 @@ class RecentSessions(ListResult):
 
 @dataclass(frozen=True, slots=True)
 class SessionChanged:
-    """A session after a rename, archive, unarchive or fork; ``verb`` says which.
+    """A session after a rename, archive, unarchive, fork, pin or unpin; ``verb`` says which.
 
     ``unchanged`` says the session already was as asked (already archived, already active, no
     name to clear, already so named): nothing was written.
@@ -81,6 +82,17 @@ class SessionChanged:
     verb: str
     metadata: SessionMetadata
     source_id: str | None = None
+    unchanged: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TagsChanged:
+    """A session after ``tag`` or ``untag`` (``verb``: ``tagged``/``untagged``) of ``given`` tags;
+    ``unchanged``: it already had all of them (tag) or none of them (untag), nothing was written."""
+
+    verb: str
+    metadata: SessionMetadata
+    given: tuple[str, ...]
     unchanged: bool = False
 
 

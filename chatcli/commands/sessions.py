@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 
 from chatcli.commands.context import CommandContext
+from chatcli.commands.labels import TAG_FILTER, confirm_pinned_delete
 from chatcli.commands.output_file import write_export
+from chatcli.commands.refs import CURRENT_SESSION, SESSION, session_ref
 from chatcli.commands.results import Cancelled, ExportResult, ImportReport, SessionChanged
 from chatcli.commands.spec import Arg, Command, Option, ParsedArgs, UsageError, format_duration
 from chatcli.commands.trash import apply_retention, undo_hint
@@ -27,53 +29,11 @@ from chatcli.session.outcomes import (
 )
 from chatcli.session.transfer import export_json
 
-__all__ = ["SESSION_COMMANDS", "TSV_COMMANDS"]
+__all__ = ["SESSION_COMMANDS", "TSV_COMMANDS", "session_ref"]
 
 #: The commands whose records ``--tsv`` prints as tab-separated values (on the command line).
 TSV_COMMANDS = (("sessions", "list"), ("sessions", "search"), ("sessions", "prune"))
 _TSV_DETAILS = "On the command line, --tsv prints tab-separated values, one record a line (see the README)."
-
-_SESSION = Arg("id", "session", "session id, unique id prefix (4+ characters) or name ('.': this session)")
-#: A session argument that, in the chat, may be left out (or given as ``.``) for the session in use.
-_CURRENT_SESSION = Arg(
-    "id",
-    "session",
-    "session id, unique id prefix (4+ characters) or name ('.' or none in the chat: this session)",
-    current=True,
-)
-#: How the session in use is spelled wherever an ID is taken (in the chat only).
-CURRENT = "."
-
-
-class NoCurrentSession(UsageError):
-    """``.`` or a left-out ID names the session in use, and there is none (yet, or here)."""
-
-    kind = "no_current_session"
-    title = "No session in use"
-
-
-def session_ref(ctx: CommandContext, value: str | None, usage: str) -> str:
-    """The session ``value`` names: itself, or the session in use for ``.`` or nothing (chat only).
-
-    On the command line there is no session in use: ``.`` is a usage error saying so (a missing
-    ID is refused by the parser already).
-    """
-    if value is not None and value != CURRENT:
-        return value
-    if not ctx.in_chat:
-        raise NoCurrentSession(
-            "'.' means the session you are in, which exists only inside the chat: "
-            "give a session id, unique id prefix or name (see: chatcli sessions list)",
-            usage,
-        )
-    if ctx.current_session_id is None:
-        raise NoCurrentSession(
-            "there is no session in use yet: a new session is saved with its first message. "
-            "Send a message first, or give a session ID (see: /sessions list)",
-            usage,
-        )
-    return ctx.current_session_id
-
 
 _YES = Option(("-y", "--yes"), "yes", "do not ask for confirmation")
 _LIMIT = Option(("-n", "--limit"), "limit", "show at most N", kind="int", metavar="N")
@@ -106,7 +66,9 @@ def list_sessions(ctx: CommandContext, args: ParsedArgs) -> ListResult:
             )
     elif limit is None:
         limit = DEFAULT_LIST_LIMIT
-    return ctx.service.list_sessions(status=status, search=args.text("search"), limit=limit)
+    return ctx.service.list_sessions(
+        status=status, search=args.text("search"), limit=limit, tags=args.texts("tag")
+    )
 
 
 def show_session(ctx: CommandContext, args: ParsedArgs) -> SessionDetail:
@@ -154,11 +116,16 @@ def unarchive_session(ctx: CommandContext, args: ParsedArgs) -> SessionChanged:
 
 def delete_session(ctx: CommandContext, args: ParsedArgs) -> DeleteResult | Cancelled:
     """``sessions delete ID``: to the trash (``--permanent``: for good); asks first (``--yes``
-    skips); refuses without a terminal."""
+    skips); refuses without a terminal. A pinned session needs ``--force`` or a confirmation
+    naming it as pinned."""
     ref = session_ref(ctx, args.required("id"), f"{ctx.prefix}sessions delete ID")
     meta = ctx.service.resolve(ref)
     permanent = args.flag("permanent")
-    if not args.flag("yes"):
+    if meta.pinned and not args.flag("force"):
+        what = _describe(meta.id, meta.name, meta.message_count)
+        if not confirm_pinned_delete(ctx, meta, what, yes=args.flag("yes"), permanent=permanent):
+            return Cancelled("Nothing was deleted.")
+    elif not args.flag("yes"):
         what = _describe(meta.id, meta.name, meta.message_count)
         what = f"the session you are in, {what}," if meta.id == ctx.current_session_id else f"session {what}"
         question = (
@@ -198,6 +165,7 @@ def search_sessions(ctx: CommandContext, args: ParsedArgs) -> SearchResult:
         status=status,
         should_stop=ctx.cancelled.is_set,
         trash=args.flag("trash"),
+        tags=args.texts("tag"),
     )
 
 
@@ -309,16 +277,21 @@ SESSION_COMMANDS: tuple[Command, ...] = (
             ),
             Option(("-n", "--limit"), "limit", "show at most N (default 50)", kind="int", metavar="N"),
             Option(("--no-limit",), "no_limit", "show every matching session"),
+            TAG_FILTER,
         ),
         aliases=("ls",),
         details=_TSV_DETAILS,
-        examples=("sessions list --all --limit 20", "sessions list --search docker"),
+        examples=(
+            "sessions list --all --limit 20",
+            "sessions list --search docker",
+            "sessions list --tag bug",
+        ),
     ),
     Command(
         ("sessions", "show"),
         "Show a session's details and its last messages",
         show_session,
-        args=(_CURRENT_SESSION,),
+        args=(CURRENT_SESSION,),
         options=(
             Option(("--last",), "last", "show the last N messages (default 6)", kind="int", metavar="N"),
         ),
@@ -329,7 +302,7 @@ SESSION_COMMANDS: tuple[Command, ...] = (
         "Name a session (names are unique; letters, digits, '-' and '_')",
         name_session,
         args=(
-            _CURRENT_SESSION,
+            CURRENT_SESSION,
             Arg("name", "name", "the new name (1-100 of A-Z a-z 0-9 - _)", required=False),
         ),
         options=(Option(("--clear",), "clear", "remove the session's name"),),
@@ -341,22 +314,27 @@ SESSION_COMMANDS: tuple[Command, ...] = (
         ("sessions", "archive"),
         "Archive a session: hidden from the default list, kept and resumable",
         archive_session,
-        args=(_CURRENT_SESSION,),
+        args=(CURRENT_SESSION,),
     ),
     Command(
         ("sessions", "unarchive"),
         "Bring an archived session back to the default list",
         unarchive_session,
-        args=(_SESSION,),
+        args=(SESSION,),
     ),
     Command(
         ("sessions", "delete"),
         "Move a session to the trash (asks first; 'sessions restore' undoes it)",
         delete_session,
-        args=(_SESSION,),
-        options=(_YES, Option(("--permanent",), "permanent", "erase it for good, skipping the trash")),
+        args=(SESSION,),
+        options=(
+            _YES,
+            Option(("--permanent",), "permanent", "erase it for good, skipping the trash"),
+            Option(("--force",), "force", "delete even a pinned session"),
+        ),
         aliases=("rm",),
-        details="Without a terminal to ask on, delete refuses unless --yes is given.",
+        details="Without a terminal to ask on, delete refuses unless --yes is given; "
+        "a pinned session also needs --force.",
     ),
     Command(
         ("sessions", "search"),
@@ -368,6 +346,7 @@ SESSION_COMMANDS: tuple[Command, ...] = (
             Option(("--active",), "active", "only active sessions"),
             Option(("--archived",), "archived", "only archived sessions"),
             Option(("--trash",), "trash", "search the sessions in the trash instead"),
+            TAG_FILTER,
         ),
         aliases=("grep",),
         details=_TSV_DETAILS,
@@ -377,7 +356,7 @@ SESSION_COMMANDS: tuple[Command, ...] = (
         ("sessions", "export"),
         "Export a session as Markdown (to read) or JSON (to import elsewhere)",
         export_session,
-        args=(_CURRENT_SESSION,),
+        args=(CURRENT_SESSION,),
         options=(
             Option(
                 ("-f", "--format"),
@@ -418,7 +397,7 @@ SESSION_COMMANDS: tuple[Command, ...] = (
         ("sessions", "fork"),
         "Start a new session with a copy of another session's messages",
         fork_session,
-        args=(_CURRENT_SESSION,),
+        args=(CURRENT_SESSION,),
         options=(Option(("--name",), "name", "name the new session", kind="name", metavar="NAME"),),
         aliases=("copy",),
     ),

@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 #: What kind of value an argument or option takes; completion offers candidates by kind.
-ValueKind = Literal["session", "name", "text", "int", "duration", "path", "choice", "command"]
+ValueKind = Literal["session", "name", "text", "int", "duration", "path", "choice", "command", "tag"]
 
 
 class UsageError(ChatcliError):
@@ -81,7 +81,7 @@ class Arg:
     """A positional argument. ``rest`` takes every remaining word (joined with spaces).
 
     ``current``: a session argument that, in the chat only, may be left out for the session in
-    use (the handler resolves it; see ``commands.sessions.session_ref``).
+    use (the handler resolves it; see ``commands.refs.session_ref``).
     """
 
     name: str
@@ -99,7 +99,8 @@ class Arg:
 
 @dataclass(frozen=True, slots=True)
 class Option:
-    """An option. ``kind`` None makes it a flag (no value)."""
+    """An option. ``kind`` None makes it a flag (no value); ``repeat`` collects every value given
+    (``--tag a --tag b``) into a list."""
 
     flags: tuple[str, ...]
     dest: str
@@ -109,6 +110,7 @@ class Option:
     default: object = None
     metavar: str = ""
     required: bool = False
+    repeat: bool = False
 
     @property
     def takes_value(self) -> bool:
@@ -202,6 +204,11 @@ class ParsedArgs:
         if not isinstance(value, str):
             raise UsageError(f"missing {key.upper()}")
         return value
+
+    def texts(self, key: str) -> list[str]:
+        """Every value of a repeated option (empty when it was not given)."""
+        value = self.values.get(key)
+        return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
     def number(self, key: str) -> int | None:
         """An integer value, or None if absent."""
@@ -353,7 +360,12 @@ def _take_option(
         index += 1
     else:
         raise UsageError(f"{flag} needs a value", usage)
-    parsed.values[opt.dest] = _convert(value, opt.kind, flag, opt.choices, usage)
+    converted = _convert(value, opt.kind, flag, opt.choices, usage)
+    if opt.repeat:
+        earlier = parsed.values.get(opt.dest)
+        parsed.values[opt.dest] = [*(earlier if isinstance(earlier, list) else []), converted]
+    else:
+        parsed.values[opt.dest] = converted
     return index
 
 

@@ -15,7 +15,8 @@ Objects
 ``session`` (a session's metadata)
     ``id``, ``name`` (null when unnamed), ``status`` (``"active"``/``"archived"``), ``created``,
     ``last_active``, ``first_message``, ``message_count``, ``file_count``, ``custom_fields``
-    (an object; a fork has ``forked_from``), ``usage`` (a ``usage`` object).
+    (an object; a fork has ``forked_from``), ``usage`` (a ``usage`` object), ``pinned`` (bool),
+    ``tags`` (lower-case strings).
 
 ``usage`` (the tokens the model server reported for a session's replies)
     ``prompt_tokens``, ``completion_tokens``, ``total_tokens``, ``replies`` (how many replies
@@ -60,15 +61,19 @@ Results by command
 ``sessions trash empty``
     ``{"dry_run": bool, "sessions": [trashed…], "failures": [{"session_id", "reason"}…],
     "not_reached": int, "retention": str|null}``
-``sessions rename`` / ``archive`` / ``unarchive`` / ``fork``
-    ``{"action": "renamed"|"archived"|"unarchived"|"forked"|…, "session": session,
-    "source_id": str|null}`` (``source_id``: the session a fork was copied from)
+``sessions rename`` / ``archive`` / ``unarchive`` / ``fork`` / ``pin`` / ``unpin``
+    ``{"action": "renamed"|"archived"|"unarchived"|"forked"|"pinned"|"unpinned"|…, "session":
+    session, "source_id": str|null}`` (``source_id``: the session a fork was copied from)
+``sessions tag`` / ``untag``
+    ``{"action": "tagged"|"untagged", "session": session, "tags": [str…] (the tags given),
+    "unchanged": bool}``
 ``sessions import``
     ``{"imported": [session…], "skipped": [{"source", "reason"}…], "notes": [str…]}``
 ``sessions prune``
     ``{"dry_run": bool, "cutoff": timestamp, "sessions": [session…] (deleted, or that would be),
-    "failures": [{"session_id", "reason"}…], "not_reached": int}`` (``not_reached``: sessions
-    left alone because the prune was cancelled before it got to them)
+    "failures": [{"session_id", "reason"}…], "not_reached": int, "pinned_kept": int}``
+    (``not_reached``: sessions left alone because the prune was cancelled before it got to them;
+    ``pinned_kept``: sessions old enough, kept because they are pinned)
 ``sessions export``
     ``{"session_id": str, "format": "markdown"|"json", "path": str|null, "text": str|null}``
 ``sessions doctor``
@@ -88,7 +93,7 @@ Errors
 ------
 
 ``{"error": {"kind": str, "message": str}}``: ``kind`` is the error's stable machine name
-(``not_found``, ``ambiguous_id``, ``already_exists``, ``invalid_name``, ``invalid_metadata``,
+(``not_found``, ``ambiguous_id``, ``already_exists``, ``invalid_name``, ``invalid_tag``, ``invalid_metadata``,
 ``unsupported_version``, ``corrupted``, ``concurrent_modification``, ``storage``,
 ``permission_denied``, ``unsafe_path``, ``serialization``, ``refused``, ``usage``,
 ``unknown_command``, or ``internal`` for an unexpected failure); ``message`` is the text a user
@@ -111,6 +116,7 @@ from chatcli.commands.results import (
     ImportReport,
     PromptReply,
     SessionChanged,
+    TagsChanged,
 )
 from chatcli.errors import ChatcliError
 from chatcli.render.timefmt import iso_utc
@@ -177,6 +183,8 @@ def session_to_json(meta: SessionView) -> dict[str, JSONValue]:
         "file_count": meta.file_count,
         "custom_fields": dict(meta.custom_fields),
         "usage": usage_to_json(meta.usage),
+        "pinned": meta.pinned,
+        "tags": list(meta.tags),
     }
 
 
@@ -272,6 +280,7 @@ def _prune(result: PruneResult) -> dict[str, JSONValue]:
         "sessions": [session_to_json(m) for m in result.sessions],
         "failures": [{"session_id": sid, "reason": reason} for sid, reason in result.failures],
         "not_reached": result.not_reached,
+        "pinned_kept": result.pinned_kept,
     }
 
 
@@ -305,6 +314,15 @@ def _empty(result: EmptyTrashResult) -> dict[str, JSONValue]:
 
 def _changed(result: SessionChanged) -> dict[str, JSONValue]:
     return {"action": result.verb, "session": session_to_json(result.metadata), "source_id": result.source_id}
+
+
+def _tags(result: TagsChanged) -> dict[str, JSONValue]:
+    return {
+        "action": result.verb,
+        "session": session_to_json(result.metadata),
+        "tags": list(result.given),
+        "unchanged": result.unchanged,
+    }
 
 
 def _export(result: ExportResult) -> dict[str, JSONValue]:
@@ -361,6 +379,7 @@ _CONVERTERS: dict[type, Callable[[Any], JSONValue]] = {
     ImportReport: lambda r: _import(r.result),
     PruneResult: _prune,
     SessionChanged: _changed,
+    TagsChanged: _tags,
     ExportResult: _export,
     HelpResult: _help,
     Cancelled: lambda r: {"cancelled": True, "message": r.message},

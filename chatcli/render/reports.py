@@ -72,7 +72,9 @@ def render_detail(result: SessionDetail, console: Console) -> None:
     grid.add_column()
     grid.add_row("ID", Text(clean_inline(meta.id)))
     grid.add_row("Name", Text(clean_inline(meta.name)) if meta.name else Text("(none)", style=DIM))
-    grid.add_row("Status", Text(meta.status.value))
+    grid.add_row("Status", Text(meta.status.value + (" · pinned" if meta.pinned else "")))
+    if meta.tags:
+        grid.add_row("Tags", Text(clean_inline(", ".join(meta.tags)), style="magenta"))
     grid.add_row("Created", Text(f"{absolute_time(meta.created)} ({relative_age(meta.created)})"))
     grid.add_row("Last active", Text(f"{absolute_time(meta.last_active)} ({relative_age(meta.last_active)})"))
     grid.add_row("Messages", Text(str(result.total_messages)))

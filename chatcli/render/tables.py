@@ -56,6 +56,7 @@ def sessions_table(console: Console, sessions: Sequence[SessionView]) -> Table:
     show_count = width >= NARROW_WIDTH
     table = Table(box=table_box(console), pad_edge=not is_plain(console), header_style="bold")
     table.add_column("ID", no_wrap=True)
+    show_tags = width >= NARROW_WIDTH and any(meta.tags for meta in sessions)
     if wide:
         table.add_column("Name", no_wrap=True, max_width=28, overflow="ellipsis")
     if show_status:
@@ -63,18 +64,23 @@ def sessions_table(console: Console, sessions: Sequence[SessionView]) -> Table:
     if show_count:
         table.add_column("Msgs", justify="right", no_wrap=True)
     table.add_column("Last active" if width >= NARROW_WIDTH else "Active", no_wrap=True)
+    if show_tags:
+        table.add_column("Tags", no_wrap=True, max_width=24, overflow="ellipsis")
     # Wrappable for the width calculation (so this column gives way first on a narrow screen),
     # while each cell is a one-line Text cut with an ellipsis.
     table.add_column("First message" if wide else "Session")
     for meta in sessions:
-        cells = [Text(short_id(meta.id), style="bold")]
+        cells = [_id_cell(meta)]
         if wide:
             cells.append(Text(clean_inline(meta.name), style="cyan") if meta.name else Text("-", style=DIM))
         if show_status:
             cells.append(Text(meta.status.value, style=DIM if meta.is_archived else ""))
         if show_count:
             cells.append(Text(str(meta.message_count)))
-        cells += [Text(relative_age(meta.last_active)), _title(meta, with_name=not wide)]
+        cells.append(Text(relative_age(meta.last_active)))
+        if show_tags:
+            cells.append(Text(clean_inline(",".join(meta.tags)), style="magenta"))
+        cells.append(_title(meta, with_name=not wide))
         table.add_row(*cells)
     return table
 
@@ -90,6 +96,18 @@ def _title(meta: SessionView, *, with_name: bool) -> Text:
             text.append("  " + first)
     else:
         text.append(first or "-", style="" if first else DIM)
+    return text
+
+
+#: What marks a pinned session in tables (after its short id).
+PIN_MARK = "*"
+
+
+def _id_cell(meta: SessionView) -> Text:
+    """The short id, marked with :data:`PIN_MARK` when the session is pinned."""
+    text = Text(short_id(meta.id), style="bold")
+    if meta.pinned:
+        text.append(" " + PIN_MARK, style="bold yellow")
     return text
 
 
@@ -113,8 +131,12 @@ def render_list(result: ListResult, console: Console) -> None:
         title = f"{'Recent sessions' if recent else titles.get(result.status, 'Sessions')} ({count})"
         if result.search:
             title += f" matching {quoted(result.search, 40)}"
+        if result.tags:
+            title += " tagged " + " and ".join(result.tags)
         console.print(heading(title))
         console.print(sessions_table(console, result.sessions))
+        if any(meta.pinned for meta in result.sessions):
+            console.print(Text(f"{PIN_MARK} pinned (never pruned)", style=DIM))
         if total > shown and not recent:
             console.print(
                 Text(
@@ -131,6 +153,9 @@ def render_list(result: ListResult, console: Console) -> None:
 
 def _empty_listing(result: ListResult) -> Text:
     qualifier = {"active": "active ", "archived": "archived ", "all": ""}.get(result.status, "")
+    if result.tags:
+        also = f" and match {quoted(result.search)}" if result.search else ""
+        return Text(f"No {qualifier}sessions are tagged {' and '.join(result.tags)}{also}.")
     if result.search:
         return Text(f"No {qualifier}sessions match {quoted(result.search)}.")
     if result.status == "archived":
@@ -204,7 +229,11 @@ def render_prune(result: PruneResult, console: Console) -> None:
     cutoff = absolute_time(result.cutoff)
     count = plural(len(result.sessions), "session")
     if not result.sessions and not result.failures and not result.not_reached:
-        console.print(Text(f"No sessions were last active before {cutoff}; nothing to prune."))
+        if result.pinned_kept:
+            console.print(Text(f"Only pinned sessions were last active before {cutoff}; nothing to prune."))
+        else:
+            console.print(Text(f"No sessions were last active before {cutoff}; nothing to prune."))
+        _pinned_kept(result, console)
         return
     if result.sessions:
         title = (
@@ -225,3 +254,12 @@ def render_prune(result: PruneResult, console: Console) -> None:
     if result.not_reached:
         kept = plural(result.not_reached, "session")
         console.print(Text(f"Cancelled: {kept} not deleted.", style=WARNING_STYLE))
+    _pinned_kept(result, console)
+
+
+def _pinned_kept(result: PruneResult, console: Console) -> None:
+    """``Kept 2 pinned sessions …``: pinned sessions are never pruned, however old."""
+    if result.pinned_kept:
+        kept = plural(result.pinned_kept, "pinned session")
+        note = f"Kept {kept} as old: pinned sessions are never pruned (unpin one to prune it)."
+        console.print(Text(note, style=DIM))

@@ -25,6 +25,7 @@ from chatcli.commands.results import (
     ImportReport,
     PromptReply,
     SessionChanged,
+    TagsChanged,
 )
 from chatcli.errors import ChatcliError
 from chatcli.render.console import is_plain
@@ -66,6 +67,8 @@ def _render_unchanged(result: SessionChanged, console: Console) -> None:
         text.append(" is already archived; nothing changed.")
     elif result.verb == "unarchived":
         text.append(" is already active; nothing changed.")
+    elif result.verb in ("pinned", "unpinned"):
+        text.append(f" is {'already' if result.verb == 'pinned' else 'not'} pinned; nothing changed.")
     elif meta.name:
         text.append(" is already named ")
         text.append(clean_inline(meta.name), style="bold cyan")
@@ -94,6 +97,23 @@ def _render_changed(result: SessionChanged, console: Console) -> None:
     else:
         text.append(f"{clean_inline(result.verb).capitalize()} ")
         text.append_text(session_label(meta))
+    console.print(text)
+
+
+def _render_tags(result: TagsChanged, console: Console) -> None:
+    """``Tagged 1a2b3c4d (fix-login) bug, ux; its tags: auth, bug, ux.`` (or why nothing changed)."""
+    meta = result.metadata
+    given = ", ".join(result.given)
+    now = ", ".join(meta.tags) if meta.tags else "none"
+    if result.unchanged:
+        text = Text("Session ")
+        text.append_text(session_label(meta))
+        has = "already has" if result.verb == "tagged" else "has none of"
+        text.append(f" {has} the tags {given}; nothing changed. Its tags: {now}.")
+    else:
+        text = Text(f"{'Tagged' if result.verb == 'tagged' else 'Untagged'} ", style=OK_STYLE)
+        text.append_text(session_label(meta))
+        text.append(f" {given}; its tags: {now}.")
     console.print(text)
 
 
@@ -135,6 +155,7 @@ render.register(DeleteResult, render_delete)
 render.register(TrashResult, render_trash)
 render.register(RestoreResult, render_restore)
 render.register(EmptyTrashResult, render_empty)
+render.register(TagsChanged, _render_tags)
 render.register(Cancelled, _render_cancelled)
 render.register(ExportResult, _render_export)
 render.register(ImportResult, render_import)

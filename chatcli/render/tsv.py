@@ -4,7 +4,8 @@ One record a line, no heading, fields separated by one tab. Every field is one l
 text (tabs, newlines and control characters folded to spaces, :func:`chatcli.render.styles.one_line`),
 so ``cut -f1`` and ``awk -F'\\t'`` always see the same columns. Ids are full, times ISO 8601 UTC:
 
-* a session (list, prune): ``id  name  status  messages  last_active  first_message``;
+* a session (list, prune): ``id  name  status  messages  last_active  first_message  pinned  tags``
+  (``pinned`` is ``pinned`` or empty, ``tags`` comma-separated);
 * a search hit: ``session_id  session_name  role  timestamp  message_index  snippet``.
 
 A name that is not set is an empty field. Warnings (unreadable sessions, sessions a prune kept)
@@ -36,6 +37,8 @@ def _session(meta: SessionView) -> str:
             meta.message_count,
             iso_utc(meta.last_active),
             meta.first_message,
+            "pinned" if meta.pinned else "",
+            ",".join(meta.tags),
         )
     )
 

@@ -30,6 +30,8 @@ __all__ = [
 ]
 
 VISIBLE_ROWS = 12
+#: What marks a pinned session's row (after its short id); pinned sessions are listed first.
+PIN_MARK = "*"
 #: What the picker returns for its "Start a new session" row (never a session id: those are UUIDs).
 NEW_SESSION = "new"
 #: A row's title (name, first message) keeps at least this many columns: the id gives way first,
@@ -64,15 +66,16 @@ def fuzzy_score(query: str, text: str) -> int | None:
 
 
 def filter_entries(entries: Sequence[SnapshotEntry], query: str) -> list[SnapshotEntry]:
-    """Entries matching ``query`` over name, first message and id: best match first, then newest."""
-    scored: list[tuple[int, int, SnapshotEntry]] = []
+    """Entries matching ``query`` over name, tags, first message and id: pinned sessions first,
+    then best match first, then newest."""
+    scored: list[tuple[bool, int, int, SnapshotEntry]] = []
     for position, entry in enumerate(entries):
-        fields = [entry.name or "", entry.first_message[:200], entry.id]
+        fields = [entry.name or "", entry.first_message[:200], entry.id, *entry.tags]
         scores = [s for s in (fuzzy_score(query, f) for f in fields) if s is not None]
         if scores:
-            scored.append((min(scores), position, entry))
-    scored.sort(key=lambda item: (item[0], item[1]))
-    return [entry for _, _, entry in scored]
+            scored.append((not entry.pinned, min(scores), position, entry))
+    scored.sort(key=lambda item: item[:3])
+    return [item[3] for item in scored]
 
 
 def fit(text: str, width: int) -> str:
@@ -98,7 +101,8 @@ def session_row(entry: SnapshotEntry, width: int, age: str, age_width: int) -> S
     The title always shows: the name (bold) followed by the first message, or the first message
     alone for an unnamed session, cut with an ellipsis, never padded beyond what the screen
     leaves. The age (right-aligned in ``age_width`` columns) comes next and the short id last:
-    when the screen is too narrow for all three, the id gives way first, then the age.
+    when the screen is too narrow for all three, the id gives way first, then the age. A pinned
+    session is marked with :data:`PIN_MARK` in the margin; tags come before the first message.
     """
     room = width - len(_INDENT) - 1  # the last column stays free: a full line may wrap
     age_cost = len(_GAP) + age_width
@@ -106,8 +110,11 @@ def session_row(entry: SnapshotEntry, width: int, age: str, age_width: int) -> S
     show_id = room >= MIN_TITLE + age_cost + len(_GAP) + SHORT_ID_LENGTH
     title_room = room - (age_cost if show_age else 0) - (len(_GAP) + SHORT_ID_LENGTH if show_id else 0)
     # A first message may be megabytes: fold and clean only what a row can show.
-    first = clean_inline(" ".join(entry.first_message[: 4 * width + 64].split()))
-    out: StyleAndTextTuples = [("", _INDENT)]
+    first = " ".join(entry.first_message[: 4 * width + 64].split())
+    if entry.tags:
+        first = "[" + ",".join(entry.tags) + "] " + first
+    first = clean_inline(first)
+    out: StyleAndTextTuples = [("bold", PIN_MARK + " ") if entry.pinned else ("", _INDENT)]
     used = 0
     if entry.name:
         name = fit(clean_inline(entry.name), title_room)

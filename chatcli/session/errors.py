@@ -22,6 +22,7 @@ __all__ = [
     "InputFileError",
     "InvalidMetadata",
     "InvalidName",
+    "InvalidTag",
     "OperationRefused",
     "OutputFileError",
     "PermissionDenied",
@@ -258,6 +259,20 @@ class InvalidName(SessionError):
         return (
             f"Invalid session name: {self.detail}.\n"
             "Names are 1-100 characters: letters, digits, '-' and '_' only (e.g. 'fix-login_2')."
+        )
+
+
+class InvalidTag(SessionError):
+    """A tag that breaks the tag rule, or one tag too many for a session."""
+
+    kind = "invalid_tag"
+    title = "Invalid tag"
+
+    def user_message(self) -> str:
+        return (
+            f"{self.detail[:1].upper()}{self.detail[1:]}.\n"
+            "Tags are 1-32 characters: letters, digits, '-', '_' and '.' (e.g. 'bug', 'v2.1'), "
+            "at most 20 a session; case does not matter."
         )
 
 

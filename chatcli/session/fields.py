@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -17,7 +17,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from chatcli.sanitize import shorten
-from chatcli.session.errors import InvalidName
+from chatcli.session.errors import InvalidName, InvalidTag
 
 if TYPE_CHECKING:
     from chatcli.session.models import SessionMetadata
@@ -30,6 +30,8 @@ __all__ = [
     "NO_CUSTOM_FIELDS",
     "NO_USAGE",
     "SYSTEM_PROMPT_MAX",
+    "TAGS_MAX",
+    "TAG_MAX_LENGTH",
     "TIMESTAMP_MAX",
     "TIMESTAMP_MIN",
     "SessionBrief",
@@ -39,12 +41,14 @@ __all__ = [
     "as_utc",
     "check_timestamp",
     "is_session_id",
+    "is_tag",
     "new_session_id",
     "reads_as_id",
     "usage_from_json",
     "usage_to_json",
     "utc_now",
     "validate_session_name",
+    "validate_tag",
 ]
 
 #: Longest accepted session name.
@@ -65,6 +69,10 @@ TIMESTAMP_MAX = datetime(9000, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
 #: The largest count (messages, files) metadata may hold: 2**53, exact as a JSON number in any
 #: language and far within an SQLite INTEGER (2**63 - 1).
 COUNT_MAX = 2**53
+
+#: Longest accepted tag, and how many tags one session may carry.
+TAG_MAX_LENGTH = 32
+TAGS_MAX = 20
 
 _NAME_CHAR = re.compile(r"[A-Za-z0-9_-]")
 _SESSION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -153,6 +161,35 @@ def validate_session_name(name: str, *, allow_id_like: bool = False) -> str:
             f"add a letter that is not a-f, e.g. {shorten('x' + name, 40)!r}"
         )
     return name
+
+
+_TAG = re.compile(r"[a-z0-9][a-z0-9_.-]*")
+
+
+def is_tag(text: str) -> bool:
+    """True if ``text`` is a tag as stored (valid and lower-case): what a cache row must hold."""
+    return len(text) <= TAG_MAX_LENGTH and text.isascii() and _TAG.fullmatch(text) is not None
+
+
+def validate_tag(tag: str) -> str:
+    """``tag`` as it is stored (lower-cased: tags are case-insensitive), else :class:`InvalidTag`.
+
+    A tag is 1-32 ASCII letters, digits, ``-``, ``_`` and ``.``, starting with a letter or a
+    digit (never ``-``, which reads as an option): safe in a table, a TSV field and a shell.
+    """
+    if not isinstance(tag, str) or not tag:
+        raise InvalidTag("a tag cannot be empty")
+    if len(tag) > TAG_MAX_LENGTH:
+        raise InvalidTag(
+            f"the tag {shorten(tag, 40)!r} is {len(tag)} characters long; the limit is {TAG_MAX_LENGTH}"
+        )
+    lowered = tag.lower()
+    if not lowered.isascii() or _TAG.fullmatch(lowered) is None:
+        raise InvalidTag(
+            f"{shorten(ascii(tag), 40)} is not a tag: use letters, digits, '-', '_' and '.', "
+            "starting with a letter or a digit"
+        )
+    return lowered
 
 
 #: The (read-only) custom fields of a session that has none.
@@ -254,6 +291,10 @@ class SessionView(Protocol):
     @property
     def usage(self) -> Mapping[str, TokenTotals]: ...
     @property
+    def pinned(self) -> bool: ...
+    @property
+    def tags(self) -> Sequence[str]: ...
+    @property
     def is_archived(self) -> bool: ...
 
 
@@ -275,6 +316,8 @@ class SessionBrief(NamedTuple):
     file_count: int = 0
     custom_fields: Mapping[str, Any] = NO_CUSTOM_FIELDS
     usage: Mapping[str, TokenTotals] = NO_USAGE
+    pinned: bool = False
+    tags: tuple[str, ...] = ()
 
     @property
     def is_archived(self) -> bool:
@@ -295,4 +338,6 @@ class SessionBrief(NamedTuple):
             meta.file_count,
             dict(meta.custom_fields),
             dict(meta.usage),
+            meta.pinned,
+            tuple(meta.tags),
         )

@@ -11,14 +11,15 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from chatcli.session.errors import InvalidMetadata, UnsupportedVersion
+from chatcli.session.errors import InvalidMetadata, InvalidTag, UnsupportedVersion
 from chatcli.session.fields import (
     COUNT_MAX,
     FIRST_MESSAGE_LIMIT,
     NAME_MAX_LENGTH,
     SYSTEM_PROMPT_MAX,
+    TAGS_MAX,
     SessionStatus,
     TokenTotals,
     as_utc,
@@ -27,6 +28,7 @@ from chatcli.session.fields import (
     new_session_id,
     utc_now,
     validate_session_name,
+    validate_tag,
 )
 
 __all__ = [
@@ -45,8 +47,13 @@ __all__ = [
     "validate_session_name",
 ]
 
-#: The metadata schema version this chatcli writes.
-METADATA_VERSION = 1
+#: The metadata schema version this chatcli writes (2: ``pinned``, ``tags``, ``system_prompt``, ``usage``).
+METADATA_VERSION = 2
+#: The version that introduced each field added since v1: in a file of an older version such a key
+#: meant nothing (that version ignored it), so it is read as the field's default.
+_INTRODUCED_IN = {"pinned": 2, "tags": 2, "system_prompt": 2, "usage": 2}
+#: What such a key of an older file reads as.
+_DEFAULTS: dict[str, Any] = {"pinned": False, "tags": [], "system_prompt": None, "usage": {}}
 #: How deeply ``custom_fields`` values may nest (lists and objects within each other).
 CUSTOM_FIELDS_MAX_DEPTH = 32
 #: The longest model name kept with a reply or a usage total.
@@ -83,6 +90,30 @@ class SessionMetadata(BaseModel):
     #: Tokens the server reported for this session's replies, per model (derived from the
     #: transcript: kept here so listings need not read it).
     usage: dict[str, TokenTotals] = Field(default_factory=dict)
+    pinned: bool = False
+    tags: list[str] = Field(default_factory=list)
+
+    @field_validator("pinned", "tags", "system_prompt", "usage", mode="before")
+    @classmethod
+    def _older_fields(cls, value: Any, info: ValidationInfo) -> Any:
+        # A key a file's version did not have meant nothing to that version (it was ignored):
+        # a v1 file with a hand-added "tags" key reads as v1 did, instead of failing.
+        version = info.data.get("version", METADATA_VERSION)
+        field = str(info.field_name)
+        if isinstance(version, int) and version < _INTRODUCED_IN[field]:
+            return _DEFAULTS[field]
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _valid_tags(cls, value: list[str]) -> list[str]:
+        try:
+            tags = list(dict.fromkeys(validate_tag(tag) for tag in value))
+        except InvalidTag as exc:  # a ValueError, so a bad tag on disk is invalid metadata
+            raise ValueError(exc.detail) from None
+        if len(tags) > TAGS_MAX:
+            raise ValueError(f"{len(tags)} tags; at most {TAGS_MAX}")
+        return tags
 
     @field_validator("created", "last_active")
     @classmethod
@@ -166,6 +197,7 @@ class SessionMetadata(BaseModel):
         try:
             raw = cls.model_validate_json(data)
         except ValidationError as exc:
+            _refuse_newer(data)
             raise InvalidMetadata(f"{source}: {_first_error(exc)}") from exc
         return raw.migrate()
 
@@ -201,11 +233,38 @@ class SessionMetadata(BaseModel):
         """Remove the session's name."""
         self.name = None
 
-    def migrate(self) -> Self:
-        """Return this metadata brought up to :data:`METADATA_VERSION`.
+    def pin(self) -> None:
+        """Pin the session: marked in lists, first in the picker, never pruned."""
+        self.pinned = True
 
-        v0 -> v1 adds ``custom_fields``. A version newer than this chatcli knows (or a negative
-        one) raises :class:`UnsupportedVersion`: metadata is never silently downgraded.
+    def unpin(self) -> None:
+        """Remove the pin."""
+        self.pinned = False
+
+    def add_tags(self, tags: Sequence[str]) -> None:
+        """Add ``tags`` (validated, lower-cased; ones already there are kept once). On failure
+        (an invalid tag, more than :data:`TAGS_MAX` in all) nothing changes."""
+        wanted = list(dict.fromkeys([*self.tags, *(validate_tag(tag) for tag in tags)]))
+        if len(wanted) > TAGS_MAX:
+            raise InvalidTag(
+                f"the session would have {len(wanted)} tags; the limit is {TAGS_MAX} (remove some with untag)"
+            )
+        self.tags = wanted
+
+    def remove_tags(self, tags: Sequence[str]) -> None:
+        """Remove ``tags`` (matched ignoring case); tags it does not have are ignored."""
+        gone = {tag.lower() for tag in tags}
+        self.tags = [tag for tag in self.tags if tag not in gone]
+
+    def migrate(self) -> Self:
+        """Return this metadata brought up to :data:`METADATA_VERSION`, one step at a time.
+
+        v0 -> v1 adds ``custom_fields``; v1 -> v2 adds ``pinned`` (false), ``tags``,
+        ``system_prompt`` and ``usage`` (none).
+        Keys a file's version could not have had are read as defaults (:data:`_INTRODUCED_IN`).
+        A version newer than this chatcli knows (or a negative one) raises
+        :class:`UnsupportedVersion`: metadata is never silently downgraded. Only the copy in
+        memory is migrated; the file is rewritten (as v2) by the next change to the session.
         """
         if self.version < 0 or self.version > METADATA_VERSION:
             raise UnsupportedVersion(self.version, METADATA_VERSION)
@@ -213,6 +272,12 @@ class SessionMetadata(BaseModel):
         if migrated.version == 0:
             migrated.custom_fields = dict(migrated.custom_fields)
             migrated.version = 1
+        if migrated.version == 1:
+            migrated.version = 2
+            migrated.pinned = False
+            migrated.tags = []
+            migrated.system_prompt = None
+            migrated.usage = {}
         return migrated
 
 
@@ -293,6 +358,20 @@ def _depth(value: object) -> int:
                 return deepest
             pending.extend((child, level + 1) for child in item)
     return deepest
+
+
+def _refuse_newer(data: bytes | str) -> None:
+    """Raise :class:`UnsupportedVersion` when ``data`` that failed validation is of a newer
+    version: its fields may mean what this chatcli does not know, so it is not "corrupted" (a
+    repair would rewrite it as an older version); it is reported and left alone."""
+    import json
+
+    try:
+        version = json.loads(data).get("version")
+    except (ValueError, AttributeError, RecursionError):
+        return
+    if type(version) is int and version > METADATA_VERSION:
+        raise UnsupportedVersion(version, METADATA_VERSION)
 
 
 def _first_error(exc: ValidationError) -> str:

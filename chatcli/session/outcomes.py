@@ -49,6 +49,8 @@ class ListResult:
     status: StatusChoice
     search: str | None = None
     total: int | None = None
+    #: The tags every listed session has (``list --tag``).
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,3 +154,5 @@ class PruneResult:
     failures: list[tuple[str, str]] = field(default_factory=list)
     #: Candidates left alone because the prune was cancelled before reaching them.
     not_reached: int = 0
+    #: Sessions old enough to prune, kept because they are pinned.
+    pinned_kept: int = 0

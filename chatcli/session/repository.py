@@ -49,13 +49,15 @@ class SessionFilter:
     """Which sessions :meth:`SessionRepository.list` returns.
 
     ``status`` None means every status; ``search`` is a case-insensitive substring matched
-    against the name and the first message; ``limit`` None means no limit. Results are always
-    ordered newest ``last_active`` first.
+    against the name and the first message; ``limit`` None means no limit; ``tags`` (valid,
+    lower-case tags) keeps the sessions that have every one of them. Results are always ordered
+    newest ``last_active`` first.
     """
 
     status: SessionStatus | None = None
     limit: int | None = None
     search: str | None = None
+    tags: tuple[str, ...] = ()
 
 
 class SessionList(list["SessionMetadata"]):
@@ -99,7 +101,9 @@ def apply_filter(items: Iterable[_View], flt: SessionFilter) -> list[_View]:
     chosen = [
         m
         for m in items
-        if (flt.status is None or m.status is flt.status) and (needle is None or matches_search(m, needle))
+        if (flt.status is None or m.status is flt.status)
+        and (needle is None or matches_search(m, needle))
+        and all(tag in m.tags for tag in flt.tags)
     ]
     chosen.sort(key=lambda m: (m.last_active, m.id), reverse=True)
     if flt.limit is not None:

@@ -34,6 +34,7 @@ from chatcli.session.fields import (
     reads_as_id,
     utc_now,
     validate_session_name,
+    validate_tag,
 )
 from chatcli.session.health import DoctorReport
 from chatcli.session.outcomes import (
@@ -162,12 +163,20 @@ class SessionService:
     # ------------------------------------------------------------------ reads
 
     def list_sessions(
-        self, *, status: StatusChoice = "active", search: str | None = None, limit: int | None = None
+        self,
+        *,
+        status: StatusChoice = "active",
+        search: str | None = None,
+        limit: int | None = None,
+        tags: Sequence[str] = (),
     ) -> ListResult:
-        """Sessions newest first, filtered by status and a name/first-message search; ``limit``
-        None lists every match. The result's ``total`` counts all matches."""
-        listing = self.repo.list_briefs(SessionFilter(_status_filter(status), limit, search or None))
-        return ListResult(list(listing), list(listing.problems), status, search or None, listing.total)
+        """Sessions newest first, filtered by status, a name/first-message search and ``tags`` (all
+        of them); ``limit`` None lists every match. The result's ``total`` counts all matches."""
+        wanted = _tag_filter(tags)
+        listing = self.repo.list_briefs(SessionFilter(_status_filter(status), limit, search or None, wanted))
+        return ListResult(
+            list(listing), list(listing.problems), status, search or None, listing.total, wanted
+        )
 
     def most_recent(self) -> SessionMetadata | None:
         """The most recently active, non-archived session, if any."""
@@ -222,8 +231,10 @@ class SessionService:
         status: StatusChoice = "all",
         should_stop: Callable[[], bool] | None = None,
         trash: bool = False,
+        tags: Sequence[str] = (),
     ) -> SearchResult:
-        """Case-insensitive full-text search over every message; newest hits first.
+        """Case-insensitive full-text search over every message (of the sessions that have every
+        one of ``tags``); newest hits first.
 
         ``should_stop`` is asked before each session: when it says so (the user cancelled), the
         hits found so far are returned, marked truncated. Transcripts are streamed (memory stays
@@ -231,6 +242,7 @@ class SessionService:
         ``trash`` the sessions in the trash are searched instead.
         """
         needle = _Needle.of(text)
+        wanted = _tag_filter(tags)
         top = _NewestHits(limit)
         searched = 0
         stopped_early = False
@@ -245,6 +257,8 @@ class SessionService:
             if should_stop is not None and should_stop():
                 stopped_early = True
                 break
+            if not all(tag in brief.tags for tag in wanted):
+                continue
             try:
                 for hit in needle.hits(brief, transcript()):
                     top.offer(hit)
@@ -311,6 +325,18 @@ class SessionService:
         """Bring an archived session back into the default listing."""
         return self.repo.update(self.resolve(ref).id, lambda m: m.unarchive())
 
+    def set_pinned(self, ref: str, pinned: bool) -> SessionMetadata:
+        """Pin (or unpin) a session: pinned ones come first in the picker and are never pruned."""
+        return self.repo.update(self.resolve(ref).id, lambda m: m.pin() if pinned else m.unpin())
+
+    def tag(self, ref: str, tags: Sequence[str]) -> SessionMetadata:
+        """Add ``tags`` to a session (validated first: an invalid tag changes nothing)."""
+        return self.repo.update(self.resolve(ref).id, lambda m: m.add_tags(tags))
+
+    def untag(self, ref: str, tags: Sequence[str]) -> SessionMetadata:
+        """Remove ``tags`` from a session (ones it does not have are ignored)."""
+        return self.repo.update(self.resolve(ref).id, lambda m: m.remove_tags(tags))
+
     def delete(self, ref: str, *, permanent: bool = False) -> DeleteResult:
         """Move a session to the trash (restorable); ``permanent`` erases it for good instead
         (the command layer asks for confirmation first)."""
@@ -356,8 +382,9 @@ class SessionService:
         cutoff = utc_now() - older_than
         status: StatusChoice = "archived" if archived_only else "all"
         listing = self.repo.list_briefs(SessionFilter(_status_filter(status)))
-        chosen = [b for b in listing if b.last_active < cutoff]
-        return PruneResult(chosen, True, cutoff)
+        old = [b for b in listing if b.last_active < cutoff]
+        chosen = [b for b in old if not b.pinned]
+        return PruneResult(chosen, True, cutoff, pinned_kept=len(old) - len(chosen))
 
     def prune(self, candidates: PruneResult, *, should_stop: Callable[[], bool] | None = None) -> PruneResult:
         """Delete exactly the sessions ``candidates`` lists (re-checked: still too old).
@@ -369,19 +396,21 @@ class SessionService:
         failures: list[tuple[str, str]] = []
         for position, meta in enumerate(candidates.sessions):
             if should_stop is not None and should_stop():
-                return PruneResult(
-                    deleted, False, candidates.cutoff, failures, len(candidates.sessions) - position
-                )
+                left = len(candidates.sessions) - position
+                return PruneResult(deleted, False, candidates.cutoff, failures, left, candidates.pinned_kept)
             try:
                 current = self.repo.get(meta.id)
                 if current.last_active >= candidates.cutoff:
                     failures.append((meta.id, "it was used again since the prune started; kept"))
                     continue
+                if current.pinned:
+                    failures.append((meta.id, "it was pinned since the prune started; kept"))
+                    continue
                 self.repo.trash(meta.id, f"pruned: not used since {candidates.cutoff:%Y-%m-%d %H:%M} UTC")
                 deleted.append(current)
             except SessionError as exc:
                 failures.append((meta.id, exc.user_message().splitlines()[0]))
-        return PruneResult(deleted, False, candidates.cutoff, failures)
+        return PruneResult(deleted, False, candidates.cutoff, failures, pinned_kept=candidates.pinned_kept)
 
     # ------------------------------------------------------------------ health
 
@@ -412,6 +441,11 @@ class SessionService:
         ``stream`` is read instead of ``path``; ``should_stop`` cancels between records.
         """
         return import_sessions(self.repo, path, should_stop=should_stop, new_ids=new_ids, stream=stream)
+
+
+def _tag_filter(tags: Sequence[str]) -> tuple[str, ...]:
+    """The tags a listing or search is filtered by, validated (lower-cased, each once)."""
+    return tuple(dict.fromkeys(validate_tag(tag) for tag in tags))
 
 
 def _new_metadata(messages: Sequence[Message]) -> SessionMetadata:

@@ -46,7 +46,7 @@ EXPORT_VERSION = 1
 #: Metadata fields a JSON-Lines corpus line may carry beside its ``messages``.
 _CORPUS_FIELDS = ("id", "name", "status", "created", "last_active")
 #: Metadata fields taken from the record when given; otherwise derived from the messages.
-_OVERRIDABLE = ("status", "created", "last_active", "custom_fields", "system_prompt")
+_OVERRIDABLE = ("status", "created", "last_active", "custom_fields", "system_prompt", "pinned", "tags")
 
 
 #: Why a session whose id is already taken was not imported (the JSON ``skipped`` reason).

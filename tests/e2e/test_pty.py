@@ -601,3 +601,26 @@ def test_system_prompt_and_tokens_through_the_binary_against_llmock(
     assert detail["system_prompt"] == "Be brief."
     assert detail["session"]["usage"]["total_tokens"] == total
     assert detail["session"]["usage"]["replies"] == 2
+
+
+# --------------------------------------------------------------------------- issue 14: pins and tags
+
+
+def test_the_picker_lists_a_pinned_session_first_and_tags_complete(spawn: Spawn, sessions_dir: Path) -> None:
+    repo = FileRepository(sessions_dir)
+    seed(repo, "alpha question", replies=["alpha answer"], when=ago(5), name="alpha-proj")
+    beta = seed(repo, "beta question", replies=["beta answer"], when=ago(10), name="beta-proj")
+    repo.update(beta.id, lambda m: (m.pin(), m.add_tags(["backend"])))
+
+    child = spawn("--resume")
+    expect(child, "Resume which session")
+    child.send("\r")  # the first row: the pinned session, though alpha is newer
+    expect(child, "Resumed session beta-proj")
+    expect(child, PROMPT)
+    child.send("/sessions untag . ba\t")
+    expect(child, "backend")
+    child.send("\r")
+    expect(child, "Untagged")
+    expect(child, PROMPT)
+    finish(child)
+    assert repo.get(beta.id).tags == [] and repo.get(beta.id).pinned

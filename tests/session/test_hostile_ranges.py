@@ -279,6 +279,8 @@ def _plant_row(repo: FileRepository, **values: object) -> None:
         "created": "2025-01-01T00:00:00+00:00",
         "file_count": 0,
         "custom": None,
+        "pinned": 0,
+        "tags": None,
         "meta": "{}",
         "stamp": "",
     }
@@ -302,6 +304,8 @@ PLANTED_ROWS: dict[str, dict[str, object]] = {
     "huge-count": {"id": "deadbeef-0000-4000-8000-000000000000", "message_count": "1" * 30},
     "phantom-session": {"id": "deadbeef-0000-4000-8000-000000000000", "last_active": "2030-01-01T00:00:00Z"},
     "wrong-status": {"id": "deadbeef-0000-4000-8000-000000000000", "status": "\x1b[2J"},
+    "escape-in-tags": {"id": "deadbeef-0000-4000-8000-000000000000", "tags": ",ok,\x1b[2J,"},
+    "pinned-not-a-flag": {"id": "deadbeef-0000-4000-8000-000000000000", "pinned": 1.0},
 }
 
 

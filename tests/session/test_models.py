@@ -43,7 +43,7 @@ def test_metadata_creation() -> None:
     meta = SessionMetadata.new("test-id", "First message")
 
     assert meta.id == "test-id"
-    assert meta.version == METADATA_VERSION == 1
+    assert meta.version == METADATA_VERSION == 2
     assert meta.status is SessionStatus.ACTIVE
     assert meta.first_message == "First message"
     assert meta.message_count == 0
@@ -171,21 +171,21 @@ def test_set_name_validation_keeps_the_old_name_on_failure() -> None:
 # --------------------------------------------------------------------------- versions and migration
 
 
-def test_schema_migration_v0_to_v1() -> None:
+def test_schema_migration_v0_to_v1_to_v2() -> None:
     raw = SessionMetadata.model_validate_json(V0_JSON)
     assert raw.version == 0
 
     migrated = raw.migrate()
 
-    assert migrated.version == 1
-    assert migrated.custom_fields == {}
+    assert migrated.version == 2
+    assert migrated.custom_fields == {} and not migrated.pinned and migrated.tags == []
     assert migrated.id == "test" and migrated.first_message == "Test"
     assert raw.version == 0, "migrate() returns a new object"
 
 
 def test_from_json_migrates_v0() -> None:
     meta = SessionMetadata.from_json(V0_JSON)
-    assert meta.version == 1 and meta.custom_fields == {}
+    assert meta.version == 2 and meta.custom_fields == {}
 
 
 @pytest.mark.parametrize("version", [999, METADATA_VERSION + 1, -1])

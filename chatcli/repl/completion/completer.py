@@ -122,6 +122,10 @@ def session_meta(entry: SnapshotEntry, now: datetime | None = None) -> str:
         parts.append(clean_inline(first[:48] + ("…" if len(first) > 48 else "")))
     age = relative_age(entry.last_active, now)
     parts.append(age + (" · archived" if entry.status is SessionStatus.ARCHIVED else ""))
+    if entry.pinned:
+        parts.append("pinned")
+    if entry.tags:
+        parts.append(clean_inline(" ".join("#" + tag for tag in entry.tags)))
     return " · ".join(parts)
 
 
@@ -154,6 +158,8 @@ class SessionCompleter(Completer):
             yield from self._options(want.command, document.text_before_cursor, want.word, start)
         elif want.kind == "session":
             yield from self._sessions(want, start)
+        elif want.kind == "tag":
+            yield from self._tags(want, start)
         elif want.choices:
             for choice in want.choices:
                 if choice.startswith(want.word):
@@ -174,6 +180,24 @@ class SessionCompleter(Completer):
         for entry, insert in ranked:
             label = entry.id[:8] + (f"  {clean_inline(entry.name)}" if entry.name else "")
             yield Completion(insert, start, display=label, display_meta=session_meta(entry, now))
+
+    def _tags(self, want: Want, start: int) -> Iterator[Completion]:
+        """Tags in use (most used first) for ``--tag`` and ``sessions tag ID``; for ``sessions untag
+        ID`` the tags of that session. Tags already typed, or the session already has, are left out."""
+        snap = self.snapshot()
+        word = want.word.lower()
+        session = _named_entry(snap, want.head[0]) if want.head else None
+        typed = set(want.head[1:])
+        untag = want.command is not None and want.command.words == ("sessions", "untag")
+        if untag and session is not None:
+            offered = [(tag, 0) for tag in session.tags]
+        else:
+            own = set(session.tags) if session is not None and not untag else set()
+            offered = [(tag, count) for tag, count in snap.tags if tag not in own]
+        for tag, count in offered:
+            if tag.startswith(word) and tag not in typed:
+                meta = f"{count} session{'' if count == 1 else 's'}" if count else "tag of this session"
+                yield Completion(tag, start, display_meta=meta)
 
     def _top(self, word: str, start: int) -> Iterator[Completion]:
         seen: set[str] = set()
@@ -219,3 +243,14 @@ class SessionCompleter(Completer):
             for flag in opt.flags:
                 if flag.startswith("--") and flag.startswith(word):
                     yield Completion(flag, start, display_meta=opt.help)
+
+
+def _named_entry(snap: Snapshot, ref: str) -> SnapshotEntry | None:
+    """The snapshot's session ``ref`` names (its name, full id or a unique id prefix), if any:
+    the session a ``sessions tag|untag ID`` being typed is about (``.`` is not looked up)."""
+    lowered = ref.lower()
+    by_name = [e for e in snap.entries if e.name_lower == lowered]
+    if len(by_name) == 1:
+        return by_name[0]
+    by_id = [e for e in snap.entries if e.id.startswith(lowered)] if len(lowered) >= 4 else []
+    return by_id[0] if len(by_id) == 1 else None

@@ -33,6 +33,8 @@ class SnapshotEntry:
     last_active: datetime
     status: SessionStatus
     message_count: int
+    pinned: bool = False
+    tags: tuple[str, ...] = ()
     name_lower: str = field(init=False, repr=False, compare=False)
     first_lower: str = field(init=False, repr=False, compare=False)
     ref: str = field(init=False, repr=False, compare=False)
@@ -46,11 +48,24 @@ class SnapshotEntry:
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """An immutable, in-memory picture of the sessions (newest first) for completion."""
+    """An immutable, in-memory picture of the sessions (newest first) for completion.
+
+    ``tags`` is every tag in use with how many sessions carry it, most used first (then by name):
+    what ``/sessions tag ID <Tab>`` offers.
+    """
 
     entries: tuple[SnapshotEntry, ...]
     token: tuple[int, ...]
     taken_at: datetime
+    tags: tuple[tuple[str, int], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        counts: dict[str, int] = {}
+        for entry in self.entries:
+            for tag in entry.tags:
+                counts[tag] = counts.get(tag, 0) + 1
+        ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+        object.__setattr__(self, "tags", tuple(ordered))
 
     @classmethod
     def empty(cls) -> Snapshot:
@@ -87,7 +102,9 @@ class SnapshotCache:
             if not force and token == self._snapshot.token and self._snapshot.token:
                 return self._snapshot
             entries = tuple(
-                SnapshotEntry(b.id, b.name, b.first_message, b.last_active, b.status, b.message_count)
+                SnapshotEntry(
+                    b.id, b.name, b.first_message, b.last_active, b.status, b.message_count, b.pinned, b.tags
+                )
                 for b in self.service.briefs()
             )
             snap = Snapshot(entries, token, utc_now())

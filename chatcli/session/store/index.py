@@ -12,35 +12,34 @@ A writer killed between 1 and 3 leaves the mark behind, so readers re-read that 
 files (:meth:`SessionIndex.dirty_ids`). Changes made outside chatcli (a folder copied in or
 removed by hand) change the sessions folder's own mtime, which readers compare with the value
 recorded at the last reconciliation, rescanning the folder's entries when it moved. A missing,
-unreadable or newer-schema index is rebuilt from the files.
+unreadable, older- or newer-schema index is rebuilt from the files. How a session is a row (and
+back) is :mod:`.index_rows`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING
 
 from chatcli.session.errors import SessionError
-from chatcli.session.fields import (
-    COUNT_MAX,
-    NO_CUSTOM_FIELDS,
-    NO_USAGE,
-    TIMESTAMP_MAX,
-    TIMESTAMP_MIN,
-    SessionBrief,
-    SessionStatus,
-    is_session_id,
-    usage_from_json,
-    usage_to_json,
-)
+from chatcli.session.fields import SessionBrief, SessionStatus
 from chatcli.session.store import durable
+from chatcli.session.store.index_rows import (
+    BRIEF_COLUMNS,
+    TAG_SEP,
+    Indexed,
+    IndexUnavailable,
+    activity_key,
+    briefs_of,
+    metas_of,
+    row_of,
+)
 from chatcli.session.store.layout import INDEX_DIR, INDEX_FILE
 
 if TYPE_CHECKING:
@@ -48,7 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = ["IndexUnavailable", "Indexed", "SessionBrief", "SessionIndex"]
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5  # 4: the usage column, or the pinned and tags columns; 5: all three (metadata v2)
 #: The database file and the files SQLite keeps beside it.
 INDEX_SUFFIXES = ("", "-wal", "-shm", "-journal")
 BUSY_TIMEOUT_MS = 10_000
@@ -68,6 +67,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     file_count INTEGER NOT NULL,
     custom TEXT,
     usage TEXT,
+    pinned INTEGER NOT NULL,
+    tags TEXT,
     meta TEXT NOT NULL,
     stamp TEXT NOT NULL
 );
@@ -78,91 +79,7 @@ CREATE TABLE IF NOT EXISTS dirty (id TEXT PRIMARY KEY);
 """
 
 
-class IndexUnavailable(Exception):
-    """The index cannot be opened or written (read-only folder, corrupt file): scan the files."""
-
-
-def _activity_key(when: datetime) -> str:
-    """A ``last_active`` as fixed-width UTC text, so SQL ordering equals datetime ordering."""
-    return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _sort_key(meta: SessionMetadata) -> str:
-    """The stored ordering key of a session: its ``last_active`` (see :func:`_activity_key`)."""
-    return _activity_key(meta.last_active)
-
-
-_INSERT = "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-
-#: A row's metadata with the ``stamp`` (mtime, size, inode) of the file it was read from.
-Indexed: TypeAlias = "tuple[SessionMetadata, str]"
-
-
-def _full(rows: Iterable[Sequence[object]]) -> list[Indexed]:
-    """Full metadata (and stamps) from ``(id, meta, stamp)`` rows; pydantic is imported only here.
-
-    A row that cannot be read back, whatever is wrong with it, makes the index unusable (it is
-    rebuilt from the files).
-    """
-    from chatcli.session.models import SessionMetadata
-
-    out: list[Indexed] = []
-    for sid, meta, stamp in rows:
-        try:
-            parsed = SessionMetadata.model_validate_json(str(meta))
-            if parsed.id != sid or not is_session_id(sid) or not isinstance(stamp, str):
-                raise ValueError("the row's columns disagree")
-        except Exception as exc:  # a damaged cache row, whatever it holds: rebuild the cache
-            raise _damaged(exc) from exc
-        out.append((parsed, stamp))
-    return out
-
-
-def _briefs(rows: Iterable[Sequence[Any]]) -> list[SessionBrief]:
-    """:func:`_brief` of every row; a damaged row makes the whole index unusable (it is rebuilt)."""
-    try:
-        return [_brief(row) for row in rows]
-    except Exception as exc:  # a damaged cache row, whatever it holds: rebuild the cache
-        raise _damaged(exc) from exc
-
-
-def _damaged(exc: Exception) -> IndexUnavailable:
-    """The error of an index row that cannot be read back. Anything but the checks of
-    :func:`_brief` and pydantic's validation is unforeseen: its traceback is logged."""
-    if not isinstance(exc, ValueError):
-        from chatcli.logs import log_exception
-
-        log_exception(exc, "reading a row of the session index")
-    return IndexUnavailable(f"a row of the index is damaged ({exc.__class__.__name__})")
-
-
-def _custom_json(meta: SessionMetadata) -> str | None:
-    """``custom_fields`` as JSON text, None when empty (most sessions: nothing to parse back)."""
-    if not meta.custom_fields:
-        return None
-    from pydantic_core import to_json  # writers have pydantic loaded already
-
-    return to_json(meta.custom_fields).decode("utf-8")
-
-
-def _row(meta: SessionMetadata, stamp: str) -> tuple[object, ...]:
-    return (
-        meta.id,
-        meta.status.value,
-        _sort_key(meta),
-        meta.name,
-        meta.name.lower() if meta.name else None,
-        meta.first_message,
-        meta.first_message.lower(),
-        meta.message_count,
-        meta.created.isoformat(),
-        meta.file_count,
-        _custom_json(meta),
-        usage_to_json(meta.usage),
-        meta.model_dump_json(),
-        stamp,
-    )
-
+_INSERT = "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 #: What storing one row may raise for a value SQLite cannot hold (never a broken database).
 _UNSTORABLE = (
@@ -184,58 +101,13 @@ def _insert_rows(conn: sqlite3.Connection, metas: Iterable[Indexed], clear: Iter
     failed: list[str] = []
     for meta, stamp in metas:
         try:
-            conn.execute(_INSERT, _row(meta, stamp))
+            conn.execute(_INSERT, row_of(meta, stamp))
         except _UNSTORABLE:
             failed.append(meta.id)
     conn.executemany("DELETE FROM dirty WHERE id = ?", ((sid,) for sid in clear))
     conn.executemany("DELETE FROM sessions WHERE id = ?", ((sid,) for sid in failed))
     conn.executemany("INSERT OR IGNORE INTO dirty (id) VALUES (?)", ((sid,) for sid in failed))
     return failed
-
-
-_BRIEF_COLUMNS = (
-    "id, name, status, created, last_active, first_message, message_count, file_count, custom, usage"
-)
-
-
-_STATUSES = {status.value: status for status in SessionStatus}
-_from_iso = datetime.fromisoformat
-
-
-def _brief(row: Sequence[Any]) -> SessionBrief:
-    """A brief from the first columns of a row selected with :data:`_BRIEF_COLUMNS`.
-
-    The columns were written by :func:`_row` from validated metadata, so only their types are
-    checked (this runs once per session when a completion snapshot is built): a row damaged by
-    hand is a ``ValueError``, never a value of the wrong type passed on to the screen.
-    """
-    sid, name, status, created, active, first, count, files, custom, usage = row[:10]
-    if not (
-        type(sid) is str
-        and is_session_id(sid)
-        and (name is None or type(name) is str)
-        and type(first) is str
-        and type(count) is int
-        and type(files) is int
-        and 0 <= count <= COUNT_MAX
-        and 0 <= files <= COUNT_MAX
-        and (custom is None or type(custom) is str)
-        and (usage is None or type(usage) is str)
-        and type(created) is str
-        and type(active) is str
-        and status in _STATUSES
-    ):
-        raise ValueError("a column of the row has the wrong type or is out of range")
-    fields = NO_CUSTOM_FIELDS if custom is None else json.loads(custom)
-    created_at, active_at = _from_iso(created), _from_iso(active)
-    if created_at.tzinfo is None or active_at.tzinfo is None or not isinstance(fields, Mapping):
-        raise ValueError("a column of the row has the wrong shape")
-    if not (TIMESTAMP_MIN <= created_at <= TIMESTAMP_MAX and TIMESTAMP_MIN <= active_at <= TIMESTAMP_MAX):
-        raise ValueError("a time of the row is out of range")
-    tokens = NO_USAGE if usage is None else usage_from_json(usage)
-    return SessionBrief(
-        sid, name, _STATUSES[status], created_at, active_at, first, count, files, fields, tokens
-    )
 
 
 def _filtered(
@@ -246,9 +118,11 @@ def _filtered(
     before: tuple[datetime, str] | None = None,
     *,
     ordered: bool = True,
+    tags: Sequence[str] = (),
 ) -> tuple[str, list[object]]:
     """The ``SELECT`` of ``columns`` for a ``SessionFilter``'s conditions, newest first;
-    ``before`` (a ``(last_active, id)``) keeps only older sessions, to read page after page."""
+    ``before`` (a ``(last_active, id)``) keeps only older sessions, to read page after page;
+    ``tags`` (lower-case) keeps the sessions that have every one of them."""
     where: list[str] = []
     params: list[object] = []
     if status is not None:
@@ -258,9 +132,12 @@ def _filtered(
         needle = search.lower()
         where.append("(instr(first_lower, ?) > 0 OR instr(coalesce(name_lower, ''), ?) > 0)")
         params += [needle, needle]
+    for tag in tags:
+        where.append("instr(coalesce(tags, ''), ?) > 0")
+        params.append(TAG_SEP + tag + TAG_SEP)
     if before is not None:
         where.append("(last_active, id) < (?, ?)")
-        params += [_activity_key(before[0]), before[1]]
+        params += [activity_key(before[0]), before[1]]
     sql = f"SELECT {columns} FROM sessions"
     if where:
         sql += " WHERE " + " AND ".join(where)
@@ -451,10 +328,11 @@ class SessionIndex:
         status: SessionStatus | None = None,
         search: str | None = None,
         limit: int | None = None,
+        tags: Sequence[str] = (),
     ) -> list[Indexed]:
         """Sessions newest first as full metadata, with their stamps, filtered like a ``SessionFilter``."""
-        sql, params = _filtered("id, meta, stamp", status, search, limit)
-        return _full(self._query(sql, params))
+        sql, params = _filtered("id, meta, stamp", status, search, limit, tags=tags)
+        return metas_of(self._query(sql, params))
 
     def select_briefs(
         self,
@@ -462,15 +340,18 @@ class SessionIndex:
         status: SessionStatus | None = None,
         search: str | None = None,
         limit: int | None = None,
+        tags: Sequence[str] = (),
     ) -> list[tuple[SessionBrief, str]]:
         """Like :meth:`select`, as briefs read from the columns (no model is built)."""
-        sql, params = _filtered(_BRIEF_COLUMNS + ", stamp", status, search, limit)
+        sql, params = _filtered(BRIEF_COLUMNS + ", stamp", status, search, limit, tags=tags)
         rows = self._query(sql, params)
-        return list(zip(_briefs(rows), (str(row[-1]) for row in rows), strict=True))
+        return list(zip(briefs_of(rows), (str(row[-1]) for row in rows), strict=True))
 
-    def count_matching(self, *, status: SessionStatus | None = None, search: str | None = None) -> int:
+    def count_matching(
+        self, *, status: SessionStatus | None = None, search: str | None = None, tags: Sequence[str] = ()
+    ) -> int:
         """How many sessions :meth:`select` would return without a limit."""
-        sql, params = _filtered("count(*)", status, search, None, ordered=False)
+        sql, params = _filtered("count(*)", status, search, None, ordered=False, tags=tags)
         return int(str(self._query(sql, params)[0][0]))
 
     def briefs(
@@ -482,13 +363,13 @@ class SessionIndex:
     ) -> list[SessionBrief]:
         """Every session (of ``status``) newest first, as briefs; ``before`` (the ``(last_active,
         id)`` of the last one read) and ``limit`` read them a page at a time."""
-        sql, params = _filtered(_BRIEF_COLUMNS, status, None, limit, before)
-        return _briefs(self._query(sql, params))
+        sql, params = _filtered(BRIEF_COLUMNS, status, None, limit, before)
+        return briefs_of(self._query(sql, params))
 
     def by_name(self, name_lower: str) -> list[Indexed]:
         """Sessions whose name equals ``name_lower`` ignoring case."""
         rows = self._query("SELECT id, meta, stamp FROM sessions WHERE name_lower = ?", (name_lower,))
-        return _full(rows)
+        return metas_of(rows)
 
     def by_prefix(self, prefix: str) -> list[Indexed]:
         """Sessions whose id starts with ``prefix`` (lowercase hex and dashes only)."""
@@ -497,4 +378,4 @@ class SessionIndex:
             "SELECT id, meta, stamp FROM sessions WHERE id >= ? AND id < ? ORDER BY last_active DESC",
             (prefix, upper),
         )
-        return _full(rows)
+        return metas_of(rows)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chatcli.session.errors import CorruptedSession, SessionError, SessionNotFound, from_os_error
-from chatcli.session.fields import SessionStatus, utc_now, validate_session_name
+from chatcli.session.fields import TAGS_MAX, SessionStatus, utc_now, validate_session_name, validate_tag
 from chatcli.session.health import RepairReport
 from chatcli.session.store import durable, quarantine
 from chatcli.session.store.files import SessionFiles
@@ -225,4 +225,20 @@ def rebuild_metadata(
     if isinstance(custom, dict):
         with contextlib.suppress(ValidationError):
             meta.custom_fields = dict(custom)
+    _salvage_labels(meta, salvaged)
     return meta
+
+
+def _salvage_labels(meta: SessionMetadata, salvaged: Mapping[str, object]) -> None:
+    """Keep the pin and every valid tag of a broken file of metadata version 2 or later (in an
+    older file those keys meant nothing, as when it is read)."""
+    version = salvaged.get("version")
+    if type(version) is not int or version < 2:
+        return
+    meta.pinned = salvaged.get("pinned") is True
+    tags = salvaged.get("tags")
+    valid: list[str] = []
+    for tag in tags if isinstance(tags, list) else []:
+        with contextlib.suppress(SessionError):
+            valid.append(validate_tag(tag))
+    meta.tags = list(dict.fromkeys(valid))[:TAGS_MAX]

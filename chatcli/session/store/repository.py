@@ -401,13 +401,13 @@ class FileRepository:
             index, overrides, problems, untrusted = synced
             limit = None if flt.limit is None else flt.limit + len(untrusted)
             try:
-                indexed = select(index, status=flt.status, search=flt.search, limit=limit)
+                indexed = select(index, status=flt.status, search=flt.search, limit=limit, tags=flt.tags)
                 found: builtins.list[SessionError] = []
                 rows = self._sync.verified([r for r in indexed if r[0].id not in untrusted], found, fresh)
                 if limit is not None and len(indexed) == limit and len(rows) + len(overrides) < limit:
                     # Rows dropped as changed on disk left the page short: verify the whole listing.
                     found = []
-                    unlimited = select(index, status=flt.status, search=flt.search)
+                    unlimited = select(index, status=flt.status, search=flt.search, tags=flt.tags)
                     rows = self._sync.verified(
                         [r for r in unlimited if r[0].id not in untrusted], found, fresh
                     )
@@ -417,7 +417,7 @@ class FileRepository:
                 if count:
                     total = len(shown)
                     if flt.limit is not None and len(shown) >= flt.limit:
-                        total = index.count_matching(status=flt.status, search=flt.search)
+                        total = index.count_matching(status=flt.status, search=flt.search, tags=flt.tags)
                 return shown, [*problems, *found], total
             except IndexUnavailable:
                 self._sync.replace_damaged()
