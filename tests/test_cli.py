@@ -242,7 +242,7 @@ def test_every_subcommand_succeeds(cli: Cli, repo: FileRepository, tmp_path: Pat
     dry = cli("prune", "--older-than", "30d", "--dry-run", "--json")
     assert dry.code == 0
     dry_doc = dry.json()
-    assert set(dry_doc) == {"dry_run", "cutoff", "sessions", "failures", "not_reached"}
+    assert set(dry_doc) == {"dry_run", "cutoff", "sessions", "failures", "not_reached", "pinned_kept"}
     assert dry_doc["dry_run"] is True
     assert [s["id"] for s in dry_doc["sessions"]] == [old.id]
     assert old.id in listed(repo)

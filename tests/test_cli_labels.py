@@ -59,7 +59,11 @@ def test_v1_tree_reads_tags_and_upgrades_only_what_is_written(project: Path) -> 
         upgraded = metadata(project, sid)
         assert upgraded["version"] == 2
         old = dict(originals[sid], custom_fields=originals[sid].get("custom_fields", {}))
-        kept = {k: v for k, v in upgraded.items() if k not in ("version", "pinned", "tags")}
+        kept = {
+            k: v
+            for k, v in upgraded.items()
+            if k not in ("version", "pinned", "tags", "system_prompt", "usage")
+        }
         assert {k: v for k, v in old.items() if k != "version"} == kept, "nothing else changed"
     assert metadata(project, NAMED)["tags"] == ["auth", "bug"] and metadata(project, NAMED)["custom_fields"]
     assert metadata(project, LEGACY)["pinned"] is True

@@ -234,9 +234,7 @@ class Registry:
         groups = sorted(self.group_names(scope))
         return HelpResult(
             "chatcli commands",
-            "Type a message to chat; commands start with '/'. Details: "
-            + "".join(f"'{prefix}help {g}', " for g in groups)
-            + f"'{prefix}help COMMAND'.",
+            "Details: " + "".join(f"'{prefix}help {g}', " for g in groups) + f"'{prefix}help COMMAND'.",
             tuple(self.help_for(c, prefix) for c in self.commands(scope=scope) if len(c.words) == 1),
             groups=tuple(
                 (

@@ -172,7 +172,7 @@ def test_usage_out_of_range_in_metadata_is_invalid(counts: list[int]) -> None:
     from chatcli.session.errors import InvalidMetadata
 
     bad = {
-        "version": 1,
+        "version": 2,
         "id": "s",
         "created": "2025-01-01T00:00:00Z",
         "last_active": "2025-01-01T00:00:00Z",

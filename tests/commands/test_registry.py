@@ -8,6 +8,7 @@ import pytest
 
 from chatcli.commands.catalog import build_registry
 from chatcli.commands.context import CommandContext
+from chatcli.commands.labels import LABEL_COMMANDS
 from chatcli.commands.registry import Registry, UnknownCommand
 from chatcli.commands.results import NewSessionAction, QuitAction, RecentSessions
 from chatcli.commands.sessions import SESSION_COMMANDS
@@ -157,7 +158,9 @@ def test_help_for_everything_is_a_short_overview(registry: Registry) -> None:
 def test_help_for_the_sessions_group(registry: Registry) -> None:
     page = registry.help(["sessions"])
     assert page.title == "/sessions commands"
-    assert [c.name for c in page.commands] == [c.name for c in (*SESSION_COMMANDS, *TRASH_COMMANDS)]
+    assert [c.name for c in page.commands] == [
+        c.name for c in (*SESSION_COMMANDS, *TRASH_COMMANDS, *LABEL_COMMANDS)
+    ]
     assert "4+ characters" in page.intro
 
 
@@ -171,7 +174,7 @@ def test_help_for_one_command_comes_from_its_spec(registry: Registry, words: lis
     assert (
         entry.usage
         == command.usage("/")
-        == "/sessions list [--archived] [--all] [--search TEXT] [--limit N] [--no-limit] [--json]"
+        == "/sessions list [--archived] [--all] [--search TEXT] [--limit N] [--no-limit] [--tag TAG] [--json]"
     )
     assert entry.summary == command.summary
     assert entry.aliases == ("ls",)

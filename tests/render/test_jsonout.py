@@ -37,6 +37,8 @@ SESSION_KEYS = {
     "file_count",
     "custom_fields",
     "usage",
+    "pinned",
+    "tags",
 }
 MESSAGE_KEYS = {"role", "content", "timestamp", "id", "interrupted", "model", "usage"}
 
@@ -148,6 +150,7 @@ def test_delete_import_prune_shapes() -> None:
         "sessions": [session_to_json(meta)],
         "failures": [{"session_id": "sid", "reason": "locked"}],
         "not_reached": 0,
+        "pinned_kept": 0,
     }
     cut = roundtrip(PruneResult([], False, CREATED, [], 7))
     assert isinstance(cut, dict) and cut["not_reached"] == 7

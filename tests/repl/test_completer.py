@@ -131,6 +131,7 @@ def test_sessions_subcommands_once_each_with_aliases_in_the_meta(registry: Regis
     assert set(names) == {
         "list", "show", "name", "archive", "unarchive", "delete",
         "search", "export", "import", "fork", "prune", "doctor", "trash", "restore",
+        "pin", "unpin", "tag", "untag",
     }  # fmt: skip
     completions = {c.text: c for c in offered}
     assert completions["list"].display_meta_text.startswith("List saved sessions")
@@ -141,7 +142,12 @@ def test_sessions_subcommands_once_each_with_aliases_in_the_meta(registry: Regis
 
 def test_subcommand_prefix(registry: Registry) -> None:
     # 'undelete' (an alias of restore) is offered: only the alias matches what was typed.
-    assert sorted(texts(complete(completer_over(registry, ()), "/sessions un"))) == ["unarchive", "undelete"]
+    assert sorted(texts(complete(completer_over(registry, ()), "/sessions un"))) == [
+        "unarchive",
+        "undelete",
+        "unpin",
+        "untag",
+    ]
     assert texts(complete(completer_over(registry, ()), "/sessions l")) == ["list"]
     # An alias is offered when only it matches what was typed, once, saying what it stands for.
     [grep] = complete(completer_over(registry, ()), "/sessions gr")

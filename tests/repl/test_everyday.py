@@ -262,7 +262,7 @@ def test_the_subcommand_menu_lists_each_command_once(make_repl: MakeRepl) -> Non
         await until(lambda: buffer.complete_state is not None and buffer.complete_state.completions)
         assert buffer.complete_state is not None
         rows = [c.display_text for c in buffer.complete_state.completions]
-        assert len(rows) == len(set(rows)) == 14  # 12 commands, trash and restore
+        assert len(rows) == len(set(rows)) == 18  # 12 commands, trash, restore, pin, unpin, tag, untag
         assert not {"ls", "rm", "rename", "grep", "copy", "undelete"} & set(rows)
         r.type(CTRL_U)
 

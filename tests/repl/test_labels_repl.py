@@ -83,9 +83,9 @@ def test_picker_lists_pinned_sessions_first_and_marks_them() -> None:
     ordered = snapshot_of(ENTRIES).entries
     assert [e.id for e in filter_entries(ordered, "")] == [ID_C, ID_A, ID_B]
     assert [e.id for e in filter_entries(ordered, "auth")] == [ID_A], "tags are searched too"
-    rows = "".join(text for _, text in _Picker(ordered).rows())
+    rows = "".join(text for _, text in _Picker(ordered).rows(width=100))
     first_row = rows.splitlines()[0]
-    assert first_row.startswith("  7777aaaa*") and "[docs]" in first_row
+    assert first_row.startswith("* notes  [docs] ") and first_row.endswith("7777aaaa"), first_row
 
 
 def test_the_snapshot_carries_pins_and_tags_from_the_store(tmp_path: object, repo: FileRepository) -> None:

@@ -36,6 +36,7 @@ EXAMPLES: dict[type[SessionError], Callable[[], SessionError]] = {
     E.UnsafePath: lambda: E.UnsafePath(Path("/x/.amazonq"), "is a symbolic link"),
     E.SerializationError: lambda: E.SerializationError("bad export"),
     E.InvalidName: lambda: E.InvalidName("the name is empty"),
+    E.InvalidTag: lambda: E.InvalidTag("'a b' is not a tag: use letters, digits, '-', '_' and '.'"),
     E.AmbiguousId: lambda: E.AmbiguousId("ab", ["abc", "abd"]),
     E.InputFileError: lambda: E.InputFileError(Path("corpus.jsonl"), "no such file"),
     E.OutputFileError: lambda: E.OutputFileError(Path("out/export.md"), "the folder out does not exist"),

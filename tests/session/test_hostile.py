@@ -28,7 +28,7 @@ from chatcli.session.errors import InvalidName, SessionError, SessionNotFound, U
 from chatcli.session.location import discover_sessions_dir
 from chatcli.session.models import Message, SessionMetadata, SessionStatus, new_session_id
 from chatcli.session.service import SessionService
-from chatcli.session.store import FileRepository
+from chatcli.session.store import FileRepository, index_rows
 from chatcli.session.store import doctor as doctor_module
 from chatcli.session.store import index as index_module
 from chatcli.session.store.doctor import run_doctor
@@ -565,10 +565,10 @@ def _inject(monkeypatch: pytest.MonkeyPatch, where: str, victim: str) -> None:
 
         monkeypatch.setattr(Message, "model_validate_json", classmethod(validate))
     elif where == "index-row":
-        monkeypatch.setattr(index_module, "_from_iso", boom)
+        monkeypatch.setattr(index_rows, "_from_iso", boom)
     elif where == "index-write":
-        real_row = index_module._row
-        monkeypatch.setattr(index_module, "_row", lambda m, s: boom() if m.id == victim else real_row(m, s))
+        real_row = index_rows.row_of
+        monkeypatch.setattr(index_module, "row_of", lambda m, s: boom() if m.id == victim else real_row(m, s))
     else:
         real_diagnose = doctor_module._diagnose
         monkeypatch.setattr(

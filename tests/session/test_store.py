@@ -78,7 +78,7 @@ def test_on_disk_layout(repo: FileRepository) -> None:
     assert sorted(os.listdir(repo.root / meta.id)) == [CONVERSATION_FILE, METADATA_FILE]
 
     on_disk = json.loads((repo.root / meta.id / METADATA_FILE).read_text())
-    assert on_disk["id"] == meta.id and on_disk["version"] == 1 and on_disk["message_count"] == 2
+    assert on_disk["id"] == meta.id and on_disk["version"] == 2 and on_disk["message_count"] == 2
     lines = transcript_lines(repo, meta.id)
     assert [json.loads(line)["role"] for line in lines] == ["user", "assistant"]
 
