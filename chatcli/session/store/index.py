@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 
 __all__ = ["IndexUnavailable", "Indexed", "SessionBrief", "SessionIndex"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: The database file and the files SQLite keeps beside it.
 INDEX_SUFFIXES = ("", "-wal", "-shm", "-journal")
 BUSY_TIMEOUT_MS = 10_000
