@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -29,6 +30,7 @@ from chatcli.session.fields import SessionStatus
 from chatcli.session.search import SearchQuery, fold, has_unspaced
 from chatcli.session.store import durable, transcript_file
 from chatcli.session.store.index import IndexUnavailable, SessionIndex, _insert_rows
+from chatcli.session.store.layout import CONVERSATION_FILE
 from chatcli.session.store.transcript_file import BLOCK, MAX_LINE
 from chatcli.session.transcript import LINE_ENDS, line_parser
 
@@ -41,7 +43,7 @@ __all__ = ["ContentIndex", "Found", "fts5_available"]
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS content_state (
     session TEXT PRIMARY KEY, inode INTEGER NOT NULL, offset INTEGER NOT NULL,
-    lines INTEGER NOT NULL, rows INTEGER NOT NULL
+    lines INTEGER NOT NULL, rows INTEGER NOT NULL, stamp TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS content (
     id INTEGER PRIMARY KEY, session TEXT NOT NULL, idx INTEGER NOT NULL, role TEXT NOT NULL, ts TEXT NOT NULL
@@ -93,32 +95,44 @@ def _delete_session(conn: sqlite3.Connection, session_id: str) -> None:
     conn.execute("DELETE FROM content_state WHERE session = ?", (session_id,))
 
 
-def _read_new(fd: int, offset: int, lines: int) -> tuple[list[_Reading], int, int]:
-    """The messages of the complete lines from ``offset`` on, the offset past the last of them
-    and the number of non-blank lines up to it (a torn last line is left for later)."""
+@dataclass(slots=True)
+class _Cursor:
+    """How far a transcript is indexed: the offset past the last complete line read, and the
+    number of non-blank lines before it."""
+
+    offset: int
+    lines: int
+
+
+def _read_new(fd: int, cursor: _Cursor) -> Iterator[_Reading]:
+    """The messages of the complete lines from ``cursor`` on, read a block at a time (memory
+    stays bounded), moving ``cursor`` past them (a torn last line is left for later)."""
     parse = line_parser()
-    found: list[_Reading] = []
-    carry, pos = b"", offset
+    carry, pos = b"", cursor.offset
     while True:
         data = os.pread(fd, BLOCK, pos)
         if not data:
-            return found, offset, lines
+            return
         pos += len(data)
         data = carry + data.replace(b"\r", b"\n")  # a JSON line never holds a raw CR
         cut = data.rfind(b"\n") + 1
         carry = data[cut:]
         if len(carry) > MAX_LINE:  # never held in memory: counted, not indexed
-            carry, lines = b"", lines + 1
-            offset = pos
+            carry, cursor.lines, cursor.offset = b"", cursor.lines + 1, pos
             continue
         for raw in data[:cut].split(b"\n"):
             if not raw.strip():
                 continue
             message = parse(raw)
             if message is not None:
-                found.append(_Reading(lines, message.role, message.timestamp.isoformat(), message.content))
-            lines += 1
-        offset += cut
+                yield _Reading(cursor.lines, message.role, message.timestamp.isoformat(), message.content)
+            cursor.lines += 1
+        cursor.offset += cut
+
+
+def _stamp(st: os.stat_result) -> str:
+    """``mtime:size:inode`` of a transcript: any change to it, in place or by replacement, changes it."""
+    return f"{st.st_mtime_ns}:{st.st_size}:{st.st_ino}"
 
 
 def _continues(fd: int, state: tuple[int, int, int], inode: int) -> bool:
@@ -209,15 +223,18 @@ class ContentIndex(SessionIndex):
         except SessionError as exc:
             _delete_session(conn, session_id)
             return exc
-        inode, offset, lines = 0, 0, 0
-        readings: list[_Reading] = []
+        inode, stamp, cursor, added = 0, "", _Cursor(0, 0), 0
         if fd is not None:
             try:
-                inode = os.fstat(fd).st_ino
+                # Taken before reading: a line appended meanwhile changes the file's stamp, so
+                # the next search catches up with it.
+                st = os.fstat(fd)
+                inode, stamp = st.st_ino, _stamp(st)
                 if state is None or not _continues(fd, state, inode):
                     _delete_session(conn, session_id)
                     state = (inode, 0, 0)
-                readings, offset, lines = _read_new(fd, state[1], state[2])
+                cursor = _Cursor(state[1], state[2])
+                added = _insert(conn, session_id, _read_new(fd, cursor))
             except OSError as exc:
                 _delete_session(conn, session_id)
                 return durable.storage_error(exc, self.files.root / session_id)
@@ -225,64 +242,58 @@ class ContentIndex(SessionIndex):
                 os.close(fd)
         elif state is not None:
             _delete_session(conn, session_id)
-        added = _insert(conn, session_id, readings)
         conn.execute(
-            "INSERT INTO content_state (session, inode, offset, lines, rows) VALUES (?, ?, ?, ?, ?) "
+            "INSERT INTO content_state (session, inode, offset, lines, rows, stamp) "
+            "VALUES (?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (session) DO UPDATE SET inode = excluded.inode, offset = excluded.offset, "
-            "lines = excluded.lines, rows = content_state.rows + excluded.rows",
-            (session_id, inode, offset, lines, added),
+            "lines = excluded.lines, rows = content_state.rows + excluded.rows, stamp = excluded.stamp",
+            (session_id, inode, cursor.offset, cursor.lines, added, stamp),
         )
         return None
 
     def content_problems(self) -> list[str]:
         """Where the content index disagrees with the transcripts (for ``doctor``): rows of a
-        session not indexed, a transcript rewritten or cut since it was indexed, rows missing,
-        damaged full-text tables. Sessions never indexed yet are not problems (a search indexes
-        them)."""
+        session not listed, rows missing, a transcript changed since it was indexed, damaged
+        full-text tables. Sessions never indexed yet are not problems (a search indexes them)."""
         if not self.searchable():
             return []
-        problems: list[str] = []
         try:
             with self._tx() as conn:
                 conn.execute("INSERT INTO content_words (content_words) VALUES ('integrity-check')")
                 conn.execute("INSERT INTO content_chars (content_chars) VALUES ('integrity-check')")
         except IndexUnavailable as exc:
             return [f"the content index is damaged ({exc})"]
+        problems: list[str] = []
         counted = {r[0]: r[1] for r in self._query("SELECT session, count(*) FROM content GROUP BY session")}
         states = self._query(
-            "SELECT c.session, c.inode, c.offset, c.rows, s.id FROM content_state c "
+            "SELECT c.session, c.rows, s.id FROM content_state c "
             "LEFT JOIN sessions s ON s.id = c.session ORDER BY c.session"
         )
-        for session_id, inode, offset, rows, listed in states:
+        for session_id, rows, listed in states:
             short = str(session_id)[:8]
             if listed is None:
-                problems.append(
-                    f"the content index holds messages of session {short}, which it does not list"
-                )
+                problems.append(f"the content index holds messages of session {short}, not listed")
             elif counted.get(session_id, 0) != rows:
                 problems.append(f"the content index of session {short} is missing messages")
-            elif not self._unchanged(str(session_id), inode, offset):
-                problems.append(f"the content index of session {short} is stale (its transcript changed)")
+        for session_id in self.stale():
+            problems.append(
+                f"the content index of session {session_id[:8]} is stale (its transcript changed)"
+            )
         return problems
 
-    def _unchanged(self, session_id: str, inode: object, offset: object) -> bool:
-        """True when the session's transcript is still the file indexed, grown at most."""
-        try:
-            fd = transcript_file.open_for_reading(self.files, session_id)
-        except SessionError:
-            return False
-        if fd is None:
-            return offset == 0
-        try:
-            st = os.fstat(fd)
-            if not isinstance(offset, int) or not _continues(fd, (int(str(inode)), offset, 0), st.st_ino):
-                return False
-            # Lines appended by hand since (a torn last line is not one yet).
-            return b"\n" not in os.pread(fd, min(st.st_size - offset, BLOCK), offset).replace(b"\r", b"\n")
-        except OSError:
-            return False
-        finally:
-            os.close(fd)
+    def stale(self) -> list[str]:
+        """Indexed sessions whose transcript changed since (by hand: chatcli's own writes keep
+        the index in step), found by their file's stamp; a search indexes them again first."""
+        out: list[str] = []
+        for session_id, stamp in self._query("SELECT session, stamp FROM content_state"):
+            path = os.path.join(self.files.root, str(session_id), CONVERSATION_FILE)
+            try:
+                now = _stamp(os.stat(path, follow_symlinks=False))
+            except OSError:
+                now = ""
+            if now != stamp:
+                out.append(str(session_id))
+        return out
 
     # ------------------------------------------------------------------ readers
 

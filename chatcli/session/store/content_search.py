@@ -71,12 +71,12 @@ def _indexed(
 ) -> SearchResult:
     untrusted = synced.untrusted
     failed: list[tuple[str, SessionError]] = []
-    index.index_pending([sid for sid in index.pending() if sid not in untrusted], failed)
+    changed = [*index.pending(), *index.stale()]
+    index.index_pending([sid for sid in changed if sid not in untrusted], failed)
     warnings = [not_searched(sid, exc) for sid, exc in failed]
     warnings += [not_searched(getattr(exc, "session_id", "?") or "?", exc) for exc in synced.problems]
-    found = index.find(query, status, untrusted)
-    searched = index.searched(status, untrusted)
     scanned: list[SessionMatches] = []
+    searched = 0
     for meta in synced.overrides:
         if status is not None and meta.status is not status:
             continue
@@ -90,6 +90,8 @@ def _indexed(
         searched += 1
         if matches is not None:
             scanned.append(matches)
+    found = index.find(query, status, untrusted)
+    searched += index.searched(status, untrusted)
     candidates: list[Found | SessionMatches] = [*found, *scanned]
     shown = order_sessions(candidates, options.sort)[: max(options.limit, 0)]
     complete = _complete(index, query, [f for f in shown if not isinstance(f, SessionMatches)], options)
