@@ -343,3 +343,27 @@ def test_two_quick_ctrl_c_during_a_reply_do_not_quit(spawn: Spawn, sessions_dir:
     finish(child)
     [sid] = session_ids(sessions_dir)
     assert FileRepository(sessions_dir).get(sid).message_count == 4
+
+
+def test_search_shows_one_row_per_session_with_correct_counts(spawn: Spawn, sessions_dir: Path) -> None:
+    repo = FileRepository(sessions_dir)
+    busy = seed(repo, "token one", replies=["token two", "token three", "token four"], when=ago(60))
+    seed(repo, "nothing here", when=ago(30))
+    child = spawn()
+    expect(child, PROMPT)
+    child.send("/sessions search token\r")
+    expect(child, re.escape("4 matches for 'token' in 1 session; 2 searched"))
+    expect(child, PROMPT)
+    assert screen(child).count(busy.id[:8]) == 1, screen(child)
+    child.send("/sessions search token --messages\r")
+    expect(child, PROMPT)
+    rows = [
+        line
+        for line in screen(child).splitlines()
+        if "token " in line and ("user" in line or "assistant" in line)
+    ]
+    assert len(rows) == 4, screen(child)
+    child.send('/sessions search "token\r')
+    expect(child, "quote is not closed")
+    expect(child, PROMPT)
+    finish(child)
