@@ -12,6 +12,7 @@ from chatcli.commands.labels import TAG_FILTER, confirm_pinned_delete
 from chatcli.commands.output_file import write_export
 from chatcli.commands.refs import CURRENT_SESSION, SESSION, session_ref
 from chatcli.commands.results import Cancelled, ExportResult, ImportReport, SessionChanged
+from chatcli.commands.search import SEARCH_COMMAND
 from chatcli.commands.spec import Arg, Command, Option, ParsedArgs, UsageError, format_duration
 from chatcli.commands.trash import apply_retention, undo_hint
 from chatcli.render.timefmt import iso_minute, short_id
@@ -23,7 +24,6 @@ from chatcli.session.outcomes import (
     DeleteResult,
     ListResult,
     PruneResult,
-    SearchResult,
     SessionDetail,
     StatusChoice,
 )
@@ -147,26 +147,6 @@ def _describe(session_id: str, name: str | None, messages: int) -> str:
     """``fix-login (1a717050, 8 messages)``, or ``1a717050 (8 messages)`` without a name."""
     count = f"{messages} message{'' if messages == 1 else 's'}"
     return f"{name} ({session_id[:8]}, {count})" if name else f"{session_id[:8]} ({count})"
-
-
-def search_sessions(ctx: CommandContext, args: ParsedArgs) -> SearchResult:
-    """``sessions search TEXT``: full text over every message."""
-    status: StatusChoice = "all"
-    if args.flag("active"):
-        status = "active"
-    elif args.flag("archived"):
-        status = "archived"
-    text = args.required("text")
-    if not text.strip():
-        raise UsageError("the search TEXT is empty", f"{ctx.prefix}sessions search TEXT…")
-    return ctx.service.search(
-        text,
-        limit=args.number("limit") or 20,
-        status=status,
-        should_stop=ctx.cancelled.is_set,
-        trash=args.flag("trash"),
-        tags=args.texts("tag"),
-    )
 
 
 def export_session(ctx: CommandContext, args: ParsedArgs) -> ExportResult:
@@ -336,22 +316,7 @@ SESSION_COMMANDS: tuple[Command, ...] = (
         details="Without a terminal to ask on, delete refuses unless --yes is given; "
         "a pinned session also needs --force.",
     ),
-    Command(
-        ("sessions", "search"),
-        "Search the text of every message of every session",
-        search_sessions,
-        args=(Arg("text", "text", "words to look for (case-insensitive)", rest=True),),
-        options=(
-            _LIMIT,
-            Option(("--active",), "active", "only active sessions"),
-            Option(("--archived",), "archived", "only archived sessions"),
-            Option(("--trash",), "trash", "search the sessions in the trash instead"),
-            TAG_FILTER,
-        ),
-        aliases=("grep",),
-        details=_TSV_DETAILS,
-        examples=("sessions search retry backoff", "sessions search docker --limit 5"),
-    ),
+    SEARCH_COMMAND,
     Command(
         ("sessions", "export"),
         "Export a session as Markdown (to read) or JSON (to import elsewhere)",

@@ -45,10 +45,18 @@ Results by command
     "total_messages": int, "warnings": [str…], "trashed": trashed|null}`` (``trashed``: set for a
     session in the trash)
 ``sessions search``
-    ``{"query": str, "hits": [{"session_id", "session_name", "role", "timestamp", "snippet",
-    "message_index"}…], "truncated": bool, "sessions_searched": int, "warnings": [str…]}``
-    (``warnings``: one per session that could not be searched, naming it and saying why; the
-    other sessions are searched all the same)
+    ``{"query": str, "sort": "recent"|"relevance", "sessions": [{"session_id", "session_name",
+    "last_active", "hit_count", "best": hit, "hits": [hit…]}…], "hits": [hit…],
+    "total_hits": int, "sessions_matched": int, "sessions_searched": int, "truncated": bool,
+    "warnings": [str…], "notice": str|null}``, a hit being ``{"session_id", "session_name",
+    "role", "timestamp", "snippet", "message_index"}``. One entry per session with hits, in the
+    order asked for, at most ``--limit`` of them; a session's ``hits`` are all its hits with
+    ``--messages`` (oldest first), else just its best; the top-level ``hits`` are the hits
+    listed, session after session. ``total_hits`` and ``sessions_matched`` count everything
+    found, the limit aside (``truncated``: sessions were left out, or the search was stopped);
+    ``warnings``: one per session that could not be searched, naming it and saying why (the
+    others are searched all the same); ``notice``: how the search was made when it could not
+    use the content index
 ``sessions delete``
     ``{"deleted": session, "trash_id": str|null}`` (``trash_id``: its trash entry; null when it
     was erased for good with ``--permanent``)
@@ -132,6 +140,7 @@ from chatcli.session.outcomes import (
     SearchHit,
     SearchResult,
     SessionDetail,
+    SessionMatches,
     TrashResult,
 )
 from chatcli.session.transfer import ALREADY_EXISTS, ImportResult
@@ -254,13 +263,29 @@ def _detail(result: SessionDetail) -> dict[str, JSONValue]:
     }
 
 
+def _found(found: SessionMatches, every_hit: bool) -> dict[str, JSONValue]:
+    return {
+        "session_id": found.session_id,
+        "session_name": found.session_name,
+        "last_active": iso_utc(found.last_active),
+        "hit_count": found.hit_count,
+        "best": _hit(found.best),
+        "hits": [_hit(h) for h in (found.hits if every_hit else [found.best])],
+    }
+
+
 def _search(result: SearchResult) -> dict[str, JSONValue]:
     return {
         "query": result.query,
+        "sort": result.sort,
+        "sessions": [_found(found, result.every_hit) for found in result.sessions],
         "hits": [_hit(h) for h in result.hits],
-        "truncated": result.truncated,
+        "total_hits": result.total_hits,
+        "sessions_matched": result.sessions_matched,
         "sessions_searched": result.sessions_searched,
+        "truncated": result.truncated,
         "warnings": list(result.warnings),
+        "notice": result.notice,
     }
 
 

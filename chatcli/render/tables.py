@@ -167,32 +167,61 @@ def _empty_listing(result: ListResult) -> Text:
 
 
 def render_search(result: SearchResult, console: Console) -> None:
-    """``sessions search``: one row per hit, the query highlighted in each snippet."""
-    searched = plural(result.sessions_searched, "session")
-    if not result.hits:
-        console.print(Text(f"No messages match {quoted(result.query)} (searched {searched})."))
+    """``sessions search``: one row per session (hits, age, best snippet), or with
+    ``--messages`` one row per matching message; the query's words highlighted."""
+    if result.notice:
+        console.print(Text(result.notice, style=DIM))
+    searched = f"{result.sessions_searched:,} searched"
+    if not result.sessions:
+        console.print(Text(f"No messages match {quoted(result.query)} ({searched})."))
         _search_warnings(result, console)
         return
-    count = f"{len(result.hits)}+" if result.truncated else str(len(result.hits))
-    title = f"{count} match{'es' if count != '1' else ''} for {quoted(result.query, 40)} in {searched}"
+    matches = f"{result.total_hits:,} match{'' if result.total_hits == 1 else 'es'}"
+    sessions = plural(result.sessions_matched, "session")
+    title = f"{matches} for {quoted(result.query, 40)} in {sessions}; {searched}"
+    if result.truncated:
+        title += f" (showing {len(result.sessions)})"
     console.print(heading(title))
+    table = _messages_table(result, console) if result.every_hit else _sessions_hits_table(result, console)
+    console.print(table)
+    if result.truncated:
+        console.print(Text("(more sessions match: use --limit N)", style=DIM))
+    _search_warnings(result, console)
+
+
+def _sessions_hits_table(result: SearchResult, console: Console) -> Table:
+    """One row per session: who, how many hits, how long ago, the best snippet."""
     width = console.width
-    table = Table(box=table_box(console), pad_edge=not is_plain(console), header_style="bold")
     wide = width >= NARROW_WIDTH
+    table = Table(box=table_box(console), pad_edge=not is_plain(console), header_style="bold")
+    table.add_column("Session", no_wrap=True, max_width=30 if wide else 16, overflow="ellipsis")
+    table.add_column("Hits", justify="right", no_wrap=True)
+    table.add_column("Active", no_wrap=True)
+    table.add_column("Best match")
+    for found in result.sessions:
+        session = _hit_session(found.best, with_name=True)
+        snippet = _highlighted(found.best.snippet, result.query)
+        table.add_row(session, str(found.hit_count), Text(relative_age(found.last_active)), snippet)
+    return table
+
+
+def _messages_table(result: SearchResult, console: Console) -> Table:
+    """``--messages``: every hit, grouped by session (the session shown on its first row)."""
+    width = console.width
+    wide = width >= NARROW_WIDTH
+    table = Table(box=table_box(console), pad_edge=not is_plain(console), header_style="bold")
     table.add_column("Session", no_wrap=True, max_width=30 if wide else None, overflow="ellipsis")
     if width >= TINY_WIDTH:
         table.add_column("Role", no_wrap=True)
     table.add_column("When", no_wrap=True)
     table.add_column("Snippet")
-    for hit in result.hits:
-        role = Text(clean_inline(hit.role), style=ROLE_STYLES.get(hit.role, ""))
-        session = _hit_session(hit, with_name=wide)
-        cells = [session, role] if width >= TINY_WIDTH else [session]
-        table.add_row(*cells, Text(relative_age(hit.timestamp)), _highlighted(hit.snippet, result.query))
-    console.print(table)
-    if result.truncated:
-        console.print(Text("(more results: use --limit)", style=DIM))
-    _search_warnings(result, console)
+    for found in result.sessions:
+        for number, hit in enumerate(found.hits):
+            role = Text(clean_inline(hit.role), style=ROLE_STYLES.get(hit.role, ""))
+            session = _hit_session(hit, with_name=wide) if number == 0 else Text("")
+            cells = [session, role] if width >= TINY_WIDTH else [session]
+            table.add_row(*cells, Text(relative_age(hit.timestamp)), _highlighted(hit.snippet, result.query))
+    return table
 
 
 def _search_warnings(result: SearchResult, console: Console) -> None:
@@ -211,11 +240,15 @@ def _hit_session(hit: SearchHit, *, with_name: bool) -> Text:
 
 
 def _highlighted(snippet: str, query: str) -> Text:
-    """The cleaned snippet with each case-insensitive occurrence of ``query`` styled."""
+    """The cleaned snippet with the query's words styled (case-insensitive; a ``prefix*`` term
+    styles the whole word it starts)."""
     text = Text(one_line(snippet))
-    words = one_line(query).split()
-    if words:
-        pattern = re.compile(r"\s+".join(re.escape(w) for w in words), re.IGNORECASE)
+    words = sorted(one_line(query).replace('"', " ").split(), key=len, reverse=True)
+    alternatives = [
+        re.escape(w.rstrip("*")) + (r"\w*" if w.endswith("*") else "") for w in words if w.strip("*")
+    ]
+    if alternatives:
+        pattern = re.compile("|".join(alternatives), re.IGNORECASE)
         for match in pattern.finditer(text.plain):
             text.stylize(MATCH_STYLE, match.start(), match.end())
     return text

@@ -6,7 +6,10 @@ so ``cut -f1`` and ``awk -F'\\t'`` always see the same columns. Ids are full, ti
 
 * a session (list, prune): ``id  name  status  messages  last_active  first_message  pinned  tags``
   (``pinned`` is ``pinned`` or empty, ``tags`` comma-separated);
-* a search hit: ``session_id  session_name  role  timestamp  message_index  snippet``.
+* a search, one record per session with hits: ``session_id  session_name  hit_count
+  last_active  message_index  snippet`` (its best hit);
+* a search with ``--messages``, one record per hit: ``session_id  session_name  role  timestamp
+  message_index  snippet``.
 
 A name that is not set is an empty field. Warnings (unreadable sessions, sessions a prune kept)
 are not records: the command line prints them on stderr.
@@ -49,6 +52,20 @@ def _sessions(sessions: Sequence[SessionView]) -> str:
 
 def to_tsv(result: ListResult | SearchResult | PruneResult) -> str:
     """The records of ``result``, one a line (see the module documentation for the fields)."""
+    if isinstance(result, SearchResult) and not result.every_hit:
+        return "".join(
+            _line(
+                (
+                    found.session_id,
+                    found.session_name or "",
+                    found.hit_count,
+                    iso_utc(found.last_active),
+                    found.best.message_index,
+                    found.best.snippet,
+                )
+            )
+            for found in result.sessions
+        )
     if isinstance(result, SearchResult):
         return "".join(
             _line(

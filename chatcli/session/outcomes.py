@@ -28,6 +28,7 @@ __all__ = [
     "SearchHit",
     "SearchResult",
     "SessionDetail",
+    "SessionMatches",
     "StatusChoice",
     "TrashResult",
 ]
@@ -87,18 +88,54 @@ class SearchHit:
 
 
 @dataclass(frozen=True, slots=True)
-class SearchResult:
-    """Hits of a full-text search, newest first, and whether the limit cut more off.
+class SessionMatches:
+    """One session's hits for a full-text search: how many messages match, the best of them and,
+    when every hit was asked for (``--messages``), all of them oldest first (else just the best).
 
+    ``score`` orders sessions by relevance, lowest first (the index's BM25 rank of the best hit;
+    a scan without the index ranks by the number of hits).
+    """
+
+    session_id: str
+    session_name: str | None
+    last_active: datetime
+    hit_count: int
+    best: SearchHit
+    hits: list[SearchHit]
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    """A full-text search: one entry per session with hits, in the order asked for.
+
+    ``total_hits`` and ``sessions_matched`` count every hit and every session with one, however
+    many ``sessions`` the limit kept; ``sessions_searched`` is how many sessions were looked at.
     ``warnings`` name the sessions that could not be searched (an unreadable transcript, a link
-    or a device in its place) and why; the others were searched all the same.
+    or a device in its place) and why; the others were searched all the same. ``notice`` says
+    once how the search was made when it could not use the content index.
     """
 
     query: str
-    hits: list[SearchHit]
-    truncated: bool
+    sessions: list[SessionMatches]
+    total_hits: int
+    sessions_matched: int
     sessions_searched: int
+    sort: Literal["recent", "relevance"] = "recent"
+    every_hit: bool = False
     warnings: list[str] = field(default_factory=list)
+    notice: str | None = None
+    stopped: bool = False
+
+    @property
+    def truncated(self) -> bool:
+        """True when the limit left sessions with hits out, or the user stopped the search."""
+        return self.stopped or self.sessions_matched > len(self.sessions)
+
+    @property
+    def hits(self) -> list[SearchHit]:
+        """The hits listed: each session's best, or every hit with ``every_hit``."""
+        return [hit for found in self.sessions for hit in (found.hits if self.every_hit else [found.best])]
 
 
 @dataclass(frozen=True, slots=True)

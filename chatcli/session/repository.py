@@ -24,6 +24,8 @@ from chatcli.session.trashed import TrashedSession, TrashList, TrashRecord, entr
 
 if TYPE_CHECKING:
     from chatcli.session.models import Message, SessionMetadata
+    from chatcli.session.outcomes import SearchResult
+    from chatcli.session.search import SearchOptions, SearchQuery
 
 __all__ = [
     "IN_MEMORY",
@@ -204,6 +206,13 @@ class SessionRepository(Protocol):
         fixed without losing data."""
         ...
 
+    def search(
+        self, query: SearchQuery, status: SessionStatus | None, options: SearchOptions
+    ) -> SearchResult | None:
+        """Full-text search served by the repository (its content index); None when it has none
+        (the service then reads every transcript, :func:`chatcli.session.search.scan_all`)."""
+        ...
+
     def repair(self, session_id: str) -> RepairReport:
         """Make one session loadable without losing data; reports what was done."""
         ...
@@ -373,6 +382,12 @@ class InMemoryRepository:
         """The last ``count`` messages and how many there are."""
         messages = self.load_messages(session_id).messages
         return TranscriptTail(messages=messages[-count:] if count > 0 else [], total=len(messages))
+
+    def search(
+        self, query: SearchQuery, status: SessionStatus | None, options: SearchOptions
+    ) -> SearchResult | None:
+        """No content index in memory: None (the service reads every transcript)."""
+        return None
 
     def check(self, *, repair: bool = False) -> DoctorReport:
         """Every session held in memory, examined: nothing here can be torn or corrupted, so the

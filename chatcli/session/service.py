@@ -7,12 +7,9 @@ session, keeps names unique, searches transcripts, forks and prunes, and hands e
 
 from __future__ import annotations
 
-import functools
-import heapq
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Callable, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -42,13 +39,12 @@ from chatcli.session.outcomes import (
     ListResult,
     LoadedSession,
     PruneResult,
-    SearchHit,
     SearchResult,
     SessionDetail,
     StatusChoice,
 )
 from chatcli.session.repository import SessionFilter, SessionRepository
-from chatcli.session.transcript import line_parser
+from chatcli.session.search import SearchOptions, SearchQuery, SearchSort, scan_all
 from chatcli.session.transfer import ImportResult, export_json, import_sessions
 from chatcli.session.trash_service import TrashService
 
@@ -61,25 +57,11 @@ if TYPE_CHECKING:
 
 __all__ = ["MIN_PREFIX", "SessionService"]
 
-SNIPPET_WIDTH = 100
-
-#: How a search reads one session's transcript: raw chunks of whole lines.
-_Chunks = Callable[[], Iterable[bytes]]
-
 _PREFIX_CHARS = re.compile(r"[0-9a-f-]+")
 
 
 def _status_filter(status: StatusChoice) -> SessionStatus | None:
     return None if status == "all" else SessionStatus(status)
-
-
-def _snippet(text: str, start: int, length: int, width: int = SNIPPET_WIDTH) -> str:
-    """A one-line excerpt of ``text`` around ``start`` (whitespace folded, ellipses at cuts)."""
-    pad = max((width - length) // 2, 10)
-    lo = max(start - pad, 0)
-    hi = min(start + length + pad, len(text))
-    body = " ".join(text[lo:hi].split())
-    return ("…" if lo > 0 else "") + body + ("…" if hi < len(text) else "")
 
 
 class SessionService:
@@ -225,67 +207,49 @@ class SessionService:
 
     def search(
         self,
-        text: str,
+        query: str | SearchQuery,
         *,
         limit: int = 20,
         status: StatusChoice = "all",
+        sort: SearchSort = "recent",
+        every_hit: bool = False,
         should_stop: Callable[[], bool] | None = None,
         trash: bool = False,
         tags: Sequence[str] = (),
     ) -> SearchResult:
-        """Case-insensitive full-text search over every message (of the sessions that have every
-        one of ``tags``); newest hits first.
+        """Full-text search over every message (see :mod:`chatcli.session.search` for the
+        query syntax) of the sessions that have every one of ``tags``: one entry per session
+        with hits, newest first or most relevant first, at most ``limit`` of them; with
+        ``every_hit`` each lists all its hits. With ``trash`` the sessions in the trash are
+        searched instead (by reading them: the content index holds live sessions only).
 
-        ``should_stop`` is asked before each session: when it says so (the user cancelled), the
-        hits found so far are returned, marked truncated. Transcripts are streamed (memory stays
-        bounded); one that cannot be read is named in the result's warnings, never fatal. With
-        ``trash`` the sessions in the trash are searched instead.
+        Served by the repository's content index when it has one; else every transcript is
+        streamed, ``should_stop`` asked before each session (the user cancelled: the sessions
+        found so far are returned, marked truncated). A session that cannot be read is named in
+        the result's warnings, never fatal. A ``query`` given as text that cannot be parsed
+        raises :class:`~chatcli.session.search.InvalidQuery`.
         """
-        needle = _Needle.of(text)
-        wanted = _tag_filter(tags)
-        top = _NewestHits(limit)
-        searched = 0
-        stopped_early = False
-        warnings: list[str] = []
-        sources = self._trash_sources() if trash else self._sources(_status_filter(status))
-        for brief, transcript in sources:
-            # Sessions come newest first and a message is never newer than its session's
-            # last_active: once the heap is full of newer hits, no older session can add one.
-            if top.full_of_hits_newer_than(brief.last_active):
-                stopped_early = True
-                break
-            if should_stop is not None and should_stop():
-                stopped_early = True
-                break
-            if not all(tag in brief.tags for tag in wanted):
-                continue
-            try:
-                for hit in needle.hits(brief, transcript()):
-                    top.offer(hit)
-            except SessionNotFound:
-                continue
-            except (SessionError, ArithmeticError, ValueError, RecursionError, MemoryError) as exc:
-                warnings.append(f"session {brief.id} was not searched: {_reason(exc)}")
-                continue
-            searched += 1
-        truncated = stopped_early or top.overflowed
-        return SearchResult(needle.text, top.newest_first(), truncated, searched, warnings)
+        parsed = query if isinstance(query, SearchQuery) else SearchQuery.parse(query)
+        options = SearchOptions(sort, limit, every_hit, should_stop, _tag_filter(tags))
+        if trash:
+            return self._search_trash(parsed, options)
+        found = self.repo.search(parsed, _status_filter(status), options)
+        if found is not None:
+            return found
+        return scan_all(
+            parsed, self.repo.iter_briefs(_status_filter(status)), self.repo.iter_transcript, options
+        )
 
-    def _sources(self, status: SessionStatus | None) -> Iterator[tuple[SessionBrief, _Chunks]]:
-        """The sessions a search reads, newest first, each with how to read its transcript."""
-        for brief in self.repo.iter_briefs(status):
-            yield brief, functools.partial(self.repo.iter_transcript, brief.id)
-
-    def _trash_sources(self) -> Iterator[tuple[SessionBrief, _Chunks]]:
-        """The trashed sessions, newest ``last_active`` first (the order a search relies on)."""
+    def _search_trash(self, query: SearchQuery, options: SearchOptions) -> SearchResult:
+        """:meth:`search` over the trashed sessions (the latest entry of a session trashed twice)."""
         entries = sorted(
             self.repo.trashed(), key=lambda t: (t.metadata.last_active, t.trash_id), reverse=True
         )
-        for entry in entries:
-            yield (
-                SessionBrief.of(entry.metadata),
-                functools.partial(self.repo.trashed_transcript, entry.trash_id),
-            )
+        latest: dict[str, str] = {}
+        for entry in sorted(entries, key=lambda t: t.trash_id):
+            latest[entry.metadata.id] = entry.trash_id
+        briefs = [SessionBrief.of(e.metadata) for e in entries if latest[e.metadata.id] == e.trash_id]
+        return scan_all(query, briefs, lambda sid: self.repo.trashed_transcript(latest[sid]), options)
 
     # ------------------------------------------------------------------ writes
 
@@ -458,80 +422,6 @@ def _new_metadata(messages: Sequence[Message]) -> SessionMetadata:
     meta.created = now
     meta.last_active = max(now, meta.last_active)
     return meta
-
-
-@dataclass(frozen=True, slots=True)
-class _Needle:
-    """The text a search looks for, in the forms the search compares."""
-
-    text: str
-    lowered: str
-    #: The needle as it appears in a transcript's raw bytes, for a quick pre-check; None when
-    #: JSON escaping could hide it (quotes, backslashes, controls) or ASCII lower-casing differs.
-    raw: bytes | None
-
-    @classmethod
-    def of(cls, text: str) -> _Needle:
-        """The needle for what the user typed; :class:`SessionNotFound` when it is blank."""
-        needle = text.strip()
-        if not needle:
-            raise SessionNotFound(text, "not a search: the search text is empty")
-        lowered = needle.lower()
-        plain = lowered.isascii() and not any(ch in lowered for ch in '"\\') and lowered.isprintable()
-        return cls(needle, lowered, lowered.encode("ascii") if plain else None)
-
-    def hits(self, brief: SessionBrief, chunks: Iterable[bytes]) -> Iterator[SearchHit]:
-        """Every message of one session's transcript (streamed in ``chunks`` of whole lines)
-        that contains the needle. A hit's ``message_index`` counts the non-blank lines before it."""
-        parse = line_parser()
-        index = 0
-        for chunk in chunks:
-            if self.raw is not None and self.raw not in chunk.lower():
-                index += sum(1 for raw in chunk.split(b"\n") if raw.strip())
-                continue
-            for raw in chunk.split(b"\n"):
-                if not raw.strip():
-                    continue
-                message = parse(raw)
-                index += 1
-                pos = -1 if message is None else message.content.lower().find(self.lowered)
-                if message is not None and pos >= 0:
-                    snippet = _snippet(message.content, pos, len(self.text))
-                    yield SearchHit(brief.id, brief.name, message.role, message.timestamp, snippet, index - 1)
-
-
-class _NewestHits:
-    """The ``limit`` newest hits offered so far (a min-heap), and whether any fell off the end."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.overflowed = False
-        self._heap: list[tuple[tuple[datetime, str, int], SearchHit]] = []
-
-    def full_of_hits_newer_than(self, when: datetime) -> bool:
-        """True when the heap is full and its oldest hit is newer than ``when``."""
-        return len(self._heap) >= self.limit and when < self._heap[0][0][0]
-
-    def offer(self, hit: SearchHit) -> None:
-        """Keep ``hit`` if it is among the newest ``limit``."""
-        item = ((hit.timestamp, hit.session_id, hit.message_index), hit)
-        if len(self._heap) < self.limit:
-            heapq.heappush(self._heap, item)
-            return
-        self.overflowed = True  # a hit is dropped (this one or the oldest kept): there are more
-        if item[0] > self._heap[0][0]:
-            heapq.heapreplace(self._heap, item)
-
-    def newest_first(self) -> list[SearchHit]:
-        """The kept hits, newest first."""
-        return [hit for _, hit in sorted(self._heap, key=lambda item: item[0], reverse=True)]
-
-
-def _reason(exc: BaseException) -> str:
-    """Why a session could not be read, in one line."""
-    if isinstance(exc, SessionError):
-        return exc.user_message().splitlines()[0]
-    return f"its transcript holds a value chatcli cannot read ({type(exc).__name__})"
 
 
 def _describe(meta: SessionMetadata) -> str:

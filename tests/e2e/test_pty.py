@@ -624,3 +624,27 @@ def test_the_picker_lists_a_pinned_session_first_and_tags_complete(spawn: Spawn,
     expect(child, PROMPT)
     finish(child)
     assert repo.get(beta.id).tags == [] and repo.get(beta.id).pinned
+
+
+def test_search_shows_one_row_per_session_with_correct_counts(spawn: Spawn, sessions_dir: Path) -> None:
+    repo = FileRepository(sessions_dir)
+    busy = seed(repo, "token one", replies=["token two", "token three", "token four"], when=ago(60))
+    seed(repo, "nothing here", when=ago(30))
+    child = spawn()
+    expect(child, PROMPT)
+    child.send("/sessions search token\r")
+    expect(child, re.escape("4 matches for 'token' in 1 session; 2 searched"))
+    expect(child, PROMPT)
+    assert screen(child).count(busy.id[:8]) == 1, screen(child)
+    child.send("/sessions search token --messages\r")
+    expect(child, PROMPT)
+    rows = [
+        line
+        for line in screen(child).splitlines()
+        if "token " in line and ("user" in line or "assistant" in line)
+    ]
+    assert len(rows) == 4, screen(child)
+    child.send('/sessions search "token\r')
+    expect(child, "quote is not closed")
+    expect(child, PROMPT)
+    finish(child)

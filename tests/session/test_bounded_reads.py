@@ -35,7 +35,10 @@ def _device(path: Path) -> None:
 
 
 def _unreadable(path: Path) -> None:
-    """Nothing on disk changes: the test injects EACCES on open instead (root reads anything)."""
+    """The test injects EACCES on open (root reads anything); the file's mtime moves, as a
+    chmod-and-edit by hand would, so the content index reads it again rather than serving the
+    text it indexed."""
+    os.utime(path, ns=(1, 1))
 
 
 BREAKERS: dict[str, Callable[[Path], None]] = {

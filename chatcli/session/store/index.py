@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = ["IndexUnavailable", "Indexed", "SessionBrief", "SessionIndex"]
 
-SCHEMA_VERSION = 5  # 4: the usage column, or the pinned and tags columns; 5: all three (metadata v2)
+SCHEMA_VERSION = 6  # 5: usage, pinned and tags columns (metadata v2); 6: and the content index
 #: The database file and the files SQLite keeps beside it.
 INDEX_SUFFIXES = ("", "-wal", "-shm", "-journal")
 BUSY_TIMEOUT_MS = 10_000

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from chatcli.session.errors import SessionError, SessionNotFound, StorageError
 from chatcli.session.fields import SessionView, is_session_id
+from chatcli.session.store.content_index import ContentIndex
 from chatcli.session.store.files import SessionFiles
 from chatcli.session.store.index import INDEX_SUFFIXES, IndexUnavailable, SessionIndex
 from chatcli.session.store.layout import lock_name
@@ -40,7 +41,7 @@ class Synced(NamedTuple):
     used.
     """
 
-    sessions_index: SessionIndex
+    sessions_index: ContentIndex
     overrides: list[SessionMetadata]
     problems: list[SessionError]
     untrusted: set[str]
@@ -52,11 +53,11 @@ class IndexSync:
     def __init__(self, files: SessionFiles, locks: SessionLocks) -> None:
         self.files = files
         self.locks = locks
-        self.index = SessionIndex(files.root)
+        self.index = ContentIndex(files)
         #: Set when the index cannot be used here (read-only folder...): the files are scanned.
         self.broken = False
 
-    def usable(self) -> SessionIndex | None:
+    def usable(self) -> ContentIndex | None:
         """The index, or None when it cannot be used here (then the files are scanned)."""
         return None if self.broken else self.index
 
@@ -140,7 +141,7 @@ class IndexSync:
                 self.broken = True
                 return None
 
-    def _sync(self, index: SessionIndex) -> Synced:
+    def _sync(self, index: ContentIndex) -> Synced:
         root_mtime = self.files.root_mtime()
         if index.recorded_root_mtime() != root_mtime:
             self.reconcile(index)
@@ -230,6 +231,8 @@ class IndexSync:
         try:
             self.reconcile(self.index)
             self.index.record_root_mtime(self.files.root_mtime())
+            if self.index.searchable():  # the content too: a search then finds it ready
+                self.index.index_pending(self.index.pending(), [])
             return self.index.count()
         except IndexUnavailable as exc:
             raise StorageError(f"the index cannot be written ({exc})", self.index.path) from exc
@@ -269,4 +272,8 @@ class IndexSync:
                 problems.append(f"the index row of session {session_id[:8]} is stale")
         for session_id in sorted(set(indexed) - on_disk):
             problems.append(f"the index lists session {session_id[:8]}, which no longer exists")
+        try:
+            problems += index.content_problems()
+        except IndexUnavailable as exc:
+            problems.append(f"the content index cannot be read ({exc})")
         return problems

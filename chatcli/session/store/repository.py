@@ -38,8 +38,10 @@ from chatcli.session.errors import (
 from chatcli.session.fields import SessionBrief, SessionStatus, SessionView
 from chatcli.session.health import DoctorReport, RepairReport
 from chatcli.session.location import SessionsLocation
+from chatcli.session.outcomes import SearchResult
 from chatcli.session.repository import BriefList, SessionFilter, SessionList, apply_filter
-from chatcli.session.store import durable, repair, transcript_file
+from chatcli.session.search import SearchOptions, SearchQuery, scan_all
+from chatcli.session.store import content_search, durable, repair, transcript_file
 from chatcli.session.store.doctor import run_doctor
 from chatcli.session.store.files import SessionFiles
 from chatcli.session.store.index import IndexUnavailable, SessionIndex
@@ -355,6 +357,17 @@ class FileRepository:
         """Examine the sessions folder (``sessions doctor``); with ``repair`` fix what can be
         fixed without losing data."""
         return run_doctor(self, repair=repair)
+
+    def search(
+        self, query: SearchQuery, status: SessionStatus | None, options: SearchOptions
+    ) -> SearchResult:
+        """Full-text search (see :mod:`.content_search`): through the content index, else by
+        reading every transcript."""
+        if not self._files.check_guarded():
+            return scan_all(query, (), self.iter_transcript, options)
+        return content_search.search_store(
+            self._sync, query, status, options, briefs=self.iter_briefs, transcript=self.iter_transcript
+        )
 
     def rebuild_index(self) -> int:
         """Drop the index and build it again from the files; returns the number of sessions indexed."""

@@ -29,6 +29,7 @@ __all__ = [
     "iter_chunks",
     "last_line_end",
     "mend_torn_tail",
+    "open_for_reading",
     "read_tail",
     "read_transcript",
     "transcript_bytes",
@@ -190,7 +191,7 @@ def read_transcript(files: SessionFiles, session_id: str) -> Transcript:
     return parse_transcript(data)
 
 
-def _open_for_reading(files: SessionFiles, session_id: str) -> int | None:
+def open_for_reading(files: SessionFiles, session_id: str) -> int | None:
     """A descriptor on the session's transcript (None when it has none yet): only a regular
     file, never through a link; :class:`SessionNotFound`, :class:`UnsafePath` or another
     :class:`StorageError` otherwise."""
@@ -215,7 +216,7 @@ def iter_chunks(files: SessionFiles, session_id: str) -> Iterator[bytes]:
 
     A line longer than :data:`MAX_LINE` is left out (replaced by an empty line).
     """
-    fd = _open_for_reading(files, session_id)
+    fd = open_for_reading(files, session_id)
     if fd is None:
         return
     path = files.root / session_id / CONVERSATION_FILE
@@ -252,7 +253,7 @@ def read_tail(files: SessionFiles, session_id: str, count: int) -> TranscriptTai
     """The last ``count`` readable messages, read backwards a block at a time, and the number of
     messages in the whole transcript (its lines, counted a block at a time): memory stays
     bounded whatever the file's size."""
-    fd = _open_for_reading(files, session_id)
+    fd = open_for_reading(files, session_id)
     if fd is None:
         return TranscriptTail()
     try:
