@@ -189,15 +189,26 @@ def test_every_subcommand_succeeds(cli: Cli, repo: FileRepository, tmp_path: Pat
     assert unarchived.code == 0 and old.id[:8] in unarchived.out
     assert repo.get(old.id).status is SessionStatus.ACTIVE
 
-    hits = cli("search", "ALPHA", "--json")
+    hits = cli("search", "ALPHA", "--messages", "--json")
     assert hits.code == 0
     result = hits.json()
-    assert set(result) == {"query", "hits", "truncated", "sessions_searched", "warnings"}
+    assert set(result) == {
+        "query",
+        "sort",
+        "sessions",
+        "hits",
+        "total_hits",
+        "sessions_matched",
+        "sessions_searched",
+        "truncated",
+        "warnings",
+        "notice",
+    }
     assert result["warnings"] == []
     assert result["query"] == "ALPHA" and result["truncated"] is False and result["sessions_searched"] == 3
-    assert [(h["session_id"], h["role"]) for h in result["hits"]] == [
-        (alpha.id, "assistant"),
+    assert [(h["session_id"], h["role"]) for h in result["hits"]] == [  # oldest first in a session
         (alpha.id, "user"),
+        (alpha.id, "assistant"),
     ]
     assert set(result["hits"][0]) == {
         "session_id",
@@ -207,7 +218,7 @@ def test_every_subcommand_succeeds(cli: Cli, repo: FileRepository, tmp_path: Pat
         "snippet",
         "message_index",
     }
-    assert "alpha answer" in result["hits"][0]["snippet"]
+    assert "alpha answer" in result["hits"][1]["snippet"]
     assert result["hits"][0]["session_name"] == "alpha"
 
     markdown = cli("export", "alpha")
@@ -601,10 +612,12 @@ def test_service_and_cli_agree(cli: Cli, repo: FileRepository) -> None:
     """The CLI shows exactly what the service computes (no separate logic at the edge)."""
     seed(repo, "one needle", replies=["two needle", "three"])
     seed(repo, "other needle", archived=True)
+    seed(repo, "third needle")
     service = SessionService(repo)
     expected = service.search("needle", limit=2)
     run = cli("search", "needle", "--limit", "2", "--json")
     doc = run.json()
     assert [h["snippet"] for h in doc["hits"]] == [h.snippet for h in expected.hits]
+    assert [s["session_id"] for s in doc["sessions"]] == [f.session_id for f in expected.sessions]
     assert doc["truncated"] is expected.truncated is True
-    assert "more results" in cli("search", "needle", "--limit", "2").out
+    assert "more sessions match" in cli("search", "needle", "--limit", "2").out

@@ -152,7 +152,11 @@ def test_piped_tables_are_plain_aligned_columns(
         row = next(line for line in run.out.splitlines() if line.startswith(named.id[:8]))
         # The columns line up under their headings.
         second = header.split()[1]
-        assert row[header.index(second) :].startswith(("fix-login", "assistant", "user", "active")), (
+        assert (
+            row[header.index(second) :]
+            .lstrip()
+            .startswith(("fix-login", "assistant", "user", "active", "1", "2", "3"))
+        ), (
             header,
             row,
         )
@@ -173,7 +177,7 @@ def test_tsv_gives_tab_separated_values(
     by_id = {row[0]: row for row in rows}
     assert by_id[named.id][1:4] == ["fix-login", "active", "3"]
     assert by_id[unnamed.id][1] == ""
-    assert all(len(row) == 6 for row in rows)
+    assert all(len(row) == 8 for row in rows)  # ... first_message, pinned, tags
     assert by_id[named.id][5] == "fix the login token bug"
     found = chatcli(*where, "search", "token", "--tsv", cwd=work)
     assert found.code == 0, found
@@ -421,9 +425,10 @@ def test_tsv_fields_stay_one_line_and_inert(repo: FileRepository, sessions_dir: 
     hostile = "col\tumn\nnext line \x1b[2J clear \x1b]52;c;aGk=\x07 [bold]x[/]"
     meta = seed(repo, hostile, replies=[hostile])
     where = ("sessions", "--sessions-dir", str(sessions_dir))
-    for words in (["list", "--tsv"], ["search", "clear", "--tsv"]):
+    # (columns, the one holding the text): list ends with pinned and tags, search with the snippet
+    for words, columns, text in ((["list", "--tsv"], 8, 5), (["search", "clear", "--tsv"], 6, 5)):
         run = chatcli(*where, *words, cwd=work)
         assert run.code == 0 and "\x1b" not in run.out, run
         rows = [line.split("\t") for line in run.out.splitlines()]
-        assert rows and all(len(row) == 6 and row[0] == meta.id for row in rows), rows
-        assert all("[bold]x[/]" in row[-1] for row in rows)
+        assert rows and all(len(row) == columns and row[0] == meta.id for row in rows), rows
+        assert all("[bold]x[/]" in row[text] for row in rows)

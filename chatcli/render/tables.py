@@ -197,7 +197,7 @@ def _sessions_hits_table(result: SearchResult, console: Console) -> Table:
     table.add_column("Session", no_wrap=True, max_width=30 if wide else 16, overflow="ellipsis")
     table.add_column("Hits", justify="right", no_wrap=True)
     table.add_column("Active", no_wrap=True)
-    table.add_column("Best match")
+    table.add_column("Best match", overflow="fold")
     for found in result.sessions:
         session = _hit_session(found.best, with_name=True)
         snippet = _highlighted(found.best.snippet, result.query)
@@ -214,7 +214,7 @@ def _messages_table(result: SearchResult, console: Console) -> Table:
     if width >= TINY_WIDTH:
         table.add_column("Role", no_wrap=True)
     table.add_column("When", no_wrap=True)
-    table.add_column("Snippet")
+    table.add_column("Snippet", overflow="fold")
     for found in result.sessions:
         for number, hit in enumerate(found.hits):
             role = Text(clean_inline(hit.role), style=ROLE_STYLES.get(hit.role, ""))

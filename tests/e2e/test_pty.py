@@ -637,7 +637,8 @@ def test_search_shows_one_row_per_session_with_correct_counts(spawn: Spawn, sess
     expect(child, PROMPT)
     assert screen(child).count(busy.id[:8]) == 1, screen(child)
     child.send("/sessions search token --messages\r")
-    expect(child, PROMPT)
+    expect(child, re.escape("4 matches for 'token'"))
+    expect(child, PROMPT)  # the rows come between the heading and the next prompt
     rows = [
         line
         for line in screen(child).splitlines()
@@ -645,6 +646,6 @@ def test_search_shows_one_row_per_session_with_correct_counts(spawn: Spawn, sess
     ]
     assert len(rows) == 4, screen(child)
     child.send('/sessions search "token\r')
-    expect(child, "quote is not closed")
+    expect(child, "No closing quotation")  # the REPL's command line is read first
     expect(child, PROMPT)
     finish(child)

@@ -22,6 +22,7 @@ from chatcli.session.outcomes import (
     SearchHit,
     SearchResult,
     SessionDetail,
+    SessionMatches,
 )
 from chatcli.session.transfer import ImportResult
 
@@ -113,23 +114,32 @@ def test_show_shape() -> None:
 
 def test_search_shape() -> None:
     hit = SearchHit("sid", None, "assistant", CREATED, "…snip…", 3)
-    doc = roundtrip(SearchResult("snip", [hit], True, 4, ["session x was not searched: it is a FIFO"]))
-    assert doc == {
-        "query": "snip",
-        "hits": [
-            {
-                "session_id": "sid",
-                "session_name": None,
-                "role": "assistant",
-                "timestamp": "2025-01-04T12:30:00Z",
-                "snippet": "…snip…",
-                "message_index": 3,
-            }
-        ],
-        "truncated": True,
-        "sessions_searched": 4,
-        "warnings": ["session x was not searched: it is a FIFO"],
+    found = SessionMatches("sid", None, CREATED, 2, hit, [hit], -2.0)
+    result = SearchResult("snip", [found], 5, 3, 4, warnings=["session x was not searched: it is a FIFO"])
+    doc = roundtrip(result)
+    hit_doc = {
+        "session_id": "sid",
+        "session_name": None,
+        "role": "assistant",
+        "timestamp": "2025-01-04T12:30:00Z",
+        "snippet": "…snip…",
+        "message_index": 3,
     }
+    assert isinstance(doc, dict)
+    assert doc["sessions"] == [
+        {
+            "session_id": "sid",
+            "session_name": None,
+            "last_active": "2025-01-04T12:30:00Z",
+            "hit_count": 2,
+            "best": hit_doc,
+            "hits": [hit_doc],
+        }
+    ]
+    assert doc["hits"] == [hit_doc]
+    assert (doc["query"], doc["sort"], doc["total_hits"], doc["sessions_matched"]) == ("snip", "recent", 5, 3)
+    assert (doc["sessions_searched"], doc["truncated"]) == (4, True)
+    assert doc["warnings"] == ["session x was not searched: it is a FIFO"]
 
 
 def test_delete_import_prune_shapes() -> None:

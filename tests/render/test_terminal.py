@@ -29,6 +29,7 @@ from chatcli.session.outcomes import (
     SearchHit,
     SearchResult,
     SessionDetail,
+    SessionMatches,
 )
 from chatcli.session.transfer import ImportResult
 
@@ -280,45 +281,62 @@ def make_hit(snippet: str, *, name: str | None = "fix-login", role: str = "user"
     return SearchHit(new_session_id(), name, role, utc_now() - timedelta(hours=3), snippet, 4)
 
 
-def test_search_lists_hits() -> None:
+def found(hit: SearchHit, count: int = 1) -> SessionMatches:
+    """A session's matches with ``hit`` as its best (and only listed) hit."""
+    return SessionMatches(hit.session_id, hit.session_name, hit.timestamp, count, hit, [hit], float(-count))
+
+
+def test_search_lists_one_row_per_session() -> None:
     hit = make_hit("…the login token expired…")
-    output = render_plain(SearchResult("token", [hit, make_hit("token again", name=None)], False, 7))
-    assert "2 matches for 'token' in 7 sessions" in output
-    assert hit.session_id[:8] in output
+    other = make_hit("token again", name=None)
+    output = render_plain(SearchResult("token", [found(hit, 3), found(other)], 4, 2, 7))
+    assert "4 matches for 'token' in 2 sessions; 7 searched" in output
+    assert hit.session_id[:8] in output and other.session_id[:8] in output
     assert "fix-login" in output
-    assert "user" in output
     assert "3h ago" in output
     assert "…the login token expired…" in output
     assert "--limit" not in output
 
 
+def test_search_with_every_hit_lists_roles() -> None:
+    hit = make_hit("…the login token expired…", role="assistant")
+    output = render_plain(SearchResult("token", [found(hit, 1)], 1, 1, 7, every_hit=True))
+    assert "assistant" in output and "…the login token expired…" in output
+
+
 def test_search_truncated_points_at_limit() -> None:
-    output = render_plain(SearchResult("token", [make_hit("token")], True, 2))
-    assert "(more results: use --limit)" in output
-    assert "1+ matches" in output
+    output = render_plain(SearchResult("token", [found(make_hit("token"))], 3, 2, 9))
+    assert "(showing 1)" in output
+    assert "use --limit N" in output
 
 
 def test_search_without_hits() -> None:
-    output = render_plain(SearchResult("zebra", [], False, 3))
-    assert "No messages match 'zebra' (searched 3 sessions)." in output
+    output = render_plain(SearchResult("zebra", [], 0, 0, 3))
+    assert "No messages match 'zebra' (3 searched)." in output
 
 
 def test_search_highlights_matches_case_insensitively() -> None:
-    output = render_terminal(SearchResult("login BUG", [make_hit("fix the Login  bug now")], False, 1))
-    assert re.search(r"\x1b\[1;7mLogin bug\x1b\[0m", output), repr(output)
+    result = SearchResult("login BUG", [found(make_hit("fix the Login  bug now"))], 1, 1, 1)
+    output = render_terminal(result)
+    # each word of the query is highlighted where it occurs
+    assert re.search(r"\x1b\[1;7mLogin\x1b\[0m \x1b\[1;7mbug\x1b\[0m", output), repr(output)
 
 
 def test_search_highlight_treats_the_query_literally() -> None:
-    output = render_terminal(SearchResult("[bold].*(", [make_hit("see [bold].*( here and [bold]")], False, 1))
+    result = SearchResult("[bold].*(", [found(make_hit("see [bold].*( here and [bold]"))], 1, 1, 1)
+    output = render_terminal(result)
     assert re.search(r"\x1b\[1;7m\[bold\]\.\*\(\x1b\[0m", output), repr(output)
     assert "see" in SGR.sub("", output)
 
 
 def test_hostile_search_renders_literally() -> None:
     hit = SearchHit(new_session_id(), HOSTILE, HOSTILE, utc_now(), HOSTILE, 0)
-    output = assert_inert(render_terminal(SearchResult(HOSTILE, [hit], True, 1), width=600))
-    for visible in VISIBLE:
-        assert visible in output
+    for every_hit in (False, True):
+        result = SearchResult(HOSTILE, [found(hit)], 2, 2, 1, every_hit=every_hit)
+        output = assert_inert(render_terminal(result, width=600))
+        for visible in VISIBLE:
+            # A snippet is one line: a carriage return in it is folded like any whitespace.
+            assert visible in output or (visible == "safe␍EVIL" and "safe EVIL" in output), visible
 
 
 # ------------------------------------------------------------------------------------ writes
@@ -653,7 +671,8 @@ def test_narrow_screens_keep_ids_and_drop_minor_columns(width: int) -> None:
     assert "Status" not in listing
     snippet = "…when the token expires and the user is logged out of the application entirely…"
     hit = SearchHit(meta.id, meta.name, "assistant", utc_now(), snippet, 0)
-    found = render_plain(SearchResult("token", [hit], False, 1), width=width)
-    assert all(len(line) <= width for line in found.splitlines())
-    assert meta.id[:8] in found
-    assert squash(snippet) in squash(found.split("Snippet", 1)[1])
+    shown = render_plain(SearchResult("token", [found(hit)], 1, 1, 1), width=width)
+    assert all(len(line) <= width for line in shown.splitlines())
+    assert meta.id[:8] in shown
+    # every character of the snippet is there, in order (a narrow column folds long words)
+    assert "".join(snippet.split()) in "".join(shown.split("match", 2)[2].split())

@@ -18,6 +18,7 @@ from chatcli.session.errors import (
 )
 from chatcli.session.models import Message, SessionMetadata, SessionStatus, utc_now
 from chatcli.session.repository import SessionFilter, SessionList, SessionRepository
+from chatcli.session.search import InvalidQuery, SearchOptions, SearchQuery, scan_all
 from chatcli.session.service import SessionService
 from chatcli.session.store import FileRepository
 from tests.helpers import TEST_LOCK_TIMEOUT, at, seed, write_corpus
@@ -289,13 +290,18 @@ def test_search_snippet_of_a_long_message_is_cut_around_the_match(svc: SessionSe
 
 
 def test_search_limit_and_truncated_flag(svc: SessionService) -> None:
-    seed(svc.repo, "match 0", when=at(0), replies=["match 1", "match 2", "match 3", "match 4"])
+    for i in range(3):
+        seed(svc.repo, f"match {i}", when=at(i), replies=[f"match {i} again"])
     limited = svc.search("match", limit=2)
-    assert [h.snippet for h in limited.hits] == ["match 4", "match 3"]
-    assert limited.truncated is True
-    exact = svc.search("match", limit=5)
-    assert len(exact.hits) == 5
+    assert [f.session_id for f in limited.sessions] == [
+        s.id for s in svc.list_sessions(status="all").sessions[:2]
+    ]
+    assert (limited.total_hits, limited.sessions_matched, limited.truncated) == (6, 3, True)
+    exact = svc.search("match", limit=3)
+    assert len(exact.sessions) == 3
     assert exact.truncated is False
+    every = svc.search("match", limit=1, every_hit=True)
+    assert [h.snippet for h in every.hits] == ["match 2", "match 2 again"]
 
 
 def test_search_by_status(svc: SessionService) -> None:
@@ -309,9 +315,8 @@ def test_search_by_status(svc: SessionService) -> None:
 @pytest.mark.parametrize("query", ["", "   "])
 def test_search_rejects_an_empty_query(svc: SessionService, query: str) -> None:
     seed(svc.repo, "anything")
-    with pytest.raises(SessionError) as info:
+    with pytest.raises(InvalidQuery, match="empty"):
         svc.search(query)
-    assert "empty" in info.value.user_message()
 
 
 # --------------------------------------------------------------------------- fork
@@ -644,6 +649,7 @@ def test_corrupted_session_is_reported_not_hidden_by_list(repo: FileRepository) 
 
 
 def test_search_stops_when_asked_and_says_it_was_cut(svc: SessionService) -> None:
+    """The scan (what a search is without the content index) asks before each session."""
     for i in range(5):
         seed(svc.repo, f"needle {i}", when=at(i))
     asked: list[int] = []
@@ -652,7 +658,9 @@ def test_search_stops_when_asked_and_says_it_was_cut(svc: SessionService) -> Non
         asked.append(1)
         return len(asked) > 2
 
-    cut = svc.search("needle", should_stop=stop_after_two)
+    query = SearchQuery.parse("needle")
+    briefs = svc.repo.iter_briefs(None)
+    cut = scan_all(query, briefs, svc.repo.iter_transcript, SearchOptions(should_stop=stop_after_two))
     assert [h.snippet for h in cut.hits] == ["needle 4", "needle 3"]
     assert cut.truncated and cut.sessions_searched == 2
     whole = svc.search("needle", should_stop=lambda: False)
