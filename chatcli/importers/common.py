@@ -59,6 +59,7 @@ _TELLING_KEYS = (
     "description",
     "prompt",
     "output",
+    "stdout",
     "content",
     "result",
     "error",
