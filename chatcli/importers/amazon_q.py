@@ -122,7 +122,8 @@ def _read_database(path: Path, problems: list[SourceProblem]) -> Iterator[Import
 def _decode(value: object, where: str, problems: list[SourceProblem]) -> object | None:
     try:
         text = value.decode("utf-8") if isinstance(value, bytes) else str(value)
-        return json.loads(text)
+        document: object = json.loads(text)
+        return document
     except UnicodeDecodeError as exc:
         problems.append(SourceProblem(where, f"not UTF-8 text (at byte {exc.start})"))
     except (RecursionError, MemoryError):
@@ -145,9 +146,15 @@ def _session(
         if isinstance(entry, list) and len(entry) == 2:
             user_part, assistant_part, metadata = entry[0], entry[1], None
         elif isinstance(entry, dict) and "user" in entry:
-            user_part, assistant_part, metadata = entry.get("user"), entry.get("assistant"), entry.get("request_metadata")
+            user_part, assistant_part, metadata = (
+                entry.get("user"),
+                entry.get("assistant"),
+                entry.get("request_metadata"),
+            )
         else:
-            problems.append(SourceProblem(f"{where}: history entry {number}", "not a user/assistant exchange"))
+            problems.append(
+                SourceProblem(f"{where}: history entry {number}", "not a user/assistant exchange")
+            )
             continue
         when = parse_time(user_part.get("timestamp")) if isinstance(user_part, dict) else None
         messages.extend(_user(user_part, when, names))

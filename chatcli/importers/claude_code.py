@@ -88,7 +88,9 @@ def _read_file(path: Path, problems: list[SourceProblem]) -> ImportedSession | N
     if not chain:
         return None
     messages = tuple(m for uuid in chain for m in state.nodes[uuid].messages)
-    title = state.titles.get("") or state.titles.get(state.leaf or "") or next(iter(state.titles.values()), None)
+    title = (
+        state.titles.get("") or state.titles.get(state.leaf or "") or next(iter(state.titles.values()), None)
+    )
     return ImportedSession(
         source_id=state.session_id or path.stem,
         path=str(path),

@@ -105,7 +105,9 @@ def _records(path: Path, problems: list[SourceProblem]) -> Iterator[tuple[int, d
         return
     zstd = _zstd()
     if zstd is None:
-        problems.append(problem(path, None, "it is compressed with zstd: install the Python package 'zstandard'"))
+        problems.append(
+            problem(path, None, "it is compressed with zstd: install the Python package 'zstandard'")
+        )
         return
     try:
         handle = open_input(path)

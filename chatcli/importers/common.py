@@ -145,7 +145,8 @@ def read_json_document(path: Path, problems: list[SourceProblem]) -> object | No
         problems.append(problem(path, None, f"it is larger than {MAX_RECORD_BYTES >> 20} MiB, the limit"))
         return None
     try:
-        return json.loads(data.decode("utf-8-sig"))
+        document: object = json.loads(data.decode("utf-8-sig"))
+        return document
     except UnicodeDecodeError as exc:
         problems.append(problem(path, None, f"not UTF-8 text (at byte {exc.start})"))
     except (RecursionError, MemoryError):

@@ -33,7 +33,9 @@ __all__ = ["MAX_MESSAGE_CHARS", "SOURCES", "TOOLS", "ImportedEntry", "ToolImport
 #: Every tool ``--from`` names (the usage error lists them).
 TOOLS = ("amazon-q", "claude-code", "codex", "gemini", "goose", "opencode", "llm")
 #: The readers available, by tool.
-SOURCES: dict[str, Source] = {s.tool: s for s in (amazon_q.SOURCE, claude_code.SOURCE, codex.SOURCE, gemini.SOURCE)}
+SOURCES: dict[str, Source] = {
+    s.tool: s for s in (amazon_q.SOURCE, claude_code.SOURCE, codex.SOURCE, gemini.SOURCE)
+}
 #: The longest message imported; longer text is cut with a note saying how much was left out.
 MAX_MESSAGE_CHARS = 1_000_000
 #: What joins merged messages of one role.
@@ -107,7 +109,7 @@ def import_from(
                 if only_here and session.project and not _same_dir(session.project, cwd):
                     continue
                 try:
-                    _write(repo, tool, session, known, names, result)
+                    _write(repo, tool, session, known=known, names=names, result=result)
                 except StorageError as exc:
                     result.problems.append(SourceProblem(session.path, exc.user_message().splitlines()[0]))
                     result.notes.append("stopped: the store could not be written; the rest was not imported")
@@ -142,7 +144,11 @@ def _imported_sessions(repo: SessionRepository, tool: str) -> dict[str, SessionM
     found: dict[str, SessionMetadata] = {}
     for meta in repo.list():
         origin = meta.custom_fields.get(PROVENANCE)
-        if isinstance(origin, dict) and origin.get("tool") == tool and isinstance(origin.get("source_id"), str):
+        if (
+            isinstance(origin, dict)
+            and origin.get("tool") == tool
+            and isinstance(origin.get("source_id"), str)
+        ):
             found[origin["source_id"]] = meta
     return found
 
@@ -151,6 +157,7 @@ def _write(
     repo: SessionRepository,
     tool: str,
     session: ImportedSession,
+    *,
     known: dict[str, SessionMetadata],
     names: set[str],
     result: ToolImport,
@@ -250,7 +257,9 @@ def to_messages(items: Sequence[ImportedMessage], start: datetime | None) -> lis
             merged[-1][1].append(text)
         else:
             merged.append((item.role, [text], when))
-    return [Message(role=role, content=_bounded(_JOINER.join(parts)), timestamp=at) for role, parts, at in merged]  # type: ignore[arg-type]
+    return [
+        Message(role=role, content=_bounded(_JOINER.join(parts)), timestamp=at) for role, parts, at in merged
+    ]
 
 
 def _bounded(text: str) -> str:

@@ -90,6 +90,7 @@ from chatcli.commands.results import (
     SessionChanged,
 )
 from chatcli.errors import ChatcliError
+from chatcli.importers.run import ToolImport
 from chatcli.render.timefmt import iso_utc
 from chatcli.session.errors import SessionError
 from chatcli.session.fields import SessionView
@@ -215,6 +216,26 @@ def _import(result: ImportResult) -> dict[str, JSONValue]:
     }
 
 
+def _tool_import(result: ToolImport) -> dict[str, JSONValue]:
+    return {
+        "tool": result.tool,
+        "dry_run": result.dry_run,
+        "sessions": [
+            {
+                "action": e.action,
+                "source_id": e.source_id,
+                "title": e.title,
+                "messages": e.messages,
+                "session_id": e.session_id,
+            }
+            for e in result.entries
+        ],
+        "messages_imported": result.messages_imported,
+        "failed": [{"source": p.where, "reason": p.reason} for p in result.problems],
+        "notes": list(result.notes),
+    }
+
+
 def _prune(result: PruneResult) -> dict[str, JSONValue]:
     return {
         "dry_run": result.dry_run,
@@ -274,6 +295,7 @@ _CONVERTERS: dict[type, Callable[[Any], JSONValue]] = {
     DeleteResult: lambda r: {"deleted": session_to_json(r.metadata)},
     ImportResult: _import,
     ImportReport: lambda r: _import(r.result),
+    ToolImport: _tool_import,
     PruneResult: _prune,
     SessionChanged: _changed,
     ExportResult: _export,
