@@ -12,6 +12,7 @@ written with ``dry_run``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -96,7 +97,8 @@ def import_from(
     targets = list(paths) or source.locate(cwd, all_projects, environ)
     result.searched = [str(t) for t in targets]
     only_here = not paths and not all_projects
-    with repo.names_lock():
+    # A dry run takes no lock: the lock file would be a write (and would create the store).
+    with contextlib.nullcontext() if dry_run else repo.names_lock():
         known = _imported_sessions(repo, tool)
         names = {b.name.lower() for b in repo.list_briefs() if b.name}
         for index, target in enumerate(targets):
