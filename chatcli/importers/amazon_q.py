@@ -7,8 +7,9 @@ list of exchanges, either ``[user, assistant]`` pairs (older releases) or ``{"us
 ``{"CancelledToolUses": {…}}``; an assistant message is ``{"Response": {"content"}}`` or
 ``{"ToolUse": {"content", "tool_uses": [{"name", "args"}]}}``. ``additional_context`` and
 ``env_context`` are what the tool injected, never the user's words. The database is
-``<data dir>/amazon-q/data.sqlite3`` with one row per directory (``key`` is the directory); it is
-opened read-only and never modified.
+``<data dir>/amazon-q/data.sqlite3`` with one row per directory in ``conversations`` (``key`` is
+the directory), and in later releases several per directory in ``conversations_v2``; it is opened
+read-only and never modified.
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ from chatcli.importers.common import (
 __all__ = ["SOURCE"]
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
+#: The tables conversations are kept in: one per directory (``conversations``), or several per
+#: directory keyed by ``(key, conversation_id)`` in later releases (``conversations_v2``).
+_TABLES = ("conversations", "conversations_v2")
 
 
 def database(env: dict[str, str]) -> Path:
@@ -99,24 +103,37 @@ def _read_database(path: Path, problems: list[SourceProblem]) -> Iterator[Import
         problems.append(problem(path, None, f"it cannot be opened as a database ({exc})"))
         return
     try:
-        rows = connection.execute(
-            "SELECT key, CASE WHEN length(value) > ? THEN NULL ELSE value END FROM conversations",
-            (MAX_RECORD_BYTES,),
-        )
-        for key, value in rows:
-            where = f"{path} (directory {key})"
-            if value is None:
-                problems.append(SourceProblem(where, "the conversation is larger than the limit per record"))
-                continue
-            document = _decode(value, where, problems)
-            if document is not None:
-                session = _session(document, where, str(key), path, problems)
-                if session is not None:
-                    yield session
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        found = [t for t in _TABLES if t in tables]
+        if not found:
+            problems.append(problem(path, None, "it has no Amazon Q 'conversations' table"))
+        for table in found:
+            yield from _read_table(connection, table, path, problems)
     except sqlite3.Error as exc:
         problems.append(problem(path, None, f"its conversations cannot be read ({exc})"))
     finally:
         connection.close()
+
+
+def _read_table(
+    connection: sqlite3.Connection, table: str, path: Path, problems: list[SourceProblem]
+) -> Iterator[ImportedSession]:
+    """Every row of ``table`` (``key`` is the directory); a row past the size limit is a problem."""
+    rows = connection.execute(
+        # ``table`` is one of _TABLES, never text from the file.
+        f"SELECT key, CASE WHEN length(value) > ? THEN NULL ELSE value END FROM {table}",
+        (MAX_RECORD_BYTES,),
+    )
+    for key, value in rows:
+        where = f"{path} (directory {key})"
+        if value is None:
+            problems.append(SourceProblem(where, "the conversation is larger than the limit per record"))
+            continue
+        document = _decode(value, where, problems)
+        if document is not None:
+            session = _session(document, where, str(key), path, problems)
+            if session is not None:
+                yield session
 
 
 def _decode(value: object, where: str, problems: list[SourceProblem]) -> object | None:

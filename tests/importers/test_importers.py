@@ -412,6 +412,36 @@ def test_amazon_q_database_read_only_and_unchanged(tmp_path: Path) -> None:
     assert sorted(p.name for p in db.parent.iterdir()) == ["data.sqlite3"]
 
 
+def test_amazon_q_conversations_v2_holds_several_per_directory(tmp_path: Path) -> None:
+    # Later releases: conversations_v2(key, conversation_id, value, created_at, updated_at).
+    db = tmp_path / "data.sqlite3"
+    connection = sqlite3.connect(db)
+    connection.execute(
+        "CREATE TABLE conversations_v2 (key TEXT NOT NULL, conversation_id TEXT NOT NULL, "
+        "value TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, "
+        "PRIMARY KEY (key, conversation_id))"
+    )
+    for cid in ("q-a", "q-b"):
+        state = {**amazon_q_state(), "conversation_id": cid}
+        connection.execute(
+            "INSERT INTO conversations_v2 VALUES (?, ?, ?, 0, 0)", (PROJECT, cid, json.dumps(state))
+        )
+    connection.commit()
+    connection.close()
+    _, _, sessions = _read(amazon_q.SOURCE, db)
+    assert [s.source_id for s in sessions] == ["q-a", "q-b"]  # type: ignore[attr-defined]
+
+
+def test_a_database_without_conversations_is_one_problem(tmp_path: Path) -> None:
+    db = tmp_path / "data.sqlite3"
+    connection = sqlite3.connect(db)
+    connection.execute("CREATE TABLE other (x)")
+    connection.commit()
+    connection.close()
+    _, problems, sessions = _read(amazon_q.SOURCE, db)
+    assert sessions == [] and len(problems) == 1
+
+
 # ---------------------------------------------------------------------------- hostile input
 
 
