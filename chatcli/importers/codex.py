@@ -128,13 +128,16 @@ def _read_file(path: Path, problems: list[SourceProblem]) -> ImportedSession | N
     names: dict[str, str] = {}
     for number, record in _records(path, problems):
         kind, payload = record.get("type"), record.get("payload")
-        if "payload" not in record and (kind in _ITEM_TYPES or kind is None):
-            kind, payload = ("response_item", record) if kind else ("session_meta", record)
+        if "payload" not in record:  # an older rollout: the meta object and the items themselves
+            if kind in _ITEM_TYPES:
+                kind, payload = "response_item", record
+            elif kind is None and "id" in record:
+                kind, payload = "session_meta", record
         if not isinstance(payload, dict):
             continue
         if kind == "session_meta" and number <= 2:
             source_id = str(payload.get("id") or source_id)
-            project = payload.get("cwd") if isinstance(payload.get("cwd"), str) else None
+            project = str(payload["cwd"]) if isinstance(payload.get("cwd"), str) else project
             created = parse_time(payload.get("timestamp")) or parse_time(record.get("timestamp"))
         elif kind == "response_item":
             when = parse_time(record.get("timestamp")) or parse_time(payload.get("timestamp"))

@@ -330,6 +330,22 @@ def test_codex_maps_items_and_drops_reasoning_instructions_and_events(tmp_path: 
     assert [p.where for p in problems] == [f"{file}:4"]
 
 
+def test_codex_older_rollout_without_payload_wrappers(tmp_path: Path) -> None:
+    # Older codex-rs/core/src/rollout.rs wrote the SessionMeta object and the ResponseItems bare.
+    file = _jsonl(
+        tmp_path / "rollout-2025-04-01T00-00-00-old.jsonl",
+        [
+            {"id": "old-1", "timestamp": "2025-04-01T00:00:00Z", "instructions": None},
+            {"record_type": "state"},
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hello"}]},
+            {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "hi"}]},
+        ],
+    )
+    messages, problems, sessions = _read(codex.SOURCE, file)
+    assert messages == [[("user", "hello"), ("assistant", "hi")]] and problems == []
+    assert sessions[0].source_id == "old-1"  # type: ignore[attr-defined]
+
+
 def test_codex_locate_keeps_this_directory_only(tmp_path: Path) -> None:
     here = codex_fixture(tmp_path / "codex")
     codex_fixture(tmp_path / "codex", cwd="/somewhere/else", name="zzz")
