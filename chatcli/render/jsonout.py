@@ -47,6 +47,10 @@ Results by command
     "source_id": str|null}`` (``source_id``: the session a fork was copied from)
 ``sessions import``
     ``{"imported": [session…], "skipped": [{"source", "reason"}…], "notes": [str…]}``
+``sessions import --from TOOL``
+    ``{"tool": str, "dry_run": bool, "sessions": [{"action": "imported"|"appended"|"unchanged",
+    "source_id", "title", "messages": int, "session_id"}…], "messages_imported": int, "failed":
+    [{"source" (file:line), "reason"}…], "notes": [str…]}``
 ``sessions prune``
     ``{"dry_run": bool, "cutoff": timestamp, "sessions": [session…] (deleted, or that would be),
     "failures": [{"session_id", "reason"}…], "not_reached": int}`` (``not_reached``: sessions
