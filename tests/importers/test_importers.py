@@ -584,6 +584,7 @@ def test_cli_round_trip_show_search_export(tmp_path: Path) -> None:
         ["sessions", "import", "--from", "claude-code", str(claude_fixture(tmp_path / "c"))], cwd=work
     )
     assert run.code == 1 and f"{tmp_path / 'c' / 's-claude-1.jsonl'}:4: not valid JSON" in run.out, run
+    assert "Importing from" not in run.out + run.err  # no progress bar without a terminal
     show = chatcli(["sessions", "show", "fix-login"], cwd=work)
     assert "[tool Bash: command: pytest -q]" in show.out and "SECRET-THOUGHT" not in show.out
     assert "ABANDONED" not in show.out and "injected" not in show.out
@@ -631,3 +632,30 @@ def test_all_projects_keeps_the_source_project(tmp_path: Path, isolated_env: Pat
     exported = json.loads(chatcli(["sessions", "export", sid, "--format", "json"], cwd=work).out)
     assert exported["session"]["custom_fields"]["imported_from"]["project"] == "/another/project"
     assert (work / ".amazonq/sessions" / sid).is_dir()
+
+
+def test_in_a_terminal_the_import_shows_progress_and_the_summary(tmp_path: Path) -> None:
+    import sys
+
+    import pexpect
+
+    work = _project(tmp_path)
+    for index in range(30):
+        codex_fixture(tmp_path / "codex", name=f"n{index:02d}")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHATCLI_") and k != "NO_COLOR"}
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "chatcli", "sessions", "import", "--from", "codex", str(tmp_path / "codex")],
+        env={**env, "TERM": "xterm-256color"},
+        cwd=str(work),
+        dimensions=(30, 120),
+        encoding="utf-8",
+        timeout=30,
+    )
+    child.expect(pexpect.EOF)
+    child.close()
+    seen = child.before or ""
+    assert "Imported from codex: 30 new sessions" in seen and "Traceback" not in seen, seen
+    assert "Importing from codex" in seen  # the progress bar, on a terminal only
+    assert child.exitstatus == 1  # each rollout holds one malformed line, reported
+    assert len(FileRepository(work / ".amazonq/sessions").list()) == 30
