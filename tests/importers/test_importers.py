@@ -18,7 +18,7 @@ from chatcli.importers.run import MAX_MESSAGE_CHARS, import_from
 from chatcli.session.store import FileRepository
 from tests.helpers import chatcli
 
-PROJECT = "/work/demo-app"
+PROJECT = "/home/dev/demo-app"
 
 
 def _jsonl(path: Path, records: list[object], *, raw: tuple[str, ...] = ()) -> Path:
@@ -310,7 +310,7 @@ def test_claude_code_main_line_tool_notes_and_title(tmp_path: Path) -> None:
 
 
 def test_claude_code_locate_honours_claude_config_dir(tmp_path: Path) -> None:
-    folder = tmp_path / "cfg/projects" / "-work-demo-app"
+    folder = tmp_path / "cfg/projects" / "-home-dev-demo-app"
     claude_fixture(folder)
     assert claude_code.locate(Path(PROJECT), False, {"CLAUDE_CONFIG_DIR": str(tmp_path / "cfg")}) == [folder]
     assert claude_code.locate(Path("/other"), False, {"CLAUDE_CONFIG_DIR": str(tmp_path / "cfg")}) == []
