@@ -272,12 +272,15 @@ def amazon_q_state() -> dict[str, object]:
     }
 
 
-def amazon_q_database(path: Path, key: str = PROJECT) -> Path:
+def amazon_q_database(path: Path, key: str = PROJECT, *, other: str | None = None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(path)
     db.execute("CREATE TABLE conversations (key TEXT PRIMARY KEY, value TEXT)")
     db.execute("INSERT INTO conversations VALUES (?, ?)", (key, json.dumps(amazon_q_state())))
     db.execute("INSERT INTO conversations VALUES (?, ?)", ("/elsewhere", "{broken"))
+    if other is not None:
+        state = {**amazon_q_state(), "conversation_id": "q-other"}
+        db.execute("INSERT INTO conversations VALUES (?, ?)", (other, json.dumps(state)))
     db.commit()
     db.close()
     return path
@@ -518,6 +521,30 @@ def test_rerun_skips_then_appends_only_new_messages(repo: FileRepository, tmp_pa
     assert [m.content for m in repo.load_messages(session_id).messages][-1] == "and now?"
 
 
+def test_a_session_continued_here_is_not_appended_to(repo: FileRepository, tmp_path: Path) -> None:
+    from chatcli.session.models import Message
+
+    file = claude_fixture(tmp_path / "c")
+    session_id = import_from(repo, "claude-code", [file], cwd=Path(PROJECT)).entries[0].session_id or ""
+    repo.append_message(session_id, Message(role="user", content="continued in chatcli"))
+    with file.open("a") as out:
+        out.write(
+            json.dumps(
+                {
+                    "type": "user",
+                    "uuid": "u9",
+                    "parentUuid": "a3",
+                    "timestamp": "2025-06-01T11:00:00Z",
+                    "message": {"role": "user", "content": "later in Claude"},
+                }
+            )
+            + "\n"
+        )
+    result = import_from(repo, "claude-code", [file], cwd=Path(PROJECT))
+    assert [e.action for e in result.entries] == ["unchanged"] and "continued in chatcli" in result.notes[0]
+    assert [m.content for m in repo.load_messages(session_id).messages][-1] == "continued in chatcli"
+
+
 def test_a_taken_or_invalid_title_is_kept_in_custom_fields(repo: FileRepository, tmp_path: Path) -> None:
     claude_fixture(tmp_path / "a")
     import_from(repo, "claude-code", [tmp_path / "a"], cwd=Path(PROJECT))
@@ -567,11 +594,14 @@ def test_cli_imports_every_tool_from_its_default_location(tmp_path: Path, isolat
     claude_fixture(home / ".claude/projects" / str(work).replace("/", "-").replace("_", "-"), cwd=str(work))
     codex_fixture(home / ".codex", cwd=str(work))
     gemini_fixture(home, cwd=str(work))
-    amazon_q_database(home / ".local/share/amazon-q/data.sqlite3", key=str(work))
+    amazon_q_database(home / ".local/share/amazon-q/data.sqlite3", key=str(work), other="/other/project")
     for tool in ("claude-code", "codex", "gemini", "amazon-q"):
         run = chatcli(["sessions", "import", "--from", tool], cwd=work)
         assert run.code == 1, run  # each fixture holds a malformed record: reported, the rest imported
         assert "Imported from " + tool + ": 1 new session" in run.out and ":" in run.out, run
+    # Only this directory's row of the database: the other project's waits for --all-projects.
+    every = chatcli(["sessions", "import", "--from", "amazon-q", "--all-projects"], cwd=work)
+    assert "Imported from amazon-q: 1 new session" in every.out, every
     listing = chatcli(["sessions", "list"], cwd=work)
     assert "fix-login" in listing.out and "readme-tour" in listing.out and "list the files" in listing.out
     again = chatcli(["sessions", "import", "--from", "codex", "--json"], cwd=work)
