@@ -15,7 +15,17 @@ from datetime import datetime
 
 from chatcli.importers.base import ImportedMessage
 
-__all__ = ["Conversation", "call_note", "one_line", "result_note", "summarize_arguments"]
+__all__ = [
+    "RECORD_ERRORS",
+    "Conversation",
+    "call_note",
+    "one_line",
+    "result_note",
+    "summarize_arguments",
+]
+
+#: What reading one record of unexpected shape can raise; a reader reports the record and goes on.
+RECORD_ERRORS = (TypeError, ValueError, AttributeError, KeyError, IndexError, RecursionError)
 
 #: Longest summary of a tool's arguments or result, in characters.
 NOTE_LIMIT = 120

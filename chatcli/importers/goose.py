@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from chatcli.importers.base import ImportedSession, Source, SourceProblem
-from chatcli.importers.fold import Conversation, call_note, result_note
+from chatcli.importers.fold import RECORD_ERRORS, Conversation, call_note, result_note
 from chatcli.importers.sqlite_source import (
     MAX_RECORD_BYTES,
     SourceError,
@@ -122,7 +122,7 @@ def _db_sessions(
             continue
         try:
             conversation = _db_conversation(connection, path, session_id, problems)
-        except (sqlite3.Error, ValueError, TypeError, KeyError, AttributeError) as exc:
+        except sqlite3.Error as exc:
             problems.append(SourceProblem(f"{path} (session {session_id})", f"unreadable: {exc}"))
             continue
         messages = conversation.messages()
@@ -188,6 +188,19 @@ def _add_message(
     problems: list[SourceProblem],
 ) -> None:
     """Fold one goose message (role, created, content list, metadata) into ``conversation``."""
+    try:
+        _fold_message(conversation, record, tools, where, problems)
+    except RECORD_ERRORS as exc:
+        problems.append(SourceProblem(where, f"message skipped: unexpected shape ({exc})"))
+
+
+def _fold_message(
+    conversation: Conversation,
+    record: dict[str, Any],
+    tools: dict[str, str],
+    where: str,
+    problems: list[SourceProblem],
+) -> None:
     content = record.get("content")
     if not isinstance(content, list):
         problems.append(SourceProblem(where, "message skipped: its content is not a JSON list"))
@@ -201,19 +214,23 @@ def _add_message(
         for item in items:
             if item.get("type") == "toolResponse":
                 conversation.note(_response_note(item, tools), timestamp)
-        texts = [str(item.get("text", "")) for item in items if item.get("type") == "text"]
+        texts = [item["text"] for item in items if item.get("type") == "text" and _is_text(item)]
         conversation.user("\n".join(texts), timestamp)
     elif record.get("role") == "assistant":
         for item in items:
             _add_assistant_item(conversation, item, tools, timestamp)
 
 
+def _is_text(item: dict[str, Any]) -> bool:
+    return isinstance(item.get("text"), str)
+
+
 def _add_assistant_item(
     conversation: Conversation, item: dict[str, Any], tools: dict[str, str], timestamp: Any
 ) -> None:
     kind = item.get("type")
-    if kind == "text":
-        conversation.assistant(str(item.get("text", "")), timestamp)
+    if kind == "text" and _is_text(item):
+        conversation.assistant(item["text"], timestamp)
     elif kind in ("toolRequest", "frontendToolRequest"):
         call = item.get("toolCall")
         value = call.get("value") if isinstance(call, dict) else None

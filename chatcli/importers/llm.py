@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from chatcli.importers.base import ImportedSession, Source, SourceProblem
-from chatcli.importers.fold import Conversation, call_note, result_note
+from chatcli.importers.fold import RECORD_ERRORS, Conversation, call_note, result_note
 from chatcli.importers.sqlite_source import (
     MAX_RECORD_BYTES,
     SourceError,
@@ -167,7 +167,10 @@ class _LogReader:
             message = f"{self.path} (thread {thread_id}, message {str(row['hash'])[:12]}"
             for part in parts:
                 where = f"{message}, part {part['position']})"
-                self._add_part(conversation, str(row["role"]), part, timestamp, where)
+                try:
+                    self._add_part(conversation, str(row["role"]), part, timestamp, where)
+                except RECORD_ERRORS as exc:
+                    self.problems.append(SourceProblem(where, f"part skipped: unexpected shape ({exc})"))
         return conversation
 
     def _message_times(self, thread_id: str, chain: list[str]) -> list[datetime | None]:
@@ -226,7 +229,7 @@ class _LogReader:
                 continue
             if "literal" in piece:
                 out.append(str(piece["literal"]))
-            elif role != "user":
+            elif role != "user" and isinstance(piece.get("fragment"), int):
                 row = self.db.execute(
                     f"SELECT {bounded('content')} FROM fragments WHERE id = ?", (piece.get("fragment"),)
                 ).fetchone()
@@ -253,7 +256,13 @@ class _LogReader:
                 source_id = str(key) if key is not None else str(batch[0]["id"])
                 conversation = Conversation()
                 for row in batch:
-                    self._add_response(conversation, row)
+                    try:
+                        self._add_response(conversation, row)
+                    except RECORD_ERRORS as exc:
+                        where = f"{self.path} (response {row['id']})"
+                        self.problems.append(
+                            SourceProblem(where, f"response skipped: unexpected shape ({exc})")
+                        )
                 messages = conversation.messages()
                 if messages:
                     yield ImportedSession(

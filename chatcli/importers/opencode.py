@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from chatcli.importers.base import ImportedSession, Source, SourceProblem
-from chatcli.importers.fold import Conversation, call_note, result_note
+from chatcli.importers.fold import RECORD_ERRORS, Conversation, call_note, result_note
 from chatcli.importers.sqlite_source import (
     MAX_RECORD_BYTES,
     SourceError,
@@ -120,8 +120,8 @@ def _db_sessions(
         session = _Session(
             source_id=str(row["id"]),
             path=str(path),
-            title=row["title"],
-            directory=row["directory"],
+            title=row["title"] if isinstance(row["title"], str) else None,
+            directory=str(row["directory"]) if row["directory"] else None,
             created=row["time_created"],
             revert=json_object(row["revert"]) or {},
         )
@@ -236,7 +236,7 @@ def _finish(
         if info is not None:
             try:
                 _add_message(conversation, info, kept)
-            except (TypeError, ValueError, AttributeError, KeyError) as exc:
+            except RECORD_ERRORS as exc:
                 problems.append(SourceProblem(where, f"message skipped: {exc}"))
         if message_id == stop_message:
             break
@@ -259,9 +259,12 @@ def _add_message(conversation: Conversation, info: dict[str, Any], parts: list[d
     role = info.get("role")
     if role == "user":
         texts = [
-            str(part.get("text", ""))
+            part["text"]
             for part in parts
-            if part.get("type") == "text" and not part.get("synthetic") and not part.get("ignored")
+            if part.get("type") == "text"
+            and isinstance(part.get("text"), str)
+            and not part.get("synthetic")
+            and not part.get("ignored")
         ]
         conversation.user("\n\n".join(texts), timestamp)
     elif role == "assistant" and info.get("summary") is not True:
@@ -271,8 +274,8 @@ def _add_message(conversation: Conversation, info: dict[str, Any], parts: list[d
 
 def _add_assistant_part(conversation: Conversation, part: dict[str, Any], timestamp: Any) -> None:
     kind = part.get("type")
-    if kind == "text" and not part.get("synthetic"):
-        conversation.assistant(str(part.get("text", "")), timestamp)
+    if kind == "text" and isinstance(part.get("text"), str) and not part.get("synthetic"):
+        conversation.assistant(part["text"], timestamp)
     elif kind == "tool":
         name = str(part.get("tool") or "tool")
         state = _dict(part.get("state"))

@@ -277,3 +277,31 @@ def test_locate_finds_the_sessions_folder_only_when_it_exists(tmp_path: Path) ->
     folder = tmp_path / "share" / "goose" / "sessions"
     folder.mkdir(parents=True)
     assert goose.SOURCE.locate(tmp_path, True, env) == [folder]
+
+
+HOSTILE_ITEMS: list[object] = [
+    {"type": "toolRequest", "id": "x", "toolCall": "not an object"},
+    {"type": "toolRequest", "id": "y", "toolCall": {"status": "error", "error": "bad call"}},
+    {"type": "toolResponse", "id": "x", "toolResult": [1, 2]},
+    {"type": "toolResponse", "id": "z", "toolResult": {"status": "success", "value": [{"type": "image"}, 7]}},
+    {"type": "text", "text": {"nested": True}},
+    {"type": None},
+    "a bare string",
+    42,
+]
+
+
+@pytest.mark.parametrize("item", HOSTILE_ITEMS, ids=repr)
+def test_content_items_of_any_shape_never_raise(folder: Path, item: object) -> None:
+    path = folder / "hostile.jsonl"
+    lines: list[object] = [{"working_dir": "/p"}]
+    for role in ("user", "assistant"):
+        lines.append({"role": role, "created": "soon", "content": [item, text("still read")], "metadata": []})
+    lines.append({"role": "user", "created": T0, "content": {"not": "a list"}})
+    legacy_file(path, lines)
+    sessions, problems = read_all(path)
+    messages = sessions[0].messages
+    assert [m.content for m in messages if m.role == "user"] == ["still read"]
+    assert messages[-1].role == "assistant"
+    assert messages[-1].content.endswith("still read")
+    assert [p.where for p in problems] == [f"{path}:4"]

@@ -308,3 +308,34 @@ def test_default_path_follows_llm_user_dir(tmp_path: Path) -> None:
     (tmp_path / "llm").mkdir()
     build_db(tmp_path / "llm" / "logs.db")
     assert llm.SOURCE.locate(tmp_path, False, env) == [tmp_path / "llm" / "logs.db"]
+
+
+HOSTILE_PAYLOADS: list[tuple[str, object]] = [
+    ("tool_call", {"name": ["x"], "arguments": "not json {"}),
+    ("tool_result", {"output": {"nested": 1}, "exception": None}),
+    ("text", {"text_ref": [{"fragment": {"id": 1}}, "piece", {"literal": 3}]}),
+    ("text", {"text_ref": "not a list"}),
+]
+
+
+@pytest.mark.parametrize(("kind", "payload"), HOSTILE_PAYLOADS, ids=repr)
+def test_payloads_of_any_shape_never_raise(folder: Path, kind: str, payload: object) -> None:
+    db_path = folder / "logs.db"
+    db = sqlite3.connect(db_path)
+    db.executescript(LLM_SCHEMA)
+    db.execute("INSERT INTO messages VALUES ('u', NULL, 'user', NULL), ('a', 'u', 'assistant', NULL)")
+    db.execute("INSERT INTO parts (message_hash, position, type, text) VALUES ('u', 0, 'text', 'question')")
+    db.execute(
+        "INSERT INTO parts (message_hash, position, type, payload) VALUES ('a', 0, ?, ?)",
+        (kind, json.dumps(payload)),
+    )
+    db.execute("INSERT INTO parts (message_hash, position, type, text) VALUES ('a', 1, 'text', 'answer')")
+    db.execute("INSERT INTO threads VALUES ('t', NULL, 'a', NULL, 'not a date')")
+    db.commit()
+    db.close()
+    sessions, problems = read_all(db_path)
+    assert problems == []
+    (session,) = sessions
+    assert [m.role for m in session.messages] == ["user", "assistant"]
+    assert session.messages[1].content.endswith("answer")
+    assert session.created is None

@@ -307,3 +307,31 @@ def test_not_a_database_is_one_problem(data: Path) -> None:
     bogus = data / "opencode.db"
     bogus.write_bytes(b"\x00" * 100)
     assert read_all(bogus) == ([], [SourceProblem(str(bogus), "is not a SQLite database")])
+
+
+HOSTILE_PARTS: list[object] = [
+    {"type": "tool", "tool": ["not", "a", "name"], "state": "not an object"},
+    {"type": "tool", "tool": "bash", "state": {"status": "completed", "input": "ls -la", "output": None}},
+    {"type": "text", "text": ["a", "list"]},
+    {"type": None, "text": "no type"},
+]
+
+
+@pytest.mark.parametrize("part", HOSTILE_PARTS, ids=repr)
+def test_parts_of_any_shape_never_raise(data: Path, part: object) -> None:
+    storage = data / "storage"
+    write(
+        storage / "session" / "p" / "ses_h.json",
+        {"directory": 5, "title": None, "time": "never", "revert": []},
+    )
+    write(storage / "message" / "ses_h" / "msg_1.json", {"role": "user", "time": "yesterday"})
+    write(storage / "part" / "msg_1" / "prt_1.json", text("question"))
+    write(storage / "message" / "ses_h" / "msg_2.json", {"role": "assistant", "time": {"created": "x"}})
+    write(storage / "part" / "msg_2" / "prt_1.json", part)
+    write(storage / "part" / "msg_2" / "prt_2.json", text("answer"))
+    sessions, problems = read_all(storage)
+    assert problems == []
+    (session,) = sessions
+    assert (session.title, session.project, session.created) == (None, None, None)
+    assert [m.role for m in session.messages] == ["user", "assistant"]
+    assert session.messages[1].content.endswith("answer")
