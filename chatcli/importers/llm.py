@@ -113,6 +113,27 @@ class _LogReader:
         self.present = tables(connection)
         self.threads: set[str] = set()
         self.turns: set[str] = set()
+        self.call_notes: dict[str, list[str]] = {}
+        self.result_notes: dict[str, list[str]] = {}
+
+    def _legacy_tool_notes(self) -> None:
+        """Every legacy tool call and result as a note, by response id, read in one pass each
+        (the tables have no index on ``response_id``; a note is one short line)."""
+        if "tool_calls" in self.present:
+            for call in self.db.execute(
+                f"SELECT response_id, name, {bounded('arguments')} FROM tool_calls ORDER BY id"
+            ):
+                note = call_note(str(call["name"] or "tool"), call["arguments"])
+                self.call_notes.setdefault(str(call["response_id"]), []).append(note)
+        if "tool_results" in self.present:
+            for result in self.db.execute(
+                f"SELECT response_id, name, {bounded('output')}, {bounded('exception')}"
+                " FROM tool_results ORDER BY id"
+            ):
+                failed = bool(result["exception"])
+                output = str(result["exception"] if failed else result["output"] or "")
+                note = result_note(str(result["name"] or "tool"), output, failed=failed)
+                self.result_notes.setdefault(str(result["response_id"]), []).append(note)
 
     def sessions(self) -> Iterator[ImportedSession]:
         """Every conversation of the database, threads first."""
@@ -239,6 +260,7 @@ class _LogReader:
     # -- legacy conversations and responses (before llm 0.32) -------------------------------
 
     def _legacy(self) -> Iterator[ImportedSession]:
+        self._legacy_tool_notes()
         names: dict[str, object] = {}
         if "conversations" in self.present:
             names = {str(row[0]): row[1] for row in self.db.execute("SELECT id, name FROM conversations")}
@@ -280,23 +302,12 @@ class _LogReader:
             self.problems.append(SourceProblem(where, "response skipped: over 64 MiB"))
             return
         timestamp = text_time(row["datetime_utc"])
-        if "tool_results" in self.present:
-            for result in self.db.execute(
-                "SELECT name, output, exception FROM tool_results WHERE response_id = ? ORDER BY id",
-                (row["id"],),
-            ):
-                failed = bool(result["exception"])
-                output = str(result["exception"] if failed else result["output"] or "")
-                conversation.note(
-                    result_note(str(result["name"] or "tool"), output, failed=failed), timestamp
-                )
+        for note in self.result_notes.get(str(row["id"]), []):
+            conversation.note(note, timestamp)
         conversation.user(str(row["prompt"] or ""), timestamp)
         conversation.assistant(str(row["response"] or ""), timestamp)
-        if "tool_calls" in self.present:
-            for call in self.db.execute(
-                "SELECT name, arguments FROM tool_calls WHERE response_id = ? ORDER BY id", (row["id"],)
-            ):
-                conversation.note(call_note(str(call["name"] or "tool"), call["arguments"]), timestamp)
+        for note in self.call_notes.get(str(row["id"]), []):
+            conversation.note(note, timestamp)
 
 
 SOURCE = Source(
