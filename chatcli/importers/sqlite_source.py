@@ -3,8 +3,9 @@
 :func:`open_readonly` opens a database file read-only. When no ``-wal`` file lies beside it (the
 tool is not running and checkpointed on close), the file is opened ``immutable``: SQLite then takes
 no locks and creates no ``-wal``/``-shm`` files next to it. When a ``-wal`` file exists, the
-newest rows live there, so it is opened ``mode=ro`` to read them through SQLite's own locking.
-Either way the database file itself is never modified.
+newest rows live there, so it is opened ``mode=ro`` to read them through SQLite's own locking;
+if SQLite cannot do that (a folder it may not write the ``-shm`` file in), it falls back to
+``immutable`` and reads what was checkpointed. Either way the database file is never modified.
 
 The other helpers turn untrusted column values into Python values without raising: JSON objects
 (:func:`json_object`), timestamps in seconds, milliseconds or ISO text (:func:`epoch_time`,
@@ -63,16 +64,27 @@ def open_readonly(path: Path) -> sqlite3.Connection:
         raise SourceError("is not a regular file")
     if header != _SQLITE_HEADER:
         raise SourceError("is not a SQLite database")
-    wal = path.with_name(path.name + "-wal")
-    mode = "mode=ro" if wal.exists() else "immutable=1"
-    uri = f"{path.resolve().as_uri()}?{mode}"
+    base = path.resolve().as_uri()
+    if path.with_name(path.name + "-wal").exists():
+        try:
+            return _connect(f"{base}?mode=ro")
+        except sqlite3.Error:
+            pass  # e.g. a folder we may not write the -shm file in: read what is checkpointed
     try:
-        connection = sqlite3.connect(uri, uri=True)
+        return _connect(f"{base}?immutable=1")
+    except sqlite3.Error as exc:
+        raise SourceError(f"cannot be read as a SQLite database ({exc})") from exc
+
+
+def _connect(uri: str) -> sqlite3.Connection:
+    connection = sqlite3.connect(uri, uri=True)
+    try:
         connection.row_factory = sqlite3.Row
         connection.execute("PRAGMA query_only = ON")
         connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
-    except sqlite3.Error as exc:
-        raise SourceError(f"cannot be read as a SQLite database ({exc})") from exc
+    except sqlite3.Error:
+        connection.close()
+        raise
     return connection
 
 

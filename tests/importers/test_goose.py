@@ -305,3 +305,12 @@ def test_content_items_of_any_shape_never_raise(folder: Path, item: object) -> N
     assert messages[-1].role == "assistant"
     assert messages[-1].content.endswith("still read")
     assert [p.where for p in problems] == [f"{path}:4"]
+
+
+def test_a_wal_that_cannot_be_opened_falls_back_to_the_checkpointed_rows(folder: Path) -> None:
+    db = folder / "sessions.db"
+    build_db(db)
+    (folder / "sessions.db-wal").mkdir()  # SQLite cannot open this -wal: mode=ro fails
+    sessions, problems = read_all(db)
+    assert {s.source_id for s in sessions} == {"s-a", "s-b"}
+    assert len(problems) == 1  # only the malformed row
