@@ -37,6 +37,8 @@ from chatcli.importers.sqlite_source import (
     open_readonly,
     text_time,
 )
+from chatcli.session.errors import InputFileError
+from chatcli.session.import_file import open_input
 
 __all__ = ["SOURCE", "default_folder"]
 
@@ -293,6 +295,9 @@ def _read_jsonl(path: Path, problems: list[SourceProblem]) -> Iterator[ImportedS
                 header = record
             else:
                 _add_message(conversation, record, tools, where, problems)
+    except InputFileError as exc:
+        problems.append(SourceProblem(str(path), f"cannot be opened: {exc.problem}"))
+        return
     except OSError as exc:
         problems.append(SourceProblem(str(path), f"cannot be read ({exc.strerror or exc})"))
         return
@@ -310,7 +315,7 @@ def _read_jsonl(path: Path, problems: list[SourceProblem]) -> Iterator[ImportedS
 
 def _bounded_lines(path: Path) -> Iterator[tuple[int, str | None]]:
     """(line number, text) of each non-blank line; ``None`` for a line over the size limit."""
-    with path.open("rb") as handle:
+    with open_input(path) as handle:
         number = 0
         while True:
             raw = handle.readline(MAX_RECORD_BYTES + 1)

@@ -38,6 +38,8 @@ from chatcli.importers.sqlite_source import (
     json_object,
     open_readonly,
 )
+from chatcli.session.errors import InputFileError
+from chatcli.session.import_file import open_input
 
 __all__ = ["SOURCE", "data_folder"]
 
@@ -206,13 +208,18 @@ def _storage_messages(
 
 def _json_file(path: Path, problems: list[SourceProblem]) -> dict[str, Any] | None:
     try:
-        if path.stat().st_size > MAX_RECORD_BYTES:
-            problems.append(SourceProblem(str(path), "skipped: over 64 MiB"))
-            return None
-        record = json_object(path.read_bytes())
+        with open_input(path) as handle:
+            data = handle.read(MAX_RECORD_BYTES + 1)
+    except InputFileError as exc:
+        problems.append(SourceProblem(str(path), f"cannot be opened: {exc.problem}"))
+        return None
     except OSError as exc:
         problems.append(SourceProblem(str(path), f"cannot be read ({exc.strerror or exc})"))
         return None
+    if len(data) > MAX_RECORD_BYTES:
+        problems.append(SourceProblem(str(path), "skipped: over 64 MiB"))
+        return None
+    record = json_object(data)
     if record is None:
         problems.append(SourceProblem(str(path), "skipped: not a JSON object"))
     return record

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import stat
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from chatcli.session.errors import InputFileError
+from chatcli.session.import_file import MAX_RECORD_BYTES, open_input
 
 __all__ = [
     "MAX_RECORD_BYTES",
@@ -33,9 +35,6 @@ __all__ = [
     "tables",
     "text_time",
 ]
-
-#: A single record (one message, one part) larger than this is skipped with a problem.
-MAX_RECORD_BYTES = 64 * 1024 * 1024
 
 #: The first bytes of every SQLite 3 database file.
 _SQLITE_HEADER = b"SQLite format 3\x00"
@@ -51,17 +50,17 @@ class SourceError(Exception):
 def open_readonly(path: Path) -> sqlite3.Connection:
     """Open the SQLite database at ``path`` for reading only (see the module docstring).
 
-    Raises :class:`SourceError` when the path is not a regular file, is not a SQLite database, or
-    SQLite cannot open it.
+    Raises :class:`SourceError` when the path is not a regular file (a FIFO never blocks), is not
+    a SQLite database, or SQLite cannot open it. A record over :data:`MAX_RECORD_BYTES` (64 MiB,
+    the limit of every import) is skipped by the readers.
     """
     try:
-        info = path.stat()
-        with path.open("rb") as handle:
+        with open_input(path) as handle:
             header = handle.read(len(_SQLITE_HEADER))
+    except InputFileError as exc:
+        raise SourceError(f"cannot be opened: {exc.problem}") from exc
     except OSError as exc:
-        raise SourceError(f"cannot be opened ({exc.strerror or exc})") from exc
-    if not stat.S_ISREG(info.st_mode):
-        raise SourceError("is not a regular file")
+        raise SourceError(f"cannot be read ({exc.strerror or exc})") from exc
     if header != _SQLITE_HEADER:
         raise SourceError("is not a SQLite database")
     base = path.resolve().as_uri()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -314,3 +315,13 @@ def test_a_wal_that_cannot_be_opened_falls_back_to_the_checkpointed_rows(folder:
     sessions, problems = read_all(db)
     assert {s.source_id for s in sessions} == {"s-a", "s-b"}
     assert len(problems) == 1  # only the malformed row
+
+
+@pytest.mark.parametrize("name", ["sessions.db", "old.jsonl"])
+def test_a_pipe_is_a_problem_and_never_blocks(folder: Path, name: str) -> None:
+    fifo = folder / name
+    os.mkfifo(fifo)
+    sessions, problems = read_all(fifo)
+    assert sessions == []
+    assert [p.where for p in problems] == [str(fifo)]
+    assert "not a regular file" in problems[0].reason

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -335,3 +336,15 @@ def test_parts_of_any_shape_never_raise(data: Path, part: object) -> None:
     assert (session.title, session.project, session.created) == (None, None, None)
     assert [m.role for m in session.messages] == ["user", "assistant"]
     assert session.messages[1].content.endswith("answer")
+
+
+def test_a_pipe_in_the_storage_folder_is_a_problem_and_never_blocks(data: Path) -> None:
+    storage = data / "storage"
+    write(storage / "session" / "p" / "ses_f.json", {"directory": "/p", "title": "t"})
+    (storage / "message" / "ses_f").mkdir(parents=True)
+    fifo = storage / "message" / "ses_f" / "msg_1.json"
+    os.mkfifo(fifo)
+    sessions, problems = read_all(storage)
+    assert sessions == []
+    assert [p.where for p in problems] == [str(fifo)]
+    assert "not a regular file" in problems[0].reason
