@@ -3,8 +3,9 @@
 Tools record a turn as several pieces: the assistant's text, its tool calls, the results (which
 some tools store as *user* messages). :class:`Conversation` folds everything between two user
 prompts into one assistant message, so a tool result is never counted as a prompt. Tool calls and
-results become one short line each (:func:`call_note`, :func:`result_note`): the tool's name and
-a summary of its arguments or output, never a JSON dump.
+results become one short note each (:func:`call_note`, :func:`result_note`): the tool's name and
+a one-line summary of its arguments or output (:func:`summarize`), never a JSON dump. The notes
+have the shape every importer writes: ``[tool Bash: command: pytest -q]``, ``[Bash result: …]``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ __all__ = [
     "call_note",
     "one_line",
     "result_note",
-    "summarize_arguments",
+    "summarize",
 ]
 
 #: What reading one record of unexpected shape can raise; a reader reports the record and goes on.
@@ -29,8 +30,29 @@ RECORD_ERRORS = (TypeError, ValueError, AttributeError, KeyError, IndexError, Re
 
 #: Longest summary of a tool's arguments or result, in characters.
 NOTE_LIMIT = 120
-#: Longest single argument value shown inside a summary.
+#: Longest tool name shown in a note.
 VALUE_LIMIT = 60
+
+
+#: Argument keys that say best what a tool call did, in order of preference.
+TELLING_KEYS = (
+    "command",
+    "cmd",
+    "file_path",
+    "path",
+    "filePath",
+    "absolute_path",
+    "pattern",
+    "query",
+    "url",
+    "description",
+    "prompt",
+    "output",
+    "stdout",
+    "content",
+    "result",
+    "error",
+)
 
 
 def one_line(text: str, limit: int = NOTE_LIMIT) -> str:
@@ -39,45 +61,64 @@ def one_line(text: str, limit: int = NOTE_LIMIT) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-def _value(value: object) -> str:
+def _scalar(value: object) -> str:
+    """A string, a number or a list of them (a command's words) as text; "" for anything else."""
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, list) and value and all(isinstance(v, str | int | float) for v in value[:50]):
+        return " ".join(str(v) for v in value[:50])
+    return ""
+
+
+def summarize(value: object) -> str:
+    """A one-line summary of a tool call's arguments or result: its telling field, never a dump.
+
+    JSON text is parsed first; an object shows its first telling field (``command: make``) or
+    else the names of its first keys; a list shows the text of its items.
+    """
     if isinstance(value, str):
-        return json.dumps(one_line(value, VALUE_LIMIT), ensure_ascii=False)
+        if value.lstrip()[:1] in ("{", "["):
+            try:
+                return summarize(json.loads(value))
+            except (ValueError, RecursionError):
+                pass
+        return one_line(value)
     if isinstance(value, Mapping):
-        return "{…}"
-    if isinstance(value, list | tuple):
-        return f"[{len(value)} items]"
-    return one_line(str(value), VALUE_LIMIT)
+        for key in TELLING_KEYS:
+            shown = _scalar(value.get(key))
+            if shown:
+                return one_line(f"{key}: {shown}")
+        keys = [str(key) for key in list(value)[:4]]
+        return one_line("with " + ", ".join(keys)) if keys else ""
+    if isinstance(value, list):
+        texts = [_text(item) for item in value[:20]]
+        shown = " ".join(text for text in texts if text)
+        return one_line(shown) if shown else f"{len(value)} items"
+    return "" if value is None else one_line(str(value))
 
 
-def summarize_arguments(arguments: object) -> str:
-    """A one-line ``key=value, …`` summary of a tool call's arguments (JSON text or an object)."""
-    if isinstance(arguments, str):
-        text = arguments
-        try:
-            arguments = json.loads(text)
-        except (ValueError, RecursionError):
-            return one_line(text)
-    if isinstance(arguments, Mapping):
-        pairs = [f"{key}={_value(value)}" for key, value in arguments.items()]
-        return one_line(", ".join(pairs))
-    if arguments is None:
-        return ""
-    return one_line(_value(arguments))
+def _text(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    text = value.get("text") if isinstance(value, Mapping) else None
+    return text if isinstance(text, str) else ""
+
+
+def _label(name: str) -> str:
+    return one_line(name, VALUE_LIMIT) or "tool"
 
 
 def call_note(name: str, arguments: object) -> str:
-    """``[tool] name(summary of arguments)``."""
-    return f"[tool] {one_line(name, VALUE_LIMIT) or 'tool'}({summarize_arguments(arguments)})"
+    """``[tool NAME: summary of its arguments]`` (the notes every importer writes)."""
+    summary = summarize(arguments)
+    return f"[tool {_label(name)}: {summary}]" if summary else f"[tool {_label(name)}]"
 
 
-def result_note(name: str, output: str, *, failed: bool = False) -> str:
-    """``[tool result] name: first line of the output (+N more lines)``, or ``[tool error] …``."""
-    label = "[tool error]" if failed else "[tool result]"
-    lines = [line for line in output.splitlines() if line.strip()]
-    summary = one_line(lines[0]) if lines else "(no output)"
-    if len(lines) > 1:
-        summary += f" (+{len(lines) - 1} more lines)"
-    return f"{label} {one_line(name, VALUE_LIMIT) or 'tool'}: {summary}"
+def result_note(name: str, output: object, *, failed: bool = False) -> str:
+    """``[NAME result: summary of the output]``, or ``[NAME failed: the error]``."""
+    label = f"{_label(name)} {'failed' if failed else 'result'}"
+    summary = summarize(output)
+    return f"[{label}: {summary}]" if summary else f"[{label}]"
 
 
 class Conversation:
@@ -110,8 +151,8 @@ class Conversation:
         return tuple(self._messages)
 
     def _add_piece(self, text: str, timestamp: datetime | None) -> None:
-        if not self._pieces:
-            self._reply_time = timestamp
+        if self._reply_time is None:
+            self._reply_time = timestamp  # the reply's time: that of its first dated piece
         self._pieces.append(text)
 
     def _close_reply(self) -> None:

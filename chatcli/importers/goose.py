@@ -241,7 +241,7 @@ def _add_assistant_item(
             tools[str(item.get("id"))] = name
             conversation.note(call_note(name, value.get("arguments")), timestamp)
         elif isinstance(call, dict):
-            conversation.note(result_note("tool call", str(call.get("error", "")), failed=True), timestamp)
+            conversation.note(result_note("tool call", call.get("error"), failed=True), timestamp)
 
 
 def _response_note(item: dict[str, Any], tools: dict[str, str]) -> str:

@@ -235,7 +235,7 @@ class _LogReader:
             conversation.note(call_note(name, payload.get("arguments")), timestamp)
         elif kind == "tool_result":
             failed = bool(payload.get("exception"))
-            output = str(payload.get("exception") if failed else payload.get("output", ""))
+            output = payload.get("exception") if failed else payload.get("output")
             conversation.note(result_note(name, output, failed=failed), timestamp)
 
     def _text_ref(self, payload: dict[str, Any], role: str) -> str:

@@ -288,9 +288,9 @@ def _add_assistant_part(conversation: Conversation, part: dict[str, Any], timest
         state = _dict(part.get("state"))
         conversation.note(call_note(name, state.get("input")), timestamp)
         if state.get("status") == "completed":
-            conversation.note(result_note(name, str(state.get("output", ""))), timestamp)
+            conversation.note(result_note(name, state.get("output")), timestamp)
         elif state.get("status") == "error":
-            conversation.note(result_note(name, str(state.get("error", "")), failed=True), timestamp)
+            conversation.note(result_note(name, state.get("error"), failed=True), timestamp)
 
 
 SOURCE = Source(

@@ -180,8 +180,8 @@ def test_sessions_db_maps_prompts_replies_and_tool_notes(folder: Path) -> None:
         (
             "assistant",
             "Let me look.\n\n"
-            '[tool] developer__shell(command="make all")\n\n'
-            "[tool result] developer__shell: error: missing ; (+1 more lines)\n\n"
+            "[tool developer__shell: command: make all]\n\n"
+            "[developer__shell result: error: missing ; second line]\n\n"
             "Add the semicolon.",
             at(T0 + 5),
         ),

@@ -250,8 +250,8 @@ def test_threads_and_legacy_conversations_are_read_once(folder: Path) -> None:
         ("user", "Weather in Paris?", t1),
         (
             "assistant",
-            'Checking.\n\n[tool] get_weather(city="Paris")\n\n'
-            "[tool result] get_weather: 18C sunny\n\nIt is 18C and sunny.",
+            "Checking.\n\n[tool get_weather: with city]\n\n"
+            "[get_weather result: 18C sunny]\n\nIt is 18C and sunny.",
             t1,
         ),
         ("user", "summarize this", t3),  # the pasted fragment is left out
@@ -274,9 +274,9 @@ def test_legacy_responses_fold_tool_calls_and_results(folder: Path) -> None:
         ("user", "How do I read a file?", datetime(2024, 5, 1, 10, 0, 0, 1, tzinfo=UTC)),
         (
             "assistant",
-            'Use open().\n\n[tool] read_file(path="a.txt")\n\n'
-            "[tool result] read_file: hello (+1 more lines)\n\nIt says hello.\n\n"
-            "[tool error] lookup: ValueError: bad",
+            "Use open().\n\n[tool read_file: path: a.txt]\n\n"
+            "[read_file result: hello world]\n\nIt says hello.\n\n"
+            "[lookup failed: ValueError: bad]",
             datetime(2024, 5, 1, 10, 0, 0, 1, tzinfo=UTC),
         ),
         ("user", "Thanks", datetime(2024, 5, 1, 10, 1, tzinfo=UTC)),

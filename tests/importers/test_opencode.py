@@ -228,10 +228,10 @@ def test_database_sessions_map_text_tools_and_stop_at_the_revert(data: Path) -> 
         (
             "assistant",
             "Renaming now.\n\n"
-            '[tool] edit(filePath="src/a.py", oldString="foo", newString="bar")\n\n'
-            "[tool result] edit: Edit applied (+1 more lines)\n\n"
-            '[tool] bash(command="pytest")\n\n'
-            "[tool error] bash: exit 1",
+            "[tool edit: filePath: src/a.py]\n\n"
+            "[edit result: Edit applied ok]\n\n"
+            "[tool bash: command: pytest]\n\n"
+            "[bash failed: exit 1]",
             at(MS + 1000),
         ),
         ("user", "Thanks", at(MS + 5000)),
