@@ -80,6 +80,8 @@ def read(path: Path, problems: list[SourceProblem]) -> Iterator[ImportedSession]
 
 
 def _read_folder(folder: Path, problems: list[SourceProblem]) -> Iterator[ImportedSession]:
+    if not (folder / DB_NAME).exists() and (folder / "sessions").is_dir():
+        folder = folder / "sessions"  # goose's data folder rather than its sessions folder
     db = folder / DB_NAME
     files = sorted(folder.glob("*.jsonl"))
     if not db.is_file() and not files:

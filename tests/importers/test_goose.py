@@ -325,3 +325,14 @@ def test_a_pipe_is_a_problem_and_never_blocks(folder: Path, name: str) -> None:
     assert sessions == []
     assert [p.where for p in problems] == [str(fifo)]
     assert "not a regular file" in problems[0].reason
+
+
+def test_goose_data_folder_is_read_through_its_sessions_folder(tmp_path: Path) -> None:
+    sessions_folder = tmp_path / "goose" / "sessions"
+    sessions_folder.mkdir(parents=True)
+    build_db(sessions_folder / "sessions.db")
+    sessions, _ = read_all(tmp_path / "goose")
+    assert {s.source_id for s in sessions} == {"s-a", "s-b"}
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert read_all(empty) == ([], [SourceProblem(str(empty), "has no goose sessions.db or session files")])
