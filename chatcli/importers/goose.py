@@ -153,9 +153,15 @@ def _db_conversation(
 ) -> Conversation:
     conversation = Conversation()
     tools: dict[str, str] = {}
+    # metadata_json came with goose's schema version 3; older databases have none.
+    metadata = (
+        bounded("metadata_json")
+        if "metadata_json" in columns(connection, "messages")
+        else "NULL AS metadata_json, NULL AS metadata_json_size"
+    )
     rows = connection.execute(
-        f"SELECT id, role, created_timestamp, {bounded('content_json')}, "
-        f"{bounded('metadata_json')} FROM messages WHERE session_id = ? ORDER BY timestamp, id",
+        f"SELECT id, role, created_timestamp, {bounded('content_json')}, {metadata}"
+        " FROM messages WHERE session_id = ? ORDER BY timestamp, id",
         (session_id,),
     )
     for row in rows:

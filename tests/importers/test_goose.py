@@ -336,3 +336,16 @@ def test_goose_data_folder_is_read_through_its_sessions_folder(tmp_path: Path) -
     empty = tmp_path / "empty"
     empty.mkdir()
     assert read_all(empty) == ([], [SourceProblem(str(empty), "has no goose sessions.db or session files")])
+
+
+def test_a_database_from_before_message_metadata_is_read(folder: Path) -> None:
+    """goose's schema before version 3 (session_manager.rs migration 3 adds metadata_json)."""
+    db = folder / "sessions.db"
+    build_db(db)
+    old = sqlite3.connect(db)
+    old.execute("ALTER TABLE messages DROP COLUMN metadata_json")
+    old.commit()
+    old.close()
+    sessions, _ = read_all(db)
+    first = next(s for s in sessions if s.source_id == "s-a")
+    assert "injected summary" in [m.content for m in first.messages]  # no metadata: all visible
