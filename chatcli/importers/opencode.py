@@ -148,7 +148,7 @@ def _db_messages(
         base = f"{session.path} (session {session.source_id}, message {message['id']}"
         where = f"{base})"
         info = _record(message["data"], message["data_size"], where, problems)
-        if info is not None and "created" not in (info.get("time") or {}):
+        if info is not None and "created" not in _dict(info.get("time")):
             info["time"] = {"created": message["time_created"]}
         parts = []
         for part in connection.execute(

@@ -150,6 +150,7 @@ SESSIONS: dict[str, tuple[str, str, str | None, object, list[tuple[str, object, 
                 ],
             ),
             ("msg_a3", "{oops", []),
+            ("msg_a3b", {"role": "user", "time": 5}, [text("Undated")]),  # time of the row instead
             ("msg_a4", assistant(MS + 3000, summary=True), [text("compaction summary")]),
             ("msg_a5", user(MS + 5000), [text("Thanks")]),
             ("msg_a6", user(MS + 6000), [text("reverted prompt")]),
@@ -182,7 +183,8 @@ def build_db(path: Path) -> None:
             (sid, parent, directory, title, json.dumps(revert) if revert else None, MS + number, MS),
         )
         for mid, data, parts in messages:
-            created = data["time"]["created"] if isinstance(data, dict) else MS + 2500
+            time = data.get("time") if isinstance(data, dict) else None
+            created = time["created"] if isinstance(time, dict) else MS + 2500
             encoded = data if isinstance(data, str) else json.dumps(data)
             db.execute("INSERT INTO message VALUES (?, ?, ?, ?, ?)", (mid, sid, created, created, encoded))
             for index, part in enumerate(parts):
@@ -234,6 +236,7 @@ def test_database_sessions_map_text_tools_and_stop_at_the_revert(data: Path) -> 
             "[bash failed: exit 1]",
             at(MS + 1000),
         ),
+        ("user", "Undated", at(MS + 2500)),
         ("user", "Thanks", at(MS + 5000)),
     ]
     assert by_id["ses_b"].title is None  # opencode's placeholder title is not a name
