@@ -9,7 +9,7 @@ from pathlib import Path
 from chatcli.commands.context import CommandContext
 from chatcli.commands.results import ImportReport
 from chatcli.commands.spec import Arg, Command, Option, ParsedArgs, UsageError
-from chatcli.importers.run import SOURCES, TOOLS, ToolImport, import_from
+from chatcli.importers.run import TOOLS, ToolImport, import_from
 
 __all__ = ["IMPORT_COMMAND", "import_sessions"]
 
@@ -44,8 +44,6 @@ def import_sessions(ctx: CommandContext, args: ParsedArgs) -> ImportReport | Too
 
 def _import_from(ctx: CommandContext, args: ParsedArgs, tool: str) -> ToolImport:
     usage = ctx.prefix + _FROM_USAGE
-    if tool not in SOURCES:
-        raise UsageError(f"importing from {tool} is not available in this build of chatcli", usage)
     if args.flag("new_ids"):
         raise UsageError("--new-ids is for chatcli's own exports, not --from", usage)
     paths = [Path(word).expanduser() for word in args.words("file")]

@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chatcli.importers import amazon_q, claude_code, codex, gemini
+from chatcli.importers import amazon_q, claude_code, codex, gemini, goose, llm, opencode
 from chatcli.importers.base import ImportedMessage, ImportedSession, Source, SourceProblem
 from chatcli.session.errors import InvalidName, StorageError
 from chatcli.session.fields import utc_now, validate_session_name
@@ -35,7 +35,16 @@ __all__ = ["MAX_MESSAGE_CHARS", "SOURCES", "TOOLS", "ImportedEntry", "ToolImport
 TOOLS = ("amazon-q", "claude-code", "codex", "gemini", "goose", "opencode", "llm")
 #: The readers available, by tool.
 SOURCES: dict[str, Source] = {
-    s.tool: s for s in (amazon_q.SOURCE, claude_code.SOURCE, codex.SOURCE, gemini.SOURCE)
+    s.tool: s
+    for s in (
+        amazon_q.SOURCE,
+        claude_code.SOURCE,
+        codex.SOURCE,
+        gemini.SOURCE,
+        goose.SOURCE,
+        opencode.SOURCE,
+        llm.SOURCE,
+    )
 }
 #: The longest message imported; longer text is cut with a note saying how much was left out.
 MAX_MESSAGE_CHARS = 1_000_000
