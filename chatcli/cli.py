@@ -323,6 +323,7 @@ def _result_exit_code(result: object) -> int:
     import with a record that failed (or that found nothing to import: not an export). Sessions
     an import left alone because they already exist are not failures."""
     from chatcli.commands.results import ImportReport
+    from chatcli.importers.run import ToolImport
     from chatcli.session.health import DoctorReport
     from chatcli.session.outcomes import PruneResult
 
@@ -331,6 +332,8 @@ def _result_exit_code(result: object) -> int:
     if isinstance(result, ImportReport):
         done = result.result
         return ExitCode.USER if done.skipped or not (done.imported or done.existing) else ExitCode.OK
+    if isinstance(result, ToolImport):
+        return ExitCode.USER if result.problems or not result.entries else ExitCode.OK
     if isinstance(result, DoctorReport) and not result.healthy:
         return ExitCode.USER
     return ExitCode.OK

@@ -4,14 +4,14 @@ export, import, fork and prune — the same handlers serve ``/sessions …`` and
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from chatcli.commands.context import CommandContext
+from chatcli.commands.importing import IMPORT_COMMAND
 from chatcli.commands.labels import TAG_FILTER, confirm_pinned_delete
 from chatcli.commands.output_file import write_export
 from chatcli.commands.refs import CURRENT_SESSION, SESSION, session_ref
-from chatcli.commands.results import Cancelled, ExportResult, ImportReport, SessionChanged
+from chatcli.commands.results import Cancelled, ExportResult, SessionChanged
 from chatcli.commands.search import SEARCH_COMMAND
 from chatcli.commands.spec import Arg, Command, Option, ParsedArgs, UsageError, format_duration
 from chatcli.commands.trash import apply_retention, undo_hint
@@ -165,25 +165,6 @@ def export_session(ctx: CommandContext, args: ParsedArgs) -> ExportResult:
     path = Path(output).expanduser()
     write_export(path, text, overwrite=args.flag("force"))
     return ExportResult(meta.id, fmt, path=path)
-
-
-def import_sessions(ctx: CommandContext, args: ParsedArgs) -> ImportReport:
-    """``sessions import FILE|-`` (``-`` reads standard input, on the command line only)."""
-    name = args.required("file")
-    new_ids = args.flag("new_ids")
-    if name == "-":
-        if ctx.prefix == "/":
-            raise UsageError(
-                "'-' (standard input) works on the command line only: give a FILE here",
-                "/sessions import FILE",
-            )
-        result = ctx.service.import_file(
-            Path("standard input"), should_stop=ctx.cancelled.is_set, new_ids=new_ids, stream=sys.stdin.buffer
-        )
-    else:
-        path = Path(name).expanduser()
-        result = ctx.service.import_file(path, should_stop=ctx.cancelled.is_set, new_ids=new_ids)
-    return ImportReport(result, verbose=args.flag("verbose"))
 
 
 def fork_session(ctx: CommandContext, args: ParsedArgs) -> SessionChanged:
@@ -341,23 +322,7 @@ SESSION_COMMANDS: tuple[Command, ...] = (
             "sessions export 1a2b --format json -o s.json",
         ),
     ),
-    Command(
-        ("sessions", "import"),
-        "Import sessions from a JSON export or a JSON-Lines file (never overwrites)",
-        import_sessions,
-        args=(
-            Arg(
-                "file",
-                "path",
-                "a file written by 'sessions export --format json', or JSON Lines; - reads standard input",
-            ),
-        ),
-        options=(
-            Option(("--new-ids",), "new_ids", "import a session whose id exists as a copy with a new id"),
-            Option(("-v", "--verbose"), "verbose", "list the sessions skipped because they already exist"),
-        ),
-        examples=("sessions import backup.jsonl", "sessions import - --new-ids < s.json"),
-    ),
+    IMPORT_COMMAND,
     Command(
         ("sessions", "fork"),
         "Start a new session with a copy of another session's messages",

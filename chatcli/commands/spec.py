@@ -192,6 +192,12 @@ class ParsedArgs:
     """Parsed values by ``dest``/``name``, with typed accessors."""
 
     values: dict[str, object] = field(default_factory=dict)
+    #: A ``rest`` argument's words as given (``values`` holds them joined with spaces).
+    lists: dict[str, list[str]] = field(default_factory=dict)
+
+    def words(self, key: str) -> list[str]:
+        """A ``rest`` argument's words, one per word given ([] if absent)."""
+        return list(self.lists.get(key, ()))
 
     def text(self, key: str) -> str | None:
         """A text value, or None if absent."""
@@ -439,6 +445,7 @@ def _assign_positionals(
         if arg.rest:
             if positionals:
                 parsed.values[arg.name] = " ".join(positionals)
+                parsed.lists[arg.name] = list(positionals)
                 positionals = []
             elif arg.required:
                 raise UsageError(f"missing {arg.name.upper()}", usage)

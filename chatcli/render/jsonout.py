@@ -77,6 +77,10 @@ Results by command
     "unchanged": bool}``
 ``sessions import``
     ``{"imported": [session…], "skipped": [{"source", "reason"}…], "notes": [str…]}``
+``sessions import --from TOOL``
+    ``{"tool": str, "dry_run": bool, "sessions": [{"action": "imported"|"appended"|"unchanged",
+    "source_id", "title", "messages": int, "session_id"}…], "messages_imported": int, "failed":
+    [{"source" (file:line), "reason"}…], "notes": [str…]}``
 ``sessions prune``
     ``{"dry_run": bool, "cutoff": timestamp, "sessions": [session…] (deleted, or that would be),
     "failures": [{"session_id", "reason"}…], "not_reached": int, "pinned_kept": int}``
@@ -127,6 +131,7 @@ from chatcli.commands.results import (
     TagsChanged,
 )
 from chatcli.errors import ChatcliError
+from chatcli.importers.run import ToolImport
 from chatcli.render.timefmt import iso_utc
 from chatcli.session.errors import SessionError
 from chatcli.session.fields import SessionView, TokenTotals
@@ -298,6 +303,26 @@ def _import(result: ImportResult) -> dict[str, JSONValue]:
     }
 
 
+def _tool_import(result: ToolImport) -> dict[str, JSONValue]:
+    return {
+        "tool": result.tool,
+        "dry_run": result.dry_run,
+        "sessions": [
+            {
+                "action": e.action,
+                "source_id": e.source_id,
+                "title": e.title,
+                "messages": e.messages,
+                "session_id": e.session_id,
+            }
+            for e in result.entries
+        ],
+        "messages_imported": result.messages_imported,
+        "failed": [{"source": p.where, "reason": p.reason} for p in result.problems],
+        "notes": list(result.notes),
+    }
+
+
 def _prune(result: PruneResult) -> dict[str, JSONValue]:
     return {
         "dry_run": result.dry_run,
@@ -402,6 +427,7 @@ _CONVERTERS: dict[type, Callable[[Any], JSONValue]] = {
     EmptyTrashResult: _empty,
     ImportResult: _import,
     ImportReport: lambda r: _import(r.result),
+    ToolImport: _tool_import,
     PruneResult: _prune,
     SessionChanged: _changed,
     TagsChanged: _tags,

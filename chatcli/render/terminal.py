@@ -28,8 +28,10 @@ from chatcli.commands.results import (
     TagsChanged,
 )
 from chatcli.errors import ChatcliError
+from chatcli.importers.run import ToolImport
 from chatcli.render.console import is_plain
 from chatcli.render.help import render_help
+from chatcli.render.imports import render_tool_import
 from chatcli.render.reports import render_detail, render_doctor, render_import, render_import_report
 from chatcli.render.styles import OK_STYLE, WARNING_STYLE, session_label
 from chatcli.render.tables import render_list, render_prune, render_search
@@ -160,6 +162,7 @@ render.register(Cancelled, _render_cancelled)
 render.register(ExportResult, _render_export)
 render.register(ImportResult, render_import)
 render.register(ImportReport, render_import_report)
+render.register(ToolImport, render_tool_import)
 render.register(PruneResult, render_prune)
 render.register(DoctorReport, render_doctor)
 render.register(HelpResult, render_help)

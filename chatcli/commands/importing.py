@@ -1,0 +1,102 @@
+"""``sessions import``: chatcli's own JSON exports, or another assistant's history (``--from``)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from chatcli.commands.context import CommandContext
+from chatcli.commands.results import ImportReport
+from chatcli.commands.spec import Arg, Command, Option, ParsedArgs, UsageError
+from chatcli.importers.run import TOOLS, ToolImport, import_from
+
+__all__ = ["IMPORT_COMMAND", "import_sessions"]
+
+_FROM_USAGE = "sessions import --from TOOL [PATH …] [--all-projects] [--dry-run]"
+
+
+def import_sessions(ctx: CommandContext, args: ParsedArgs) -> ImportReport | ToolImport:
+    """``sessions import FILE|-``, or ``sessions import --from TOOL [PATH …]``."""
+    tool = args.text("from_tool")
+    if tool is not None:
+        return _import_from(ctx, args, tool)
+    usage = f"{ctx.prefix}sessions import FILE  or  {ctx.prefix}{_FROM_USAGE}"
+    if args.flag("all_projects") or args.flag("dry_run"):
+        raise UsageError("--all-projects and --dry-run go with --from TOOL", usage)
+    files = args.words("file")
+    if not files:
+        raise UsageError("missing FILE (or --from TOOL to import another assistant's history)", usage)
+    if len(files) > 1:
+        raise UsageError("give one FILE (quote a name with spaces)", usage)
+    new_ids = args.flag("new_ids")
+    if files[0] == "-":
+        if ctx.in_chat:
+            raise UsageError("'-' (standard input) works on the command line only: give a FILE here", usage)
+        result = ctx.service.import_file(
+            Path("standard input"), should_stop=ctx.cancelled.is_set, new_ids=new_ids, stream=sys.stdin.buffer
+        )
+    else:
+        path = Path(files[0]).expanduser()
+        result = ctx.service.import_file(path, should_stop=ctx.cancelled.is_set, new_ids=new_ids)
+    return ImportReport(result, verbose=args.flag("verbose"))
+
+
+def _import_from(ctx: CommandContext, args: ParsedArgs, tool: str) -> ToolImport:
+    usage = ctx.prefix + _FROM_USAGE
+    if args.flag("new_ids"):
+        raise UsageError("--new-ids is for chatcli's own exports, not --from", usage)
+    paths = [Path(word).expanduser() for word in args.words("file")]
+    if "-" in args.words("file"):
+        raise UsageError("--from reads files or folders, not standard input", usage)
+    from chatcli.render.imports import progress_callback
+
+    with progress_callback(f"Importing from {tool}") as on_progress:
+        return import_from(
+            ctx.service.repo,
+            tool,
+            paths,
+            cwd=Path.cwd(),
+            all_projects=args.flag("all_projects"),
+            env=dict(os.environ),
+            dry_run=args.flag("dry_run"),
+            should_stop=ctx.cancelled.is_set,
+            on_progress=on_progress,
+        )
+
+
+IMPORT_COMMAND = Command(
+    ("sessions", "import"),
+    "Import sessions from a JSON export, JSON Lines, or another assistant (--from)",
+    import_sessions,
+    args=(
+        Arg(
+            "file",
+            "path",
+            "a file written by 'sessions export --format json', or JSON Lines; - reads standard input; "
+            "with --from: the tool's files or folders (default: where the tool keeps this project's)",
+            required=False,
+            rest=True,
+        ),
+    ),
+    options=(
+        Option(
+            ("--from",),
+            "from_tool",
+            "import another assistant's conversations",
+            kind="choice",
+            choices=TOOLS,
+        ),
+        Option(("--all-projects",), "all_projects", "with --from: every project the tool knows"),
+        Option(("--dry-run",), "dry_run", "with --from: only show what would be imported"),
+        Option(("--new-ids",), "new_ids", "import a session whose id exists as a copy with a new id"),
+        Option(("-v", "--verbose"), "verbose", "list the sessions skipped because they already exist"),
+    ),
+    details="Re-running --from imports only what is new; the SQLite files of other tools are only read.",
+    examples=(
+        "sessions import backup.jsonl",
+        "sessions import - --new-ids < s.json",
+        "sessions import --from claude-code",
+        "sessions import --from amazon-q ~/saved.json --dry-run",
+    ),
+)

@@ -1,0 +1,1 @@
+"""Readers of other assistants' histories and the writer that imports them into chatcli sessions."""
