@@ -925,3 +925,25 @@ def assert_well_formed(messages: list[tuple[str, str]]) -> None:
     assert roles and roles[0] == "user", messages
     assert all(a != b for a, b in itertools.pairwise(roles)), messages
     assert all(content.strip() for _, content in messages), messages
+
+
+# --------------------------------------------------------------------------- imports from other tools
+
+
+def assert_imports_through_the_binary(tool: str, source: Path, work: Path) -> None:
+    """``chatcli sessions import --from TOOL SOURCE --all-projects`` imports at least one session
+    (shown by ``sessions show``), leaves ``source`` byte for byte as it was, and a second run
+    changes nothing."""
+    import hashlib
+
+    before = hashlib.sha256(source.read_bytes()).hexdigest()
+    args = ["sessions", "import", "--from", tool, str(source), "--all-projects", "--json"]
+    run = chatcli(args, cwd=work)
+    assert run.code in (0, 1) and "Traceback" not in run.err, run
+    imported = [s for s in json.loads(run.out)["sessions"] if s["action"] == "imported"]
+    assert imported, run.out
+    shown = chatcli(["sessions", "show", imported[0]["session_id"]], cwd=work)
+    assert shown.code == 0, shown
+    assert hashlib.sha256(source.read_bytes()).hexdigest() == before
+    again = chatcli(args, cwd=work)
+    assert {s["action"] for s in json.loads(again.out)["sessions"]} == {"unchanged"}, again

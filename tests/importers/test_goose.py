@@ -14,6 +14,7 @@ import pytest
 
 from chatcli.importers import goose, sqlite_source
 from chatcli.importers.base import ImportedSession, SourceProblem
+from tests.helpers import assert_imports_through_the_binary
 
 # The CREATE TABLE statements of goose's SessionStorage::create_schema
 # (block/goose crates/goose/src/session/session_manager.rs, schema version 9).
@@ -349,3 +350,12 @@ def test_a_database_from_before_message_metadata_is_read(folder: Path) -> None:
     sessions, _ = read_all(db)
     first = next(s for s in sessions if s.source_id == "s-a")
     assert "injected summary" in [m.content for m in first.messages]  # no metadata: all visible
+
+
+def test_the_binary_imports_goose_and_a_second_run_changes_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "src" / "goose.db"
+    db.parent.mkdir()
+    build_db(db)
+    work = tmp_path / "work"
+    work.mkdir()
+    assert_imports_through_the_binary("goose", db, work)

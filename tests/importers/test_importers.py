@@ -695,29 +695,3 @@ def test_every_tool_the_usage_names_has_a_reader() -> None:
     from chatcli.importers.run import SOURCES, TOOLS
 
     assert set(TOOLS) == set(SOURCES)
-
-
-@pytest.mark.parametrize("tool", ["goose", "opencode", "llm"])
-def test_cli_imports_the_database_tools_from_a_path(tmp_path: Path, tool: str) -> None:
-    """The three SQLite-backed tools through the real binary: every session of the file (with
-    --all-projects), shown with its tool notes, the database unchanged, a second run a no-op."""
-    import hashlib
-
-    from tests.importers import test_goose, test_llm, test_opencode
-
-    builders = {"goose": test_goose.build_db, "opencode": test_opencode.build_db, "llm": test_llm.build_db}
-    work = _project(tmp_path)
-    db = tmp_path / "src" / f"{tool}.db"
-    db.parent.mkdir()
-    builders[tool](db)
-    before = hashlib.sha256(db.read_bytes()).hexdigest()
-    run = chatcli(["sessions", "import", "--from", tool, str(db), "--all-projects", "--json"], cwd=work)
-    assert run.code in (0, 1) and "Traceback" not in run.err, run
-    doc = json.loads(run.out)
-    imported = [s for s in doc["sessions"] if s["action"] == "imported"]
-    assert imported, doc
-    shown = chatcli(["sessions", "show", imported[0]["session_id"]], cwd=work)
-    assert shown.code == 0, shown
-    assert hashlib.sha256(db.read_bytes()).hexdigest() == before
-    again = chatcli(["sessions", "import", "--from", tool, str(db), "--all-projects", "--json"], cwd=work)
-    assert {s["action"] for s in json.loads(again.out)["sessions"]} == {"unchanged"}, again

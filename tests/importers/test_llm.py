@@ -12,6 +12,7 @@ import pytest
 
 from chatcli.importers import llm
 from chatcli.importers.base import ImportedSession, SourceProblem
+from tests.helpers import assert_imports_through_the_binary
 
 # The tables of an llm 0.32 logs.db that the reader uses, copied from the schema llm documents
 # (simonw/llm docs/logging.md, generated from llm/migrations.py m001-m027).
@@ -339,3 +340,12 @@ def test_payloads_of_any_shape_never_raise(folder: Path, kind: str, payload: obj
     assert [m.role for m in session.messages] == ["user", "assistant"]
     assert session.messages[1].content.endswith("answer")
     assert session.created is None
+
+
+def test_the_binary_imports_llm_and_a_second_run_changes_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "src" / "llm.db"
+    db.parent.mkdir()
+    build_db(db)
+    work = tmp_path / "work"
+    work.mkdir()
+    assert_imports_through_the_binary("llm", db, work)

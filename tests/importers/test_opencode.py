@@ -14,6 +14,7 @@ import pytest
 
 from chatcli.importers import opencode
 from chatcli.importers.base import ImportedSession, SourceProblem
+from tests.helpers import assert_imports_through_the_binary
 
 # The SQLite tables of opencode's first database migration
 # (anomalyco/opencode packages/opencode/migration/20260127222353_familiar_lady_ursula/migration.sql,
@@ -351,3 +352,12 @@ def test_a_pipe_in_the_storage_folder_is_a_problem_and_never_blocks(data: Path) 
     assert sessions == []
     assert [p.where for p in problems] == [str(fifo)]
     assert "not a regular file" in problems[0].reason
+
+
+def test_the_binary_imports_opencode_and_a_second_run_changes_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "src" / "opencode.db"
+    db.parent.mkdir()
+    build_db(db)
+    work = tmp_path / "work"
+    work.mkdir()
+    assert_imports_through_the_binary("opencode", db, work)
