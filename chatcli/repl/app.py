@@ -51,6 +51,7 @@ from chatcli.repl.completion.ranking import warm_session_index
 from chatcli.repl.completion.snapshot import Snapshot, SnapshotCache
 from chatcli.repl.keys import chat_key_bindings, quick_escape
 from chatcli.repl.picker import NEW_SESSION, pick_session_async
+from chatcli.repl.picker_actions import BrowserActions
 from chatcli.repl.toolbar import session_label, toolbar_text
 from chatcli.repl.turn import ReplyStream
 from chatcli.sanitize import clean_lines
@@ -324,7 +325,8 @@ class ChatApp:
         entries = sorted(snap.entries, key=lambda entry: entry.id == current)  # stable
         if not entries:
             return Cancelled("No saved sessions to resume yet.")
-        chosen = await pick_session_async(entries, input=self._io[0], output=self._io[1])
+        actions = BrowserActions(self.service, "/")
+        chosen = await pick_session_async(entries, actions=actions, input=self._io[0], output=self._io[1])
         if chosen is None:
             where = "the new session" if self.meta is None else f"session {self.session_label()}"
             return Cancelled(f"No session chosen: you are still in {where}.")

@@ -152,8 +152,9 @@ def initial_session(
             "chatcli --resume ID|NAME (see: chatcli sessions list)",
         )
     from chatcli.repl.picker import NEW_SESSION, pick_session
+    from chatcli.repl.picker_actions import BrowserActions
 
-    chosen = pick_session(entries)
+    chosen = pick_session(entries, actions=BrowserActions(service))
     if chosen is None:
         raise NoSessionChosen
     if chosen == NEW_SESSION:
