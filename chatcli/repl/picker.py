@@ -345,6 +345,7 @@ class _Picker:
             self.mode, self.message = "delete", ""
 
         @keys.add("<any>", filter=confirming)
+        @keys.add("escape", eager=True, filter=confirming)
         def _answer(event: KeyPressEvent) -> None:
             entry, actions = self.highlighted(), self.actions
             self.mode = "browse"

@@ -46,10 +46,11 @@ def content_query(text: str) -> SearchQuery | None:
     """The content search for what is typed so far: its last word is a prefix (``kube`` finds
     "kubernetes") unless it ends with a space or a quote; None when there is nothing to search
     for yet (too short, or not a query: an unclosed quote, only punctuation)."""
+    finished = text[-1:].isspace()
     text = text.strip()
     if len(text) < CONTENT_MIN_CHARS:
         return None
-    if not text.endswith(('"', "*")) and text.count('"') % 2 == 0:
+    if not finished and not text.endswith(('"', "*")) and text.count('"') % 2 == 0:
         text += "*"
     try:
         return SearchQuery.parse(text)
