@@ -30,7 +30,7 @@ from chatcli.render.timefmt import relative_age
 from chatcli.repl.completion.snapshot import SnapshotEntry
 from chatcli.repl.keys import quick_escape
 from chatcli.repl.picker_actions import BrowserActions, ContentHits, Done, Preview, content_query
-from chatcli.repl.picker_filter import SnapshotFilter, filter_entries, fuzzy_score
+from chatcli.repl.picker_filter import Scan, SnapshotFilter, filter_entries, fuzzy_score
 from chatcli.repl.picker_rows import fit, preview_lines, session_row, snippet_row
 from chatcli.sanitize import clean_inline
 
@@ -49,6 +49,8 @@ VISIBLE_ROWS = 12
 PREVIEW_ROWS = 7
 #: Seconds of quiet typing before the messages are searched.
 DEBOUNCE = 0.2
+#: Sessions looked at for letters in order between two looks at the keyboard (a few ms).
+FILL_SLICE = 5_000
 #: What the picker returns for its "Start a new session" row (never a session id: those are UUIDs).
 NEW_SESSION = "new"
 KEYS_HELP = "  Tab preview · ^R rename · ^P pin · ^A archive · ^D delete"
@@ -86,6 +88,10 @@ class _Picker:
         self._tasks: set[asyncio.Task[None]] = set()
         self._search: asyncio.Task[None] | None = None
         self._found_for: dict[str, Sequence[SnapshotEntry]] = {}
+        #: Whether filtering may go on in the background (set while the browser runs).
+        self.background = False
+        self._scan: Scan | None = None
+        self._fill: asyncio.Task[None] | None = None
         self._snippets: dict[str, str] = {}
         self._complete = True
         self.set_entries(entries)
@@ -95,6 +101,9 @@ class _Picker:
         """List ``entries`` from now on (after an action changed one)."""
         self.entries = entries
         self.filter = SnapshotFilter(entries)
+        self._scan = None
+        if self._fill is not None:
+            self._fill.cancel()
         self._found_for.clear()
 
     def _query_changed(self, _: Buffer) -> None:
@@ -107,12 +116,12 @@ class _Picker:
 
     def matches(self) -> Sequence[SnapshotEntry]:
         """The sessions the query finds: by name, tag, first message or id, then by content; filtered
-        once per query text and content result (a redraw or an arrow key must not filter again)."""
+        once per query text (a redraw or an arrow key must not filter again)."""
         text = self.query.text
         found = self._found_for.get(text)
         if found is None:
             self._found_for.clear()
-            result = self.filter.find(text)
+            result = self._scan_for(text).found()
             hits = self.content.hits if self.content is not None and self.content.text == text else ()
             self._snippets = dict(hits)
             listed = {e.id for e in result.entries} if hits else set()
@@ -121,6 +130,36 @@ class _Picker:
             self._complete = result.complete
             self._found_for[text] = found
         return found
+
+    def _scan_for(self, text: str) -> Scan:
+        """The filtering of ``text``: begun here; its letters-in-order part goes on in the
+        background, a slice at a time, while the browser runs (else it is finished at once)."""
+        scan = self._scan
+        if scan is None or scan.query != text:
+            if self._fill is not None:
+                self._fill.cancel()
+                self._fill = None
+            scan = self._scan = self.filter.begin(text)
+            if not scan.finished:
+                if self.background:
+                    self._fill = asyncio.get_running_loop().create_task(self._fill_later(scan))
+                    self._spawn(self._fill)
+                else:
+                    scan.advance(None)
+        return scan
+
+    async def _fill_later(self, scan: Scan) -> None:
+        while not scan.finished:
+            await asyncio.sleep(0)  # a keystroke waits for one slice at most
+            scan.advance(FILL_SLICE)
+        self._found_for.clear()
+        get_app().invalidate()
+
+    def finish_filter(self) -> None:
+        """Finish filtering the query now (Enter chooses from every match)."""
+        if self._scan is not None and not self._scan.finished:
+            self._scan.advance(None)
+            self._found_for.clear()
 
     def highlighted(self) -> SnapshotEntry | None:
         """The session on the highlighted row (None on the "new session" row or with no match)."""
@@ -310,6 +349,7 @@ class _Picker:
 
         @keys.add("enter", filter=browsing)
         def _enter(event: KeyPressEvent) -> None:
+            self.finish_filter()
             chosen = self.chosen()
             if chosen is not None:  # with no row highlighted, Enter does nothing
                 event.app.exit(result=chosen)
@@ -416,6 +456,7 @@ def _picker_app(picker: _Picker, input: Input | None, output: Output | None) -> 
         layout=picker.layout(), key_bindings=picker.key_bindings(), input=input, output=output
     )
     quick_escape(app)
+    picker.background = True
     return app
 
 
@@ -444,7 +485,14 @@ async def pick_session_async(
 ) -> str | None:
     """:func:`pick_session` inside a running event loop (the REPL's ``/resume``)."""
     picker = _Picker(entries, actions)
+    app = _picker_app(picker, input, output)
+
+    def prepare(_: object) -> None:  # once, after the first paint: off the keystroke path
+        app.after_render -= prepare
+        picker._spawn(asyncio.get_running_loop().create_task(asyncio.to_thread(picker.filter.prepare)))
+
+    app.after_render += prepare
     try:
-        return await _picker_app(picker, input, output).run_async()
+        return await app.run_async()
     finally:
         picker.cancel_work()

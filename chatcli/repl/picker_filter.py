@@ -14,12 +14,13 @@ from __future__ import annotations
 import bisect
 import itertools
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from chatcli.repl.completion.snapshot import SnapshotEntry
 
-__all__ = ["MATCH_LIMIT", "Found", "SnapshotFilter", "filter_entries", "fuzzy_score"]
+__all__ = ["MATCH_LIMIT", "Found", "Scan", "SnapshotFilter", "filter_entries", "fuzzy_score"]
 
 #: The browser lists at most this many matches of a query (best first among them).
 MATCH_LIMIT = 200
@@ -93,7 +94,8 @@ def _line(entry: SnapshotEntry) -> str:
 
 
 def _fuzzy_pattern(needle: str) -> re.Pattern[str]:
-    """Letters of ``needle`` in order, matched from the start of a line without backtracking."""
+    """Letters of ``needle`` in order from the start of a line, each found at its first place (no
+    backtracking): a quick test that every match passes (the fields are checked one by one after)."""
     return re.compile("".join(f"[^{re.escape(c)}]*+{re.escape(c)}" for c in needle))
 
 
@@ -111,10 +113,14 @@ class SnapshotFilter:
         self._starts: list[int] = []
         self._last: Found | None = None
         self._by_id: dict[str, SnapshotEntry] | None = None
+        self._building = threading.Lock()
 
     def prepare(self) -> None:
-        """Build the search text (about 50 ms at 100,000 sessions; done once, before typing)."""
-        if self._lines is None:
+        """Build the search text (about 50 ms at 100,000 sessions; done once, on a worker thread
+        after the first paint, or by the first query if that comes sooner)."""
+        with self._building:
+            if self._lines is not None:
+                return
             lines = [_line(e) for e in self.entries]
             self._text = "\n".join(lines)
             self._starts = list(itertools.accumulate((len(line) + 1 for line in lines), initial=0))
@@ -127,9 +133,16 @@ class SnapshotFilter:
         return self._by_id.get(session_id)
 
     def find(self, query: str) -> Found:
-        """The entries matching ``query`` (all of them for an empty query)."""
+        """The entries matching ``query`` (all of them for an empty query), filtered to the end."""
+        scan = self.begin(query)
+        scan.advance(None)
+        return scan.found()
+
+    def begin(self, query: str) -> Scan:
+        """Start filtering by ``query``: the plain substrings are found at once (milliseconds), the
+        letters-in-order matches by :meth:`Scan.advance`, a slice of the sessions at a time."""
         if not query:
-            return Found(query, self.entries, True, None)
+            return Scan(self, query, (), None, True)
         self.prepare()
         needle = query.lower()
         last = self._last
@@ -141,12 +154,11 @@ class SnapshotFilter:
         )
         candidates = last.positions if narrow and last is not None else None
         positions, complete = self._substring(needle, candidates)
-        if len(positions) < self.limit:
-            fuzzy, complete = self._fuzzy(needle, candidates, set(positions), self.limit - len(positions))
-            positions += fuzzy
-        found = Found(needle, _ranked(self.entries, positions, query), complete, tuple(sorted(positions)))
-        self._last = found
-        return found
+        if not complete or len(positions) >= self.limit or len(needle) == 1:  # one letter: fuzzy is substring
+            return Scan(self, query, positions, None, complete)
+        return Scan(
+            self, query, positions, range(len(self.entries)) if candidates is None else candidates, True
+        )
 
     def _substring(self, needle: str, candidates: Sequence[int] | None) -> tuple[list[int], bool]:
         assert self._lines is not None
@@ -165,16 +177,69 @@ class SnapshotFilter:
             pos = starts[line + 1]
         return found, text.find(needle, pos) < 0
 
-    def _fuzzy(
-        self, needle: str, candidates: Sequence[int] | None, seen: set[int], room: int
-    ) -> tuple[list[int], bool]:
-        assert self._lines is not None
-        match = _fuzzy_pattern(needle).match
-        lines = self._lines
-        found: list[int] = []
-        for i in range(len(lines)) if candidates is None else candidates:
-            if match(lines[i]) and i not in seen:
-                found.append(i)
-                if len(found) > room:
-                    return found[:room], False
-        return found, True
+
+class Scan:
+    """One query being filtered by a :class:`SnapshotFilter`: the substring matches, then the
+    letters-in-order (fuzzy) ones, found :meth:`advance` by :meth:`advance` over ``pending``."""
+
+    def __init__(
+        self,
+        owner: SnapshotFilter,
+        query: str,
+        positions: Sequence[int],
+        pending: Sequence[int] | None,
+        complete: bool,
+    ) -> None:
+        self.owner = owner
+        self.query = query
+        self.positions = list(positions)
+        self._pending = pending
+        self._next = 0
+        self._complete = complete
+        self._seen = set(positions)
+        self._match = _fuzzy_pattern(query.lower()).match if pending is not None else None
+        self._found: Found | None = None
+        if pending is None:
+            self._done()
+
+    @property
+    def finished(self) -> bool:
+        """True once every session was looked at (or the limit was reached)."""
+        return self._pending is None
+
+    def advance(self, count: int | None) -> None:
+        """Look at ``count`` more sessions for letters in order (None: all the rest)."""
+        pending, match, lines = self._pending, self._match, self.owner._lines
+        if pending is None or match is None or lines is None:
+            return
+        end = len(pending) if count is None else min(len(pending), self._next + count)
+        entries, limit, query = self.owner.entries, self.owner.limit, self.query
+        for k in range(self._next, end):
+            i = pending[k]
+            # The pattern may join letters across fields: a match is kept when one field has them.
+            if match(lines[i]) and i not in self._seen and _score(entries[i], query) is not None:
+                self.positions.append(i)
+                self._seen.add(i)
+                if len(self.positions) > limit:
+                    self.positions.pop()
+                    self._complete = False
+                    end = len(pending)
+                    break
+        self._next = end
+        self._found = None
+        if end >= len(pending):
+            self._pending = None
+            self._done()
+
+    def _done(self) -> None:
+        if self.query:
+            self.owner._last = Found(self.query.lower(), (), self._complete, tuple(sorted(self.positions)))
+
+    def found(self) -> Found:
+        """What is found so far, best first (``complete`` only once finished and not cut short)."""
+        if not self.query:
+            return Found(self.query, self.owner.entries, True, None)
+        if self._found is None:
+            entries = _ranked(self.owner.entries, self.positions, self.query)
+            self._found = Found(self.query, entries, self._complete and self.finished, None)
+        return self._found
