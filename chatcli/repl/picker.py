@@ -13,7 +13,7 @@ How rows look: :mod:`~chatcli.repl.picker_rows`; the service calls: :mod:`~chatc
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 from prompt_toolkit.application import Application, get_app
@@ -21,16 +21,17 @@ from prompt_toolkit.buffer import Buffer
 from prompt_toolkit.filters import Condition
 from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.input import Input
-from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from prompt_toolkit.layout import ConditionalContainer, HSplit, Layout, Window
 from prompt_toolkit.layout.controls import BufferControl, FormattedTextControl
 from prompt_toolkit.output import Output
 
+from chatcli.errors import ChatcliError
 from chatcli.render.timefmt import relative_age
 from chatcli.repl.completion.snapshot import SnapshotEntry
 from chatcli.repl.keys import quick_escape
 from chatcli.repl.picker_actions import BrowserActions, ContentHits, Done, Preview, content_query
 from chatcli.repl.picker_filter import Scan, SnapshotFilter, filter_entries, fuzzy_score
+from chatcli.repl.picker_keys import browser_keys
 from chatcli.repl.picker_rows import fit, preview_lines, session_row, snippet_row
 from chatcli.sanitize import clean_inline
 
@@ -94,13 +95,15 @@ class _Picker:
         self._fill: asyncio.Task[None] | None = None
         self._snippets: dict[str, str] = {}
         self._complete = True
+        #: How many sessions there are while only the first page is listed (None: all are).
+        self.total: int | None = None
         self.set_entries(entries)
         self.query.on_text_changed += self._query_changed
 
-    def set_entries(self, entries: Sequence[SnapshotEntry]) -> None:
-        """List ``entries`` from now on (after an action changed one)."""
+    def set_entries(self, entries: Sequence[SnapshotEntry], ready: SnapshotFilter | None = None) -> None:
+        """List ``entries`` from now on (after an action changed one; ``ready``: their filter)."""
         self.entries = entries
-        self.filter = SnapshotFilter(entries)
+        self.filter = ready if ready is not None else SnapshotFilter(entries)
         self._scan = None
         if self._fill is not None:
             self._fill.cancel()
@@ -222,7 +225,7 @@ class _Picker:
 
     def _status(self, found: int, width: int) -> str:
         """The status line: the count and the keys, shortened to fit ``width``."""
-        total = len(self.entries)
+        total = len(self.entries) if self.total is None else self.total
         count = f"{found}{'' if self._complete else '+'}"
         for line in (
             f"  {count} of {total} sessions · Enter resumes · Esc cancels",
@@ -245,6 +248,8 @@ class _Picker:
         if self.mode == "rename":
             return [("class:dim", fit("  Enter saves the name (empty removes it) · Esc keeps it", width - 1))]
         note = " · searching messages…" if self.searching else ""
+        if self.total is not None:
+            note += " · reading the list…"
         return [("class:dim", fit((KEYS_HELP if self.actions else "") + note, width - 1))]
 
     def preview_text(self) -> StyleAndTextTuples:
@@ -309,6 +314,30 @@ class _Picker:
 
         self._spawn(asyncio.get_running_loop().create_task(load()))
 
+    async def load_rest(self, later: Callable[[], Sequence[SnapshotEntry]]) -> None:
+        """List every session once ``later`` (run on a worker thread) has read them, keeping the
+        query and the highlighted session; until then the first page is listed."""
+
+        def read() -> SnapshotFilter | str:
+            try:
+                ready = SnapshotFilter(later())
+            except ChatcliError as exc:
+                return exc.user_message()
+            ready.prepare()
+            return ready
+
+        ready = await asyncio.to_thread(read)
+        self.total = None
+        if isinstance(ready, str):
+            self.message = ready
+        else:
+            before = self.highlighted() if self.moved else None
+            self.set_entries(ready.entries, ready)
+            found = self.matches()
+            if before is not None:
+                self.index = next((i for i, e in enumerate(found) if e.id == before.id), self.index)
+        get_app().invalidate()
+
     def cancel_work(self) -> None:
         """Drop the searches and reads still running (the browser is closing)."""
         for work in list(self._tasks):
@@ -330,94 +359,6 @@ class _Picker:
         self.set_entries(entries)
         found = self.matches()
         self.index = next((i for i, e in enumerate(found) if e.id == sid), min(self.index, len(found)))
-
-    def key_bindings(self) -> KeyBindings:
-        """Up/Down move, Enter chooses the highlighted row, Esc or Ctrl-C cancels; Tab toggles the
-        preview; the action keys (see :data:`KEYS_HELP`) and their prompts."""
-        keys = KeyBindings()
-        browsing = Condition(lambda: self.mode == "browse")
-
-        @keys.add("up", filter=browsing)
-        def _up(event: KeyPressEvent) -> None:
-            self.index = max(0, min(self.index, len(self.matches())) - 1)
-            self.moved = True
-
-        @keys.add("down", filter=browsing)
-        def _down(event: KeyPressEvent) -> None:
-            self.index = min(len(self.matches()), self.index + 1)
-            self.moved = True
-
-        @keys.add("enter", filter=browsing)
-        def _enter(event: KeyPressEvent) -> None:
-            self.finish_filter()
-            chosen = self.chosen()
-            if chosen is not None:  # with no row highlighted, Enter does nothing
-                event.app.exit(result=chosen)
-
-        @keys.add("escape", eager=True, filter=browsing)
-        @keys.add("c-c", filter=browsing)
-        def _cancel(event: KeyPressEvent) -> None:
-            event.app.exit(result=None)
-
-        @keys.add("tab", filter=browsing)
-        def _preview(event: KeyPressEvent) -> None:
-            self.preview_on = not self.preview_on
-
-        self._action_keys(keys, browsing)
-        return keys
-
-    def _action_keys(self, keys: KeyBindings, browsing: Condition) -> None:
-        """Ctrl-R, Ctrl-P, Ctrl-A, Ctrl-D and the rename and delete prompts."""
-        can_act = browsing & Condition(lambda: self.actions is not None and self.highlighted() is not None)
-        renaming = Condition(lambda: self.mode == "rename")
-        confirming = Condition(lambda: self.mode == "delete")
-
-        def act(event: KeyPressEvent, how: str) -> None:
-            entry, actions = self.highlighted(), self.actions
-            if entry is not None and actions is not None:
-                self.apply(actions.toggle_pin(entry) if how == "pin" else actions.toggle_archive(entry))
-
-        keys.add("c-p", filter=can_act)(lambda event: act(event, "pin"))
-        keys.add("c-a", filter=can_act)(lambda event: act(event, "archive"))
-
-        @keys.add("c-d", filter=can_act)
-        def _delete(event: KeyPressEvent) -> None:
-            self.mode, self.message = "delete", ""
-
-        @keys.add("<any>", filter=confirming)
-        @keys.add("escape", eager=True, filter=confirming)
-        def _answer(event: KeyPressEvent) -> None:
-            entry, actions = self.highlighted(), self.actions
-            self.mode = "browse"
-            if event.data in ("y", "Y") and entry is not None and actions is not None:
-                self.apply(actions.delete(entry))
-            else:
-                self.message = "Nothing deleted."
-
-        @keys.add("c-r", filter=can_act)
-        def _rename(event: KeyPressEvent) -> None:
-            entry = self.highlighted()
-            self.mode, self.message = "rename", ""
-            self.answer.text = entry.name or "" if entry is not None else ""
-            self.answer.cursor_position = len(self.answer.text)
-            event.app.layout.focus(self.answer)
-
-        @keys.add("enter", filter=renaming)
-        def _save_name(event: KeyPressEvent) -> None:
-            entry, actions = self.highlighted(), self.actions
-            if entry is None or actions is None:
-                return
-            done = actions.rename(entry, self.answer.text)
-            self.apply(done)
-            if done.ok:
-                self.mode = "browse"
-                event.app.layout.focus(self.query)
-
-        @keys.add("escape", eager=True, filter=renaming)
-        @keys.add("c-c", filter=renaming)
-        def _keep_name(event: KeyPressEvent) -> None:
-            self.mode, self.message = "browse", "Name kept."
-            event.app.layout.focus(self.query)
 
     def layout(self) -> Layout:
         """A heading, the search line, the rows, the help or prompt line and the preview."""
@@ -453,7 +394,7 @@ class _Picker:
 
 def _picker_app(picker: _Picker, input: Input | None, output: Output | None) -> Application[str | None]:
     app: Application[str | None] = Application(
-        layout=picker.layout(), key_bindings=picker.key_bindings(), input=input, output=output
+        layout=picker.layout(), key_bindings=browser_keys(picker), input=input, output=output
     )
     quick_escape(app)
     picker.background = True
@@ -464,34 +405,44 @@ def pick_session(
     entries: Sequence[SnapshotEntry],
     *,
     actions: BrowserActions | None = None,
+    rest: tuple[Callable[[], Sequence[SnapshotEntry]], int] | None = None,
     input: Input | None = None,
     output: Output | None = None,
 ) -> str | None:
     """Let the user choose a session: type to filter, Up/Down to move, Enter to resume, Esc to cancel;
     with ``actions``, search message content, preview, rename, pin, archive and delete too.
+    ``rest``: ``entries`` are only the first page; the function (run after the first paint, on a
+    worker thread) reads every session, of which there are the number given.
 
     Returns the chosen session's id, :data:`NEW_SESSION` for the "Start a new session" row, or
     None when the user cancelled (Esc or Ctrl-C).
     """
-    return asyncio.run(pick_session_async(entries, actions=actions, input=input, output=output))
+    return asyncio.run(pick_session_async(entries, actions=actions, rest=rest, input=input, output=output))
 
 
 async def pick_session_async(
     entries: Sequence[SnapshotEntry],
     *,
     actions: BrowserActions | None = None,
+    rest: tuple[Callable[[], Sequence[SnapshotEntry]], int] | None = None,
     input: Input | None = None,
     output: Output | None = None,
 ) -> str | None:
     """:func:`pick_session` inside a running event loop (the REPL's ``/resume``)."""
     picker = _Picker(entries, actions)
+    if rest is not None:
+        picker.total = rest[1]
     app = _picker_app(picker, input, output)
 
-    def prepare(_: object) -> None:  # once, after the first paint: off the keystroke path
-        app.after_render -= prepare
-        picker._spawn(asyncio.get_running_loop().create_task(asyncio.to_thread(picker.filter.prepare)))
+    def after_first_paint(_: object) -> None:  # once: the work that is off the keystroke path
+        app.after_render -= after_first_paint
+        loop = asyncio.get_running_loop()
+        if rest is None:
+            picker._spawn(loop.create_task(asyncio.to_thread(picker.filter.prepare)))
+        else:
+            picker._spawn(loop.create_task(picker.load_rest(rest[0])))
 
-    app.after_render += prepare
+    app.after_render += after_first_paint
     try:
         return await app.run_async()
     finally:

@@ -18,7 +18,7 @@ from chatcli.session.models import Message, SessionMetadata
 from chatcli.session.search import InvalidQuery, SearchQuery
 from chatcli.session.service import SessionService
 
-__all__ = ["BrowserActions", "ContentHits", "Done", "Preview", "content_query", "entry_of"]
+__all__ = ["BrowserActions", "ContentHits", "Done", "Preview", "content_query", "entry_of", "first_page"]
 
 #: How many sessions a content search lists (newest first).
 CONTENT_LIMIT = 50
@@ -40,6 +40,19 @@ def entry_of(meta: SessionMetadata) -> SnapshotEntry:
         meta.pinned,
         tuple(meta.tags),
     )
+
+
+def first_page(service: SessionService, limit: int = 50) -> tuple[list[SnapshotEntry], int]:
+    """The newest ``limit`` sessions straight from the index (milliseconds at 100,000 sessions) and
+    how many there are: what the browser shows while it reads the whole list."""
+    listing = service.list_sessions(status="all", limit=limit)
+    entries = [
+        SnapshotEntry(
+            v.id, v.name, v.first_message, v.last_active, v.status, v.message_count, v.pinned, tuple(v.tags)
+        )
+        for v in listing.sessions
+    ]
+    return entries, listing.total if listing.total is not None else len(entries)
 
 
 def content_query(text: str) -> SearchQuery | None:

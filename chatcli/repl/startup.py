@@ -142,7 +142,9 @@ def initial_session(
         return None
     if options.resume:
         return service.load(options.resume)
-    entries = snapshots.refresh(force=True).entries
+    from chatcli.repl.picker_actions import BrowserActions, first_page
+
+    entries, total = first_page(service)  # at once from the index; the rest after the first paint
     if not entries:
         console.print("No saved sessions in this project yet: starting a new one.")
         return None
@@ -152,9 +154,9 @@ def initial_session(
             "chatcli --resume ID|NAME (see: chatcli sessions list)",
         )
     from chatcli.repl.picker import NEW_SESSION, pick_session
-    from chatcli.repl.picker_actions import BrowserActions
 
-    chosen = pick_session(entries, actions=BrowserActions(service))
+    rest = (lambda: snapshots.refresh(force=True).entries, total)
+    chosen = pick_session(entries, actions=BrowserActions(service), rest=rest)
     if chosen is None:
         raise NoSessionChosen
     if chosen == NEW_SESSION:
