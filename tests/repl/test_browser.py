@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable
+import threading
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 
 import pytest
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
-from chatcli.repl.completion.snapshot import SnapshotCache
+from chatcli.repl.completion.snapshot import SnapshotCache, SnapshotEntry
 from chatcli.repl.picker import _Picker, _picker_app
 from chatcli.repl.picker_actions import BrowserActions, content_query
 from chatcli.repl.picker_filter import SnapshotFilter, filter_entries
@@ -221,3 +222,42 @@ def test_esc_in_a_prompt_returns_to_the_list(service: SessionService) -> None:
 
     assert browse(service, scenario) is None
     assert [b.name for b in service.briefs()] == ["keep"]
+
+
+def test_the_first_page_is_listed_until_every_session_is_read(service: SessionService) -> None:
+    """``--resume`` paints the newest sessions from the index at once and lists them all once read."""
+    from chatcli.repl.picker import pick_session_async
+    from chatcli.repl.picker_actions import first_page
+
+    metas = [
+        seed(service.repo, f"chat {i}", name=f"s-{i}", when=BASE + timedelta(minutes=i)) for i in range(5)
+    ]
+    page, total = first_page(service, limit=2)
+    assert [e.name for e in page] == ["s-4", "s-3"] and total == 5
+    gate = threading.Event()
+
+    def rest() -> Sequence[SnapshotEntry]:
+        gate.wait(5)
+        return SnapshotCache(service).refresh(force=True).entries
+
+    async def main() -> str | None:
+        with create_pipe_input() as pipe:
+            task = asyncio.ensure_future(
+                pick_session_async(page, rest=(rest, total), input=pipe, output=DummyOutput())
+            )
+            await asyncio.sleep(0.2)
+            pipe.send_text("s-0")  # not on the first page: found once everything is read
+            await asyncio.sleep(0.2)
+            gate.set()
+            await asyncio.sleep(0.5)
+            pipe.send_text(ENTER)
+            return await asyncio.wait_for(task, 5)
+
+    assert asyncio.run(main()) == metas[0].id
+
+
+def test_the_status_line_counts_every_session_while_the_first_page_shows() -> None:
+    entries = snapshot_of([entry(f"{i:08x}-0000-4000-8000-000000000000", f"n-{i}") for i in range(3)]).entries
+    picker = _Picker(entries)
+    picker.total = 100_000
+    assert "3 of 100000 sessions" in screen(picker)
