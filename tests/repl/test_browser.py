@@ -20,7 +20,7 @@ from chatcli.repl.picker_filter import SnapshotFilter, filter_entries
 from chatcli.session.fields import SessionStatus
 from chatcli.session.service import SessionService
 from chatcli.session.store import FileRepository
-from tests.helpers import BASE, CTRL_C, ENTER, entry, seed, snapshot_of, until
+from tests.helpers import BASE, CTRL_C, ENTER, Repl, entry, seed, snapshot_of, until
 
 DOWN = "\x1b[B"
 ESC = "\x1b"
@@ -261,3 +261,40 @@ def test_the_status_line_counts_every_session_while_the_first_page_shows() -> No
     picker = _Picker(entries)
     picker.total = 100_000
     assert "3 of 100000 sessions" in screen(picker)
+
+
+# --------------------------------------------------------------------------- /resume in the chat
+
+
+def test_in_the_chat_the_browser_renames_the_session_in_use_and_the_chat_knows(repl: Repl) -> None:
+    async def scenario(r: Repl) -> None:
+        r.type("hello\r")
+        await until(lambda: len(r.app.messages) == 2, what="the first exchange")
+        sid = r.app.current_id
+        r.type("/resume\r")
+        await asyncio.sleep(0.3)
+        r.type(CTRL_R + CTRL_U + "renamed\r")
+        await until(lambda: r.repo.get(sid).name == "renamed", what="the rename")
+        r.type(ESC)
+        await until(lambda: "No session chosen" in r.output, what="the browser to close")
+        assert r.app.meta is not None and r.app.meta.name == "renamed"
+
+    repl.drive(scenario)
+    assert "you are still in session renamed" in repl.output
+
+
+def test_in_the_chat_trashing_the_session_in_use_leaves_it(repl: Repl) -> None:
+    async def scenario(r: Repl) -> None:
+        r.type("hello\r")
+        await until(lambda: len(r.app.messages) == 2, what="the first exchange")
+        sid = r.app.current_id
+        r.type("/resume\r")
+        await asyncio.sleep(0.3)
+        r.type(CTRL_D + "y")
+        await until(lambda: [t.metadata.id for t in r.repo.trashed()] == [sid], what="the trash")
+        r.type(ESC)
+        await until(lambda: "No session chosen" in r.output, what="the browser to close")
+        assert r.app.current_id is None
+
+    repl.drive(scenario)
+    assert "The session in use went to the trash: you are now in a new session." in repl.output
