@@ -79,6 +79,8 @@ class _Picker:
         #: Enter starts a new session only once its row was chosen with the arrows.
         self.moved = False
         self.mode: Mode = "browse"
+        #: The session a rename or a delete question is about (fixed when it was asked).
+        self.target: SnapshotEntry | None = None
         self.preview_on = False
         #: What the last action said (or why it failed), shown until the query changes.
         self.message = ""
@@ -239,10 +241,11 @@ class _Picker:
     def help_line(self) -> StyleAndTextTuples:
         """The line under the rows: the question being asked, what the last action did, or the keys."""
         width = get_app().output.get_size().columns
-        entry = self.highlighted()
+        entry = self.target
         if self.mode == "delete" and entry is not None:
             label = clean_inline(entry.name) if entry.name else entry.id[:8]
-            return [("bold", fit(f"  Move {label} to the trash? y/N", width - 1))]
+            pinned = "pinned session " if entry.pinned else ""
+            return [("bold", fit(f"  Move {pinned}{label} to the trash? y/N", width - 1))]
         if self.message:
             return [("", fit("  " + clean_inline(self.message), width - 1))]
         if self.mode == "rename":

@@ -70,12 +70,13 @@ def _action_keys(self: _Picker, keys: KeyBindings, browsing: Condition) -> None:
 
     @keys.add("c-d", filter=can_act)
     def _delete(event: KeyPressEvent) -> None:
-        self.mode, self.message = "delete", ""
+        # The question and the answer are about this session, whatever the list does meanwhile.
+        self.mode, self.message, self.target = "delete", "", self.highlighted()
 
     @keys.add("<any>", filter=confirming)
     @keys.add("escape", eager=True, filter=confirming)
     def _answer(event: KeyPressEvent) -> None:
-        entry, actions = self.highlighted(), self.actions
+        entry, actions = self.target, self.actions
         self.mode = "browse"
         if event.data in ("y", "Y") and entry is not None and actions is not None:
             self.apply(actions.delete(entry))
@@ -84,15 +85,15 @@ def _action_keys(self: _Picker, keys: KeyBindings, browsing: Condition) -> None:
 
     @keys.add("c-r", filter=can_act)
     def _rename(event: KeyPressEvent) -> None:
-        entry = self.highlighted()
+        entry = self.target = self.highlighted()
         self.mode, self.message = "rename", ""
-        self.answer.text = entry.name or "" if entry is not None else ""
+        self.answer.text = (entry.name or "") if entry is not None else ""
         self.answer.cursor_position = len(self.answer.text)
         event.app.layout.focus(self.answer)
 
     @keys.add("enter", filter=renaming)
     def _save_name(event: KeyPressEvent) -> None:
-        entry, actions = self.highlighted(), self.actions
+        entry, actions = self.target, self.actions
         if entry is None or actions is None:
             return
         done = actions.rename(entry, self.answer.text)

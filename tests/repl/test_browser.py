@@ -298,3 +298,23 @@ def test_in_the_chat_trashing_the_session_in_use_leaves_it(repl: Repl) -> None:
 
     repl.drive(scenario)
     assert "The session in use went to the trash: you are now in a new session." in repl.output
+
+
+def test_the_delete_answer_is_about_the_session_asked_about(service: SessionService) -> None:
+    """The list may change under the question (content hits, letters-in-order matches arriving):
+    y trashes the session the question named, not whatever is highlighted by then."""
+    asked = seed(service.repo, "asked", name="asked", when=BASE + timedelta(hours=1))
+    other = seed(service.repo, "other", name="other")
+    service.set_pinned(asked.id, True)
+
+    async def scenario(picker: _Picker, type_: Callable[[str], None]) -> None:
+        type_(CTRL_D)
+        await until(lambda: picker.mode == "delete", what="the question")
+        assert "Move pinned session asked to the trash? y/N" in "".join(t for _, t, *_ in picker.help_line())
+        picker.index = 1  # the list moved under the question
+        type_("y")
+        await until(lambda: picker.mode == "browse", what="the answer")
+
+    browse(service, scenario)
+    assert [t.metadata.id for t in service.repo.trashed()] == [asked.id]
+    assert service.repo.get(other.id).name == "other"
