@@ -677,7 +677,9 @@ def test_the_browser_finds_by_content_previews_renames_pins_and_trashes(
     term.settle(lambda rows: any(row.startswith("* birds") for row in rows), "the pin mark")
     assert repo.get(target.id).pinned
     child.send("\x04")  # Ctrl-D
-    term.settle(lambda rows: any("Move birds to the trash? y/N" in row for row in rows), "the question")
+    term.settle(
+        lambda rows: any("Move pinned session birds to the trash? y/N" in row for row in rows), "the question"
+    )
     child.send("y")
     term.settle(lambda rows: any("Moved birds to the trash" in row for row in rows), "the delete")
     assert target.id not in session_ids(sessions_dir)
