@@ -25,6 +25,7 @@ usage: .venv/bin/python scripts/bench.py [--sizes 1000,10000] [--big] [--quick] 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import hashlib
 import io
@@ -712,6 +713,151 @@ def measure_completion(store: Path, rng: random.Random) -> tuple[Stats, Stats, f
     return Stats(tuple(every)), Stats(tuple(argument)), snapshot_ms, index_ms
 
 
+def browser_entries(corpus: Path) -> list[Any]:
+    """The browser's entries for every session of ``corpus`` (newest first), as the REPL's
+    snapshot holds them (built here from the corpus: the snapshot build from the index is the
+    completion row's "snapshot build")."""
+    from chatcli.repl.completion.snapshot import SnapshotEntry
+    from chatcli.session.fields import SessionStatus
+
+    entries = []
+    with corpus.open(encoding="utf-8") as handle:
+        for line in handle:
+            r = json.loads(line)
+            messages = r["messages"]
+            entries.append(
+                SnapshotEntry(
+                    r["id"],
+                    r.get("name"),
+                    messages[0]["content"] if messages else "",
+                    datetime.fromisoformat(r["last_active"].replace("Z", "+00:00")),
+                    SessionStatus(r.get("status", "active")),
+                    len(messages),
+                    bool(r.get("pinned")),
+                    tuple(r.get("tags") or ()),
+                )
+            )
+    entries.sort(key=lambda e: (e.last_active, e.id), reverse=True)
+    return entries
+
+
+def measure_browser(
+    entries: Sequence[Any], runs: int, rng: random.Random
+) -> tuple[Stats, Stats, Stats, Stats]:
+    """The session browser over ``entries``: (time from opening it to its first paint, ms; the
+    filter's cost per keystroke, name and message words typed a letter at a time, ms; the search
+    text built after the first paint, ms). A keystroke is what the browser does for it: filter,
+    lay out the visible rows; the fourth: each letters-in-order fill that went on after a
+    keystroke, on the event loop a slice at a time, awaited before the next keystroke, ms)."""
+    from prompt_toolkit.input import create_pipe_input
+    from prompt_toolkit.output import DummyOutput
+
+    from chatcli.repl.picker import _Picker, _picker_app
+
+    paints: list[float] = []
+
+    def open_once(pipe: Any) -> _Picker:
+        start = time.perf_counter()
+        picker = _Picker(entries)
+        app = _picker_app(picker, pipe, DummyOutput())
+
+        def painted(_: object) -> None:
+            paints.append((time.perf_counter() - start) * 1000.0)
+            app.after_render -= painted
+            app.exit()
+
+        app.after_render += painted
+        app.run()
+        return picker
+
+    for _ in range(runs):
+        with create_pipe_input() as pipe:
+            picker = open_once(pipe)
+    start = time.perf_counter()
+    picker.filter.prepare()
+    prepare_ms = (time.perf_counter() - start) * 1000.0
+    words: list[str] = []
+    for entry in rng.sample(list(entries), 10):
+        words.append(entry.name or entry.first_message.split()[0])
+        words.append(rng.choice(entry.first_message.split()).lower())
+    words += ["zqxjv", "kubernetesx"]  # no match: every session looked at
+    costs: list[float] = []
+    fills: list[float] = []
+
+    async def typing() -> None:
+        picker.background = True  # as in the running browser: letters-in-order matches on the loop
+        for word in words:
+            for k in range(1, len(word) + 1):
+                start = time.perf_counter()
+                picker.query.text = word[:k]
+                picker.matches()
+                picker.rows(100)
+                costs.append((time.perf_counter() - start) * 1000.0)
+                if picker._fill is not None and not picker._fill.done():
+                    start = time.perf_counter()
+                    await picker._fill
+                    fills.append((time.perf_counter() - start) * 1000.0)
+            picker.query.text = ""
+
+    asyncio.run(typing())
+    return Stats(tuple(paints)), Stats(tuple(costs)), Stats((prepare_ms,)), Stats(tuple(fills) or (0.0,))
+
+
+def browser_rows(
+    results: Results, corpus: Path, n: int, runs: int, *, work: Workspace, store: Path | None
+) -> None:
+    """The browser's rows at ``n`` sessions (issue 15: first paint ≤ 300 ms, ≤ 50 ms a keystroke);
+    with ``store`` (the corpus imported), ``chatcli --resume`` to the first paint too."""
+    progress(f"session browser at {fmt_n(n)} sessions")
+    scale = f"{fmt_n(n)} sessions"
+    big = n >= BIG_SIZE
+    if store is not None and store.is_dir() and pexpect_available():
+        pty = measure_browser_pty(work, store, runs)
+        results.add(
+            Row(
+                "browser: `chatcli --resume` from spawn to the first paint (pty), ms",
+                scale,
+                pty.mmm(),
+                target="≤ 300 ms" if big else "",
+                verdict=verdict(pty.median <= 300.0) if big else "",
+            )
+        )
+    paint, keys, prepare, fills = measure_browser(browser_entries(corpus), runs, random.Random(n))
+    results.add(
+        Row(
+            "browser: opening to first paint (entries in memory), ms",
+            scale,
+            paint.mmm(),
+            target="≤ 300 ms" if big else "",
+            verdict=verdict(paint.median <= 300.0) if big else "",
+        )
+    )
+    results.add(
+        Row(
+            f"browser: filter + rows per keystroke ({len(keys.values)} keystrokes), median / p95 ms",
+            scale,
+            f"{fmt_ms(keys.median)} / {fmt_ms(keys.percentile(95))} (max {fmt_ms(keys.max)})",
+            target="≤ 50 ms" if big else "",
+            verdict=verdict(keys.median <= 50.0) if big else "",
+        )
+    )
+    results.add(
+        Row(
+            f"browser: letters-in-order fill after a keystroke ({len(fills.values)}; in slices, "
+            "between keystrokes), median / max ms",
+            scale,
+            f"{fmt_ms(fills.median)} / {fmt_ms(fills.max)}",
+        )
+    )
+    results.add(
+        Row(
+            "browser: search text build (worker thread, after the first paint), ms",
+            scale,
+            fmt_ms(prepare.median),
+        )
+    )
+
+
 def measure_content_index(
     results: Results, work: Workspace, ds: Dataset, scale: str, *, chatcli_env: Mapping[str, str]
 ) -> None:
@@ -821,6 +967,43 @@ def measure_resume_pty(work: Workspace, store: Path, session_id: str, runs: int)
     return Stats(tuple(times))
 
 
+def measure_browser_pty(work: Workspace, store: Path, runs: int) -> Stats:
+    """``chatcli --resume`` (no ID) in a pseudo-terminal, from spawn to the browser's first paint
+    (its status line drawn), then Esc."""
+    import pexpect
+
+    env = work.env(TERM="xterm-256color")
+    env.pop("COLUMNS", None)
+    times: list[float] = []
+    for i in range(runs + 1):
+        start = time.perf_counter()
+        child = pexpect.spawn(
+            str(work.chatcli),
+            ["--sessions-dir", str(store), "--resume"],
+            env=env,
+            cwd=str(work.root),
+            dimensions=(40, 100),
+            timeout=work.timeout,
+        )
+        child.delaybeforesend = None
+        try:
+            while child.expect_exact([CPR_REQUEST, b"Esc cancels"]) == 0:
+                child.send(b"\x1b[1;1R")
+            elapsed = (time.perf_counter() - start) * 1000.0
+            child.send(b"\x1b")
+            child.expect_exact(b"No session chosen")
+        except (pexpect.TIMEOUT, pexpect.EOF) as exc:
+            seen = (child.before or b"").decode("utf-8", "replace")
+            raise BenchError(
+                f"chatcli --resume did not paint its browser ({type(exc).__name__}):\n{tail(seen)}"
+            ) from exc
+        finally:
+            child.close(force=True)
+        if i > 0:
+            times.append(elapsed)
+    return Stats(tuple(times))
+
+
 def pexpect_available() -> bool:
     import importlib.util
 
@@ -879,10 +1062,29 @@ class Options:
     install_llm: bool
     rebuild: bool
     command: str
+    browser_only: bool = False
+
+
+def run_browser_only(opts: Options) -> Results:
+    """``--browser-only``: the browser's rows at each size, from the cached corpora (the corpus is
+    written when missing; nothing is imported)."""
+    chatcli = Path(sys.executable).parent / "chatcli"
+    work = Workspace(opts.workdir, opts.shared, chatcli, opts.timeout, rebuild=False)
+    results = Results()
+    results.notes.append("Only the session browser was measured (--browser-only).")
+    for n in opts.sizes:
+        corpus = work.datasets / f"sessions-{n}" / "corpus.jsonl"
+        if not corpus.exists():
+            corpus.parent.mkdir(parents=True, exist_ok=True)
+            work._write_corpus(corpus, n, 6, 7, None)
+        browser_rows(results, corpus, n, opts.runs, work=work, store=corpus.parent / "chatcli")
+    return results
 
 
 def run_benchmarks(opts: Options) -> Results:
     """Build what is missing, measure everything, return the table."""
+    if opts.browser_only:
+        return run_browser_only(opts)
     chatcli = Path(sys.executable).parent / "chatcli"
     if not chatcli.exists():
         raise BenchError(
@@ -1020,6 +1222,7 @@ def run_benchmarks(opts: Options) -> Results:
             max_ratio=0.5,
             peer_missing=missing,
         )
+        browser_rows(results, ds.corpus, n, opts.runs, work=work, store=ds.store)
         progress(f"completion at {scale}")
         every, argument, snapshot_ms, index_ms = measure_completion(ds.store, random.Random(n))
         for label, stats in (("session-argument keystrokes", argument), ("all keystrokes", every)):
@@ -1299,6 +1502,11 @@ def build_arg_parser() -> argparse.ArgumentParser:
     )
     ap.add_argument("--rebuild", action="store_true", help="rebuild the cached data sets that are used")
     ap.add_argument("--no-llm", action="store_true", help="do not install the peer (use it if present)")
+    ap.add_argument(
+        "--browser-only",
+        action="store_true",
+        help="measure only the session browser, from the cached corpora of --sizes (no store is built)",
+    )
     return ap
 
 
@@ -1331,6 +1539,7 @@ def options(argv: Sequence[str]) -> Options:
         not args.no_llm,
         args.rebuild,
         shlex.join([exe, script, *argv]),
+        args.browser_only,
     )
 
 

@@ -51,10 +51,11 @@ from chatcli.repl.completion.ranking import warm_session_index
 from chatcli.repl.completion.snapshot import Snapshot, SnapshotCache
 from chatcli.repl.keys import chat_key_bindings, quick_escape
 from chatcli.repl.picker import NEW_SESSION, pick_session_async
+from chatcli.repl.picker_actions import BrowserActions
 from chatcli.repl.toolbar import session_label, toolbar_text
 from chatcli.repl.turn import ReplyStream
 from chatcli.sanitize import clean_lines
-from chatcli.session.errors import SessionError
+from chatcli.session.errors import SessionError, SessionNotFound
 from chatcli.session.fields import reads_as_id
 from chatcli.session.location import SessionsLocation
 from chatcli.session.models import Message, SessionMetadata
@@ -324,13 +325,26 @@ class ChatApp:
         entries = sorted(snap.entries, key=lambda entry: entry.id == current)  # stable
         if not entries:
             return Cancelled("No saved sessions to resume yet.")
-        chosen = await pick_session_async(entries, input=self._io[0], output=self._io[1])
+        actions = BrowserActions(self.service, "/")
+        chosen = await pick_session_async(entries, actions=actions, input=self._io[0], output=self._io[1])
+        await self._after_browser()
         if chosen is None:
             where = "the new session" if self.meta is None else f"session {self.session_label()}"
             return Cancelled(f"No session chosen: you are still in {where}.")
         if chosen == NEW_SESSION:
             return NewSessionAction()
         return ResumeAction(await asyncio.to_thread(self.service.load, chosen))
+
+    async def _after_browser(self) -> None:
+        """The browser may have renamed, pinned, archived or trashed the session in use: read it
+        again (a trashed one is left for a new session, and the user is told)."""
+        if self.meta is None:
+            return
+        try:
+            self.meta = await asyncio.to_thread(self.service.resolve, self.meta.id)
+        except SessionNotFound:
+            self.new_session()
+            self.console.print("The session in use went to the trash: you are now in a new session.")
 
     def apply(self, result: object, *, as_json: bool = False) -> bool:
         """Act on a command's result and show it (as JSON with ``as_json``); returns True to quit."""

@@ -142,7 +142,9 @@ def initial_session(
         return None
     if options.resume:
         return service.load(options.resume)
-    entries = snapshots.refresh(force=True).entries
+    from chatcli.repl.picker_actions import BrowserActions, first_page
+
+    entries, total = first_page(service)  # at once from the index; the rest after the first paint
     if not entries:
         console.print("No saved sessions in this project yet: starting a new one.")
         return None
@@ -153,7 +155,8 @@ def initial_session(
         )
     from chatcli.repl.picker import NEW_SESSION, pick_session
 
-    chosen = pick_session(entries)
+    rest = (lambda: snapshots.refresh(force=True).entries, total)
+    chosen = pick_session(entries, actions=BrowserActions(service), rest=rest)
     if chosen is None:
         raise NoSessionChosen
     if chosen == NEW_SESSION:

@@ -649,3 +649,42 @@ def test_search_shows_one_row_per_session_with_correct_counts(spawn: Spawn, sess
     expect(child, "No closing quotation")  # the REPL's command line is read first
     expect(child, PROMPT)
     finish(child)
+
+
+# --------------------------------------------------------------------------- issue 15: the session browser
+
+
+def test_the_browser_finds_by_content_previews_renames_pins_and_trashes(
+    spawn: Spawn, sessions_dir: Path
+) -> None:
+    repo = FileRepository(sessions_dir)
+    target = seed(repo, "a question about birds", replies=["the flamingo migrates south"], when=ago(30))
+    seed(repo, "other work", replies=["nothing to see"], when=ago(5), name="notes")
+    seed(repo, "more work", replies=["still nothing"], when=ago(10))
+    child, term = in_terminal(spawn, "--resume", size=(30, 100))
+    term.settle(lambda rows: any("Tab preview" in row for row in rows), "the keys line")
+    child.send("flamingo")  # only inside a reply: found through the content index
+    rows = term.settle(lambda rows: any("↳ the flamingo migrates" in row for row in rows), "the snippet")
+    assert any("1 of 3 sessions" in row for row in rows)
+    assert any(row.startswith("  a question about birds") for row in rows)
+    child.send("\t")
+    term.settle(lambda rows: any("assistant: the flamingo migrates south" in row for row in rows), "preview")
+    child.send("\x12")  # Ctrl-R
+    term.settle(lambda rows: any("new name ›" in row for row in rows), "the name prompt")
+    child.send("birds\r")
+    term.settle(lambda rows: any("Renamed to birds." in row for row in rows), "the rename")
+    assert repo.get(target.id).name == "birds"
+    child.send("\x10")  # Ctrl-P
+    term.settle(lambda rows: any(row.startswith("* birds") for row in rows), "the pin mark")
+    assert repo.get(target.id).pinned
+    child.send("\x04")  # Ctrl-D
+    term.settle(
+        lambda rows: any("Move pinned session birds to the trash? y/N" in row for row in rows), "the question"
+    )
+    child.send("y")
+    term.settle(lambda rows: any("Moved birds to the trash" in row for row in rows), "the delete")
+    assert target.id not in session_ids(sessions_dir)
+    assert [t.metadata.id for t in repo.trashed()] == [target.id]
+    child.send(ESC)
+    expect(child, "No session chosen.")
+    expect(child, pexpect.EOF)

@@ -160,16 +160,16 @@ def test_selection_below_the_visible_rows() -> None:
 
 def test_each_query_is_filtered_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """Redraws and arrow keys reuse the filtered list: at 100,000 sessions a filter is costly."""
-    import chatcli.repl.picker as picker_module
+    from chatcli.repl.picker_filter import Scan, SnapshotFilter
 
     queries: list[str] = []
-    original = picker_module.filter_entries
+    original = SnapshotFilter.begin
 
-    def counting(entries: Sequence[SnapshotEntry], query: str) -> list[SnapshotEntry]:
+    def counting(self: SnapshotFilter, query: str) -> Scan:
         queries.append(query)
-        return original(entries, query)
+        return original(self, query)
 
-    monkeypatch.setattr(picker_module, "filter_entries", counting)
+    monkeypatch.setattr(SnapshotFilter, "begin", counting)
     assert pick("do" + DOWN + DOWN + UP + "\r") == ID_BETA
     assert queries.count("do") == 1 and queries.count("") <= 1 and queries.count("d") <= 1
 
