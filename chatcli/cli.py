@@ -323,7 +323,7 @@ def _result_exit_code(result: object) -> int:
     import with a record that failed (or that found nothing to import: not an export). Sessions
     an import left alone because they already exist are not failures."""
     from chatcli.commands.results import ImportReport
-    from chatcli.importers.run import ToolImport
+    from chatcli.importers.outcome import ToolImport
     from chatcli.session.health import DoctorReport
     from chatcli.session.outcomes import PruneResult
 

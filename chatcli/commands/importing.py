@@ -9,7 +9,7 @@ from pathlib import Path
 from chatcli.commands.context import CommandContext
 from chatcli.commands.results import ImportReport
 from chatcli.commands.spec import Arg, Command, Option, ParsedArgs, UsageError
-from chatcli.importers.run import TOOLS, ToolImport, import_from
+from chatcli.importers.outcome import TOOLS, ToolImport
 
 __all__ = ["IMPORT_COMMAND", "import_sessions"]
 
@@ -49,6 +49,7 @@ def _import_from(ctx: CommandContext, args: ParsedArgs, tool: str) -> ToolImport
     paths = [Path(word).expanduser() for word in args.words("file")]
     if "-" in args.words("file"):
         raise UsageError("--from reads files or folders, not standard input", usage)
+    from chatcli.importers.run import import_from  # the seven readers load only when used
     from chatcli.render.imports import progress_callback
 
     with progress_callback(f"Importing from {tool}") as on_progress:

@@ -15,13 +15,13 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chatcli.importers import amazon_q, claude_code, codex, gemini, goose, llm, opencode
 from chatcli.importers.base import ImportedMessage, ImportedSession, Source, SourceProblem
+from chatcli.importers.outcome import TOOLS, ImportedEntry, ToolImport
 from chatcli.session.errors import InvalidName, StorageError
 from chatcli.session.fields import utc_now, validate_session_name
 
@@ -31,8 +31,6 @@ if TYPE_CHECKING:
 
 __all__ = ["MAX_MESSAGE_CHARS", "SOURCES", "TOOLS", "ImportedEntry", "ToolImport", "import_from"]
 
-#: Every tool ``--from`` names (the usage error lists them).
-TOOLS = ("amazon-q", "claude-code", "codex", "gemini", "goose", "opencode", "llm")
 #: The readers available, by tool.
 SOURCES: dict[str, Source] = {
     s.tool: s
@@ -51,38 +49,6 @@ MAX_MESSAGE_CHARS = 1_000_000
 #: What joins merged messages of one role.
 _JOINER = "\n\n"
 PROVENANCE = "imported_from"
-
-
-@dataclass(frozen=True, slots=True)
-class ImportedEntry:
-    """One conversation and what became of it: ``imported``, ``appended`` or ``unchanged``."""
-
-    action: str
-    source_id: str
-    title: str
-    messages: int
-    session_id: str | None = None
-
-
-@dataclass(slots=True)
-class ToolImport:
-    """What ``sessions import --from TOOL`` did (or, with ``dry_run``, would do)."""
-
-    tool: str
-    dry_run: bool = False
-    entries: list[ImportedEntry] = field(default_factory=list)
-    problems: list[SourceProblem] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    searched: list[str] = field(default_factory=list)
-
-    def count(self, action: str) -> int:
-        """How many conversations had this outcome."""
-        return sum(1 for e in self.entries if e.action == action)
-
-    @property
-    def messages_imported(self) -> int:
-        """Messages written (or that would be) by new sessions and appends."""
-        return sum(e.messages for e in self.entries if e.action in ("imported", "appended"))
 
 
 def import_from(

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from rich.console import Console
 from rich.text import Text
 
-from chatcli.importers.run import ToolImport
+from chatcli.importers.outcome import ToolImport
 from chatcli.render.styles import DIM, WARNING_STYLE, heading, plural
 from chatcli.sanitize import clean_inline
 

@@ -131,7 +131,7 @@ from chatcli.commands.results import (
     TagsChanged,
 )
 from chatcli.errors import ChatcliError
-from chatcli.importers.run import ToolImport
+from chatcli.importers.outcome import ToolImport
 from chatcli.render.timefmt import iso_utc
 from chatcli.session.errors import SessionError
 from chatcli.session.fields import SessionView, TokenTotals

@@ -28,7 +28,7 @@ from chatcli.commands.results import (
     TagsChanged,
 )
 from chatcli.errors import ChatcliError
-from chatcli.importers.run import ToolImport
+from chatcli.importers.outcome import ToolImport
 from chatcli.render.console import is_plain
 from chatcli.render.help import render_help
 from chatcli.render.imports import render_tool_import

@@ -146,7 +146,7 @@ def test_an_append_is_indexed_in_the_same_step(repo: FileRepository) -> None:
     assert [h.message_index for h in result.hits] == [1]
 
 
-def test_a_rewritten_or_deleted_session_is_indexed_again(repo: FileRepository) -> None:
+def test_a_deleted_session_leaves_at_once_and_a_hand_edit_after_doctor_repair(repo: FileRepository) -> None:
     keep = seed(repo, "the old words", replies=["more old words"])
     gone = seed(repo, "old words too", when=BASE + timedelta(hours=1))
     svc = SessionService(repo)
@@ -154,7 +154,12 @@ def test_a_rewritten_or_deleted_session_is_indexed_again(repo: FileRepository) -
     path = repo.root / keep.id / CONVERSATION_FILE
     line = Message(role="user", content="brand new text", timestamp=BASE).to_line()
     path.write_text(line + "\n", encoding="utf-8")  # rewritten by hand
-    repo.delete(gone.id)
+    repo.delete(gone.id)  # chatcli's own change: the next search knows at once
+    assert svc.search("old").sessions_matched == 1
+    # A hand edit is the doctor's: reported as stale, and repaired.
+    assert any("stale" in problem for problem in repo.index_problems())
+    repo.check(repair=True)
+    assert repo.index_problems() == []
     assert svc.search("old").sessions_matched == 0
     assert [s.session_id for s in svc.search("brand").sessions] == [keep.id]
 

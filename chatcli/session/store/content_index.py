@@ -294,7 +294,8 @@ class ContentIndex(SessionIndex):
 
     def stale(self) -> list[str]:
         """Indexed sessions whose transcript changed since (by hand: chatcli's own writes keep
-        the index in step), found by their file's stamp; a search indexes them again first."""
+        the index in step), found by their file's stamp; ``doctor`` reports them and
+        ``doctor --repair`` rebuilds the index."""
         out: list[str] = []
         for session_id, stamp in self._query("SELECT session, stamp FROM content_state"):
             path = os.path.join(self.files.root, str(session_id), CONVERSATION_FILE)

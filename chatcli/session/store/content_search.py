@@ -71,7 +71,10 @@ def _indexed(
 ) -> SearchResult:
     untrusted = synced.untrusted
     failed: list[tuple[str, SessionError]] = []
-    changed = [*index.pending(), *index.stale()]
+    # What chatcli's own writes changed (marked by the index protocol). A transcript edited by
+    # hand is found by `doctor` (stale) and re-indexed by `doctor --repair`: checking every
+    # transcript's stamp here would cost a stat per session on every search.
+    changed = index.pending()
     index.index_pending([sid for sid in changed if sid not in untrusted], failed)
     warnings = [not_searched(sid, exc) for sid, exc in failed]
     warnings += [not_searched(getattr(exc, "session_id", "?") or "?", exc) for exc in synced.problems]
