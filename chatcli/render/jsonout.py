@@ -40,6 +40,10 @@ Results by command
     ``{"sessions": [session…], "problems": [problem…], "status": "active"|"archived"|"all",
     "search": str|null, "total": int}`` (``total``: every matching session; more than the
     sessions listed when the limit, 50 unless ``--limit N``/``--no-limit``, cut the list)
+``sessions list --all-projects`` / ``sessions search --all-projects``
+    as without it, each entry of ``sessions`` with ``project`` (the project folder) and
+    ``sessions_dir``; ``problems`` (list) or ``warnings`` (search) are sentences, one per project
+    gone or unreadable; ``projects``: the projects read, ``[{"project", "sessions_dir"}…]``
 ``sessions show``
     ``{"session": session, "system_prompt": str|null, "messages": [message…] (the last few),
     "total_messages": int, "warnings": [str…], "trashed": trashed|null}`` (``trashed``: set for a
@@ -128,6 +132,7 @@ from chatcli.commands.results import (
 )
 from chatcli.errors import ChatcliError
 from chatcli.render.timefmt import iso_utc
+from chatcli.session.all_projects import Project, ProjectsListResult, ProjectsSearchResult
 from chatcli.session.errors import SessionError
 from chatcli.session.fields import SessionView, TokenTotals
 from chatcli.session.health import DoctorReport
@@ -289,6 +294,35 @@ def _search(result: SearchResult) -> dict[str, JSONValue]:
     }
 
 
+def _where(project: Project) -> dict[str, JSONValue]:
+    return {"project": str(project.folder), "sessions_dir": str(project.sessions_dir)}
+
+
+def _projects_list(result: ProjectsListResult) -> dict[str, JSONValue]:
+    return {
+        "sessions": [{**session_to_json(r.session), **_where(r.project)} for r in result.sessions],
+        "problems": list(result.notes),
+        "status": result.status,
+        "search": result.search,
+        "total": result.total,
+        "projects": [_where(p) for p in result.projects],
+    }
+
+
+def _projects_search(result: ProjectsSearchResult) -> dict[str, JSONValue]:
+    return {
+        "query": result.query,
+        "sort": result.sort,
+        "sessions": [{**_found(f.matches, result.every_hit), **_where(f.project)} for f in result.sessions],
+        "total_hits": result.total_hits,
+        "sessions_matched": result.sessions_matched,
+        "sessions_searched": result.sessions_searched,
+        "truncated": result.truncated,
+        "warnings": list(result.notes),
+        "projects": [_where(p) for p in result.projects],
+    }
+
+
 def _import(result: ImportResult) -> dict[str, JSONValue]:
     return {
         "imported": [session_to_json(m) for m in result.imported],
@@ -390,6 +424,8 @@ def _doctor(result: DoctorReport) -> dict[str, JSONValue]:
 _CONVERTERS: dict[type, Callable[[Any], JSONValue]] = {
     DoctorReport: _doctor,
     ListResult: _list,
+    ProjectsListResult: _projects_list,
+    ProjectsSearchResult: _projects_search,
     SessionDetail: _detail,
     SearchResult: _search,
     DeleteResult: lambda r: {"deleted": session_to_json(r.metadata), "trash_id": r.trash_id},

@@ -24,6 +24,7 @@ from prompt_toolkit.history import History, InMemoryHistory
 from prompt_toolkit.input import Input
 from prompt_toolkit.output import Output
 from rich.console import Console
+from rich.text import Text
 
 from chatcli.chat.backend import ChatBackend
 from chatcli.chat.turn import Saved, reply_message, save_message
@@ -53,7 +54,8 @@ from chatcli.repl.keys import chat_key_bindings, quick_escape
 from chatcli.repl.picker import NEW_SESSION, pick_session_async
 from chatcli.repl.toolbar import session_label, toolbar_text
 from chatcli.repl.turn import ReplyStream
-from chatcli.sanitize import clean_lines
+from chatcli.sanitize import clean_inline, clean_lines
+from chatcli.session.all_projects import AllProjects, Project
 from chatcli.session.errors import SessionError
 from chatcli.session.fields import reads_as_id
 from chatcli.session.location import SessionsLocation
@@ -89,8 +91,11 @@ class ChatApp:
         history: History | None = None,
         snapshots: SnapshotCache | None = None,
         trash_retention: str = "off",
+        projects: AllProjects | None = None,
     ) -> None:
         self.service = service
+        #: Every known project: ``--all-projects`` and ``/resume`` of another project's session.
+        self.projects = projects
         self.trash_retention = trash_retention
         self.backend = backend
         self.console = console
@@ -144,6 +149,17 @@ class ChatApp:
         self.meta = loaded.metadata
         self.messages = list(loaded.messages)
         render_resumed(loaded, self.console)
+
+    def switch_project(self, project: Project) -> None:
+        """Carry on in another project's store (one of its sessions is resumed): every later
+        write goes there, and the commands and completion act on its sessions."""
+        self.service = project.service
+        self.snapshots.service = project.service
+        self.location = SessionsLocation.explicit(project.sessions_dir)
+        if self.projects is not None:
+            self.projects = self.projects.moved_to(project)
+        note = f"This session is in project {project.label}: continuing it there ({project.sessions_dir})."
+        self.console.print(Text(clean_inline(note), style="dim"))
 
     def new_session(self) -> None:
         """Leave the current session; the next message starts a new one."""
@@ -277,6 +293,7 @@ class ChatApp:
         ctx = CommandContext(self.service, self._confirm_from_thread, self.current_id, "/")
         ctx.sessions_folder = self.location.describe() if self.location is not None else None
         ctx.trash_retention = lambda: self.trash_retention
+        ctx.projects = self.projects
         quit_now = False
         result: object = None
         with self.boundary.guard("/" + line):
@@ -343,6 +360,8 @@ class ChatApp:
             self.new_session()
             self.console.print("Started a new session: it is saved when you send the first message.")
         elif isinstance(result, ResumeAction):
+            if result.project is not None:
+                self.switch_project(result.project)
             self.use_session(result.session)
         elif isinstance(result, ClearAction):
             self.clear_screen()
