@@ -28,7 +28,10 @@ def render_projects_list(result: ProjectsListResult, console: Console) -> None:
     """``sessions list --all-projects``: one table, newest first, then one line per project
     that is gone or could not be read."""
     if not result.sessions:
-        console.print(Text(f"No sessions in {plural(len(result.projects), 'known project')}."))
+        known = plural(len(result.projects), "known project") if result.projects else "any known project"
+        console.print(
+            Text(f"No sessions in {known} yet: a project is known once chatcli saves a session there.")
+        )
     else:
         shown = len(result.sessions)
         count = f"{shown:,} of {result.total:,}" if result.total > shown else f"{shown:,}"
