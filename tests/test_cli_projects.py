@@ -151,3 +151,20 @@ def test_a_corrupt_registry_is_reported_and_rebuilt(home: Path, env: dict[str, s
 def test_tsv_does_not_go_with_all_projects(home: Path, env: dict[str, str]) -> None:
     run = chatcli(["sessions", "list", "--all-projects", "--tsv"], cwd=_project(home, "x"), env=env)
     assert run.code == 2 and "--json" in run.err
+
+
+def test_a_registry_that_cannot_be_written_is_reported_once_and_the_chat_goes_on(
+    home: Path, tmp_path: Path
+) -> None:
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the data folder should be")
+    env = {"CHATCLI_DATA_DIR": str(blocked)}
+    alpha = _project(home, "alpha")
+    run = chatcli(["-p", "still saved"], cwd=alpha, env=env)
+    assert run.code == 0, run
+    assert run.err.count("could not remember this project") == 1
+    assert len(_ids(alpha)) == 1
+    listing = _listing(alpha, env, "--json")
+    data = json.loads(listing.out)
+    assert [s["project"] for s in data["sessions"]] == [str(alpha)]
+    assert data["problems"][0]["kind"] == "project" and "could not be read" in data["problems"][0]["message"]

@@ -42,8 +42,8 @@ Results by command
     sessions listed when the limit, 50 unless ``--limit N``/``--no-limit``, cut the list)
 ``sessions list --all-projects`` / ``sessions search --all-projects``
     as without it, each entry of ``sessions`` with ``project`` (the project folder) and
-    ``sessions_dir``; ``problems`` (list) or ``warnings`` (search) are sentences, one per project
-    gone or unreadable; ``projects``: the projects read, ``[{"project", "sessions_dir"}…]``
+    ``sessions_dir``; one ``problem`` of kind ``project`` (list) or one of the ``warnings``
+    (search) per project gone or unreadable; ``projects``: those read, ``[{"project", "sessions_dir"}…]``
 ``sessions show``
     ``{"session": session, "system_prompt": str|null, "messages": [message…] (the last few),
     "total_messages": int, "warnings": [str…], "trashed": trashed|null}`` (``trashed``: set for a
@@ -301,7 +301,7 @@ def _where(project: Project) -> dict[str, JSONValue]:
 def _projects_list(result: ProjectsListResult) -> dict[str, JSONValue]:
     return {
         "sessions": [{**session_to_json(r.session), **_where(r.project)} for r in result.sessions],
-        "problems": list(result.notes),
+        "problems": [{"kind": "project", "message": note, "session_id": None} for note in result.notes],
         "status": result.status,
         "search": result.search,
         "total": result.total,

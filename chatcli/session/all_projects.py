@@ -12,6 +12,7 @@ reported, one line, and skipped; neither stops the others.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,6 +127,18 @@ def remembering(
     return remember
 
 
+def _untrusted(st: os.stat_result) -> str | None:
+    """Why a remembered folder must not be used now (another user's, or open to others' writes:
+    the folder may have been replaced since chatcli wrote there), or None."""
+    if not stat.S_ISDIR(st.st_mode):
+        return "is not a folder"
+    if st.st_uid != os.geteuid():
+        return f"is owned by another user (uid {st.st_uid})"
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return f"is writable by other users (permissions {stat.S_IMODE(st.st_mode):o})"
+    return None
+
+
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, ChatcliError):
         return exc.user_message().splitlines()[0]
@@ -159,7 +172,7 @@ class AllProjects:
                 continue
             seen.add(known.sessions_dir)
             try:
-                os.stat(known.sessions_dir)
+                st = os.stat(known.sessions_dir)
             except (FileNotFoundError, NotADirectoryError):
                 gone.append(known.sessions_dir)
                 notes.append(
@@ -169,6 +182,10 @@ class AllProjects:
                 continue
             except OSError as exc:
                 notes.append(f"Project {known.label} could not be read ({exc.strerror or exc}): skipped.")
+                continue
+            untrusted = _untrusted(st)
+            if untrusted:
+                notes.append(f"Project {known.label} is skipped: its sessions folder {untrusted}.")
                 continue
             found.append(Project(known.sessions_dir, self._open(known.sessions_dir)))
         if gone:

@@ -289,3 +289,17 @@ def test_a_session_of_another_project_is_located_and_loaded_there(tmp_path: Path
         projects.locate("shared-name")
     assert {c.split()[0] for c in raised.value.candidates} == {a_id, b_id}
     assert _projects(registry, a).locate(a_id) is None  # this project's own are not "another's"
+
+
+def test_a_remembered_folder_now_open_to_others_is_skipped(tmp_path: Path) -> None:
+    registry = ProjectRegistry(tmp_path / "data")
+    a, _ = _seeded(tmp_path / "a", "alpha")
+    b, b_id = _seeded(tmp_path / "b", "beta")
+    registry.remember(a)
+    registry.remember(b)
+    os.chmod(a, 0o777)
+    projects = _projects(registry, _store(tmp_path / "c"))
+    listing = projects.list_sessions()
+    assert [r.session.id for r in listing.sessions] == [b_id]
+    assert len(listing.notes) == 1 and "writable by other users" in listing.notes[0]
+    assert projects.locate("alpha") is None
