@@ -159,9 +159,10 @@ class AllProjects:
         """The same projects seen from ``project`` (a session of it was resumed)."""
         return AllProjects(self.registry, project.sessions_dir, project.service, self._open)
 
-    def projects(self) -> tuple[list[Project], list[str]]:
+    def projects(self, *, forget_gone: bool = True) -> tuple[list[Project], list[str]]:
         """This project (if it has a sessions folder) and every other known one that still
-        exists, with a note for each gone (and now forgotten) or unreachable project."""
+        exists, with a note for each gone or unreachable project; the gone ones are forgotten
+        (unless not ``forget_gone``: the notes are then not shown to anyone)."""
         read = self.registry.read()
         notes = [read.problem] if read.problem else []
         found = [self.here] if os.path.isdir(self.here.sessions_dir) else []
@@ -188,7 +189,7 @@ class AllProjects:
                 notes.append(f"Project {known.label} is skipped: its sessions folder {untrusted}.")
                 continue
             found.append(Project(known.sessions_dir, self._open(known.sessions_dir)))
-        if gone:
+        if gone and forget_gone:
             problem = self.registry.forget(gone)
             if problem is not None:
                 notes.append(problem)
@@ -278,7 +279,7 @@ class AllProjects:
         """The session ``ref`` (an id, id prefix or name) names in another known project, loaded
         from there; None when no other project has it. :class:`AmbiguousId` when several do.
         Projects that cannot be read are passed over."""
-        projects, _ = self.projects()
+        projects, _ = self.projects(forget_gone=False)
         hits: list[tuple[Project, str]] = []
         for project in projects:
             if project.sessions_dir == self.here.sessions_dir:

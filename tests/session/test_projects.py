@@ -303,3 +303,14 @@ def test_a_remembered_folder_now_open_to_others_is_skipped(tmp_path: Path) -> No
     assert [r.session.id for r in listing.sessions] == [b_id]
     assert len(listing.notes) == 1 and "writable by other users" in listing.notes[0]
     assert projects.locate("alpha") is None
+
+
+def test_looking_a_session_up_forgets_no_project_unreported(tmp_path: Path) -> None:
+    registry = ProjectRegistry(tmp_path / "data")
+    a, _ = _seeded(tmp_path / "a", "alpha")
+    registry.remember(a)
+    shutil.rmtree(tmp_path / "a")
+    projects = _projects(registry, _store(tmp_path / "c"))
+    assert projects.locate(a.name) is None
+    assert [p.sessions_dir.name for p in registry.read().projects] == ["sessions"]  # still known
+    assert "is gone" in projects.list_sessions().notes[0]
