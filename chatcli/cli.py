@@ -244,10 +244,9 @@ def _run_command(registry: Registry, words: list[str], options: ParsedArgs) -> i
     from chatcli.commands.results import HelpResult
     from chatcli.commands.spec import HelpRequested
     from chatcli.render.terminal import render
+    from chatcli.session.all_projects import open_file_projects
     from chatcli.session.location import discover_sessions_dir
     from chatcli.session.outcomes import ListResult, PruneResult, SearchResult
-    from chatcli.session.service import SessionService
-    from chatcli.session.store import FileRepository
 
     if words[:1] in (["-h"], ["--help"], ["help"]):
         render(registry.help(["sessions"], scope="cli", prefix="chatcli "), _console())
@@ -256,12 +255,14 @@ def _run_command(registry: Registry, words: list[str], options: ParsedArgs) -> i
         _check_tsv(registry, words, options)
     location = discover_sessions_dir(options.text("sessions_dir"))
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    projects = open_file_projects(location, _warn)
     ctx = CommandContext(
-        SessionService(FileRepository(location)),
+        projects.here.service,
         confirm=_terminal_confirm if interactive else None,
         prefix="chatcli ",
         sessions_folder=location.describe(),
         trash_retention=_trash_retention,
+        projects=projects,
     )
     try:
         result = registry.run(ctx, ["sessions", *words], scope="cli")
@@ -290,9 +291,18 @@ def _check_tsv(registry: Registry, words: list[str], options: ParsedArgs) -> Non
         raise UsageError("give either --json or --tsv, not both", usage)
     if not words:  # `sessions` alone lists the recent sessions
         return
+    if "--all-projects" in words:
+        raise UsageError("--tsv lists one project: with --all-projects, use --json", usage)
     command, _ = registry.find(["sessions", *words], scope="cli", prefix="chatcli ")
     if command.words not in TSV_COMMANDS:
         raise UsageError(f"--tsv is for sessions list, search and prune, not {command.name}", usage)
+
+
+def _warn(text: str) -> None:
+    """A warning on stderr (what went wrong beside a command that worked)."""
+    from chatcli.render.styles import warning
+
+    _console(stderr=True).print(warning(text))
 
 
 def _trash_retention() -> str:

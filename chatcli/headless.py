@@ -24,6 +24,7 @@ from chatcli.chat.turn import Reply, ReplyStreamer, Saved, reply_message, save_m
 from chatcli.commands.spec import UsageError
 from chatcli.errors import ExitCode
 from chatcli.sanitize import clean, clean_lines
+from chatcli.session.all_projects import AllProjects
 from chatcli.session.errors import SessionNotFound
 from chatcli.session.location import SessionsLocation
 from chatcli.session.models import Message, SessionMetadata
@@ -60,8 +61,8 @@ def run_prompt(options: PromptOptions, show_error: Callable[[Exception], int]) -
     """
     from chatcli.chat.factory import create_backend
     from chatcli.config import load_settings
+    from chatcli.session.all_projects import open_file_projects
     from chatcli.session.location import discover_sessions_dir
-    from chatcli.session.store import FileRepository
 
     if options.resume == "":
         raise UsageError("-p needs --resume ID|NAME: there is no list to pick from without the REPL", USAGE)
@@ -75,8 +76,8 @@ def run_prompt(options: PromptOptions, show_error: Callable[[Exception], int]) -
     settings = load_settings(flags)
     backend = create_backend(settings)
     location = discover_sessions_dir(options.sessions_dir)
-    service = SessionService(FileRepository(location))
-    loaded = _first_session(options, service, location)
+    projects = open_file_projects(location, lambda problem: _note(options, f"Warning: {problem}"))
+    service, loaded = _first_session(options, projects, location)
     meta = loaded.metadata if loaded is not None else None
     if meta is not None and options.system is not None:  # an explicit --system replaces the session's
         meta = service.set_system_prompt(meta.id, settings.system_prompt)
@@ -119,20 +120,30 @@ def message_text(given: str, stdin: IO[str]) -> str:
 
 
 def _first_session(
-    options: PromptOptions, service: SessionService, location: SessionsLocation
-) -> LoadedSession | None:
-    """The session ``--continue`` or ``--resume`` names, or None for a new one."""
+    options: PromptOptions, projects: AllProjects, location: SessionsLocation
+) -> tuple[SessionService, LoadedSession | None]:
+    """The session ``--continue`` or ``--resume`` names (None for a new one) and the service
+    of its project: ``--resume`` finds a session of another known project too, which is then
+    continued in that project's store."""
+    service = projects.here.service
     try:
         if options.continue_latest:
             latest = service.most_recent()
             if latest is None:
                 _note(options, "No earlier session in this project: starting a new one.")
-                return None
-            return service.load(latest.id)
-        return service.load(options.resume) if options.resume else None
-    except SessionNotFound as exc:  # say where it looked
-        exc.locate(location.describe(), "chatcli ")
-        raise
+                return service, None
+            return service, service.load(latest.id)
+        return service, service.load(options.resume) if options.resume else None
+    except SessionNotFound as exc:
+        found = projects.locate(options.resume) if options.resume else None
+        if found is None:
+            exc.locate(location.describe(), "chatcli ")  # say where it looked
+            raise
+        project, loaded = found
+        _note(
+            options, f"Session {loaded.metadata.id[:8]} is in project {project.label}: continuing it there."
+        )
+        return project.service, loaded
 
 
 def _save(

@@ -39,6 +39,7 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
         "COLORTERM",
         "CHATCLI_CONFIG",
         "CHATCLI_LOG_DIR",
+        "CHATCLI_DATA_DIR",
         # what says whether the terminal shows OSC 8 links (chatcli.render.links)
         "FORCE_HYPERLINK",
         "TERM_PROGRAM",

@@ -16,6 +16,7 @@ from chatcli.commands.results import (
     RetryAction,
 )
 from chatcli.commands.spec import Arg, Command, Handler, ParsedArgs, split_line
+from chatcli.session.errors import SessionNotFound
 
 __all__ = ["chat_commands"]
 
@@ -24,7 +25,14 @@ def _resume(ctx: CommandContext, args: ParsedArgs) -> ResumeAction | PickSession
     ref = args.text("id")
     if ref is None:
         return PickSessionAction()
-    return ResumeAction(ctx.service.load(session_ref(ctx, ref, f"{ctx.prefix}resume [ID]")))
+    wanted = session_ref(ctx, ref, f"{ctx.prefix}resume [ID]")
+    try:
+        return ResumeAction(ctx.service.load(wanted))
+    except SessionNotFound:
+        found = ctx.projects.locate(wanted) if ctx.projects is not None else None
+        if found is None:
+            raise
+        return ResumeAction(found[1], found[0])
 
 
 def _new(ctx: CommandContext, args: ParsedArgs) -> NewSessionAction:

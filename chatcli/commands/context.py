@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from chatcli.session.all_projects import AllProjects
 from chatcli.session.service import SessionService
 
 __all__ = ["CommandContext", "Confirm"]
@@ -35,6 +36,9 @@ class CommandContext:
     #: The trash retention the user set (``trash_retention``: a duration, or "off"), asked only
     #: when a command may apply it (the config is read then, not before every command).
     trash_retention: Callable[[], str | None] = field(default=lambda: None)
+    #: Every known project (``--all-projects``, resuming another project's session); None where
+    #: only this project's store is at hand.
+    projects: AllProjects | None = None
 
     @property
     def in_chat(self) -> bool:

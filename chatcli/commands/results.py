@@ -14,6 +14,7 @@ from chatcli.session.outcomes import ListResult, LoadedSession
 from chatcli.session.transfer import ImportResult
 
 if TYPE_CHECKING:
+    from chatcli.session.all_projects import Project
     from chatcli.session.models import SessionMetadata
 
 __all__ = [
@@ -129,9 +130,11 @@ class NewSessionAction:
 
 @dataclass(frozen=True, slots=True)
 class ResumeAction:
-    """REPL: switch to this session and show its last exchanges."""
+    """REPL: switch to this session and show its last exchanges (``project``: it is another
+    project's, to be continued in that project's store)."""
 
     session: LoadedSession
+    project: Project | None = None
 
 
 @dataclass(frozen=True, slots=True)

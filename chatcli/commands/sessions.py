@@ -10,6 +10,7 @@ from chatcli.commands.context import CommandContext
 from chatcli.commands.importing import IMPORT_COMMAND
 from chatcli.commands.labels import TAG_FILTER, confirm_pinned_delete
 from chatcli.commands.output_file import write_export
+from chatcli.commands.projects import ALL_PROJECTS, all_projects
 from chatcli.commands.refs import CURRENT_SESSION, SESSION, session_ref
 from chatcli.commands.results import Cancelled, ExportResult, SessionChanged
 from chatcli.commands.search import SEARCH_COMMAND
@@ -18,6 +19,7 @@ from chatcli.commands.trash import apply_retention, undo_hint
 from chatcli.render.timefmt import iso_minute, short_id
 from chatcli.render.transcript import transcript_markdown
 from chatcli.sanitize import clean_inline, shorten
+from chatcli.session.all_projects import ProjectsListResult
 from chatcli.session.errors import OperationRefused
 from chatcli.session.health import DoctorReport
 from chatcli.session.outcomes import (
@@ -51,8 +53,8 @@ def _require_confirmation(ctx: CommandContext, question: str, refusal: str, retr
 DEFAULT_LIST_LIMIT = 50
 
 
-def list_sessions(ctx: CommandContext, args: ParsedArgs) -> ListResult:
-    """``sessions list``."""
+def list_sessions(ctx: CommandContext, args: ParsedArgs) -> ListResult | ProjectsListResult:
+    """``sessions list`` (``--all-projects``: of every known project)."""
     status: StatusChoice = "active"
     if args.flag("all"):
         status = "all"
@@ -66,6 +68,10 @@ def list_sessions(ctx: CommandContext, args: ParsedArgs) -> ListResult:
             )
     elif limit is None:
         limit = DEFAULT_LIST_LIMIT
+    if args.flag("all_projects"):
+        return all_projects(ctx).list_sessions(
+            status=status, search=args.text("search"), limit=limit, tags=args.texts("tag")
+        )
     return ctx.service.list_sessions(
         status=status, search=args.text("search"), limit=limit, tags=args.texts("tag")
     )
@@ -239,11 +245,13 @@ SESSION_COMMANDS: tuple[Command, ...] = (
             Option(("-n", "--limit"), "limit", "show at most N (default 50)", kind="int", metavar="N"),
             Option(("--no-limit",), "no_limit", "show every matching session"),
             TAG_FILTER,
+            ALL_PROJECTS,
         ),
         aliases=("ls",),
         details=_TSV_DETAILS,
         examples=(
             "sessions list --all --limit 20",
+            "sessions list --all-projects",
             "sessions list --search docker",
             "sessions list --tag bug",
         ),

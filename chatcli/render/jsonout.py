@@ -1,115 +1,9 @@
 """``--json`` output: every command result and error as a stable JSON document.
 
-JSON output is data for programs, so strings are emitted exactly as stored (not sanitised).
-Control characters can still never reach a terminal raw: :func:`dump_json` (through
-:func:`chatcli.jsontext.dumps`, which ``sessions export --format json`` uses too) writes C0 controls
-(ESC as ``\\u001b``), DEL, C1 controls, U+2028/U+2029, bidi controls and lone surrogates as
-``\\uXXXX`` escapes, which every JSON parser reads back as the same characters.
-
-Timestamps are ISO 8601 in UTC with a ``Z`` suffix (``2025-01-04T12:30:00.123456Z``). Field names
-below are a public interface: new fields may be added, existing ones never change meaning.
-
-Objects
--------
-
-``session`` (a session's metadata)
-    ``id``, ``name`` (null when unnamed), ``status`` (``"active"``/``"archived"``), ``created``,
-    ``last_active``, ``first_message``, ``message_count``, ``file_count``, ``custom_fields``
-    (an object; a fork has ``forked_from``), ``usage`` (a ``usage`` object), ``pinned`` (bool),
-    ``tags`` (lower-case strings).
-
-``usage`` (the tokens the model server reported for a session's replies)
-    ``prompt_tokens``, ``completion_tokens``, ``total_tokens``, ``replies`` (how many replies
-    reported a usage: the offline model and some servers report none, so all 0 is "nothing
-    reported", not "free"), ``by_model`` (an object: model name → the same four counts).
-
-``message``
-    ``role`` (``"user"``/``"assistant"``/``"system"``), ``content``, ``timestamp``, ``id``,
-    ``interrupted`` (true for a reply cut short), ``model`` (the model that wrote a reply, or
-    null), ``usage`` (``{"prompt_tokens", "completion_tokens", "total_tokens"}`` the server
-    reported for a reply, or null).
-
-``problem`` (a session that could not be read)
-    ``kind`` (an error kind, see below), ``message`` (what to do about it), ``session_id``
-    (null when unknown).
-
-Results by command
-------------------
-
-``sessions list``
-    ``{"sessions": [session…], "problems": [problem…], "status": "active"|"archived"|"all",
-    "search": str|null, "total": int}`` (``total``: every matching session; more than the
-    sessions listed when the limit, 50 unless ``--limit N``/``--no-limit``, cut the list)
-``sessions show``
-    ``{"session": session, "system_prompt": str|null, "messages": [message…] (the last few),
-    "total_messages": int, "warnings": [str…], "trashed": trashed|null}`` (``trashed``: set for a
-    session in the trash)
-``sessions search``
-    ``{"query": str, "sort": "recent"|"relevance", "sessions": [{"session_id", "session_name",
-    "last_active", "hit_count", "best": hit, "hits": [hit…]}…], "hits": [hit…],
-    "total_hits": int, "sessions_matched": int, "sessions_searched": int, "truncated": bool,
-    "warnings": [str…], "notice": str|null}``, a hit being ``{"session_id", "session_name",
-    "role", "timestamp", "snippet", "message_index"}``. One entry per session with hits, in the
-    order asked for, at most ``--limit`` of them; a session's ``hits`` are all its hits with
-    ``--messages`` (oldest first), else just its best; the top-level ``hits`` are the hits
-    listed, session after session. ``total_hits`` and ``sessions_matched`` count everything
-    found, the limit aside (``truncated``: sessions were left out, or the search was stopped);
-    ``warnings``: one per session that could not be searched, naming it and saying why (the
-    others are searched all the same); ``notice``: how the search was made when it could not
-    use the content index
-``sessions delete``
-    ``{"deleted": session, "trash_id": str|null}`` (``trash_id``: its trash entry; null when it
-    was erased for good with ``--permanent``)
-``sessions trash``
-    ``{"sessions": [trashed…], "problems": [problem…], "expired": empty|null}``; a trashed
-    session is ``{"trash_id", "session": session, "deleted_at": timestamp, "reason": str, "name":
-    str|null}`` (``expired``: what a ``trash_retention`` set in the config erased first)
-``sessions restore``
-    ``{"restored": session, "dropped_name": str|null, "name_taken_by": str|null}``
-``sessions trash empty``
-    ``{"dry_run": bool, "sessions": [trashed…], "failures": [{"session_id", "reason"}…],
-    "not_reached": int, "retention": str|null}``
-``sessions rename`` / ``archive`` / ``unarchive`` / ``fork`` / ``pin`` / ``unpin``
-    ``{"action": "renamed"|"archived"|"unarchived"|"forked"|"pinned"|"unpinned"|…, "session":
-    session, "source_id": str|null}`` (``source_id``: the session a fork was copied from)
-``sessions tag`` / ``untag``
-    ``{"action": "tagged"|"untagged", "session": session, "tags": [str…] (the tags given),
-    "unchanged": bool}``
-``sessions import``
-    ``{"imported": [session…], "skipped": [{"source", "reason"}…], "notes": [str…]}``
-``sessions import --from TOOL``
-    ``{"tool": str, "dry_run": bool, "sessions": [{"action": "imported"|"appended"|"unchanged",
-    "source_id", "title", "messages": int, "session_id"}…], "messages_imported": int, "failed":
-    [{"source" (file:line), "reason"}…], "notes": [str…]}``
-``sessions prune``
-    ``{"dry_run": bool, "cutoff": timestamp, "sessions": [session…] (deleted, or that would be),
-    "failures": [{"session_id", "reason"}…], "not_reached": int, "pinned_kept": int}``
-    (``not_reached``: sessions left alone because the prune was cancelled before it got to them;
-    ``pinned_kept``: sessions old enough, kept because they are pinned)
-``sessions export``
-    ``{"session_id": str, "format": "markdown"|"json", "path": str|null, "text": str|null}``
-``sessions doctor``
-    ``{"root": str, "repaired": bool, "healthy": bool, "sessions_checked": int, "findings":
-    [{"target", "severity", "problems": [str…], "actions": [str…], "unrepairable": [str…]}…]}``
-``help``
-    ``{"title", "intro", "detailed": bool, "commands": [{"name", "usage", "summary", "aliases",
-    "arguments": [{"name", "help"}…], "options": [{"flags", "help"}…], "details"}…]}``
-a refused confirmation
-    ``{"cancelled": true, "message": str}``
-``chatcli -p MESSAGE --json`` (one headless turn)
-    ``{"session_id": str, "reply": str, "usage": object|null}`` (``reply``: the text that arrived,
-    also when the turn failed or was interrupted; ``usage``: the token counts the server reported
-    for the reply, null when it sent none)
-
-Errors
-------
-
-``{"error": {"kind": str, "message": str}}``: ``kind`` is the error's stable machine name
-(``not_found``, ``ambiguous_id``, ``already_exists``, ``invalid_name``, ``invalid_tag``, ``invalid_metadata``,
-``unsupported_version``, ``corrupted``, ``concurrent_modification``, ``storage``,
-``permission_denied``, ``unsafe_path``, ``serialization``, ``refused``, ``usage``,
-``unknown_command``, or ``internal`` for an unexpected failure); ``message`` is the text a user
-would see.
+The fields of every document are documented in ``docs/json-output.md`` (a public interface: new
+fields may be added, existing ones never change meaning). Strings are emitted exactly as stored;
+:func:`dump_json` (through :func:`chatcli.jsontext.dumps`) escapes every control character, so
+none reaches a terminal raw. Timestamps are ISO 8601 in UTC with a ``Z`` suffix.
 """
 
 from __future__ import annotations
@@ -133,6 +27,7 @@ from chatcli.commands.results import (
 from chatcli.errors import ChatcliError
 from chatcli.importers.outcome import ToolImport
 from chatcli.render.timefmt import iso_utc
+from chatcli.session.all_projects import Project, ProjectsListResult, ProjectsSearchResult
 from chatcli.session.errors import SessionError
 from chatcli.session.fields import SessionView, TokenTotals
 from chatcli.session.health import DoctorReport
@@ -294,6 +189,35 @@ def _search(result: SearchResult) -> dict[str, JSONValue]:
     }
 
 
+def _where(project: Project) -> dict[str, JSONValue]:
+    return {"project": str(project.folder), "sessions_dir": str(project.sessions_dir)}
+
+
+def _projects_list(result: ProjectsListResult) -> dict[str, JSONValue]:
+    return {
+        "sessions": [{**session_to_json(r.session), **_where(r.project)} for r in result.sessions],
+        "problems": [{"kind": "project", "message": note, "session_id": None} for note in result.notes],
+        "status": result.status,
+        "search": result.search,
+        "total": result.total,
+        "projects": [_where(p) for p in result.projects],
+    }
+
+
+def _projects_search(result: ProjectsSearchResult) -> dict[str, JSONValue]:
+    return {
+        "query": result.query,
+        "sort": result.sort,
+        "sessions": [{**_found(f.matches, result.every_hit), **_where(f.project)} for f in result.sessions],
+        "total_hits": result.total_hits,
+        "sessions_matched": result.sessions_matched,
+        "sessions_searched": result.sessions_searched,
+        "truncated": result.truncated,
+        "warnings": list(result.notes),
+        "projects": [_where(p) for p in result.projects],
+    }
+
+
 def _import(result: ImportResult) -> dict[str, JSONValue]:
     return {
         "imported": [session_to_json(m) for m in result.imported],
@@ -415,6 +339,8 @@ def _doctor(result: DoctorReport) -> dict[str, JSONValue]:
 _CONVERTERS: dict[type, Callable[[Any], JSONValue]] = {
     DoctorReport: _doctor,
     ListResult: _list,
+    ProjectsListResult: _projects_list,
+    ProjectsSearchResult: _projects_search,
     SessionDetail: _detail,
     SearchResult: _search,
     DeleteResult: lambda r: {"deleted": session_to_json(r.metadata), "trash_id": r.trash_id},

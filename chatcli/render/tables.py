@@ -32,7 +32,17 @@ from chatcli.sanitize import clean_inline
 from chatcli.session.fields import SessionView
 from chatcli.session.outcomes import ListResult, PruneResult, SearchHit, SearchResult
 
-__all__ = ["PRUNE_SHOWN", "WIDE_WIDTH", "render_list", "render_prune", "render_search", "sessions_table"]
+__all__ = [
+    "PIN_MARK",
+    "PRUNE_SHOWN",
+    "WIDE_WIDTH",
+    "highlighted",
+    "hit_session",
+    "render_list",
+    "render_prune",
+    "render_search",
+    "sessions_table",
+]
 
 #: From this width up the session table gives the name and the first message a column each.
 WIDE_WIDTH = 100
@@ -199,8 +209,8 @@ def _sessions_hits_table(result: SearchResult, console: Console) -> Table:
     table.add_column("Active", no_wrap=True)
     table.add_column("Best match", overflow="fold")
     for found in result.sessions:
-        session = _hit_session(found.best, with_name=True)
-        snippet = _highlighted(found.best.snippet, result.query)
+        session = hit_session(found.best, with_name=True)
+        snippet = highlighted(found.best.snippet, result.query)
         table.add_row(session, str(found.hit_count), Text(relative_age(found.last_active)), snippet)
     return table
 
@@ -218,9 +228,9 @@ def _messages_table(result: SearchResult, console: Console) -> Table:
     for found in result.sessions:
         for number, hit in enumerate(found.hits):
             role = Text(clean_inline(hit.role), style=ROLE_STYLES.get(hit.role, ""))
-            session = _hit_session(hit, with_name=wide) if number == 0 else Text("")
+            session = hit_session(hit, with_name=wide) if number == 0 else Text("")
             cells = [session, role] if width >= TINY_WIDTH else [session]
-            table.add_row(*cells, Text(relative_age(hit.timestamp)), _highlighted(hit.snippet, result.query))
+            table.add_row(*cells, Text(relative_age(hit.timestamp)), highlighted(hit.snippet, result.query))
     return table
 
 
@@ -232,14 +242,14 @@ def _search_warnings(result: SearchResult, console: Console) -> None:
         console.print(Text("Run 'chatcli sessions doctor' to examine them.", style=DIM))
 
 
-def _hit_session(hit: SearchHit, *, with_name: bool) -> Text:
+def hit_session(hit: SearchHit, *, with_name: bool) -> Text:
     text = Text(short_id(hit.session_id), style="bold")
     if with_name and hit.session_name:
         text.append(" " + clean_inline(hit.session_name), style="cyan")
     return text
 
 
-def _highlighted(snippet: str, query: str) -> Text:
+def highlighted(snippet: str, query: str) -> Text:
     """The cleaned snippet with the query's words styled (case-insensitive; a ``prefix*`` term
     styles the whole word it starts)."""
     text = Text(one_line(snippet))

@@ -32,12 +32,14 @@ from chatcli.importers.outcome import ToolImport
 from chatcli.render.console import is_plain
 from chatcli.render.help import render_help
 from chatcli.render.imports import render_tool_import
+from chatcli.render.projects import render_projects_list, render_projects_search
 from chatcli.render.reports import render_detail, render_doctor, render_import, render_import_report
 from chatcli.render.styles import OK_STYLE, WARNING_STYLE, session_label
 from chatcli.render.tables import render_list, render_prune, render_search
 from chatcli.render.timefmt import short_id
 from chatcli.render.trash import render_delete, render_empty, render_restore, render_trash
 from chatcli.sanitize import clean, clean_inline, clean_lines, shorten
+from chatcli.session.all_projects import ProjectsListResult, ProjectsSearchResult
 from chatcli.session.health import DoctorReport
 from chatcli.session.outcomes import (
     DeleteResult,
@@ -167,6 +169,8 @@ render.register(PruneResult, render_prune)
 render.register(DoctorReport, render_doctor)
 render.register(HelpResult, render_help)
 render.register(PromptReply, _render_prompt_reply)
+render.register(ProjectsListResult, render_projects_list)
+render.register(ProjectsSearchResult, render_projects_search)
 
 
 def render_error(exc: BaseException, console: Console, *, log_path: Path | str | None = None) -> None:

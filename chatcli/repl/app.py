@@ -24,6 +24,7 @@ from prompt_toolkit.history import History, InMemoryHistory
 from prompt_toolkit.input import Input
 from prompt_toolkit.output import Output
 from rich.console import Console
+from rich.text import Text
 
 from chatcli.chat.backend import ChatBackend
 from chatcli.chat.turn import Saved, reply_message, save_message
@@ -46,6 +47,7 @@ from chatcli.errors import ExitCode
 from chatcli.render.terminal import render
 from chatcli.render.transcript import render_resumed
 from chatcli.repl.boundary import ErrorBoundary
+from chatcli.repl.clear import clear_prompt_screen
 from chatcli.repl.completion.completer import SessionCompleter
 from chatcli.repl.completion.ranking import warm_session_index
 from chatcli.repl.completion.snapshot import Snapshot, SnapshotCache
@@ -54,7 +56,8 @@ from chatcli.repl.picker import NEW_SESSION, pick_session_async
 from chatcli.repl.picker_actions import BrowserActions
 from chatcli.repl.toolbar import session_label, toolbar_text
 from chatcli.repl.turn import ReplyStream
-from chatcli.sanitize import clean_lines
+from chatcli.sanitize import clean_inline, clean_lines
+from chatcli.session.all_projects import AllProjects, Project
 from chatcli.session.errors import SessionError, SessionNotFound
 from chatcli.session.fields import reads_as_id
 from chatcli.session.location import SessionsLocation
@@ -90,8 +93,11 @@ class ChatApp:
         history: History | None = None,
         snapshots: SnapshotCache | None = None,
         trash_retention: str = "off",
+        projects: AllProjects | None = None,
     ) -> None:
         self.service = service
+        #: Every known project: ``--all-projects`` and ``/resume`` of another project's session.
+        self.projects = projects
         self.trash_retention = trash_retention
         self.backend = backend
         self.console = console
@@ -145,6 +151,17 @@ class ChatApp:
         self.meta = loaded.metadata
         self.messages = list(loaded.messages)
         render_resumed(loaded, self.console)
+
+    def switch_project(self, project: Project) -> None:
+        """Carry on in another project's store (one of its sessions is resumed): every later
+        write goes there, and the commands and completion act on its sessions."""
+        self.service = project.service
+        self.snapshots.service = project.service
+        self.location = SessionsLocation.explicit(project.sessions_dir)
+        if self.projects is not None:
+            self.projects = self.projects.moved_to(project)
+        note = f"This session is in project {project.label}: continuing it there ({project.sessions_dir})."
+        self.console.print(Text(clean_inline(note), style="dim"))
 
     def new_session(self) -> None:
         """Leave the current session; the next message starts a new one."""
@@ -278,6 +295,7 @@ class ChatApp:
         ctx = CommandContext(self.service, self._confirm_from_thread, self.current_id, "/")
         ctx.sessions_folder = self.location.describe() if self.location is not None else None
         ctx.trash_retention = lambda: self.trash_retention
+        ctx.projects = self.projects
         quit_now = False
         result: object = None
         with self.boundary.guard("/" + line):
@@ -357,6 +375,8 @@ class ChatApp:
             self.new_session()
             self.console.print("Started a new session: it is saved when you send the first message.")
         elif isinstance(result, ResumeAction):
+            if result.project is not None:
+                self.switch_project(result.project)
             self.use_session(result.session)
         elif isinstance(result, ClearAction):
             self.clear_screen()
@@ -372,27 +392,9 @@ class ChatApp:
         return False
 
     def clear_screen(self) -> None:
-        """``/clear``: an empty screen with the prompt at the top, through the prompt's own output.
-
-        What the last prompt left below its line (the bottom bar, a completion menu) is erased
-        first, from the cursor down: a terminal that keeps a cleared screen in its scrollback
-        (tmux, many emulators) then keeps only what was written, not a screenful of blanks above a
-        stale bar. The completion state is dropped so the next prompt opens with no menu. A first
-        line then says which session goes on: a prompt drawn at the very top would be erased from
-        there when it is answered, which such a terminal takes for another clear.
-        """
-        self.prompt.default_buffer.complete_state = None
-        self.console.file.flush()
-        output = self.prompt.app.output
-        output.write_raw("\r")
-        output.erase_down()
-        output.erase_screen()
-        output.cursor_goto(0, 0)
-        output.flush()
+        """``/clear``: an empty screen with the prompt at the top (see :func:`clear_prompt_screen`)."""
         where = "a new session" if self.meta is None else f"session {self.session_label()}"
-        self.console.print(
-            f"(screen cleared; you are in {where})", style="dim", markup=False, highlight=False
-        )
+        clear_prompt_screen(self.prompt, self.console, where)
 
     def _show_json(self, result: object) -> None:
         """Print ``result`` as the same JSON document ``chatcli sessions … --json`` writes."""

@@ -64,8 +64,9 @@ def open_app(options: ReplOptions, console: Console) -> ChatApp:
     """The chat app the options ask for, in its first session (raises a ChatcliError if it cannot)."""
     from chatcli.chat.factory import create_backend
     from chatcli.config import load_settings
+    from chatcli.render.styles import warning
+    from chatcli.session.all_projects import open_file_projects
     from chatcli.session.location import discover_sessions_dir
-    from chatcli.session.store import FileRepository
 
     flags = {
         "backend": options.backend,
@@ -76,7 +77,8 @@ def open_app(options: ReplOptions, console: Console) -> ChatApp:
     settings = load_settings(flags)
     backend = create_backend(settings, offline_delay=0.01 if console.is_terminal else 0.0)
     location = discover_sessions_dir(options.sessions_dir)
-    service = SessionService(FileRepository(location))
+    projects = open_file_projects(location, lambda problem: console.print(warning(problem)))
+    service = projects.here.service
     snapshots = SnapshotCache(service)
     app = ChatApp(
         service,
@@ -88,16 +90,16 @@ def open_app(options: ReplOptions, console: Console) -> ChatApp:
         history=history_file(),
         snapshots=snapshots,
         trash_retention=settings.trash_retention,
+        projects=projects,
     )
     try:
         loaded = initial_session(options, service, snapshots, console)
-    except SessionNotFound as exc:  # `chatcli --resume NAME`: say where it looked
-        exc.locate(location.describe(), "chatcli ")
-        raise
+    except SessionNotFound as exc:
+        loaded = _from_another_project(app, options, exc)
     if loaded is not None:
         if settings.system_prompt is not None and settings.source_of("system_prompt").startswith("flag "):
             # An explicit --system replaces a resumed session's prompt (config and env do not).
-            meta = service.set_system_prompt(loaded.metadata.id, settings.system_prompt)
+            meta = app.service.set_system_prompt(loaded.metadata.id, settings.system_prompt)
             loaded = dataclasses.replace(loaded, metadata=meta)
         app.use_session(loaded)
     else:
@@ -108,6 +110,18 @@ def open_app(options: ReplOptions, console: Console) -> ChatApp:
             highlight=False,
         )
     return app
+
+
+def _from_another_project(app: ChatApp, options: ReplOptions, error: SessionNotFound) -> LoadedSession:
+    """``chatcli --resume ID`` of a session of another known project: the app carries on in that
+    project's store. ``error`` (saying where it looked) when no other project has it either."""
+    found = app.projects.locate(options.resume) if app.projects is not None and options.resume else None
+    if found is None:
+        if app.location is not None:
+            error.locate(app.location.describe(), "chatcli ")
+        raise error
+    app.switch_project(found[0])
+    return found[1]
 
 
 def history_file() -> History:

@@ -67,8 +67,11 @@ def _status_filter(status: StatusChoice) -> SessionStatus | None:
 class SessionService:
     """All session operations, for both the REPL and the command line."""
 
-    def __init__(self, repo: SessionRepository) -> None:
+    def __init__(self, repo: SessionRepository, *, on_write: Callable[[], None] | None = None) -> None:
         self.repo = repo
+        #: Called once, after this service first creates or extends a session (the front ends
+        #: remember the project for ``--all-projects``; see :mod:`chatcli.session.projects`).
+        self._on_write = on_write
         #: Trash rules (``sessions trash``, ``restore``, ``trash empty``).
         self.trash = TrashService(repo)
 
@@ -253,12 +256,19 @@ class SessionService:
 
     # ------------------------------------------------------------------ writes
 
+    def _wrote(self) -> None:
+        """Run the ``on_write`` hook the first time only."""
+        hook, self._on_write = self._on_write, None
+        if hook is not None:
+            hook()
+
     def start_session(self, messages: Sequence[Message], system_prompt: str | None = None) -> SessionMetadata:
         """Create a session holding ``messages`` (the first chat turn, or a conversation to carry
         on), keeping ``system_prompt`` with it."""
         meta = _new_metadata(messages)
         meta.system_prompt = system_prompt or None
         self.repo.create(meta, messages)
+        self._wrote()
         return meta
 
     def set_system_prompt(self, ref: str, system_prompt: str | None) -> SessionMetadata:
@@ -269,7 +279,9 @@ class SessionService:
 
     def append(self, session_id: str, message: Message) -> SessionMetadata:
         """Append one message to a session (durable when this returns)."""
-        return self.repo.append_message(session_id, message)
+        meta = self.repo.append_message(session_id, message)
+        self._wrote()
+        return meta
 
     def rename(self, ref: str, name: str | None) -> SessionMetadata:
         """Set (or with ``None`` clear) a session's name; names are unique, ignoring case."""
@@ -322,11 +334,12 @@ class SessionService:
         meta.custom_fields = {"forked_from": source.id}
         if name is None:
             self.repo.create(meta, transcript.messages)
-            return meta
-        with self.repo.names_lock():
-            self._check_name_free(name)
-            meta.name = name
-            self.repo.create(meta, transcript.messages)
+        else:
+            with self.repo.names_lock():
+                self._check_name_free(name)
+                meta.name = name
+                self.repo.create(meta, transcript.messages)
+        self._wrote()
         return meta
 
     def _check_name_free(self, name: str, *, except_id: str | None = None) -> None:
@@ -404,7 +417,10 @@ class SessionService:
         name already taken is dropped (see :func:`chatcli.session.transfer.import_sessions`);
         ``stream`` is read instead of ``path``; ``should_stop`` cancels between records.
         """
-        return import_sessions(self.repo, path, should_stop=should_stop, new_ids=new_ids, stream=stream)
+        result = import_sessions(self.repo, path, should_stop=should_stop, new_ids=new_ids, stream=stream)
+        if result.imported:
+            self._wrote()
+        return result
 
 
 def _tag_filter(tags: Sequence[str]) -> tuple[str, ...]:

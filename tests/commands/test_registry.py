@@ -174,7 +174,8 @@ def test_help_for_one_command_comes_from_its_spec(registry: Registry, words: lis
     assert (
         entry.usage
         == command.usage("/")
-        == "/sessions list [--archived] [--all] [--search TEXT] [--limit N] [--no-limit] [--tag TAG] [--json]"
+        == "/sessions list [--archived] [--all] [--search TEXT] [--limit N] [--no-limit] [--tag TAG] "
+        "[--all-projects] [--json]"
     )
     assert entry.summary == command.summary
     assert entry.aliases == ("ls",)

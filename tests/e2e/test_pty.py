@@ -688,3 +688,52 @@ def test_the_browser_finds_by_content_previews_renames_pins_and_trashes(
     child.send(ESC)
     expect(child, "No session chosen.")
     expect(child, pexpect.EOF)
+
+
+def _other_project(tmp_path: Path) -> tuple[Path, str]:
+    """A session in another project, remembered in the registry as chatcli would have."""
+    from chatcli.session.projects import ProjectRegistry, data_dir
+
+    other = tmp_path / "elsewhere" / ".amazonq" / "sessions"
+    meta = seed(FileRepository(other), "the lighthouse plan", replies=["noted"])
+    assert ProjectRegistry(data_dir()).remember(other) is None
+    return other, meta.id
+
+
+def test_resume_of_another_projects_session_continues_in_its_store(
+    spawn: Spawn, sessions_dir: Path, tmp_path: Path
+) -> None:
+    other, sid = _other_project(tmp_path)
+    child = spawn("--resume", sid[:8])
+    expect(child, "is in project")
+    expect(child, f"Resumed session {sid[:8]}")
+    expect(child, PROMPT)
+    child.send("and the keeper?\r")
+    expect(child, "Offline reply #2")
+    expect(child, PROMPT)
+    assert f"--sessions-dir {other} --resume" in finish(child)
+    lines = (other / sid / "conversation.jsonl").read_text().splitlines()
+    assert [json.loads(line)["content"] for line in lines][2] == "and the keeper?"
+    assert session_ids(sessions_dir) == []
+
+
+def test_slash_resume_reaches_another_project(spawn: Spawn, sessions_dir: Path, tmp_path: Path) -> None:
+    other, sid = _other_project(tmp_path)
+    child = spawn()
+    expect(child, PROMPT)
+    child.send(f"/resume {sid[:8]}\r")
+    expect(child, "is in project")
+    expect(child, f"Resumed session {sid[:8]}")
+    expect(child, PROMPT)
+    child.send("lamp oil\r")
+    expect(child, "Offline reply #2")
+    expect(child, PROMPT)
+    child.send("/sessions list --all-projects\r")
+    expect(child, "Sessions of 1 project")
+    expect(child, PROMPT)
+    finish(child)
+    contents = [
+        json.loads(line)["content"] for line in (other / sid / "conversation.jsonl").read_text().splitlines()
+    ]
+    assert "lamp oil" in contents
+    assert session_ids(sessions_dir) == []

@@ -41,6 +41,7 @@ from hypothesis import strategies as st
 
 from chatcli.cli import run_sessions
 from chatcli.session.models import Message
+from chatcli.session.projects import ENV_DATA_DIR
 from chatcli.session.service import SessionService
 from chatcli.session.store import FileRepository
 from chatcli.session.store.index_sync import IndexSync
@@ -424,7 +425,7 @@ def exercise(store: Store, run: Callable[..., Outcome] = run_cli) -> None:
 
 def fuzz_one(damage: Callable[[Store, Any], None], change: Any) -> None:
     """Damage one file of a fresh store, run everything, check nothing leaked or broke."""
-    with _quick(), fresh_store() as store, _log_dir(store.logs):
+    with _quick(), fresh_store() as store, _log_dir(store.logs), _data_dir(store.base / "data"):
         damage(store, change)
         outside = snapshot(store.root.parent, skip=store.root)
         with confined_writes(store.base) as refused:
@@ -442,6 +443,21 @@ def _quick() -> Iterator[None]:
         yield
     finally:
         os.fsync = saved
+
+
+@contextlib.contextmanager
+def _data_dir(path: Path) -> Iterator[None]:
+    """The registry of known projects (written when a command creates a session) beside the
+    example's folder: allowed, like the log."""
+    saved = os.environ.get(ENV_DATA_DIR)
+    os.environ[ENV_DATA_DIR] = str(path)
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ[ENV_DATA_DIR]
+        else:
+            os.environ[ENV_DATA_DIR] = saved
 
 
 @contextlib.contextmanager
