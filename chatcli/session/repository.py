@@ -39,6 +39,7 @@ __all__ = [
 
 _Metas: TypeAlias = "list[SessionMetadata]"
 _Briefs: TypeAlias = "list[SessionBrief]"
+_Outcomes: TypeAlias = "list[SessionError | None]"
 #: A trashed session held in memory: its record, metadata and messages.
 _TrashItem: TypeAlias = "tuple[TrashRecord, SessionMetadata, list[Message]]"
 _View = TypeVar("_View", bound=SessionView)
@@ -146,6 +147,13 @@ class SessionRepository(Protocol):
 
     def create(self, metadata: SessionMetadata, messages: Sequence[Message] = ()) -> None:
         """Create a new session with its initial messages; :class:`SessionAlreadyExists` if taken."""
+        ...
+
+    def create_many(self, sessions: Sequence[tuple[SessionMetadata, Sequence[Message]]]) -> _Outcomes:
+        """Create several new sessions at once (import); one outcome per session: None when it
+        was created, :class:`SessionAlreadyExists` when its id is taken (also by an earlier one
+        of ``sessions``), another :class:`SessionError` when it alone could not be created. A
+        failure of the storage itself raises :class:`StorageError` and creates none of them."""
         ...
 
     def update(self, session_id: str, change: Callable[[SessionMetadata], None]) -> SessionMetadata:
@@ -303,6 +311,18 @@ class InMemoryRepository:
             self._meta[metadata.id] = metadata.model_copy(deep=True)
             self._messages[metadata.id] = list(messages)
             self._generation += 1
+
+    def create_many(self, sessions: Sequence[tuple[SessionMetadata, Sequence[Message]]]) -> _Outcomes:
+        """:meth:`create` of each session in turn; one outcome per session (None: created)."""
+        outcomes: list[SessionError | None] = []
+        for metadata, messages in sessions:
+            try:
+                self.create(metadata, messages)
+            except SessionAlreadyExists as exc:
+                outcomes.append(exc)
+            else:
+                outcomes.append(None)
+        return outcomes
 
     def update(self, session_id: str, change: Callable[[SessionMetadata], None]) -> SessionMetadata:
         """Apply ``change`` to the stored metadata under the lock; the stored copy only changes on success."""

@@ -433,14 +433,18 @@ class SessionService:
         should_stop: Callable[[], bool] | None = None,
         new_ids: bool = False,
         stream: BinaryIO | None = None,
+        progress: Callable[[int], None] | None = None,
     ) -> ImportResult:
         """Import sessions from a JSON export, a JSON array of them, or a JSON-Lines corpus.
 
         Existing ids are never overwritten (``new_ids`` imports such sessions as copies) and a
         name already taken is dropped (see :func:`chatcli.session.transfer.import_sessions`);
-        ``stream`` is read instead of ``path``; ``should_stop`` cancels between records.
+        ``stream`` is read instead of ``path``; ``should_stop`` cancels between records;
+        ``progress`` is told how many bytes were read, now and then.
         """
-        return import_sessions(self.repo, path, should_stop=should_stop, new_ids=new_ids, stream=stream)
+        return import_sessions(
+            self.repo, path, should_stop=should_stop, new_ids=new_ids, stream=stream, progress=progress
+        )
 
 
 def _tag_filter(tags: Sequence[str]) -> tuple[str, ...]:

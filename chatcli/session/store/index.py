@@ -265,10 +265,10 @@ class SessionIndex:
 
     # ------------------------------------------------------------------ writer protocol
 
-    def mark_dirty(self, session_id: str) -> None:
-        """Step 1 of a write: durably note that this session's files are about to change."""
+    def mark_dirty(self, *session_ids: str) -> None:
+        """Step 1 of a write: durably note that these sessions' files are about to change."""
         with self._tx(durable=True) as conn:
-            conn.execute("INSERT OR IGNORE INTO dirty (id) VALUES (?)", (session_id,))
+            conn.executemany("INSERT OR IGNORE INTO dirty (id) VALUES (?)", ((sid,) for sid in session_ids))
 
     def store(self, meta: SessionMetadata, stamp: str) -> bool:
         """Step 3 of a write: the session's new metadata (and its file's stamp), mark cleared.

@@ -82,8 +82,9 @@ class IndexSync:
 
     # ------------------------------------------------------------------ writers
 
-    def mark(self, session_id: str) -> None:
-        """Writer step 1. The first write on a folder without an index builds it from the files."""
+    def mark(self, *session_ids: str) -> None:
+        """Writer step 1 (for one session, or a batch in one transaction). The first write on a
+        folder without an index builds it from the files."""
         index = self.usable()
         if index is None:
             return
@@ -91,7 +92,7 @@ class IndexSync:
             if index.recorded_root_mtime() != self.files.root_mtime():
                 self.reconcile(index)
                 index.record_root_mtime(self.files.root_mtime())
-            index.mark_dirty(session_id)
+            index.mark_dirty(*session_ids)
         except (IndexUnavailable, OSError, StorageError):
             self._give_up()
         except Exception as exc:  # the index is a cache: whatever fails, the write goes on without it
@@ -122,6 +123,22 @@ class IndexSync:
                 index.record_root_mtime(mtime)
         except Exception as exc:  # the files are written: a cache failure must not undo the write
             self._give_up(exc)
+
+    def sync_many(self, created: Sequence[SessionMetadata], others: Sequence[str]) -> None:
+        """Writer step 3 for a batch of new sessions (:mod:`.batch`): the rows of ``created``,
+        just written from these very models, in one transaction; ``others`` (marked, then not
+        created) are synced one by one from whatever their files hold. Never raises."""
+        index = self.usable()
+        if index is not None and created:
+            try:
+                index.store_many([(m, self.files.stamp_of(m.id)) for m in created], [m.id for m in created])
+                mtime = self.files.root_mtime()
+                if index.recorded_root_mtime() != mtime:
+                    index.record_root_mtime(mtime)
+            except Exception as exc:  # the files are written: a cache failure must not undo them
+                self._give_up(exc)
+        for session_id in others:
+            self.sync(session_id)
 
     # ------------------------------------------------------------------ readers
 
