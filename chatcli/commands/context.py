@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from chatcli.session.service import SessionService
 
-__all__ = ["CommandContext", "Confirm"]
+__all__ = ["CommandContext", "Confirm", "Progress"]
 
 #: Ask the user a yes/no question; returns True only for an explicit yes.
 Confirm = Callable[[str], bool]
+#: Show a long operation's progress (a bar on a terminal): given what is done and the total
+#: amount (None when unknown), it yields the function to call with the amount done so far.
+Progress = Callable[[str, "int | None"], contextlib.AbstractContextManager[Callable[[int], None]]]
 
 
 @dataclass(slots=True)
@@ -35,6 +39,8 @@ class CommandContext:
     #: The trash retention the user set (``trash_retention``: a duration, or "off"), asked only
     #: when a command may apply it (the config is read then, not before every command).
     trash_retention: Callable[[], str | None] = field(default=lambda: None)
+    #: How to show a long operation's progress; None (piped output, the REPL) shows nothing.
+    progress: Progress | None = None
 
     @property
     def in_chat(self) -> bool:

@@ -4,7 +4,9 @@ export, import, fork and prune — the same handlers serve ``/sessions …`` and
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from chatcli.commands.context import CommandContext
@@ -202,8 +204,22 @@ def import_sessions(ctx: CommandContext, args: ParsedArgs) -> ImportReport:
         )
     else:
         path = Path(name).expanduser()
-        result = ctx.service.import_file(path, should_stop=ctx.cancelled.is_set, new_ids=new_ids)
+        with _progress(ctx, path) as advance:
+            result = ctx.service.import_file(
+                path, should_stop=ctx.cancelled.is_set, new_ids=new_ids, progress=advance
+            )
     return ImportReport(result, verbose=args.flag("verbose"))
+
+
+def _progress(ctx: CommandContext, path: Path) -> contextlib.AbstractContextManager[Callable[[int], None]]:
+    """A progress bar over the bytes of ``path`` when the context can show one (a terminal)."""
+    if ctx.progress is None:
+        return contextlib.nullcontext(lambda _done: None)
+    try:
+        total: int | None = path.stat().st_size
+    except OSError:
+        total = None  # the import itself reports why the file cannot be read
+    return ctx.progress(f"Importing {path.name}", total)
 
 
 def fork_session(ctx: CommandContext, args: ParsedArgs) -> SessionChanged:
