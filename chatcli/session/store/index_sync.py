@@ -222,18 +222,33 @@ class IndexSync:
     ) -> list[_Item]:
         """Rows whose metadata file is unchanged since it was indexed; changed ones are read
         again from the file (a file damaged by hand is then reported, never shown stale). A row
-        without a stamp (no file was read for it: planted) is always read again."""
+        without a stamp (no file was read for it: planted) is always read again.
+
+        The rows read again are stored with what was read and its stamp, once: a store copied
+        with ``cp -a`` (every file a new inode, every stamp changed) is read in full only by
+        its first listing."""
         out: list[_Item] = []
+        restamped: list[Indexed] = []
         for item, stamp in rows:
-            if stamp and self.files.stamp_of(item.id) == stamp:
+            now = self.files.stamp_of(item.id)
+            if stamp and now == stamp:
                 out.append(item)
                 continue
             try:
-                out.append(fresh(self.files.read_metadata(item.id)))
+                # The stamp was taken first: a file replaced meanwhile leaves a row whose stamp
+                # is not its file's, read again next time, never a stale row that looks fresh.
+                meta = self.files.read_metadata(item.id)
             except SessionNotFound:
                 continue
             except SessionError as exc:
                 problems.append(exc)
+                continue
+            out.append(fresh(meta))
+            if now:
+                restamped.append((meta, now))
+        if restamped and self.usable() is not None:
+            with contextlib.suppress(IndexUnavailable):  # a read-only index is read as it is
+                self.index.store_many(restamped)
         return out
 
     # ------------------------------------------------------------------ upkeep
