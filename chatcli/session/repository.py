@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeAlias, TypeVar, runtime_checkable
 
 from chatcli.session.errors import InvalidMetadata, SessionAlreadyExists, SessionError, SessionNotFound
-from chatcli.session.fields import SessionBrief, SessionStatus, SessionView
+from chatcli.session.fields import ChangeCursor, Changes, SessionBrief, SessionStatus, SessionView
 from chatcli.session.health import DoctorReport, RepairReport
 from chatcli.session.transcript import Transcript, TranscriptTail
 from chatcli.session.trashed import TrashedSession, TrashList, TrashRecord, entry_session_id, trash_entry_name
@@ -174,6 +174,14 @@ class SessionRepository(Protocol):
 
     def change_token(self) -> tuple[int, ...]:
         """A cheap value that changes whenever any writer (in any process) changes the store."""
+        ...
+
+    def change_cursor(self) -> ChangeCursor | None:
+        """Where the store's log of changed sessions ends now; None when it keeps none."""
+        ...
+
+    def changes_since(self, cursor: ChangeCursor) -> Changes | None:
+        """The sessions changed since ``cursor``; None when only a full listing is sure to be right."""
         ...
 
     def briefs(self, status: SessionStatus | None = None) -> _Briefs:
@@ -362,6 +370,14 @@ class InMemoryRepository:
         """A counter bumped by every write."""
         with self._lock:
             return (self._generation,)
+
+    def change_cursor(self) -> ChangeCursor | None:
+        """None: this repository keeps no log of changes (a snapshot lists every session)."""
+        return None
+
+    def changes_since(self, cursor: ChangeCursor) -> Changes | None:
+        """None: this repository keeps no log of changes (a snapshot lists every session)."""
+        return None
 
     def briefs(self, status: SessionStatus | None = None) -> _Briefs:
         """Every session (of ``status``) newest first, in brief."""

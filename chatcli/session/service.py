@@ -26,6 +26,8 @@ from chatcli.session.errors import (
 )
 from chatcli.session.fields import (
     MIN_PREFIX,
+    ChangeCursor,
+    Changes,
     SessionBrief,
     SessionStatus,
     SessionView,
@@ -91,6 +93,14 @@ class SessionService:
         self.trash = TrashService(repo)
 
     # ------------------------------------------------------------------ change tracking
+
+    def changes_since(self, cursor: ChangeCursor | None) -> Changes | None:
+        """The sessions changed since ``cursor`` (None: every session must be read again)."""
+        return None if cursor is None else self.repo.changes_since(cursor)
+
+    def change_cursor(self) -> ChangeCursor | None:
+        """Where the store's log of changes ends now (ask :meth:`changes_since` from it later)."""
+        return self.repo.change_cursor()
 
     def change_token(self) -> tuple[int, ...]:
         """A cheap value (a ``stat`` or two) that changes whenever any process changes the sessions."""

@@ -34,11 +34,11 @@ from chatcli.session.errors import (
     UnsafePath,
     from_os_error,
 )
-from chatcli.session.fields import SessionBrief, SessionStatus, SessionView
+from chatcli.session.fields import ChangeCursor, Changes, SessionBrief, SessionStatus, SessionView
 from chatcli.session.health import DoctorReport, RepairReport
 from chatcli.session.location import SessionsLocation
 from chatcli.session.repository import BriefList, SessionFilter, SessionList, apply_filter
-from chatcli.session.store import durable, repair, transcript_file
+from chatcli.session.store import changed, durable, repair, transcript_file
 from chatcli.session.store.batch import NewSession, create_sessions
 from chatcli.session.store.doctor import run_doctor
 from chatcli.session.store.files import SessionFiles
@@ -153,6 +153,14 @@ class FileRepository:
     def change_token(self) -> tuple[int, ...]:
         """A cheap value that changes whenever any process writes to this sessions folder."""
         return self._files.change_token()
+
+    def change_cursor(self) -> ChangeCursor | None:
+        """Where the index's log of changed sessions ends now (None: no usable index)."""
+        return changed.change_cursor(self._sync) if self._files.check_guarded() else None
+
+    def changes_since(self, cursor: ChangeCursor) -> Changes | None:
+        """The sessions changed since ``cursor``; None: list them all (see :mod:`.changed`)."""
+        return changed.changes_since(self._sync, cursor) if self._files.check_guarded() else None
 
     # ------------------------------------------------------------------ one session's metadata
 
