@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -107,9 +108,14 @@ def import_sessions(
     )
     # The names lock is held for the whole import so a concurrent rename cannot take a name
     # this import is assigning (renames elsewhere wait, or report a retry hint).
-    with handle as source, repo.names_lock():
+    # One batch is created (on the worker thread) while the next is read and checked.
+    with (
+        handle as source,
+        repo.names_lock(),
+        ThreadPoolExecutor(1, thread_name_prefix="chatcli-import") as pool,
+    ):
         names = {b.name.lower() for b in repo.list_briefs(SessionFilter()) if b.name}
-        batch = _Batch(repo, names, result, new_ids=new_ids)
+        batch = _Batch(repo, names, result, pool, new_ids=new_ids)
         try:
             for position, record in read_records(source, path):
                 if should_stop is not None and should_stop():
@@ -120,6 +126,7 @@ def import_sessions(
                     if progress is not None:
                         progress(_offset(source))
             batch.flush()
+            batch.finish()
         except _Stopped:
             pass
     return result
@@ -155,13 +162,16 @@ class _Batch:
     """Records waiting to be created together; each record's outcome goes to ``result`` in order."""
 
     def __init__(
-        self, repo: SessionRepository, names: set[str], result: ImportResult, *, new_ids: bool
+        self, repo: SessionRepository, names: set[str], result: ImportResult, pool: Executor, *, new_ids: bool
     ) -> None:
         self.repo = repo
         self.names = names
         self.result = result
+        self.pool = pool
         self.new_ids = new_ids
         self.pending: list[_Pending] = []
+        #: The batch being created, and its outcomes to come.
+        self.running: tuple[list[_Pending], Future[list[SessionError | None]]] | None = None
 
     def add(self, position: int, record: object) -> int:
         """Prepare one record (its checks made now, its name reserved); returns the batch size."""
@@ -195,10 +205,20 @@ class _Batch:
         return len(self.pending)
 
     def flush(self) -> None:
-        """Create the pending sessions and report every pending record, in order."""
+        """Report the batch created before, then start creating the pending sessions."""
+        self.finish()
         items, self.pending = self.pending, []
+        sessions = [item.session for item in items if item.session is not None]
+        self.running = (items, self.pool.submit(self.repo.create_many, sessions))
+
+    def finish(self) -> None:
+        """Wait for the batch being created and report each of its records, in order."""
+        if self.running is None:
+            return
+        items, created = self.running
+        self.running = None
         todo = [item for item in items if item.session is not None]
-        outcomes = self._create(todo)
+        outcomes = self._outcomes(todo, created)
         retry: list[_Pending] = []
         for item in todo:
             failure = outcomes.get(id(item))
@@ -209,11 +229,13 @@ class _Batch:
         for item in items:
             self._report(item, outcomes.get(id(item)))
 
-    def _create(self, todo: list[_Pending]) -> dict[int, SessionError | None]:
-        """:meth:`SessionRepository.create_many`; a store failure stops the import (reported)."""
-        sessions = [item.session for item in todo if item.session is not None]
+    def _outcomes(
+        self, todo: list[_Pending], created: Future[list[SessionError | None]]
+    ) -> dict[int, SessionError | None]:
+        """What :meth:`SessionRepository.create_many` did with ``todo``; a store failure stops
+        the import (reported)."""
         try:
-            found = self.repo.create_many(sessions) if sessions else []
+            found = created.result()
         except StorageError as exc:
             if todo:
                 self.result.skipped.append((todo[0].label, exc.user_message().splitlines()[0]))
@@ -230,7 +252,8 @@ class _Batch:
             old = item.session[0].id
             item.session[0].id = new_session_id()
             item.notes.append(f"{old[:8]} already exists: imported a copy as {item.session[0].id}")
-        outcomes.update(self._create(retry))
+        sessions = [item.session for item in retry if item.session is not None]
+        outcomes.update(self._outcomes(retry, self.pool.submit(self.repo.create_many, sessions)))
 
     def _report(self, item: _Pending, failure: SessionError | None) -> None:
         """Record in ``result`` what happened to one record."""
