@@ -3,17 +3,28 @@ of changed rows), and the patched snapshot equals one built from scratch."""
 
 from __future__ import annotations
 
+import random
+import uuid
 from collections.abc import Iterable, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from chatcli.repl.completion.snapshot import Snapshot, SnapshotCache
+from chatcli.repl.completion.ranking import (
+    PatchedIndex,
+    rank_indexed,
+    rank_linear,
+    session_index,
+    warm_session_index,
+)
+from chatcli.repl.completion.snapshot import Snapshot, SnapshotCache, entry_of, patched
+from chatcli.session.fields import ChangeCursor, Changes, SessionBrief, SessionStatus
 from chatcli.session.service import SessionService
 from chatcli.session.store import FileRepository
 from chatcli.session.store import index as index_module
-from tests.helpers import at, seed, user
+from tests.helpers import BASE, at, seed, user
 
 
 @pytest.fixture
@@ -73,3 +84,53 @@ def test_a_rebuilt_index_makes_the_next_refresh_read_everything(tmp_path: Path, 
     snap = cache.refresh()
     assert sum(rows_read) == 10
     _same_as_a_fresh_one(snap, repo.root)
+
+
+def _brief(rng: random.Random, session_id: str) -> SessionBrief:
+    words = ["alpha", "beta", "gamma", "abba", "Babel", "deploy"]
+    when = BASE + timedelta(minutes=rng.randint(0, 500))
+    name = rng.choice([None, f"{rng.choice(words)}-{rng.randint(0, 9)}", "abc"])
+    status = rng.choice([SessionStatus.ACTIVE, SessionStatus.ACTIVE, SessionStatus.ARCHIVED])
+    return SessionBrief(session_id, name, status, when, when, " ".join(rng.sample(words, 3)), 2)
+
+
+@pytest.mark.parametrize("seed_value", range(6))
+def test_a_patched_snapshot_ranks_as_one_built_whole(seed_value: int) -> None:
+    """Patch after patch, completion over the patched snapshot (its origin's search structure
+    plus the patch) gives exactly what the plain rules give over the whole new tuple, and
+    equals a snapshot built from scratch."""
+    rng = random.Random(seed_value)
+    ids = [str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in range(60)]
+    briefs = {sid: _brief(rng, sid) for sid in ids[:40]}
+    snap = Snapshot(
+        tuple(
+            entry_of(b) for b in sorted(briefs.values(), key=lambda b: (b.last_active, b.id), reverse=True)
+        ),
+        (1,),
+        BASE,
+    )
+    warm_session_index(snap)
+    for step in range(8):
+        changed = [_brief(rng, sid) for sid in rng.sample(ids, rng.randint(1, 4))]
+        gone = {sid for sid in rng.sample(ids, 2) if sid not in {b.id for b in changed}}
+        for b in changed:
+            briefs[b.id] = b
+        for sid in gone:
+            briefs.pop(sid, None)
+        snap = patched(snap, Changes(ChangeCursor("log", step), changed, gone), (step + 2,))
+        whole = tuple(
+            entry_of(b) for b in sorted(briefs.values(), key=lambda b: (b.last_active, b.id), reverse=True)
+        )
+        assert [(e.id, e.last_active, e.name) for e in snap.entries] == [
+            (e.id, e.last_active, e.name) for e in whole
+        ]
+        warm_session_index(snap)
+        assert isinstance(session_index(snap.entries), PatchedIndex)  # no whole rebuild
+        for word in ["", "a", "ab", "abb", "be", "alpha", "dep", "x", snap.entries[0].id[:3], "a b"]:
+            for limit in (1, 5, 50):
+                got = rank_indexed(snap.entries, word, limit)
+                want = rank_linear(snap.entries, word, limit)
+                assert [(id(e), text) for e, text in got] == [(id(e), text) for e, text in want], (
+                    word,
+                    limit,
+                )

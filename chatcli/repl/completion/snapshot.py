@@ -63,6 +63,12 @@ class Snapshot:
     cursor: ChangeCursor | None = None
     tag_counts: InitVar[dict[str, int] | None] = None
     index: InitVar[dict[str, SnapshotEntry] | None] = None
+    #: For completion's search structure (:mod:`.ranking`): the entries of the snapshot this one
+    #: was patched from (None: it was built whole), the ids of the sessions changed or gone
+    #: since, and the entries changed or added since (newest first).
+    origin: tuple[SnapshotEntry, ...] | None = field(default=None, repr=False, compare=False)
+    dropped: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
+    added: tuple[SnapshotEntry, ...] = field(default=(), repr=False, compare=False)
     tags: tuple[tuple[str, int], ...] = field(init=False, repr=False, compare=False)
     by_id: Mapping[str, SnapshotEntry] = field(init=False, repr=False, compare=False)
     counts: Mapping[str, int] = field(init=False, repr=False, compare=False)
@@ -84,6 +90,11 @@ class Snapshot:
     def empty(cls) -> Snapshot:
         """A snapshot with no sessions."""
         return cls((), (), utc_now())
+
+
+#: Sessions changed since a snapshot was built whole, past which the next patched one starts
+#: afresh (completion then builds its search structure whole again, on the background thread).
+PATCHES_MAX = 128
 
 
 def entry_of(brief: SessionBrief) -> SnapshotEntry:
@@ -113,7 +124,8 @@ def patched(snapshot: Snapshot, changes: Changes, token: tuple[int, ...]) -> Sna
     entries = list(snapshot.entries)
     index = dict(snapshot.by_id)
     counts = dict(snapshot.counts)
-    for session_id in changes.gone | {b.id for b in changes.changed}:
+    touched = changes.gone | {b.id for b in changes.changed}
+    for session_id in touched:
         old = index.pop(session_id, None)
         if old is None:
             continue
@@ -124,13 +136,22 @@ def patched(snapshot: Snapshot, changes: Changes, token: tuple[int, ...]) -> Sna
             counts[tag] -= 1
             if not counts[tag]:
                 del counts[tag]
+    added = [e for e in snapshot.added if e.id not in touched]
     for brief in changes.changed:
         entry = entry_of(brief)
         entries.insert(_position(entries, (entry.last_active, entry.id)), entry)
         index[entry.id] = entry
+        added.append(entry)
         for tag in entry.tags:
             counts[tag] = counts.get(tag, 0) + 1
-    return Snapshot(tuple(entries), token, utc_now(), changes.cursor, counts, index)
+    added.sort(key=lambda e: (e.last_active, e.id), reverse=True)
+    origin = snapshot.entries if snapshot.origin is None else snapshot.origin
+    dropped = snapshot.dropped | touched
+    if len(dropped) + len(added) > PATCHES_MAX:
+        return Snapshot(tuple(entries), token, utc_now(), changes.cursor, counts, index)
+    return Snapshot(
+        tuple(entries), token, utc_now(), changes.cursor, counts, index, origin, dropped, tuple(added)
+    )
 
 
 class SnapshotCache:
