@@ -247,20 +247,18 @@ class _Batch:
 
     def _copies(self, retry: list[_Pending], outcomes: dict[int, SessionError | None]) -> None:
         """With ``new_ids``: the sessions whose id was taken, created as copies under new ids."""
-        for item in retry:
-            assert item.session is not None
-            old = item.session[0].id
-            item.session[0].id = new_session_id()
-            item.notes.append(f"{old[:8]} already exists: imported a copy as {item.session[0].id}")
         sessions = [item.session for item in retry if item.session is not None]
+        for item, (meta, _) in zip(retry, sessions, strict=True):
+            old = meta.id
+            meta.id = new_session_id()
+            item.notes.append(f"{old[:8]} already exists: imported a copy as {meta.id}")
         outcomes.update(self._outcomes(retry, self.pool.submit(self.repo.create_many, sessions)))
 
     def _report(self, item: _Pending, failure: SessionError | None) -> None:
         """Record in ``result`` what happened to one record."""
-        if item.skipped is not None:
-            self.result.skipped.append((item.label, item.skipped))
+        if item.session is None:
+            self.result.skipped.append((item.label, item.skipped or "it could not be read"))
             return
-        assert item.session is not None
         meta = item.session[0]
         if failure is not None:
             if meta.name:
