@@ -234,7 +234,7 @@ class ChatApp:
         except SessionError:
             return
         meta = self.meta
-        entry = snap.by_id.get(meta.id) if meta is not None else None
+        entry = snap.entry(meta.id) if meta is not None else None
         if meta is not None and entry is not None and (entry.name, entry.status) != (meta.name, meta.status):
             self.meta = meta.model_copy(update={"name": entry.name, "status": entry.status})
             self.prompt.app.invalidate()

@@ -45,7 +45,8 @@ def rows_read(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 def _same_as_a_fresh_one(snap: Snapshot, root: Path) -> None:
     fresh = SnapshotCache(SessionService(FileRepository(root))).refresh()
     assert snap.entries == fresh.entries and snap.tags == fresh.tags
-    assert dict(snap.by_id) == {e.id: e for e in fresh.entries}
+    assert all(snap.entry(e.id) == e for e in fresh.entries)
+    assert snap.entry("0" * 8 + "-0000-4000-8000-" + "0" * 12) is None
 
 
 def test_refresh_after_writes_reads_only_the_changed_rows(tmp_path: Path, rows_read: list[int]) -> None:

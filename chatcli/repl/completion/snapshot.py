@@ -53,7 +53,7 @@ class Snapshot:
 
     ``tags`` is every tag in use with how many sessions carry it, most used first (then by name):
     what ``/sessions tag ID <Tab>`` offers. ``cursor`` is where the store's log of changes was
-    when the picture was taken (None: the store keeps none); ``by_id`` finds an entry by id.
+    when the picture was taken (None: the store keeps none); :meth:`entry` finds an entry by id.
     ``tag_counts`` and ``index`` are given by :func:`patched` (computed here otherwise).
     """
 
@@ -62,7 +62,7 @@ class Snapshot:
     taken_at: datetime
     cursor: ChangeCursor | None = None
     tag_counts: InitVar[dict[str, int] | None] = None
-    index: InitVar[dict[str, SnapshotEntry] | None] = None
+    index: InitVar[Mapping[str, SnapshotEntry] | None] = None
     #: For completion's search structure (:mod:`.ranking`): the entries of the snapshot this one
     #: was patched from (None: it was built whole), the ids of the sessions changed or gone
     #: since, and the entries changed or added since (newest first).
@@ -70,11 +70,14 @@ class Snapshot:
     dropped: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
     added: tuple[SnapshotEntry, ...] = field(default=(), repr=False, compare=False)
     tags: tuple[tuple[str, int], ...] = field(init=False, repr=False, compare=False)
+    #: The entries by id of the origin (of this snapshot when it was built whole), shared by the
+    #: snapshots patched from it and never changed; ``patches`` holds the entries added since.
     by_id: Mapping[str, SnapshotEntry] = field(init=False, repr=False, compare=False)
+    patches: Mapping[str, SnapshotEntry] = field(init=False, repr=False, compare=False)
     counts: Mapping[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(
-        self, tag_counts: dict[str, int] | None, index: dict[str, SnapshotEntry] | None
+        self, tag_counts: dict[str, int] | None, index: Mapping[str, SnapshotEntry] | None
     ) -> None:
         if tag_counts is None:
             tag_counts = {}
@@ -85,6 +88,13 @@ class Snapshot:
         object.__setattr__(self, "tags", tuple(ordered))
         object.__setattr__(self, "counts", tag_counts)
         object.__setattr__(self, "by_id", {e.id: e for e in self.entries} if index is None else index)
+        object.__setattr__(self, "patches", {e.id: e for e in self.added})
+
+    def entry(self, session_id: str) -> SnapshotEntry | None:
+        """The entry of session ``session_id``, None if the snapshot has none."""
+        if session_id in self.dropped:
+            return self.patches.get(session_id)
+        return self.by_id.get(session_id)
 
     @classmethod
     def empty(cls) -> Snapshot:
@@ -122,11 +132,10 @@ def patched(snapshot: Snapshot, changes: Changes, token: tuple[int, ...]) -> Sna
     """``snapshot`` with ``changes`` applied: the work is proportional to the sessions changed
     (the copies of the entry list and of its id map are made by the interpreter at C speed)."""
     entries = list(snapshot.entries)
-    index = dict(snapshot.by_id)
     counts = dict(snapshot.counts)
     touched = changes.gone | {b.id for b in changes.changed}
     for session_id in touched:
-        old = index.pop(session_id, None)
+        old = snapshot.entry(session_id)
         if old is None:
             continue
         at = _position(entries, (old.last_active, old.id))
@@ -140,7 +149,6 @@ def patched(snapshot: Snapshot, changes: Changes, token: tuple[int, ...]) -> Sna
     for brief in changes.changed:
         entry = entry_of(brief)
         entries.insert(_position(entries, (entry.last_active, entry.id)), entry)
-        index[entry.id] = entry
         added.append(entry)
         for tag in entry.tags:
             counts[tag] = counts.get(tag, 0) + 1
@@ -148,9 +156,17 @@ def patched(snapshot: Snapshot, changes: Changes, token: tuple[int, ...]) -> Sna
     origin = snapshot.entries if snapshot.origin is None else snapshot.origin
     dropped = snapshot.dropped | touched
     if len(dropped) + len(added) > PATCHES_MAX:
-        return Snapshot(tuple(entries), token, utc_now(), changes.cursor, counts, index)
+        return Snapshot(tuple(entries), token, utc_now(), changes.cursor, counts)
     return Snapshot(
-        tuple(entries), token, utc_now(), changes.cursor, counts, index, origin, dropped, tuple(added)
+        tuple(entries),
+        token,
+        utc_now(),
+        changes.cursor,
+        counts,
+        snapshot.by_id,
+        origin,
+        dropped,
+        tuple(added),
     )
 
 
