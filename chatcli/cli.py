@@ -11,6 +11,7 @@ registry and read wherever they stand; the REPL's start-up flags are parsed by a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -156,6 +157,15 @@ def _print_config(options: argparse.Namespace) -> int:
     return _boundary(show, "chatcli --print-config")
 
 
+def _progress_bar(
+    description: str, total: int | None
+) -> contextlib.AbstractContextManager[Callable[[int], None]]:
+    """A progress bar on standard error (given to commands only when it is a terminal)."""
+    from chatcli.render.progress import progress_bar
+
+    return progress_bar(_console(stderr=True), description, total)
+
+
 def _console(*, stderr: bool = False) -> Console:
     """A console for stdout (or stderr), built on first use so ``--help`` never imports rich."""
     from chatcli.render.console import make_console as build
@@ -263,6 +273,7 @@ def _run_command(registry: Registry, words: list[str], options: ParsedArgs) -> i
         sessions_folder=location.describe(),
         trash_retention=_trash_retention,
         projects=projects,
+        progress=_progress_bar if sys.stderr.isatty() and not options.flag("json") else None,
     )
     try:
         result = registry.run(ctx, ["sessions", *words], scope="cli")

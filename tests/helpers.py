@@ -701,6 +701,17 @@ def _worker(argv: Sequence[str]) -> int:
             repo.restore(session_id)
         print("done", flush=True)
         return 0
+    if command == "import-kill":
+        # import-kill ROOT FILE STEP: import FILE (8 sessions a batch), SIGKILLed at the STEP-th
+        # call that changes the disk; "done" if it ran through.
+        from chatcli.session import transfer
+
+        transfer.BATCH = 8
+        print("ready", flush=True)
+        _kill_at(int(rest[0]), ("fsync", "mkdir", "rename", "replace", "unlink", "rmdir", "write"))
+        transfer.import_sessions(repo, Path(session_id))
+        print("done", flush=True)
+        return 0
     if command == "hold":
         # hold ROOT ID: take the session lock, say "locked", keep it until stdin closes.
         with repo.session_lock(session_id):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -9,10 +10,13 @@ from dataclasses import dataclass, field
 from chatcli.session.all_projects import AllProjects
 from chatcli.session.service import SessionService
 
-__all__ = ["CommandContext", "Confirm"]
+__all__ = ["CommandContext", "Confirm", "Progress"]
 
 #: Ask the user a yes/no question; returns True only for an explicit yes.
 Confirm = Callable[[str], bool]
+#: Show a long operation's progress (a bar on a terminal): given what is done and the total
+#: amount (None when unknown), it yields the function to call with the amount done so far.
+Progress = Callable[[str, "int | None"], contextlib.AbstractContextManager[Callable[[int], None]]]
 
 
 @dataclass(slots=True)
@@ -39,6 +43,8 @@ class CommandContext:
     #: Every known project (``--all-projects``, resuming another project's session); None where
     #: only this project's store is at hand.
     projects: AllProjects | None = None
+    #: How to show a long operation's progress; None (piped output, the REPL) shows nothing.
+    progress: Progress | None = None
 
     @property
     def in_chat(self) -> bool:

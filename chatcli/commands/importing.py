@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from chatcli.commands.context import CommandContext
@@ -38,8 +40,22 @@ def import_sessions(ctx: CommandContext, args: ParsedArgs) -> ImportReport | Too
         )
     else:
         path = Path(files[0]).expanduser()
-        result = ctx.service.import_file(path, should_stop=ctx.cancelled.is_set, new_ids=new_ids)
+        with _progress(ctx, path) as advance:
+            result = ctx.service.import_file(
+                path, should_stop=ctx.cancelled.is_set, new_ids=new_ids, progress=advance
+            )
     return ImportReport(result, verbose=args.flag("verbose"))
+
+
+def _progress(ctx: CommandContext, path: Path) -> contextlib.AbstractContextManager[Callable[[int], None]]:
+    """A progress bar over the bytes of ``path`` when the context can show one (a terminal)."""
+    if ctx.progress is None:
+        return contextlib.nullcontext(lambda _done: None)
+    try:
+        total: int | None = path.stat().st_size
+    except OSError:
+        total = None  # the import itself reports why the file cannot be read
+    return ctx.progress(f"Importing {path.name}", total)
 
 
 def _import_from(ctx: CommandContext, args: ParsedArgs, tool: str) -> ToolImport:

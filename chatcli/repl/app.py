@@ -251,13 +251,11 @@ class ChatApp:
             snap = await asyncio.to_thread(refresh)
         except SessionError:
             return
-        if self.meta is not None:
-            for entry in snap.entries:
-                if entry.id == self.meta.id:
-                    if entry.name != self.meta.name or entry.status != self.meta.status:
-                        self.meta = self.meta.model_copy(update={"name": entry.name, "status": entry.status})
-                        self.prompt.app.invalidate()
-                    break
+        meta = self.meta
+        entry = snap.entry(meta.id) if meta is not None else None
+        if meta is not None and entry is not None and (entry.name, entry.status) != (meta.name, meta.status):
+            self.meta = meta.model_copy(update={"name": entry.name, "status": entry.status})
+            self.prompt.app.invalidate()
 
     async def _first_refresh(self) -> None:
         """The start-up snapshot refresh, once the first prompt is on screen: in a big store it

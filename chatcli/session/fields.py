@@ -34,6 +34,8 @@ __all__ = [
     "TAG_MAX_LENGTH",
     "TIMESTAMP_MAX",
     "TIMESTAMP_MIN",
+    "ChangeCursor",
+    "Changes",
     "SessionBrief",
     "SessionStatus",
     "SessionView",
@@ -341,3 +343,19 @@ class SessionBrief(NamedTuple):
             meta.pinned,
             tuple(meta.tags),
         )
+
+
+class ChangeCursor(NamedTuple):
+    """A place in a store's log of changed sessions: the log's name and the last change read."""
+
+    log: str
+    seq: int
+
+
+class Changes(NamedTuple):
+    """The sessions changed since a :class:`ChangeCursor`: the briefs of those that exist now,
+    the ids of those gone, and the cursor to ask from next time."""
+
+    cursor: ChangeCursor
+    changed: list[SessionBrief]
+    gone: set[str]

@@ -1,10 +1,8 @@
 """The session repository contract, its filter, and the in-memory implementation used by tests.
 
-Why synchronous: every operation is a handful of small local file operations (sub-millisecond to a
-few milliseconds, fsync included), and the file locks that make them safe across processes are
-blocking OS locks. An ``async`` facade would only hide that blocking inside the event loop. The
-REPL instead runs repository calls in a worker thread (``asyncio.to_thread``) so the prompt stays
-responsive, and the command line calls them directly.
+Synchronous on purpose: every operation is a few small local file operations (fsync included)
+under blocking OS file locks; an ``async`` facade would hide that blocking inside the event loop.
+The REPL runs repository calls in a worker thread (``asyncio.to_thread``) to stay responsive.
 """
 
 from __future__ import annotations
@@ -17,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeAlias, TypeVar, runtime_checkable
 
 from chatcli.session.errors import InvalidMetadata, SessionAlreadyExists, SessionError, SessionNotFound
-from chatcli.session.fields import SessionBrief, SessionStatus, SessionView
+from chatcli.session.fields import ChangeCursor, Changes, SessionBrief, SessionStatus, SessionView
 from chatcli.session.health import DoctorReport, RepairReport
 from chatcli.session.transcript import Transcript, TranscriptTail
 from chatcli.session.trashed import TrashedSession, TrashList, TrashRecord, entry_session_id, trash_entry_name
@@ -41,6 +39,7 @@ __all__ = [
 
 _Metas: TypeAlias = "list[SessionMetadata]"
 _Briefs: TypeAlias = "list[SessionBrief]"
+_Outcomes: TypeAlias = "list[SessionError | None]"
 #: A trashed session held in memory: its record, metadata and messages.
 _TrashItem: TypeAlias = "tuple[TrashRecord, SessionMetadata, list[Message]]"
 _View = TypeVar("_View", bound=SessionView)
@@ -150,6 +149,13 @@ class SessionRepository(Protocol):
         """Create a new session with its initial messages; :class:`SessionAlreadyExists` if taken."""
         ...
 
+    def create_many(self, sessions: Sequence[tuple[SessionMetadata, Sequence[Message]]]) -> _Outcomes:
+        """Create several new sessions at once (import); one outcome per session: None when it
+        was created, :class:`SessionAlreadyExists` when its id is taken (also by an earlier one
+        of ``sessions``), another :class:`SessionError` when it alone could not be created. A
+        failure of the storage itself raises :class:`StorageError` and creates none of them."""
+        ...
+
     def update(self, session_id: str, change: Callable[[SessionMetadata], None]) -> SessionMetadata:
         """Read, apply ``change`` and write back the metadata atomically w.r.t. other writers."""
         ...
@@ -168,6 +174,14 @@ class SessionRepository(Protocol):
 
     def change_token(self) -> tuple[int, ...]:
         """A cheap value that changes whenever any writer (in any process) changes the store."""
+        ...
+
+    def change_cursor(self) -> ChangeCursor | None:
+        """Where the store's log of changed sessions ends now; None when it keeps none."""
+        ...
+
+    def changes_since(self, cursor: ChangeCursor) -> Changes | None:
+        """The sessions changed since ``cursor``; None when only a full listing is sure to be right."""
         ...
 
     def briefs(self, status: SessionStatus | None = None) -> _Briefs:
@@ -313,6 +327,18 @@ class InMemoryRepository:
             self._messages[metadata.id] = list(messages)
             self._generation += 1
 
+    def create_many(self, sessions: Sequence[tuple[SessionMetadata, Sequence[Message]]]) -> _Outcomes:
+        """:meth:`create` of each session in turn; one outcome per session (None: created)."""
+        outcomes: list[SessionError | None] = []
+        for metadata, messages in sessions:
+            try:
+                self.create(metadata, messages)
+            except SessionAlreadyExists as exc:
+                outcomes.append(exc)
+            else:
+                outcomes.append(None)
+        return outcomes
+
     def update(self, session_id: str, change: Callable[[SessionMetadata], None]) -> SessionMetadata:
         """Apply ``change`` to the stored metadata under the lock; the stored copy only changes on success."""
         with self._lock:
@@ -351,6 +377,14 @@ class InMemoryRepository:
         """A counter bumped by every write."""
         with self._lock:
             return (self._generation,)
+
+    def change_cursor(self) -> ChangeCursor | None:
+        """None: this repository keeps no log of changes (a snapshot lists every session)."""
+        return None
+
+    def changes_since(self, cursor: ChangeCursor) -> Changes | None:
+        """None: this repository keeps no log of changes (a snapshot lists every session)."""
+        return None
 
     def briefs(self, status: SessionStatus | None = None) -> _Briefs:
         """Every session (of ``status``) newest first, in brief."""

@@ -23,6 +23,8 @@ from chatcli.session.errors import (
 )
 from chatcli.session.fields import (
     MIN_PREFIX,
+    ChangeCursor,
+    Changes,
     SessionBrief,
     SessionStatus,
     SessionView,
@@ -76,6 +78,14 @@ class SessionService:
         self.trash = TrashService(repo)
 
     # ------------------------------------------------------------------ change tracking
+
+    def changes_since(self, cursor: ChangeCursor | None) -> Changes | None:
+        """The sessions changed since ``cursor`` (None: every session must be read again)."""
+        return None if cursor is None else self.repo.changes_since(cursor)
+
+    def change_cursor(self) -> ChangeCursor | None:
+        """Where the store's log of changes ends now (ask :meth:`changes_since` from it later)."""
+        return self.repo.change_cursor()
 
     def change_token(self) -> tuple[int, ...]:
         """A cheap value (a ``stat`` or two) that changes whenever any process changes the sessions."""
@@ -410,14 +420,18 @@ class SessionService:
         should_stop: Callable[[], bool] | None = None,
         new_ids: bool = False,
         stream: BinaryIO | None = None,
+        progress: Callable[[int], None] | None = None,
     ) -> ImportResult:
         """Import sessions from a JSON export, a JSON array of them, or a JSON-Lines corpus.
 
         Existing ids are never overwritten (``new_ids`` imports such sessions as copies) and a
         name already taken is dropped (see :func:`chatcli.session.transfer.import_sessions`);
-        ``stream`` is read instead of ``path``; ``should_stop`` cancels between records.
+        ``stream`` is read instead of ``path``; ``should_stop`` cancels between records;
+        ``progress`` is told how many bytes were read, now and then.
         """
-        result = import_sessions(self.repo, path, should_stop=should_stop, new_ids=new_ids, stream=stream)
+        result = import_sessions(
+            self.repo, path, should_stop=should_stop, new_ids=new_ids, stream=stream, progress=progress
+        )
         if result.imported:
             self._wrote()
         return result

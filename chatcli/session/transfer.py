@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -86,6 +87,7 @@ def import_sessions(
     should_stop: Callable[[], bool] | None = None,
     new_ids: bool = False,
     stream: BinaryIO | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> ImportResult:
     """Import sessions from a JSON export, a JSON array of them, or a JSON-Lines corpus.
 
@@ -95,6 +97,10 @@ def import_sessions(
     read instead of opening ``path``, which then only names it in messages. When
     ``should_stop`` says so (the user cancelled), the import ends after the current record,
     with a note saying where.
+
+    Sessions are created :data:`BATCH` at a time (:meth:`SessionRepository.create_many`: their
+    disk flushes and index writes shared); a session is counted as imported only once its
+    batch is durable. ``progress`` is told how many bytes of the file were read after each batch.
     """
     result = ImportResult()
     handle: contextlib.AbstractContextManager[BinaryIO] = (
@@ -102,92 +108,168 @@ def import_sessions(
     )
     # The names lock is held for the whole import so a concurrent rename cannot take a name
     # this import is assigning (renames elsewhere wait, or report a retry hint).
-    with handle as source, repo.names_lock():
+    # One batch is created (on the worker thread) while the next is read and checked.
+    with (
+        handle as source,
+        repo.names_lock(),
+        ThreadPoolExecutor(1, thread_name_prefix="chatcli-import") as pool,
+    ):
         names = {b.name.lower() for b in repo.list_briefs(SessionFilter()) if b.name}
-        for position, record in read_records(source, path):
-            if should_stop is not None and should_stop():
-                result.notes.append(f"cancelled: record {position} and the rest were not imported")
-                break
-            if isinstance(record, SerializationError):
-                result.skipped.append((f"record {position}", record.detail))
-                continue
-            try:
-                _import_one(repo, record, position, names, result, new_ids=new_ids)
-            except StorageError as exc:
-                # The store itself failed (disk full, permissions): later records would fail too.
-                result.skipped.append((f"record {position}", exc.user_message().splitlines()[0]))
-                result.notes.append(
-                    f"stopped: record {position} could not be saved; the rest were not imported"
-                )
-                break
+        batch = _Batch(repo, names, result, pool, new_ids=new_ids)
+        try:
+            for position, record in read_records(source, path):
+                if should_stop is not None and should_stop():
+                    result.notes.append(f"cancelled: record {position} and the rest were not imported")
+                    break
+                if batch.add(position, record) >= BATCH:
+                    batch.flush()
+                    if progress is not None:
+                        progress(_offset(source))
+            batch.flush()
+            batch.finish()
+        except _Stopped:
+            pass
     return result
 
 
-def _import_one(
-    repo: SessionRepository,
-    record: object,
-    position: int,
-    names: set[str],
-    result: ImportResult,
-    *,
-    new_ids: bool = False,
-) -> None:
-    """Create the session one record holds, recording in ``result`` what happened to it."""
-    label = f"record {position}"
-    try:
-        meta, messages, bad_name = _record_to_session(record)
-    except SerializationError as exc:
-        result.skipped.append((label, exc.detail))
-        return
-    except Exception as exc:
-        # Anything in one record (a date that overflows in UTC, a value nested too deeply, the
-        # next parser bug) costs only that record.
-        result.skipped.append((label, _failure(exc)))
-        return
-    if not is_session_id(meta.id):
-        old = meta.id
-        meta.id = new_session_id()
-        result.notes.append(f"{label}: id {shorten(old, 40)!r} is not a UUID; imported as {meta.id}")
-    dropped_name = None
-    if meta.name is not None and meta.name.lower() in names:
-        dropped_name, meta.name = meta.name, None
-    try:
-        _create(repo, meta, messages, result, new_ids=new_ids)
-    except SessionAlreadyExists:
-        result.existing.append(meta.id)
-        return
-    except StorageError:
-        raise
-    except Exception as exc:  # whatever this one record holds, it costs only this record
-        result.skipped.append((label, _failure(exc)))
-        return
-    if dropped_name is not None:
-        result.notes.append(f"{meta.id[:8]}: name {dropped_name!r} is taken; imported without a name")
-    if bad_name is not None:
-        result.notes.append(f"{meta.id[:8]}: {bad_name}; imported without a name")
-    if meta.name:
-        names.add(meta.name.lower())
-    result.imported.append(meta)
+#: Sessions created together (one index transaction, their flushes issued at once).
+BATCH = 256
 
 
-def _create(
-    repo: SessionRepository,
-    meta: SessionMetadata,
-    messages: list[Message],
-    result: ImportResult,
-    *,
-    new_ids: bool,
-) -> None:
-    """Create the session; with ``new_ids``, a session whose id is taken becomes a copy."""
+def _offset(source: BinaryIO) -> int:
+    """How far ``source`` was read (0 when it cannot tell: a pipe)."""
     try:
-        repo.create(meta, messages)
-    except SessionAlreadyExists:
-        if not new_ids:
-            raise
-        old = meta.id
-        meta.id = new_session_id()
-        repo.create(meta, messages)
-        result.notes.append(f"{old[:8]} already exists: imported a copy as {meta.id}")
+        return source.tell()
+    except (OSError, ValueError):
+        return 0
+
+
+class _Stopped(Exception):
+    """The store failed (disk full, permissions): the import stops, the report says where."""
+
+
+@dataclass(slots=True)
+class _Pending:
+    """One record of a batch: the session it holds (or None) and what to report about it."""
+
+    label: str
+    session: tuple[SessionMetadata, list[Message]] | None = None
+    skipped: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+class _Batch:
+    """Records waiting to be created together; each record's outcome goes to ``result`` in order."""
+
+    def __init__(
+        self, repo: SessionRepository, names: set[str], result: ImportResult, pool: Executor, *, new_ids: bool
+    ) -> None:
+        self.repo = repo
+        self.names = names
+        self.result = result
+        self.pool = pool
+        self.new_ids = new_ids
+        self.pending: list[_Pending] = []
+        #: The batch being created, and its outcomes to come.
+        self.running: tuple[list[_Pending], Future[list[SessionError | None]]] | None = None
+
+    def add(self, position: int, record: object) -> int:
+        """Prepare one record (its checks made now, its name reserved); returns the batch size."""
+        item = _Pending(f"record {position}")
+        self.pending.append(item)
+        if isinstance(record, SerializationError):
+            item.skipped = record.detail
+            return len(self.pending)
+        try:
+            meta, messages, bad_name = _record_to_session(record)
+        except SerializationError as exc:
+            item.skipped = exc.detail
+            return len(self.pending)
+        except Exception as exc:
+            # Anything in one record (a date that overflows in UTC, a value nested too deeply, the
+            # next parser bug) costs only that record.
+            item.skipped = _failure(exc)
+            return len(self.pending)
+        if not is_session_id(meta.id):
+            old = meta.id
+            meta.id = new_session_id()
+            item.notes.append(f"{item.label}: id {shorten(old, 40)!r} is not a UUID; imported as {meta.id}")
+        if meta.name is not None and meta.name.lower() in self.names:
+            item.notes.append(f"{meta.id[:8]}: name {meta.name!r} is taken; imported without a name")
+            meta.name = None
+        if bad_name is not None:
+            item.notes.append(f"{meta.id[:8]}: {bad_name}; imported without a name")
+        if meta.name:
+            self.names.add(meta.name.lower())
+        item.session = (meta, messages)
+        return len(self.pending)
+
+    def flush(self) -> None:
+        """Report the batch created before, then start creating the pending sessions."""
+        self.finish()
+        items, self.pending = self.pending, []
+        sessions = [item.session for item in items if item.session is not None]
+        self.running = (items, self.pool.submit(self.repo.create_many, sessions))
+
+    def finish(self) -> None:
+        """Wait for the batch being created and report each of its records, in order."""
+        if self.running is None:
+            return
+        items, created = self.running
+        self.running = None
+        todo = [item for item in items if item.session is not None]
+        outcomes = self._outcomes(todo, created)
+        retry: list[_Pending] = []
+        for item in todo:
+            failure = outcomes.get(id(item))
+            if isinstance(failure, SessionAlreadyExists) and self.new_ids:
+                retry.append(item)
+        if retry:
+            self._copies(retry, outcomes)
+        for item in items:
+            self._report(item, outcomes.get(id(item)))
+
+    def _outcomes(
+        self, todo: list[_Pending], created: Future[list[SessionError | None]]
+    ) -> dict[int, SessionError | None]:
+        """What :meth:`SessionRepository.create_many` did with ``todo``; a store failure stops
+        the import (reported)."""
+        try:
+            found = created.result()
+        except StorageError as exc:
+            if todo:
+                self.result.skipped.append((todo[0].label, exc.user_message().splitlines()[0]))
+                self.result.notes.append(
+                    f"stopped: {todo[0].label} could not be saved; the rest were not imported"
+                )
+            raise _Stopped from exc
+        return {id(item): outcome for item, outcome in zip(todo, found, strict=True)}
+
+    def _copies(self, retry: list[_Pending], outcomes: dict[int, SessionError | None]) -> None:
+        """With ``new_ids``: the sessions whose id was taken, created as copies under new ids."""
+        sessions = [item.session for item in retry if item.session is not None]
+        for item, (meta, _) in zip(retry, sessions, strict=True):
+            old = meta.id
+            meta.id = new_session_id()
+            item.notes.append(f"{old[:8]} already exists: imported a copy as {meta.id}")
+        outcomes.update(self._outcomes(retry, self.pool.submit(self.repo.create_many, sessions)))
+
+    def _report(self, item: _Pending, failure: SessionError | None) -> None:
+        """Record in ``result`` what happened to one record."""
+        if item.session is None:
+            self.result.skipped.append((item.label, item.skipped or "it could not be read"))
+            return
+        meta = item.session[0]
+        if failure is not None:
+            if meta.name:
+                self.names.discard(meta.name.lower())
+            if isinstance(failure, SessionAlreadyExists):
+                self.result.existing.append(meta.id)
+            else:
+                self.result.skipped.append((item.label, _failure(failure)))
+            return
+        self.result.notes.extend(item.notes)
+        self.result.imported.append(meta)
 
 
 def _record_to_session(record: object) -> tuple[SessionMetadata, list[Message], str | None]:

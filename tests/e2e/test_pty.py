@@ -20,7 +20,7 @@ import pyte
 import pytest
 
 from chatcli.session.store import FileRepository
-from tests.helpers import ago, chatcli, running_llmock, seed
+from tests.helpers import ago, chatcli, running_llmock, seed, write_corpus
 
 pytestmark = pytest.mark.slow
 
@@ -737,3 +737,26 @@ def test_slash_resume_reaches_another_project(spawn: Spawn, sessions_dir: Path, 
     ]
     assert "lamp oil" in contents
     assert session_ids(sessions_dir) == []
+
+
+def test_import_shows_a_progress_bar_on_a_terminal_only(tmp_path: Path, sessions_dir: Path) -> None:
+    """On a terminal ``sessions import`` draws a bar while it works; piped, it prints none."""
+    corpus = tmp_path / "corpus.jsonl"
+    write_corpus(corpus, 300, 1)
+    child = pexpect.spawn(
+        CHATCLI[0],
+        [*CHATCLI[1:], "sessions", "--sessions-dir", str(sessions_dir), "import", str(corpus)],
+        cwd=str(tmp_path),
+        dimensions=(40, 120),
+        encoding="utf-8",
+        timeout=TIMEOUT,
+    )
+    expect(child, "Importing corpus.jsonl")
+    expect(child, pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, screen(child)
+    assert len(session_ids(sessions_dir)) == 300
+    piped = chatcli(
+        ["sessions", "--sessions-dir", str(tmp_path / "piped"), "import", str(corpus)], cwd=tmp_path
+    )
+    assert piped.code == 0 and "Importing" not in piped.out + piped.err, piped

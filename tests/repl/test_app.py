@@ -540,7 +540,7 @@ def test_storage_error_on_the_first_message_puts_it_back(repl: Repl, monkeypatch
         raise OSError(errno.ENOSPC, "No space left on device")
 
     async def scenario(r: Repl) -> None:
-        monkeypatch.setattr(durable, "replace_file", disk_full)
+        monkeypatch.setattr(durable, "write_new", disk_full)  # a new session is written by create
         r.type("hello\r")
         await until(lambda: "back on the input line" in r.output, what="the storage error")
         assert r.app._pending_input == "hello"

@@ -230,21 +230,21 @@ def stale_lock(repo: FileRepository, outside: Path) -> Case:
 def staging_leftover(repo: FileRepository, outside: Path) -> Case:
     sid = seed(repo, messages=numbered(2)).id
     staging = repo.root / f".staging-{sid}-abcd1234"
-    os.rename(repo.root / sid, staging)  # a fork killed before its final rename (its lock file stays)
+    os.rename(repo.root / sid, staging)  # a fork killed before its final rename (it takes no lock)
     blobs = [(staging / CONVERSATION_FILE).read_bytes(), (staging / METADATA_FILE).read_bytes()]
 
     def check(repo: FileRepository) -> None:
         assert not staging.exists()
         assert not (repo.root / ".locks" / f"{sid}.lock").exists()
 
-    return Case(
-        staging.name, "interrupted before it finished", quarantined=blobs, check=check, also=[f"{sid}.lock"]
-    )
+    return Case(staging.name, "interrupted before it finished", quarantined=blobs, check=check)
 
 
 def deleted_leftover(repo: FileRepository, outside: Path) -> Case:
     sid = seed(repo, messages=numbered(2)).id
     doomed = repo.root / f".deleted-{sid}-abcd1234"
+    with repo.session_lock(sid):  # a delete holds the session's lock: its lock file stays
+        pass
     os.rename(repo.root / sid, doomed)  # a delete killed right after its rename
 
     def check(repo: FileRepository) -> None:

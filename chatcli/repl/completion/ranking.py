@@ -32,7 +32,15 @@ from itertools import accumulate
 from chatcli.repl.completion.snapshot import Snapshot, SnapshotEntry
 from chatcli.session.fields import SessionStatus
 
-__all__ = ["CompletionIndex", "rank_indexed", "rank_linear", "session_index", "warm_session_index"]
+__all__ = [
+    "CompletionIndex",
+    "PatchedIndex",
+    "Ranker",
+    "rank_indexed",
+    "rank_linear",
+    "session_index",
+    "warm_session_index",
+]
 
 #: Entries per block of sorted ids or names (a prefix lookup bisects every block it visits).
 PREFIX_BLOCK = 512
@@ -59,20 +67,10 @@ def rank_linear(entries: Iterable[SnapshotEntry], word: str, limit: int) -> list
     ranked: list[tuple[int, int, SnapshotEntry, str]] = []
     best = 0  # matches in the best class (active, rank 0): once there are ``limit``, stop
     for position, entry in enumerate(entries):
-        name = entry.name
-        if not needle:
-            rank, insert = 0, entry.ref
-        elif entry.id.startswith(needle):
-            rank, insert = 0, entry.id
-        elif name and entry.name_lower.startswith(needle):
-            rank, insert = 1, entry.ref
-        elif name and needle in entry.name_lower:
-            rank, insert = 2, entry.ref
-        elif len(needle) >= 3 and needle in entry.first_lower:
-            rank, insert = 3, entry.ref
-        else:
+        match = _match(entry, needle)
+        if match is None:
             continue
-        key = rank * 2 + (1 if entry.status is SessionStatus.ARCHIVED else 0)
+        key, insert = match
         ranked.append((key, position, entry, insert))
         if key == 0:
             best += 1
@@ -80,6 +78,31 @@ def rank_linear(entries: Iterable[SnapshotEntry], word: str, limit: int) -> list
                 break
     top = heapq.nsmallest(limit, ranked, key=lambda item: (item[0], item[1]))
     return [(entry, insert) for _, _, entry, insert in top]
+
+
+def _match(entry: SnapshotEntry, needle: str) -> tuple[int, str] | None:
+    """The class of ``entry`` for the lower-cased ``needle`` (its rank times 2, plus 1 when it is
+    archived: lower is better) and the text it inserts; None when it does not match."""
+    name = entry.name
+    if not needle:
+        rank, insert = 0, entry.ref
+    elif entry.id.startswith(needle):
+        rank, insert = 0, entry.id
+    elif name and entry.name_lower.startswith(needle):
+        rank, insert = 1, entry.ref
+    elif name and needle in entry.name_lower:
+        rank, insert = 2, entry.ref
+    elif len(needle) >= 3 and needle in entry.first_lower:
+        rank, insert = 3, entry.ref
+    else:
+        return None
+    return rank * 2 + (1 if entry.status is SessionStatus.ARCHIVED else 0), insert
+
+
+def _class(entry: SnapshotEntry, needle: str) -> int:
+    """The class of a matching entry (see :func:`_match`)."""
+    match = _match(entry, needle)
+    return 9 if match is None else match[0]
 
 
 def _prefix_end(prefix: str) -> str | None:
@@ -266,24 +289,72 @@ class CompletionIndex:
         return found
 
 
+class PatchedIndex:
+    """The ranking of a patched snapshot (:func:`~chatcli.repl.completion.snapshot.patched`):
+    its origin's index, less the sessions changed or gone since, merged with the few entries
+    changed or added since, ranked by :func:`rank_linear`: the same answer as an index of the
+    whole new tuple, without building one after every message."""
+
+    __slots__ = ("added", "base", "dropped", "entries")
+
+    def __init__(
+        self,
+        base: CompletionIndex,
+        dropped: frozenset[str],
+        added: tuple[SnapshotEntry, ...],
+        entries: tuple[SnapshotEntry, ...],
+    ) -> None:
+        self.base = base
+        self.dropped = dropped
+        self.added = added
+        self.entries = entries
+
+    def rank(self, word: str, limit: int) -> list[Ranked]:
+        """As :meth:`CompletionIndex.rank` over ``entries``."""
+        if limit <= 0:
+            return []
+        needle = word.lower()
+        kept = [r for r in self.base.rank(word, limit + len(self.dropped)) if r[0].id not in self.dropped]
+        rows = [*kept, *rank_linear(self.added, word, limit)]
+        rows.sort(key=lambda row: (row[0].last_active, row[0].id), reverse=True)  # newest first…
+        rows.sort(key=lambda row: _class(row[0], needle))  # …within a class
+        return rows[:limit]
+
+
+#: What ranks a snapshot's entries: the index of the whole tuple, or of its origin and a patch.
+Ranker = CompletionIndex | PatchedIndex
+
+
 class _Cache:
     """The index of the most recent entries tuple (held strongly, so identity stays meaningful)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._index: CompletionIndex | None = None
+        self._patched: PatchedIndex | None = None
 
-    def built(self, entries: tuple[SnapshotEntry, ...]) -> CompletionIndex | None:
+    def built(self, entries: tuple[SnapshotEntry, ...]) -> Ranker | None:
         """The index of ``entries`` if it is built, else None (never waits)."""
-        index = self._index
-        return index if index is not None and index.entries is entries else None
+        for index in (self._patched, self._index):
+            if index is not None and index.entries is entries:
+                return index
+        return None
 
-    def build(self, entries: tuple[SnapshotEntry, ...]) -> CompletionIndex:
+    def patch(self, snapshot: Snapshot, origin: tuple[SnapshotEntry, ...]) -> None:
+        """Rank ``snapshot``, patched from ``origin``, with the index of ``origin`` and the patch."""
+        with self._lock:
+            base = self._index if self._index is not None and self._index.entries is origin else None
+            if base is None:
+                base = CompletionIndex(origin)
+                self._index = base
+            self._patched = PatchedIndex(base, snapshot.dropped, snapshot.added, snapshot.entries)
+
+    def build(self, entries: tuple[SnapshotEntry, ...]) -> Ranker:
         """The index of ``entries``, built now if needed (waits while another thread builds)."""
         with self._lock:
             return self._build_locked(entries)
 
-    def try_build(self, entries: tuple[SnapshotEntry, ...]) -> CompletionIndex | None:
+    def try_build(self, entries: tuple[SnapshotEntry, ...]) -> Ranker | None:
         """Like :meth:`build`, but None at once when another thread is building."""
         if not self._lock.acquire(blocking=False):
             return None
@@ -292,7 +363,7 @@ class _Cache:
         finally:
             self._lock.release()
 
-    def _build_locked(self, entries: tuple[SnapshotEntry, ...]) -> CompletionIndex:
+    def _build_locked(self, entries: tuple[SnapshotEntry, ...]) -> Ranker:
         index = self.built(entries)
         if index is None:
             index = CompletionIndex(entries)
@@ -303,14 +374,18 @@ class _Cache:
 _CACHE = _Cache()
 
 
-def session_index(entries: tuple[SnapshotEntry, ...]) -> CompletionIndex:
+def session_index(entries: tuple[SnapshotEntry, ...]) -> Ranker:
     """The search structure of ``entries`` (a snapshot's tuple): built on first use, then cached."""
     return _CACHE.built(entries) or _CACHE.build(entries)
 
 
 def warm_session_index(snapshot: Snapshot) -> None:
-    """Build ``snapshot``'s search structure now (the REPL calls this off the event loop)."""
-    session_index(snapshot.entries)
+    """Build ``snapshot``'s search structure now (the REPL calls this off the event loop); a
+    patched snapshot reuses its origin's (the work is then proportional to the patch)."""
+    if snapshot.origin is None:
+        session_index(snapshot.entries)
+    elif _CACHE.built(snapshot.entries) is None:
+        _CACHE.patch(snapshot, snapshot.origin)
 
 
 def rank_indexed(entries: tuple[SnapshotEntry, ...], word: str, limit: int) -> list[Ranked]:

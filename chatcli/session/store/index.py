@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chatcli.session.errors import SessionError
-from chatcli.session.fields import SessionBrief, SessionStatus
+from chatcli.session.fields import ChangeCursor, Changes, SessionBrief, SessionStatus
 from chatcli.session.store import durable
 from chatcli.session.store.index_rows import (
     BRIEF_COLUMNS,
@@ -76,6 +76,16 @@ CREATE INDEX IF NOT EXISTS sessions_by_activity ON sessions (status, last_active
 CREATE INDEX IF NOT EXISTS sessions_by_recency ON sessions (last_active DESC, id DESC);
 CREATE INDEX IF NOT EXISTS sessions_by_name ON sessions (name_lower);
 CREATE TABLE IF NOT EXISTS dirty (id TEXT PRIMARY KEY);
+-- The log of changed rows, written by triggers (so by every writer, whatever its version); it
+-- keeps the latest 20,000 changes: a reader further behind reads every row again.
+CREATE TABLE IF NOT EXISTS changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL);
+CREATE TRIGGER IF NOT EXISTS sessions_stored AFTER INSERT ON sessions BEGIN
+    INSERT INTO changes (id) VALUES (new.id);
+    DELETE FROM changes WHERE seq <= (SELECT max(seq) FROM changes) - 20000;
+END;
+CREATE TRIGGER IF NOT EXISTS sessions_forgotten AFTER DELETE ON sessions BEGIN
+    INSERT INTO changes (id) VALUES (old.id);
+END;
 """
 
 
@@ -149,6 +159,14 @@ def _filtered(
     return sql, params
 
 
+def _name_log(conn: sqlite3.Connection) -> None:
+    """Give the ``changes`` log a random name when it has none: a log built again from scratch
+    (its ``seq`` starting over) then never passes for the one a reader followed."""
+    if conn.execute("SELECT 1 FROM state WHERE key = 'log'").fetchone() is None:
+        with contextlib.suppress(sqlite3.OperationalError):  # a read-only index: no log name
+            conn.execute("INSERT OR IGNORE INTO state (key, value) VALUES ('log', lower(hex(randomblob(8))))")
+
+
 def _unstorable(exc: Exception) -> IndexUnavailable:
     """The error of a write the index cannot take (its traceback is logged: it may be a bug)."""
     from chatcli.logs import log_exception
@@ -199,6 +217,7 @@ class SessionIndex:
             conn.executescript(_SCHEMA)
             if version == 0:
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            _name_log(conn)
         except (sqlite3.Error, IndexUnavailable) as exc:
             conn.close()
             raise IndexUnavailable(str(exc)) from exc
@@ -265,10 +284,10 @@ class SessionIndex:
 
     # ------------------------------------------------------------------ writer protocol
 
-    def mark_dirty(self, session_id: str) -> None:
-        """Step 1 of a write: durably note that this session's files are about to change."""
+    def mark_dirty(self, *session_ids: str) -> None:
+        """Step 1 of a write: durably note that these sessions' files are about to change."""
         with self._tx(durable=True) as conn:
-            conn.execute("INSERT OR IGNORE INTO dirty (id) VALUES (?)", (session_id,))
+            conn.executemany("INSERT OR IGNORE INTO dirty (id) VALUES (?)", ((sid,) for sid in session_ids))
 
     def store(self, meta: SessionMetadata, stamp: str) -> bool:
         """Step 3 of a write: the session's new metadata (and its file's stamp), mark cleared.
@@ -365,6 +384,41 @@ class SessionIndex:
         id)`` of the last one read) and ``limit`` read them a page at a time."""
         sql, params = _filtered(BRIEF_COLUMNS, status, None, limit, before)
         return briefs_of(self._query(sql, params))
+
+    def change_cursor(self) -> ChangeCursor | None:
+        """Where the ``changes`` log ends now (None: it has no name, so it cannot be followed)."""
+        rows = self._query(
+            "SELECT (SELECT value FROM state WHERE key = 'log'), "
+            "coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0)"
+        )
+        name, seq = rows[0]
+        return ChangeCursor(name, int(str(seq))) if isinstance(name, str) else None
+
+    def changed_since(self, cursor: ChangeCursor) -> Changes | None:
+        """The sessions whose rows changed since ``cursor``: the briefs of those stored, the ids
+        of those removed, and the new cursor; None when the log no longer reaches back to it (or
+        is another log: the index was built again)."""
+        now = self.change_cursor()
+        if now is None or now.log != cursor.log or now.seq < cursor.seq:
+            return None
+        if now.seq == cursor.seq:
+            return Changes(now, [], set())
+        oldest = self._query("SELECT min(seq) FROM changes")[0][0]
+        if not isinstance(oldest, int) or oldest > cursor.seq + 1:
+            return None
+        ids = {
+            str(r[0])
+            for r in self._query("SELECT id FROM changes WHERE seq > ? AND seq <= ?", (cursor.seq, now.seq))
+        }
+        briefs: list[SessionBrief] = []
+        wanted = sorted(ids)
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            briefs += briefs_of(
+                self._query(f"SELECT {BRIEF_COLUMNS} FROM sessions WHERE id IN ({marks})", chunk)
+            )
+        return Changes(now, briefs, ids - {b.id for b in briefs})
 
     def by_name(self, name_lower: str) -> list[Indexed]:
         """Sessions whose name equals ``name_lower`` ignoring case."""

@@ -83,8 +83,9 @@ class IndexSync:
 
     # ------------------------------------------------------------------ writers
 
-    def mark(self, session_id: str) -> None:
-        """Writer step 1. The first write on a folder without an index builds it from the files."""
+    def mark(self, *session_ids: str) -> None:
+        """Writer step 1 (for one session, or a batch in one transaction). The first write on a
+        folder without an index builds it from the files."""
         index = self.usable()
         if index is None:
             return
@@ -92,7 +93,7 @@ class IndexSync:
             if index.recorded_root_mtime() != self.files.root_mtime():
                 self.reconcile(index)
                 index.record_root_mtime(self.files.root_mtime())
-            index.mark_dirty(session_id)
+            index.mark_dirty(*session_ids)
         except (IndexUnavailable, OSError, StorageError):
             self._give_up()
         except Exception as exc:  # the index is a cache: whatever fails, the write goes on without it
@@ -123,6 +124,22 @@ class IndexSync:
                 index.record_root_mtime(mtime)
         except Exception as exc:  # the files are written: a cache failure must not undo the write
             self._give_up(exc)
+
+    def sync_many(self, created: Sequence[SessionMetadata], others: Sequence[str]) -> None:
+        """Writer step 3 for a batch of new sessions (:mod:`.batch`): the rows of ``created``,
+        just written from these very models, in one transaction; ``others`` (marked, then not
+        created) are synced one by one from whatever their files hold. Never raises."""
+        index = self.usable()
+        if index is not None and created:
+            try:
+                index.store_many([(m, self.files.stamp_of(m.id)) for m in created], [m.id for m in created])
+                mtime = self.files.root_mtime()
+                if index.recorded_root_mtime() != mtime:
+                    index.record_root_mtime(mtime)
+            except Exception as exc:  # the files are written: a cache failure must not undo them
+                self._give_up(exc)
+        for session_id in others:
+            self.sync(session_id)
 
     # ------------------------------------------------------------------ readers
 
@@ -206,18 +223,33 @@ class IndexSync:
     ) -> list[_Item]:
         """Rows whose metadata file is unchanged since it was indexed; changed ones are read
         again from the file (a file damaged by hand is then reported, never shown stale). A row
-        without a stamp (no file was read for it: planted) is always read again."""
+        without a stamp (no file was read for it: planted) is always read again.
+
+        The rows read again are stored with what was read and its stamp, once: a store copied
+        with ``cp -a`` (every file a new inode, every stamp changed) is read in full only by
+        its first listing."""
         out: list[_Item] = []
+        restamped: list[Indexed] = []
         for item, stamp in rows:
-            if stamp and self.files.stamp_of(item.id) == stamp:
+            now = self.files.stamp_of(item.id)
+            if stamp and now == stamp:
                 out.append(item)
                 continue
             try:
-                out.append(fresh(self.files.read_metadata(item.id)))
+                # The stamp was taken first: a file replaced meanwhile leaves a row whose stamp
+                # is not its file's, read again next time, never a stale row that looks fresh.
+                meta = self.files.read_metadata(item.id)
             except SessionNotFound:
                 continue
             except SessionError as exc:
                 problems.append(exc)
+                continue
+            out.append(fresh(meta))
+            if now:
+                restamped.append((meta, now))
+        if restamped and self.usable() is not None:
+            with contextlib.suppress(IndexUnavailable):  # a read-only index is read as it is
+                self.index.store_many(restamped)
         return out
 
     # ------------------------------------------------------------------ upkeep

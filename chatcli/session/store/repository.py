@@ -28,18 +28,18 @@ from typing import TYPE_CHECKING, TypeAlias, TypeVar
 from chatcli.session.errors import (
     CorruptedSession,
     InvalidMetadata,
-    SessionAlreadyExists,
     SessionError,
     StorageError,
     from_os_error,
 )
-from chatcli.session.fields import SessionBrief, SessionStatus, SessionView
+from chatcli.session.fields import ChangeCursor, Changes, SessionBrief, SessionStatus, SessionView
 from chatcli.session.health import DoctorReport, RepairReport
 from chatcli.session.location import SessionsLocation
 from chatcli.session.outcomes import SearchResult
 from chatcli.session.repository import BriefList, SessionFilter, SessionList, apply_filter
 from chatcli.session.search import SearchOptions, SearchQuery, scan_all
-from chatcli.session.store import content_search, durable, repair, transcript_file
+from chatcli.session.store import changed, content_search, durable, repair, transcript_file
+from chatcli.session.store.batch import NewSession, create_sessions
 from chatcli.session.store.doctor import run_doctor
 from chatcli.session.store.files import SessionFiles
 from chatcli.session.store.index import IndexUnavailable, SessionIndex
@@ -50,7 +50,6 @@ from chatcli.session.store.layout import (
     NAMES_LOCK,
     deleted_name,
     lock_name,
-    staging_name,
 )
 from chatcli.session.store.locks import DEFAULT_LOCK_TIMEOUT, SessionLocks
 from chatcli.session.store.repository_trash import TrashMethods
@@ -155,6 +154,14 @@ class FileRepository(TrashMethods):
         """A cheap value that changes whenever any process writes to this sessions folder."""
         return self._files.change_token()
 
+    def change_cursor(self) -> ChangeCursor | None:
+        """Where the index's log of changed sessions ends now (None: no usable index)."""
+        return changed.change_cursor(self._sync) if self._files.check_guarded() else None
+
+    def changes_since(self, cursor: ChangeCursor) -> Changes | None:
+        """The sessions changed since ``cursor``; None: list them all (see :mod:`.changed`)."""
+        return changed.changes_since(self._sync, cursor) if self._files.check_guarded() else None
+
     # ------------------------------------------------------------------ one session's metadata
 
     def get(self, session_id: str) -> SessionMetadata:
@@ -224,29 +231,15 @@ class FileRepository(TrashMethods):
     # ------------------------------------------------------------------ whole sessions and transcripts
 
     def create(self, metadata: SessionMetadata, messages: Sequence[Message] = ()) -> None:
-        """Create a whole session at once (import, fork): staged in a hidden folder, then renamed in."""
-        folder = self._files.session_dir(metadata.id)
-        with self.session_lock(metadata.id):
-            if os.path.lexists(folder):
-                raise SessionAlreadyExists(
-                    f"session {metadata.id}", "Import skips it; fork it to get a copy."
-                )
-            staging = self.root / staging_name(metadata.id)
-            try:
-                durable.make_dir(staging)
-                if messages:
-                    body = "".join(m.to_line() + "\n" for m in messages).encode("utf-8")
-                    durable.replace_file(staging, CONVERSATION_FILE, body)
-                durable.replace_file(staging, METADATA_FILE, metadata.to_json().encode("utf-8"))
-                os.rename(staging, folder)
-                durable.fsync_dir(self.root)
-                self._files.note_change()
-            except OSError as exc:
-                shutil.rmtree(staging, ignore_errors=True)
-                raise from_os_error(exc, folder) from exc
-            except SessionError:
-                shutil.rmtree(staging, ignore_errors=True)
-                raise
+        """Create a whole session at once (fork): staged in a hidden folder, then renamed in."""
+        failure = self.create_many([(metadata, messages)])[0]
+        if failure is not None:
+            raise failure
+
+    def create_many(self, sessions: Sequence[NewSession]) -> builtins.list[SessionError | None]:
+        """Create whole sessions (import), their flushes and index writes shared; one outcome
+        per session, None when created (see :func:`.batch.create_sessions`)."""
+        return create_sessions(self._files, self._locks, self._sync, sessions)
 
     def append_message(self, session_id: str, message: Message) -> SessionMetadata:
         """Append one message durably (write + fsync) and update the metadata; returns it.
