@@ -559,3 +559,33 @@ def test_doctor_exit_code_says_whether_problems_remain(repo: FileRepository, out
     repaired = run_cli(repo.root, "doctor", "--repair")
     assert repaired.returncode == 0, repaired
     assert run_cli(repo.root, "doctor", "--json").returncode == 0
+
+
+@pytest.mark.parametrize(
+    "salvaged",
+    [
+        {"status": []},  # TypeError: unhashable type: 'list' (found by the metadata fuzzer)
+        {"status": {"a": 1}},
+        {"version": 2, "tags": [7, None, ["x"], "ok"]},
+        {"version": 2, "pinned": "yes", "name": 5},
+    ],
+    ids=["status-list", "status-object", "tags-not-text", "pinned-and-name-not-flags"],
+)
+def test_a_broken_file_of_any_shape_is_rebuilt_and_never_left_missing(
+    repo: FileRepository, salvaged: dict[str, Any]
+) -> None:
+    """Loading a session whose metadata holds odd values repairs it; the repair once crashed on
+    an unhashable status after moving the broken file aside, leaving no metadata at all."""
+    from chatcli.session.service import SessionService
+
+    meta = seed(repo, messages=numbered(2))
+    path = repo.root / meta.id / METADATA_FILE
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    doc.update(salvaged)
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    exported = json.loads(SessionService(repo).export(meta.id))
+    assert [m["content"] for m in exported["messages"]] == [m.content for m in numbered(2)]
+    rebuilt = repo.get(meta.id)
+    assert rebuilt.status is SessionStatus.ACTIVE and rebuilt.message_count == 2
+    assert rebuilt.tags == (["ok"] if "tags" in salvaged else [])
+    assert list((repo.root / ".quarantine").iterdir()), "the broken file is kept"

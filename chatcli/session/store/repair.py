@@ -173,10 +173,19 @@ def _rebuild(
             raw = json.loads(durable.read_bytes(broken, MAX_METADATA_BYTES))
             if isinstance(raw, dict):
                 salvaged = raw
+    folder_time = _folder_time(files.root / session_id)
+    # Built before the broken file is moved: whatever the broken file holds, the session is never
+    # left without metadata (salvaging is best effort: any failure of it salvages nothing).
+    try:
+        meta = rebuild_metadata(session_id, transcript.messages, salvaged, fallback_time=folder_time)
+    except Exception as failure:  # a salvaged value of a shape nobody foresaw
+        from chatcli.logs import log_exception
+
+        log_exception(failure, f"salvaging the metadata of session {session_id}")
+        meta = rebuild_metadata(session_id, transcript.messages, {}, fallback_time=folder_time)
+    if broken is not None:
         kept = quarantine.move(files.root, broken, f"{session_id}-metadata-{stamp()}.json")
         report.actions.append(f"moved the corrupted {METADATA_FILE} to {kept}")
-    folder_time = _folder_time(files.root / session_id)
-    meta = rebuild_metadata(session_id, transcript.messages, salvaged, fallback_time=folder_time)
     files.write_metadata(meta)
     report.actions.append(f"rebuilt {METADATA_FILE} from the transcript ({exc.reason})")
 
@@ -219,7 +228,7 @@ def rebuild_metadata(
         with contextlib.suppress(SessionError):
             meta.name = validate_session_name(name, allow_id_like=True)
     status = salvaged.get("status")
-    if status in {s.value for s in SessionStatus}:
+    if isinstance(status, str) and status in {s.value for s in SessionStatus}:
         meta.status = SessionStatus(str(status))
     custom = salvaged.get("custom_fields")
     if isinstance(custom, dict):
@@ -239,6 +248,8 @@ def _salvage_labels(meta: SessionMetadata, salvaged: Mapping[str, object]) -> No
     tags = salvaged.get("tags")
     valid: list[str] = []
     for tag in tags if isinstance(tags, list) else []:
+        if not isinstance(tag, str):
+            continue
         with contextlib.suppress(SessionError):
             valid.append(validate_tag(tag))
     meta.tags = list(dict.fromkeys(valid))[:TAGS_MAX]
