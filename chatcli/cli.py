@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -177,11 +178,31 @@ def _terminal_confirm(question: str) -> bool:
     """Ask on the terminal (the question shown literally); only 'y' or 'yes' confirms."""
     from chatcli.sanitize import clean_lines
 
-    try:
-        answer = input(f"{clean_lines(question)} [y/N] ")
-    except EOFError:
-        return False
-    return answer.strip().lower() in ("y", "yes")
+    answer = _read_answer(f"{clean_lines(question)} [y/N] ")
+    return answer is not None and answer.strip().lower() in ("y", "yes")
+
+
+def _read_answer(prompt: str) -> str | None:
+    """One line typed after ``prompt``; None at end of input.
+
+    Not ``input()``: a Ctrl-C that arrives between the prompt being written and the read starting
+    would leave the read blocked with the interrupt pending (pressed right away, under load, it did).
+    Waiting in short slices lets Python raise the pending :class:`KeyboardInterrupt` at once.
+    """
+    import select
+
+    sys.stdout.write(prompt)
+    sys.stdout.flush()
+    if os.name == "nt":  # no select() on a console there
+        try:
+            return input()
+        except EOFError:
+            return None
+    fd = sys.stdin.fileno()
+    while not select.select([fd], [], [], 0.1)[0]:
+        pass
+    line = os.read(fd, 4096)  # a terminal hands over one typed line per read
+    return line.decode("utf-8", "replace") if line else None
 
 
 def _boundary(action: Callable[[], int], what: str, json_mode: Callable[[], bool] = lambda: False) -> int:

@@ -402,6 +402,33 @@ def test_the_delete_question_reads_naturally_and_ctrl_c_ends_its_line(
     assert repo.get(named.id).id == named.id  # nothing was deleted
 
 
+@pytest.mark.parametrize("answer", [("y", True), ("yes", True), ("n", False), ("", False)], ids=repr)
+def test_the_delete_question_takes_the_typed_answer(
+    two: tuple[SessionMetadata, SessionMetadata],
+    repo: FileRepository,
+    sessions_dir: Path,
+    work: Path,
+    answer: tuple[str, bool],
+) -> None:
+    """The command line's own question reader (select + one read, so a quick Ctrl-C is never
+    left pending): what is typed decides."""
+    import pexpect
+
+    typed, moved = answer
+    named, _ = two
+    child = _spawn("sessions", "--sessions-dir", str(sessions_dir), "delete", "fix-login", cwd=work)
+    try:
+        child.expect(re.escape("to the trash? [y/N]"))
+        child.send(typed + "\r")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0, child.before
+    assert repo.exists(named.id) is not moved
+    said = re.sub(r"\x1b\[[0-9;]*m", "", child.before)  # colours on a terminal
+    assert ("Moved session fix-login" in said) is moved, said
+
+
 def test_the_quit_hint_of_an_unnamed_session_uses_a_short_id(sessions_dir: Path, work: Path) -> None:
     import pexpect
 
