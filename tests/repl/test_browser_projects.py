@@ -22,7 +22,7 @@ from chatcli.session.all_projects import AllProjects
 from chatcli.session.projects import ProjectRegistry
 from chatcli.session.service import SessionService
 from chatcli.session.store import FileRepository
-from tests.helpers import BASE, ENTER, seed, until
+from tests.helpers import BASE, ENTER, Repl, seed, until
 
 ESC = "\x1b"
 DOWN = "\x1b[B"
@@ -139,7 +139,7 @@ def test_a_vanished_project_is_reported_once_in_the_browser(tmp_path: Path) -> N
 
 def test_the_projects_are_read_off_the_keystroke_path(tmp_path: Path) -> None:
     """While every project is being read, the browser still takes keys."""
-    projects, a, b, _ = _two_projects(tmp_path)
+    projects, a, _, _ = _two_projects(tmp_path)
     gate = threading.Event()
 
     class Slow(ProjectsBrowse):
@@ -161,3 +161,32 @@ def test_the_projects_are_read_off_the_keystroke_path(tmp_path: Path) -> None:
         assert _browse(projects, Slow(projects), scenario) is None
     finally:
         gate.set()
+
+
+def test_resume_in_the_chat_continues_another_projects_session_in_its_store(
+    repl: Repl, tmp_path: Path
+) -> None:
+    there = tmp_path / "beta" / ".amazonq" / "sessions"
+    b = seed(FileRepository(there), "the beta plan", replies=["noted"])
+    registry = ProjectRegistry(tmp_path / "data")
+    assert registry.remember(there) is None
+    repl.app.projects = AllProjects(registry, repl.root, repl.service, _open)
+
+    async def scenario(r: Repl) -> None:
+        r.type("hello\r")
+        await until(lambda: len(r.app.messages) == 2, what="the first exchange")
+        r.type("/resume\r")
+        await asyncio.sleep(0.3)
+        r.type(CTRL_O)
+        await asyncio.sleep(0.3)
+        r.type("beta plan")
+        await asyncio.sleep(0.3)
+        r.type(ENTER)
+        await until(lambda: r.app.current_id == b.id, what="the resume")
+        r.type("and then?\r")
+        await until(lambda: len(r.app.messages) == 4, what="the next exchange")
+
+    repl.drive(scenario)
+    assert "This session is in project" in repl.output
+    assert FileRepository(there).get(b.id).message_count == 4
+    assert b.id not in [p.name for p in repl.session_dirs()]
