@@ -6,7 +6,8 @@ the matching part of a message shows under its row. Tab shows the highlighted se
 messages (read for that row only, when it is highlighted). Ctrl-R renames (the name is typed in
 the browser), Ctrl-P pins or unpins, Ctrl-A archives or unarchives, Ctrl-D moves the session to
 the trash after a y/N question: each is written at once and the list then shows what the write
-returned, which is what is on disk. Errors are shown in the browser, which stays open.
+returned, which is what is on disk. Errors are shown in the browser, which stays open. Ctrl-O
+lists every known project's sessions, and this project's again (:mod:`~chatcli.repl.picker_projects`).
 How rows look: :mod:`~chatcli.repl.picker_rows`; the service calls: :mod:`~chatcli.repl.picker_actions`.
 """
 

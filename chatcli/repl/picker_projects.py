@@ -137,9 +137,15 @@ class RoutedActions(BrowserActions):
         """Move the session to its project's trash (restored from that project's folder)."""
         done = self._for(entry.id).delete(entry)
         project = self.browse.project_of(entry.id)
-        if done.ok and project is not None:
-            return Done(done.session_id, f"{done.message} (In project {project.label}.)", None)
-        return done
+        if not done.ok or project is None:
+            return done
+        label = entry.name or entry.id[:8]
+        return Done(
+            entry.id,
+            f"Moved {label} to the trash of project {project.label} "
+            f"('chatcli sessions restore {entry.id[:8]}' in {project.folder} brings it back).",
+            None,
+        )
 
 
 def patched(entries: Sequence[SnapshotEntry], done: Done) -> list[SnapshotEntry]:

@@ -190,3 +190,19 @@ def test_resume_in_the_chat_continues_another_projects_session_in_its_store(
     assert "This session is in project" in repl.output
     assert FileRepository(there).get(b.id).message_count == 4
     assert b.id not in [p.name for p in repl.session_dirs()]
+
+
+def test_trashing_another_projects_session_says_where_to_restore_it(tmp_path: Path) -> None:
+    projects, a, b, there = _two_projects(tmp_path)
+
+    async def scenario(picker: _Picker, type_: Callable[[str], None]) -> None:
+        type_(CTRL_O)
+        await until(lambda: len(picker.matches()) == 2, what="every project's sessions")
+        type_("\x04y")  # Ctrl-D, then yes: B's session is highlighted
+        await until(lambda: picker.message.startswith("Moved"), what="the delete")
+        assert "trash of project" in picker.message and str(there.parent.parent) in picker.message
+        assert [e.id for e in picker.matches()] == [a]
+
+    assert _browse(projects, ProjectsBrowse(projects), scenario) is None
+    assert [t.metadata.id for t in FileRepository(there).trashed()] == [b]
+    assert projects.here.service.resolve(a).id == a
