@@ -340,12 +340,18 @@ class ChatApp:
         snap = await asyncio.to_thread(self.snapshots.refresh)
         current = self.current_id
         entries = sorted(snap.entries, key=lambda entry: entry.id == current)  # stable
-        if not entries:
+        browse = ProjectsBrowse(self.projects) if self.projects is not None else None
+        everywhere = not entries and browse is not None and await asyncio.to_thread(browse.others_known)
+        if not entries and not everywhere:
             return Cancelled("No saved sessions to resume yet.")
         actions = BrowserActions(self.service, "/")
-        browse = ProjectsBrowse(self.projects) if self.projects is not None else None
         chosen = await pick_session_async(
-            entries, actions=actions, browse=browse, input=self._io[0], output=self._io[1]
+            entries,
+            actions=actions,
+            browse=browse,
+            everywhere=everywhere,
+            input=self._io[0],
+            output=self._io[1],
         )
         await self._after_browser()
         if chosen is None:

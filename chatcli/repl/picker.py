@@ -33,7 +33,7 @@ from chatcli.repl.keys import quick_escape
 from chatcli.repl.picker_actions import BrowserActions, ContentHits, Done, Preview, content_query
 from chatcli.repl.picker_filter import Scan, SnapshotFilter, filter_entries, fuzzy_score
 from chatcli.repl.picker_keys import browser_keys
-from chatcli.repl.picker_projects import ProjectsBrowse, patched
+from chatcli.repl.picker_projects import ProjectsBrowse, patched, toggle_projects
 from chatcli.repl.picker_rows import fit, preview_lines, session_row, snippet_row
 from chatcli.sanitize import clean_inline
 
@@ -433,6 +433,7 @@ def pick_session(
     actions: BrowserActions | None = None,
     rest: tuple[Callable[[], Sequence[SnapshotEntry]], int] | None = None,
     browse: ProjectsBrowse | None = None,
+    everywhere: bool = False,
     input: Input | None = None,
     output: Output | None = None,
 ) -> str | None:
@@ -441,13 +442,21 @@ def pick_session(
     ``rest``: ``entries`` are only the first page; the function (run after the first paint, on a
     worker thread) reads every session, of which there are the number given. With ``browse``,
     Ctrl-O lists every project's sessions (``browse.project_of`` says which project the chosen
-    one is in).
+    one is in); ``everywhere``: it opens listing them (this project has no session).
 
     Returns the chosen session's id, :data:`NEW_SESSION` for the "Start a new session" row, or
     None when the user cancelled (Esc or Ctrl-C).
     """
     return asyncio.run(
-        pick_session_async(entries, actions=actions, rest=rest, browse=browse, input=input, output=output)
+        pick_session_async(
+            entries,
+            actions=actions,
+            rest=rest,
+            browse=browse,
+            everywhere=everywhere,
+            input=input,
+            output=output,
+        )
     )
 
 
@@ -457,6 +466,7 @@ async def pick_session_async(
     actions: BrowserActions | None = None,
     rest: tuple[Callable[[], Sequence[SnapshotEntry]], int] | None = None,
     browse: ProjectsBrowse | None = None,
+    everywhere: bool = False,
     input: Input | None = None,
     output: Output | None = None,
 ) -> str | None:
@@ -469,6 +479,8 @@ async def pick_session_async(
     def after_first_paint(_: object) -> None:  # once: the work that is off the keystroke path
         app.after_render -= after_first_paint
         loop = asyncio.get_running_loop()
+        if everywhere:
+            toggle_projects(picker)
         if rest is None:
             picker._spawn(loop.create_task(asyncio.to_thread(picker.filter.prepare)))
         else:

@@ -80,6 +80,11 @@ class ProjectsBrowse:
         ready.prepare()
         return ProjectsListing(ready, labels, tuple(result.notes), len(result.projects))
 
+    def others_known(self) -> bool:
+        """Whether another project is remembered (one small file read; it may be gone since)."""
+        here = self.projects.here.sessions_dir
+        return any(known.sessions_dir != here for known in self.projects.registry.read().projects)
+
     def one_session_each(self) -> list[str]:
         """One listed session of each other project."""
         return list({str(p.sessions_dir): sid for sid, p in self._owners.items()}.values())

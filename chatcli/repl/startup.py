@@ -170,7 +170,8 @@ def initial_session(
     from chatcli.repl.picker_actions import BrowserActions, first_page
 
     entries, total = first_page(service)  # at once from the index; the rest after the first paint
-    if not entries:
+    everywhere = not entries and browse is not None and browse.others_known()
+    if not entries and not everywhere:
         console.print("No saved sessions in this project yet: starting a new one.")
         return None
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
@@ -181,7 +182,9 @@ def initial_session(
     from chatcli.repl.picker import NEW_SESSION, pick_session
 
     rest = (lambda: snapshots.refresh(force=True).entries, total)
-    chosen = pick_session(entries, actions=BrowserActions(service), rest=rest, browse=browse)
+    chosen = pick_session(
+        entries, actions=BrowserActions(service), rest=rest, browse=browse, everywhere=everywhere
+    )
     if chosen is None:
         raise NoSessionChosen
     if chosen == NEW_SESSION:

@@ -728,6 +728,19 @@ def test_the_browser_lists_every_project_and_resumes_one_in_its_store(
     assert FileRepository(sessions_dir).get(mine.id).message_count == 2  # project A untouched
 
 
+def test_resume_with_no_session_here_opens_on_every_projects_sessions(
+    spawn: Spawn, sessions_dir: Path, tmp_path: Path
+) -> None:
+    other, sid = _other_project(tmp_path)
+    child, term = in_terminal(spawn, "--resume", size=(30, 120))
+    term.settle(lambda rows: any("1 of 1 sessions in every project" in row for row in rows), "every project")
+    child.send("\r")
+    expect(child, f"Resumed session {sid[:8]}")
+    expect(child, PROMPT)
+    assert f"--sessions-dir {other} --resume" in finish(child)
+    assert session_ids(sessions_dir) == []
+
+
 def test_resume_of_another_projects_session_continues_in_its_store(
     spawn: Spawn, sessions_dir: Path, tmp_path: Path
 ) -> None:

@@ -206,3 +206,21 @@ def test_trashing_another_projects_session_says_where_to_restore_it(tmp_path: Pa
     assert _browse(projects, ProjectsBrowse(projects), scenario) is None
     assert [t.metadata.id for t in FileRepository(there).trashed()] == [b]
     assert projects.here.service.resolve(a).id == a
+
+
+def test_resume_in_the_chat_with_no_session_here_opens_on_every_project(repl: Repl, tmp_path: Path) -> None:
+    there = tmp_path / "beta" / ".amazonq" / "sessions"
+    b = seed(FileRepository(there), "the beta plan", replies=["noted"])
+    registry = ProjectRegistry(tmp_path / "data")
+    assert registry.remember(there) is None
+    repl.app.projects = AllProjects(registry, repl.root, repl.service, _open)
+
+    async def scenario(r: Repl) -> None:
+        r.type("/resume\r")
+        await asyncio.sleep(0.5)
+        r.type(ENTER)
+        await until(lambda: r.app.current_id == b.id, what="the resume")
+
+    repl.drive(scenario)
+    assert "No saved sessions" not in repl.output
+    assert "This session is in project" in repl.output
