@@ -54,6 +54,7 @@ from chatcli.repl.completion.snapshot import Snapshot, SnapshotCache
 from chatcli.repl.keys import chat_key_bindings, quick_escape
 from chatcli.repl.picker import NEW_SESSION, pick_session_async
 from chatcli.repl.picker_actions import BrowserActions
+from chatcli.repl.picker_projects import ProjectsBrowse
 from chatcli.repl.toolbar import session_label, toolbar_text
 from chatcli.repl.turn import ReplyStream
 from chatcli.sanitize import clean_inline, clean_lines
@@ -339,16 +340,28 @@ class ChatApp:
         snap = await asyncio.to_thread(self.snapshots.refresh)
         current = self.current_id
         entries = sorted(snap.entries, key=lambda entry: entry.id == current)  # stable
-        if not entries:
+        browse = ProjectsBrowse(self.projects) if self.projects is not None else None
+        everywhere = not entries and browse is not None and await asyncio.to_thread(browse.others_known)
+        if not entries and not everywhere:
             return Cancelled("No saved sessions to resume yet.")
         actions = BrowserActions(self.service, "/")
-        chosen = await pick_session_async(entries, actions=actions, input=self._io[0], output=self._io[1])
+        chosen = await pick_session_async(
+            entries,
+            actions=actions,
+            browse=browse,
+            everywhere=everywhere,
+            input=self._io[0],
+            output=self._io[1],
+        )
         await self._after_browser()
         if chosen is None:
             where = "the new session" if self.meta is None else f"session {self.session_label()}"
             return Cancelled(f"No session chosen: you are still in {where}.")
         if chosen == NEW_SESSION:
             return NewSessionAction()
+        project = browse.project_of(chosen) if browse is not None else None
+        if project is not None:  # another project's session (Ctrl-O): continued in its store
+            return ResumeAction(await asyncio.to_thread(project.service.load, chosen), project)
         return ResumeAction(await asyncio.to_thread(self.service.load, chosen))
 
     async def _after_browser(self) -> None:

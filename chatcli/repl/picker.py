@@ -6,7 +6,8 @@ the matching part of a message shows under its row. Tab shows the highlighted se
 messages (read for that row only, when it is highlighted). Ctrl-R renames (the name is typed in
 the browser), Ctrl-P pins or unpins, Ctrl-A archives or unarchives, Ctrl-D moves the session to
 the trash after a y/N question: each is written at once and the list then shows what the write
-returned, which is what is on disk. Errors are shown in the browser, which stays open.
+returned, which is what is on disk. Errors are shown in the browser, which stays open. Ctrl-O
+lists every known project's sessions, and this project's again (:mod:`~chatcli.repl.picker_projects`).
 How rows look: :mod:`~chatcli.repl.picker_rows`; the service calls: :mod:`~chatcli.repl.picker_actions`.
 """
 
@@ -32,6 +33,7 @@ from chatcli.repl.keys import quick_escape
 from chatcli.repl.picker_actions import BrowserActions, ContentHits, Done, Preview, content_query
 from chatcli.repl.picker_filter import Scan, SnapshotFilter, filter_entries, fuzzy_score
 from chatcli.repl.picker_keys import browser_keys
+from chatcli.repl.picker_projects import ProjectsBrowse, patched, toggle_projects
 from chatcli.repl.picker_rows import fit, preview_lines, session_row, snippet_row
 from chatcli.sanitize import clean_inline
 
@@ -68,8 +70,18 @@ class _Picker:
         actions: BrowserActions | None = None,
         *,
         debounce: float = DEBOUNCE,
+        browse: ProjectsBrowse | None = None,
     ) -> None:
         self.actions = actions
+        #: Every project's sessions (Ctrl-O), when the browser may list them.
+        self.browse = browse
+        #: Whether every project's sessions are listed; each row's project label meanwhile.
+        self.everywhere = False
+        self.labels: dict[str, str] = {}
+        #: This project's list, actions and total, kept while every project's are listed.
+        self.here_state: tuple[Sequence[SnapshotEntry], BrowserActions | None, int | None] = ((), None, None)
+        #: Counts Ctrl-O presses: a list read for an earlier one is not shown.
+        self.generation = 0
         self.debounce = debounce
         self.query = Buffer(multiline=False)
         #: The new name, typed while renaming.
@@ -212,12 +224,16 @@ class _Picker:
             items.append((position, found[position] if position < len(found) else None))
         ages = {entry.id: relative_age(entry.last_active) for _, entry in items if entry is not None}
         age_width = max(map(len, ages.values()), default=0)
+        label_width = min(max((len(self.labels.get(e.id, "")) for _, e in items if e), default=0), width // 4)
         for i, entry in items:
             style = "reverse" if i == index and (entry is not None or found or self.moved) else ""
             if entry is None:
                 out.append((style, fit("  + Start a new session", width - 1) + "\n"))
                 continue
-            row = session_row(entry, width, ages[entry.id], age_width)
+            label = self.labels.get(entry.id)
+            row = session_row(
+                entry, width, ages[entry.id], age_width, (label, label_width) if label else None
+            )
             out += [(f"{style} {part}".strip(), text) for part, text, *_ in row]
             out.append(("", "\n"))
             if entry.id in self._snippets:
@@ -229,9 +245,13 @@ class _Picker:
         """The status line: the count and the keys, shortened to fit ``width``."""
         total = len(self.entries) if self.total is None else self.total
         count = f"{found}{'' if self._complete else '+'}"
+        where, key = (
+            (" in every project", " · ^O this project") if self.everywhere else ("", " · ^O all projects")
+        )
+        key = key if self.browse is not None else ""
         for line in (
-            f"  {count} of {total} sessions · Enter resumes · Esc cancels",
-            f"  {count} of {total} · Enter resumes · Esc cancels",
+            f"  {count} of {total} sessions{where} · Enter resumes · Esc cancels{key}",
+            f"  {count} of {total} · Enter resumes · Esc cancels{key}",
             f"  {count}/{total} · Esc cancels",
         ):
             if len(line) < width:
@@ -330,6 +350,10 @@ class _Picker:
             return ready
 
         ready = await asyncio.to_thread(read)
+        if self.everywhere:  # this project's list, for when it is listed again
+            if not isinstance(ready, str):
+                self.here_state = (ready.entries, self.here_state[1], None)
+            return
         self.total = None
         if isinstance(ready, str):
             self.message = ready
@@ -354,12 +378,11 @@ class _Picker:
         if not done.ok:
             return
         sid = done.session_id
-        if done.entry is None:
-            entries = [e for e in self.entries if e.id != sid]
-        else:
-            entries = [done.entry if e.id == sid else e for e in self.entries]
+        if self.everywhere:
+            here, actions, total = self.here_state
+            self.here_state = (patched(here, done), actions, total)
         self.previews.pop(sid, None)
-        self.set_entries(entries)
+        self.set_entries(patched(self.entries, done))
         found = self.matches()
         self.index = next((i for i, e in enumerate(found) if e.id == sid), min(self.index, len(found)))
 
@@ -409,18 +432,32 @@ def pick_session(
     *,
     actions: BrowserActions | None = None,
     rest: tuple[Callable[[], Sequence[SnapshotEntry]], int] | None = None,
+    browse: ProjectsBrowse | None = None,
+    everywhere: bool = False,
     input: Input | None = None,
     output: Output | None = None,
 ) -> str | None:
     """Let the user choose a session: type to filter, Up/Down to move, Enter to resume, Esc to cancel;
     with ``actions``, search message content, preview, rename, pin, archive and delete too.
     ``rest``: ``entries`` are only the first page; the function (run after the first paint, on a
-    worker thread) reads every session, of which there are the number given.
+    worker thread) reads every session, of which there are the number given. With ``browse``,
+    Ctrl-O lists every project's sessions (``browse.project_of`` says which project the chosen
+    one is in); ``everywhere``: it opens listing them (this project has no session).
 
     Returns the chosen session's id, :data:`NEW_SESSION` for the "Start a new session" row, or
     None when the user cancelled (Esc or Ctrl-C).
     """
-    return asyncio.run(pick_session_async(entries, actions=actions, rest=rest, input=input, output=output))
+    return asyncio.run(
+        pick_session_async(
+            entries,
+            actions=actions,
+            rest=rest,
+            browse=browse,
+            everywhere=everywhere,
+            input=input,
+            output=output,
+        )
+    )
 
 
 async def pick_session_async(
@@ -428,11 +465,13 @@ async def pick_session_async(
     *,
     actions: BrowserActions | None = None,
     rest: tuple[Callable[[], Sequence[SnapshotEntry]], int] | None = None,
+    browse: ProjectsBrowse | None = None,
+    everywhere: bool = False,
     input: Input | None = None,
     output: Output | None = None,
 ) -> str | None:
     """:func:`pick_session` inside a running event loop (the REPL's ``/resume``)."""
-    picker = _Picker(entries, actions)
+    picker = _Picker(entries, actions, browse=browse)
     if rest is not None:
         picker.total = rest[1]
     app = _picker_app(picker, input, output)
@@ -440,6 +479,8 @@ async def pick_session_async(
     def after_first_paint(_: object) -> None:  # once: the work that is off the keystroke path
         app.after_render -= after_first_paint
         loop = asyncio.get_running_loop()
+        if everywhere:
+            toggle_projects(picker)
         if rest is None:
             picker._spawn(loop.create_task(asyncio.to_thread(picker.filter.prepare)))
         else:

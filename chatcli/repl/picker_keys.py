@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 from prompt_toolkit.filters import Condition
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 
+from chatcli.repl.picker_projects import toggle_projects
+
 if TYPE_CHECKING:
     from chatcli.repl.picker import _Picker
 
@@ -20,7 +22,8 @@ __all__ = ["browser_keys"]
 
 def browser_keys(self: _Picker) -> KeyBindings:
     """Up/Down move, Enter chooses the highlighted row, Esc or Ctrl-C cancels; Tab toggles the
-    preview; the action keys (see :data:`KEYS_HELP`) and their prompts."""
+    preview; Ctrl-O lists every project's sessions or this project's again; the action keys (see
+    :data:`KEYS_HELP`) and their prompts."""
     keys = KeyBindings()
     browsing = Condition(lambda: self.mode == "browse")
 
@@ -49,6 +52,10 @@ def browser_keys(self: _Picker) -> KeyBindings:
     @keys.add("tab", filter=browsing)
     def _preview(event: KeyPressEvent) -> None:
         self.preview_on = not self.preview_on
+
+    @keys.add("c-o", filter=browsing & Condition(lambda: self.browse is not None))
+    def _projects(event: KeyPressEvent) -> None:
+        toggle_projects(self)
 
     _action_keys(self, keys, browsing)
     return keys

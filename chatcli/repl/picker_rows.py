@@ -47,7 +47,9 @@ def fit(text: str, width: int) -> str:
     return "".join(kept) + "…"
 
 
-def session_row(entry: SnapshotEntry, width: int, age: str, age_width: int) -> StyleAndTextTuples:
+def session_row(
+    entry: SnapshotEntry, width: int, age: str, age_width: int, project: tuple[str, int] | None = None
+) -> StyleAndTextTuples:
     """One picker row laid out by priority for a ``width``-column screen (no newline).
 
     The title always shows: the name (bold) followed by the first message, or the first message
@@ -55,8 +57,14 @@ def session_row(entry: SnapshotEntry, width: int, age: str, age_width: int) -> S
     leaves. The age (right-aligned in ``age_width`` columns) comes next and the short id last:
     when the screen is too narrow for all three, the id gives way first, then the age. A pinned
     session is marked with :data:`PIN_MARK` in the margin; tags come before the first message.
+    ``project``: the label of the session's project and the columns it is given, shown first.
     """
     room = width - len(_INDENT) - 1  # the last column stays free: a full line may wrap
+    column = ""
+    if project is not None and room >= MIN_TITLE + project[1] + len(_GAP):
+        label = fit(clean_inline(project[0])[::-1], project[1])[::-1]  # the folder's own name shows
+        column = label + " " * (project[1] - get_cwidth(label)) + _GAP
+        room -= get_cwidth(column)
     age_cost = len(_GAP) + age_width
     show_age = room >= MIN_TITLE + age_cost
     show_id = room >= MIN_TITLE + age_cost + len(_GAP) + SHORT_ID_LENGTH
@@ -67,6 +75,8 @@ def session_row(entry: SnapshotEntry, width: int, age: str, age_width: int) -> S
         first = "[" + ",".join(entry.tags) + "] " + first
     first = clean_inline(first)
     out: StyleAndTextTuples = [("bold", PIN_MARK + " ") if entry.pinned else ("", _INDENT)]
+    if column:
+        out.append(("class:dim", column))
     used = 0
     if entry.name:
         name = fit(clean_inline(entry.name), title_room)

@@ -16,6 +16,7 @@ from chatcli.errors import ExitCode
 from chatcli.repl.app import ChatApp
 from chatcli.repl.boundary import ErrorBoundary
 from chatcli.repl.completion.snapshot import SnapshotCache
+from chatcli.repl.picker_projects import ProjectsBrowse
 from chatcli.sanitize import clean_inline
 from chatcli.session.errors import SessionNotFound
 from chatcli.session.outcomes import LoadedSession
@@ -92,10 +93,14 @@ def open_app(options: ReplOptions, console: Console) -> ChatApp:
         trash_retention=settings.trash_retention,
         projects=projects,
     )
+    browse = ProjectsBrowse(projects)
     try:
-        loaded = initial_session(options, service, snapshots, console)
+        loaded = initial_session(options, service, snapshots, console, browse)
     except SessionNotFound as exc:
         loaded = _from_another_project(app, options, exc)
+    moved = browse.project_of(loaded.metadata.id) if loaded is not None else None
+    if moved is not None:  # chosen in the browser from another project's sessions
+        app.switch_project(moved)
     if loaded is not None:
         if settings.system_prompt is not None and settings.source_of("system_prompt").startswith("flag "):
             # An explicit --system replaces a resumed session's prompt (config and env do not).
@@ -139,12 +144,18 @@ def history_file() -> History:
 
 
 def initial_session(
-    options: ReplOptions, service: SessionService, snapshots: SnapshotCache, console: Console
+    options: ReplOptions,
+    service: SessionService,
+    snapshots: SnapshotCache,
+    console: Console,
+    browse: ProjectsBrowse | None = None,
 ) -> LoadedSession | None:
     """The session ``--resume``/``--continue`` asked for, or None for a new one.
 
     ``--resume`` without a value lets the user pick from ``snapshots`` (refreshed here; the REPL
     then completes from the same snapshot); leaving the picker raises :class:`NoSessionChosen`.
+    With ``browse`` the picker may list every project's sessions: one chosen from another project
+    is loaded from there (``browse.project_of`` says which).
     """
     if options.continue_latest:
         latest = service.most_recent()
@@ -159,7 +170,8 @@ def initial_session(
     from chatcli.repl.picker_actions import BrowserActions, first_page
 
     entries, total = first_page(service)  # at once from the index; the rest after the first paint
-    if not entries:
+    everywhere = not entries and browse is not None and browse.others_known()
+    if not entries and not everywhere:
         console.print("No saved sessions in this project yet: starting a new one.")
         return None
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
@@ -170,9 +182,12 @@ def initial_session(
     from chatcli.repl.picker import NEW_SESSION, pick_session
 
     rest = (lambda: snapshots.refresh(force=True).entries, total)
-    chosen = pick_session(entries, actions=BrowserActions(service), rest=rest)
+    chosen = pick_session(
+        entries, actions=BrowserActions(service), rest=rest, browse=browse, everywhere=everywhere
+    )
     if chosen is None:
         raise NoSessionChosen
     if chosen == NEW_SESSION:
         return None
-    return service.load(chosen)
+    project = browse.project_of(chosen) if browse is not None else None
+    return (project.service if project is not None else service).load(chosen)

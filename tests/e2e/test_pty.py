@@ -700,6 +700,47 @@ def _other_project(tmp_path: Path) -> tuple[Path, str]:
     return other, meta.id
 
 
+def test_the_browser_lists_every_project_and_resumes_one_in_its_store(
+    spawn: Spawn, sessions_dir: Path, tmp_path: Path
+) -> None:
+    """Ctrl-O in ``chatcli --resume`` lists another project's sessions (the registry is in the
+    data folder under tmp_path); the one chosen is continued in that project's store."""
+    mine = seed(FileRepository(sessions_dir), "the garden plan", replies=["ok"], when=ago(5))
+    other, sid = _other_project(tmp_path)
+    child, term = in_terminal(spawn, "--resume", size=(30, 120))
+    term.settle(lambda rows: any("^O all projects" in row for row in rows), "the key in the status line")
+    assert not any("lighthouse" in row for row in term.rows())
+    child.send("\x0f")  # Ctrl-O
+    rows = term.settle(lambda rows: any("2 of 2 sessions in every project" in row for row in rows), "all")
+    assert any("the lighthouse plan" in row and "elsewhere" in row for row in rows)
+    child.send("lighthouse")
+    term.settle(lambda rows: any("1 of 2 sessions in every project" in row for row in rows), "the filter")
+    child.send("\r")
+    expect(child, "is in project")
+    expect(child, f"Resumed session {sid[:8]}")
+    expect(child, PROMPT)
+    child.send("and the keeper?\r")
+    expect(child, "Offline reply #2")
+    expect(child, PROMPT)
+    assert f"--sessions-dir {other} --resume" in finish(child)
+    lines = (other / sid / "conversation.jsonl").read_text().splitlines()
+    assert [json.loads(line)["content"] for line in lines][2] == "and the keeper?"
+    assert FileRepository(sessions_dir).get(mine.id).message_count == 2  # project A untouched
+
+
+def test_resume_with_no_session_here_opens_on_every_projects_sessions(
+    spawn: Spawn, sessions_dir: Path, tmp_path: Path
+) -> None:
+    other, sid = _other_project(tmp_path)
+    child, term = in_terminal(spawn, "--resume", size=(30, 120))
+    term.settle(lambda rows: any("1 of 1 sessions in every project" in row for row in rows), "every project")
+    child.send("\r")
+    expect(child, f"Resumed session {sid[:8]}")
+    expect(child, PROMPT)
+    assert f"--sessions-dir {other} --resume" in finish(child)
+    assert session_ids(sessions_dir) == []
+
+
 def test_resume_of_another_projects_session_continues_in_its_store(
     spawn: Spawn, sessions_dir: Path, tmp_path: Path
 ) -> None:
