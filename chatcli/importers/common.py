@@ -46,7 +46,7 @@ _INJECTED = re.compile(
 )
 _AGENTS_HEADER = re.compile(r"^# AGENTS\.md instructions for [^\n]*\n*", re.MULTILINE)
 #: Argument keys that say best what a tool call did, in order of preference.
-_TELLING_KEYS = (
+TELLING_KEYS = (
     "command",
     "cmd",
     "file_path",
@@ -198,7 +198,7 @@ def summarize(value: object) -> str:
             return summarize(parsed)
         return _one_line(value)
     if isinstance(value, dict):
-        for key in _TELLING_KEYS:
+        for key in TELLING_KEYS:
             shown = _scalar_text(value.get(key))
             if shown:
                 return _one_line(f"{key}: {shown}")

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from chatcli.importers.base import ImportedMessage
+from chatcli.importers.common import TELLING_KEYS
 
 __all__ = [
     "RECORD_ERRORS",
@@ -32,27 +33,6 @@ RECORD_ERRORS = (TypeError, ValueError, AttributeError, KeyError, IndexError, Re
 NOTE_LIMIT = 120
 #: Longest tool name shown in a note.
 VALUE_LIMIT = 60
-
-
-#: Argument keys that say best what a tool call did, in order of preference.
-TELLING_KEYS = (
-    "command",
-    "cmd",
-    "file_path",
-    "path",
-    "filePath",
-    "absolute_path",
-    "pattern",
-    "query",
-    "url",
-    "description",
-    "prompt",
-    "output",
-    "stdout",
-    "content",
-    "result",
-    "error",
-)
 
 
 def one_line(text: str, limit: int = NOTE_LIMIT) -> str:
