@@ -83,10 +83,12 @@ class Scope:
     tags: Sequence[str]
     skip: frozenset[str]
 
-    def where(self) -> tuple[str, list[object]]:
-        """SQL conditions on the ``sessions`` row ``s`` and their values (always one, at least)."""
-        clauses = ["s.id NOT IN (SELECT value FROM json_each(?))"]
-        params: list[object] = [json.dumps(sorted(self.skip))]
+    def where(self, *, with_skip: bool = True) -> tuple[str, list[object]]:
+        """SQL conditions on the ``sessions`` row ``s`` and their values (``1`` when none)."""
+        clauses, params = ["1"], list[object]()
+        if with_skip:
+            clauses.append("s.id NOT IN (SELECT value FROM json_each(?))")
+            params.append(json.dumps(sorted(self.skip)))
         if self.status is not None:
             clauses.append("s.status = ?")
             params.append(self.status.value)
@@ -175,7 +177,6 @@ def _exact(conn: sqlite3.Connection, query: SearchQuery, scope: Scope, *, sort: 
 def _walk(conn: sqlite3.Connection, query: SearchQuery, scope: Scope, limit: int) -> Finding | None:
     """The newest ``limit`` sessions with hits, found by asking each session newest first; None
     when :data:`WALK_LIMIT` sessions did not hold them (the hits are in few, older sessions)."""
-    sql, params = _hits_sql(query, ranged=True)
     where, scope_params = scope.where()
     sessions = conn.execute(
         "SELECT s.id, s.name, s.last_active, c.seq FROM sessions s "
@@ -183,15 +184,49 @@ def _walk(conn: sqlite3.Connection, query: SearchQuery, scope: Scope, limit: int
         "ORDER BY s.last_active DESC, s.id DESC LIMIT ?",
         [*scope_params, WALK_LIMIT],
     )
+    asked = _grouped_hits if query.has_prefix else _hits_one_by_one
     found: list[Found] = []
-    for sid, name, active, seq in sessions.fetchall():
-        low, high = row_range(int(seq))
-        count, best = conn.execute(f"SELECT count(*), max(id) FROM ({sql})", [*params, low, high]).fetchone()
-        if int(count):
-            found.append(Found(str(sid), _text(name), _when(active), int(count), 0.0, int(best)))
+    for (sid, name, active, _), count, best in asked(conn, query, sessions):
+        if count:
+            found.append(Found(str(sid), _text(name), _when(active), count, 0.0, best))
             if len(found) >= limit:
                 return Finding(found, EXACT_HITS + 1, len(found), counted=False)
     return None
+
+
+_Walked = tuple[tuple[object, object, object, object], int, int]
+
+
+def _hits_one_by_one(
+    conn: sqlite3.Connection, query: SearchQuery, sessions: sqlite3.Cursor
+) -> Iterator[_Walked]:
+    """Each session's hit count and newest hit, a seek into its range of rows at a time (read as
+    the walk goes: it mostly stops after a few sessions)."""
+    sql, params = _hits_sql(query, ranged=True)
+    for session in sessions:
+        low, high = row_range(int(session[3]))
+        count, best = conn.execute(f"SELECT count(*), max(id) FROM ({sql})", [*params, low, high]).fetchone()
+        yield session, int(count), int(best or 0)
+
+
+def _grouped_hits(
+    conn: sqlite3.Connection, query: SearchQuery, sessions: sqlite3.Cursor
+) -> Iterator[_Walked]:
+    """The same in one pass over every hit: a ``prefix*`` term merges the rows of every word it
+    starts, which FTS5 would do again for each seek."""
+    listed = sessions.fetchall()
+    sql, params = _hits_sql(query)
+    grouped = {
+        int(seq): (int(count), int(best))
+        for seq, count, best in conn.execute(
+            f"SELECT id >> {ROW_BITS}, count(*), max(id) FROM ({sql}) "
+            f"WHERE id >> {ROW_BITS} IN (SELECT value FROM json_each(?)) GROUP BY 1",
+            [*params, json.dumps([int(session[3]) for session in listed])],
+        )
+    }
+    for session in listed:
+        count, best = grouped.get(int(session[3]), (0, 0))
+        yield session, count, best
 
 
 def rows_of(conn: sqlite3.Connection, query: SearchQuery, seqs: dict[str, int]) -> Iterator[tuple[str, int]]:
@@ -227,12 +262,15 @@ def messages(conn: sqlite3.Connection, row_ids: list[int]) -> dict[int, tuple[in
 
 
 def searched(conn: sqlite3.Connection, scope: Scope) -> int:
-    """How many indexed sessions in ``scope`` a search covers."""
-    where, params = scope.where()
+    """How many indexed sessions in ``scope`` a search covers: those in scope less the few not
+    indexed (pending) or searched in their files (``scope.skip``), so that no row is scanned."""
+    where, params = scope.where(with_skip=False)
+    few = "SELECT session FROM content_pending UNION SELECT value FROM json_each(?)"
     sql = (
-        f"SELECT count(*) FROM sessions s WHERE {where} AND s.id NOT IN (SELECT session FROM content_pending)"
+        f"SELECT (SELECT count(*) FROM sessions s WHERE {where}) - "
+        f"(SELECT count(*) FROM sessions s WHERE s.id IN ({few}) AND {where})"
     )
-    return int(conn.execute(sql, params).fetchone()[0])
+    return int(conn.execute(sql, [*params, json.dumps(sorted(scope.skip)), *params]).fetchone()[0])
 
 
 def _text(value: object) -> str | None:
