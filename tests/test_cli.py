@@ -200,11 +200,12 @@ def test_every_subcommand_succeeds(cli: Cli, repo: FileRepository, tmp_path: Pat
         "total_hits",
         "sessions_matched",
         "sessions_searched",
+        "counted",
         "truncated",
         "warnings",
         "notice",
     }
-    assert result["warnings"] == []
+    assert result["warnings"] == [] and result["counted"] is True
     assert result["query"] == "ALPHA" and result["truncated"] is False and result["sessions_searched"] == 3
     assert [(h["session_id"], h["role"]) for h in result["hits"]] == [  # oldest first in a session
         (alpha.id, "user"),
