@@ -315,7 +315,7 @@ def _run_command(registry: Registry, words: list[str], options: ParsedArgs) -> i
 
 def _check_tsv(registry: Registry, words: list[str], options: ParsedArgs) -> None:
     """``--tsv`` is for the commands that print records (list, search, prune), and not with ``--json``."""
-    from chatcli.commands.sessions import TSV_COMMANDS
+    from chatcli.commands.sessions_table import TSV_COMMANDS
     from chatcli.commands.spec import UsageError
 
     usage = "chatcli sessions list|search|prune … --tsv"
