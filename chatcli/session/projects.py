@@ -25,11 +25,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-
-from filelock import FileLock
+from typing import TYPE_CHECKING
 
 from chatcli.errors import ChatcliError
 from chatcli.session.store.durable import FileTooLarge, read_bytes, replace_file
+
+if TYPE_CHECKING:
+    from filelock import FileLock
 
 __all__ = [
     "ENV_DATA_DIR",
@@ -155,6 +157,8 @@ class ProjectRegistry:
 
     def _locked(self) -> FileLock:
         if self._lock is None:
+            from filelock import FileLock  # imported on first write: reads never need it
+
             self._lock = FileLock(str(self.folder / LOCK_NAME), timeout=LOCK_TIMEOUT, mode=0o600)
         return self._lock
 
