@@ -10,7 +10,6 @@ registry and read wherever they stand; the REPL's start-up flags are parsed by a
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import sys
@@ -23,6 +22,8 @@ from chatcli.commands.spec import JSON_OPTION, SESSIONS_DIR_OPTION, ParsedArgs
 from chatcli.errors import ChatcliError, ExitCode
 
 if TYPE_CHECKING:
+    import argparse
+
     from rich.console import Console
 
     from chatcli.commands.registry import Registry
@@ -33,6 +34,8 @@ __all__ = ["build_parser", "run", "run_sessions"]
 
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser (the REPL's flags); ``sessions …`` is parsed by the command registry."""
+    import argparse  # only the REPL's flags need it: not imported on a session command's path
+
     parser = argparse.ArgumentParser(
         prog="chatcli",
         description=(

@@ -4,9 +4,13 @@
 
 from __future__ import annotations
 
-from chatcli.commands.context import CommandContext
+from typing import TYPE_CHECKING
+
 from chatcli.commands.spec import UsageError
-from chatcli.session.all_projects import AllProjects
+
+if TYPE_CHECKING:
+    from chatcli.commands.context import CommandContext
+    from chatcli.session.all_projects import AllProjects
 
 __all__ = ["all_projects"]
 

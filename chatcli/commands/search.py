@@ -4,12 +4,18 @@
 
 from __future__ import annotations
 
-from chatcli.commands.context import CommandContext
+from typing import TYPE_CHECKING
+
 from chatcli.commands.projects import all_projects
-from chatcli.commands.spec import ParsedArgs, UsageError
-from chatcli.session.all_projects import ProjectsSearchResult
-from chatcli.session.outcomes import SearchResult, StatusChoice
-from chatcli.session.search import InvalidQuery, SearchQuery, SearchSort
+from chatcli.commands.spec import UsageError
+from chatcli.session.search import InvalidQuery, SearchQuery
+
+if TYPE_CHECKING:
+    from chatcli.commands.context import CommandContext
+    from chatcli.commands.spec import ParsedArgs
+    from chatcli.session.all_projects import ProjectsSearchResult
+    from chatcli.session.outcomes import SearchResult, StatusChoice
+    from chatcli.session.search import SearchSort
 
 __all__ = ["search_sessions"]
 

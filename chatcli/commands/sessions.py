@@ -1,6 +1,7 @@
-"""The ``sessions`` command family's handlers: list, show, name, archive, unarchive, delete,
-export, fork, prune and doctor — the same handlers serve ``/sessions …`` and ``chatcli sessions …``.
-Their specs (words, arguments, options, help) are in :mod:`chatcli.commands.sessions_table`.
+"""The ``sessions`` command family's handlers that change or export sessions: name, archive,
+unarchive, delete, export, fork, prune and doctor (list and show: :mod:`chatcli.commands.listing`).
+The same handlers serve ``/sessions …`` and ``chatcli sessions …``. Their specs (words,
+arguments, options, help) are in :mod:`chatcli.commands.sessions_table`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from pathlib import Path
 from chatcli.commands.context import CommandContext
 from chatcli.commands.labels import confirm_pinned_delete
 from chatcli.commands.output_file import write_export
-from chatcli.commands.projects import all_projects
 from chatcli.commands.refs import session_ref
 from chatcli.commands.results import Cancelled, ExportResult, SessionChanged
 from chatcli.commands.spec import ParsedArgs, UsageError, format_duration
@@ -18,29 +18,22 @@ from chatcli.commands.trash import apply_retention, undo_hint
 from chatcli.render.timefmt import iso_minute, short_id
 from chatcli.render.transcript import transcript_markdown
 from chatcli.sanitize import clean_inline, shorten
-from chatcli.session.all_projects import ProjectsListResult
 from chatcli.session.errors import OperationRefused
 from chatcli.session.health import DoctorReport
 from chatcli.session.outcomes import (
     DeleteResult,
-    ListResult,
     PruneResult,
-    SessionDetail,
-    StatusChoice,
 )
 from chatcli.session.transfer import export_json
 
 __all__ = [
-    "DEFAULT_LIST_LIMIT",
     "archive_session",
     "delete_session",
     "doctor_sessions",
     "export_session",
     "fork_session",
-    "list_sessions",
     "name_session",
     "prune_sessions",
-    "show_session",
     "unarchive_session",
 ]
 
@@ -50,41 +43,6 @@ def _require_confirmation(ctx: CommandContext, question: str, refusal: str, retr
     if ctx.confirm is None:
         raise OperationRefused(refusal, f"Nothing was deleted. Re-run with --yes to confirm: {retry}")
     return ctx.confirm(question)
-
-
-#: ``sessions list`` shows this many sessions unless told otherwise (``--limit N``, ``--no-limit``):
-#: years of sessions must not flood the terminal, and the listing says how many there are in all.
-DEFAULT_LIST_LIMIT = 50
-
-
-def list_sessions(ctx: CommandContext, args: ParsedArgs) -> ListResult | ProjectsListResult:
-    """``sessions list`` (``--all-projects``: of every known project)."""
-    status: StatusChoice = "active"
-    if args.flag("all"):
-        status = "all"
-    elif args.flag("archived"):
-        status = "archived"
-    limit = args.number("limit")
-    if args.flag("no_limit"):
-        if limit is not None:
-            raise UsageError(
-                "give either --limit N or --no-limit, not both", f"{ctx.prefix}sessions list --limit N"
-            )
-    elif limit is None:
-        limit = DEFAULT_LIST_LIMIT
-    if args.flag("all_projects"):
-        return all_projects(ctx).list_sessions(
-            status=status, search=args.text("search"), limit=limit, tags=args.texts("tag")
-        )
-    return ctx.service.list_sessions(
-        status=status, search=args.text("search"), limit=limit, tags=args.texts("tag")
-    )
-
-
-def show_session(ctx: CommandContext, args: ParsedArgs) -> SessionDetail:
-    """``sessions show [ID]`` (in the chat, no ID or ``.`` is the session in use)."""
-    ref = session_ref(ctx, args.text("id"), f"{ctx.prefix}sessions show ID")
-    return ctx.service.show(ref, last=args.number("last") or 6)
 
 
 def name_session(ctx: CommandContext, args: ParsedArgs) -> SessionChanged:

@@ -118,7 +118,7 @@ SESSION_COMMANDS: tuple[Command, ...] = (
     Command(
         ("sessions", "list"),
         "List saved sessions, newest first (active ones unless --archived or --all)",
-        "chatcli.commands.sessions:list_sessions",
+        "chatcli.commands.listing:list_sessions",
         options=(
             Option(("--archived",), "archived", "only archived sessions"),
             Option(("-a", "--all"), "all", "active and archived sessions"),
@@ -146,7 +146,7 @@ SESSION_COMMANDS: tuple[Command, ...] = (
     Command(
         ("sessions", "show"),
         "Show a session's details and its last messages",
-        "chatcli.commands.sessions:show_session",
+        "chatcli.commands.listing:show_session",
         args=(CURRENT_SESSION,),
         options=(
             Option(("--last",), "last", "show the last N messages (default 6)", kind="int", metavar="N"),

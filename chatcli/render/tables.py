@@ -6,13 +6,14 @@ The session table itself (:func:`sessions_table`) is shared with the import repo
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, TypeGuard
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from chatcli.commands.results import RecentSessions
 from chatcli.render.console import is_plain, table_box
 from chatcli.render.styles import (
     DIM,
@@ -31,6 +32,9 @@ from chatcli.render.timefmt import absolute_time, relative_age, short_id
 from chatcli.sanitize import clean_inline
 from chatcli.session.fields import SessionView
 from chatcli.session.outcomes import ListResult, PruneResult, SearchHit, SearchResult
+
+if TYPE_CHECKING:
+    from chatcli.commands.results import RecentSessions
 
 __all__ = [
     "PIN_MARK",
@@ -130,7 +134,7 @@ def render_list(result: ListResult, console: Console) -> None:
     ``sessions`` alone (:class:`RecentSessions`) ends with its one-line hint instead of the line on
     ``--limit``.
     """
-    recent = isinstance(result, RecentSessions)
+    recent = _is_recent(result)
     if not result.sessions:
         console.print(_empty_listing(result))
     else:
@@ -157,8 +161,15 @@ def render_list(result: ListResult, console: Console) -> None:
             )
     for problem in result.problems:
         console.print(warning(problem.user_message()))
-    if isinstance(result, RecentSessions):
+    if _is_recent(result):
         console.print(Text(result.hint, style=DIM))
+
+
+def _is_recent(result: ListResult) -> TypeGuard[RecentSessions]:
+    """True for the listing of ``sessions`` alone. Its type's module is loaded only by the command
+    that makes one, so a plain listing never imports the commands' results to check."""
+    results = sys.modules.get("chatcli.commands.results")
+    return results is not None and isinstance(result, results.RecentSessions)
 
 
 def _empty_listing(result: ListResult) -> Text:
