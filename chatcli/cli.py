@@ -276,11 +276,13 @@ def _run_command(registry: Registry, words: list[str], options: ParsedArgs) -> i
     """Run one session command (``words`` after ``sessions``) and render what it returns."""
     from chatcli.commands.context import CommandContext
     from chatcli.commands.spec import HelpRequested
-    from chatcli.render.terminal import render
+    from chatcli.render.plain import write_plain
     from chatcli.session.all_projects import open_file_projects
     from chatcli.session.location import discover_sessions_dir
 
     if words[:1] in (["-h"], ["--help"], ["help"]):
+        from chatcli.render.terminal import render
+
         render(registry.help(["sessions"], scope="cli", prefix="chatcli "), _console())
         return ExitCode.OK
     if options.flag("tsv"):
@@ -301,6 +303,7 @@ def _run_command(registry: Registry, words: list[str], options: ParsedArgs) -> i
         result = registry.run(ctx, ["sessions", *words], scope="cli")
     except HelpRequested as req:
         from chatcli.commands.results import HelpResult
+        from chatcli.render.terminal import render
 
         help_for = (registry.help_for(req.command, "chatcli "),)
         render(HelpResult(f"chatcli {req.command.name}", req.command.summary, help_for, True), _console())
@@ -311,7 +314,9 @@ def _run_command(registry: Registry, words: list[str], options: ParsedArgs) -> i
         dump_json(to_json(result), sys.stdout)
     elif options.flag("tsv") and isinstance(result, _tsv_types()):
         _print_tsv(result)
-    else:
+    elif not write_plain(result, sys.stdout):  # a line or two to a pipe: without loading rich
+        from chatcli.render.terminal import render
+
         render(result, _console())
     return _result_exit_code(result)
 

@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from chatcli.render.console import is_plain, table_box
+from chatcli.render.plain import no_match_line
 from chatcli.render.styles import (
     DIM,
     MATCH_STYLE,
@@ -193,8 +194,8 @@ def render_search(result: SearchResult, console: Console) -> None:
     if result.notice:
         console.print(Text(result.notice, style=DIM))
     searched = f"{result.sessions_searched:,} searched"
-    if not result.sessions:
-        console.print(Text(f"No messages match {quoted(result.query)} ({searched})."))
+    if not result.sessions:  # piped, with nothing to warn about, chatcli.render.plain writes it
+        console.print(Text(no_match_line(result)))
         _search_warnings(result, console)
         return
     matches = f"{result.total_hits:,} match{'' if result.total_hits == 1 else 'es'}"

@@ -19,6 +19,7 @@ a session in it, wherever it then is.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Callable, Iterable, Mapping
@@ -145,15 +146,28 @@ def _reason(exc: BaseException) -> str:
 
 
 class ProjectRegistry:
-    """The file of known projects in ``folder`` (see the module's docstring)."""
+    """The file of known projects in ``folder`` (see the module's docstring). ``folder`` may be a
+    function that finds it (:func:`data_dir`), called on first use: a command that never reads
+    the registry never loads platformdirs."""
 
-    def __init__(self, folder: Path, *, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        self.folder = folder
-        self.path = folder / REGISTRY_NAME
+    def __init__(
+        self, folder: Path | Callable[[], Path], *, now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
+        self._folder = folder
         self._now = now
         self._lock: FileLock | None = None
         #: Sessions folders this process has already remembered (or failed to): once each.
         self._remembered: set[Path] = set()
+
+    @functools.cached_property
+    def folder(self) -> Path:
+        """The user data folder that holds the registry."""
+        return self._folder if isinstance(self._folder, Path) else self._folder()
+
+    @property
+    def path(self) -> Path:
+        """The registry file."""
+        return self.folder / REGISTRY_NAME
 
     def _locked(self) -> FileLock:
         if self._lock is None:
