@@ -1090,6 +1090,7 @@ class Options:
     command: str
     browser_only: bool = False
     writes: bool = False
+    searches: bool = False
 
 
 def run_browser_only(opts: Options) -> Results:
@@ -1729,6 +1730,12 @@ def build_arg_parser() -> argparse.ArgumentParser:
         help="only the write-path figures (issue 15: import, listing after cp -a, snapshot refresh "
         "after an append), written as their own section of the report",
     )
+    ap.add_argument(
+        "--searches",
+        action="store_true",
+        help="only the content search figures (issue 15) at --sizes, on the cached data sets, "
+        "written as their own section of the report (scripts/bench_search.py)",
+    )
     return ap
 
 
@@ -1763,6 +1770,7 @@ def options(argv: Sequence[str]) -> Options:
         shlex.join([exe, script, *argv]),
         args.browser_only,
         args.writes,
+        args.searches,
     )
 
 
@@ -1770,6 +1778,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     opts = options(sys.argv[1:] if argv is None else argv)
     when = datetime.now(UTC)
     start = time.perf_counter()
+    if opts.searches:
+        return _searches(opts, start)
     try:
         results = run_write_benchmarks(opts) if opts.writes else run_benchmarks(opts)
     except BenchError as exc:
@@ -1792,6 +1802,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         opts.output.write_text(text, encoding="utf-8")
         progress(f"wrote {opts.output}")
     progress(f"done in {elapsed:.0f} s")
+    return 0
+
+
+def _searches(opts: Options, start: float) -> int:
+    """``--searches``: see scripts/bench_search.py."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    sys.modules.setdefault("bench", sys.modules[__name__])  # one module, one BenchError
+    import bench_search
+
+    try:
+        results = bench_search.run_search_benchmarks(opts)
+    except BenchError as exc:
+        print(f"bench.py: error: {exc}", file=sys.stderr)
+        return 1
+    text = bench_search.search_section(opts, results, time.perf_counter() - start)
+    print(text)
+    if opts.output is not None:
+        bench_search.replace_search_section(opts.output, text)
+        progress(f"wrote {opts.output}")
     return 0
 
 

@@ -9,7 +9,7 @@ from rich.text import Text
 
 from chatcli.render.console import is_plain, table_box
 from chatcli.render.styles import DIM, NARROW_WIDTH, heading, one_line, plural, quoted, warning
-from chatcli.render.tables import PIN_MARK, highlighted, hit_session
+from chatcli.render.tables import PIN_MARK, highlighted, hit_session, search_footer, search_title
 from chatcli.render.timefmt import relative_age, short_id
 from chatcli.sanitize import clean_inline
 from chatcli.session.all_projects import ProjectsListResult, ProjectsSearchResult
@@ -76,12 +76,7 @@ def render_projects_search(result: ProjectsSearchResult, console: Console) -> No
         console.print(Text(f"No messages match {quoted(result.query)} ({searched})."))
         _notes(result.notes, console)
         return
-    matches = f"{result.total_hits:,} match{'' if result.total_hits == 1 else 'es'}"
-    sessions = plural(result.sessions_matched, "session")
-    title = f"{matches} for {quoted(result.query, 40)} in {sessions}; {searched}"
-    if result.truncated:
-        title += f" (showing {len(result.sessions)})"
-    console.print(heading(title))
+    console.print(heading(search_title(result, searched)))
     table = _table(console)
     table.add_column("Session", no_wrap=True, max_width=30, overflow="ellipsis")
     table.add_column("Hits", justify="right", no_wrap=True)
@@ -100,7 +95,7 @@ def render_projects_search(result: ProjectsSearchResult, console: Console) -> No
             )
     console.print(table)
     if result.truncated:
-        console.print(Text("(more sessions match: use --limit N)", style=DIM))
+        console.print(Text(search_footer(result.counted), style=DIM))
     _notes(result.notes, console)
 
 

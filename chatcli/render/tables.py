@@ -36,6 +36,7 @@ from chatcli.session.outcomes import ListResult, PruneResult, SearchHit, SearchR
 
 if TYPE_CHECKING:
     from chatcli.commands.results import RecentSessions
+    from chatcli.session.all_projects import ProjectsSearchResult
 
 __all__ = [
     "PIN_MARK",
@@ -198,17 +199,31 @@ def render_search(result: SearchResult, console: Console) -> None:
         console.print(Text(no_match_line(result)))
         _search_warnings(result, console)
         return
-    matches = f"{result.total_hits:,} match{'' if result.total_hits == 1 else 'es'}"
-    sessions = plural(result.sessions_matched, "session")
-    title = f"{matches} for {quoted(result.query, 40)} in {sessions}; {searched}"
-    if result.truncated:
-        title += f" (showing {len(result.sessions)})"
-    console.print(heading(title))
+    console.print(heading(search_title(result, searched)))
     table = _messages_table(result, console) if result.every_hit else _sessions_hits_table(result, console)
     console.print(table)
     if result.truncated:
-        console.print(Text("(more sessions match: use --limit N)", style=DIM))
+        console.print(Text(search_footer(result.counted), style=DIM))
     _search_warnings(result, console)
+
+
+def search_title(result: SearchResult | ProjectsSearchResult, searched: str) -> str:
+    """The line above a search's results: its hits and sessions, or, when there were too many
+    to count, that there were more than so many (and which sessions are shown)."""
+    query, shown = quoted(result.query, 40), len(result.sessions)
+    if not result.counted:
+        more = f"More than {result.total_hits - 1:,} matches"
+        return f"{more} for {query}; {searched} (showing the newest {shown})"
+    matches = f"{result.total_hits:,} match{'' if result.total_hits == 1 else 'es'}"
+    title = f"{matches} for {query} in {plural(result.sessions_matched, 'session')}; {searched}"
+    return title + (f" (showing {shown})" if result.truncated else "")
+
+
+def search_footer(counted: bool) -> str:
+    """The hint under results the limit cut (or that were too many to count)."""
+    if counted:
+        return "(more sessions match: use --limit N)"
+    return "(too many matches to count: add words to narrow the search, or use --limit N)"
 
 
 def _sessions_hits_table(result: SearchResult, console: Console) -> Table:

@@ -106,11 +106,14 @@ class ProjectsSearchResult:
     every_hit: bool = False
     notes: list[str] = field(default_factory=list)
     stopped: bool = False
+    #: False when a project had too many hits to count (the counts are then lower bounds).
+    counted: bool = True
 
     @property
     def truncated(self) -> bool:
-        """True when the limit left sessions with hits out, or the search was stopped."""
-        return self.stopped or self.sessions_matched > len(self.sessions)
+        """True when the limit left sessions with hits out (or may have: not ``counted``), or
+        the search was stopped."""
+        return self.stopped or not self.counted or self.sessions_matched > len(self.sessions)
 
 
 def remembering(
@@ -245,7 +248,7 @@ class AllProjects:
         projects, notes = self.projects()
         found: list[ProjectMatches] = []
         hits = matched = searched = 0
-        stopped = False
+        stopped, counted = False, True
         read: list[Project] = []
         for project in projects:
             try:
@@ -265,14 +268,18 @@ class AllProjects:
             found.extend(ProjectMatches(project, m) for m in result.sessions)
             hits, matched = hits + result.total_hits, matched + result.sessions_matched
             searched += result.sessions_searched
-            stopped = stopped or result.stopped
+            stopped, counted = stopped or result.stopped, counted and result.counted
+            if result.notice:
+                notes.append(f"Project {project.label}: {result.notice}")
             notes.extend(f"Project {project.label}: {w}" for w in result.warnings)
+        if not counted:  # a project's hits are its newest sessions: ranks were not computed
+            sort = "recent"
         if sort == "relevance":
             found.sort(key=lambda f: f.matches.score)
         else:
             found.sort(key=lambda f: f.matches.last_active, reverse=True)
         return ProjectsSearchResult(
-            query.text, found[:limit], hits, matched, searched, read, sort, every_hit, notes, stopped
+            query.text, found[:limit], hits, matched, searched, read, sort, every_hit, notes, stopped, counted
         )
 
     def locate(self, ref: str) -> tuple[Project, LoadedSession] | None:

@@ -199,7 +199,8 @@ class SessionMetadata(BaseModel):
         except ValidationError as exc:
             _refuse_newer(data)
             raise InvalidMetadata(f"{source}: {_first_error(exc)}") from exc
-        return raw.migrate()
+        # A fresh object already current needs no (deep) copy: the common case, on every write.
+        return raw if raw.version == METADATA_VERSION else raw.migrate()
 
     def to_json(self) -> str:
         """Serialise to the on-disk JSON form (indented, stable field order)."""

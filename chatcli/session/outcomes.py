@@ -113,7 +113,9 @@ class SearchResult:
     many ``sessions`` the limit kept; ``sessions_searched`` is how many sessions were looked at.
     ``warnings`` name the sessions that could not be searched (an unreadable transcript, a link
     or a device in its place) and why; the others were searched all the same. ``notice`` says
-    once how the search was made when it could not use the content index.
+    once how the search was made when it could not use the content index, or why it was not
+    counted: with ``counted`` False there were too many hits to count (``total_hits`` and
+    ``sessions_matched`` are then lower bounds, and the sessions the newest with hits).
     """
 
     query: str
@@ -126,11 +128,13 @@ class SearchResult:
     warnings: list[str] = field(default_factory=list)
     notice: str | None = None
     stopped: bool = False
+    counted: bool = True
 
     @property
     def truncated(self) -> bool:
-        """True when the limit left sessions with hits out, or the user stopped the search."""
-        return self.stopped or self.sessions_matched > len(self.sessions)
+        """True when the limit left sessions with hits out (or may have: not ``counted``), or
+        the user stopped the search."""
+        return self.stopped or not self.counted or self.sessions_matched > len(self.sessions)
 
     @property
     def hits(self) -> list[SearchHit]:

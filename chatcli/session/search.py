@@ -81,6 +81,8 @@ def fold(text: str) -> str:
 
 def _fold_mapped(text: str) -> tuple[str, list[int]]:
     """:func:`fold` of ``text`` and, for each character of the result, its position in ``text``."""
+    if text.isascii():  # one character for one: the positions are the same
+        return text.lower(), list(range(len(text)))
     out: list[str] = []
     where: list[int] = []
     for pos, ch in enumerate(text):
@@ -173,6 +175,11 @@ class SearchQuery:
         if not terms:
             raise InvalidQuery("the search text is empty")
         return cls(" ".join(text.split()), terms)
+
+    @property
+    def has_prefix(self) -> bool:
+        """True when a term is a ``prefix*``."""
+        return any(t.prefix for t in self.terms)
 
     def fts_match(self) -> str | None:
         """The FTS5 ``MATCH`` expression of the word terms (each quoted: never raw syntax), or

@@ -140,6 +140,9 @@ def test_search_shape() -> None:
     assert (doc["query"], doc["sort"], doc["total_hits"], doc["sessions_matched"]) == ("snip", "recent", 5, 3)
     assert (doc["sessions_searched"], doc["truncated"]) == (4, True)
     assert doc["warnings"] == ["session x was not searched: it is a FIFO"]
+    assert doc["counted"] is True
+    broad = roundtrip(SearchResult("snip", [found], 10_001, 1, 4, counted=False))
+    assert isinstance(broad, dict) and (broad["counted"], broad["truncated"]) == (False, True)
 
 
 def test_delete_import_prune_shapes() -> None:

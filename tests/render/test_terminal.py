@@ -312,6 +312,14 @@ def test_search_truncated_points_at_limit() -> None:
     assert "use --limit N" in output
 
 
+def test_a_search_too_broad_to_count_says_so_and_how_to_narrow_it() -> None:
+    hits = [found(make_hit("kubernetes")) for _ in range(2)]
+    output = render_plain(SearchResult("kubernetes", hits, 10_001, 2, 100_000, counted=False))
+    assert "More than 10,000 matches for 'kubernetes'; 100,000 searched (showing the newest 2)" in output
+    assert "in 2 sessions" not in output
+    assert "add words to narrow the search" in output
+
+
 def test_search_without_hits() -> None:
     output = render_plain(SearchResult("zebra", [], 0, 0, 3))
     assert "No messages match 'zebra' (3 searched)." in output

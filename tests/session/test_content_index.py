@@ -16,8 +16,8 @@ from chatcli.session.models import Message
 from chatcli.session.repository import InMemoryRepository
 from chatcli.session.search import InvalidQuery, SearchQuery
 from chatcli.session.service import SessionService
-from chatcli.session.store import FileRepository, content_index
-from chatcli.session.store.content_search import NO_FTS5
+from chatcli.session.store import FileRepository, content_index, content_query
+from chatcli.session.store.content_search import BROAD_RELEVANCE, NO_FTS5
 from chatcli.session.store.layout import CONVERSATION_FILE
 from tests.helpers import BASE, seed
 
@@ -177,7 +177,8 @@ def test_doctor_reports_a_damaged_content_index_and_repair_rebuilds_it(repo: Fil
     svc = SessionService(repo)
     svc.search("doctor")
     conn = sqlite3.connect(repo.root / ".index" / "sessions.sqlite3")
-    conn.execute("DELETE FROM content WHERE session = ?", (meta.id,))
+    (seq,) = conn.execute("SELECT seq FROM content_state WHERE session = ?", (meta.id,)).fetchone()
+    conn.execute("DELETE FROM content WHERE id >> 32 = ?", (seq,))
     conn.commit()
     conn.close()
     report = repo.check()
@@ -232,3 +233,80 @@ def test_the_limit_counts_sessions_and_says_more_match(repo: FileRepository) -> 
         seed(repo, "limit me", when=BASE + timedelta(hours=hour))
     result = SessionService(repo).search("limit", limit=2)
     assert len(result.sessions) == 2 and result.sessions_matched == 5 and result.truncated
+
+
+def test_a_search_with_too_many_hits_to_count_shows_the_newest_sessions(
+    repo: FileRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(content_query, "EXACT_HITS", 4)
+    ids = [
+        seed(repo, f"wombat {n}", replies=["wombat again"], when=BASE + timedelta(hours=n)).id
+        for n in range(6)
+    ]
+    seed(repo, "nothing here", when=BASE + timedelta(hours=9))
+    svc = SessionService(repo)
+    result = svc.search("wombat", limit=3)
+    assert not result.counted and result.truncated
+    assert [s.session_id for s in result.sessions] == ids[::-1][:3]
+    assert [s.hit_count for s in result.sessions] == [2, 2, 2]
+    assert result.total_hits > 4 and result.sessions_matched >= 3 and result.sessions_searched == 7
+    assert result.notice is None
+    ranked = svc.search("wombat", limit=3, sort="relevance")
+    assert ranked.notice == BROAD_RELEVANCE and ranked.sort == "recent"
+    assert [s.session_id for s in ranked.sessions] == ids[::-1][:3]
+    every = svc.search("wombat", limit=2, every_hit=True)
+    assert [[h.message_index for h in s.hits] for s in every.sessions] == [[0, 1], [0, 1]]
+    # A narrower query is counted exactly again.
+    assert svc.search("wombat 5").counted
+
+
+def test_many_hits_in_few_old_sessions_are_still_found_and_counted(
+    repo: FileRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(content_query, "EXACT_HITS", 4)
+    monkeypatch.setattr(content_query, "WALK_LIMIT", 3)
+    old = seed(repo, "gecko", replies=["gecko"] * 7, when=BASE)
+    for n in range(5):
+        seed(repo, f"recent {n}", when=BASE + timedelta(days=1, hours=n))
+    result = SessionService(repo).search("gecko")
+    assert result.counted
+    assert (result.total_hits, result.sessions_matched) == (8, 1)
+    assert [s.session_id for s in result.sessions] == [old.id]
+
+
+def test_status_tags_and_sessions_being_written_are_kept_out_of_indexed_hits(repo: FileRepository) -> None:
+    active = seed(repo, "otter active")
+    archived = seed(repo, "otter archived", archived=True, when=BASE + timedelta(hours=1))
+    svc = SessionService(repo)
+    assert [s.session_id for s in svc.search("otter", status="archived").sessions] == [archived.id]
+    assert [s.session_id for s in svc.search("otter", status="active").sessions] == [active.id]
+    svc.tag(active.id, ["zoo"])
+    tagged = svc.search("otter", tags=("zoo",))
+    assert [s.session_id for s in tagged.sessions] == [active.id] and tagged.sessions_searched == 1
+
+
+def test_a_session_forgotten_leaves_no_messages_or_number_behind(repo: FileRepository) -> None:
+    gone = seed(repo, "lynx one")
+    svc = SessionService(repo)
+    svc.search("lynx")
+    repo.delete(gone.id)
+    conn = sqlite3.connect(repo.root / ".index" / "sessions.sqlite3")
+    try:
+        assert conn.execute("SELECT count(*) FROM content").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM content_state").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM content_pending").fetchone() == (0,)
+    finally:
+        conn.close()
+    again = seed(repo, "lynx two")
+    assert [s.session_id for s in svc.search("lynx").sessions] == [again.id]
+
+
+def test_a_broad_prefix_search_finds_the_newest_sessions_in_one_pass(
+    repo: FileRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(content_query, "EXACT_HITS", 3)
+    ids = [seed(repo, f"tapir{n} tapirs", when=BASE + timedelta(hours=n)).id for n in range(5)]
+    seed(repo, "no match", when=BASE + timedelta(hours=8))
+    result = SessionService(repo).search("tapir*", limit=2)
+    assert not result.counted
+    assert [(s.session_id, s.hit_count) for s in result.sessions] == [(ids[4], 1), (ids[3], 1)]

@@ -8,29 +8,30 @@ shorter file, an offset that no longer ends a line) and indexed again from its s
 never indexed yet (an index built from the files, sessions copied in) are indexed by the next
 search (:meth:`ContentIndex.index_pending`), so the first write on a large folder stays quick.
 
-Tables: ``content`` (one row per message: session, position, role, time), ``content_words``
-(FTS5 over the text, ``unicode61 remove_diacritics 2``: words in any script with spaces),
-``content_chars`` (FTS5 ``trigram`` over the folded text of messages in scripts without spaces,
-so a substring matches) and ``content_state`` (per session: the transcript's inode, the offset
-indexed up to, its line and row counts). When the interpreter's SQLite has no FTS5 none of them
-exist and searches read the transcripts instead.
+Tables: ``content`` (one row per message: role, time; its id is the session's number and the
+message's position, see :mod:`.content_query`), ``content_words`` (FTS5 over the text,
+``unicode61 remove_diacritics 2``: words in any script with spaces), ``content_chars`` (FTS5
+``trigram`` over the folded text of messages in scripts without spaces, so a substring matches),
+``content_state`` (per session: its number, the transcript's inode, the offset indexed up to,
+its line and row counts) and ``content_pending`` (listed sessions not indexed yet, kept by
+triggers). When the interpreter's SQLite has no FTS5 none of them exist and searches read the
+transcripts instead.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, NamedTuple
 
 from chatcli.session.errors import SessionError
-from chatcli.session.fields import SessionStatus
-from chatcli.session.search import SearchQuery, fold, has_unspaced
+from chatcli.session.search import fold, has_unspaced
 from chatcli.session.store import durable, transcript_file
-from chatcli.session.store.index import IndexUnavailable, SessionIndex, _insert_rows
-from chatcli.session.store.index_rows import TAG_SEP
+from chatcli.session.store.content_query import ROW_BITS, row_range
+from chatcli.session.store.index import IndexUnavailable, SessionIndex, _forget_rows, _insert_rows
 from chatcli.session.store.layout import CONVERSATION_FILE
 from chatcli.session.store.transcript_file import BLOCK, MAX_LINE
 from chatcli.session.transcript import LINE_ENDS, line_parser
@@ -39,23 +40,39 @@ if TYPE_CHECKING:
     from chatcli.session.models import SessionMetadata
     from chatcli.session.store.files import SessionFiles
 
-__all__ = ["ContentIndex", "Found", "fts5_available"]
+__all__ = ["ContentIndex", "fts5_available"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS content_state (
-    session TEXT PRIMARY KEY, inode INTEGER NOT NULL, offset INTEGER NOT NULL,
-    lines INTEGER NOT NULL, rows INTEGER NOT NULL, stamp TEXT NOT NULL
+    session TEXT PRIMARY KEY, seq INTEGER NOT NULL UNIQUE, inode INTEGER NOT NULL,
+    offset INTEGER NOT NULL, lines INTEGER NOT NULL, rows INTEGER NOT NULL, stamp TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS content (
-    id INTEGER PRIMARY KEY, session TEXT NOT NULL, idx INTEGER NOT NULL, role TEXT NOT NULL, ts TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS content_by_session ON content (session, idx);
+CREATE TABLE IF NOT EXISTS content (id INTEGER PRIMARY KEY, role TEXT NOT NULL, ts TEXT NOT NULL);
 CREATE VIRTUAL TABLE IF NOT EXISTS content_words USING fts5(body, tokenize = 'unicode61 remove_diacritics 2');
 CREATE VIRTUAL TABLE IF NOT EXISTS content_chars USING fts5(folded, tokenize = 'trigram');
+-- Listed sessions whose messages are not indexed, kept by triggers (so by every writer): a
+-- search indexes them first without comparing every row with content_state.
+CREATE TABLE IF NOT EXISTS content_pending (session TEXT PRIMARY KEY);
+CREATE TRIGGER IF NOT EXISTS content_listed AFTER INSERT ON sessions BEGIN
+    INSERT OR IGNORE INTO content_pending (session)
+        SELECT new.id WHERE NOT EXISTS (SELECT 1 FROM content_state WHERE session = new.id);
+END;
+CREATE TRIGGER IF NOT EXISTS content_unlisted AFTER DELETE ON sessions BEGIN
+    DELETE FROM content_pending WHERE session = old.id;
+END;
+CREATE TRIGGER IF NOT EXISTS content_indexed AFTER INSERT ON content_state BEGIN
+    DELETE FROM content_pending WHERE session = new.session;
+END;
+CREATE TRIGGER IF NOT EXISTS content_dropped AFTER DELETE ON content_state BEGIN
+    INSERT OR IGNORE INTO content_pending (session)
+        SELECT old.session WHERE EXISTS (SELECT 1 FROM sessions WHERE id = old.session);
+END;
 """
 
 #: Sessions indexed per transaction when a search indexes those never indexed yet.
 BATCH = 64
+#: Messages added to the tables at a time while a transcript is read.
+BATCH_ROWS = 512
 
 
 def fts5_available(conn: sqlite3.Connection) -> bool:
@@ -68,17 +85,6 @@ def fts5_available(conn: sqlite3.Connection) -> bool:
     return True
 
 
-class Found(NamedTuple):
-    """One session with hits, as the index found it: how many, its best hit's rank and row."""
-
-    session_id: str
-    session_name: str | None
-    last_active: datetime
-    hit_count: int
-    score: float
-    best_row: int
-
-
 class _Reading(NamedTuple):
     """A message read from a transcript: its position among non-blank lines, role, time, text."""
 
@@ -89,11 +95,20 @@ class _Reading(NamedTuple):
 
 
 def _delete_session(conn: sqlite3.Connection, session_id: str) -> None:
-    rows = "SELECT id FROM content WHERE session = ?"
-    conn.execute(f"DELETE FROM content_words WHERE rowid IN ({rows})", (session_id,))
-    conn.execute(f"DELETE FROM content_chars WHERE rowid IN ({rows})", (session_id,))
-    conn.execute("DELETE FROM content WHERE session = ?", (session_id,))
+    """Remove a session's messages and state (its rows are one range of row ids)."""
+    state = conn.execute("SELECT seq FROM content_state WHERE session = ?", (session_id,)).fetchone()
+    if state is None:
+        return
+    low, high = row_range(int(state[0]))
+    for table in ("content_words", "content_chars", "content"):
+        key = "id" if table == "content" else "rowid"
+        conn.execute(f"DELETE FROM {table} WHERE {key} BETWEEN ? AND ?", (low, high))
     conn.execute("DELETE FROM content_state WHERE session = ?", (session_id,))
+
+
+def _next_seq(conn: sqlite3.Connection) -> int:
+    """A number for a session indexed for the first time (one above the highest in use)."""
+    return int(conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM content_state").fetchone()[0])
 
 
 @dataclass(slots=True)
@@ -144,33 +159,39 @@ def _continues(fd: int, state: tuple[int, int, int], inode: int) -> bool:
     return was_inode == inode and offset <= os.fstat(fd).st_size and os.pread(fd, 1, offset - 1) in LINE_ENDS
 
 
-def _insert(conn: sqlite3.Connection, session_id: str, readings: Iterable[_Reading]) -> int:
-    count = 0
+def _insert(conn: sqlite3.Connection, seq: int, readings: Iterable[_Reading]) -> int:
+    """Add these messages of the session numbered ``seq``; how many were added."""
+    base, count = seq << ROW_BITS, 0
+    rows: list[tuple[int, str, str]] = []
+    words: list[tuple[int, str]] = []
+    chars: list[tuple[int, str]] = []
     for reading in readings:
-        cur = conn.execute(
-            "INSERT INTO content (session, idx, role, ts) VALUES (?, ?, ?, ?)",
-            (session_id, reading.position, reading.role, reading.timestamp),
-        )
-        conn.execute(
-            "INSERT INTO content_words (rowid, body) VALUES (?, ?)", (cur.lastrowid, reading.content)
-        )
+        if reading.position >= 1 << ROW_BITS:  # past any real transcript: left unindexed
+            break
+        row = base | reading.position
+        rows.append((row, reading.role, reading.timestamp))
+        words.append((row, reading.content))
         if has_unspaced(reading.content):
-            conn.execute(
-                "INSERT INTO content_chars (rowid, folded) VALUES (?, ?)",
-                (cur.lastrowid, fold(reading.content)),
-            )
+            chars.append((row, fold(reading.content)))
         count += 1
+        if len(rows) >= BATCH_ROWS:
+            _flush(conn, rows, words, chars)
+    _flush(conn, rows, words, chars)
     return count
 
 
-def _scope(status: SessionStatus | None, tags: Sequence[str]) -> list[tuple[str, object]]:
-    """SQL conditions on the ``sessions`` row ``s`` (with their values) for a status and tags."""
-    scope: list[tuple[str, object]] = []
-    if status is not None:
-        scope.append(("s.status = ?", status.value))
-    for tag in tags:  # tags are stored as ",a,b," (see index_rows.TAG_SEP)
-        scope.append(("instr(s.tags, ?) > 0", TAG_SEP + tag + TAG_SEP))
-    return scope
+def _flush(
+    conn: sqlite3.Connection,
+    rows: list[tuple[int, str, str]],
+    words: list[tuple[int, str]],
+    chars: list[tuple[int, str]],
+) -> None:
+    conn.executemany("INSERT INTO content (id, role, ts) VALUES (?, ?, ?)", rows)
+    conn.executemany("INSERT INTO content_words (rowid, body) VALUES (?, ?)", words)
+    conn.executemany("INSERT INTO content_chars (rowid, folded) VALUES (?, ?)", chars)
+    rows.clear()
+    words.clear()
+    chars.clear()
 
 
 class ContentIndex(SessionIndex):
@@ -214,9 +235,9 @@ class ContentIndex(SessionIndex):
     def forget(self, session_ids: Iterable[str]) -> None:
         """Remove sessions, their marks and their messages."""
         ids = list(session_ids)
-        super().forget(ids)
-        if self.has_content and ids:
-            with self._tx() as conn:
+        with self._tx() as conn:
+            _forget_rows(conn, ids)
+            if self.has_content:
                 for session_id in ids:
                     _delete_session(conn, session_id)
 
@@ -227,8 +248,9 @@ class ContentIndex(SessionIndex):
         the next search tries again and, failing, names it in its warnings.
         """
         state = conn.execute(
-            "SELECT inode, offset, lines FROM content_state WHERE session = ?", (session_id,)
+            "SELECT seq, inode, offset, lines FROM content_state WHERE session = ?", (session_id,)
         ).fetchone()
+        seq = _next_seq(conn) if state is None else int(state[0])
         try:
             fd = transcript_file.open_for_reading(self.files, session_id)
         except SessionError as exc:
@@ -241,11 +263,11 @@ class ContentIndex(SessionIndex):
                 # the next search catches up with it.
                 st = os.fstat(fd)
                 inode, stamp = st.st_ino, _stamp(st)
-                if state is None or not _continues(fd, state, inode):
+                if state is None or not _continues(fd, (state[1], state[2], state[3]), inode):
                     _delete_session(conn, session_id)
-                    state = (inode, 0, 0)
-                cursor = _Cursor(state[1], state[2])
-                added = _insert(conn, session_id, _read_new(fd, cursor))
+                    state = None
+                cursor = _Cursor(0, 0) if state is None else _Cursor(int(state[2]), int(state[3]))
+                added = _insert(conn, seq, _read_new(fd, cursor))
             except OSError as exc:
                 _delete_session(conn, session_id)
                 return durable.storage_error(exc, self.files.root / session_id)
@@ -254,11 +276,11 @@ class ContentIndex(SessionIndex):
         elif state is not None:
             _delete_session(conn, session_id)
         conn.execute(
-            "INSERT INTO content_state (session, inode, offset, lines, rows, stamp) "
-            "VALUES (?, ?, ?, ?, ?, ?) "
+            "INSERT INTO content_state (session, seq, inode, offset, lines, rows, stamp) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (session) DO UPDATE SET inode = excluded.inode, offset = excluded.offset, "
             "lines = excluded.lines, rows = content_state.rows + excluded.rows, stamp = excluded.stamp",
-            (session_id, inode, cursor.offset, cursor.lines, added, stamp),
+            (session_id, seq, inode, cursor.offset, cursor.lines, added, stamp),
         )
         return None
 
@@ -275,16 +297,18 @@ class ContentIndex(SessionIndex):
         except IndexUnavailable as exc:
             return [f"the content index is damaged ({exc})"]
         problems: list[str] = []
-        counted = {r[0]: r[1] for r in self._query("SELECT session, count(*) FROM content GROUP BY session")}
+        counted = {
+            r[0]: r[1] for r in self._query(f"SELECT id >> {ROW_BITS}, count(*) FROM content GROUP BY 1")
+        }
         states = self._query(
-            "SELECT c.session, c.rows, s.id FROM content_state c "
+            "SELECT c.session, c.seq, c.rows, s.id FROM content_state c "
             "LEFT JOIN sessions s ON s.id = c.session ORDER BY c.session"
         )
-        for session_id, rows, listed in states:
+        for session_id, seq, rows, listed in states:
             short = str(session_id)[:8]
             if listed is None:
                 problems.append(f"the content index holds messages of session {short}, not listed")
-            elif counted.get(session_id, 0) != rows:
+            elif counted.get(seq, 0) != rows:
                 problems.append(f"the content index of session {short} is missing messages")
         for session_id in self.stale():
             problems.append(
@@ -309,13 +333,25 @@ class ContentIndex(SessionIndex):
 
     # ------------------------------------------------------------------ readers
 
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """The connection in a read transaction: every query made with it sees one state of the
+        index (see :mod:`.content_query`); :class:`IndexUnavailable` when it cannot be read."""
+        with self._lock:
+            conn = self._connect()
+            try:
+                conn.execute("BEGIN")
+                try:
+                    yield conn
+                finally:
+                    conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self.close()
+                raise IndexUnavailable(str(exc)) from exc
+
     def pending(self) -> list[str]:
         """Sessions whose messages were never indexed (built from the files, copied in)."""
-        rows = self._query(
-            "SELECT id FROM sessions "
-            "WHERE NOT EXISTS (SELECT 1 FROM content_state WHERE session = sessions.id)"
-        )
-        return [str(row[0]) for row in rows]
+        return [str(row[0]) for row in self._query("SELECT session FROM content_pending")]
 
     def index_pending(self, session_ids: Iterable[str], problems: list[tuple[str, SessionError]]) -> None:
         """Index the messages of these sessions, :data:`BATCH` sessions a transaction; a
@@ -327,91 +363,3 @@ class ContentIndex(SessionIndex):
                     failed = self._catch_up(conn, session_id)
                     if failed is not None:
                         problems.append((session_id, failed))
-
-    def searched(self, status: SessionStatus | None, skip: set[str], tags: Sequence[str] = ()) -> int:
-        """How many indexed sessions (of ``status``, with every one of ``tags``, not in
-        ``skip``) a search covers."""
-        sql = "SELECT count(*) FROM content_state c JOIN sessions s ON s.id = c.session"
-        params: list[object] = list(skip)
-        sql += f" WHERE c.session NOT IN ({', '.join('?' * len(skip))})"
-        for clause, value in _scope(status, tags):
-            sql += " AND " + clause
-            params.append(value)
-        return int(str(self._query(sql, params)[0][0]))
-
-    def find(
-        self, query: SearchQuery, status: SessionStatus | None, skip: set[str], tags: Sequence[str] = ()
-    ) -> list[Found]:
-        """Every session (of ``status``, with every one of ``tags``, not in ``skip``) with a
-        message matching ``query``: its hit count, the BM25 rank of its best hit (0 without word
-        terms) and that hit's row."""
-        sql, params = _hits_sql(query)
-        grouped = (
-            "SELECT h.session, s.name, s.last_active, count(*), min(h.rank), h.id "
-            f"FROM ({sql}) h JOIN sessions s ON s.id = h.session"
-        )
-        scope = _scope(status, tags)
-        if scope:
-            grouped += " WHERE " + " AND ".join(clause for clause, _ in scope)
-            params.extend(value for _, value in scope)
-        rows = self._query(grouped + " GROUP BY h.session", params)
-        return [
-            Found(
-                str(sid),
-                None if name is None else str(name),
-                _when(active),
-                int(str(n)),
-                float(str(rank)),
-                int(str(row)),
-            )
-            for sid, name, active, n, rank, row in rows
-            if sid not in skip
-        ]
-
-    def rows_of(self, query: SearchQuery, session_ids: list[str]) -> Iterator[tuple[str, int]]:
-        """``(session, row)`` of every hit of these sessions, oldest first."""
-        sql, params = _hits_sql(query)
-        marks = ", ".join("?" * len(session_ids))
-        rows = self._query(
-            f"SELECT h.session, h.id FROM ({sql}) h WHERE h.session IN ({marks})", [*params, *session_ids]
-        )
-        for session_id, row in rows:
-            yield str(session_id), int(str(row))
-
-    def messages(self, row_ids: list[int]) -> dict[int, tuple[int, str, datetime, str]]:
-        """``row -> (message_index, role, timestamp, text)`` of these rows."""
-        marks = ", ".join("?" * len(row_ids))
-        rows = self._query(
-            f"SELECT c.id, c.idx, c.role, c.ts, w.body FROM content c JOIN content_words w ON w.rowid = c.id "
-            f"WHERE c.id IN ({marks})",
-            row_ids,
-        )
-        return {
-            int(str(r[0])): (int(str(r[1])), str(r[2]), datetime.fromisoformat(str(r[3])), str(r[4]))
-            for r in rows
-        }
-
-
-def _when(value: object) -> datetime:
-    """A ``last_active`` column (fixed-width UTC text) as a datetime."""
-    return datetime.fromisoformat(str(value))
-
-
-def _hits_sql(query: SearchQuery) -> tuple[str, list[object]]:
-    """The ``SELECT session, id, rank`` of every message matching ``query``."""
-    match = query.fts_match()
-    params: list[object] = []
-    if match is not None:
-        sql = "SELECT c.session, c.id, w.rank AS rank FROM content_words w JOIN content c ON c.id = w.rowid"
-        where = ["content_words MATCH ?"]
-        params.append(match)
-    else:
-        sql, where = "SELECT c.session, c.id, 0.0 AS rank FROM content c", []
-    for text in query.substrings():
-        if len(text) >= 3:
-            where.append("c.id IN (SELECT rowid FROM content_chars WHERE content_chars MATCH ?)")
-            params.append('"' + text.replace('"', '""') + '"')
-        else:  # the trigram index needs three characters: look through the text itself
-            where.append("c.id IN (SELECT rowid FROM content_chars WHERE instr(folded, ?) > 0)")
-            params.append(text)
-    return sql + " WHERE " + " AND ".join(where), params

@@ -22,18 +22,28 @@ from chatcli.session.search import (
     scan_all,
     scan_session,
 )
+from chatcli.session.store import content_query
+from chatcli.session.store.content_query import Found, Scope
 from chatcli.session.store.index import IndexUnavailable
 
 if TYPE_CHECKING:
-    from chatcli.session.store.content_index import ContentIndex, Found
+    import sqlite3
+
+    from chatcli.session.store.content_index import ContentIndex
     from chatcli.session.store.index_sync import IndexSync, Synced
 
-__all__ = ["NO_FTS5", "search_store"]
+__all__ = ["BROAD_RELEVANCE", "NO_FTS5", "search_store"]
 
 #: Said once with the results when this Python's SQLite cannot hold the content index.
 NO_FTS5 = (
     "This Python's SQLite has no full-text search (FTS5): every transcript was read instead, "
     "which is slower with many sessions."
+)
+
+#: Said when a search asked to be ranked by relevance had too many hits to rank.
+BROAD_RELEVANCE = (
+    f"More than {content_query.EXACT_HITS:,} messages match: too many to rank by relevance, so the "
+    "newest sessions with a match are shown. Add words to narrow the search."
 )
 
 
@@ -74,10 +84,47 @@ def _indexed(
     # What chatcli's own writes changed (marked by the index protocol). A transcript edited by
     # hand is found by `doctor` (stale) and re-indexed by `doctor --repair`: checking every
     # transcript's stamp here would cost a stat per session on every search.
-    changed = index.pending()
-    index.index_pending([sid for sid in changed if sid not in untrusted], failed)
+    index.index_pending([sid for sid in index.pending() if sid not in untrusted], failed)
     warnings = [not_searched(sid, exc) for sid, exc in failed]
     warnings += [not_searched(getattr(exc, "session_id", "?") or "?", exc) for exc in synced.problems]
+    scanned, searched = _scan_overrides(
+        synced, query, status, options, transcript=transcript, warnings=warnings
+    )
+    scope = Scope(status, options.tags, frozenset(untrusted))
+    with index.reading() as conn:
+        finding = content_query.find(conn, query, scope, sort=options.sort, limit=max(options.limit, 0))
+        searched += content_query.searched(conn, scope)
+        candidates: list[Found | SessionMatches] = [*finding.found, *scanned]
+        sort = options.sort if finding.counted else "recent"
+        shown = order_sessions(candidates, sort)[: max(options.limit, 0)]
+        complete = _complete(conn, query, [f for f in shown if not isinstance(f, SessionMatches)], options)
+    listed = [f if isinstance(f, SessionMatches) else complete[f.session_id] for f in shown]
+    total = finding.total_hits + sum(m.hit_count for m in scanned)
+    notice = None if finding.counted or options.sort != "relevance" else BROAD_RELEVANCE
+    return SearchResult(
+        query.text,
+        listed,
+        total,
+        finding.sessions_matched + len(scanned),
+        searched,
+        sort,
+        options.every_hit,
+        warnings,
+        notice,
+        counted=finding.counted,
+    )
+
+
+def _scan_overrides(
+    synced: Synced,
+    query: SearchQuery,
+    status: SessionStatus | None,
+    options: SearchOptions,
+    *,
+    transcript: Callable[[str], Iterable[bytes]],
+    warnings: list[str],
+) -> tuple[list[SessionMatches], int]:
+    """Search the sessions a writer may be changing in their files (never from their rows)."""
     scanned: list[SessionMatches] = []
     searched = 0
     for meta in synced.overrides:
@@ -93,52 +140,30 @@ def _indexed(
         searched += 1
         if matches is not None:
             scanned.append(matches)
-    found = index.find(query, status, untrusted, options.tags)
-    searched += index.searched(status, untrusted, options.tags)
-    candidates: list[Found | SessionMatches] = [*found, *scanned]
-    shown = order_sessions(candidates, options.sort)[: max(options.limit, 0)]
-    complete = _complete(index, query, [f for f in shown if not isinstance(f, SessionMatches)], options)
-    listed: list[SessionMatches] = []
-    for f in shown:
-        done = f if isinstance(f, SessionMatches) else complete.get(f.session_id)
-        if done is not None:  # None: its rows went between two reads (deleted meanwhile)
-            listed.append(done)
-    total = sum(f.hit_count for f in found) + sum(m.hit_count for m in scanned)
-    return SearchResult(
-        query.text,
-        listed,
-        total,
-        len(found) + len(scanned),
-        searched,
-        options.sort,
-        options.every_hit,
-        warnings,
-    )
+    return scanned, searched
 
 
 def _complete(
-    index: ContentIndex, query: SearchQuery, found: list[Found], options: SearchOptions
+    conn: sqlite3.Connection, query: SearchQuery, found: list[Found], options: SearchOptions
 ) -> dict[str, SessionMatches]:
     """The sessions ``found`` by the index with their hits read back (each best, or all, oldest
-    first)."""
+    first), in the same read transaction as the search."""
     if not found:
         return {}
     rows: dict[str, list[int]] = {f.session_id: [f.best_row] for f in found}
     if options.every_hit:
-        for session_id, row in index.rows_of(query, list(rows)):
+        for session_id, row in content_query.rows_of(conn, query, content_query.seqs_of(conn, list(rows))):
             if row != rows[session_id][0]:
                 rows[session_id].append(row)
-    texts = index.messages([row for ids in rows.values() for row in ids])
+    texts = content_query.messages(conn, [row for ids in rows.values() for row in ids])
     out: dict[str, SessionMatches] = {}
     for f in found:
         hits: dict[int, SearchHit] = {}
         for row in rows[f.session_id]:
-            if row in texts:
-                position, role, when, body = texts[row]
-                hits[row] = SearchHit(f.session_id, f.session_name, role, when, query.snippet(body), position)
-        if f.best_row in hits:
-            every = sorted(hits.values(), key=lambda hit: hit.message_index)
-            out[f.session_id] = SessionMatches(
-                f.session_id, f.session_name, f.last_active, f.hit_count, hits[f.best_row], every, f.score
-            )
+            position, role, when, body = texts[row]
+            hits[row] = SearchHit(f.session_id, f.session_name, role, when, query.snippet(body), position)
+        every = sorted(hits.values(), key=lambda hit: hit.message_index)
+        out[f.session_id] = SessionMatches(
+            f.session_id, f.session_name, f.last_active, f.hit_count, hits[f.best_row], every, f.score
+        )
     return out

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = ["IndexUnavailable", "Indexed", "SessionBrief", "SessionIndex"]
 
-SCHEMA_VERSION = 6  # 5: usage, pinned and tags columns (metadata v2); 6: and the content index
+SCHEMA_VERSION = 7  # 5: usage, pinned, tags (metadata v2); 6: the content index; 7: its row ids by session
 #: The database file and the files SQLite keeps beside it.
 INDEX_SUFFIXES = ("", "-wal", "-shm", "-journal")
 BUSY_TIMEOUT_MS = 10_000
@@ -118,6 +118,13 @@ def _insert_rows(conn: sqlite3.Connection, metas: Iterable[Indexed], clear: Iter
     conn.executemany("DELETE FROM sessions WHERE id = ?", ((sid,) for sid in failed))
     conn.executemany("INSERT OR IGNORE INTO dirty (id) VALUES (?)", ((sid,) for sid in failed))
     return failed
+
+
+def _forget_rows(conn: sqlite3.Connection, session_ids: Iterable[str]) -> None:
+    """Remove the rows and marks of these sessions (in the caller's transaction)."""
+    ids = [(sid,) for sid in session_ids]
+    conn.executemany("DELETE FROM sessions WHERE id = ?", ids)
+    conn.executemany("DELETE FROM dirty WHERE id = ?", ids)
 
 
 def _filtered(
@@ -308,10 +315,8 @@ class SessionIndex:
 
     def forget(self, session_ids: Iterable[str]) -> None:
         """Remove sessions (deleted, or no longer readable) and their marks."""
-        ids = [(sid,) for sid in session_ids]
         with self._tx() as conn:
-            conn.executemany("DELETE FROM sessions WHERE id = ?", ids)
-            conn.executemany("DELETE FROM dirty WHERE id = ?", ids)
+            _forget_rows(conn, session_ids)
 
     # ------------------------------------------------------------------ reader side
 

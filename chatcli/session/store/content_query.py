@@ -1,0 +1,282 @@
+"""Reading the content index (:mod:`.content_index`): which sessions a query finds, and their hits.
+
+Every message's row id is ``seq << ROW_BITS | position``: ``seq`` numbers the session in the
+index (``content_state.seq``), ``position`` is the message's place in its transcript. So the hits
+of a query group into sessions by their row ids alone, and the hits of one session are a range
+of row ids, which FTS5 seeks to directly.
+
+A query with up to :data:`EXACT_HITS` hits is counted exactly: every hit is read, grouped by
+session and ranked. A broader one (a word in most messages) is not: it is answered by walking the
+sessions newest first and asking, for each, whether it has a hit, until ``limit`` sessions are
+found; its counts are then lower bounds (:attr:`Finding.counted` is False) and it is ordered
+newest first, since ranking by relevance would mean scoring every hit.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import NamedTuple
+
+from chatcli.session.fields import SessionStatus
+from chatcli.session.search import SearchQuery, SearchSort
+from chatcli.session.store.index_rows import TAG_SEP
+
+__all__ = [
+    "EXACT_HITS",
+    "ROW_BITS",
+    "Finding",
+    "Found",
+    "Scope",
+    "find",
+    "messages",
+    "row_range",
+    "rows_of",
+    "searched",
+    "seqs_of",
+]
+
+#: Bits of a row id that hold the message's position in its session.
+ROW_BITS = 32
+#: Hits a query may have and still be counted exactly (every hit read, grouped and ranked).
+EXACT_HITS = 10_000
+#: Sessions a broad query looks at, newest first, before it reads every hit after all.
+WALK_LIMIT = 2_000
+
+
+class Found(NamedTuple):
+    """One session with hits, as the index found it: how many, its best hit's rank and row."""
+
+    session_id: str
+    session_name: str | None
+    last_active: datetime
+    hit_count: int
+    score: float
+    best_row: int
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """What the index found: the sessions (every one when ``counted``, else the newest ``limit``
+    with hits), the hits and sessions counted, and whether those counts are exact."""
+
+    found: list[Found]
+    total_hits: int
+    sessions_matched: int
+    counted: bool = True
+
+
+def row_range(seq: int) -> tuple[int, int]:
+    """The first and last row id a session numbered ``seq`` can hold."""
+    return seq << ROW_BITS, ((seq + 1) << ROW_BITS) - 1
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Which indexed sessions a search covers: of ``status`` (any when None), with every one of
+    ``tags``, not in ``skip`` (sessions searched in their files instead)."""
+
+    status: SessionStatus | None
+    tags: Sequence[str]
+    skip: frozenset[str]
+
+    def where(self, *, with_skip: bool = True) -> tuple[str, list[object]]:
+        """SQL conditions on the ``sessions`` row ``s`` and their values (``1`` when none)."""
+        clauses, params = ["1"], list[object]()
+        if with_skip:
+            clauses.append("s.id NOT IN (SELECT value FROM json_each(?))")
+            params.append(json.dumps(sorted(self.skip)))
+        if self.status is not None:
+            clauses.append("s.status = ?")
+            params.append(self.status.value)
+        for tag in self.tags:  # tags are stored as ",a,b," (see index_rows.TAG_SEP)
+            clauses.append("instr(s.tags, ?) > 0")
+            params.append(TAG_SEP + tag + TAG_SEP)
+        return " AND ".join(clauses), params
+
+
+def _hits_sql(query: SearchQuery, *, ranked: bool = False, ranged: bool = False) -> tuple[str, list[object]]:
+    """``SELECT id, rank`` of every message matching ``query`` (rank 0 unless ``ranked`` and the
+    query has words); ``ranged`` adds a row-id range whose two values the caller appends."""
+    match = query.fts_match()
+    params: list[object] = []
+    where: list[str] = []
+    subs = query.substrings()
+    if match is not None:
+        rank = "rank" if ranked else "0.0"
+        sql = f"SELECT rowid AS id, {rank} AS rank FROM content_words"
+        where.append("content_words MATCH ?")
+        params.append(match)
+    else:
+        sql = "SELECT rowid AS id, 0.0 AS rank FROM content_chars"
+        where.append(_substring_test(subs[0], params))
+        subs = subs[1:]
+    for text in subs:
+        condition = _substring_test(text, params)
+        where.append(f"rowid IN (SELECT rowid FROM content_chars WHERE {condition})")
+    if ranged:
+        where.append("rowid BETWEEN ? AND ?")
+    return sql + " WHERE " + " AND ".join(where), params
+
+
+def _substring_test(text: str, params: list[object]) -> str:
+    """A condition on ``content_chars`` that its text holds ``text`` (the trigram index needs
+    three characters; a shorter text is looked for in every row's text)."""
+    if len(text) >= 3:
+        params.append('"' + text.replace('"', '""') + '"')
+        return "content_chars MATCH ?"
+    params.append(text)
+    return "instr(folded, ?) > 0"
+
+
+def find(
+    conn: sqlite3.Connection, query: SearchQuery, scope: Scope, *, sort: SearchSort, limit: int
+) -> Finding:
+    """The sessions in ``scope`` with a message matching ``query`` (see the module documentation)."""
+    sql, params = _hits_sql(query)
+    probe = conn.execute(f"SELECT count(*) FROM ({sql} LIMIT ?)", [*params, EXACT_HITS + 1]).fetchone()
+    if int(probe[0]) <= EXACT_HITS:
+        return _exact(conn, query, scope, sort=sort)
+    newest = _walk(conn, query, scope, limit)
+    if newest is None:
+        return _exact(conn, query, scope, sort=sort)
+    return newest
+
+
+def _exact(conn: sqlite3.Connection, query: SearchQuery, scope: Scope, *, sort: SearchSort) -> Finding:
+    """Every hit read, grouped by session: exact counts, best hit by rank or recency."""
+    sql, params = _hits_sql(query, ranked=sort == "relevance")
+    per: dict[int, list[float]] = {}  # seq -> [hits, best row, best rank]
+    for row, rank in conn.execute(sql, params):
+        seq, score = int(row) >> ROW_BITS, float(rank)
+        got = per.get(seq)
+        if got is None:
+            per[seq] = [1, row, score]
+            continue
+        got[0] += 1
+        if score < got[2] or (score == got[2] and row > got[1]):  # rows come oldest first
+            got[1], got[2] = row, score
+    if not per:
+        return Finding([], 0, 0)
+    where, scope_params = scope.where()
+    rows = conn.execute(
+        "SELECT c.seq, s.id, s.name, s.last_active FROM content_state c JOIN sessions s ON s.id = c.session "
+        f"WHERE c.seq IN (SELECT value FROM json_each(?)) AND {where}",
+        [json.dumps(list(per)), *scope_params],
+    )
+    found = []
+    for seq, sid, name, active in rows:
+        hits, best, score = per[int(seq)]
+        found.append(Found(str(sid), _text(name), _when(active), int(hits), score, int(best)))
+    return Finding(found, sum(f.hit_count for f in found), len(found))
+
+
+def _walk(conn: sqlite3.Connection, query: SearchQuery, scope: Scope, limit: int) -> Finding | None:
+    """The newest ``limit`` sessions with hits, found by asking each session newest first; None
+    when :data:`WALK_LIMIT` sessions did not hold them (the hits are in few, older sessions)."""
+    where, scope_params = scope.where()
+    sessions = conn.execute(
+        "SELECT s.id, s.name, s.last_active, c.seq FROM sessions s "
+        f"JOIN content_state c ON c.session = s.id WHERE {where} "
+        "ORDER BY s.last_active DESC, s.id DESC LIMIT ?",
+        [*scope_params, WALK_LIMIT],
+    )
+    asked = _grouped_hits if query.has_prefix else _hits_one_by_one
+    found: list[Found] = []
+    for (sid, name, active, _), count, best in asked(conn, query, sessions):
+        if count:
+            found.append(Found(str(sid), _text(name), _when(active), count, 0.0, best))
+            if len(found) >= limit:
+                return Finding(found, EXACT_HITS + 1, len(found), counted=False)
+    return None
+
+
+_Walked = tuple[tuple[object, object, object, object], int, int]
+
+
+def _hits_one_by_one(
+    conn: sqlite3.Connection, query: SearchQuery, sessions: sqlite3.Cursor
+) -> Iterator[_Walked]:
+    """Each session's hit count and newest hit, a seek into its range of rows at a time (read as
+    the walk goes: it mostly stops after a few sessions)."""
+    sql, params = _hits_sql(query, ranged=True)
+    for session in sessions:
+        low, high = row_range(int(session[3]))
+        count, best = conn.execute(f"SELECT count(*), max(id) FROM ({sql})", [*params, low, high]).fetchone()
+        yield session, int(count), int(best or 0)
+
+
+def _grouped_hits(
+    conn: sqlite3.Connection, query: SearchQuery, sessions: sqlite3.Cursor
+) -> Iterator[_Walked]:
+    """The same in one pass over every hit: a ``prefix*`` term merges the rows of every word it
+    starts, which FTS5 would do again for each seek."""
+    listed = sessions.fetchall()
+    sql, params = _hits_sql(query)
+    grouped = {
+        int(seq): (int(count), int(best))
+        for seq, count, best in conn.execute(
+            f"SELECT id >> {ROW_BITS}, count(*), max(id) FROM ({sql}) "
+            f"WHERE id >> {ROW_BITS} IN (SELECT value FROM json_each(?)) GROUP BY 1",
+            [*params, json.dumps([int(session[3]) for session in listed])],
+        )
+    }
+    for session in listed:
+        count, best = grouped.get(int(session[3]), (0, 0))
+        yield session, count, best
+
+
+def rows_of(conn: sqlite3.Connection, query: SearchQuery, seqs: dict[str, int]) -> Iterator[tuple[str, int]]:
+    """``(session, row)`` of every hit of these sessions (``session -> seq``), oldest first."""
+    sql, params = _hits_sql(query, ranged=True)
+    for session_id, seq in seqs.items():
+        low, high = row_range(seq)
+        for (row,) in conn.execute(f"SELECT id FROM ({sql}) ORDER BY id", [*params, low, high]):
+            yield session_id, int(row)
+
+
+def seqs_of(conn: sqlite3.Connection, session_ids: Sequence[str]) -> dict[str, int]:
+    """``session -> seq`` of these indexed sessions."""
+    rows = conn.execute(
+        "SELECT session, seq FROM content_state WHERE session IN (SELECT value FROM json_each(?))",
+        [json.dumps(list(session_ids))],
+    )
+    return {str(sid): int(seq) for sid, seq in rows}
+
+
+def messages(conn: sqlite3.Connection, row_ids: list[int]) -> dict[int, tuple[int, str, datetime, str]]:
+    """``row -> (message_index, role, timestamp, text)`` of these rows."""
+    rows = conn.execute(
+        "SELECT c.id, c.role, c.ts, w.body FROM content c JOIN content_words w ON w.rowid = c.id "
+        "WHERE c.id IN (SELECT value FROM json_each(?))",
+        [json.dumps(row_ids)],
+    )
+    mask = (1 << ROW_BITS) - 1
+    return {
+        int(row): (int(row) & mask, str(role), datetime.fromisoformat(str(ts)), str(body))
+        for row, role, ts, body in rows
+    }
+
+
+def searched(conn: sqlite3.Connection, scope: Scope) -> int:
+    """How many indexed sessions in ``scope`` a search covers: those in scope less the few not
+    indexed (pending) or searched in their files (``scope.skip``), so that no row is scanned."""
+    where, params = scope.where(with_skip=False)
+    few = "SELECT session FROM content_pending UNION SELECT value FROM json_each(?)"
+    sql = (
+        f"SELECT (SELECT count(*) FROM sessions s WHERE {where}) - "
+        f"(SELECT count(*) FROM sessions s WHERE s.id IN ({few}) AND {where})"
+    )
+    return int(conn.execute(sql, [*params, json.dumps(sorted(scope.skip)), *params]).fetchone()[0])
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _when(value: object) -> datetime:
+    """A ``last_active`` column (fixed-width UTC text) as a datetime."""
+    return datetime.fromisoformat(str(value))
