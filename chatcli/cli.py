@@ -10,19 +10,20 @@ registry and read wherever they stand; the REPL's start-up flags are parsed by a
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chatcli import __version__
 from chatcli.commands.spec import JSON_OPTION, SESSIONS_DIR_OPTION, ParsedArgs
 from chatcli.errors import ChatcliError, ExitCode
 
 if TYPE_CHECKING:
+    import argparse
+
     from rich.console import Console
 
     from chatcli.commands.registry import Registry
@@ -33,6 +34,8 @@ __all__ = ["build_parser", "run", "run_sessions"]
 
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser (the REPL's flags); ``sessions …`` is parsed by the command registry."""
+    import argparse  # only the REPL's flags need it: not imported on a session command's path
+
     parser = argparse.ArgumentParser(
         prog="chatcli",
         description=(
@@ -272,14 +275,14 @@ def run_sessions(argv: Sequence[str]) -> int:
 def _run_command(registry: Registry, words: list[str], options: ParsedArgs) -> int:
     """Run one session command (``words`` after ``sessions``) and render what it returns."""
     from chatcli.commands.context import CommandContext
-    from chatcli.commands.results import HelpResult
     from chatcli.commands.spec import HelpRequested
-    from chatcli.render.terminal import render
+    from chatcli.render.plain import write_plain
     from chatcli.session.all_projects import open_file_projects
     from chatcli.session.location import discover_sessions_dir
-    from chatcli.session.outcomes import ListResult, PruneResult, SearchResult
 
     if words[:1] in (["-h"], ["--help"], ["help"]):
+        from chatcli.render.terminal import render
+
         render(registry.help(["sessions"], scope="cli", prefix="chatcli "), _console())
         return ExitCode.OK
     if options.flag("tsv"):
@@ -299,6 +302,9 @@ def _run_command(registry: Registry, words: list[str], options: ParsedArgs) -> i
     try:
         result = registry.run(ctx, ["sessions", *words], scope="cli")
     except HelpRequested as req:
+        from chatcli.commands.results import HelpResult
+        from chatcli.render.terminal import render
+
         help_for = (registry.help_for(req.command, "chatcli "),)
         render(HelpResult(f"chatcli {req.command.name}", req.command.summary, help_for, True), _console())
         return ExitCode.OK
@@ -306,16 +312,25 @@ def _run_command(registry: Registry, words: list[str], options: ParsedArgs) -> i
         from chatcli.render.jsonout import dump_json, to_json
 
         dump_json(to_json(result), sys.stdout)
-    elif options.flag("tsv") and isinstance(result, (ListResult, SearchResult, PruneResult)):
+    elif options.flag("tsv") and isinstance(result, _tsv_types()):
         _print_tsv(result)
-    else:
+    elif not write_plain(result, sys.stdout):  # a line or two to a pipe: without loading rich
+        from chatcli.render.terminal import render
+
         render(result, _console())
     return _result_exit_code(result)
 
 
+def _tsv_types() -> tuple[type[ListResult], type[SearchResult], type[PruneResult]]:
+    """The results ``--tsv`` prints (imported when it is given)."""
+    from chatcli.session.outcomes import ListResult, PruneResult, SearchResult
+
+    return ListResult, SearchResult, PruneResult
+
+
 def _check_tsv(registry: Registry, words: list[str], options: ParsedArgs) -> None:
     """``--tsv`` is for the commands that print records (list, search, prune), and not with ``--json``."""
-    from chatcli.commands.sessions import TSV_COMMANDS
+    from chatcli.commands.sessions_table import TSV_COMMANDS
     from chatcli.commands.spec import UsageError
 
     usage = "chatcli sessions list|search|prune … --tsv"
@@ -363,19 +378,29 @@ def _result_exit_code(result: object) -> int:
     """A command that ran but could not do all it was asked exits 1: a prune that kept some of its
     sessions, a doctor that found problems (without ``--repair``) or could not repair them all, an
     import with a record that failed (or that found nothing to import: not an export). Sessions
-    an import left alone because they already exist are not failures."""
-    from chatcli.commands.results import ImportReport
-    from chatcli.importers.outcome import ToolImport
-    from chatcli.session.health import DoctorReport
-    from chatcli.session.outcomes import PruneResult
+    an import left alone because they already exist are not failures.
 
-    if isinstance(result, PruneResult) and (result.failures or result.not_reached):
+    Each type is looked up only if its module is loaded: a result of a type whose module was
+    never imported cannot exist, and importing it here would load the importers for nothing."""
+    if isinstance(result, _loaded("chatcli.session.outcomes", "PruneResult")) and (
+        result.failures or result.not_reached
+    ):
         return ExitCode.USER
-    if isinstance(result, ImportReport):
+    if isinstance(result, _loaded("chatcli.commands.results", "ImportReport")):
         done = result.result
         return ExitCode.USER if done.skipped or not (done.imported or done.existing) else ExitCode.OK
-    if isinstance(result, ToolImport):
+    if isinstance(result, _loaded("chatcli.importers.outcome", "ToolImport")):
         return ExitCode.USER if result.problems or not result.entries else ExitCode.OK
-    if isinstance(result, DoctorReport) and not result.healthy:
+    if isinstance(result, _loaded("chatcli.session.health", "DoctorReport")) and not result.healthy:
         return ExitCode.USER
     return ExitCode.OK
+
+
+def _loaded(module: str, name: str) -> Any:
+    """The class ``name`` of ``module`` if that module is loaded, else a type nothing is an instance of."""
+    found = sys.modules.get(module)
+    return getattr(found, name) if found is not None else _NoSuchType
+
+
+class _NoSuchType:
+    """Stands for a result type whose module is not loaded (see :func:`_loaded`)."""

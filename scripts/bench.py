@@ -28,6 +28,7 @@ import argparse
 import asyncio
 import contextlib
 import hashlib
+import importlib.util
 import io
 import json
 import math
@@ -326,7 +327,8 @@ class Workspace:
         self._datasets: dict[str, Dataset] = {}
 
     def env(self, **extra: str) -> dict[str, str]:
-        """The environment every measured process runs in: no colour, isolated user folders."""
+        """The environment every measured process runs in: no colour, isolated user folders, and no
+        ``PYTHON*`` variable (``PYTHONDONTWRITEBYTECODE`` among them: see :func:`compile_bytecode`)."""
         env = {
             k: v
             for k, v in os.environ.items()
@@ -510,6 +512,30 @@ class Peer:
     python: Path
     llm: Path
     version: str
+
+
+def compile_bytecode(peer: Peer | None) -> None:
+    """Compile chatcli's package, and the peer's virtualenv, to bytecode before anything is timed.
+
+    A user's install has its ``.pyc`` files (pip compiles what it installs); a process that finds
+    none compiles every module it imports, every time when ``PYTHONDONTWRITEBYTECODE`` is set
+    (as on some build machines): that would time the compiler, not the tool. Both tools get the
+    same treatment, and the measured processes run without that variable (:meth:`Workspace.env`).
+    """
+    spec = importlib.util.find_spec("chatcli")
+    if spec is None or spec.origin is None:
+        raise BenchError(
+            "chatcli is not importable by this interpreter: run .venv/bin/python scripts/bench.py"
+        )
+    targets = [(Path(sys.executable), Path(spec.origin).parent)]
+    if peer is not None:
+        where = run_checked(
+            [peer.python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], timeout=120
+        )
+        targets.append((peer.python, Path(where.strip())))
+    for python, folder in targets:
+        progress(f"compiling {folder} to bytecode")
+        run_checked([python, "-m", "compileall", "-q", "-j", "0", str(folder)], timeout=PIP_TIMEOUT)
 
 
 def ensure_peer(work: Workspace, *, install: bool) -> tuple[Peer | None, str]:
@@ -1108,6 +1134,7 @@ def run_benchmarks(opts: Options) -> Results:
         progress(f"peer llm unavailable: {why}")
     else:
         results.notes.append(f"Peer: {peer.version}, in its own virtualenv {peer.python.parent.parent}.")
+    compile_bytecode(peer)
     cenv = work.env()
 
     def llm_env(ds: Dataset) -> dict[str, str] | None:
@@ -1521,6 +1548,7 @@ def run_write_benchmarks(opts: Options) -> Results:
     chatcli = Path(sys.executable).parent / "chatcli"
     work = Workspace(opts.workdir, opts.shared, chatcli, opts.timeout, rebuild=opts.rebuild)
     results = Results()
+    compile_bytecode(None)
     for n in opts.sizes:
         write_rows(work, opts, results, n)
     shutil.rmtree(work.scratch, ignore_errors=True)
@@ -1620,8 +1648,11 @@ def report(opts: Options, results: Results, elapsed: float, when: datetime) -> s
         "`LLM_USER_PATH=DIR load_llm.py corpus.jsonl`. Session-length data: one session of "
         "`make_corpus.py --sessions 1 --turns ⌈L/2⌉` (cut to its first message for L = 1).",
         "- Process figures: wall time from spawn to exit of the installed console scripts (stdout to "
-        "/dev/null, `NO_COLOR=1`, user folders pointed into the work folder). "
-        "Ratio = chatcli median / llm median, measured in the same interleaved run. Peak RSS: the "
+        "/dev/null, `NO_COLOR=1`, user folders pointed into the work folder). Both tools run from "
+        "bytecode, as installed: chatcli's package and llm's virtualenv are compiled with "
+        "`python -m compileall` first, and no `PYTHON*` variable (`PYTHONDONTWRITEBYTECODE`) reaches "
+        "the measured processes. Ratio = chatcli median / llm median, measured in the same "
+        "interleaved run. Peak RSS: the "
         f"largest of {RSS_RUNS} extra runs of each command, read with {rss_method()}.",
         "- `show` at N sessions uses the corpus's middle session; llm's `logs list --cid ID` shows "
         "its default 3 newest responses, chatcli's `show` the metadata and last 6 messages. "

@@ -8,10 +8,8 @@ from pathlib import Path
 import pytest
 
 from chatcli.cli import build_parser
-from chatcli.commands.labels import LABEL_COMMANDS
-from chatcli.commands.sessions import SESSION_COMMANDS
+from chatcli.commands.sessions_table import LABEL_COMMANDS, SESSION_COMMANDS, TRASH_COMMANDS
 from chatcli.commands.spec import Command
-from chatcli.commands.trash import TRASH_COMMANDS
 from chatcli.config import ENV_VARS, SETTINGS, settings_table
 from chatcli.errors import ExitCode
 

@@ -1,4 +1,5 @@
-"""REPL commands: help, new, resume, retry, clear and quit.
+"""The REPL commands' handlers: resume, new, retry, clear and quit (their specs, and /help's,
+are in :mod:`chatcli.commands.catalog`).
 
 They return ``*Action`` results; the REPL carries them out (handlers never touch the terminal).
 """
@@ -15,13 +16,14 @@ from chatcli.commands.results import (
     ResumeAction,
     RetryAction,
 )
-from chatcli.commands.spec import Arg, Command, Handler, ParsedArgs, split_line
+from chatcli.commands.spec import ParsedArgs
 from chatcli.session.errors import SessionNotFound
 
-__all__ = ["chat_commands"]
+__all__ = ["clear_screen", "new_session", "quit_chat", "resume_session", "retry_turn"]
 
 
-def _resume(ctx: CommandContext, args: ParsedArgs) -> ResumeAction | PickSessionAction:
+def resume_session(ctx: CommandContext, args: ParsedArgs) -> ResumeAction | PickSessionAction:
+    """``/resume [ID]``: that session (of any known project), or the picker without an ID."""
     ref = args.text("id")
     if ref is None:
         return PickSessionAction()
@@ -35,60 +37,21 @@ def _resume(ctx: CommandContext, args: ParsedArgs) -> ResumeAction | PickSession
         return ResumeAction(found[1], found[0])
 
 
-def _new(ctx: CommandContext, args: ParsedArgs) -> NewSessionAction:
+def new_session(ctx: CommandContext, args: ParsedArgs) -> NewSessionAction:
+    """``/new``."""
     return NewSessionAction()
 
 
-def _retry(ctx: CommandContext, args: ParsedArgs) -> RetryAction:
+def retry_turn(ctx: CommandContext, args: ParsedArgs) -> RetryAction:
+    """``/retry``."""
     return RetryAction()
 
 
-def _clear(ctx: CommandContext, args: ParsedArgs) -> ClearAction:
+def clear_screen(ctx: CommandContext, args: ParsedArgs) -> ClearAction:
+    """``/clear``."""
     return ClearAction()
 
 
-def _quit(ctx: CommandContext, args: ParsedArgs) -> QuitAction:
+def quit_chat(ctx: CommandContext, args: ParsedArgs) -> QuitAction:
+    """``/quit``."""
     return QuitAction()
-
-
-def chat_commands(help_handler: Handler) -> tuple[Command, ...]:
-    """The REPL-only commands; ``help_handler`` builds help from the registry that holds them."""
-    return (
-        Command(
-            ("help",),
-            "Show commands; '/help sessions' or '/help COMMAND' for details",
-            help_handler,
-            args=(Arg("topic", "command", "a command or group, e.g. sessions", required=False, rest=True),),
-            aliases=("?",),
-            scope="repl",
-        ),
-        Command(("new",), "Start a fresh session (saved on its first message)", _new, scope="repl"),
-        Command(
-            ("resume",),
-            "Switch to a saved session (without an ID: pick one from a list)",
-            _resume,
-            args=(
-                Arg(
-                    "id",
-                    "session",
-                    "session id, unique id prefix (4+ characters) or name; none: pick from a list",
-                    required=False,
-                ),
-            ),
-            scope="repl",
-        ),
-        Command(
-            ("retry",),
-            "Send the last message again when it got no reply (a failed or interrupted turn)",
-            _retry,
-            scope="repl",
-        ),
-        Command(("clear",), "Clear the screen (the session continues)", _clear, scope="repl"),
-        Command(("quit",), "Leave chatcli (Ctrl-D works too)", _quit, aliases=("exit", "q"), scope="repl"),
-    )
-
-
-def help_words(args: ParsedArgs) -> list[str]:
-    """The topic words given to /help (without a leading '/')."""
-    topic = args.text("topic") or ""
-    return [w.lstrip("/") for w in split_line(topic)]

@@ -6,9 +6,11 @@ import contextlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from chatcli.session.all_projects import AllProjects
-from chatcli.session.service import SessionService
+if TYPE_CHECKING:
+    from chatcli.session.all_projects import AllProjects
+    from chatcli.session.service import SessionService
 
 __all__ = ["CommandContext", "Confirm", "Progress"]
 

@@ -1,4 +1,5 @@
-"""``sessions import``: chatcli's own JSON exports, or another assistant's history (``--from``)."""
+"""``sessions import``: chatcli's own JSON exports, or another assistant's history (``--from``).
+The command's spec is in :mod:`chatcli.commands.sessions_table`."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from pathlib import Path
 
 from chatcli.commands.context import CommandContext
 from chatcli.commands.results import ImportReport
-from chatcli.commands.spec import Arg, Command, Option, ParsedArgs, UsageError
-from chatcli.importers.outcome import TOOLS, ToolImport
+from chatcli.commands.spec import ParsedArgs, UsageError
+from chatcli.importers.outcome import ToolImport
 
-__all__ = ["IMPORT_COMMAND", "import_sessions"]
+__all__ = ["import_sessions"]
 
 _FROM_USAGE = "sessions import --from TOOL [PATH …] [--all-projects] [--dry-run]"
 
@@ -80,40 +81,3 @@ def _import_from(ctx: CommandContext, args: ParsedArgs, tool: str) -> ToolImport
             should_stop=ctx.cancelled.is_set,
             on_progress=on_progress,
         )
-
-
-IMPORT_COMMAND = Command(
-    ("sessions", "import"),
-    "Import sessions from a JSON export, JSON Lines, or another assistant (--from)",
-    import_sessions,
-    args=(
-        Arg(
-            "file",
-            "path",
-            "a file written by 'sessions export --format json', or JSON Lines; - reads standard input; "
-            "with --from: the tool's files or folders (default: where the tool keeps this project's)",
-            required=False,
-            rest=True,
-        ),
-    ),
-    options=(
-        Option(
-            ("--from",),
-            "from_tool",
-            "import another assistant's conversations",
-            kind="choice",
-            choices=TOOLS,
-        ),
-        Option(("--all-projects",), "all_projects", "with --from: every project the tool knows"),
-        Option(("--dry-run",), "dry_run", "with --from: only show what would be imported"),
-        Option(("--new-ids",), "new_ids", "import a session whose id exists as a copy with a new id"),
-        Option(("-v", "--verbose"), "verbose", "list the sessions skipped because they already exist"),
-    ),
-    details="Re-running --from imports only what is new; the SQLite files of other tools are only read.",
-    examples=(
-        "sessions import backup.jsonl",
-        "sessions import - --new-ids < s.json",
-        "sessions import --from claude-code",
-        "sessions import --from amazon-q ~/saved.json --dry-run",
-    ),
-)

@@ -1,5 +1,6 @@
-"""Pins and tags: ``sessions pin|unpin|tag|untag``, the ``--tag`` filter of list and search, and
-the confirmation a pinned session needs before it is deleted.
+"""Pins and tags: the handlers of ``sessions pin|unpin|tag|untag`` (their specs and the ``--tag``
+filter of list and search are in :mod:`chatcli.commands.sessions_table`), and the confirmation a
+pinned session needs before it is deleted.
 
 A pinned session is marked in lists, comes first in the picker, is never pruned, and is deleted
 only with ``--force`` or after a confirmation that names it as pinned. Tags are short labels
@@ -9,27 +10,13 @@ only with ``--force`` or after a confirmation that names it as pinned. Tags are 
 from __future__ import annotations
 
 from chatcli.commands.context import CommandContext
-from chatcli.commands.refs import CURRENT_SESSION, SESSION, session_ref
+from chatcli.commands.refs import session_ref
 from chatcli.commands.results import SessionChanged, TagsChanged
-from chatcli.commands.spec import Arg, Command, Option, ParsedArgs
+from chatcli.commands.spec import ParsedArgs
 from chatcli.session.errors import OperationRefused
 from chatcli.session.fields import SessionView, validate_tag
 
-__all__ = ["LABEL_COMMANDS", "TAG_FILTER", "confirm_pinned_delete"]
-
-#: ``list --tag T`` / ``search --tag T``: repeatable, every tag must match.
-TAG_FILTER = Option(
-    ("-t", "--tag"),
-    "tag",
-    "only sessions tagged TAG (repeat it: every tag must match)",
-    kind="tag",
-    metavar="TAG",
-    repeat=True,
-)
-
-_TAGS = Arg(
-    "tag", "tag", "one or more tags (letters, digits, '-', '_', '.'; case does not matter)", rest=True
-)
+__all__ = ["confirm_pinned_delete", "pin_session", "tag_session", "unpin_session", "untag_session"]
 
 
 def pin_session(ctx: CommandContext, args: ParsedArgs) -> SessionChanged:
@@ -90,35 +77,3 @@ def confirm_pinned_delete(
     if permanent:
         return ctx.confirm(f"Session {what} is PINNED. Delete this pinned session for good (no trash)?")
     return ctx.confirm(f"Session {what} is PINNED. Move this pinned session to the trash?")
-
-
-LABEL_COMMANDS: tuple[Command, ...] = (
-    Command(
-        ("sessions", "pin"),
-        "Pin a session: marked in lists, first in the picker, never pruned",
-        pin_session,
-        args=(CURRENT_SESSION,),
-        details="Deleting a pinned session asks first, naming it as pinned (or needs --force).",
-    ),
-    Command(
-        ("sessions", "unpin"),
-        "Remove a session's pin",
-        unpin_session,
-        args=(CURRENT_SESSION,),
-    ),
-    Command(
-        ("sessions", "tag"),
-        "Tag a session (tags: letters, digits, '-', '_', '.'; at most 20 a session)",
-        tag_session,
-        args=(SESSION, _TAGS),
-        examples=("sessions tag fix-login bug auth", "sessions list --tag bug --tag auth"),
-        details="Tags are case-insensitive and stored in lower case. In the chat, '.' is this session.",
-    ),
-    Command(
-        ("sessions", "untag"),
-        "Remove tags from a session",
-        untag_session,
-        args=(SESSION, _TAGS),
-        examples=("sessions untag fix-login auth",),
-    ),
-)

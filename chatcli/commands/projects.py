@@ -1,19 +1,18 @@
-"""``--all-projects``: the option ``sessions list`` and ``sessions search`` share, and where its
-handlers find every known project (:mod:`chatcli.session.all_projects`)."""
+"""``--all-projects`` (the option ``sessions list`` and ``sessions search`` share, in
+:mod:`chatcli.commands.sessions_table`): where their handlers find every known project
+(:mod:`chatcli.session.all_projects`)."""
 
 from __future__ import annotations
 
-from chatcli.commands.context import CommandContext
-from chatcli.commands.spec import Option, UsageError
-from chatcli.session.all_projects import AllProjects
+from typing import TYPE_CHECKING
 
-__all__ = ["ALL_PROJECTS", "all_projects"]
+from chatcli.commands.spec import UsageError
 
-ALL_PROJECTS = Option(
-    ("--all-projects",),
-    "all_projects",
-    "every project chatcli has saved sessions in, with a project column",
-)
+if TYPE_CHECKING:
+    from chatcli.commands.context import CommandContext
+    from chatcli.session.all_projects import AllProjects
+
+__all__ = ["all_projects"]
 
 
 def all_projects(ctx: CommandContext) -> AllProjects:

@@ -3,8 +3,12 @@ session in use. Shared by the ``sessions`` family, pins and tags, and ``/resume`
 
 from __future__ import annotations
 
-from chatcli.commands.context import CommandContext
+from typing import TYPE_CHECKING
+
 from chatcli.commands.spec import Arg, UsageError
+
+if TYPE_CHECKING:
+    from chatcli.commands.context import CommandContext
 
 __all__ = ["CURRENT", "CURRENT_SESSION", "SESSION", "NoCurrentSession", "session_ref"]
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
-from chatcli.commands.context import CommandContext
-from chatcli.commands.results import CommandHelp, HelpResult
 from chatcli.commands.spec import (
     Command,
     Handler,
@@ -19,6 +18,10 @@ from chatcli.commands.spec import (
     split_line,
 )
 from chatcli.session.errors import SessionNotFound
+
+if TYPE_CHECKING:
+    from chatcli.commands.context import CommandContext
+    from chatcli.commands.results import CommandHelp, HelpResult
 
 __all__ = ["Registry", "UnknownCommand"]
 
@@ -183,13 +186,15 @@ class Registry:
         command, rest = self.find(words, scope=scope, prefix=ctx.prefix)
         args = parse_args(command, rest, prefix=ctx.prefix)
         try:
-            return command.handler(ctx, args)
+            return command.resolve()(ctx, args)
         except SessionNotFound as exc:  # say where it looked, in the words of this front end
             exc.locate(ctx.sessions_folder, ctx.prefix)
             raise
 
     def help_for(self, command: Command, prefix: str = "/") -> CommandHelp:
         """The help record of one command, straight from its spec."""
+        from chatcli.commands.results import CommandHelp  # help only: not on a command's path
+
         return CommandHelp(
             name=command.name,
             usage=command.usage(prefix),
@@ -204,6 +209,8 @@ class Registry:
 
     def help(self, words: Sequence[str] = (), *, scope: str = "repl", prefix: str = "/") -> HelpResult:
         """Help for everything, for a group (``sessions``) or for one command."""
+        from chatcli.commands.results import HelpResult
+
         if not words:
             return self._overview(scope, prefix)
         if len(words) == 1 and words[0] in self.group_names(scope):
@@ -231,6 +238,8 @@ class Registry:
 
     def _overview(self, scope: str, prefix: str) -> HelpResult:
         """The short page ``/help`` shows: the commands of one word, then each group's words."""
+        from chatcli.commands.results import HelpResult
+
         groups = sorted(self.group_names(scope))
         return HelpResult(
             "chatcli commands",

@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chatcli.session.outcomes import ListResult, LoadedSession
-from chatcli.session.transfer import ImportResult
+from chatcli.session.outcomes import ListResult
 
 if TYPE_CHECKING:
     from chatcli.session.all_projects import Project
     from chatcli.session.models import SessionMetadata
+    from chatcli.session.outcomes import LoadedSession
+    from chatcli.session.transfer import ImportResult
 
 __all__ = [
     "Cancelled",

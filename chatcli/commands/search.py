@@ -1,17 +1,23 @@
 """``sessions search``: full text over every message, one row per session (see
-:mod:`chatcli.session.search` for what a query means)."""
+:mod:`chatcli.session.search` for what a query means; the spec is in
+:mod:`chatcli.commands.sessions_table`)."""
 
 from __future__ import annotations
 
-from chatcli.commands.context import CommandContext
-from chatcli.commands.labels import TAG_FILTER
-from chatcli.commands.projects import ALL_PROJECTS, all_projects
-from chatcli.commands.spec import Arg, Command, Option, ParsedArgs, UsageError
-from chatcli.session.all_projects import ProjectsSearchResult
-from chatcli.session.outcomes import SearchResult, StatusChoice
-from chatcli.session.search import InvalidQuery, SearchQuery, SearchSort
+from typing import TYPE_CHECKING
 
-__all__ = ["SEARCH_COMMAND", "search_sessions"]
+from chatcli.commands.projects import all_projects
+from chatcli.commands.spec import UsageError
+from chatcli.session.search import InvalidQuery, SearchQuery
+
+if TYPE_CHECKING:
+    from chatcli.commands.context import CommandContext
+    from chatcli.commands.spec import ParsedArgs
+    from chatcli.session.all_projects import ProjectsSearchResult
+    from chatcli.session.outcomes import SearchResult, StatusChoice
+    from chatcli.session.search import SearchSort
+
+__all__ = ["search_sessions"]
 
 
 def search_sessions(ctx: CommandContext, args: ParsedArgs) -> SearchResult | ProjectsSearchResult:
@@ -50,31 +56,3 @@ def search_sessions(ctx: CommandContext, args: ParsedArgs) -> SearchResult | Pro
         trash=args.flag("trash"),
         tags=args.texts("tag"),
     )
-
-
-SEARCH_COMMAND = Command(
-    ("sessions", "search"),
-    "Search the text of every message of every session",
-    search_sessions,
-    args=(Arg("text", "text", 'words (all must match), "exact phrases", prefix*', rest=True),),
-    options=(
-        Option(("-n", "--limit"), "limit", "show at most N sessions (default 20)", kind="int", metavar="N"),
-        Option(("--messages",), "messages", "list every matching message, not one row per session"),
-        Option(("--sort",), "sort", "order (default recent)", kind="choice", choices=("recent", "relevance")),
-        Option(("--active",), "active", "only active sessions"),
-        Option(("--archived",), "archived", "only archived sessions"),
-        Option(("--trash",), "trash", "search the sessions in the trash instead"),
-        TAG_FILTER,
-        ALL_PROJECTS,
-    ),
-    aliases=("grep",),
-    details="Case and accents are ignored; text in Chinese, Japanese, Korean or Thai matches "
-    "anywhere inside words. On the command line, --tsv prints tab-separated values, one record "
-    "a line (see the README).",
-    examples=(
-        "sessions search retry backoff",
-        'sessions search "connection reset" --messages',
-        "sessions search dock* --sort relevance",
-        "sessions search retry --all-projects",
-    ),
-)

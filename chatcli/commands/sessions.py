@@ -1,5 +1,7 @@
-"""The ``sessions`` command family: list, show, name, archive, unarchive, delete, search,
-export, import, fork and prune — the same handlers serve ``/sessions …`` and ``chatcli sessions …``.
+"""The ``sessions`` command family's handlers that change or export sessions: name, archive,
+unarchive, delete, export, fork, prune and doctor (list and show: :mod:`chatcli.commands.listing`).
+The same handlers serve ``/sessions …`` and ``chatcli sessions …``. Their specs (words,
+arguments, options, help) are in :mod:`chatcli.commands.sessions_table`.
 """
 
 from __future__ import annotations
@@ -7,38 +9,33 @@ from __future__ import annotations
 from pathlib import Path
 
 from chatcli.commands.context import CommandContext
-from chatcli.commands.importing import IMPORT_COMMAND
-from chatcli.commands.labels import TAG_FILTER, confirm_pinned_delete
+from chatcli.commands.labels import confirm_pinned_delete
 from chatcli.commands.output_file import write_export
-from chatcli.commands.projects import ALL_PROJECTS, all_projects
-from chatcli.commands.refs import CURRENT_SESSION, SESSION, session_ref
+from chatcli.commands.refs import session_ref
 from chatcli.commands.results import Cancelled, ExportResult, SessionChanged
-from chatcli.commands.search import SEARCH_COMMAND
-from chatcli.commands.spec import Arg, Command, Option, ParsedArgs, UsageError, format_duration
+from chatcli.commands.spec import ParsedArgs, UsageError, format_duration
 from chatcli.commands.trash import apply_retention, undo_hint
 from chatcli.render.timefmt import iso_minute, short_id
 from chatcli.render.transcript import transcript_markdown
 from chatcli.sanitize import clean_inline, shorten
-from chatcli.session.all_projects import ProjectsListResult
 from chatcli.session.errors import OperationRefused
 from chatcli.session.health import DoctorReport
 from chatcli.session.outcomes import (
     DeleteResult,
-    ListResult,
     PruneResult,
-    SessionDetail,
-    StatusChoice,
 )
 from chatcli.session.transfer import export_json
 
-__all__ = ["SESSION_COMMANDS", "TSV_COMMANDS", "session_ref"]
-
-#: The commands whose records ``--tsv`` prints as tab-separated values (on the command line).
-TSV_COMMANDS = (("sessions", "list"), ("sessions", "search"), ("sessions", "prune"))
-_TSV_DETAILS = "On the command line, --tsv prints tab-separated values, one record a line (see the README)."
-
-_YES = Option(("-y", "--yes"), "yes", "do not ask for confirmation")
-_LIMIT = Option(("-n", "--limit"), "limit", "show at most N", kind="int", metavar="N")
+__all__ = [
+    "archive_session",
+    "delete_session",
+    "doctor_sessions",
+    "export_session",
+    "fork_session",
+    "name_session",
+    "prune_sessions",
+    "unarchive_session",
+]
 
 
 def _require_confirmation(ctx: CommandContext, question: str, refusal: str, retry: str) -> bool:
@@ -46,41 +43,6 @@ def _require_confirmation(ctx: CommandContext, question: str, refusal: str, retr
     if ctx.confirm is None:
         raise OperationRefused(refusal, f"Nothing was deleted. Re-run with --yes to confirm: {retry}")
     return ctx.confirm(question)
-
-
-#: ``sessions list`` shows this many sessions unless told otherwise (``--limit N``, ``--no-limit``):
-#: years of sessions must not flood the terminal, and the listing says how many there are in all.
-DEFAULT_LIST_LIMIT = 50
-
-
-def list_sessions(ctx: CommandContext, args: ParsedArgs) -> ListResult | ProjectsListResult:
-    """``sessions list`` (``--all-projects``: of every known project)."""
-    status: StatusChoice = "active"
-    if args.flag("all"):
-        status = "all"
-    elif args.flag("archived"):
-        status = "archived"
-    limit = args.number("limit")
-    if args.flag("no_limit"):
-        if limit is not None:
-            raise UsageError(
-                "give either --limit N or --no-limit, not both", f"{ctx.prefix}sessions list --limit N"
-            )
-    elif limit is None:
-        limit = DEFAULT_LIST_LIMIT
-    if args.flag("all_projects"):
-        return all_projects(ctx).list_sessions(
-            status=status, search=args.text("search"), limit=limit, tags=args.texts("tag")
-        )
-    return ctx.service.list_sessions(
-        status=status, search=args.text("search"), limit=limit, tags=args.texts("tag")
-    )
-
-
-def show_session(ctx: CommandContext, args: ParsedArgs) -> SessionDetail:
-    """``sessions show [ID]`` (in the chat, no ID or ``.`` is the session in use)."""
-    ref = session_ref(ctx, args.text("id"), f"{ctx.prefix}sessions show ID")
-    return ctx.service.show(ref, last=args.number("last") or 6)
 
 
 def name_session(ctx: CommandContext, args: ParsedArgs) -> SessionChanged:
@@ -225,155 +187,3 @@ def _prune_question(candidates: PruneResult, kind: str) -> str:
 def doctor_sessions(ctx: CommandContext, args: ParsedArgs) -> DoctorReport:
     """``sessions doctor [--repair]``."""
     return ctx.service.doctor(repair=args.flag("repair"))
-
-
-SESSION_COMMANDS: tuple[Command, ...] = (
-    Command(
-        ("sessions", "list"),
-        "List saved sessions, newest first (active ones unless --archived or --all)",
-        list_sessions,
-        options=(
-            Option(("--archived",), "archived", "only archived sessions"),
-            Option(("-a", "--all"), "all", "active and archived sessions"),
-            Option(
-                ("-s", "--search"),
-                "search",
-                "only sessions whose name or first message contains TEXT",
-                kind="text",
-                metavar="TEXT",
-            ),
-            Option(("-n", "--limit"), "limit", "show at most N (default 50)", kind="int", metavar="N"),
-            Option(("--no-limit",), "no_limit", "show every matching session"),
-            TAG_FILTER,
-            ALL_PROJECTS,
-        ),
-        aliases=("ls",),
-        details=_TSV_DETAILS,
-        examples=(
-            "sessions list --all --limit 20",
-            "sessions list --all-projects",
-            "sessions list --search docker",
-            "sessions list --tag bug",
-        ),
-    ),
-    Command(
-        ("sessions", "show"),
-        "Show a session's details and its last messages",
-        show_session,
-        args=(CURRENT_SESSION,),
-        options=(
-            Option(("--last",), "last", "show the last N messages (default 6)", kind="int", metavar="N"),
-        ),
-        examples=("sessions show 1a2b", "sessions show fix-login --last 20"),
-    ),
-    Command(
-        ("sessions", "name"),
-        "Name a session (names are unique; letters, digits, '-' and '_')",
-        name_session,
-        args=(
-            CURRENT_SESSION,
-            Arg("name", "name", "the new name (1-100 of A-Z a-z 0-9 - _)", required=False),
-        ),
-        options=(Option(("--clear",), "clear", "remove the session's name"),),
-        aliases=("rename",),
-        examples=("sessions name 1a2b fix-login", "sessions name fix-login --clear"),
-        details="In the chat, '/sessions name NAME' names the session you are in.",
-    ),
-    Command(
-        ("sessions", "archive"),
-        "Archive a session: hidden from the default list, kept and resumable",
-        archive_session,
-        args=(CURRENT_SESSION,),
-    ),
-    Command(
-        ("sessions", "unarchive"),
-        "Bring an archived session back to the default list",
-        unarchive_session,
-        args=(SESSION,),
-    ),
-    Command(
-        ("sessions", "delete"),
-        "Move a session to the trash (asks first; 'sessions restore' undoes it)",
-        delete_session,
-        args=(SESSION,),
-        options=(
-            _YES,
-            Option(("--permanent",), "permanent", "erase it for good, skipping the trash"),
-            Option(("--force",), "force", "delete even a pinned session"),
-        ),
-        aliases=("rm",),
-        details="Without a terminal to ask on, delete refuses unless --yes is given; "
-        "a pinned session also needs --force.",
-    ),
-    SEARCH_COMMAND,
-    Command(
-        ("sessions", "export"),
-        "Export a session as Markdown (to read) or JSON (to import elsewhere)",
-        export_session,
-        args=(CURRENT_SESSION,),
-        options=(
-            Option(
-                ("-f", "--format"),
-                "format",
-                "output format (default markdown)",
-                kind="choice",
-                choices=("markdown", "json"),
-                default="markdown",
-            ),
-            Option(
-                ("-o", "--output"), "output", "write to FILE instead of printing", kind="path", metavar="FILE"
-            ),
-            Option(("--force",), "force", "replace FILE if it exists"),
-        ),
-        examples=(
-            "sessions export fix-login -o fix-login.md",
-            "sessions export 1a2b --format json -o s.json",
-        ),
-    ),
-    IMPORT_COMMAND,
-    Command(
-        ("sessions", "fork"),
-        "Start a new session with a copy of another session's messages",
-        fork_session,
-        args=(CURRENT_SESSION,),
-        options=(Option(("--name",), "name", "name the new session", kind="name", metavar="NAME"),),
-        aliases=("copy",),
-    ),
-    Command(
-        ("sessions", "prune"),
-        "Move sessions not used for a while to the trash (explicit only; never automatic)",
-        prune_sessions,
-        options=(
-            Option(
-                ("--older-than",),
-                "older_than",
-                "last active longer ago than DURATION: h, d, w, mo (30 days) or y (365 days), "
-                "e.g. 90d, 12w, 6mo, 1y, 6months (at most 1000y)",
-                kind="duration",
-                metavar="DURATION",
-                required=True,
-            ),
-            Option(("--archived-only",), "archived_only", "only archived sessions"),
-            Option(("--dry-run",), "dry_run", "only show what would be moved"),
-            _YES,
-        ),
-        details=_TSV_DETAILS,
-        examples=(
-            "sessions prune --older-than 90d --dry-run",
-            "sessions prune --older-than 1y --archived-only",
-        ),
-    ),
-    Command(
-        ("sessions", "doctor"),
-        "Check every session file; --repair fixes what can be fixed without losing data",
-        doctor_sessions,
-        options=(
-            Option(
-                ("--repair",),
-                "repair",
-                "repair: mend torn lines, rebuild metadata, quarantine the unreadable",
-            ),
-        ),
-        details="Repairs never delete data: anything unreadable is moved to .amazonq/sessions/.quarantine/.",
-    ),
-)

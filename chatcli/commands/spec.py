@@ -8,6 +8,7 @@ handler. ``argparse`` is not used: it prints and exits on errors, while here a b
 
 from __future__ import annotations
 
+import importlib
 import re
 import shlex
 from collections.abc import Callable, Sequence
@@ -149,11 +150,14 @@ class Command:
     """One command: its words (e.g. ``("sessions", "list")``), documentation, spec and handler.
 
     ``scope`` says where it exists: ``"both"`` (slash command and ``chatcli …``) or ``"repl"``.
+    ``handler`` is the function itself or a ``"module:function"`` reference to it, imported only
+    when the command runs (:meth:`resolve`): help, completion and dispatch read the spec alone,
+    so a command never pays for the imports of the others.
     """
 
     words: tuple[str, ...]
     summary: str
-    handler: Handler
+    handler: Handler | str
     args: tuple[Arg, ...] = ()
     options: tuple[Option, ...] = ()
     aliases: tuple[str, ...] = ()
@@ -178,6 +182,14 @@ class Command:
                 label = "|".join(arg.choices)
             parts.append(f"[{label}]" if arg.optional(prefix) else label)
         return " ".join(parts)
+
+    def resolve(self) -> Handler:
+        """The handler, its module imported now if it was given as ``"module:function"``."""
+        if not isinstance(self.handler, str):
+            return self.handler
+        module, _, name = self.handler.partition(":")
+        found: Handler = getattr(importlib.import_module(module), name)
+        return found
 
     def option_for(self, flag: str) -> Option | None:
         """The option spelled ``flag`` (exact), if any."""

@@ -1,19 +1,20 @@
 """The trash commands: ``sessions trash`` (list), ``sessions restore ID|NAME`` and ``sessions
 trash empty [--older-than DURATION]`` — the only way, with ``delete --permanent``, that a session
-is erased for good. The same handlers serve ``/sessions …`` and ``chatcli sessions …``.
+is erased for good. The same handlers serve ``/sessions …`` and ``chatcli sessions …``; their
+specs are in :mod:`chatcli.commands.sessions_table`.
 """
 
 from __future__ import annotations
 
 from chatcli.commands.context import CommandContext
 from chatcli.commands.results import Cancelled
-from chatcli.commands.spec import Arg, Command, Option, ParsedArgs, format_duration, parse_duration
+from chatcli.commands.spec import ParsedArgs, format_duration, parse_duration
 from chatcli.render.timefmt import short_id
 from chatcli.sanitize import clean_inline, shorten
 from chatcli.session.errors import OperationRefused
 from chatcli.session.outcomes import DeleteResult, EmptyTrashResult, RestoreResult, TrashResult
 
-__all__ = ["TRASH_COMMANDS", "apply_retention", "undo_hint"]
+__all__ = ["apply_retention", "empty_trash", "list_trash", "restore_session", "undo_hint"]
 
 #: How many of the sessions an emptying would erase its confirmation lists.
 EMPTY_LISTED = 20
@@ -87,44 +88,3 @@ def _empty_question(candidates: EmptyTrashResult) -> str:
         lines.append(f"  … and {count - EMPTY_LISTED} more")
     lines.append("They cannot be restored afterwards. Erase them?")
     return "\n".join(lines)
-
-
-TRASH_COMMANDS: tuple[Command, ...] = (
-    Command(
-        ("sessions", "trash"),
-        "List deleted sessions (kept in the trash until you empty it)",
-        list_trash,
-        details=(
-            "Deleted and pruned sessions wait in .amazonq/sessions/.trash/: 'sessions restore ID' "
-            "brings one back, 'sessions show' and 'sessions export' read them, 'sessions search "
-            "--trash' searches them. 'sessions trash empty [--older-than DURATION]' erases them for good."
-        ),
-        examples=("sessions trash", "sessions trash empty --older-than 30d"),
-    ),
-    Command(
-        ("sessions", "trash", "empty"),
-        "Erase sessions in the trash for good (asks first)",
-        empty_trash,
-        options=(
-            Option(
-                ("--older-than",),
-                "older_than",
-                "only those deleted longer ago than DURATION (e.g. 30d, 12w, 6mo)",
-                kind="duration",
-                metavar="DURATION",
-            ),
-            Option(("--dry-run",), "dry_run", "only show what would be erased"),
-            Option(("-y", "--yes"), "yes", "do not ask for confirmation"),
-        ),
-        details="Without a terminal to ask on, it refuses unless --yes is given.",
-    ),
-    Command(
-        ("sessions", "restore"),
-        "Bring a deleted session back from the trash",
-        restore_session,
-        args=(Arg("id", "text", "the session's id, unique id prefix (4+ characters) or name"),),
-        aliases=("undelete",),
-        details="A name another session has taken meanwhile is not restored: the session comes back unnamed.",
-        examples=("sessions restore 1a2b", "sessions restore fix-login"),
-    ),
-)

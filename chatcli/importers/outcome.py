@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from chatcli.importers import TOOLS
 from chatcli.importers.base import SourceProblem
 
 __all__ = ["TOOLS", "ImportedEntry", "ToolImport"]
-
-#: Every tool ``--from`` names (the usage error lists them).
-TOOLS = ("amazon-q", "claude-code", "codex", "gemini", "goose", "opencode", "llm")
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,13 +33,11 @@ from rich.console import Console
 from rich.segment import Segment
 
 from chatcli.render.links import osc8_supported
+from chatcli.render.plain import PLAIN_WIDTH, is_terminal, plain_width
 
 __all__ = ["PLAIN_WIDTH", "hyperlinks_enabled", "is_plain", "make_console", "table_box"]
 
 ColourSystem = Literal["auto", "standard", "256", "truecolor"]
-
-#: Width of plain output written to a pipe or a file when ``COLUMNS`` does not say otherwise.
-PLAIN_WIDTH = 100
 
 
 def _isatty(stream: IO[str]) -> bool:
@@ -47,14 +45,6 @@ def _isatty(stream: IO[str]) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError, OSError):
         return False
-
-
-def _columns(env: Mapping[str, str]) -> int | None:
-    try:
-        value = int(env.get("COLUMNS", ""))
-    except ValueError:
-        return None
-    return value if value > 0 else None
 
 
 def _colour_system(env: Mapping[str, str]) -> ColourSystem:
@@ -110,13 +100,9 @@ def make_console(
     environ = os.environ if env is None else env
     stream: IO[str] = file if file is not None else (sys.stderr if stderr else sys.stdout)
     tty = _isatty(stream)
-    dumb = environ.get("TERM", "").lower() in {"dumb", "unknown"}
-    if force_plain is None:
-        terminal = (tty or environ.get("FORCE_COLOR", "") != "") and not dumb
-    else:
-        terminal = not force_plain
+    terminal = is_terminal(tty, environ) if force_plain is None else not force_plain
     colour = terminal and environ.get("NO_COLOR", "") == ""
-    width = None if tty else (_columns(environ) or PLAIN_WIDTH)
+    width = None if tty else plain_width(environ)
     console = _Console(
         file=file,
         stderr=stderr,

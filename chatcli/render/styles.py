@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from chatcli.render.plain import quoted
 from chatcli.render.timefmt import short_id
-from chatcli.sanitize import clean_inline, clean_lines, shorten
+from chatcli.sanitize import clean_inline, clean_lines
 from chatcli.session.fields import SessionView
 
 __all__ = [
@@ -60,11 +61,6 @@ def warning(message: str) -> Text:
     text = Text("Warning: ", style=f"bold {WARNING_STYLE}")
     text.append(clean_lines(message), style=WARNING_STYLE)
     return text
-
-
-def quoted(text: str, limit: int = 60) -> str:
-    """``'text'``, cleaned for one line and cut to ``limit`` characters."""
-    return f"'{clean_inline(shorten(text, limit))}'"
 
 
 def plural(count: int, word: str) -> str:

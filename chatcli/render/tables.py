@@ -6,15 +6,16 @@ The session table itself (:func:`sessions_table`) is shared with the import repo
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeGuard
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from chatcli.commands.results import RecentSessions
 from chatcli.render.console import is_plain, table_box
+from chatcli.render.plain import no_match_line
 from chatcli.render.styles import (
     DIM,
     MATCH_STYLE,
@@ -34,6 +35,7 @@ from chatcli.session.fields import SessionView
 from chatcli.session.outcomes import ListResult, PruneResult, SearchHit, SearchResult
 
 if TYPE_CHECKING:
+    from chatcli.commands.results import RecentSessions
     from chatcli.session.all_projects import ProjectsSearchResult
 
 __all__ = [
@@ -134,7 +136,7 @@ def render_list(result: ListResult, console: Console) -> None:
     ``sessions`` alone (:class:`RecentSessions`) ends with its one-line hint instead of the line on
     ``--limit``.
     """
-    recent = isinstance(result, RecentSessions)
+    recent = _is_recent(result)
     if not result.sessions:
         console.print(_empty_listing(result))
     else:
@@ -161,8 +163,15 @@ def render_list(result: ListResult, console: Console) -> None:
             )
     for problem in result.problems:
         console.print(warning(problem.user_message()))
-    if isinstance(result, RecentSessions):
+    if _is_recent(result):
         console.print(Text(result.hint, style=DIM))
+
+
+def _is_recent(result: ListResult) -> TypeGuard[RecentSessions]:
+    """True for the listing of ``sessions`` alone. Its type's module is loaded only by the command
+    that makes one, so a plain listing never imports the commands' results to check."""
+    results = sys.modules.get("chatcli.commands.results")
+    return results is not None and isinstance(result, results.RecentSessions)
 
 
 def _empty_listing(result: ListResult) -> Text:
@@ -186,8 +195,8 @@ def render_search(result: SearchResult, console: Console) -> None:
     if result.notice:
         console.print(Text(result.notice, style=DIM))
     searched = f"{result.sessions_searched:,} searched"
-    if not result.sessions:
-        console.print(Text(f"No messages match {quoted(result.query)} ({searched})."))
+    if not result.sessions:  # piped, with nothing to warn about, chatcli.render.plain writes it
+        console.print(Text(no_match_line(result)))
         _search_warnings(result, console)
         return
     console.print(heading(search_title(result, searched)))

@@ -10,55 +10,64 @@ as an escape sequence.
 
 from __future__ import annotations
 
-import functools
+import importlib
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Console
 from rich.panel import Panel
 from rich.text import Text
 
-from chatcli.commands.results import (
-    Cancelled,
-    ExportResult,
-    HelpResult,
-    ImportReport,
-    PromptReply,
-    SessionChanged,
-    TagsChanged,
-)
 from chatcli.errors import ChatcliError
-from chatcli.importers.outcome import ToolImport
 from chatcli.render.console import is_plain
-from chatcli.render.help import render_help
-from chatcli.render.imports import render_tool_import
-from chatcli.render.projects import render_projects_list, render_projects_search
-from chatcli.render.reports import render_detail, render_doctor, render_import, render_import_report
 from chatcli.render.styles import OK_STYLE, WARNING_STYLE, session_label
-from chatcli.render.tables import render_list, render_prune, render_search
 from chatcli.render.timefmt import short_id
-from chatcli.render.trash import render_delete, render_empty, render_restore, render_trash
 from chatcli.sanitize import clean, clean_inline, clean_lines, shorten
-from chatcli.session.all_projects import ProjectsListResult, ProjectsSearchResult
-from chatcli.session.health import DoctorReport
-from chatcli.session.outcomes import (
-    DeleteResult,
-    EmptyTrashResult,
-    ListResult,
-    PruneResult,
-    RestoreResult,
-    SearchResult,
-    SessionDetail,
-    TrashResult,
-)
-from chatcli.session.transfer import ImportResult
 
-__all__ = ["render", "render_error"]
+if TYPE_CHECKING:
+    from chatcli.commands.results import Cancelled, ExportResult, PromptReply, SessionChanged, TagsChanged
+
+__all__ = ["RENDERERS", "render", "render_error"]
 
 
-@functools.singledispatch
+#: Every result a command can hand to the terminal, and its renderer: both ``"module:name"``
+#: references, imported when a result of that type is rendered (so a command loads the renderer
+#: it needs, not all of them). A subclass (``RecentSessions``) takes its nearest listed base's.
+RENDERERS: dict[str, str] = {
+    "chatcli.session.outcomes:ListResult": "chatcli.render.tables:render_list",
+    "chatcli.session.outcomes:SessionDetail": "chatcli.render.reports:render_detail",
+    "chatcli.session.outcomes:SearchResult": "chatcli.render.tables:render_search",
+    "chatcli.commands.results:SessionChanged": "chatcli.render.terminal:_render_changed",
+    "chatcli.session.outcomes:DeleteResult": "chatcli.render.trash:render_delete",
+    "chatcli.session.outcomes:TrashResult": "chatcli.render.trash:render_trash",
+    "chatcli.session.outcomes:RestoreResult": "chatcli.render.trash:render_restore",
+    "chatcli.session.outcomes:EmptyTrashResult": "chatcli.render.trash:render_empty",
+    "chatcli.commands.results:TagsChanged": "chatcli.render.terminal:_render_tags",
+    "chatcli.commands.results:Cancelled": "chatcli.render.terminal:_render_cancelled",
+    "chatcli.commands.results:ExportResult": "chatcli.render.terminal:_render_export",
+    "chatcli.session.transfer:ImportResult": "chatcli.render.reports:render_import",
+    "chatcli.commands.results:ImportReport": "chatcli.render.reports:render_import_report",
+    "chatcli.importers.outcome:ToolImport": "chatcli.render.imports:render_tool_import",
+    "chatcli.session.outcomes:PruneResult": "chatcli.render.tables:render_prune",
+    "chatcli.session.health:DoctorReport": "chatcli.render.reports:render_doctor",
+    "chatcli.commands.results:HelpResult": "chatcli.render.help:render_help",
+    "chatcli.commands.results:PromptReply": "chatcli.render.terminal:_render_prompt_reply",
+    "chatcli.session.all_projects:ProjectsListResult": "chatcli.render.projects:render_projects_list",
+    "chatcli.session.all_projects:ProjectsSearchResult": "chatcli.render.projects:render_projects_search",
+}
+
+
 def render(result: object, console: Console) -> None:
     """Print a command result on ``console``; a type with no renderer raises ``TypeError``."""
+    for cls in type(result).__mro__:
+        reference = RENDERERS.get(f"{cls.__module__}:{cls.__qualname__}")
+        if reference is not None:
+            module, _, name = reference.partition(":")
+            renderer: Callable[[Any, Console], None] = getattr(importlib.import_module(module), name)
+            renderer(result, console)
+            return
     raise TypeError(f"no renderer for {type(result).__name__}")
 
 
@@ -149,28 +158,6 @@ def _render_prompt_reply(result: PromptReply, console: Console) -> None:
 
 def _render_cancelled(result: Cancelled, console: Console) -> None:
     console.print(Text(clean_lines(result.message), style=WARNING_STYLE))
-
-
-render.register(ListResult, render_list)
-render.register(SessionDetail, render_detail)
-render.register(SearchResult, render_search)
-render.register(SessionChanged, _render_changed)
-render.register(DeleteResult, render_delete)
-render.register(TrashResult, render_trash)
-render.register(RestoreResult, render_restore)
-render.register(EmptyTrashResult, render_empty)
-render.register(TagsChanged, _render_tags)
-render.register(Cancelled, _render_cancelled)
-render.register(ExportResult, _render_export)
-render.register(ImportResult, render_import)
-render.register(ImportReport, render_import_report)
-render.register(ToolImport, render_tool_import)
-render.register(PruneResult, render_prune)
-render.register(DoctorReport, render_doctor)
-render.register(HelpResult, render_help)
-render.register(PromptReply, _render_prompt_reply)
-render.register(ProjectsListResult, render_projects_list)
-render.register(ProjectsSearchResult, render_projects_search)
 
 
 def render_error(exc: BaseException, console: Console, *, log_path: Path | str | None = None) -> None:

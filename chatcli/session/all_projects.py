@@ -318,7 +318,7 @@ def open_file_projects(location: SessionsLocation, report: Callable[[str], None]
     writes (``report`` is told if that fails)."""
     from chatcli.session.store import FileRepository
 
-    registry = ProjectRegistry(data_dir())
+    registry = ProjectRegistry(data_dir)
 
     def open_service(sessions_dir: Path, found: SessionsLocation | None = None) -> SessionService:
         where = found if found is not None else SessionsLocation.explicit(sessions_dir)

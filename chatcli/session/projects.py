@@ -19,17 +19,20 @@ a session in it, wherever it then is.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-
-from filelock import FileLock
+from typing import TYPE_CHECKING
 
 from chatcli.errors import ChatcliError
 from chatcli.session.store.durable import FileTooLarge, read_bytes, replace_file
+
+if TYPE_CHECKING:
+    from filelock import FileLock
 
 __all__ = [
     "ENV_DATA_DIR",
@@ -143,18 +146,33 @@ def _reason(exc: BaseException) -> str:
 
 
 class ProjectRegistry:
-    """The file of known projects in ``folder`` (see the module's docstring)."""
+    """The file of known projects in ``folder`` (see the module's docstring). ``folder`` may be a
+    function that finds it (:func:`data_dir`), called on first use: a command that never reads
+    the registry never loads platformdirs."""
 
-    def __init__(self, folder: Path, *, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        self.folder = folder
-        self.path = folder / REGISTRY_NAME
+    def __init__(
+        self, folder: Path | Callable[[], Path], *, now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
+        self._folder = folder
         self._now = now
         self._lock: FileLock | None = None
         #: Sessions folders this process has already remembered (or failed to): once each.
         self._remembered: set[Path] = set()
 
+    @functools.cached_property
+    def folder(self) -> Path:
+        """The user data folder that holds the registry."""
+        return self._folder if isinstance(self._folder, Path) else self._folder()
+
+    @property
+    def path(self) -> Path:
+        """The registry file."""
+        return self.folder / REGISTRY_NAME
+
     def _locked(self) -> FileLock:
         if self._lock is None:
+            from filelock import FileLock  # imported on first write: reads never need it
+
             self._lock = FileLock(str(self.folder / LOCK_NAME), timeout=LOCK_TIMEOUT, mode=0o600)
         return self._lock
 

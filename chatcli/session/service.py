@@ -35,7 +35,6 @@ from chatcli.session.fields import (
     validate_session_name,
     validate_tag,
 )
-from chatcli.session.health import DoctorReport
 from chatcli.session.outcomes import (
     DeleteResult,
     ListResult,
@@ -47,11 +46,12 @@ from chatcli.session.outcomes import (
 )
 from chatcli.session.repository import SessionFilter, SessionRepository
 from chatcli.session.search import SearchOptions, SearchQuery, SearchSort, scan_all
-from chatcli.session.transfer import ImportResult, export_json, import_sessions
 from chatcli.session.trash_service import TrashService
 
 if TYPE_CHECKING:
+    from chatcli.session.health import DoctorReport
     from chatcli.session.models import Message, SessionMetadata
+    from chatcli.session.transfer import ImportResult
     from chatcli.session.trashed import TrashedSession
 
 # The pydantic models are imported inside the functions that build them, so that a listing (which
@@ -410,6 +410,8 @@ class SessionService:
     def export(self, ref: str) -> str:
         """The session (one in the trash too) as a JSON export document (what
         :meth:`import_file` reads back)."""
+        from chatcli.session.transfer import export_json  # the JSON codec loads when used
+
         loaded = self.read(ref)
         return export_json(loaded.metadata, loaded.messages)
 
@@ -429,6 +431,8 @@ class SessionService:
         ``stream`` is read instead of ``path``; ``should_stop`` cancels between records;
         ``progress`` is told how many bytes were read, now and then.
         """
+        from chatcli.session.transfer import import_sessions
+
         result = import_sessions(
             self.repo, path, should_stop=should_stop, new_ids=new_ids, stream=stream, progress=progress
         )

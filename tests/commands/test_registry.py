@@ -8,12 +8,10 @@ import pytest
 
 from chatcli.commands.catalog import build_registry
 from chatcli.commands.context import CommandContext
-from chatcli.commands.labels import LABEL_COMMANDS
 from chatcli.commands.registry import Registry, UnknownCommand
 from chatcli.commands.results import NewSessionAction, QuitAction, RecentSessions
-from chatcli.commands.sessions import SESSION_COMMANDS
+from chatcli.commands.sessions_table import LABEL_COMMANDS, SESSION_COMMANDS, TRASH_COMMANDS
 from chatcli.commands.spec import Command, HelpRequested, ParsedArgs, UsageError
-from chatcli.commands.trash import TRASH_COMMANDS
 from chatcli.session.outcomes import ListResult
 from tests.helpers import SESSION_SUBCOMMANDS
 

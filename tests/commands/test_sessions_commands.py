@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from chatcli.commands.context import CommandContext
+from chatcli.commands.listing import DEFAULT_LIST_LIMIT
 from chatcli.commands.registry import Registry
 from chatcli.commands.results import Cancelled, ExportResult, ImportReport, SessionChanged
-from chatcli.commands.sessions import DEFAULT_LIST_LIMIT
 from chatcli.commands.spec import UsageError
 from chatcli.render.transcript import transcript_markdown
 from chatcli.session.errors import (

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import re
 from datetime import timedelta
 from io import StringIO
@@ -662,12 +664,34 @@ def test_unsafe_link_schemes_stay_text() -> None:
     assert "[docs](javascript:alert(1))" in buf.getvalue()
 
 
+def _named(reference: str) -> object:
+    module, _, name = reference.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
 def test_every_result_with_a_json_form_has_a_renderer() -> None:
     from chatcli.render import jsonout
+    from chatcli.render.terminal import RENDERERS
 
-    fallback = render.registry[object]
-    missing = [cls.__name__ for cls in jsonout._CONVERTERS if render.dispatch(cls) is fallback]
-    assert missing == []
+    def listed(cls: type) -> bool:
+        return any(f"{c.__module__}:{c.__qualname__}" in RENDERERS for c in cls.__mro__)
+
+    assert [cls.__name__ for cls in jsonout._CONVERTERS if not listed(cls)] == []
+
+
+def test_every_renderer_reference_names_a_result_class_and_a_renderer() -> None:
+    """The lazy table is checked here, since nothing imports its entries until they are used."""
+    from chatcli.render.terminal import RENDERERS
+
+    for result, renderer in RENDERERS.items():
+        cls = _named(result)
+        assert isinstance(cls, type) and f"{cls.__module__}:{cls.__qualname__}" == result
+        function = _named(renderer)
+        assert callable(function)
+        parameters = list(inspect.signature(function).parameters.values())
+        assert parameters[1].name == "console", renderer
+        assert all(p.default is not inspect.Parameter.empty for p in parameters[2:]), renderer
+        assert parameters[0].annotation.split(" | ")[0] == cls.__name__, renderer
 
 
 @pytest.mark.parametrize("width", [40, 60, 79])

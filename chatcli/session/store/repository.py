@@ -33,14 +33,11 @@ from chatcli.session.errors import (
     from_os_error,
 )
 from chatcli.session.fields import ChangeCursor, Changes, SessionBrief, SessionStatus, SessionView
-from chatcli.session.health import DoctorReport, RepairReport
 from chatcli.session.location import SessionsLocation
 from chatcli.session.outcomes import SearchResult
 from chatcli.session.repository import BriefList, SessionFilter, SessionList, apply_filter
 from chatcli.session.search import SearchOptions, SearchQuery, scan_all
 from chatcli.session.store import changed, content_search, durable, repair, transcript_file
-from chatcli.session.store.batch import NewSession, create_sessions
-from chatcli.session.store.doctor import run_doctor
 from chatcli.session.store.files import SessionFiles
 from chatcli.session.store.index import IndexUnavailable, SessionIndex
 from chatcli.session.store.index_sync import IndexSync
@@ -57,7 +54,9 @@ from chatcli.session.store.trash import TrashBin
 from chatcli.session.transcript import Transcript, TranscriptTail
 
 if TYPE_CHECKING:
+    from chatcli.session.health import DoctorReport, RepairReport
     from chatcli.session.models import Message, SessionMetadata
+    from chatcli.session.store.batch import NewSession
 
 # Pydantic models are imported where they are first needed (``from chatcli.session.models import``
 # inside functions): a listing served from the index never builds one, and so never pays
@@ -239,6 +238,8 @@ class FileRepository(TrashMethods):
     def create_many(self, sessions: Sequence[NewSession]) -> builtins.list[SessionError | None]:
         """Create whole sessions (import), their flushes and index writes shared; one outcome
         per session, None when created (see :func:`.batch.create_sessions`)."""
+        from chatcli.session.store.batch import create_sessions  # imports only: not on a read's path
+
         return create_sessions(self._files, self._locks, self._sync, sessions)
 
     def append_message(self, session_id: str, message: Message) -> SessionMetadata:
@@ -306,6 +307,8 @@ class FileRepository(TrashMethods):
     def check(self, *, repair: bool = False) -> DoctorReport:
         """Examine the sessions folder (``sessions doctor``); with ``repair`` fix what can be
         fixed without losing data."""
+        from chatcli.session.store.doctor import run_doctor
+
         return run_doctor(self, repair=repair)
 
     def search(
