@@ -538,6 +538,26 @@ def compile_bytecode(peer: Peer | None) -> None:
         run_checked([python, "-m", "compileall", "-q", "-j", "0", str(folder)], timeout=PIP_TIMEOUT)
 
 
+def installed_chatcli(work: Workspace) -> Path:
+    """chatcli installed as the README's set-up does (``pip install .``: not editable, bytecode
+    compiled by pip) in ``<workdir>/chatcli-venv``, from this checkout; its console script.
+
+    The development virtualenv's editable install adds an import hook to every start-up (some
+    30 ms) that a user's install does not have: the processes timed are the user's.
+    """
+    venv = work.root / "chatcli-venv"
+    python = venv / "bin" / "python"
+    pip = [python, "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    if not python.exists():
+        progress(f"installing chatcli as a user would, in {venv}")
+        run_checked([sys.executable, "-m", "venv", venv], timeout=PIP_TIMEOUT)
+        run_checked([*pip, REPO], timeout=PIP_TIMEOUT)
+    else:
+        progress(f"reinstalling this checkout of chatcli in {venv}")
+        run_checked([*pip, "--no-deps", "--force-reinstall", REPO], timeout=PIP_TIMEOUT)
+    return venv / "bin" / "chatcli"
+
+
 def ensure_peer(work: Workspace, *, install: bool) -> tuple[Peer | None, str]:
     """The ``llm`` peer (installed on demand in ``<workdir>/llm-venv``), or None and the reason."""
     venv = work.root / "llm-venv"
@@ -1098,6 +1118,7 @@ def run_browser_only(opts: Options) -> Results:
     written when missing; nothing is imported)."""
     chatcli = Path(sys.executable).parent / "chatcli"
     work = Workspace(opts.workdir, opts.shared, chatcli, opts.timeout, rebuild=False)
+    work.chatcli = installed_chatcli(work)
     results = Results()
     results.notes.append("Only the session browser was measured (--browser-only).")
     for n in opts.sizes:
@@ -1126,6 +1147,7 @@ def run_benchmarks(opts: Options) -> Results:
                 "pass --shared PATH (the folder holding bench/make_corpus.py and bench/load_llm.py)"
             )
     work = Workspace(opts.workdir, opts.shared, chatcli, opts.timeout, rebuild=opts.rebuild)
+    work.chatcli = chatcli = installed_chatcli(work)
     results = Results()
     peer, why = ensure_peer(work, install=opts.install_llm)
     missing = f"unavailable ({why})" if peer is None else ""
@@ -1547,6 +1569,7 @@ def run_write_benchmarks(opts: Options) -> Results:
     """Only the write-path figures of issue 15 (``--writes``), on the cached data sets."""
     chatcli = Path(sys.executable).parent / "chatcli"
     work = Workspace(opts.workdir, opts.shared, chatcli, opts.timeout, rebuild=opts.rebuild)
+    work.chatcli = installed_chatcli(work)
     results = Results()
     compile_bytecode(None)
     for n in opts.sizes:
@@ -1648,7 +1671,9 @@ def report(opts: Options, results: Results, elapsed: float, when: datetime) -> s
         "`LLM_USER_PATH=DIR load_llm.py corpus.jsonl`. Session-length data: one session of "
         "`make_corpus.py --sessions 1 --turns ⌈L/2⌉` (cut to its first message for L = 1).",
         "- Process figures: wall time from spawn to exit of the installed console scripts (stdout to "
-        "/dev/null, `NO_COLOR=1`, user folders pointed into the work folder). Both tools run from "
+        "/dev/null, `NO_COLOR=1`, user folders pointed into the work folder). chatcli is installed "
+        "as the README's set-up does (`pip install .` of this checkout, not editable, in its own "
+        "virtualenv `chatcli-venv` in the work folder). Both tools run from "
         "bytecode, as installed: chatcli's package and llm's virtualenv are compiled with "
         "`python -m compileall` first, and no `PYTHON*` variable (`PYTHONDONTWRITEBYTECODE`) reaches "
         "the measured processes. Ratio = chatcli median / llm median, measured in the same "

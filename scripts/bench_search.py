@@ -69,7 +69,9 @@ def run_search_benchmarks(opts: Options) -> Results:
     """The search rows at each size of ``opts.sizes``."""
     chatcli = Path(sys.executable).parent / "chatcli"
     work = Workspace(opts.workdir, opts.shared, chatcli, opts.timeout, rebuild=False)
+    work.chatcli = chatcli = bench.installed_chatcli(work)
     peer, why = ensure_peer(work, install=False)
+    bench.compile_bytecode(peer)
     results = Results()
     cenv = work.env()
     for n in opts.sizes:
@@ -135,7 +137,8 @@ def search_section(opts: Options, results: Results, elapsed: float) -> str:
             f"- command: `{opts.command}`; chatcli revision: {bench.git_revision()}; "
             f"harness wall time: {elapsed:.0f} s; load average at the end {os.getloadavg()[0]:.1f}",
             f"- Process figures: medians of {opts.runs} runs after a warm-up, interleaved with llm's "
-            "where it can run the query; both with their bytecode compiled. In-process: the search "
+            "where it can run the query; chatcli installed as the README says (`pip install .`), "
+            "both with their bytecode compiled. In-process: the search "
             "alone on a repository opened anew (what the start-up adds is the difference).",
             "- A query with more than 10,000 matching messages is not counted: the newest sessions "
             "with a match are shown (see docs/json-output.md, `counted`).",
