@@ -195,3 +195,37 @@ def test_every_handler_reference_resolves_to_a_handler() -> None:
         annotations = [p.annotation for p in parameters.values()]
         assert list(parameters) == ["ctx", "args"], command.name
         assert annotations == ["CommandContext", "ParsedArgs"], command.name
+
+
+_PICK = textwrap.dedent(
+    """
+    import json, sys
+    from chatcli.repl import startup
+    out, where = sys.argv[1], sys.argv[2]
+    def picking(*args, **kwargs):
+        open(out, "w").write(json.dumps(sorted(sys.modules)))
+        raise startup.NoSessionChosen()
+    startup.initial_session = picking
+    sys.exit(startup.run_repl(startup.ReplOptions(sessions_dir=where, resume="")))
+    """
+)
+
+
+def test_the_resume_browser_opens_before_the_chat_is_loaded(tmp_path: Path) -> None:
+    where = tmp_path / "sessions"
+    seed(FileRepository(where), "pick me")
+    out = tmp_path / "modules.json"
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "CLICOLOR_FORCE")}
+    env.update(NO_COLOR="1", CHATCLI_DATA_DIR=str(tmp_path / "data"), CHATCLI_BACKEND="offline")
+    done = subprocess.run(
+        [sys.executable, "-c", _PICK, str(out), str(where)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0 and b"No session chosen" in done.stdout, done
+    loaded = set(json.loads(out.read_text()))
+    assert not {"chatcli.repl.app", "chatcli.chat.turn"} & loaded

@@ -7,13 +7,13 @@ import dataclasses
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from rich.console import Console
 
 from chatcli.commands.spec import UsageError
 from chatcli.errors import ExitCode
-from chatcli.repl.app import ChatApp
 from chatcli.repl.boundary import ErrorBoundary
 from chatcli.repl.completion.snapshot import SnapshotCache
 from chatcli.repl.picker_projects import ProjectsBrowse
@@ -21,6 +21,12 @@ from chatcli.sanitize import clean_inline
 from chatcli.session.errors import SessionNotFound
 from chatcli.session.outcomes import LoadedSession
 from chatcli.session.service import SessionService
+
+if TYPE_CHECKING:
+    from chatcli.config import Settings
+    from chatcli.repl.app import ChatApp
+    from chatcli.session.all_projects import AllProjects
+    from chatcli.session.location import SessionsLocation
 
 __all__ = ["NoSessionChosen", "ReplOptions", "initial_session", "run_repl"]
 
@@ -62,8 +68,11 @@ class NoSessionChosen(Exception):
 
 
 def open_app(options: ReplOptions, console: Console) -> ChatApp:
-    """The chat app the options ask for, in its first session (raises a ChatcliError if it cannot)."""
-    from chatcli.chat.factory import create_backend
+    """The chat app the options ask for, in its first session (raises a ChatcliError if it cannot).
+
+    The ``--resume`` browser is painted before the chat's own modules are loaded (the model
+    backend, the app): what it needs is loaded first, the rest while the user reads it.
+    """
     from chatcli.config import load_settings
     from chatcli.render.styles import warning
     from chatcli.session.all_projects import open_file_projects
@@ -76,28 +85,19 @@ def open_app(options: ReplOptions, console: Console) -> ChatApp:
         "system_prompt": options.system,
     }
     settings = load_settings(flags)
-    backend = create_backend(settings, offline_delay=0.01 if console.is_terminal else 0.0)
     location = discover_sessions_dir(options.sessions_dir)
     projects = open_file_projects(location, lambda problem: console.print(warning(problem)))
     service = projects.here.service
     snapshots = SnapshotCache(service)
-    app = ChatApp(
-        service,
-        backend,
-        console,
-        history_budget=settings.history_budget,
-        system_prompt=settings.system_prompt,
-        location=location,
-        history=history_file(),
-        snapshots=snapshots,
-        trash_retention=settings.trash_retention,
-        projects=projects,
-    )
     browse = ProjectsBrowse(projects)
+    missing: SessionNotFound | None = None
     try:
         loaded = initial_session(options, service, snapshots, console, browse)
     except SessionNotFound as exc:
-        loaded = _from_another_project(app, options, exc)
+        loaded, missing = None, exc
+    app = _chat_app(settings, console, location, projects, snapshots)
+    if missing is not None:
+        loaded = _from_another_project(app, options, missing)
     moved = browse.project_of(loaded.metadata.id) if loaded is not None else None
     if moved is not None:  # chosen in the browser from another project's sessions
         app.switch_project(moved)
@@ -109,12 +109,38 @@ def open_app(options: ReplOptions, console: Console) -> ChatApp:
         app.use_session(loaded)
     else:
         console.print(
-            f"chatcli — {backend.name}/{clean_inline(backend.model)}. Type a message, /help for commands, "
-            "Ctrl-D to leave. Conversations are saved as you go.",
+            f"chatcli — {app.backend.name}/{clean_inline(app.backend.model)}. Type a message, /help for "
+            "commands, Ctrl-D to leave. Conversations are saved as you go.",
             markup=False,
             highlight=False,
         )
     return app
+
+
+def _chat_app(
+    settings: Settings,
+    console: Console,
+    location: SessionsLocation,
+    projects: AllProjects,
+    snapshots: SnapshotCache,
+) -> ChatApp:
+    """The chat app over the projects' store, with the backend the settings name."""
+    from chatcli.chat.factory import create_backend
+    from chatcli.repl.app import ChatApp
+
+    backend = create_backend(settings, offline_delay=0.01 if console.is_terminal else 0.0)
+    return ChatApp(
+        projects.here.service,
+        backend,
+        console,
+        history_budget=settings.history_budget,
+        system_prompt=settings.system_prompt,
+        location=location,
+        history=history_file(),
+        snapshots=snapshots,
+        trash_retention=settings.trash_retention,
+        projects=projects,
+    )
 
 
 def _from_another_project(app: ChatApp, options: ReplOptions, error: SessionNotFound) -> LoadedSession:
