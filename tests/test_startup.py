@@ -121,8 +121,9 @@ def test_piped_session_commands_load_no_heavy_module(
     assert sorted(handler_modules() & modules) == ([ran] if ran else [])
 
 
-def test_a_piped_search_that_finds_nothing_never_loads_rich(store: Path, tmp_path: Path) -> None:
-    modules = modules_after(["sessions", "search", "zqxjvnowhere", "--sessions-dir", str(store)], tmp_path)
+@pytest.mark.parametrize("word", ["zqxjvnowhere", "login"], ids=["nothing", "hits"])
+def test_a_piped_search_never_loads_rich(word: str, store: Path, tmp_path: Path) -> None:
+    modules = modules_after(["sessions", "search", word, "--sessions-dir", str(store)], tmp_path)
     assert loaded(modules, ("rich",)) == []
 
 

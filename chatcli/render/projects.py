@@ -8,8 +8,9 @@ from rich.table import Table
 from rich.text import Text
 
 from chatcli.render.console import is_plain, table_box
+from chatcli.render.plain import search_footer, search_title
 from chatcli.render.styles import DIM, NARROW_WIDTH, heading, one_line, plural, quoted, warning
-from chatcli.render.tables import PIN_MARK, highlighted, hit_session, search_footer, search_title
+from chatcli.render.tables import PIN_MARK, highlighted, hit_session
 from chatcli.render.timefmt import relative_age, short_id
 from chatcli.sanitize import clean_inline
 from chatcli.session.all_projects import ProjectsListResult, ProjectsSearchResult

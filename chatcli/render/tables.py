@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from chatcli.render.console import is_plain, table_box
-from chatcli.render.plain import no_match_line
+from chatcli.render.plain import no_match_line, search_footer, search_title
 from chatcli.render.styles import (
     DIM,
     MATCH_STYLE,
@@ -36,7 +36,6 @@ from chatcli.session.outcomes import ListResult, PruneResult, SearchHit, SearchR
 
 if TYPE_CHECKING:
     from chatcli.commands.results import RecentSessions
-    from chatcli.session.all_projects import ProjectsSearchResult
 
 __all__ = [
     "PIN_MARK",
@@ -205,25 +204,6 @@ def render_search(result: SearchResult, console: Console) -> None:
     if result.truncated:
         console.print(Text(search_footer(result.counted), style=DIM))
     _search_warnings(result, console)
-
-
-def search_title(result: SearchResult | ProjectsSearchResult, searched: str) -> str:
-    """The line above a search's results: its hits and sessions, or, when there were too many
-    to count, that there were more than so many (and which sessions are shown)."""
-    query, shown = quoted(result.query, 40), len(result.sessions)
-    if not result.counted:
-        more = f"More than {result.total_hits - 1:,} matches"
-        return f"{more} for {query}; {searched} (showing the newest {shown})"
-    matches = f"{result.total_hits:,} match{'' if result.total_hits == 1 else 'es'}"
-    title = f"{matches} for {query} in {plural(result.sessions_matched, 'session')}; {searched}"
-    return title + (f" (showing {shown})" if result.truncated else "")
-
-
-def search_footer(counted: bool) -> str:
-    """The hint under results the limit cut (or that were too many to count)."""
-    if counted:
-        return "(more sessions match: use --limit N)"
-    return "(too many matches to count: add words to narrow the search, or use --limit N)"
 
 
 def _sessions_hits_table(result: SearchResult, console: Console) -> Table:

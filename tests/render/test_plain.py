@@ -79,12 +79,55 @@ def test_anything_else_is_left_to_rich(result: SearchResult, env: dict[str, str]
     assert stream.getvalue() == ""
 
 
-def test_results_with_rows_are_left_to_rich() -> None:
-    hit = SearchHit(new_session_id(), None, "user", utc_now(), "the token", 0)
-    result = SearchResult(
-        "token", [SessionMatches(hit.session_id, None, hit.timestamp, 1, hit, [hit], -1.0)], 1, 1, 3
-    )
+def _one(snippet: str, *, name: str | None = None, total: int = 1, **extra: object) -> SearchResult:
+    hit = SearchHit(new_session_id(), name, "user", utc_now(), snippet, 0)
+    found = SessionMatches(hit.session_id, name, hit.timestamp, 1, hit, [hit], -1.0)
+    return SearchResult("token", [found], total, 1, 3, **extra)  # type: ignore[arg-type]
+
+
+def test_a_search_s_sessions_are_one_line_each_when_piped() -> None:
+    result = _one("the token " + "word " * 60, name="fix-login")
+    text = by_plain(result, PIPE)
+    assert text is not None
+    lines = text.splitlines()
+    assert lines[0] == "1 match for 'token' in 1 session; 3 searched"
+    assert lines[1].split() == ["Session", "Hits", "Active", "Best", "match"]
+    sid = result.sessions[0].session_id
+    assert lines[2].startswith(f"{sid[:8]} fix-login     1  just now  the token word")
+    assert len(lines) == 3 and len(lines[2]) == PLAIN_WIDTH and lines[2].endswith("…")
+    # As wide as COLUMNS says, never wrapped.
+    narrow = by_plain(result, {**PIPE, "COLUMNS": "72"})
+    assert narrow is not None and max(len(line) for line in narrow.splitlines()) <= 72
+    assert len(narrow.splitlines()) == 3
+
+
+def test_a_broad_search_piped_says_it_was_not_counted() -> None:
+    text = by_plain(_one("the token", total=10_001, counted=False), PIPE)
+    assert text is not None
+    assert text.splitlines()[0] == "More than 10,000 matches for 'token'; 3 searched (showing the newest 1)"
+    assert "too many matches to count" in text.splitlines()[-1]
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        _one("東京タワー token"),  # wide characters: rich lays them out
+        _one("token", name="名前"),
+        _one("token", every_hit=True),
+        _one("token", warnings=["session x was not searched"]),
+    ],
+    ids=["wide-snippet", "wide-name", "every-hit", "warnings"],
+)
+def test_what_plain_lines_cannot_lay_out_is_left_to_rich(result: SearchResult) -> None:
     assert by_plain(result, PIPE) is None
+    assert by_plain(_one("token"), {**PIPE, "COLUMNS": "40"}) is None  # no room for the match
+
+
+def test_hostile_text_in_a_piped_row_is_shown_inert() -> None:
+    text = by_plain(_one("token \x1b[31mred\x07 \u202e", name="evil\x1b]0;x\x07"), PIPE)
+    assert text is not None
+    assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
+    assert "evil␛]0;x␇" in text and "<U+202E>" in text
 
 
 def test_a_terminal_is_left_to_rich() -> None:
