@@ -156,6 +156,8 @@ def _complete(
             if row != rows[session_id][0]:
                 rows[session_id].append(row)
     texts = content_query.messages(conn, [row for ids in rows.values() for row in ids])
+    if len(texts) < sum(len(ids) for ids in rows.values()):  # a hit without its message row
+        raise IndexUnavailable("the content index holds words of messages it does not list")
     out: dict[str, SessionMatches] = {}
     for f in found:
         hits: dict[int, SearchHit] = {}
