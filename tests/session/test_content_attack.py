@@ -5,6 +5,8 @@ reference scan (:func:`chatcli.session.search.scan_all`), below and above the ex
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from datetime import timedelta
@@ -18,10 +20,10 @@ from chatcli.session.models import Message
 from chatcli.session.repository import InMemoryRepository
 from chatcli.session.search import InvalidQuery, SearchQuery
 from chatcli.session.service import SessionService
-from chatcli.session.store import FileRepository, content_query
+from chatcli.session.store import FileRepository, content_index, content_query
 from chatcli.session.store.index import SCHEMA_VERSION
 from chatcli.session.store.index_sync import IndexSync
-from tests.helpers import BASE, seed
+from tests.helpers import BASE, REPO_ROOT, seed
 
 #: Words of many scripts: accents folded by Python but not by SQLite's unicode61 (Cyrillic й,
 #: Greek tonos), marks, CJK, compatibility forms, an underscore.
@@ -218,3 +220,80 @@ def _agree(indexed: SessionService, scanned: SessionService, query: str) -> None
         assert (got.total_hits, got.sessions_matched) == (want.total_hits, want.sessions_matched), query
     else:
         assert got.sessions_matched <= want.sessions_matched and got.total_hits >= 1, query
+
+
+# ---------------------------------------------------------------------------- another process
+
+_WRITER = """
+import sys
+from chatcli.session.models import Message
+from chatcli.session.service import SessionService
+from chatcli.session.store import FileRepository
+repo = FileRepository(sys.argv[1], lock_timeout=5.0)
+svc = SessionService(repo)
+ids = sys.argv[2:]
+for n in range(30):
+    sid = ids[n % len(ids)]
+    if n % 10 == 9:
+        svc.delete(sid)
+        ids.remove(sid)
+    elif n % 3 == 2:
+        svc.rename(sid, f"dingo-{n}")
+    else:
+        repo.append_message(sid, Message(role="assistant", content=f"dingo reply {n}"))
+"""
+
+
+def _scanned(root: Path, monkeypatch: pytest.MonkeyPatch, query: str) -> list[tuple[str, int]]:
+    """What reading every transcript finds (a store whose SQLite has no FTS5)."""
+    with monkeypatch.context() as patch:
+        patch.setattr(content_index, "fts5_available", lambda conn: False)
+        plain = FileRepository(root, lock_timeout=5.0)
+        try:
+            result = SessionService(plain).search(query, limit=100)
+        finally:
+            plain.close()
+    return [(s.session_id, s.hit_count) for s in result.sessions]
+
+
+def test_searches_while_another_process_appends_renames_and_deletes(
+    repo: FileRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = [seed(repo, f"dingo {n}", when=BASE + timedelta(hours=n)).id for n in range(4)]
+    svc = SessionService(repo)
+    svc.search("dingo")
+    writer = subprocess.Popen([sys.executable, "-c", _WRITER, str(repo.root), *ids], cwd=REPO_ROOT)
+    try:
+        while writer.poll() is None:
+            result = svc.search("dingo", every_hit=True)
+            for session in result.sessions:  # every hit shown is a real match
+                assert all("dingo" in hit.snippet.lower() for hit in session.hits)
+            assert all("not found" not in warning for warning in result.warnings), result.warnings
+    finally:
+        assert writer.wait(timeout=60) == 0
+    final = svc.search("dingo", limit=100)
+    assert [(s.session_id, s.hit_count) for s in final.sessions] == _scanned(repo.root, monkeypatch, "dingo")
+    assert repo.index_problems() == []
+
+
+def test_a_session_deleted_after_a_writer_was_seen_holding_it_is_no_warning(
+    repo: FileRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gone = seed(repo, "dingo gone")
+    kept = seed(repo, "dingo kept", when=BASE + timedelta(hours=1))
+    svc = SessionService(repo)
+    svc.search("dingo")
+    synced = IndexSync.synced
+
+    def held_then_deleted(self: IndexSync) -> object:
+        """As when the sync saw ``gone``'s writer at work and it then deleted the session."""
+        found = synced(self)
+        if found is not None:
+            found.overrides.append(gone)
+            found.untrusted.add(gone.id)
+        return found
+
+    svc.delete(gone.id, permanent=True)
+    monkeypatch.setattr(IndexSync, "synced", held_then_deleted)
+    result = svc.search("dingo")
+    assert [s.session_id for s in result.sessions] == [kept.id] and result.warnings == []
