@@ -31,7 +31,7 @@ def test_all_projects_with_one_too_broad_to_rank_shows_the_newest_of_every_proje
 ) -> None:
     broad = _project(isolated_env, "broad", env)
     many = [Message(role="user", content="emu", timestamp=BASE + timedelta(hours=1))] * 10_001
-    big = seed(broad, messages=many)
+    seed(broad, messages=many)
     narrow = _project(isolated_env, "narrow", env)
     seed(narrow, "emu emu emu", when=BASE)  # the most relevant, but old
     newest = seed(narrow, "emu " + "filler " * 40, when=BASE + timedelta(hours=2))
