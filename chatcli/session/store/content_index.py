@@ -351,7 +351,8 @@ class ContentIndex(SessionIndex):
         the index in step), found by their file's stamp; ``doctor`` reports them and
         ``doctor --repair`` rebuilds the index."""
         out: list[str] = []
-        for session_id, stamp in self._query("SELECT session, stamp FROM content_state"):
+        listed = "SELECT c.session, c.stamp FROM content_state c JOIN sessions s ON s.id = c.session"
+        for session_id, stamp in self._query(listed):  # one not listed is reported as such
             path = os.path.join(self.files.root, str(session_id), CONVERSATION_FILE)
             try:
                 now = _stamp(os.stat(path, follow_symlinks=False))
