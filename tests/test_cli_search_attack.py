@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
@@ -43,3 +44,24 @@ def test_all_projects_with_one_too_broad_to_rank_shows_the_newest_of_every_proje
     data = json.loads(run.out)
     assert data["counted"] is False and data["sort"] == "recent"
     assert [s["session_id"] for s in data["sessions"]] == [newest.id]
+
+
+def test_doctor_through_the_binary_reports_and_repairs_stray_content_rows(
+    isolated_env: Path, env: dict[str, str]
+) -> None:
+    folder = isolated_env / "p"
+    folder.mkdir()
+    assert chatcli(["-p", "йогурт и кофе"], cwd=folder, env=env).code == 0
+    conn = sqlite3.connect(folder / ".amazonq" / "sessions" / ".index" / "sessions.sqlite3")
+    conn.executescript(
+        "INSERT INTO content_pending VALUES ('unknown');"
+        "INSERT INTO content_state VALUES ('gone', 99, 1, 0, 0, 0, 'x');"
+        "INSERT INTO content (id, role, ts) VALUES ((500 << 32) | 1, 'user', '2024-01-01T00:00:00+00:00');"
+    )
+    conn.close()
+    found = chatcli(["sessions", "search", "йогурт"], cwd=folder, env=env)
+    assert "in 1 session" in found.out and "not searched" not in found.out, found
+    report = chatcli(["sessions", "doctor"], cwd=folder, env=env)
+    assert "unknown session" in report.out and "not listed" in report.out and "stale" not in report.out
+    assert chatcli(["sessions", "doctor", "--repair"], cwd=folder, env=env).code == 0
+    assert "healthy" in chatcli(["sessions", "doctor"], cwd=folder, env=env).out

@@ -130,6 +130,7 @@ def test_doctor_reports_stray_content_rows_and_repair_clears_them(
     conn.close()
     problems = repo.index_problems()
     assert any(said in problem for problem in problems), problems
+    assert not any("stale" in problem for problem in problems), problems  # no transcript changed
     result = svc.search("wallaby")
     assert result.sessions_matched == 1 and result.warnings == []
     repo.check(repair=True)
