@@ -21,7 +21,7 @@ from chatcli.errors import ChatcliError
 from chatcli.session.errors import AmbiguousId, SessionNotFound
 from chatcli.session.fields import SessionView
 from chatcli.session.location import SessionsLocation
-from chatcli.session.outcomes import LoadedSession, SessionMatches, StatusChoice
+from chatcli.session.outcomes import LoadedSession, SearchResult, SessionMatches, StatusChoice
 from chatcli.session.projects import ProjectRegistry, data_dir, project_folder, project_label
 from chatcli.session.search import SearchQuery, SearchSort
 from chatcli.session.service import SessionService
@@ -246,41 +246,30 @@ class AllProjects:
         """:meth:`SessionService.search` in every project, merged: newest first or most
         relevant first, at most ``limit`` sessions in all."""
         projects, notes = self.projects()
-        found: list[ProjectMatches] = []
-        hits = matched = searched = 0
-        stopped, counted = False, True
-        read: list[Project] = []
+
+        def run(project: Project, order: SearchSort) -> SearchResult:
+            return project.service.search(
+                query,
+                limit=limit,
+                sort=order,
+                status=status,
+                every_hit=every_hit,
+                should_stop=should_stop,
+                tags=tags,
+            )
+
+        results: list[tuple[Project, SearchResult]] = []
         for project in projects:
             try:
-                result = project.service.search(
-                    query,
-                    limit=limit,
-                    sort=sort,
-                    status=status,
-                    every_hit=every_hit,
-                    should_stop=should_stop,
-                    tags=tags,
-                )
+                results.append((project, run(project, sort)))
             except Exception as exc:  # any failure of one project is that project's problem
                 notes.append(f"Project {project.label} could not be searched ({_reason(exc)}): skipped.")
-                continue
-            read.append(project)
-            found.extend(ProjectMatches(project, m) for m in result.sessions)
-            hits, matched = hits + result.total_hits, matched + result.sessions_matched
-            searched += result.sessions_searched
-            stopped, counted = stopped or result.stopped, counted and result.counted
-            if result.notice:
-                notes.append(f"Project {project.label}: {result.notice}")
-            notes.extend(f"Project {project.label}: {w}" for w in result.warnings)
+        counted = all(result.counted for _, result in results)
         if not counted:  # a project's hits are its newest sessions: ranks were not computed
+            if sort == "relevance":  # so every project's newest are wanted, not its best ranked
+                results = [(p, r if not r.counted else _again(run, p, r)) for p, r in results]
             sort = "recent"
-        if sort == "relevance":
-            found.sort(key=lambda f: f.matches.score)
-        else:
-            found.sort(key=lambda f: f.matches.last_active, reverse=True)
-        return ProjectsSearchResult(
-            query.text, found[:limit], hits, matched, searched, read, sort, every_hit, notes, stopped, counted
-        )
+        return _merged(query, results, notes, sort=sort, limit=limit, every_hit=every_hit)
 
     def locate(self, ref: str) -> tuple[Project, LoadedSession] | None:
         """The session ``ref`` (an id, id prefix or name) names in another known project, loaded
@@ -325,3 +314,48 @@ def open_file_projects(location: SessionsLocation, report: Callable[[str], None]
         return SessionService(FileRepository(where), on_write=remembering(registry, sessions_dir, report))
 
     return AllProjects(registry, location.path, open_service(location.path, location), open_service)
+
+
+def _again(
+    run: Callable[[Project, SearchSort], SearchResult], project: Project, ranked: SearchResult
+) -> SearchResult:
+    """``project`` searched again newest first; its ranked result if that fails this time."""
+    try:
+        return run(project, "recent")
+    except Exception:  # searched once already: its first answer stands
+        return ranked
+
+
+def _merged(
+    query: SearchQuery,
+    results: list[tuple[Project, SearchResult]],
+    notes: list[str],
+    *,
+    sort: SearchSort,
+    limit: int,
+    every_hit: bool,
+) -> ProjectsSearchResult:
+    """The results of each project as one: their sessions in ``sort`` order, at most ``limit``."""
+    found: list[ProjectMatches] = []
+    for project, result in results:
+        found.extend(ProjectMatches(project, m) for m in result.sessions)
+        if result.notice:
+            notes.append(f"Project {project.label}: {result.notice}")
+        notes.extend(f"Project {project.label}: {w}" for w in result.warnings)
+    if sort == "relevance":
+        found.sort(key=lambda f: f.matches.score)
+    else:
+        found.sort(key=lambda f: f.matches.last_active, reverse=True)
+    return ProjectsSearchResult(
+        query.text,
+        found[:limit],
+        sum(r.total_hits for _, r in results),
+        sum(r.sessions_matched for _, r in results),
+        sum(r.sessions_searched for _, r in results),
+        [project for project, _ in results],
+        sort,
+        every_hit,
+        notes,
+        any(r.stopped for _, r in results),
+        all(r.counted for _, r in results),
+    )

@@ -9,8 +9,10 @@ never indexed yet (an index built from the files, sessions copied in) are indexe
 search (:meth:`ContentIndex.index_pending`), so the first write on a large folder stays quick.
 
 Tables: ``content`` (one row per message: role, time; its id is the session's number and the
-message's position, see :mod:`.content_query`), ``content_words`` (FTS5 over the text,
-``unicode61 remove_diacritics 2``: words in any script with spaces), ``content_chars`` (FTS5
+message's position, see :mod:`.content_query`), ``content_words`` (FTS5, ``unicode61
+remove_diacritics 2``, over the text folded as :func:`~chatcli.session.search.fold` folds it, so
+that the index and the reference matcher agree in every script: words in scripts with spaces;
+beside it, unindexed, the text as written when it is not ASCII), ``content_chars`` (FTS5
 ``trigram`` over the folded text of messages in scripts without spaces, so a substring matches),
 ``content_state`` (per session: its number, the transcript's inode, the offset indexed up to,
 its line and row counts) and ``content_pending`` (listed sessions not indexed yet, kept by
@@ -48,7 +50,11 @@ CREATE TABLE IF NOT EXISTS content_state (
     offset INTEGER NOT NULL, lines INTEGER NOT NULL, rows INTEGER NOT NULL, stamp TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS content (id INTEGER PRIMARY KEY, role TEXT NOT NULL, ts TEXT NOT NULL);
-CREATE VIRTUAL TABLE IF NOT EXISTS content_words USING fts5(body, tokenize = 'unicode61 remove_diacritics 2');
+-- body: the text as search folds it (fold(): unicode61 alone keeps the accents of most scripts
+-- but Latin); original: the text as written when that differs (NULL for ASCII text).
+CREATE VIRTUAL TABLE IF NOT EXISTS content_words USING fts5(
+    body, original UNINDEXED, tokenize = 'unicode61 remove_diacritics 2'
+);
 CREATE VIRTUAL TABLE IF NOT EXISTS content_chars USING fts5(folded, tokenize = 'trigram');
 -- Listed sessions whose messages are not indexed, kept by triggers (so by every writer): a
 -- search indexes them first without comparing every row with content_state.
@@ -99,11 +105,17 @@ def _delete_session(conn: sqlite3.Connection, session_id: str) -> None:
     state = conn.execute("SELECT seq FROM content_state WHERE session = ?", (session_id,)).fetchone()
     if state is None:
         return
-    low, high = row_range(int(state[0]))
+    _clear_range(conn, int(state[0]))
+    conn.execute("DELETE FROM content_state WHERE session = ?", (session_id,))
+
+
+def _clear_range(conn: sqlite3.Connection, seq: int) -> None:
+    """Remove every row in the range of the session numbered ``seq`` (a range given to a new
+    session is cleared first: rows a damaged index left there would clash with its own)."""
+    low, high = row_range(seq)
     for table in ("content_words", "content_chars", "content"):
         key = "id" if table == "content" else "rowid"
         conn.execute(f"DELETE FROM {table} WHERE {key} BETWEEN ? AND ?", (low, high))
-    conn.execute("DELETE FROM content_state WHERE session = ?", (session_id,))
 
 
 def _next_seq(conn: sqlite3.Connection) -> int:
@@ -163,14 +175,15 @@ def _insert(conn: sqlite3.Connection, seq: int, readings: Iterable[_Reading]) ->
     """Add these messages of the session numbered ``seq``; how many were added."""
     base, count = seq << ROW_BITS, 0
     rows: list[tuple[int, str, str]] = []
-    words: list[tuple[int, str]] = []
+    words: list[tuple[int, str, str | None]] = []
     chars: list[tuple[int, str]] = []
     for reading in readings:
         if reading.position >= 1 << ROW_BITS:  # past any real transcript: left unindexed
             break
         row = base | reading.position
         rows.append((row, reading.role, reading.timestamp))
-        words.append((row, reading.content))
+        text = reading.content
+        words.append((row, text, None) if text.isascii() else (row, fold(text), text))
         if has_unspaced(reading.content):
             chars.append((row, fold(reading.content)))
         count += 1
@@ -183,11 +196,11 @@ def _insert(conn: sqlite3.Connection, seq: int, readings: Iterable[_Reading]) ->
 def _flush(
     conn: sqlite3.Connection,
     rows: list[tuple[int, str, str]],
-    words: list[tuple[int, str]],
+    words: list[tuple[int, str, str | None]],
     chars: list[tuple[int, str]],
 ) -> None:
     conn.executemany("INSERT INTO content (id, role, ts) VALUES (?, ?, ?)", rows)
-    conn.executemany("INSERT INTO content_words (rowid, body) VALUES (?, ?)", words)
+    conn.executemany("INSERT INTO content_words (rowid, body, original) VALUES (?, ?, ?)", words)
     conn.executemany("INSERT INTO content_chars (rowid, folded) VALUES (?, ?)", chars)
     rows.clear()
     words.clear()
@@ -265,6 +278,7 @@ class ContentIndex(SessionIndex):
                 inode, stamp = st.st_ino, _stamp(st)
                 if state is None or not _continues(fd, (state[1], state[2], state[3]), inode):
                     _delete_session(conn, session_id)
+                    _clear_range(conn, seq)
                     state = None
                 cursor = _Cursor(0, 0) if state is None else _Cursor(int(state[2]), int(state[3]))
                 added = _insert(conn, seq, _read_new(fd, cursor))
@@ -282,6 +296,7 @@ class ContentIndex(SessionIndex):
             "lines = excluded.lines, rows = content_state.rows + excluded.rows, stamp = excluded.stamp",
             (session_id, seq, inode, cursor.offset, cursor.lines, added, stamp),
         )
+        conn.execute("DELETE FROM content_pending WHERE session = ?", (session_id,))  # an update
         return None
 
     def content_problems(self) -> list[str]:
@@ -314,6 +329,21 @@ class ContentIndex(SessionIndex):
             problems.append(
                 f"the content index of session {session_id[:8]} is stale (its transcript changed)"
             )
+        return problems + self._strays({str(seq) for seq in counted} - {str(state[1]) for state in states})
+
+    def _strays(self, unnumbered: set[str]) -> list[str]:
+        """Rows of no indexed session (numbers no session holds, words or characters of no
+        message) and sessions listed as waiting to be indexed that are not listed at all."""
+        problems: list[str] = []
+        if unnumbered:
+            problems.append(f"the content index holds messages of {len(unnumbered)} unknown session(s)")
+        for table in ("content_words", "content_chars"):
+            sql = f"SELECT count(*) FROM {table} WHERE rowid NOT IN (SELECT id FROM content)"
+            if self._query(sql)[0][0]:
+                problems.append(f"the content index holds text of messages it does not list ({table})")
+        sql = "SELECT count(*) FROM content_pending WHERE session NOT IN (SELECT id FROM sessions)"
+        if self._query(sql)[0][0]:
+            problems.append("the content index waits to index sessions that are not listed")
         return problems
 
     def stale(self) -> list[str]:
@@ -321,7 +351,8 @@ class ContentIndex(SessionIndex):
         the index in step), found by their file's stamp; ``doctor`` reports them and
         ``doctor --repair`` rebuilds the index."""
         out: list[str] = []
-        for session_id, stamp in self._query("SELECT session, stamp FROM content_state"):
+        listed = "SELECT c.session, c.stamp FROM content_state c JOIN sessions s ON s.id = c.session"
+        for session_id, stamp in self._query(listed):  # one not listed is reported as such
             path = os.path.join(self.files.root, str(session_id), CONVERSATION_FILE)
             try:
                 now = _stamp(os.stat(path, follow_symlinks=False))
@@ -351,7 +382,12 @@ class ContentIndex(SessionIndex):
 
     def pending(self) -> list[str]:
         """Sessions whose messages were never indexed (built from the files, copied in)."""
-        return [str(row[0]) for row in self._query("SELECT session FROM content_pending")]
+        return [
+            str(row[0])
+            for row in self._query(
+                "SELECT p.session FROM content_pending p JOIN sessions s ON s.id = p.session"
+            )
+        ]
 
     def index_pending(self, session_ids: Iterable[str], problems: list[tuple[str, SessionError]]) -> None:
         """Index the messages of these sessions, :data:`BATCH` sessions a transaction; a

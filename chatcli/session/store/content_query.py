@@ -250,7 +250,8 @@ def seqs_of(conn: sqlite3.Connection, session_ids: Sequence[str]) -> dict[str, i
 def messages(conn: sqlite3.Connection, row_ids: list[int]) -> dict[int, tuple[int, str, datetime, str]]:
     """``row -> (message_index, role, timestamp, text)`` of these rows."""
     rows = conn.execute(
-        "SELECT c.id, c.role, c.ts, w.body FROM content c JOIN content_words w ON w.rowid = c.id "
+        "SELECT c.id, c.role, c.ts, coalesce(w.original, w.body) FROM content c "
+        "JOIN content_words w ON w.rowid = c.id "
         "WHERE c.id IN (SELECT value FROM json_each(?))",
         [json.dumps(row_ids)],
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from chatcli.session.errors import SessionError
+from chatcli.session.errors import SessionError, SessionNotFound
 from chatcli.session.fields import SessionBrief, SessionStatus
 from chatcli.session.outcomes import SearchHit, SearchResult, SessionMatches
 from chatcli.session.search import (
@@ -85,7 +85,8 @@ def _indexed(
     # hand is found by `doctor` (stale) and re-indexed by `doctor --repair`: checking every
     # transcript's stamp here would cost a stat per session on every search.
     index.index_pending([sid for sid in index.pending() if sid not in untrusted], failed)
-    warnings = [not_searched(sid, exc) for sid, exc in failed]
+    # A session deleted meanwhile (by another process) is not there to search: no warning.
+    warnings = [not_searched(sid, exc) for sid, exc in failed if not isinstance(exc, SessionNotFound)]
     warnings += [not_searched(getattr(exc, "session_id", "?") or "?", exc) for exc in synced.problems]
     scanned, searched = _scan_overrides(
         synced, query, status, options, transcript=transcript, warnings=warnings
@@ -134,6 +135,8 @@ def _scan_overrides(
             matches = scan_session(
                 query, SessionBrief.of(meta), transcript(meta.id), every_hit=options.every_hit
             )
+        except SessionNotFound:  # deleted meanwhile (by another process)
+            continue
         except SessionError as exc:
             warnings.append(not_searched(meta.id, exc))
             continue
@@ -156,6 +159,8 @@ def _complete(
             if row != rows[session_id][0]:
                 rows[session_id].append(row)
     texts = content_query.messages(conn, [row for ids in rows.values() for row in ids])
+    if len(texts) < sum(len(ids) for ids in rows.values()):  # a hit without its message row
+        raise IndexUnavailable("the content index holds words of messages it does not list")
     out: dict[str, SessionMatches] = {}
     for f in found:
         hits: dict[int, SearchHit] = {}
