@@ -36,10 +36,11 @@ from chatcli.session.store.transcript_file import BLOCK, MAX_LINE
 from chatcli.session.transcript import LINE_ENDS, line_parser
 
 if TYPE_CHECKING:
-    from chatcli.session.models import SessionMetadata
+    from chatcli.session.models import Message, SessionMetadata
     from chatcli.session.store.files import SessionFiles
+    from chatcli.session.store.index import Indexed
 
-__all__ = ["ContentIndex", "Found", "fts5_available"]
+__all__ = ["ContentIndex", "Found", "Written", "fts5_available"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS content_state (
@@ -390,6 +391,47 @@ class ContentIndex(SessionIndex):
             int(str(r[0])): (int(str(r[1])), str(r[2]), datetime.fromisoformat(str(r[3])), str(r[4]))
             for r in rows
         }
+
+    def store_created(self, rows: Sequence[Indexed], written: Sequence[Written]) -> list[str]:
+        """New sessions (:mod:`.batch`): their rows (marks cleared, as :meth:`store_many`) and,
+        in the same transaction, their messages, taken from what was just written to their
+        transcripts: what :meth:`_catch_up` would read back and record, without reading it.
+
+        A session indexed meanwhile (a reader settled it), or whose transcript is too long to
+        take from memory line for line, is caught up from its file. Returns the ids whose rows
+        could not be stored (they stay marked).
+        """
+        with self._tx() as conn:
+            failed = _insert_rows(conn, rows, [meta.id for meta, _ in rows])
+            if self.has_content:
+                for item in written:
+                    self._index_written(conn, item)
+            return failed
+
+    def _index_written(self, conn: sqlite3.Connection, item: Written) -> None:
+        """Index one new transcript from ``item`` (see :meth:`store_created`)."""
+        sid, messages, st = item
+        known = conn.execute("SELECT 1 FROM content_state WHERE session = ?", (sid,)).fetchone()
+        if known is not None or (st is not None and st.st_size > MAX_LINE):
+            self._catch_up(conn, sid)
+            return
+        readings = (_Reading(i, m.role, m.timestamp.isoformat(), m.content) for i, m in enumerate(messages))
+        added = _insert(conn, sid, readings)
+        state = (0, 0, 0, "") if st is None else (st.st_ino, st.st_size, len(messages), _stamp(st))
+        conn.execute(
+            "INSERT INTO content_state (session, inode, offset, lines, rows, stamp) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (sid, *state[:3], added, state[3]),
+        )
+
+
+class Written(NamedTuple):
+    """A new session's transcript as it was just written (one line a message, every line whole):
+    its messages and the file's status once written (None: no transcript was written)."""
+
+    session_id: str
+    messages: Sequence[Message]
+    transcript: os.stat_result | None
 
 
 def _when(value: object) -> datetime:
