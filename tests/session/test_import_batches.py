@@ -163,7 +163,12 @@ def _mixed_records() -> list[dict[str, Any]]:
     unspaced scripts (the trigram table), a reply with its model and usage, an interrupted one,
     given ids, text with escapes, and a session without messages."""
     at = "2025-03-01T10:00:00Z"
-    texts = ["Café naïve résumé", "東京タワーで会いましょう", "a\nline\rbreak \"quoted\" \\ tab\t", "서울에서 deploy"]
+    texts = [
+        "Café naïve résumé",
+        "東京タワーで会いましょう",
+        'a\nline\rbreak "quoted" \\ tab\t',
+        "서울에서 deploy",
+    ]
     records: list[dict[str, Any]] = []
     for i in range(7):
         messages: list[dict[str, Any]] = [
