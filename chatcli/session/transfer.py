@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,6 +117,7 @@ def import_sessions(
     with (
         handle as source,
         repo.names_lock(),
+        _rare_collections(),
         ThreadPoolExecutor(1, thread_name_prefix="chatcli-import") as pool,
     ):
         names = {b.name.lower() for b in repo.list_briefs(SessionFilter()) if b.name}
@@ -138,6 +140,21 @@ def import_sessions(
 
 #: Sessions created together (one index transaction, their flushes issued at once).
 BATCH = 256
+#: Allocations between two passes of the cyclic garbage collector while an import runs.
+_COLLECT_EVERY = 20_000
+
+
+@contextlib.contextmanager
+def _rare_collections() -> Iterator[None]:
+    """The cyclic garbage collector runs rarely meanwhile: an import makes hundreds of thousands
+    of objects (records, messages), none in a cycle, and a pass every 700 allocations (the
+    default) cost it a tenth of its time."""
+    before = gc.get_threshold()
+    gc.set_threshold(max(before[0], _COLLECT_EVERY), *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def _offset(source: BinaryIO) -> int:
