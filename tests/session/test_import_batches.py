@@ -167,7 +167,7 @@ def _mixed_records() -> list[dict[str, Any]]:
         "Café naïve résumé",
         "東京タワーで会いましょう",
         'a\nline\rbreak "quoted" \\ tab\t',
-        "서울에서 deploy",
+        "서울에서 deploy \x00 nul",
     ]
     records: list[dict[str, Any]] = []
     for i in range(7):

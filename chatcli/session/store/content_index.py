@@ -18,6 +18,7 @@ exist and searches read the transcripts instead.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
@@ -395,34 +396,71 @@ class ContentIndex(SessionIndex):
     def store_created(self, rows: Sequence[Indexed], written: Sequence[Written]) -> list[str]:
         """New sessions (:mod:`.batch`): their rows (marks cleared, as :meth:`store_many`) and,
         in the same transaction, their messages, taken from what was just written to their
-        transcripts: what :meth:`_catch_up` would read back and record, without reading it.
-
-        A session indexed meanwhile (a reader settled it), or whose transcript is too long to
-        take from memory line for line, is caught up from its file. Returns the ids whose rows
-        could not be stored (they stay marked).
-        """
+        transcripts: what :meth:`_catch_up` would read back and record, without reading it (a
+        session indexed meanwhile by a reader, or one :func:`_from_memory` refuses, is caught up
+        from its file). Returns the ids whose rows could not be stored (they stay marked)."""
         with self._tx() as conn:
             failed = _insert_rows(conn, rows, [meta.id for meta, _ in rows])
-            if self.has_content:
-                for item in written:
-                    self._index_written(conn, item)
+            if self.has_content and written:
+                self._index_written(conn, written)
             return failed
 
-    def _index_written(self, conn: sqlite3.Connection, item: Written) -> None:
-        """Index one new transcript from ``item`` (see :meth:`store_created`)."""
-        sid, messages, st = item
-        known = conn.execute("SELECT 1 FROM content_state WHERE session = ?", (sid,)).fetchone()
-        if known is not None or (st is not None and st.st_size > MAX_LINE):
-            self._catch_up(conn, sid)
-            return
-        readings = (_Reading(i, m.role, m.timestamp.isoformat(), m.content) for i, m in enumerate(messages))
-        added = _insert(conn, sid, readings)
-        state = (0, 0, 0, "") if st is None else (st.st_ino, st.st_size, len(messages), _stamp(st))
-        conn.execute(
-            "INSERT INTO content_state (session, inode, offset, lines, rows, stamp) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (sid, *state[:3], added, state[3]),
-        )
+    def _index_written(self, conn: sqlite3.Connection, written: Sequence[Written]) -> None:
+        """Index new transcripts from memory (see :meth:`store_created`): each table is filled by
+        one statement for the whole batch, given as JSON, so the interpreter lock is let go
+        once per table rather than once per message (a per-message insert, run beside a busy
+        thread, waits for that lock after every message)."""
+        ids = json.dumps([item.session_id for item in written])
+        known = {r[0] for r in conn.execute(_KNOWN_STATES, (ids,))}
+        fresh: list[Written] = []
+        for item in written:
+            if item.session_id in known or not _from_memory(item):
+                self._catch_up(conn, item.session_id)
+            else:
+                fresh.append(item)
+        (last,) = conn.execute("SELECT coalesce(max(id), 0) FROM content").fetchone()
+        tables: tuple[list[tuple[object, ...]], ...] = ([], [], [], [])
+        messages, words, chars, states = tables
+        for sid, items, st in fresh:
+            for position, message in enumerate(items):
+                last += 1
+                messages.append((last, sid, position, message.role, message.timestamp.isoformat()))
+                words.append((last, message.content))
+                if has_unspaced(message.content):
+                    chars.append((last, fold(message.content)))
+            n = len(items)
+            states.append(
+                (sid, 0, 0, 0, 0, "") if st is None else (sid, st.st_ino, st.st_size, n, n, _stamp(st))
+            )
+        for sql, values in zip(_BULK, tables, strict=True):
+            if values:
+                conn.execute(sql, (json.dumps(values, ensure_ascii=False),))
+
+
+def _from_memory(item: Written) -> bool:
+    """True when ``item``'s messages can be indexed from memory: its transcript is read by
+    :meth:`ContentIndex._catch_up` line for line (no line longer than ``MAX_LINE``), and no
+    text holds a NUL character (SQLite's JSON functions end a text there)."""
+    if item.transcript is not None and item.transcript.st_size > MAX_LINE:
+        return False
+    return not any("\x00" in message.content for message in item.messages)
+
+
+#: The sessions of a JSON list of ids that already have content (their state).
+_KNOWN_STATES = "SELECT session FROM content_state WHERE session IN (SELECT value FROM json_each(?))"
+#: Bulk inserts into ``content``, ``content_words``, ``content_chars`` and ``content_state``, each
+#: from a JSON list of rows (see :meth:`ContentIndex._index_written`).
+_BULK = tuple(
+    f"INSERT INTO {table} ({columns}) SELECT "
+    + ", ".join(f"json_extract(value, '$[{i}]')" for i in range(columns.count(",") + 1))
+    + " FROM json_each(?)"
+    for table, columns in (
+        ("content", "id, session, idx, role, ts"),
+        ("content_words", "rowid, body"),
+        ("content_chars", "rowid, folded"),
+        ("content_state", "session, inode, offset, lines, rows, stamp"),
+    )
+)
 
 
 class Written(NamedTuple):
