@@ -72,9 +72,15 @@ def _exists(session_id: str) -> SessionAlreadyExists:
 
 
 def create_sessions(
-    files: SessionFiles, locks: SessionLocks, sync: IndexSync, sessions: Sequence[NewSession]
+    files: SessionFiles,
+    locks: SessionLocks,
+    sync: IndexSync,
+    sessions: Sequence[NewSession],
+    *,
+    index_content: bool = True,
 ) -> list[SessionError | None]:
-    """Create each session of ``sessions`` whole (see the module's docstring for the order).
+    """Create each session of ``sessions`` whole (see the module's docstring for the order);
+    with ``index_content`` False their messages are left to the next search to index.
 
     Returns one outcome per session: None when it was created (and is durable),
     :class:`SessionAlreadyExists` when its id is taken (also by an earlier one of the batch),
@@ -102,7 +108,7 @@ def create_sessions(
         seen.add(meta.id)
         todo.append(position)
     if todo:
-        _create_batch(files, sync, sessions, todo, outcomes)
+        _create_batch(files, sync, sessions, todo, outcomes, index_content=index_content)
     return outcomes
 
 
@@ -112,6 +118,8 @@ def _create_batch(
     sessions: Sequence[NewSession],
     todo: list[int],
     outcomes: list[SessionError | None],
+    *,
+    index_content: bool,
 ) -> None:
     """Steps 1 to 5 for the sessions at positions ``todo``."""
     sync.mark(*(sessions[i][0].id for i in todo))
@@ -136,6 +144,7 @@ def _create_batch(
             [
                 Written(sessions[item.position][0].id, sessions[item.position][1], item.transcript)
                 for item in created
+                if index_content
             ],
             [sessions[i][0].id for i in todo if i not in done],
         )
