@@ -632,9 +632,10 @@ def _armed(method: Callable[..., Any], step: int) -> Callable[..., Any]:
     return arming
 
 
-def _kill_at(step: int, names: Sequence[str]) -> None:
-    """From now on, the ``step``-th call of any of the ``os`` functions ``names`` kills this
-    process with SIGKILL before it happens (a crash at exactly that point)."""
+def _kill_at(step: int, names: Sequence[str], also: Sequence[tuple[Any, str]] = ()) -> None:
+    """From now on, the ``step``-th call of any of the ``os`` functions ``names`` (or of the
+    functions ``also`` names: (module, name) pairs) kills this process with SIGKILL before it
+    happens (a crash at exactly that point)."""
     calls = [0]
 
     def wrap(real: Callable[..., Any]) -> Callable[..., Any]:
@@ -646,8 +647,8 @@ def _kill_at(step: int, names: Sequence[str]) -> None:
 
         return killing
 
-    for name in names:
-        setattr(os, name, wrap(getattr(os, name)))
+    for owner, name in [*((os, name) for name in names), *also]:
+        setattr(owner, name, wrap(getattr(owner, name)))
 
 
 def _worker(argv: Sequence[str]) -> int:
@@ -703,12 +704,18 @@ def _worker(argv: Sequence[str]) -> int:
         return 0
     if command == "import-kill":
         # import-kill ROOT FILE STEP: import FILE (8 sessions a batch), SIGKILLed at the STEP-th
-        # call that changes the disk; "done" if it ran through.
+        # call that changes the disk (a flush of the whole file system included); "done" if it
+        # ran through.
         from chatcli.session import transfer
+        from chatcli.session.store import durable
 
         transfer.BATCH = 8
         print("ready", flush=True)
-        _kill_at(int(rest[0]), ("fsync", "mkdir", "rename", "replace", "unlink", "rmdir", "write"))
+        _kill_at(
+            int(rest[0]),
+            ("fsync", "mkdir", "rename", "replace", "unlink", "rmdir", "write"),
+            also=[(durable, "sync_filesystem")],
+        )
         transfer.import_sessions(repo, Path(session_id))
         print("done", flush=True)
         return 0

@@ -8,6 +8,7 @@ import errno
 import json
 import os
 import signal
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,28 @@ import pytest
 
 from chatcli.session import transfer
 from chatcli.session.store import FileRepository
+from chatcli.session.store.content_index import ContentIndex
 from chatcli.session.store.index import SessionIndex
 from chatcli.session.store.layout import STAGING_PREFIX
 from tests.helpers import chatcli, spawn_worker, write_corpus
+
+
+def _by_id(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {r["id"]: r for r in records}
+
+
+def _indexed_messages(repo: FileRepository) -> dict[str, int]:
+    """How many messages the content index holds per session (its own count, checked against
+    its rows)."""
+    index = repo._sync.index
+    counted = dict(
+        index._query(
+            "SELECT s.session, count(*) FROM content c JOIN content_state s ON s.seq = c.id >> 32 GROUP BY 1"
+        )
+    )
+    states = dict(index._query("SELECT session, rows FROM content_state"))
+    assert all(counted.get(sid, 0) == rows for sid, rows in states.items())
+    return {str(sid): int(str(rows)) for sid, rows in states.items()}
 
 
 def _whole(root: Path, records: list[dict[str, Any]]) -> list[str]:
@@ -43,22 +63,24 @@ def test_one_index_transaction_and_one_mark_per_batch(
 ) -> None:
     corpus = tmp_path / "corpus.jsonl"
     records = write_corpus(corpus, 20, 1)
-    calls: dict[str, int] = {"mark_dirty": 0, "store_many": 0, "store": 0}
+    calls: dict[str, int] = {"mark_dirty": 0, "store_created": 0, "store_many": 0, "store": 0}
     for name in calls:
-        real = getattr(SessionIndex, name)
+        owner = ContentIndex if name == "store_created" else SessionIndex
+        real = getattr(owner, name)
 
         def counted(self: SessionIndex, *args: Any, _real: Any = real, _name: str = name, **kw: Any) -> Any:
             calls[_name] += 1 if args and args[0] else 0  # readers reconciling store nothing
             return _real(self, *args, **kw)
 
-        monkeypatch.setattr(SessionIndex, name, counted)
+        monkeypatch.setattr(owner, name, counted)
     monkeypatch.setattr(transfer, "BATCH", 8)
     repo = FileRepository(tmp_path / "s")
     repo.ensure_root()
     repo.rebuild_index()
     result = transfer.import_sessions(repo, corpus)
     assert len(result.imported) == 20 and not result.skipped
-    assert calls == {"mark_dirty": 3, "store_many": 3, "store": 0}  # batches of 8, 8 and 4
+    # batches of 8, 8 and 4: each one transaction for its rows and its messages
+    assert calls == {"mark_dirty": 3, "store_created": 3, "store_many": 0, "store": 0}
     assert _whole(repo.root, records) == sorted(r["id"] for r in records)
     assert repo.index_problems() == []
 
@@ -91,11 +113,20 @@ def test_a_store_failure_mid_import_reports_only_what_is_on_disk(
     assert repo.index_problems() == []
 
 
-@pytest.mark.parametrize("step", [5, 40, 77, 118, 10_000])
+#: Disk changes of the killed import (24 sessions, 8 a batch): 5 stages the first batch, 34 is
+#: its flush of the file system, 40 and 77 rename sessions of the first and second batch, 106
+#: flushes the third, 112 renames in it; 10,000 is past the end.
+KILL_STEPS = [5, 34, 40, 77, 106, 112, 10_000]
+#: How many sessions (the first ones) the batches finished before each step hold.
+FINISHED = {77: 8, 106: 16, 112: 16, 10_000: 24}
+
+
+@pytest.mark.parametrize("step", KILL_STEPS)
 def test_killed_mid_import_leaves_whole_sessions_and_a_true_index(tmp_path: Path, step: int) -> None:
     """SIGKILL at the STEP-th disk change (staging, flushing, renaming, in any batch): every
-    session folder that appears is whole, listings match the folders, doctor --repair clears
-    the leftovers and the index rebuilds to the same sessions."""
+    session folder that appears is whole, listings match the folders, the content index holds
+    every message of those sessions and nothing else, doctor --repair clears the leftovers and
+    the index rebuilds to the same sessions."""
     corpus = tmp_path / "corpus.jsonl"
     records = write_corpus(corpus, 24, 1)
     root = tmp_path / "s"
@@ -107,9 +138,20 @@ def test_killed_mid_import_leaves_whole_sessions_and_a_true_index(tmp_path: Path
     else:
         assert worker.returncode == -signal.SIGKILL and lines == ["ready"], err
     found = _whole(root, records) if root.exists() else []
-    assert 0 < len(found) < 24 if step in (77, 118) else True
+    assert 0 < len(found) < 24 if step in (77, 106, 112) else True
     repo = FileRepository(root)
     assert sorted(m.id for m in repo.list()) == found
+    if found:  # each session's messages are indexed whole, or not yet (then a search does it)
+        index = repo._sync.index
+        counts = {sid: len(_by_id(records)[sid]["messages"]) for sid in found}
+        indexed = _indexed_messages(repo)
+        assert indexed == {sid: counts[sid] for sid in indexed}
+        # a finished batch indexed its messages with its rows
+        assert {r["id"] for r in records[: FINISHED.get(step, 0)]} <= set(indexed)
+        assert sorted(index.pending()) == sorted(set(found) - set(indexed))
+        assert index.content_problems() == []
+        index.index_pending(index.pending(), [])
+        assert _indexed_messages(repo) == counts
     # Killed before the first batch created it, the index is missing (built by the next write).
     assert all(p.startswith("the index is missing") for p in repo.index_problems())
     repaired = chatcli(["sessions", "--sessions-dir", str(root), "doctor", "--repair"], cwd=tmp_path)
@@ -118,3 +160,80 @@ def test_killed_mid_import_leaves_whole_sessions_and_a_true_index(tmp_path: Path
     assert repo.rebuild_index() == len(found)
     listed = chatcli(["sessions", "--sessions-dir", str(root), "list", "--all", "--json"], cwd=tmp_path)
     assert listed.code == 0 and len(json.loads(listed.out)["sessions"]) == len(found), listed
+
+
+def _mixed_records() -> list[dict[str, Any]]:
+    """Records whose messages exercise every part of the content index: words with accents,
+    unspaced scripts (the trigram table), a reply with its model and usage, an interrupted one,
+    given ids, text with escapes, and a session without messages."""
+    at = "2025-03-01T10:00:00Z"
+    texts = [
+        "Café naïve résumé",
+        "東京タワーで会いましょう",
+        'a\nline\rbreak "quoted" \\ tab\t',
+        "서울에서 deploy \x00 nul",
+    ]
+    records: list[dict[str, Any]] = []
+    for i in range(7):
+        messages: list[dict[str, Any]] = [
+            {"role": "user", "content": f"{texts[i % 4]} zebra{i}", "timestamp": at},
+            {"role": "assistant", "content": texts[(i + 1) % 4], "timestamp": at, "id": f"given-{i}"},
+        ]
+        if i % 2:
+            messages.append(
+                {
+                    "role": "assistant",
+                    "content": "cut short",
+                    "timestamp": at,
+                    "interrupted": True,
+                    "model": "m-1",
+                    "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7},
+                }
+            )
+        records.append({"id": str(uuid.UUID(int=i + 1, version=4)), "messages": messages})
+    records.append({"id": str(uuid.UUID(int=99, version=4)), "messages": []})
+    return records
+
+
+def _content(repo: FileRepository) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    """The content index's bookkeeping per session and its messages by session and position
+    (the row numbers aside, which depend on the order sessions were indexed in)."""
+    index = repo._sync.index
+    states = index._query("SELECT session, inode, offset, lines, rows, stamp FROM content_state ORDER BY 1")
+    messages = index._query(
+        "SELECT s.session, c.id & 4294967295, c.role, c.ts, w.body, w.original, x.folded FROM content c "
+        "JOIN content_state s ON s.seq = c.id >> 32 "
+        "JOIN content_words w ON w.rowid = c.id LEFT JOIN content_chars x ON x.rowid = c.id ORDER BY 1, 2"
+    )
+    return states, messages
+
+
+def test_an_import_indexes_the_messages_exactly_as_reading_the_files_would(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    corpus = tmp_path / "mixed.jsonl"
+    records = _mixed_records()
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    monkeypatch.setattr(transfer, "BATCH", 3)
+    repo = FileRepository(tmp_path / "s")
+    result = transfer.import_sessions(repo, corpus)
+    assert len(result.imported) == len(records) and not result.skipped
+    assert repo._sync.index.pending() == []
+    imported = _content(repo)
+    assert len(imported[0]) == len(records) and len(imported[1]) == sum(len(r["messages"]) for r in records)
+    assert repo.rebuild_index() == len(records)  # rows and content again, read from the files
+    assert _content(repo) == imported
+
+
+def test_a_search_after_an_import_finds_its_messages_with_nothing_left_to_index(tmp_path: Path) -> None:
+    corpus = tmp_path / "mixed.jsonl"
+    records = _mixed_records()
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    root = tmp_path / "s"
+    imported = chatcli(["sessions", "--sessions-dir", str(root), "import", str(corpus)], cwd=tmp_path)
+    assert imported.code == 0, imported
+    assert FileRepository(root)._sync.index.pending() == []
+    for query, wanted in (("zebra3", [records[3]["id"]]), ("東京", [records[i]["id"] for i in (0, 1, 4, 5)])):
+        found = chatcli(["sessions", "--sessions-dir", str(root), "search", query, "--json"], cwd=tmp_path)
+        assert found.code == 0, found
+        assert sorted(s["session_id"] for s in json.loads(found.out)["sessions"]) == sorted(wanted)

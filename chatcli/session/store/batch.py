@@ -2,21 +2,25 @@
 
 Each session is staged in a hidden folder of the sessions folder and renamed into place, so a
 reader (or a crash) sees it whole or not at all. What a batch shares is the waiting: the index
-marks every session of the batch dirty in one transaction, the sessions are staged and
-flushed by several threads at once (their flushes share the disk's commits), the renames are made
-durable by one flush of the sessions folder, and the rows are stored in one transaction.
+marks every session of the batch dirty in one transaction, the staged files are made durable
+by one flush of the whole file system (Linux ``syncfs``; elsewhere each is flushed, several
+sessions at once, so their flushes share the disk's commits), the renames by one flush of the
+sessions folder, and the rows and the messages (the content index) are stored in one
+transaction.
 
 Order, per batch:
 
 1. the sessions are marked dirty in the index (one synced transaction);
 2. each is staged: a hidden folder holding its transcript and ``metadata.json``;
-3. each staged file and folder is flushed (2 and 3 run for several sessions at once);
+3. every staged file and folder is flushed;
 4. each staged folder is renamed to its session's folder, then the sessions folder is flushed;
-5. the rows are stored and the marks cleared (one transaction).
+5. the rows and the messages of the new transcripts are stored and the marks cleared (one
+   transaction; the messages are taken from memory, as they were written).
 
 A crash before 4 leaves only hidden staging folders (``doctor`` reports them); during 4, whole
 sessions, each already flushed; a crash anywhere leaves the marks, so readers re-read those
-sessions from their files. A session is reported created only once step 4's flush is done.
+sessions from their files, and their messages, never indexed, are indexed by the next search.
+A session is reported created only once step 4's flush is done.
 
 No session lock is taken (at 10,000 sessions, creating their lock files would cost more than
 everything else): nothing else can be writing a session that does not exist yet. A new id is
@@ -36,7 +40,7 @@ import shutil
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from chatcli.session.errors import (
     SerializationError,
@@ -45,7 +49,8 @@ from chatcli.session.errors import (
     from_os_error,
 )
 from chatcli.session.store import durable
-from chatcli.session.store.files import SessionFiles
+from chatcli.session.store.content_bulk import Written
+from chatcli.session.store.files import SessionFiles, stamp
 from chatcli.session.store.index_sync import IndexSync
 from chatcli.session.store.layout import CONVERSATION_FILE, METADATA_FILE, staging_name
 from chatcli.session.store.locks import SessionLocks
@@ -67,9 +72,15 @@ def _exists(session_id: str) -> SessionAlreadyExists:
 
 
 def create_sessions(
-    files: SessionFiles, locks: SessionLocks, sync: IndexSync, sessions: Sequence[NewSession]
+    files: SessionFiles,
+    locks: SessionLocks,
+    sync: IndexSync,
+    sessions: Sequence[NewSession],
+    *,
+    index_content: bool = True,
 ) -> list[SessionError | None]:
-    """Create each session of ``sessions`` whole (see the module's docstring for the order).
+    """Create each session of ``sessions`` whole (see the module's docstring for the order);
+    with ``index_content`` False their messages are left to the next search to index.
 
     Returns one outcome per session: None when it was created (and is durable),
     :class:`SessionAlreadyExists` when its id is taken (also by an earlier one of the batch),
@@ -97,7 +108,7 @@ def create_sessions(
         seen.add(meta.id)
         todo.append(position)
     if todo:
-        _create_batch(files, sync, sessions, todo, outcomes)
+        _create_batch(files, sync, sessions, todo, outcomes, index_content=index_content)
     return outcomes
 
 
@@ -107,10 +118,12 @@ def _create_batch(
     sessions: Sequence[NewSession],
     todo: list[int],
     outcomes: list[SessionError | None],
+    *,
+    index_content: bool,
 ) -> None:
     """Steps 1 to 5 for the sessions at positions ``todo``."""
     sync.mark(*(sessions[i][0].id for i in todo))
-    created: list[int] = []
+    created: list[_Staged] = []
     try:
         try:
             staged = _stage(files.root, sessions, todo, outcomes)
@@ -120,13 +133,21 @@ def _create_batch(
             created = _move_in(files.root, sessions, staged, outcomes)
             durable.fsync_dir(files.root)
         except OSError as exc:
-            _undo(files.root, sessions, staged, created)
+            _undo(files.root, sessions, [item.folder for item in staged], created)
             created = []
             raise from_os_error(exc, files.root) from exc
         files.note_change()
     finally:
-        done = set(created)
-        sync.sync_many([sessions[i][0] for i in created], [sessions[i][0].id for i in todo if i not in done])
+        done = {item.position for item in created}
+        sync.sync_many(
+            [(sessions[item.position][0], stamp(item.metadata)) for item in created],
+            [
+                Written(sessions[item.position][0].id, sessions[item.position][1], item.transcript)
+                for item in created
+                if index_content
+            ],
+            [sessions[i][0].id for i in todo if i not in done],
+        )
 
 
 def _unwritable(exc: Exception) -> SerializationError:
@@ -137,21 +158,42 @@ def _unwritable(exc: Exception) -> SerializationError:
     return SerializationError(f"it holds a value chatcli cannot store ({type(exc).__name__})")
 
 
-def _write_staged(staging: Path, transcript: bytes | None, metadata: bytes) -> None:
-    """One staged session: its folder, its files written and flushed, the folder flushed."""
+class _Staged(NamedTuple):
+    """A session staged: its position in the batch, its staging folder, and the status of its
+    transcript (None: it has none) and of its metadata file, once written."""
+
+    position: int
+    folder: Path
+    transcript: os.stat_result | None
+    metadata: os.stat_result
+
+
+def _write_staged(
+    staging: Path, transcript: bytes | None, metadata: bytes, *, flush: bool
+) -> tuple[os.stat_result | None, os.stat_result]:
+    """One staged session: its folder and its files written (each flushed, and the folder,
+    unless ``flush`` is False: the caller then flushes the file system). Returns the files'
+    status."""
     durable.make_dir(staging)
-    if transcript is not None:
-        durable.write_new(staging / CONVERSATION_FILE, transcript)
-    durable.write_new(staging / METADATA_FILE, metadata)
-    durable.fsync_dir(staging)
+    written = (
+        None
+        if transcript is None
+        else durable.write_new(staging / CONVERSATION_FILE, transcript, flush=flush)
+    )
+    head = durable.write_new(staging / METADATA_FILE, metadata, flush=flush)
+    if flush:
+        durable.fsync_dir(staging)
+    return written, head
 
 
 def _stage(
     root: Path, sessions: Sequence[NewSession], todo: list[int], outcomes: list[SessionError | None]
-) -> list[tuple[int, Path]]:
-    """Steps 2 and 3: each session staged and flushed, several at once (the file system then
-    commits their flushes together); a session that cannot be written as JSON gets its outcome
-    instead. ``OSError`` (after every staging folder is removed) is left to the caller."""
+) -> list[_Staged]:
+    """Steps 2 and 3: each session staged, then flushed; a session that cannot be written as
+    JSON gets its outcome instead. Several sessions are written one after the other and flushed
+    by one flush of the whole file system where there is one (Linux), else written by several
+    threads at once, each file flushed (the file system then commits the flushes together).
+    ``OSError`` (after every staging folder is removed) is left to the caller."""
     jobs: list[tuple[int, Path, bytes | None, bytes]] = []
     for position in todo:
         meta, messages = sessions[position]
@@ -162,57 +204,62 @@ def _stage(
             outcomes[position] = _unwritable(exc)
             continue
         jobs.append((position, root / staging_name(meta.id), body, head))
-    staged = [(position, staging) for position, staging, _, _ in jobs]
     try:
-        if len(jobs) == 1:
-            _write_staged(*jobs[0][1:])
-        elif jobs:
-            with ThreadPoolExecutor(_WRITERS, thread_name_prefix="chatcli-create") as pool:
-                futures = [pool.submit(_write_staged, *job[1:]) for job in jobs]
-            for future in futures:
-                future.result()
+        if len(jobs) > 1 and durable.can_sync_filesystem():
+            written = [_write_staged(*job[1:], flush=False) for job in jobs]
+            durable.sync_filesystem(root)
+        else:
+            written = _write_flushed(jobs)
     except BaseException:
-        _undo(root, sessions, staged, [])
+        _undo(root, sessions, [job[1] for job in jobs], [])
         raise
-    return staged
+    return [_Staged(job[0], job[1], *files) for job, files in zip(jobs, written, strict=True)]
+
+
+def _write_flushed(
+    jobs: list[tuple[int, Path, bytes | None, bytes]],
+) -> list[tuple[os.stat_result | None, os.stat_result]]:
+    """Each job staged with its own flushes, several at once."""
+    if len(jobs) == 1:
+        return [_write_staged(*jobs[0][1:], flush=True)]
+    with ThreadPoolExecutor(_WRITERS, thread_name_prefix="chatcli-create") as pool:
+        futures = [pool.submit(_write_staged, *job[1:], flush=True) for job in jobs]
+    return [future.result() for future in futures]
 
 
 def _move_in(
     root: Path,
     sessions: Sequence[NewSession],
-    staged: list[tuple[int, Path]],
+    staged: list[_Staged],
     outcomes: list[SessionError | None],
-) -> list[int]:
+) -> list[_Staged]:
     """Step 4's renames; a folder made meanwhile by hand keeps its place (the session is
-    reported as existing). Returns the positions moved in."""
-    created: list[int] = []
+    reported as existing). Returns the sessions moved in."""
+    created: list[_Staged] = []
     try:
-        for position, staging in staged:
+        for item in staged:
             try:
-                os.rename(staging, root / sessions[position][0].id)
+                os.rename(item.folder, root / sessions[item.position][0].id)
             except OSError as exc:
                 if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY, errno.EISDIR):
                     raise
-                outcomes[position] = _exists(sessions[position][0].id)
-                shutil.rmtree(staging, ignore_errors=True)
+                outcomes[item.position] = _exists(sessions[item.position][0].id)
+                shutil.rmtree(item.folder, ignore_errors=True)
                 continue
-            created.append(position)
+            created.append(item)
     except OSError:
-        _undo(root, sessions, staged, created)
+        _undo(root, sessions, [item.folder for item in staged], created)
         raise
     return created
 
 
-def _undo(
-    root: Path, sessions: Sequence[NewSession], staged: list[tuple[int, Path]], moved: list[int]
-) -> None:
+def _undo(root: Path, sessions: Sequence[NewSession], staged: Sequence[Path], moved: list[_Staged]) -> None:
     """Take back a failed batch: the sessions already moved in go back out, every staging
     folder is removed (what cannot be removed is a leftover ``doctor`` reports)."""
-    where = dict(staged)
-    for position in moved:
+    for item in moved:
         with contextlib.suppress(OSError):
-            os.rename(root / sessions[position][0].id, where[position])
-    for _, staging in staged:
+            os.rename(root / sessions[item.position][0].id, item.folder)
+    for staging in staged:
         shutil.rmtree(staging, ignore_errors=True)
     if moved:
         with contextlib.suppress(OSError):

@@ -39,7 +39,7 @@ from chatcli.session.store.layout import (
 if TYPE_CHECKING:
     from chatcli.session.models import SessionMetadata
 
-__all__ = ["SessionFiles", "unreadable"]
+__all__ = ["SessionFiles", "stamp", "unreadable"]
 
 
 class SessionFiles:
@@ -118,7 +118,7 @@ class SessionFiles:
             st = os.stat(self.root / session_id / METADATA_FILE, follow_symlinks=False)
         except OSError:
             return ""
-        return f"{st.st_mtime_ns}:{st.st_size}:{st.st_ino}"
+        return stamp(st)
 
     # ------------------------------------------------------------------ metadata
 
@@ -215,6 +215,11 @@ class SessionFiles:
         except OSError:
             return (root.st_mtime_ns, root.st_ino)
         return (root.st_mtime_ns, root.st_ino, changes.st_mtime_ns, changes.st_size)
+
+
+def stamp(st: os.stat_result) -> str:
+    """A metadata file's stamp (see :meth:`SessionFiles.stamp_of`) from its status."""
+    return f"{st.st_mtime_ns}:{st.st_size}:{st.st_ino}"
 
 
 def unreadable(session_id: str, what: str, path: Path | None, exc: Exception) -> CorruptedSession:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from chatcli.session.errors import SessionError, SessionNotFound, StorageError
 from chatcli.session.fields import SessionView, is_session_id
+from chatcli.session.store.content_bulk import Written
 from chatcli.session.store.content_index import ContentIndex
 from chatcli.session.store.files import SessionFiles
 from chatcli.session.store.index import INDEX_SUFFIXES, IndexUnavailable, SessionIndex
@@ -125,14 +126,17 @@ class IndexSync:
         except Exception as exc:  # the files are written: a cache failure must not undo the write
             self._give_up(exc)
 
-    def sync_many(self, created: Sequence[SessionMetadata], others: Sequence[str]) -> None:
-        """Writer step 3 for a batch of new sessions (:mod:`.batch`): the rows of ``created``,
-        just written from these very models, in one transaction; ``others`` (marked, then not
-        created) are synced one by one from whatever their files hold. Never raises."""
+    def sync_many(
+        self, created: Sequence[Indexed], written: Sequence[Written], others: Sequence[str]
+    ) -> None:
+        """Writer step 3 for a batch of new sessions (:mod:`.batch`): the rows of ``created``
+        (each with its metadata file's stamp), just written from these very models, and the
+        messages of their transcripts (``written``), in one transaction; ``others`` (marked,
+        then not created) are synced one by one from whatever their files hold. Never raises."""
         index = self.usable()
         if index is not None and created:
             try:
-                index.store_many([(m, self.files.stamp_of(m.id)) for m in created], [m.id for m in created])
+                index.store_created(created, written)
                 mtime = self.files.root_mtime()
                 if index.recorded_root_mtime() != mtime:
                     index.record_root_mtime(mtime)

@@ -230,14 +230,20 @@ class FileRepository(TrashMethods):
     # ------------------------------------------------------------------ whole sessions and transcripts
 
     def create(self, metadata: SessionMetadata, messages: Sequence[Message] = ()) -> None:
-        """Create a whole session at once (fork): staged in a hidden folder, then renamed in."""
-        failure = self.create_many([(metadata, messages)])[0]
+        """Create a whole session at once (fork): staged in a hidden folder, then renamed in; its
+        messages are indexed by the next search (as those of a session copied in are)."""
+        from chatcli.session.store.batch import create_sessions  # not on a read's path
+
+        failure = create_sessions(
+            self._files, self._locks, self._sync, [(metadata, messages)], index_content=False
+        )[0]
         if failure is not None:
             raise failure
 
     def create_many(self, sessions: Sequence[NewSession]) -> builtins.list[SessionError | None]:
-        """Create whole sessions (import), their flushes and index writes shared; one outcome
-        per session, None when created (see :func:`.batch.create_sessions`)."""
+        """Create whole sessions (import), their flushes and index writes shared, their messages
+        indexed for search with their rows; one outcome per session, None when created (see
+        :func:`.batch.create_sessions`)."""
         from chatcli.session.store.batch import create_sessions  # imports only: not on a read's path
 
         return create_sessions(self._files, self._locks, self._sync, sessions)
