@@ -1605,12 +1605,13 @@ def write_section(opts: Options, results: Results, elapsed: float, when: datetim
     )
 
 
-def replace_section(path: Path, section: str) -> None:
-    """Put ``section`` in place of the file's previous one (or at its end)."""
+def replace_section(path: Path, section: str, heading: str = WRITES_SECTION) -> None:
+    """Put ``section`` (headed ``heading``) in place of the file's previous one (the section is
+    moved to the file's end)."""
     text = path.read_text(encoding="utf-8") if path.exists() else ""
-    start = text.find(WRITES_SECTION)
+    start = text.find(heading)
     if start >= 0:
-        following = text.find("\n## ", start + len(WRITES_SECTION))
+        following = text.find("\n## ", start + len(heading))
         text = text[:start] + (text[following + 1 :] if following >= 0 else "")
     path.write_text(text.rstrip("\n") + "\n\n" + section, encoding="utf-8")
 
@@ -1844,7 +1845,7 @@ def _searches(opts: Options, start: float) -> int:
     text = bench_search.search_section(opts, results, time.perf_counter() - start)
     print(text)
     if opts.output is not None:
-        bench_search.replace_search_section(opts.output, text)
+        replace_section(opts.output, text, bench_search.SEARCH_SECTION)
         progress(f"wrote {opts.output}")
     return 0
 

@@ -147,15 +147,3 @@ def search_section(opts: Options, results: Results, elapsed: float) -> str:
             "",
         ]
     )
-
-
-def replace_search_section(path: Path, section: str) -> None:
-    """Put ``section`` in place of the file's previous one (or at its end)."""
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    start = text.find(SEARCH_SECTION)
-    if start < 0:
-        path.write_text(text.rstrip("\n") + "\n\n" + section, encoding="utf-8")
-        return
-    end = text.find("\n## ", start + len(SEARCH_SECTION))
-    rest = "" if end < 0 else text[end + 1 :]
-    path.write_text(text[:start] + section + ("\n" + rest if rest else ""), encoding="utf-8")
