@@ -547,7 +547,7 @@ def installed_chatcli(work: Workspace) -> Path:
     """
     venv = work.root / "chatcli-venv"
     python = venv / "bin" / "python"
-    pip = [python, "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    pip: list[str | Path] = [python, "-m", "pip", "install", "--disable-pip-version-check", "-q"]
     if not python.exists():
         progress(f"installing chatcli as a user would, in {venv}")
         run_checked([sys.executable, "-m", "venv", venv], timeout=PIP_TIMEOUT)
