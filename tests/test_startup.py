@@ -40,13 +40,14 @@ _RUN = textwrap.dedent(
 )
 
 
-def modules_after(args: Sequence[str], tmp_path: Path) -> set[str]:
-    """The modules loaded by ``chatcli ARGS…`` (output piped), read as the process exits."""
+def modules_after(args: Sequence[str], tmp_path: Path, script: str = _RUN, expect: bytes = b"") -> set[str]:
+    """The modules loaded by ``chatcli ARGS…`` (output piped), read as the process exits (or by
+    another ``script`` that writes them to the file named by its first argument)."""
     out = tmp_path / "modules.json"
     env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "CLICOLOR_FORCE")}
-    env.update(NO_COLOR="1", CHATCLI_DATA_DIR=str(tmp_path / "data"))
+    env.update(NO_COLOR="1", CHATCLI_DATA_DIR=str(tmp_path / "data"), CHATCLI_BACKEND="offline")
     done = subprocess.run(
-        [sys.executable, "-c", _RUN, str(out), *args],
+        [sys.executable, "-c", script, str(out), *args],
         stdin=subprocess.DEVNULL,
         capture_output=True,
         env=env,
@@ -54,7 +55,7 @@ def modules_after(args: Sequence[str], tmp_path: Path) -> set[str]:
         timeout=60,
         check=False,
     )
-    assert done.returncode == 0 and b"Traceback" not in done.stderr, done
+    assert done.returncode == 0 and b"Traceback" not in done.stderr and expect in done.stdout, done
     return set(json.loads(out.read_text()))
 
 
@@ -215,18 +216,5 @@ _PICK = textwrap.dedent(
 def test_the_resume_browser_opens_before_the_chat_is_loaded(tmp_path: Path) -> None:
     where = tmp_path / "sessions"
     seed(FileRepository(where), "pick me")
-    out = tmp_path / "modules.json"
-    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "CLICOLOR_FORCE")}
-    env.update(NO_COLOR="1", CHATCLI_DATA_DIR=str(tmp_path / "data"), CHATCLI_BACKEND="offline")
-    done = subprocess.run(
-        [sys.executable, "-c", _PICK, str(out), str(where)],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0 and b"No session chosen" in done.stdout, done
-    loaded = set(json.loads(out.read_text()))
+    loaded = modules_after([str(where)], tmp_path, _PICK, b"No session chosen")
     assert not {"chatcli.repl.app", "chatcli.chat.turn"} & loaded
