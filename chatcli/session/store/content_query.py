@@ -136,14 +136,13 @@ def find(
     conn: sqlite3.Connection, query: SearchQuery, scope: Scope, *, sort: SearchSort, limit: int
 ) -> Finding:
     """The sessions in ``scope`` with a message matching ``query`` (see the module documentation)."""
-    sql, params = _hits_sql(query)
-    probe = conn.execute(f"SELECT count(*) FROM ({sql} LIMIT ?)", [*params, EXACT_HITS + 1]).fetchone()
-    if int(probe[0]) <= EXACT_HITS:
-        return _exact(conn, query, scope, sort=sort)
-    newest = _walk(conn, query, scope, limit)
-    if newest is None:
-        return _exact(conn, query, scope, sort=sort)
-    return newest
+    if query.has_prefix:  # FTS5 merges every word a prefix starts, on each statement: once here
+        newest = _newest_by_prefix(conn, query, scope, limit)
+    else:
+        sql, params = _hits_sql(query)
+        probe = conn.execute(f"SELECT count(*) FROM ({sql} LIMIT ?)", [*params, EXACT_HITS + 1]).fetchone()
+        newest = None if int(probe[0]) <= EXACT_HITS else _walk(conn, query, scope, limit)
+    return newest if newest is not None else _exact(conn, query, scope, sort=sort)
 
 
 def _exact(conn: sqlite3.Connection, query: SearchQuery, scope: Scope, *, sort: SearchSort) -> Finding:
@@ -174,47 +173,45 @@ def _exact(conn: sqlite3.Connection, query: SearchQuery, scope: Scope, *, sort: 
     return Finding(found, sum(f.hit_count for f in found), len(found))
 
 
-def _walk(conn: sqlite3.Connection, query: SearchQuery, scope: Scope, limit: int) -> Finding | None:
-    """The newest ``limit`` sessions with hits, found by asking each session newest first; None
-    when :data:`WALK_LIMIT` sessions did not hold them (the hits are in few, older sessions)."""
-    where, scope_params = scope.where()
-    sessions = conn.execute(
+def _newest(conn: sqlite3.Connection, scope: Scope) -> sqlite3.Cursor:
+    """``(id, name, last_active, seq)`` of the newest :data:`WALK_LIMIT` indexed sessions in scope."""
+    where, params = scope.where()
+    return conn.execute(
         "SELECT s.id, s.name, s.last_active, c.seq FROM sessions s "
         f"JOIN content_state c ON c.session = s.id WHERE {where} "
         "ORDER BY s.last_active DESC, s.id DESC LIMIT ?",
-        [*scope_params, WALK_LIMIT],
+        [*params, WALK_LIMIT],
     )
-    asked = _grouped_hits if query.has_prefix else _hits_one_by_one
+
+
+def _broad(found: list[Found]) -> Finding:
+    return Finding(found, EXACT_HITS + 1, len(found), counted=False)
+
+
+def _walk(conn: sqlite3.Connection, query: SearchQuery, scope: Scope, limit: int) -> Finding | None:
+    """The newest ``limit`` sessions with hits, found by asking each session newest first (a seek
+    into its range of rows: the walk mostly stops after a few sessions); None when
+    :data:`WALK_LIMIT` sessions did not hold them (the hits are in few, older sessions)."""
+    sql, params = _hits_sql(query, ranged=True)
     found: list[Found] = []
-    for (sid, name, active, _), count, best in asked(conn, query, sessions):
-        if count:
-            found.append(Found(str(sid), _text(name), _when(active), count, 0.0, best))
+    for sid, name, active, seq in _newest(conn, scope):
+        low, high = row_range(int(seq))
+        count, best = conn.execute(f"SELECT count(*), max(id) FROM ({sql})", [*params, low, high]).fetchone()
+        if int(count):
+            found.append(Found(str(sid), _text(name), _when(active), int(count), 0.0, int(best)))
             if len(found) >= limit:
-                return Finding(found, EXACT_HITS + 1, len(found), counted=False)
+                return _broad(found)
     return None
 
 
-_Walked = tuple[tuple[object, object, object, object], int, int]
-
-
-def _hits_one_by_one(
-    conn: sqlite3.Connection, query: SearchQuery, sessions: sqlite3.Cursor
-) -> Iterator[_Walked]:
-    """Each session's hit count and newest hit, a seek into its range of rows at a time (read as
-    the walk goes: it mostly stops after a few sessions)."""
-    sql, params = _hits_sql(query, ranged=True)
-    for session in sessions:
-        low, high = row_range(int(session[3]))
-        count, best = conn.execute(f"SELECT count(*), max(id) FROM ({sql})", [*params, low, high]).fetchone()
-        yield session, int(count), int(best or 0)
-
-
-def _grouped_hits(
-    conn: sqlite3.Connection, query: SearchQuery, sessions: sqlite3.Cursor
-) -> Iterator[_Walked]:
-    """The same in one pass over every hit: a ``prefix*`` term merges the rows of every word it
-    starts, which FTS5 would do again for each seek."""
-    listed = sessions.fetchall()
+def _newest_by_prefix(
+    conn: sqlite3.Connection, query: SearchQuery, scope: Scope, limit: int
+) -> Finding | None:
+    """A query with a ``prefix*``, in one pass over its hits: those of the newest sessions
+    counted by session. Broad when they alone are more than :data:`EXACT_HITS` (the newest
+    ``limit`` sessions with hits are then the answer); None (count them all) otherwise, or when
+    those sessions do not hold ``limit`` with hits."""
+    listed = _newest(conn, scope).fetchall()
     sql, params = _hits_sql(query)
     grouped = {
         int(seq): (int(count), int(best))
@@ -224,9 +221,16 @@ def _grouped_hits(
             [*params, json.dumps([int(session[3]) for session in listed])],
         )
     }
-    for session in listed:
-        count, best = grouped.get(int(session[3]), (0, 0))
-        yield session, count, best
+    if sum(count for count, _ in grouped.values()) <= EXACT_HITS:
+        return None
+    found: list[Found] = []
+    for sid, name, active, seq in listed:
+        count, best = grouped.get(int(seq), (0, 0))
+        if count:
+            found.append(Found(str(sid), _text(name), _when(active), count, 0.0, best))
+            if len(found) >= limit:
+                return _broad(found)
+    return None
 
 
 def rows_of(conn: sqlite3.Connection, query: SearchQuery, seqs: dict[str, int]) -> Iterator[tuple[str, int]]:
