@@ -134,12 +134,28 @@ def search_rows(result: SearchResult, width: int) -> list[str] | None:
         return None
     lines = [search_title(result, searched)]
     for number, (who, hits, age, match) in enumerate(rows):
-        cut = match if len(match) <= room else match[: room - 1] + "…"
+        cut = match if number == 0 else _around_match(match, result.query, room)
         count = hits.rjust(widths[1]) if number else hits.ljust(widths[1])
         lines.append(f"{who.ljust(widths[0])}  {count}  {age.ljust(widths[2])}  {cut}".rstrip())
     if result.truncated:
         lines.append(search_footer(result.counted))
     return lines
+
+
+def _around_match(snippet: str, query: str, room: int) -> str:
+    """``snippet`` cut to ``room`` characters around the first word of ``query`` it holds (a
+    snippet is centred on its match: cutting its end would cut the match), ``…`` at each cut."""
+    if len(snippet) <= room:
+        return snippet
+    lowered = snippet.lower()
+    words = [w.strip('"*').lower() for w in query.replace('"', " ").split()]
+    found = [at for at in (lowered.find(w) for w in words if w) if at >= 0]
+    start = max(0, min(min(found, default=0) - room // 3, len(snippet) - room + 1))
+    body = snippet[start : start + room - (start > 0) - 1]
+    if start + len(body) + (start > 0) >= len(snippet):  # the end is reached: no cut there
+        body = snippet[start : start + room - (start > 0)]
+        return ("…" if start > 0 else "") + body
+    return ("…" if start > 0 else "") + body + "…"
 
 
 def write_plain(result: object, stream: IO[str], env: Mapping[str, str] | None = None) -> bool:

@@ -101,6 +101,15 @@ def test_a_search_s_sessions_are_one_line_each_when_piped() -> None:
     assert len(narrow.splitlines()) == 3
 
 
+@pytest.mark.parametrize("tail", ["", " and more words after it " * 4], ids=["at-the-end", "in-the-middle"])
+def test_a_piped_row_keeps_the_match_in_view(tail: str) -> None:
+    text = by_plain(_one("…" + "filler " * 30 + "the Token here" + tail), PIPE)
+    assert text is not None
+    row = text.splitlines()[2]
+    assert "the Token here" in row and len(row) <= PLAIN_WIDTH
+    assert row.split("  ")[-1].startswith("…")
+
+
 def test_a_broad_search_piped_says_it_was_not_counted() -> None:
     text = by_plain(_one("the token", total=10_001, counted=False), PIPE)
     assert text is not None
