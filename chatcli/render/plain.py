@@ -32,6 +32,7 @@ __all__ = [
     "is_terminal",
     "no_match_line",
     "plain_width",
+    "plural",
     "quoted",
     "search_rows",
     "write_plain",
@@ -88,7 +89,7 @@ def search_title(result: SearchResult | ProjectsSearchResult, searched: str) -> 
         more = f"More than {result.total_hits - 1:,} matches"
         return f"{more} for {query}; {searched} (showing the newest {shown})"
     matches = f"{result.total_hits:,} match{'' if result.total_hits == 1 else 'es'}"
-    title = f"{matches} for {query} in {_plural(result.sessions_matched, 'session')}; {searched}"
+    title = f"{matches} for {query} in {plural(result.sessions_matched, 'session')}; {searched}"
     return title + (f" (showing {shown})" if result.truncated else "")
 
 
@@ -99,7 +100,8 @@ def search_footer(counted: bool) -> str:
     return "(too many matches to count: add words to narrow the search, or use --limit N)"
 
 
-def _plural(count: int, word: str) -> str:
+def plural(count: int, word: str) -> str:
+    """``1 session``, ``2 sessions``."""
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 

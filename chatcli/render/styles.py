@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from chatcli.render.plain import quoted
+from chatcli.render.plain import plural, quoted
 from chatcli.render.timefmt import short_id
 from chatcli.sanitize import clean_inline, clean_lines
 from chatcli.session.fields import SessionView
@@ -61,11 +61,6 @@ def warning(message: str) -> Text:
     text = Text("Warning: ", style=f"bold {WARNING_STYLE}")
     text.append(clean_lines(message), style=WARNING_STYLE)
     return text
-
-
-def plural(count: int, word: str) -> str:
-    """``1 session``, ``2 sessions``."""
-    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def heading(text: str) -> Text:
