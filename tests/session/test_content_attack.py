@@ -298,3 +298,29 @@ def test_a_session_deleted_after_a_writer_was_seen_holding_it_is_no_warning(
     monkeypatch.setattr(IndexSync, "synced", held_then_deleted)
     result = svc.search("dingo")
     assert [s.session_id for s in result.sessions] == [kept.id] and result.warnings == []
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "UPDATE sessions SET last_active = '9999-99-99'",
+        "UPDATE content SET ts = 'not a time'",
+        "UPDATE content_state SET seq = seq * 1000000000000",
+    ],
+    ids=["row-time", "message-time", "session-number"],
+)
+def test_a_value_in_the_index_that_cannot_be_read_is_a_damaged_index_not_an_error(
+    tmp_path: Path, damage: str
+) -> None:
+    repo = FileRepository(tmp_path / "s")
+    meta = seed(repo, "an ocelot here", replies=["ocelot again"])
+    svc = SessionService(repo)
+    assert svc.search("ocelot").sessions_matched == 1
+    conn = sqlite3.connect(repo.root / ".index" / "sessions.sqlite3")
+    conn.execute(damage)
+    conn.commit()
+    conn.close()
+    for sort in ("recent", "relevance"):
+        result = SessionService(FileRepository(tmp_path / "s")).search("ocelot", sort=sort, every_hit=True)
+        assert [s.session_id for s in result.sessions] == [meta.id]
+        assert result.total_hits == 2

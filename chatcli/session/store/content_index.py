@@ -77,6 +77,8 @@ CREATE TRIGGER IF NOT EXISTS content_dropped AFTER DELETE ON content_state BEGIN
 END;
 """
 
+#: What decoding a row of the index raises when the row holds what chatcli never writes.
+_UNREADABLE = (ValueError, TypeError, ArithmeticError, LookupError)
 #: Sessions indexed per transaction when a search indexes those never indexed yet.
 BATCH = 64
 #: Messages added to the tables at a time while a transcript is read.
@@ -369,7 +371,9 @@ class ContentIndex(SessionIndex):
     @contextlib.contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
         """The connection in a read transaction: every query made with it sees one state of the
-        index (see :mod:`.content_query`); :class:`IndexUnavailable` when it cannot be read."""
+        index (see :mod:`.content_query`); :class:`IndexUnavailable` when it cannot be read, or
+        when a value read from it cannot be (the index is a cache anyone could have written: a
+        row out of range, a time that is no time, means a damaged index, replaced by the caller)."""
         with self._lock:
             conn = self._connect()
             try:
@@ -381,6 +385,8 @@ class ContentIndex(SessionIndex):
             except sqlite3.Error as exc:
                 self.close()
                 raise IndexUnavailable(str(exc)) from exc
+            except _UNREADABLE as exc:
+                raise IndexUnavailable(f"a value in the index cannot be read ({type(exc).__name__})") from exc
 
     def pending(self) -> list[str]:
         """Sessions whose messages were never indexed (built from the files, copied in)."""

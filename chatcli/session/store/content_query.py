@@ -23,7 +23,7 @@ from typing import NamedTuple
 
 from chatcli.session.fields import SessionStatus
 from chatcli.session.search import SearchQuery, SearchSort
-from chatcli.session.store.index_rows import TAG_SEP
+from chatcli.session.store.index_rows import TAG_SEP, IndexUnavailable
 
 __all__ = [
     "EXACT_HITS",
@@ -160,11 +160,17 @@ def _exact(conn: sqlite3.Connection, query: SearchQuery, scope: Scope, *, sort: 
             got[1], got[2] = row, score
     if not per:
         return Finding([], 0, 0)
+    seqs = json.dumps(list(per))
+    (numbered,) = conn.execute(
+        "SELECT count(*) FROM content_state WHERE seq IN (SELECT value FROM json_each(?))", [seqs]
+    ).fetchone()
+    if int(numbered) < len(per):  # hits of no session: rows chatcli never wrote
+        raise IndexUnavailable("the content index holds messages of sessions it does not number")
     where, scope_params = scope.where()
     rows = conn.execute(
         "SELECT c.seq, s.id, s.name, s.last_active FROM content_state c JOIN sessions s ON s.id = c.session "
         f"WHERE c.seq IN (SELECT value FROM json_each(?)) AND {where}",
-        [json.dumps(list(per)), *scope_params],
+        [seqs, *scope_params],
     )
     found = []
     for seq, sid, name, active in rows:
