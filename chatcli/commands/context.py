@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -21,7 +20,10 @@ Confirm = Callable[[str], bool]
 Progress = Callable[[str, "int | None"], contextlib.AbstractContextManager[Callable[[int], None]]]
 
 
-@dataclass(slots=True)
+def _no_retention() -> str | None:
+    return None
+
+
 class CommandContext:
     """Per-invocation context.
 
@@ -31,22 +33,50 @@ class CommandContext:
     commands are spelled in messages: ``/`` in the REPL, ``chatcli `` on the command line.
     ``cancelled`` is set when the user gave up waiting (Ctrl-C in the REPL): long reads stop at
     their next session. ``sessions_folder`` describes where the sessions are (for "not found").
+    ``trash_retention`` gives the trash retention the user set (``trash_retention``: a duration,
+    or "off"), asked only when a command may apply it (the config is read then, not before every
+    command). ``projects`` is every known project (``--all-projects``, resuming another project's
+    session); None where only this project's store is at hand. ``progress`` shows a long
+    operation's progress; None (piped output, the REPL) shows nothing.
+
+    A plain class, not a dataclass: every command builds one, and ``dataclasses`` costs a command
+    line start-up ~25 ms to import (see docs/architecture.md, "Start-up").
     """
 
-    service: SessionService
-    confirm: Confirm | None = None
-    current_session_id: str | None = None
-    prefix: str = "/"
-    cancelled: threading.Event = field(default_factory=threading.Event)
-    sessions_folder: str | None = None
-    #: The trash retention the user set (``trash_retention``: a duration, or "off"), asked only
-    #: when a command may apply it (the config is read then, not before every command).
-    trash_retention: Callable[[], str | None] = field(default=lambda: None)
-    #: Every known project (``--all-projects``, resuming another project's session); None where
-    #: only this project's store is at hand.
-    projects: AllProjects | None = None
-    #: How to show a long operation's progress; None (piped output, the REPL) shows nothing.
-    progress: Progress | None = None
+    __slots__ = (
+        "cancelled",
+        "confirm",
+        "current_session_id",
+        "prefix",
+        "progress",
+        "projects",
+        "service",
+        "sessions_folder",
+        "trash_retention",
+    )
+
+    def __init__(
+        self,
+        service: SessionService,
+        confirm: Confirm | None = None,
+        current_session_id: str | None = None,
+        prefix: str = "/",
+        *,
+        cancelled: threading.Event | None = None,
+        sessions_folder: str | None = None,
+        trash_retention: Callable[[], str | None] | None = None,
+        projects: AllProjects | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.service = service
+        self.confirm = confirm
+        self.current_session_id = current_session_id
+        self.prefix = prefix
+        self.cancelled = threading.Event() if cancelled is None else cancelled
+        self.sessions_folder = sessions_folder
+        self.trash_retention: Callable[[], str | None] = trash_retention or _no_retention
+        self.projects = projects
+        self.progress = progress
 
     @property
     def in_chat(self) -> bool:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from chatcli.commands.spec import (
@@ -75,7 +74,7 @@ class Registry:
         """Add a command (with its group's options); its words and every alias must be new."""
         shared = self.group_options.get(command.words[0], ()) if len(command.words) > 1 else ()
         if shared:
-            command = replace(command, options=(*command.options, *shared))
+            command = command._replace(options=(*command.options, *shared))
         keys = [command.words, *((*command.words[:-1], alias) for alias in command.aliases)]
         for key in keys:
             if key in self._by_words:

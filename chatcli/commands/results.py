@@ -65,12 +65,11 @@ class HelpResult:
     groups: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
 class RecentSessions(ListResult):
     """``/sessions`` alone: the most recent sessions (a listing: ``--json`` and ``--tsv`` print it
     as ``sessions list`` does) and a one-line ``hint`` on the subcommands."""
 
-    hint: str = ""
+    __slots__ = ()
 
 
 @dataclass(frozen=True, slots=True)

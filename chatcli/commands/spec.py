@@ -12,9 +12,8 @@ import importlib
 import re
 import shlex
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from chatcli.errors import ChatcliError, ExitCode
 from chatcli.sanitize import shorten
@@ -77,8 +76,7 @@ class HelpRequested(Exception):
 REPL_PREFIX = "/"
 
 
-@dataclass(frozen=True, slots=True)
-class Arg:
+class Arg(NamedTuple):
     """A positional argument. ``rest`` takes every remaining word (joined with spaces).
 
     ``current``: a session argument that, in the chat only, may be left out for the session in
@@ -98,8 +96,7 @@ class Arg:
         return not self.required or (self.current and prefix == REPL_PREFIX)
 
 
-@dataclass(frozen=True, slots=True)
-class Option:
+class Option(NamedTuple):
     """An option. ``kind`` None makes it a flag (no value); ``repeat`` collects every value given
     (``--tag a --tag b``) into a list."""
 
@@ -145,8 +142,7 @@ COMMAND_LINE_OPTIONS: tuple[Option, ...] = (SESSIONS_DIR_OPTION, JSON_OPTION, TS
 Handler = Callable[["CommandContext", "ParsedArgs"], object]
 
 
-@dataclass(frozen=True, slots=True)
-class Command:
+class Command(NamedTuple):
     """One command: its words (e.g. ``("sessions", "list")``), documentation, spec and handler.
 
     ``scope`` says where it exists: ``"both"`` (slash command and ``chatcli …``) or ``"repl"``.
@@ -163,7 +159,7 @@ class Command:
     aliases: tuple[str, ...] = ()
     details: str = ""
     scope: Literal["both", "repl"] = "both"
-    examples: tuple[str, ...] = field(default_factory=tuple)
+    examples: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -199,13 +195,29 @@ class Command:
         return None
 
 
-@dataclass(slots=True)
 class ParsedArgs:
-    """Parsed values by ``dest``/``name``, with typed accessors."""
+    """Parsed values by ``dest``/``name``, with typed accessors.
 
-    values: dict[str, object] = field(default_factory=dict)
-    #: A ``rest`` argument's words as given (``values`` holds them joined with spaces).
-    lists: dict[str, list[str]] = field(default_factory=dict)
+    ``lists`` holds a ``rest`` argument's words as given (``values`` holds them joined with spaces).
+    """
+
+    __slots__ = ("lists", "values")
+
+    def __init__(
+        self, values: dict[str, object] | None = None, lists: dict[str, list[str]] | None = None
+    ) -> None:
+        self.values: dict[str, object] = {} if values is None else values
+        self.lists: dict[str, list[str]] = {} if lists is None else lists
+
+    def __repr__(self) -> str:
+        return f"ParsedArgs(values={self.values!r}, lists={self.lists!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ParsedArgs):
+            return NotImplemented
+        return (self.values, self.lists) == (other.values, other.lists)
+
+    __hash__ = None  # type: ignore[assignment]
 
     def words(self, key: str) -> list[str]:
         """A ``rest`` argument's words, one per word given ([] if absent)."""

@@ -3,6 +3,8 @@ column (the project folder, shortened with ``~``)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -100,7 +102,7 @@ def render_projects_search(result: ProjectsSearchResult, console: Console) -> No
     _notes(result.notes, console)
 
 
-def _notes(notes: list[str], console: Console) -> None:
+def _notes(notes: Sequence[str], console: Console) -> None:
     """One line per project that is gone or could not be read."""
     for note in notes:
         console.print(warning(note))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,7 +104,7 @@ def open_app(options: ReplOptions, console: Console) -> ChatApp:
         if settings.system_prompt is not None and settings.source_of("system_prompt").startswith("flag "):
             # An explicit --system replaces a resumed session's prompt (config and env do not).
             meta = app.service.set_system_prompt(loaded.metadata.id, settings.system_prompt)
-            loaded = dataclasses.replace(loaded, metadata=meta)
+            loaded = loaded._replace(metadata=meta)
         app.use_session(loaded)
     else:
         console.print(

@@ -14,8 +14,8 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from chatcli.errors import ChatcliError
 from chatcli.session.errors import AmbiguousId, SessionNotFound
@@ -40,8 +40,7 @@ __all__ = [
 OpenService = Callable[[Path], SessionService]
 
 
-@dataclass(frozen=True, slots=True)
-class Project:
+class Project(NamedTuple):
     """One project's sessions folder and the service over its store."""
 
     sessions_dir: Path
@@ -58,16 +57,14 @@ class Project:
         return project_folder(self.sessions_dir)
 
 
-@dataclass(frozen=True, slots=True)
-class ProjectSession:
+class ProjectSession(NamedTuple):
     """A listed session and the project it belongs to."""
 
     project: Project
     session: SessionView
 
 
-@dataclass(frozen=True, slots=True)
-class ProjectsListResult:
+class ProjectsListResult(NamedTuple):
     """``sessions list --all-projects``: sessions of every project, newest first.
 
     ``total`` counts every matching session of every project read; ``notes`` has one line per
@@ -84,16 +81,14 @@ class ProjectsListResult:
     tags: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class ProjectMatches:
+class ProjectMatches(NamedTuple):
     """One session's search hits and its project."""
 
     project: Project
     matches: SessionMatches
 
 
-@dataclass(frozen=True, slots=True)
-class ProjectsSearchResult:
+class ProjectsSearchResult(NamedTuple):
     """``sessions search --all-projects``: one entry per session with hits, across projects."""
 
     query: str
@@ -104,7 +99,7 @@ class ProjectsSearchResult:
     projects: list[Project]
     sort: SearchSort = "recent"
     every_hit: bool = False
-    notes: list[str] = field(default_factory=list)
+    notes: Sequence[str] = ()
     stopped: bool = False
     #: False when a project had too many hits to count (the counts are then lower bounds).
     counted: bool = True

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from types import MappingProxyType
@@ -198,10 +197,13 @@ def validate_tag(tag: str) -> str:
 NO_CUSTOM_FIELDS: Mapping[str, Any] = MappingProxyType({})
 
 
-@dataclass(frozen=True, slots=True)
-class TokenTotals:
+class TokenTotals(NamedTuple):
     """Tokens reported for a session's replies (for one model, or all of them): ``replies`` is
-    how many replies reported a usage, so a total can be read as "of N replies" when some did not."""
+    how many replies reported a usage, so a total can be read as "of N replies" when some did not.
+
+    A named tuple (cheap to define at start-up); the session model saves it as an object
+    (``SessionMetadata`` serialises it with :meth:`counts`).
+    """
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -221,6 +223,15 @@ class TokenTotals:
         """True when every count is a whole number from 0 to :data:`COUNT_MAX`."""
         counts = (self.prompt_tokens, self.completion_tokens, self.total_tokens, self.replies)
         return all(type(n) is int and 0 <= n <= COUNT_MAX for n in counts)
+
+    def counts(self) -> dict[str, int]:
+        """The counts by name, as a session's ``metadata.json`` holds them."""
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+            "replies": self.replies,
+        }
 
     @classmethod
     def of_all(cls, usage: Mapping[str, TokenTotals]) -> TokenTotals:

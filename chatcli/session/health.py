@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -11,29 +10,64 @@ __all__ = ["DoctorReport", "Finding", "RepairReport", "Severity"]
 Severity = Literal["ok", "warning", "error"]
 
 
-@dataclass(slots=True)
-class Finding:
+class _Report:
+    """Equality and a readable ``repr`` over ``__slots__``: plain classes rather than dataclasses,
+    because every command imports this module and dataclasses cost start-up time
+    (docs/architecture.md, "Start-up")."""
+
+    __slots__: tuple[str, ...] = ()
+
+    def _state(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __repr__(self) -> str:
+        values = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"{type(self).__name__}({values})"
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self) or not isinstance(other, _Report):
+            return NotImplemented
+        return self._state() == other._state()
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class Finding(_Report):
     """What the doctor found about one session (or one stray file) and what it did.
 
     A finding with severity ``"ok"`` is a note (e.g. a folder chatcli does not own, left alone):
     it does not make the report unhealthy.
     """
 
-    target: str
-    severity: Severity
-    problems: list[str] = field(default_factory=list)
-    actions: list[str] = field(default_factory=list)
-    unrepairable: list[str] = field(default_factory=list)
+    __slots__ = ("actions", "problems", "severity", "target", "unrepairable")
+
+    def __init__(
+        self,
+        target: str,
+        severity: Severity,
+        problems: list[str] | None = None,
+        actions: list[str] | None = None,
+        unrepairable: list[str] | None = None,
+    ) -> None:
+        self.target = target
+        self.severity: Severity = severity
+        self.problems: list[str] = [] if problems is None else problems
+        self.actions: list[str] = [] if actions is None else actions
+        self.unrepairable: list[str] = [] if unrepairable is None else unrepairable
 
 
-@dataclass(slots=True)
-class DoctorReport:
+class DoctorReport(_Report):
     """The whole examination: per-target findings and totals."""
 
-    root: Path
-    repaired: bool
-    sessions_checked: int = 0
-    findings: list[Finding] = field(default_factory=list)
+    __slots__ = ("findings", "repaired", "root", "sessions_checked")
+
+    def __init__(
+        self, root: Path, repaired: bool, sessions_checked: int = 0, findings: list[Finding] | None = None
+    ) -> None:
+        self.root = root
+        self.repaired = repaired
+        self.sessions_checked = sessions_checked
+        self.findings: list[Finding] = [] if findings is None else findings
 
     @property
     def problems(self) -> int:
@@ -49,13 +83,17 @@ class DoctorReport:
         )
 
 
-@dataclass(slots=True)
-class RepairReport:
+class RepairReport(_Report):
     """What a repository's ``repair`` found and did for one session."""
 
-    session_id: str
-    actions: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
+    __slots__ = ("actions", "problems", "session_id")
+
+    def __init__(
+        self, session_id: str, actions: list[str] | None = None, problems: list[str] | None = None
+    ) -> None:
+        self.session_id = session_id
+        self.actions: list[str] = [] if actions is None else actions
+        self.problems: list[str] = [] if problems is None else problems
 
     @property
     def changed(self) -> bool:

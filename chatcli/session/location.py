@@ -14,9 +14,8 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from chatcli.session.errors import UnsafePath
 
@@ -27,8 +26,7 @@ ENV_SESSIONS_DIR = "CHATCLI_SESSIONS_DIR"
 Source = Literal["flag", "env", "amazonq", "git", "cwd"]
 
 
-@dataclass(frozen=True, slots=True)
-class SessionsLocation:
+class SessionsLocation(NamedTuple):
     """Where sessions live and how that was decided.
 
     ``guarded`` lists the folders, from the project down, that must not be symbolic links

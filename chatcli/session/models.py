@@ -11,7 +11,15 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_serializer,
+    field_validator,
+)
 
 from chatcli.session.errors import InvalidMetadata, InvalidTag, UnsupportedVersion
 from chatcli.session.fields import (
@@ -127,6 +135,23 @@ class SessionMetadata(BaseModel):
         if _depth(value) > CUSTOM_FIELDS_MAX_DEPTH:
             raise ValueError(f"nested more than {CUSTOM_FIELDS_MAX_DEPTH} levels deep")
         return value
+
+    @field_validator("usage", mode="before")
+    @classmethod
+    def _usage_known_counts(cls, value: Any) -> Any:
+        # Counts a later version may add are ignored, as unknown keys are everywhere else.
+        if not isinstance(value, dict):
+            return value
+        return {
+            model: {k: n for k, n in totals.items() if k in TokenTotals._fields}
+            if isinstance(totals, dict)
+            else totals
+            for model, totals in value.items()
+        }
+
+    @field_serializer("usage")
+    def _usage_as_objects(self, usage: dict[str, TokenTotals]) -> dict[str, dict[str, int]]:
+        return {model: totals.counts() for model, totals in usage.items()}
 
     @field_validator("usage")
     @classmethod

@@ -7,9 +7,8 @@ can be built and shown without importing pydantic at all.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from chatcli.session.errors import SessionError
 from chatcli.session.fields import SessionView
@@ -37,8 +36,7 @@ __all__ = [
 StatusChoice = Literal["active", "archived", "all"]
 
 
-@dataclass(frozen=True, slots=True)
-class ListResult:
+class ListResult(NamedTuple):
     """Sessions of a listing plus the problems (corrupted sessions) met on the way.
 
     ``total`` is how many sessions matched in all (more than ``len(sessions)`` when a limit cut
@@ -52,10 +50,11 @@ class ListResult:
     total: int | None = None
     #: The tags every listed session has (``list --tag``).
     tags: tuple[str, ...] = ()
+    #: A one-line hint shown after the listing (``sessions`` alone: on the subcommands).
+    hint: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class SessionDetail:
+class SessionDetail(NamedTuple):
     """One session's metadata with its last few messages."""
 
     metadata: SessionMetadata
@@ -66,8 +65,7 @@ class SessionDetail:
     trashed: TrashedSession | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class LoadedSession:
+class LoadedSession(NamedTuple):
     """A whole session read back for resuming: metadata plus every readable message."""
 
     metadata: SessionMetadata
@@ -75,8 +73,7 @@ class LoadedSession:
     warnings: list[str]
 
 
-@dataclass(frozen=True, slots=True)
-class SearchHit:
+class SearchHit(NamedTuple):
     """One message matching a full-text search."""
 
     session_id: str
@@ -87,8 +84,7 @@ class SearchHit:
     message_index: int
 
 
-@dataclass(frozen=True, slots=True)
-class SessionMatches:
+class SessionMatches(NamedTuple):
     """One session's hits for a full-text search: how many messages match, the best of them and,
     when every hit was asked for (``--messages``), all of them oldest first (else just the best).
 
@@ -105,8 +101,7 @@ class SessionMatches:
     score: float
 
 
-@dataclass(frozen=True, slots=True)
-class SearchResult:
+class SearchResult(NamedTuple):
     """A full-text search: one entry per session with hits, in the order asked for.
 
     ``total_hits`` and ``sessions_matched`` count every hit and every session with one, however
@@ -125,7 +120,7 @@ class SearchResult:
     sessions_searched: int
     sort: Literal["recent", "relevance"] = "recent"
     every_hit: bool = False
-    warnings: list[str] = field(default_factory=list)
+    warnings: Sequence[str] = ()
     notice: str | None = None
     stopped: bool = False
     counted: bool = True
@@ -142,8 +137,7 @@ class SearchResult:
         return [hit for found in self.sessions for hit in (found.hits if self.every_hit else [found.best])]
 
 
-@dataclass(frozen=True, slots=True)
-class DeleteResult:
+class DeleteResult(NamedTuple):
     """A deleted session's last metadata; ``trash_id`` names its trash entry (None: erased for
     good), ``undo`` is the command that brings it back (filled in by the command layer)."""
 
@@ -152,8 +146,7 @@ class DeleteResult:
     undo: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class TrashResult:
+class TrashResult(NamedTuple):
     """``sessions trash``: what the trash holds, most recently trashed first."""
 
     sessions: Sequence[TrashedSession]
@@ -162,8 +155,7 @@ class TrashResult:
     expired: EmptyTrashResult | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class RestoreResult:
+class RestoreResult(NamedTuple):
     """A session brought back from the trash; ``dropped_name`` is the name it had, left off
     because session ``name_taken_by`` has it now."""
 
@@ -172,27 +164,25 @@ class RestoreResult:
     name_taken_by: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class EmptyTrashResult:
+class EmptyTrashResult(NamedTuple):
     """Sessions erased from the trash for good (or that would be: ``dry_run``)."""
 
     sessions: Sequence[TrashedSession]
     dry_run: bool
-    failures: list[tuple[str, str]] = field(default_factory=list)
+    failures: Sequence[tuple[str, str]] = ()
     #: Candidates left alone because the emptying was cancelled before reaching them.
     not_reached: int = 0
     #: Set when a trash retention (config) did it, not the user: how old they were.
     retention: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class PruneResult:
+class PruneResult(NamedTuple):
     """Sessions removed by a prune (or that would be, on a dry run)."""
 
     sessions: Sequence[SessionView]
     dry_run: bool
     cutoff: datetime
-    failures: list[tuple[str, str]] = field(default_factory=list)
+    failures: Sequence[tuple[str, str]] = ()
     #: Candidates left alone because the prune was cancelled before reaching them.
     not_reached: int = 0
     #: Sessions old enough to prune, kept because they are pinned.

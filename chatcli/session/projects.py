@@ -23,10 +23,9 @@ import functools
 import json
 import os
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from chatcli.errors import ChatcliError
 from chatcli.session.store.durable import FileTooLarge, read_bytes, replace_file
@@ -95,8 +94,7 @@ def _key(sessions_dir: Path) -> Path:
     return Path(os.path.realpath(sessions_dir))
 
 
-@dataclass(frozen=True, slots=True)
-class KnownProject:
+class KnownProject(NamedTuple):
     """One remembered sessions folder and when chatcli last recorded a write in it."""
 
     sessions_dir: Path
@@ -108,8 +106,7 @@ class KnownProject:
         return project_label(self.sessions_dir)
 
 
-@dataclass(frozen=True, slots=True)
-class RegistryRead:
+class RegistryRead(NamedTuple):
     """The known projects, and what went wrong reading them (a sentence to show, or None)."""
 
     projects: list[KnownProject]

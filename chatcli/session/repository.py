@@ -10,17 +10,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, TypeAlias, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, NamedTuple, Protocol, TypeAlias, TypeVar, runtime_checkable
 
 from chatcli.session.errors import InvalidMetadata, SessionAlreadyExists, SessionError, SessionNotFound
 from chatcli.session.fields import ChangeCursor, Changes, SessionBrief, SessionStatus, SessionView
-from chatcli.session.health import DoctorReport, RepairReport
 from chatcli.session.transcript import Transcript, TranscriptTail
 from chatcli.session.trashed import TrashedSession, TrashList, TrashRecord, entry_session_id, trash_entry_name
 
 if TYPE_CHECKING:
+    from chatcli.session.health import DoctorReport, RepairReport
     from chatcli.session.models import Message, SessionMetadata
     from chatcli.session.outcomes import SearchResult
     from chatcli.session.search import SearchOptions, SearchQuery
@@ -45,8 +44,7 @@ _TrashItem: TypeAlias = "tuple[TrashRecord, SessionMetadata, list[Message]]"
 _View = TypeVar("_View", bound=SessionView)
 
 
-@dataclass(frozen=True, slots=True)
-class SessionFilter:
+class SessionFilter(NamedTuple):
     """Which sessions :meth:`SessionRepository.list` returns.
 
     ``status`` None means every status; ``search`` is a case-insensitive substring matched
@@ -309,7 +307,7 @@ class InMemoryRepository:
     def list_briefs(self, flt: SessionFilter | None = None) -> BriefList:
         """Sessions matching ``flt``, newest first, as briefs (``total``: all that matched)."""
         flt = flt or SessionFilter()
-        matching = self.list(replace(flt, limit=None))
+        matching = self.list(flt._replace(limit=None))
         shown = matching if flt.limit is None else matching[: max(flt.limit, 0)]
         return BriefList((SessionBrief.of(m) for m in shown), total=len(matching))
 
@@ -427,6 +425,8 @@ class InMemoryRepository:
         """Every session held in memory, examined: nothing here can be torn or corrupted, so the
         report counts them and is healthy."""
         with self._lock:
+            from chatcli.session.health import DoctorReport
+
             return DoctorReport(IN_MEMORY, repair, sessions_checked=len(self._meta))
 
     def repair(self, session_id: str) -> RepairReport:
@@ -435,6 +435,8 @@ class InMemoryRepository:
         with self._lock:
             if session_id not in self._meta:
                 raise SessionNotFound(session_id)
+            from chatcli.session.health import RepairReport
+
             return RepairReport(session_id)
 
     def trash(self, session_id: str, reason: str) -> str:

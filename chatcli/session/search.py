@@ -16,9 +16,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol, TypeVar
 
 from chatcli.session.errors import SessionError, SessionNotFound
 from chatcli.session.fields import SessionBrief
@@ -92,8 +91,7 @@ def _fold_mapped(text: str) -> tuple[str, list[int]]:
     return "".join(out), where
 
 
-@dataclass(frozen=True, slots=True)
-class _Term:
+class _Term(NamedTuple):
     """One term: a phrase of ``tokens`` (the last one a prefix when ``prefix``), or, for text in
     a script without spaces, a ``substring`` of the folded text."""
 
@@ -161,8 +159,7 @@ def _split(text: str) -> Iterable[tuple[str, bool]]:
             raise InvalidQuery("a * must follow the start of a word (as in retr*)")
 
 
-@dataclass(frozen=True, slots=True)
-class SearchQuery:
+class SearchQuery(NamedTuple):
     """A parsed query: every term must match a message for it to be a hit."""
 
     text: str
@@ -295,8 +292,7 @@ def order_sessions(found: Iterable[_R], sort: SearchSort) -> list[_R]:
     return sorted(found, key=lambda s: (s.last_active, s.session_id), reverse=True)
 
 
-@dataclass(frozen=True, slots=True)
-class SearchOptions:
+class SearchOptions(NamedTuple):
     """How a search is run: which order, how many sessions, whether to keep every hit, and
     which tags a session must all have to be searched."""
 

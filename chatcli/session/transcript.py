@@ -13,7 +13,6 @@ transcripts written by any chatcli version read the same.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -26,22 +25,50 @@ __all__ = ["LINE_ENDS", "Transcript", "TranscriptTail", "line_parser", "parse_tr
 LINE_ENDS = (b"\n", b"\r")
 
 
-@dataclass(slots=True)
 class Transcript:
     """Messages read back from a session, and what was wrong with the file, if anything.
 
     ``skipped_lines`` are 1-based line numbers that could not be parsed and were skipped;
     ``torn_tail`` is True when the last line is incomplete (a crash mid-append: no line end, and
     not a complete message); it is repaired (set aside, never silently dropped) before the next
-    append.
+    append. ``open_end``: the last line is a complete message without its line end (written by
+    hand, or a crash between the two): it is read like any other, and gets its end on the next
+    save or repair.
+
+    A plain class rather than a dataclass, for start-up time (docs/architecture.md, "Start-up").
     """
 
-    messages: list[Message] = field(default_factory=list)
-    skipped_lines: list[int] = field(default_factory=list)
-    torn_tail: bool = False
-    #: The last line is a complete message without its line end (written by hand, or a crash
-    #: between the two): it is read like any other, and gets its end on the next save or repair.
-    open_end: bool = False
+    __slots__ = ("messages", "open_end", "skipped_lines", "torn_tail")
+
+    def __init__(
+        self,
+        messages: list[Message] | None = None,
+        skipped_lines: list[int] | None = None,
+        torn_tail: bool = False,
+        open_end: bool = False,
+    ) -> None:
+        self.messages: list[Message] = [] if messages is None else messages
+        self.skipped_lines: list[int] = [] if skipped_lines is None else skipped_lines
+        self.torn_tail = torn_tail
+        self.open_end = open_end
+
+    def _state(self) -> dict[str, object]:
+        return {
+            "messages": self.messages,
+            "skipped_lines": self.skipped_lines,
+            "torn_tail": self.torn_tail,
+            "open_end": self.open_end,
+        }
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self._state().items())})"
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self) or not isinstance(other, Transcript):
+            return NotImplemented
+        return self._state() == other._state()
+
+    __hash__ = None  # type: ignore[assignment]
 
     @property
     def warnings(self) -> list[str]:
@@ -58,7 +85,6 @@ class Transcript:
         return notes
 
 
-@dataclass(slots=True)
 class TranscriptTail(Transcript):
     """The last messages of a transcript (``messages``, oldest first) and ``total``: how many
     messages the whole transcript holds (its non-blank lines, less those found unreadable).
@@ -66,7 +92,21 @@ class TranscriptTail(Transcript):
     Read from the end of the file, so ``skipped_lines`` only covers the part that was read.
     """
 
-    total: int = 0
+    __slots__ = ("total",)
+
+    def __init__(
+        self,
+        messages: list[Message] | None = None,
+        skipped_lines: list[int] | None = None,
+        torn_tail: bool = False,
+        open_end: bool = False,
+        total: int = 0,
+    ) -> None:
+        super().__init__(messages, skipped_lines, torn_tail, open_end)
+        self.total = total
+
+    def _state(self) -> dict[str, object]:
+        return {**super()._state(), "total": self.total}
 
 
 def line_parser() -> Callable[[bytes], Message | None]:

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from chatcli.session.errors import SessionError
 from chatcli.session.fields import as_utc, check_timestamp, is_session_id
@@ -41,8 +40,7 @@ def trash_entry_name(session_id: str, when: datetime) -> str:
     return f"{session_id}.{as_utc(when).strftime('%Y%m%dT%H%M%S%fZ')}"
 
 
-@dataclass(frozen=True, slots=True)
-class TrashRecord:
+class TrashRecord(NamedTuple):
     """``trashed.json``: which session, when it was moved to the trash, why, and its name then."""
 
     session_id: str
@@ -74,8 +72,7 @@ class TrashRecord:
         return cls(session_id, when, reason[:REASON_MAX], name)
 
 
-@dataclass(frozen=True, slots=True)
-class TrashedSession:
+class TrashedSession(NamedTuple):
     """One session in the trash: its entry's name (``trash_id``), its metadata and its record."""
 
     trash_id: str

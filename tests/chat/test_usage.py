@@ -259,3 +259,16 @@ def test_system_prompt_setting_from_flag_env_and_file(tmp_path: Path) -> None:
     assert settings.system_prompt == "flag" and settings.source_of("system_prompt") == "flag --system"
     with pytest.raises(ConfigError, match="--system"):
         load_settings({"system_prompt": "x" * 100_001}, {}, config)
+
+
+def test_usage_is_saved_as_named_counts_and_a_later_count_is_ignored() -> None:
+    meta = SessionMetadata.new("s", "")
+    meta.record_message(_reply("1", "m1", (10, 2, 12)))
+    saved = json.loads(meta.to_json())
+    assert saved["usage"] == {
+        "m1": {"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12, "replies": 1}
+    }
+    saved["usage"]["m1"]["cached_tokens"] = 7  # what a later version may add
+    again = SessionMetadata.from_json(json.dumps(saved))
+    assert again.usage == {"m1": TokenTotals(10, 2, 12, 1)}
+    assert json.loads(again.to_json())["usage"] == json.loads(meta.to_json())["usage"]

@@ -20,7 +20,6 @@ import heapq
 import os
 import shutil
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias, TypeVar
@@ -393,7 +392,7 @@ class FileRepository(TrashMethods):
                 return shown, [*problems, *found], total
             except IndexUnavailable:
                 self._sync.replace_damaged()
-        scanned = self._files.scan(replace(flt, limit=None))
+        scanned = self._files.scan(flt._replace(limit=None))
         kept = scanned if flt.limit is None else scanned[: max(flt.limit, 0)]
         return [fresh(m) for m in kept], scanned.problems, len(scanned)
 
