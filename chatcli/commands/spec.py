@@ -212,13 +212,6 @@ class ParsedArgs:
     def __repr__(self) -> str:
         return f"ParsedArgs(values={self.values!r}, lists={self.lists!r})"
 
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, ParsedArgs):
-            return NotImplemented
-        return (self.values, self.lists) == (other.values, other.lists)
-
-    __hash__ = None  # type: ignore[assignment]
-
     def words(self, key: str) -> list[str]:
         """A ``rest`` argument's words, one per word given ([] if absent)."""
         return list(self.lists.get(key, ()))

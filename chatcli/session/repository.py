@@ -422,8 +422,7 @@ class InMemoryRepository:
         return None
 
     def check(self, *, repair: bool = False) -> DoctorReport:
-        """Every session held in memory, examined: nothing here can be torn or corrupted, so the
-        report counts them and is healthy."""
+        """Nothing in memory can be torn or corrupted: a healthy report counting the sessions."""
         with self._lock:
             from chatcli.session.health import DoctorReport
 
