@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -46,6 +45,13 @@ class UnknownCommand(UsageError):
     def user_message(self) -> str:
         """The problem, then where the commands are listed (a sentence, not a usage line)."""
         return f"{self.message}\n'{self.usage}' lists every command."
+
+
+def _close_matches(word: str, options: Sequence[str], n: int, cutoff: float) -> list[str]:
+    """``difflib.get_close_matches``, imported only when a word was mistyped (start-up)."""
+    import difflib
+
+    return difflib.get_close_matches(word, options, n=n, cutoff=cutoff)
 
 
 class Registry:
@@ -149,7 +155,7 @@ class Registry:
         groups = sorted(self.group_names(scope))
         if word in groups:
             return word
-        close = difflib.get_close_matches(word, groups, n=1, cutoff=0.75)
+        close = _close_matches(word, groups, n=1, cutoff=0.75)
         return close[0] if close else None
 
     def suggest(self, words: Sequence[str], *, scope: str = "repl") -> list[str]:
@@ -161,10 +167,10 @@ class Registry:
         if group is not None and len(words) > 1:
             # Compare the subcommand word alone: the shared group word would make everything "close".
             subs = self.words_after((group,), scope)
-            return [f"{group} {w}" for w in difflib.get_close_matches(words[1], subs, n=3, cutoff=0.6)]
+            return [f"{group} {w}" for w in _close_matches(words[1], subs, n=3, cutoff=0.6)]
         if group is not None and group != words[0]:
             return [group]
-        return difflib.get_close_matches(words[0], names, n=3, cutoff=0.6)
+        return _close_matches(words[0], names, n=3, cutoff=0.6)
 
     def parse(self, line: str, *, scope: str = "repl", prefix: str = "/") -> tuple[Command, list[str]]:
         """Split a slash-command line (without its leading ``/``) and find its command."""

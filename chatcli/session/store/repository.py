@@ -18,7 +18,6 @@ import builtins
 import contextlib
 import heapq
 import os
-import shutil
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -218,6 +217,8 @@ class FileRepository(TrashMethods):
             self._files.note_change()
             self._locks.discard(session_id)
             try:
+                import shutil  # not at the top: it loads zlib, bz2 and lzma (start-up)
+
                 shutil.rmtree(doomed)
             except OSError as exc:
                 raise StorageError(

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import stat
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -161,6 +160,8 @@ class TrashBin:
         except OSError as exc:
             raise from_os_error(exc, entry) from exc
         try:
+            import shutil  # not at the top: it loads zlib, bz2 and lzma (start-up)
+
             shutil.rmtree(doomed)
         except OSError as exc:
             raise StorageError(
@@ -357,6 +358,8 @@ def _erase_leftover(path: Path, finding: Finding) -> None:
         if not stat.S_ISDIR(os.lstat(path).st_mode):
             finding.unrepairable.append("it is not a folder chatcli made; left alone")
             return
+        import shutil  # not at the top: it loads zlib, bz2 and lzma (start-up)
+
         shutil.rmtree(path)
     except FileNotFoundError:
         finding.actions.append("it was already gone")
