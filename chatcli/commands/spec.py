@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 import re
-import shlex
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Literal, NamedTuple
@@ -330,6 +329,8 @@ def format_duration(value: timedelta) -> str:
 
 def split_line(line: str) -> list[str]:
     """Split a command line into words like a shell (quotes group words, no expansion)."""
+    import shlex  # only slash commands are split here (start-up of the command line)
+
     try:
         return shlex.split(line, posix=True)
     except ValueError as exc:

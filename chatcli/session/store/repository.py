@@ -35,7 +35,7 @@ from chatcli.session.location import SessionsLocation
 from chatcli.session.outcomes import SearchResult
 from chatcli.session.repository import BriefList, SessionFilter, SessionList, apply_filter
 from chatcli.session.search import SearchOptions, SearchQuery, scan_all
-from chatcli.session.store import changed, content_search, durable, repair, transcript_file
+from chatcli.session.store import changed, content_search, durable, transcript_file
 from chatcli.session.store.files import SessionFiles
 from chatcli.session.store.index import IndexUnavailable, SessionIndex
 from chatcli.session.store.index_sync import IndexSync
@@ -183,6 +183,8 @@ class FileRepository(TrashMethods):
                 if created:
                     durable.fsync_dir(self.root)
                 else:
+                    from chatcli.session.store import repair  # a rare path: not loaded by every command
+
                     repair.set_aside_bad_metadata(self._files, metadata.id)
                 self._files.write_metadata(metadata)
             except (OSError, SessionError) as exc:
@@ -263,6 +265,8 @@ class FileRepository(TrashMethods):
             try:
                 meta = self._files.read_metadata(session_id)
             except CorruptedSession:
+                from chatcli.session.store import repair  # a rare path: not loaded by every command
+
                 repair.repair_session(self._files, session_id)
                 meta = self._files.read_metadata(session_id)
             # The metadata is replaced after the append: refuse a planted one before, not after.
@@ -308,6 +312,8 @@ class FileRepository(TrashMethods):
         ``.quarantine/`` (they are skipped on load either way).
         """
         with self.session_lock(session_id):
+            from chatcli.session.store import repair  # a rare path: not loaded by every command
+
             return repair.repair_session(self._files, session_id, quarantine_bad_lines=quarantine_bad_lines)
 
     def check(self, *, repair: bool = False) -> DoctorReport:
