@@ -20,7 +20,7 @@ from chatcli.session.models import Message
 from chatcli.session.repository import InMemoryRepository
 from chatcli.session.search import InvalidQuery, SearchQuery
 from chatcli.session.service import SessionService
-from chatcli.session.store import FileRepository, content_index, content_query
+from chatcli.session.store import FileRepository, content_index, content_query, content_terms
 from chatcli.session.store.index import SCHEMA_VERSION
 from chatcli.session.store.index_sync import IndexSync
 from tests.helpers import BASE, REPO_ROOT, seed
@@ -162,13 +162,16 @@ def _stores() -> Iterator[tuple[FileRepository, InMemoryRepository]]:
         yield FileRepository(Path(tmp) / "s", lock_timeout=2.0), InMemoryRepository()
 
 
-_text = st.lists(st.sampled_from(WORDS), min_size=1, max_size=5).map(" ".join)
+#: With words that share a prefix (a prefix* is searched as the words it starts).
+_WORDS = (*WORDS, "kube", "kubectl", "kubernetes", "kubelet", "ku", "Kubernetes-kubelet")
+_text = st.lists(st.sampled_from(_WORDS), min_size=1, max_size=5).map(" ".join)
 _corpus = st.lists(st.lists(_text, min_size=1, max_size=3), min_size=1, max_size=5)
 _term = st.one_of(
-    st.sampled_from(WORDS),
-    st.sampled_from(WORDS).map(lambda w: w[: max(len(w) - 2, 1)] + "*"),
-    st.lists(st.sampled_from(WORDS), min_size=2, max_size=2).map(lambda ws: '"' + " ".join(ws) + '"'),
-    st.sampled_from(WORDS).map(lambda w: f'"{w}"*'),
+    st.sampled_from(_WORDS),
+    st.sampled_from(_WORDS).map(lambda w: w[: max(len(w) - 2, 1)] + "*"),
+    st.sampled_from(["k*", "KU*", "kube*", "kubern*", "to*", "caf*", "zz*", '"ku kube"*', '"retry k"*']),
+    st.lists(st.sampled_from(_WORDS), min_size=2, max_size=2).map(lambda ws: '"' + " ".join(ws) + '"'),
+    st.sampled_from(_WORDS).map(lambda w: f'"{w}"*'),
 )
 _query = st.lists(_term, min_size=1, max_size=3).map(" ".join)
 
@@ -187,16 +190,23 @@ def _fill(repos: tuple[FileRepository, InMemoryRepository], corpus: list[list[st
             seed(repo, messages=messages, session_id=f"00000000-0000-4000-8000-{number:012d}")
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(corpus=_corpus, queries=st.lists(_query, min_size=1, max_size=4), exact=st.sampled_from([10_000, 1]))
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    corpus=_corpus,
+    queries=st.lists(_query, min_size=1, max_size=4),
+    exact=st.sampled_from([10_000, 1]),
+    most_words=st.sampled_from([64, 2]),
+)
 def test_the_index_agrees_with_the_scan_on_any_corpus_and_query(
-    corpus: list[list[str]], queries: list[str], exact: int
+    corpus: list[list[str]], queries: list[str], exact: int, most_words: int
 ) -> None:
+    """Below and above the exact threshold; a prefix searched as the words it starts, or (more
+    than ``most_words`` of them) left to FTS5."""
     for file_repo, memory in _stores():
         _fill((file_repo, memory), corpus)
         indexed, scanned = SessionService(file_repo), SessionService(memory)
-        saved = content_query.EXACT_HITS
-        content_query.EXACT_HITS = exact
+        saved = content_query.EXACT_HITS, content_terms.MAX_WORDS
+        content_query.EXACT_HITS, content_terms.MAX_WORDS = exact, most_words
         try:
             for query in queries:
                 try:
@@ -205,7 +215,7 @@ def test_the_index_agrees_with_the_scan_on_any_corpus_and_query(
                     continue
                 _agree(indexed, scanned, query)
         finally:
-            content_query.EXACT_HITS = saved
+            content_query.EXACT_HITS, content_terms.MAX_WORDS = saved
             file_repo.close()
 
 

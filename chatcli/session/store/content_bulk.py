@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from chatcli.session.search import fold, has_unspaced
 from chatcli.session.store.content_index import _stamp
 from chatcli.session.store.content_query import ROW_BITS, row_range
+from chatcli.session.store.content_terms import add_words
 from chatcli.session.store.transcript_file import MAX_LINE
 
 if TYPE_CHECKING:
@@ -101,3 +102,4 @@ def index_written(
     for sql, values in zip(_BULK, tables, strict=True):
         if values:
             conn.execute(sql, (json.dumps(values, ensure_ascii=False),))
+    add_words(conn, (str(body) for _, body, _ in words))

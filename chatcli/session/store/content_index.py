@@ -14,6 +14,7 @@ remove_diacritics 2``, over the text folded as :func:`~chatcli.session.search.fo
 that the index and the reference matcher agree in every script: words in scripts with spaces;
 beside it, unindexed, the text as written when it is not ASCII), ``content_chars`` (FTS5
 ``trigram`` over the folded text of messages in scripts without spaces, so a substring matches),
+``content_terms`` (every word of ``content_words``, see :mod:`.content_terms`),
 ``content_state`` (per session: its number, the transcript's inode, the offset indexed up to,
 its line and row counts) and ``content_pending`` (listed sessions not indexed yet, kept by
 triggers). When the interpreter's SQLite has no FTS5 none of them exist and searches read the
@@ -26,13 +27,13 @@ import contextlib
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
 from chatcli.session.errors import SessionError
 from chatcli.session.search import fold, has_unspaced
 from chatcli.session.store import durable, transcript_file
 from chatcli.session.store.content_query import ROW_BITS, row_range
+from chatcli.session.store.content_terms import add_words
 from chatcli.session.store.index import IndexUnavailable, SessionIndex, _forget_rows, _insert_rows
 from chatcli.session.store.layout import CONVERSATION_FILE
 from chatcli.session.store.transcript_file import BLOCK, MAX_LINE
@@ -58,6 +59,9 @@ CREATE VIRTUAL TABLE IF NOT EXISTS content_words USING fts5(
     body, original UNINDEXED, tokenize = 'unicode61 remove_diacritics 2'
 );
 CREATE VIRTUAL TABLE IF NOT EXISTS content_chars USING fts5(folded, tokenize = 'trigram');
+-- Every word of content_words.body, so that a prefix* is searched as the words it starts
+-- (content_terms: FTS5 would merge the lists of every such word on each statement).
+CREATE TABLE IF NOT EXISTS content_terms (term TEXT PRIMARY KEY) WITHOUT ROWID;
 -- Listed sessions whose messages are not indexed, kept by triggers (so by every writer): a
 -- search indexes them first without comparing every row with content_state.
 CREATE TABLE IF NOT EXISTS content_pending (session TEXT PRIMARY KEY);
@@ -127,13 +131,15 @@ def _next_seq(conn: sqlite3.Connection) -> int:
     return int(conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM content_state").fetchone()[0])
 
 
-@dataclass(slots=True)
 class _Cursor:
     """How far a transcript is indexed: the offset past the last complete line read, and the
     number of non-blank lines before it."""
 
-    offset: int
-    lines: int
+    __slots__ = ("lines", "offset")
+
+    def __init__(self, offset: int, lines: int) -> None:
+        self.offset = offset
+        self.lines = lines
 
 
 def _read_new(fd: int, cursor: _Cursor) -> Iterator[_Reading]:
@@ -206,6 +212,7 @@ def _flush(
     conn.executemany("INSERT INTO content (id, role, ts) VALUES (?, ?, ?)", rows)
     conn.executemany("INSERT INTO content_words (rowid, body, original) VALUES (?, ?, ?)", words)
     conn.executemany("INSERT INTO content_chars (rowid, folded) VALUES (?, ?)", chars)
+    add_words(conn, (body for _, body, _ in words))
     rows.clear()
     words.clear()
     chars.clear()

@@ -10,6 +10,11 @@ session and ranked. A broader one (a word in most messages) is not: it is answer
 sessions newest first and asking, for each, whether it has a hit, until ``limit`` sessions are
 found; its counts are then lower bounds (:attr:`Finding.counted` is False) and it is ordered
 newest first, since ranking by relevance would mean scoring every hit.
+
+A ``prefix*`` is searched as the ``OR`` of the indexed words it starts (:mod:`.content_terms`),
+so that it too is counted, walked and sought like a word; only a prefix of very many words is
+left to FTS5, whose prefix search reads every hit of every such word on each statement (so it
+is then run once, over the newest sessions: :func:`_newest_by_prefix`).
 """
 
 from __future__ import annotations
@@ -17,12 +22,12 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
 from chatcli.session.fields import SessionStatus
 from chatcli.session.search import SearchQuery, SearchSort
+from chatcli.session.store.content_terms import expand
 from chatcli.session.store.index_rows import TAG_SEP, IndexUnavailable
 
 __all__ = [
@@ -58,8 +63,7 @@ class Found(NamedTuple):
     best_row: int
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
+class Finding(NamedTuple):
     """What the index found: the sessions (every one when ``counted``, else the newest ``limit``
     with hits), the hits and sessions counted, and whether those counts are exact."""
 
@@ -74,8 +78,7 @@ def row_range(seq: int) -> tuple[int, int]:
     return seq << ROW_BITS, ((seq + 1) << ROW_BITS) - 1
 
 
-@dataclass(frozen=True, slots=True)
-class Scope:
+class Scope(NamedTuple):
     """Which indexed sessions a search covers: of ``status`` (any when None), with every one of
     ``tags``, not in ``skip`` (sessions searched in their files instead)."""
 
@@ -98,18 +101,63 @@ class Scope:
         return " AND ".join(clauses), params
 
 
-def _hits_sql(query: SearchQuery, *, ranked: bool = False, ranged: bool = False) -> tuple[str, list[object]]:
-    """``SELECT id, rank`` of every message matching ``query`` (rank 0 unless ``ranked`` and the
+class _Match(NamedTuple):
+    """What a query asks of the index: the FTS5 ``MATCH`` expression of its word terms (None
+    when every term is a substring; ``""`` when a prefix starts no indexed word, so nothing
+    matches), its substrings, and whether a prefix was left to FTS5 (``merged``: it starts more
+    than :data:`~.content_terms.MAX_WORDS` words)."""
+
+    words: str | None
+    substrings: list[str]
+    merged: bool
+
+
+def _phrase(tokens: Sequence[str]) -> str:
+    return '"' + " ".join(tokens).replace('"', '""') + '"'
+
+
+def _match(conn: sqlite3.Connection, query: SearchQuery) -> _Match:
+    """The query as the index reads it: each ``prefix*`` the ``OR`` of the indexed words it
+    starts (:mod:`.content_terms`), which FTS5 seeks like any word."""
+    parts: list[str] = []
+    merged = False
+    for term in query.terms:
+        if term.substring is not None:
+            continue
+        if not term.prefix:
+            parts.append(_phrase(term.tokens))
+            continue
+        words = expand(conn, term.tokens[-1])
+        if words is None:
+            parts.append(_phrase(term.tokens) + " *")
+            merged = True
+        elif not words:
+            _none_start(conn, term.tokens[-1])
+            return _Match("", query.substrings(), merged=False)
+        else:
+            parts.append("(" + " OR ".join(_phrase((*term.tokens[:-1], w)) for w in words) + ")")
+    return _Match(" AND ".join(parts) or None, query.substrings(), merged)
+
+
+def _none_start(conn: sqlite3.Connection, prefix: str) -> None:
+    """Check with FTS5 that no indexed message holds a word starting with ``prefix`` (quick when
+    none does); :class:`IndexUnavailable` when one does: the index lost words it holds."""
+    probe = "SELECT 1 FROM content_words WHERE content_words MATCH ? LIMIT 1"
+    if conn.execute(probe, [_phrase((prefix,)) + " *"]).fetchone() is not None:
+        raise IndexUnavailable("the content index lacks words that its messages hold")
+
+
+def _hits_sql(match: _Match, *, ranked: bool = False, ranged: bool = False) -> tuple[str, list[object]]:
+    """``SELECT id, rank`` of every message matching the query (rank 0 unless ``ranked`` and the
     query has words); ``ranged`` adds a row-id range whose two values the caller appends."""
-    match = query.fts_match()
     params: list[object] = []
     where: list[str] = []
-    subs = query.substrings()
-    if match is not None:
+    subs = match.substrings
+    if match.words is not None:
         rank = "rank" if ranked else "0.0"
         sql = f"SELECT rowid AS id, {rank} AS rank FROM content_words"
-        where.append("content_words MATCH ?")
-        params.append(match)
+        where.append("content_words MATCH ?" if match.words else "0")
+        params += [match.words] if match.words else []
     else:
         sql = "SELECT rowid AS id, 0.0 AS rank FROM content_chars"
         where.append(_substring_test(subs[0], params))
@@ -136,18 +184,21 @@ def find(
     conn: sqlite3.Connection, query: SearchQuery, scope: Scope, *, sort: SearchSort, limit: int
 ) -> Finding:
     """The sessions in ``scope`` with a message matching ``query`` (see the module documentation)."""
-    if query.has_prefix:  # FTS5 merges every word a prefix starts, on each statement: once here
-        newest = _newest_by_prefix(conn, query, scope, limit)
+    match = _match(conn, query)
+    if match.words == "":
+        return Finding([], 0, 0)
+    if match.merged:  # FTS5 merges every word a prefix starts, on each statement: once here
+        newest = _newest_by_prefix(conn, match, scope, limit)
     else:
-        sql, params = _hits_sql(query)
+        sql, params = _hits_sql(match)
         probe = conn.execute(f"SELECT count(*) FROM ({sql} LIMIT ?)", [*params, EXACT_HITS + 1]).fetchone()
-        newest = None if int(probe[0]) <= EXACT_HITS else _walk(conn, query, scope, limit)
-    return newest if newest is not None else _exact(conn, query, scope, sort=sort)
+        newest = None if int(probe[0]) <= EXACT_HITS else _walk(conn, match, scope, limit)
+    return newest if newest is not None else _exact(conn, match, scope, sort=sort)
 
 
-def _exact(conn: sqlite3.Connection, query: SearchQuery, scope: Scope, *, sort: SearchSort) -> Finding:
+def _exact(conn: sqlite3.Connection, match: _Match, scope: Scope, *, sort: SearchSort) -> Finding:
     """Every hit read, grouped by session: exact counts, best hit by rank or recency."""
-    sql, params = _hits_sql(query, ranked=sort == "relevance")
+    sql, params = _hits_sql(match, ranked=sort == "relevance")
     per: dict[int, list[float]] = {}  # seq -> [hits, best row, best rank]
     for row, rank in conn.execute(sql, params):
         seq, score = int(row) >> ROW_BITS, float(rank)
@@ -194,11 +245,11 @@ def _broad(found: list[Found]) -> Finding:
     return Finding(found, EXACT_HITS + 1, len(found), counted=False)
 
 
-def _walk(conn: sqlite3.Connection, query: SearchQuery, scope: Scope, limit: int) -> Finding | None:
+def _walk(conn: sqlite3.Connection, match: _Match, scope: Scope, limit: int) -> Finding | None:
     """The newest ``limit`` sessions with hits, found by asking each session newest first (a seek
     into its range of rows: the walk mostly stops after a few sessions); None when
     :data:`WALK_LIMIT` sessions did not hold them (the hits are in few, older sessions)."""
-    sql, params = _hits_sql(query, ranged=True)
+    sql, params = _hits_sql(match, ranged=True)
     found: list[Found] = []
     for sid, name, active, seq in _newest(conn, scope):
         low, high = row_range(int(seq))
@@ -210,15 +261,13 @@ def _walk(conn: sqlite3.Connection, query: SearchQuery, scope: Scope, limit: int
     return None
 
 
-def _newest_by_prefix(
-    conn: sqlite3.Connection, query: SearchQuery, scope: Scope, limit: int
-) -> Finding | None:
-    """A query with a ``prefix*``, in one pass over its hits: those of the newest sessions
-    counted by session. Broad when they alone are more than :data:`EXACT_HITS` (the newest
-    ``limit`` sessions with hits are then the answer); None (count them all) otherwise, or when
-    those sessions do not hold ``limit`` with hits."""
+def _newest_by_prefix(conn: sqlite3.Connection, match: _Match, scope: Scope, limit: int) -> Finding | None:
+    """A query with a ``prefix*`` left to FTS5 (:attr:`_Match.merged`), in one pass over its
+    hits: those of the newest sessions counted by session. Broad when they alone are more than
+    :data:`EXACT_HITS` (the newest ``limit`` sessions with hits are then the answer); None
+    (count them all) otherwise, or when those sessions do not hold ``limit`` with hits."""
     listed = _newest(conn, scope).fetchall()
-    sql, params = _hits_sql(query)
+    sql, params = _hits_sql(match)
     grouped = {
         int(seq): (int(count), int(best))
         for seq, count, best in conn.execute(
@@ -241,7 +290,7 @@ def _newest_by_prefix(
 
 def rows_of(conn: sqlite3.Connection, query: SearchQuery, seqs: dict[str, int]) -> Iterator[tuple[str, int]]:
     """``(session, row)`` of every hit of these sessions (``session -> seq``), oldest first."""
-    sql, params = _hits_sql(query, ranged=True)
+    sql, params = _hits_sql(_match(conn, query), ranged=True)
     for session_id, seq in seqs.items():
         low, high = row_range(seq)
         for (row,) in conn.execute(f"SELECT id FROM ({sql}) ORDER BY id", [*params, low, high]):

@@ -48,8 +48,8 @@ if TYPE_CHECKING:
 __all__ = ["IndexUnavailable", "Indexed", "SessionBrief", "SessionIndex"]
 
 # 5: usage, pinned, tags (metadata v2); 6: the content index; 7: its row ids by session; 8: its
-# words folded as a search folds them
-SCHEMA_VERSION = 8
+# words folded as a search folds them; 9: its vocabulary (content_terms, for prefix* searches)
+SCHEMA_VERSION = 9
 #: The database file and the files SQLite keeps beside it.
 INDEX_SUFFIXES = ("", "-wal", "-shm", "-journal")
 BUSY_TIMEOUT_MS = 10_000
