@@ -315,6 +315,21 @@ class SessionIndex:
         with self._tx() as conn:
             return _insert_rows(conn, metas, clear)
 
+    def store_unchanged(
+        self, metas: Iterable[tuple[SessionMetadata, str, str | None]], *, clear: bool
+    ) -> None:
+        """Store rows a reader read from the files without the session's lock, each ``(meta,
+        stamp, seen)`` only if its row is still the one the reader saw (the stamp ``seen``; None:
+        no row), and (``clear``) the marks of those stored: a writer that stored a newer row
+        meanwhile is never undone, nor is a log of changes handed the older one."""
+        with self._tx() as conn:
+            kept: list[Indexed] = []
+            for meta, stamp, seen in metas:
+                row = conn.execute("SELECT stamp FROM sessions WHERE id = ?", (meta.id,)).fetchone()
+                if (None if row is None else str(row[0])) == seen:
+                    kept.append((meta, stamp))
+            _insert_rows(conn, kept, [meta.id for meta, _ in kept] if clear else [])
+
     def forget(self, session_ids: Iterable[str]) -> None:
         """Remove sessions (deleted, or no longer readable) and their marks."""
         with self._tx() as conn:
