@@ -11,7 +11,9 @@ the session's lock (:class:`chatcli.session.store.index_sync.IndexSync` runs it 
 A writer killed between 1 and 3 leaves the mark behind, so readers re-read that session from its
 files (:meth:`SessionIndex.dirty_ids`). Changes made outside chatcli (a folder copied in or
 removed by hand) change the sessions folder's own mtime, which readers compare with the value
-recorded at the last reconciliation, rescanning the folder's entries when it moved. A missing,
+recorded at the last reconciliation, rescanning the folder's entries when it moved. A reader
+that stores what it read from a file (without the lock) stores it only if the row is still as it
+saw it (:meth:`SessionIndex.store_unchanged`): a writer's newer row is never undone. A missing,
 unreadable, older- or newer-schema index is rebuilt from the files. How a session is a row (and
 back) is :mod:`.index_rows`.
 """
