@@ -11,7 +11,9 @@ the session's lock (:class:`chatcli.session.store.index_sync.IndexSync` runs it 
 A writer killed between 1 and 3 leaves the mark behind, so readers re-read that session from its
 files (:meth:`SessionIndex.dirty_ids`). Changes made outside chatcli (a folder copied in or
 removed by hand) change the sessions folder's own mtime, which readers compare with the value
-recorded at the last reconciliation, rescanning the folder's entries when it moved. A missing,
+recorded at the last reconciliation, rescanning the folder's entries when it moved. A reader
+that stores what it read from a file (without the lock) stores it only if the row is still as it
+saw it (:meth:`SessionIndex.store_unchanged`): a writer's newer row is never undone. A missing,
 unreadable, older- or newer-schema index is rebuilt from the files. How a session is a row (and
 back) is :mod:`.index_rows`.
 """
@@ -314,6 +316,21 @@ class SessionIndex:
         """
         with self._tx() as conn:
             return _insert_rows(conn, metas, clear)
+
+    def store_unchanged(
+        self, metas: Iterable[tuple[SessionMetadata, str, str | None]], *, clear: bool
+    ) -> None:
+        """Store rows a reader read from the files without the session's lock, each ``(meta,
+        stamp, seen)`` only if its row is still the one the reader saw (the stamp ``seen``; None:
+        no row), and (``clear``) the marks of those stored: a writer that stored a newer row
+        meanwhile is never undone, nor is a log of changes handed the older one."""
+        with self._tx() as conn:
+            kept: list[Indexed] = []
+            for meta, stamp, seen in metas:
+                row = conn.execute("SELECT stamp FROM sessions WHERE id = ?", (meta.id,)).fetchone()
+                if (None if row is None else str(row[0])) == seen:
+                    kept.append((meta, stamp))
+            _insert_rows(conn, kept, [meta.id for meta, _ in kept] if clear else [])
 
     def forget(self, session_ids: Iterable[str]) -> None:
         """Remove sessions (deleted, or no longer readable) and their marks."""

@@ -208,15 +208,16 @@ class IndexSync:
         # (and indexed), never "known but gone" (and wrongly forgotten).
         known = index.ids()
         on_disk = self.files.session_ids()
-        fresh: list[Indexed] = []
+        fresh: list[tuple[SessionMetadata, str, None]] = []
         for session_id in on_disk - known:
             try:
-                fresh.append((self.files.read_metadata(session_id), self.files.stamp_of(session_id)))
+                fresh.append((self.files.read_metadata(session_id), self.files.stamp_of(session_id), None))
             except SessionNotFound:
                 continue
             except SessionError:
                 index.mark_dirty(session_id)
-        index.store_many(fresh, clear=[m.id for m, _ in fresh])
+        # Only where no row appeared meanwhile: a writer's row is newer than what was read here.
+        index.store_unchanged(fresh, clear=True)
         index.forget(known - on_disk)
 
     def verified(
@@ -233,7 +234,7 @@ class IndexSync:
         with ``cp -a`` (every file a new inode, every stamp changed) is read in full only by
         its first listing."""
         out: list[_Item] = []
-        restamped: list[Indexed] = []
+        restamped: list[tuple[SessionMetadata, str, str | None]] = []
         for item, stamp in rows:
             now = self.files.stamp_of(item.id)
             if stamp and now == stamp:
@@ -250,10 +251,11 @@ class IndexSync:
                 continue
             out.append(fresh(meta))
             if now:
-                restamped.append((meta, now))
+                restamped.append((meta, now, stamp))
         if restamped and self.usable() is not None:
             with contextlib.suppress(IndexUnavailable):  # a read-only index is read as it is
-                self.index.store_many(restamped)
+                # Only rows still as read: a writer may have stored a newer one meanwhile.
+                self.index.store_unchanged(restamped, clear=False)
         return out
 
     # ------------------------------------------------------------------ upkeep
