@@ -35,10 +35,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import os
 import shutil
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -58,7 +59,7 @@ from chatcli.session.store.locks import SessionLocks
 if TYPE_CHECKING:
     from chatcli.session.models import Message, SessionMetadata
 
-__all__ = ["NewSession", "create_sessions"]
+__all__ = ["Creator", "NewSession", "create_sessions"]
 
 #: Sessions staged at once: their files' flushes, issued together, share the disk's commits.
 _WRITERS = 8
@@ -88,63 +89,128 @@ def create_sessions(
     the store itself (disk full, permissions) raises :class:`StorageError` and creates none of
     the batch.
     """
-    outcomes: list[SessionError | None] = [None] * len(sessions)
-    files.ensure_root()
-    files.check_changes()  # every write ends by touching it: refuse a planted one first
-    with durable.translated(locks.folder):
-        # No lock is taken, but the folder readers lock settled sessions in must be there.
-        durable.make_dir(locks.folder)
-    todo: list[int] = []
-    seen: set[str] = set()
-    for position, (meta, _) in enumerate(sessions):
-        try:
-            folder = files.session_dir(meta.id)
-        except SessionError as exc:
-            outcomes[position] = exc
-            continue
-        if meta.id in seen or os.path.lexists(folder):
-            outcomes[position] = _exists(meta.id)
-            continue
-        seen.add(meta.id)
-        todo.append(position)
-    if todo:
-        _create_batch(files, sync, sessions, todo, outcomes, index_content=index_content)
-    return outcomes
+    with Creator(files, locks, sync, index_content=index_content) as create:
+        return create(sessions)
 
 
-def _create_batch(
-    files: SessionFiles,
-    sync: IndexSync,
-    sessions: Sequence[NewSession],
-    todo: list[int],
-    outcomes: list[SessionError | None],
-    *,
-    index_content: bool,
-) -> None:
-    """Steps 1 to 5 for the sessions at positions ``todo``."""
-    sync.mark(*(sessions[i][0].id for i in todo))
-    created: list[_Staged] = []
-    try:
+class Creator:
+    """Creates batches of new sessions one after the other (an import), each as
+    :func:`create_sessions` does, with one difference: a batch's index transaction (step 5)
+    runs on a thread of its own while the next batch is checked and written (SQLite lets the
+    interpreter go while it works). Everything is done when the context exits.
+
+    A batch is marked before the previous one's index transaction starts: marks and that
+    transaction never wait for each other, and the next batch's sessions are marked before
+    any index transaction could record the folder's mtime that their renames move.
+    """
+
+    def __init__(
+        self, files: SessionFiles, locks: SessionLocks, sync: IndexSync, *, index_content: bool
+    ) -> None:
+        self.files = files
+        self.locks = locks
+        self.sync = sync
+        self.index_content = index_content
+        self._pool: ThreadPoolExecutor | None = None
+        #: The index transaction running, and the one waiting for the next batch's marks.
+        self._running: Future[None] | None = None
+        self._deferred: Callable[[], None] | None = None
+        #: The sessions folder's mtime after this creator's last renames (None: none yet).
+        self._own_mtime: int | None = None
+
+    def __enter__(self) -> Creator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Wait for the index transaction running, then run the last one (an error of either,
+        never expected, is raised once both ran)."""
         try:
-            staged = _stage(files.root, sessions, todo, outcomes)
-        except OSError as exc:
-            raise from_os_error(exc, files.root) from exc
+            self._wait()
+        finally:
+            job, self._deferred = self._deferred, None
+            try:
+                if job is not None:
+                    job()
+            finally:
+                if self._pool is not None:
+                    self._pool.shutdown()
+                    self._pool = None
+
+    def __call__(self, sessions: Sequence[NewSession]) -> list[SessionError | None]:
+        """Create one batch (see :func:`create_sessions` for the outcomes)."""
+        outcomes: list[SessionError | None] = [None] * len(sessions)
+        self.files.ensure_root()
+        self.files.check_changes()  # every write ends by touching it: refuse a planted one first
+        with durable.translated(self.locks.folder):
+            # No lock is taken, but the folder readers lock settled sessions in must be there.
+            durable.make_dir(self.locks.folder)
+        todo: list[int] = []
+        seen: set[str] = set()
+        for position, (meta, _) in enumerate(sessions):
+            try:
+                folder = self.files.session_dir(meta.id)
+            except SessionError as exc:
+                outcomes[position] = exc
+                continue
+            if meta.id in seen or os.path.lexists(folder):
+                outcomes[position] = _exists(meta.id)
+                continue
+            seen.add(meta.id)
+            todo.append(position)
+        if todo:
+            self._create_batch(sessions, todo, outcomes)
+        return outcomes
+
+    def _wait(self) -> None:
+        running, self._running = self._running, None
+        if running is not None:
+            running.result()
+
+    def _create_batch(
+        self, sessions: Sequence[NewSession], todo: list[int], outcomes: list[SessionError | None]
+    ) -> None:
+        """Steps 1 to 4 for the sessions at positions ``todo``; step 5 is left for later (the
+        previous batch's runs meanwhile)."""
+        files, created = self.files, []
+        self._wait()
+        self.sync.mark(*(sessions[i][0].id for i in todo), own_mtime=self._own_mtime)
+        job, self._deferred = self._deferred, None
+        if job is not None:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(1, thread_name_prefix="chatcli-index")
+            self._running = self._pool.submit(job)
         try:
-            created = _move_in(files.root, sessions, staged, outcomes)
-            durable.fsync_dir(files.root)
-        except OSError as exc:
-            _undo(files.root, sessions, [item.folder for item in staged], created)
-            created = []
-            raise from_os_error(exc, files.root) from exc
-        files.note_change()
-    finally:
+            try:
+                staged = _stage(files.root, sessions, todo, outcomes)
+            except OSError as exc:
+                raise from_os_error(exc, files.root) from exc
+            try:
+                created = _move_in(files.root, sessions, staged, outcomes)
+                durable.fsync_dir(files.root)
+            except OSError as exc:
+                _undo(files.root, sessions, [item.folder for item in staged], created)
+                created = []
+                raise from_os_error(exc, files.root) from exc
+            files.note_change()
+            self._own_mtime = files.root_mtime()
+        finally:
+            self._deferred = self._step5(sessions, todo, created)
+
+    def _step5(
+        self, sessions: Sequence[NewSession], todo: list[int], created: list[_Staged]
+    ) -> Callable[[], None]:
+        """The index transaction of a batch whose sessions ``created`` were moved in."""
         done = {item.position for item in created}
-        sync.sync_many(
+        return functools.partial(
+            self.sync.sync_many,
             [(sessions[item.position][0], stamp(item.metadata)) for item in created],
             [
                 Written(sessions[item.position][0].id, sessions[item.position][1], item.transcript)
                 for item in created
-                if index_content
+                if self.index_content
             ],
             [sessions[i][0].id for i in todo if i not in done],
         )

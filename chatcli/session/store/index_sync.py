@@ -84,15 +84,19 @@ class IndexSync:
 
     # ------------------------------------------------------------------ writers
 
-    def mark(self, *session_ids: str) -> None:
+    def mark(self, *session_ids: str, own_mtime: int | None = None) -> None:
         """Writer step 1 (for one session, or a batch in one transaction). The first write on a
-        folder without an index builds it from the files."""
+        folder without an index builds it from the files. ``own_mtime``: the folder's mtime
+        after this writer's own last change (a batch whose rows are still being stored, but
+        whose sessions are marked): the folder is then only recorded, not compared again."""
         index = self.usable()
         if index is None:
             return
         try:
-            if index.recorded_root_mtime() != self.files.root_mtime():
-                self.reconcile(index)
+            mtime = self.files.root_mtime()
+            if index.recorded_root_mtime() != mtime:
+                if mtime != own_mtime:
+                    self.reconcile(index)
                 index.record_root_mtime(self.files.root_mtime())
             index.mark_dirty(*session_ids)
         except (IndexUnavailable, OSError, StorageError):
