@@ -376,6 +376,27 @@ _ID_KEEP = bytes.fromhex("ffffffffffff0fff3fffffffffffffff")
 _ID_SET = bytes.fromhex("00000000000040008000000000000000")
 
 
+class _RandomBytes:
+    """Bytes from the system's random source, read a block at a time (one read gives thousands
+    of ids; each system call lets the index thread take the interpreter); a process forked
+    meanwhile reads its own."""
+
+    def __init__(self) -> None:
+        self.block = b""
+        self.used = 0
+        self.pid = 0
+
+    def take(self, count: int) -> bytes:
+        """``count`` random bytes, never given out before."""
+        if self.used + count > len(self.block) or self.pid != os.getpid():
+            self.block, self.used, self.pid = os.urandom(max(count, 1 << 16)), 0, os.getpid()
+        self.used += count
+        return self.block[self.used - count : self.used]
+
+
+_RANDOM = _RandomBytes()
+
+
 def _give_ids(raw_messages: list[Any]) -> None:
     """Give each message object without an ``id`` a new random one (a UUID4 in hex, as
     :class:`Message` would make), from one read of the system's random source for the whole
@@ -384,7 +405,7 @@ def _give_ids(raw_messages: list[Any]) -> None:
     if not missing:
         return
     count = len(missing)
-    bits = int.from_bytes(os.urandom(16 * count)) & int.from_bytes(_ID_KEEP * count)
+    bits = int.from_bytes(_RANDOM.take(16 * count)) & int.from_bytes(_ID_KEEP * count)
     text = f"{bits | int.from_bytes(_ID_SET * count):0{32 * count}x}"
     for number, message in enumerate(missing):
         message["id"] = text[32 * number : 32 * number + 32]

@@ -50,7 +50,7 @@ from chatcli.session.errors import (
     from_os_error,
 )
 from chatcli.session.store import durable
-from chatcli.session.store.content_bulk import Written
+from chatcli.session.store.content_bulk import Written, prepare
 from chatcli.session.store.files import SessionFiles, stamp
 from chatcli.session.store.index_sync import IndexSync
 from chatcli.session.store.layout import CONVERSATION_FILE, METADATA_FILE, staging_name
@@ -204,15 +204,16 @@ class Creator:
     ) -> Callable[[], None]:
         """The index transaction of a batch whose sessions ``created`` were moved in."""
         done = {item.position for item in created}
-        return functools.partial(
-            self.sync.sync_many,
+        prepared = prepare(
             [(sessions[item.position][0], stamp(item.metadata)) for item in created],
             [
                 Written(sessions[item.position][0].id, sessions[item.position][1], item.transcript)
                 for item in created
-                if self.index_content
+                if self.index_content and self.sync.usable() is not None
             ],
-            [sessions[i][0].id for i in todo if i not in done],
+        )
+        return functools.partial(
+            self.sync.sync_many, prepared, [sessions[i][0].id for i in todo if i not in done]
         )
 
 
@@ -261,6 +262,7 @@ def _stage(
     threads at once, each file flushed (the file system then commits the flushes together).
     ``OSError`` (after every staging folder is removed) is left to the caller."""
     jobs: list[tuple[int, Path, bytes | None, bytes]] = []
+    unique = os.urandom(4).hex()
     for position in todo:
         meta, messages = sessions[position]
         try:
@@ -269,7 +271,7 @@ def _stage(
         except Exception as exc:  # whatever one session holds, it costs only that session
             outcomes[position] = _unwritable(exc)
             continue
-        jobs.append((position, root / staging_name(meta.id), body, head))
+        jobs.append((position, root / staging_name(meta.id, unique), body, head))
     try:
         if len(jobs) > 1 and durable.can_sync_filesystem():
             written = [_write_staged(*job[1:], flush=False) for job in jobs]
