@@ -230,13 +230,13 @@ class _Staged(NamedTuple):
     transcript (None: it has none) and of its metadata file, once written."""
 
     position: int
-    folder: Path
+    folder: str
     transcript: os.stat_result | None
     metadata: os.stat_result
 
 
 def _write_staged(
-    staging: Path, transcript: bytes | None, metadata: bytes, *, flush: bool
+    staging: str, transcript: bytes | None, metadata: bytes, *, flush: bool
 ) -> tuple[os.stat_result | None, os.stat_result]:
     """One staged session: its folder and its files written (each flushed, and the folder,
     unless ``flush`` is False: the caller then flushes the file system). Returns the files'
@@ -245,9 +245,9 @@ def _write_staged(
     written = (
         None
         if transcript is None
-        else durable.write_new(staging / CONVERSATION_FILE, transcript, flush=flush)
+        else durable.write_new(f"{staging}{os.sep}{CONVERSATION_FILE}", transcript, flush=flush)
     )
-    head = durable.write_new(staging / METADATA_FILE, metadata, flush=flush)
+    head = durable.write_new(f"{staging}{os.sep}{METADATA_FILE}", metadata, flush=flush)
     if flush:
         durable.fsync_dir(staging)
     return written, head
@@ -261,17 +261,19 @@ def _stage(
     by one flush of the whole file system where there is one (Linux), else written by several
     threads at once, each file flushed (the file system then commits the flushes together).
     ``OSError`` (after every staging folder is removed) is left to the caller."""
-    jobs: list[tuple[int, Path, bytes | None, bytes]] = []
-    unique = os.urandom(4).hex()
+    from chatcli.session.models import Message  # loaded already: the sessions are its instances
+
+    jobs: list[tuple[int, str, bytes | None, bytes]] = []
+    unique, folder = os.urandom(4).hex(), f"{root}{os.sep}"
     for position in todo:
         meta, messages = sessions[position]
         try:
-            body = "".join(m.to_line() + "\n" for m in messages).encode("utf-8") if messages else None
+            body = Message.lines(messages) if messages else None
             head = meta.to_json().encode("utf-8")
         except Exception as exc:  # whatever one session holds, it costs only that session
             outcomes[position] = _unwritable(exc)
             continue
-        jobs.append((position, root / staging_name(meta.id, unique), body, head))
+        jobs.append((position, folder + staging_name(meta.id, unique), body, head))
     try:
         if len(jobs) > 1 and durable.can_sync_filesystem():
             written = [_write_staged(*job[1:], flush=False) for job in jobs]
@@ -285,7 +287,7 @@ def _stage(
 
 
 def _write_flushed(
-    jobs: list[tuple[int, Path, bytes | None, bytes]],
+    jobs: list[tuple[int, str, bytes | None, bytes]],
 ) -> list[tuple[os.stat_result | None, os.stat_result]]:
     """Each job staged with its own flushes, several at once."""
     if len(jobs) == 1:
@@ -304,10 +306,11 @@ def _move_in(
     """Step 4's renames; a folder made meanwhile by hand keeps its place (the session is
     reported as existing). Returns the sessions moved in."""
     created: list[_Staged] = []
+    folder = f"{root}{os.sep}"
     try:
         for item in staged:
             try:
-                os.rename(item.folder, root / sessions[item.position][0].id)
+                os.rename(item.folder, folder + sessions[item.position][0].id)
             except OSError as exc:
                 if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY, errno.EISDIR):
                     raise
@@ -321,7 +324,7 @@ def _move_in(
     return created
 
 
-def _undo(root: Path, sessions: Sequence[NewSession], staged: Sequence[Path], moved: list[_Staged]) -> None:
+def _undo(root: Path, sessions: Sequence[NewSession], staged: Sequence[str], moved: list[_Staged]) -> None:
     """Take back a failed batch: the sessions already moved in go back out, every staging
     folder is removed (what cannot be removed is a leftover ``doctor`` reports)."""
     for item in moved:
