@@ -172,7 +172,7 @@ def test_killed_mid_import_leaves_whole_sessions_and_a_true_index(tmp_path: Path
 def _mixed_records() -> list[dict[str, Any]]:
     """Records whose messages exercise every part of the content index: words with accents,
     unspaced scripts (the trigram table), a reply with its model and usage, an interrupted one,
-    given ids, text with escapes, and a session without messages."""
+    given ids, text with escapes, a session without messages and one all in ASCII."""
     at = "2025-03-01T10:00:00Z"
     texts = [
         "Café naïve résumé",
@@ -199,6 +199,9 @@ def _mixed_records() -> list[dict[str, Any]]:
             )
         records.append({"id": str(uuid.UUID(int=i + 1, version=4)), "messages": messages})
     records.append({"id": str(uuid.UUID(int=99, version=4)), "messages": []})
+    # all in ASCII, escapes included: indexed from the lines of its transcript as written
+    plain = [{**m, "content": f"{texts[2]} plain {n}"} for n, m in enumerate(records[1]["messages"])]
+    records.append({"id": str(uuid.UUID(int=98, version=4)), "messages": plain})
     return records
 
 

@@ -207,7 +207,7 @@ class Creator:
         prepared = prepare(
             [(sessions[item.position][0], stamp(item.metadata)) for item in created],
             [
-                Written(sessions[item.position][0].id, sessions[item.position][1], item.transcript)
+                Written(sessions[item.position][0].id, sessions[item.position][1], item.transcript, item.body)
                 for item in created
                 if self.index_content and self.sync.usable() is not None
             ],
@@ -233,6 +233,7 @@ class _Staged(NamedTuple):
     folder: str
     transcript: os.stat_result | None
     metadata: os.stat_result
+    body: bytes | None
 
 
 def _write_staged(
@@ -283,7 +284,7 @@ def _stage(
     except BaseException:
         _undo(root, sessions, [job[1] for job in jobs], [])
         raise
-    return [_Staged(job[0], job[1], *files) for job, files in zip(jobs, written, strict=True)]
+    return [_Staged(job[0], job[1], *files, job[2]) for job, files in zip(jobs, written, strict=True)]
 
 
 def _write_flushed(

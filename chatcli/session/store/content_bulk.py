@@ -39,11 +39,13 @@ __all__ = ["Prepared", "Written", "index_written", "prepare", "store_rows"]
 
 class Written(NamedTuple):
     """A new session's transcript as it was just written (one line a message, every line whole):
-    its messages and the file's status once written (None: no transcript was written)."""
+    its messages, the file's status once written (None: no transcript was written) and its
+    bytes."""
 
     session_id: str
     messages: Sequence[Message]
     transcript: os.stat_result | None
+    body: bytes | None = None
 
 
 class Prepared(NamedTuple):
@@ -62,19 +64,26 @@ class Prepared(NamedTuple):
 _KNOWN_STATES = "SELECT session FROM content_state WHERE session IN (SELECT value FROM json_each(?))"
 #: Bulk inserts, each from a JSON list of rows whose first value is offset by the statement's
 #: first parameter (the row id by the first session's range, the session number by its number).
-_BULK = tuple(
-    f"INSERT INTO {table} ({columns}) SELECT "
-    + ", ".join(
-        f"json_extract(value, '$[{i}]')" + (" + ?" if i == offset else "")
-        for i in range(columns.count(",") + 1)
-    )
-    + " FROM json_each(?)"
-    for table, columns, offset in (
-        ("content", "id, role, ts", 0),
-        ("content_words", "rowid, body, original", 0),
-        ("content_chars", "rowid, folded", 0),
-        ("content_state", "session, seq, inode, offset, lines, rows, stamp", 1),
-    )
+_BULK = (
+    *(
+        f"INSERT INTO {table} ({columns}) SELECT "
+        + ", ".join(
+            f"json_extract(value, '$[{i}]')" + (" + ?" if i == offset else "")
+            for i in range(columns.count(",") + 1)
+        )
+        + " FROM json_each(?)"
+        for table, columns, offset in (
+            ("content", "id, role, ts", 0),
+            ("content_words", "rowid, body, original", 0),
+            ("content_chars", "rowid, folded", 0),
+            ("content_state", "session, seq, inode, offset, lines, rows, stamp", 1),
+        )
+    ),
+    # the messages of sessions all in ASCII, from their transcripts' lines as written (a JSON
+    # list of [session, [line, ...]]): their texts are not encoded again
+    "INSERT INTO content_words (rowid, body, original) "
+    f"SELECT ? + (json_extract(s.value, '$[0]') << {ROW_BITS}) + m.key, json_extract(m.value, '$.content'), "
+    "NULL FROM json_each(?) AS s, json_each(s.value, '$[1]') AS m",
 )
 #: The rows of new sessions, from a JSON list of rows, and their marks cleared (see :func:`store_rows`).
 _ROWS = (
@@ -133,21 +142,28 @@ def _from_memory(item: Written) -> bool:
 
 
 def _tables(fresh: Sequence[Written]) -> tuple[str, ...]:
-    """The rows of the content tables for ``fresh``, the first session numbered 0."""
+    """The rows of the content tables for ``fresh``, the first session numbered 0 (see
+    :data:`_BULK`)."""
     tables: tuple[list[tuple[object, ...]], ...] = ([], [], [], [])
     messages, words, chars, states = tables
-    for seq, (sid, items, st) in enumerate(fresh):
+    lined: list[str] = []
+    for seq, (sid, items, st, body) in enumerate(fresh):
         base = seq << ROW_BITS
+        plain = body is not None and all(message.content.isascii() for message in items)
+        if plain and body is not None:
+            lined.append(f"[{seq},[{body.decode('utf-8').rstrip(chr(10)).replace(chr(10), ',')}]]")
         for position, message in enumerate(items):
             row, text = base | position, message.content
             messages.append((row, message.role, message.timestamp.isoformat()))
+            if plain:
+                continue
             words.append((row, text, None) if text.isascii() else (row, fold(text), text))
             if has_unspaced(text):
                 chars.append((row, fold(text)))
         n = len(items)
         state = (0, 0, 0, 0, "") if st is None else (st.st_ino, st.st_size, n, n, _stamp(st))
         states.append((sid, seq, *state))
-    return tuple(json.dumps(values, ensure_ascii=False) for values in tables)
+    return (*(json.dumps(values, ensure_ascii=False) for values in tables), f"[{','.join(lined)}]")
 
 
 def index_written(
@@ -172,7 +188,7 @@ def index_written(
     for table, key in (("content_words", "rowid"), ("content_chars", "rowid"), ("content", "id")):
         # rows a damaged index left in these ranges would clash with the new ones
         conn.execute(f"DELETE FROM {table} WHERE {key} BETWEEN ? AND ?", (low, high))
-    offsets = (low, low, low, first)
+    offsets = (low, low, low, first, low)
     for sql, text, offset in zip(_BULK, tables, offsets, strict=True):
         if text != "[]":
             conn.execute(sql, (offset, text))
