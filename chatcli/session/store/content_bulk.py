@@ -64,26 +64,38 @@ class Prepared(NamedTuple):
 _KNOWN_STATES = "SELECT session FROM content_state WHERE session IN (SELECT value FROM json_each(?))"
 #: Bulk inserts, each from a JSON list of rows whose first value is offset by the statement's
 #: first parameter (the row id by the first session's range, the session number by its number).
-_BULK = (
-    *(
-        f"INSERT INTO {table} ({columns}) SELECT "
-        + ", ".join(
-            f"json_extract(value, '$[{i}]')" + (" + ?" if i == offset else "")
-            for i in range(columns.count(",") + 1)
-        )
-        + " FROM json_each(?)"
-        for table, columns, offset in (
-            ("content", "id, role, ts", 0),
-            ("content_words", "rowid, body, original", 0),
-            ("content_chars", "rowid, folded", 0),
-            ("content_state", "session, seq, inode, offset, lines, rows, stamp", 1),
-        )
-    ),
-    # the messages of sessions all in ASCII, from their transcripts' lines as written (a JSON
-    # list of [session, [line, ...]]): their texts are not encoded again
-    "INSERT INTO content_words (rowid, body, original) "
-    f"SELECT ? + (json_extract(s.value, '$[0]') << {ROW_BITS}) + m.key, json_extract(m.value, '$.content'), "
-    "NULL FROM json_each(?) AS s, json_each(s.value, '$[1]') AS m",
+_BULK = tuple(
+    f"INSERT INTO {table} ({columns}) SELECT "
+    + ", ".join(
+        f"json_extract(value, '$[{i}]')" + (" + ?" if i == offset else "")
+        for i in range(columns.count(",") + 1)
+    )
+    + " FROM json_each(?)"
+    for table, columns, offset in (
+        ("content_words", "rowid, body, original", 0),
+        ("content_chars", "rowid, folded", 0),
+        ("content_state", "session, seq, inode, offset, lines, rows, stamp", 1),
+    )
+)
+#: The messages of each session from its transcript's lines as written, a JSON list of
+#: ``[session, all in ASCII, [line, ...]]`` (so their texts are not encoded again): their rows
+#: (each line's time, written ``…Z``, stored as ``isoformat`` writes it), and the words of those
+#: all in ASCII (the others' are folded first, and given in :data:`_BULK`).
+_LINES = tuple(
+    f"INSERT INTO {table} SELECT ? + (json_extract(s.value, '$[0]') << {ROW_BITS}) + m.key, {values} "
+    "FROM json_each(?) AS s, json_each(s.value, '$[2]') AS m" + where
+    for table, values, where in (
+        (
+            "content (id, role, ts)",
+            "json_extract(m.value, '$.role'), replace(json_extract(m.value, '$.timestamp'), 'Z', '+00:00')",
+            "",
+        ),
+        (
+            "content_words (rowid, body, original)",
+            "json_extract(m.value, '$.content'), NULL",
+            " WHERE json_extract(s.value, '$[1]')",
+        ),
+    )
 )
 #: The rows of new sessions, from a JSON list of rows, and their marks cleared (see :func:`store_rows`).
 _ROWS = (
@@ -142,24 +154,26 @@ def _from_memory(item: Written) -> bool:
 
 
 def _tables(fresh: Sequence[Written]) -> tuple[str, ...]:
-    """The rows of the content tables for ``fresh``, the first session numbered 0 (see
-    :data:`_BULK`)."""
-    tables: tuple[list[tuple[object, ...]], ...] = ([], [], [], [])
-    messages, words, chars, states = tables
+    """The rows of the content tables for ``fresh``, the first session numbered 0: those of
+    :data:`_BULK`, then the sessions' lines for :data:`_LINES`."""
+    tables: tuple[list[tuple[object, ...]], ...] = ([], [], [])
+    words, chars, states = tables
     lined: list[str] = []
     for seq, (sid, items, st, body) in enumerate(fresh):
         base = seq << ROW_BITS
-        plain = body is not None and all(message.content.isascii() for message in items)
-        if plain and body is not None:
-            lined.append(f"[{seq},[{body.decode('utf-8').rstrip(chr(10)).replace(chr(10), ',')}]]")
+        plain = all(message.content.isascii() for message in items)
+        if body is not None:
+            lined.append(
+                f"[{seq},{int(plain)},[{body.decode('utf-8').rstrip(chr(10)).replace(chr(10), ',')}]]"
+            )
         for position, message in enumerate(items):
-            row, text = base | position, message.content
-            messages.append((row, message.role, message.timestamp.isoformat()))
-            if plain:
-                continue
-            words.append((row, text, None) if text.isascii() else (row, fold(text), text))
-            if has_unspaced(text):
-                chars.append((row, fold(text)))
+            text = message.content
+            if not text.isascii():
+                words.append((base | position, fold(text), text))
+                if has_unspaced(text):
+                    chars.append((base | position, fold(text)))
+            elif not plain:
+                words.append((base | position, text, None))
         n = len(items)
         state = (0, 0, 0, 0, "") if st is None else (st.st_ino, st.st_size, n, n, _stamp(st))
         states.append((sid, seq, *state))
@@ -188,7 +202,9 @@ def index_written(
     for table, key in (("content_words", "rowid"), ("content_chars", "rowid"), ("content", "id")):
         # rows a damaged index left in these ranges would clash with the new ones
         conn.execute(f"DELETE FROM {table} WHERE {key} BETWEEN ? AND ?", (low, high))
-    offsets = (low, low, low, first, low)
-    for sql, text, offset in zip(_BULK, tables, offsets, strict=True):
+    for sql, text, offset in zip(_BULK, tables, (low, low, first), strict=False):
         if text != "[]":
             conn.execute(sql, (offset, text))
+    if tables[-1] != "[]":
+        for sql in _LINES:
+            conn.execute(sql, (low, tables[-1]))
