@@ -78,24 +78,15 @@ _BULK = tuple(
     )
 )
 #: The messages of each session from its transcript's lines as written, a JSON list of
-#: ``[session, all in ASCII, [line, ...]]`` (so their texts are not encoded again): their rows
-#: (each line's time, written ``…Z``, stored as ``isoformat`` writes it), and the words of those
-#: all in ASCII (the others' are folded first, and given in :data:`_BULK`).
-_LINES = tuple(
-    f"INSERT INTO {table} SELECT ? + (json_extract(s.value, '$[0]') << {ROW_BITS}) + m.key, {values} "
-    "FROM json_each(?) AS s, json_each(s.value, '$[2]') AS m" + where
-    for table, values, where in (
-        (
-            "content (id, role, ts)",
-            "json_extract(m.value, '$.role'), replace(json_extract(m.value, '$.timestamp'), 'Z', '+00:00')",
-            "",
-        ),
-        (
-            "content_words (rowid, body, original)",
-            "json_extract(m.value, '$.content'), NULL",
-            " WHERE json_extract(s.value, '$[1]')",
-        ),
-    )
+#: ``[row, all its session's texts in ASCII, line]`` (so their texts are not encoded again):
+#: their rows (each line's time, written ``…Z``, stored as ``isoformat`` writes it), and the
+#: words of sessions all in ASCII (the others' are folded first, and given in :data:`_BULK`).
+_LINES = (
+    "INSERT INTO content (id, role, ts) SELECT ? + json_extract(value, '$[0]'), "
+    "json_extract(value, '$[2].role'), replace(json_extract(value, '$[2].timestamp'), 'Z', '+00:00') "
+    "FROM json_each(?)",
+    "INSERT INTO content_words (rowid, body, original) SELECT ? + json_extract(value, '$[0]'), "
+    "json_extract(value, '$[2].content'), NULL FROM json_each(?) WHERE json_extract(value, '$[1]')",
 )
 #: The rows of new sessions, from a JSON list of rows, and their marks cleared (see :func:`store_rows`).
 _ROWS = (
@@ -163,9 +154,8 @@ def _tables(fresh: Sequence[Written]) -> tuple[str, ...]:
         base = seq << ROW_BITS
         plain = all(message.content.isascii() for message in items)
         if body is not None:
-            lined.append(
-                f"[{seq},{int(plain)},[{body.decode('utf-8').rstrip(chr(10)).replace(chr(10), ',')}]]"
-            )
+            lines = body.decode("utf-8").split("\n")[:-1]  # every line ends with one
+            lined.extend(f"[{base | position},{int(plain)},{line}]" for position, line in enumerate(lines))
         for position, message in enumerate(items):
             text = message.content
             if not text.isascii():
