@@ -15,12 +15,17 @@ Order, per batch:
 3. every staged file and folder is flushed;
 4. each staged folder is renamed to its session's folder, then the sessions folder is flushed;
 5. the rows and the messages of the new transcripts are stored and the marks cleared (one
-   transaction; the messages are taken from memory, as they were written).
+   transaction; the messages are taken from memory, as they were written). In a series of
+   batches (:class:`Creator`, an import) this runs on a thread of its own once the next batch
+   is marked, while that batch is written (SQLite lets the interpreter go while it works), and
+   is waited for before the batch after it is marked; the last one runs when the series ends.
 
 A crash before 4 leaves only hidden staging folders (``doctor`` reports them); during 4, whole
 sessions, each already flushed; a crash anywhere leaves the marks, so readers re-read those
 sessions from their files, and their messages, never indexed, are indexed by the next search.
-A session is reported created only once step 4's flush is done.
+A session is reported created only once step 4's flush is done. A failure of step 5 costs only
+the index (it is dropped, see :meth:`.IndexSync.sync_many`); anything else it raises is raised
+by the next batch, or when the series ends.
 
 No session lock is taken (at 10,000 sessions, creating their lock files would cost more than
 everything else): nothing else can be writing a session that does not exist yet. A new id is
