@@ -150,25 +150,34 @@ class SessionMetadata(BaseModel):
         )
 
     @classmethod
-    def from_messages(cls, session_id: str, messages: Sequence[Message], *, when_empty: datetime) -> Self:
+    def from_messages(
+        cls,
+        session_id: str,
+        messages: Sequence[Message],
+        *,
+        when_empty: datetime,
+        given: dict[str, Any] | None = None,
+    ) -> Self:
         """Metadata derived from a transcript: the ONE place the derive-from-messages rules live.
 
         ``created`` and ``last_active`` are the first and last message's times (``when_empty``
         for a transcript with no message), ``first_message`` the first user message (cut to
         :data:`FIRST_MESSAGE_LIMIT`), ``message_count`` the number of messages, ``usage`` the sum
-        of the replies' reported usage per model.
+        of the replies' reported usage per model. ``given`` fields (an import's) replace the
+        derived ones, all validated together.
         """
         usage: dict[str, TokenTotals] = {}
         for message in messages:
             _count_usage(usage, message)
-        return cls(
-            id=session_id,
-            created=messages[0].timestamp if messages else when_empty,
-            last_active=messages[-1].timestamp if messages else when_empty,
-            first_message=first_user_message(messages),
-            message_count=len(messages),
-            usage=usage,
-        )
+        fields = {
+            "id": session_id,
+            "created": messages[0].timestamp if messages else when_empty,
+            "last_active": messages[-1].timestamp if messages else when_empty,
+            "first_message": first_user_message(messages),
+            "message_count": len(messages),
+            "usage": usage,
+        }
+        return cls.model_validate({**fields, **given} if given else fields)
 
     def record_message(self, message: Message) -> None:
         """Count one appended message: its time moves ``last_active``, a first user message is

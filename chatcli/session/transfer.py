@@ -318,13 +318,16 @@ def _record_to_session(record: object) -> tuple[SessionMetadata, list[Message], 
     raw_meta, messages = _record_parts(record)
     sid = raw_meta.get("id")
     try:
-        meta = SessionMetadata.from_messages(
-            str(sid) if isinstance(sid, str) and sid else new_session_id(), messages, when_empty=utc_now()
-        )
         name, bad_name = _valid_name_or_none(raw_meta.get("name"))
         given = {key: raw_meta[key] for key in _OVERRIDABLE if raw_meta.get(key)}
-        if name is not None or given:  # validated once, all together
-            meta = SessionMetadata.model_validate({**dict(meta), "name": name, **given})
+        if name is not None:
+            given["name"] = name
+        meta = SessionMetadata.from_messages(  # validated once, all together
+            str(sid) if isinstance(sid, str) and sid else new_session_id(),
+            messages,
+            when_empty=utc_now(),
+            given=given,
+        )
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         loc = ".".join(str(p) for p in err.get("loc", ()))

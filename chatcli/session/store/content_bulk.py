@@ -152,7 +152,8 @@ def _tables(fresh: Sequence[Written]) -> tuple[str, ...]:
     lined: list[str] = []
     for seq, (sid, items, st, body) in enumerate(fresh):
         base = seq << ROW_BITS
-        plain = all(message.content.isascii() for message in items)
+        # texts are written raw (never escaped): a transcript all in ASCII has every text in ASCII
+        plain = body is not None and body.isascii()
         if body is not None:
             lines = body.decode("utf-8").split("\n")[:-1]  # every line ends with one
             lined.extend(f"[{base | position},{int(plain)},{line}]" for position, line in enumerate(lines))
