@@ -351,3 +351,34 @@ def test_an_error_escaping_the_index_thread_is_raised_not_lost(
     found = _whole(repo.root, records)
     assert found and not [p for p in repo.root.iterdir() if p.name.startswith(STAGING_PREFIX)]
     assert sorted(m.id for m in FileRepository(repo.root).list()) == found
+
+
+def test_index_rows_that_cannot_be_prepared_are_synced_from_the_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Preparing a batch's index rows (on the writing thread) failing, the next bug there, costs
+    neither the import nor the index: that batch's sessions are synced from their files."""
+    from chatcli.session.store import batch
+
+    corpus = tmp_path / "corpus.jsonl"
+    records = write_corpus(corpus, 20, 1)
+    ids = sorted(r["id"] for r in records)
+    real_prepare = batch.prepare
+    calls: list[int] = []
+
+    def failing(rows: Any, written: Any) -> Any:
+        calls.append(len(rows))
+        if len(calls) == 2:
+            raise ValueError("a bug preparing the rows")
+        return real_prepare(rows, written)
+
+    logged: list[BaseException] = []
+    monkeypatch.setattr(batch, "prepare", failing)
+    monkeypatch.setattr(logs, "log_exception", lambda exc, context="": logged.append(exc))
+    monkeypatch.setattr(transfer, "BATCH", 8)
+    repo = FileRepository(tmp_path / "s")
+    result = transfer.import_sessions(repo, corpus)
+    assert sorted(m.id for m in result.imported) == ids and not result.skipped
+    assert [str(exc) for exc in logged] == ["a bug preparing the rows"]
+    assert _whole(repo.root, records) == ids
+    assert repo.index_problems() == [] and sorted(_indexed_messages(repo)) == ids

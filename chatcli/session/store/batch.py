@@ -207,19 +207,28 @@ class Creator:
     def _step5(
         self, sessions: Sequence[NewSession], todo: list[int], created: list[_Staged]
     ) -> Callable[[], None]:
-        """The index transaction of a batch whose sessions ``created`` were moved in."""
+        """The index transaction of a batch whose sessions ``created`` were moved in (if its
+        rows cannot even be prepared, each session is synced from its files instead: the
+        index is a cache, its failure never fails the write)."""
         done = {item.position for item in created}
-        prepared = prepare(
-            [(sessions[item.position][0], stamp(item.metadata)) for item in created],
-            [
-                Written(sessions[item.position][0].id, sessions[item.position][1], item.transcript, item.body)
-                for item in created
-                if self.index_content and self.sync.usable() is not None
-            ],
-        )
-        return functools.partial(
-            self.sync.sync_many, prepared, [sessions[i][0].id for i in todo if i not in done]
-        )
+        others = [sessions[i][0].id for i in todo if i not in done]
+        try:
+            prepared = prepare(
+                [(sessions[item.position][0], stamp(item.metadata)) for item in created],
+                [
+                    Written(
+                        sessions[item.position][0].id, sessions[item.position][1], item.transcript, item.body
+                    )
+                    for item in created
+                    if self.index_content and self.sync.usable() is not None
+                ],
+            )
+        except Exception as exc:
+            from chatcli.logs import log_exception
+
+            log_exception(exc, "preparing the index rows of new sessions")
+            prepared, others = prepare([], []), [sessions[i][0].id for i in todo]
+        return functools.partial(self.sync.sync_many, prepared, others)
 
 
 def _unwritable(exc: Exception) -> SerializationError:
