@@ -175,25 +175,34 @@ class SessionMetadata(BaseModel):
         )
 
     @classmethod
-    def from_messages(cls, session_id: str, messages: Sequence[Message], *, when_empty: datetime) -> Self:
+    def from_messages(
+        cls,
+        session_id: str,
+        messages: Sequence[Message],
+        *,
+        when_empty: datetime,
+        given: dict[str, Any] | None = None,
+    ) -> Self:
         """Metadata derived from a transcript: the ONE place the derive-from-messages rules live.
 
         ``created`` and ``last_active`` are the first and last message's times (``when_empty``
         for a transcript with no message), ``first_message`` the first user message (cut to
         :data:`FIRST_MESSAGE_LIMIT`), ``message_count`` the number of messages, ``usage`` the sum
-        of the replies' reported usage per model.
+        of the replies' reported usage per model. ``given`` fields (an import's) replace the
+        derived ones, all validated together.
         """
         usage: dict[str, TokenTotals] = {}
         for message in messages:
             _count_usage(usage, message)
-        return cls(
-            id=session_id,
-            created=messages[0].timestamp if messages else when_empty,
-            last_active=messages[-1].timestamp if messages else when_empty,
-            first_message=first_user_message(messages),
-            message_count=len(messages),
-            usage=usage,
-        )
+        fields = {
+            "id": session_id,
+            "created": messages[0].timestamp if messages else when_empty,
+            "last_active": messages[-1].timestamp if messages else when_empty,
+            "first_message": first_user_message(messages),
+            "message_count": len(messages),
+            "usage": usage,
+        }
+        return cls.model_validate({**fields, **given} if given else fields)
 
     def record_message(self, message: Message) -> None:
         """Count one appended message: its time moves ``last_active``, a first user message is
@@ -351,9 +360,32 @@ class Message(BaseModel):
     def to_line(self) -> str:
         """Serialise as one JSON line (no trailing newline; ``interrupted``, ``model`` and
         ``usage`` only when set, so a line without them reads as it always did)."""
-        unset = {"interrupted"} if not self.interrupted else set()
-        unset |= {key for key in ("model", "usage") if getattr(self, key) is None}
-        return self.model_dump_json(exclude=unset or None)
+        return self.model_dump_json(exclude=_UNSET[self.interrupted, self.model is None, self.usage is None])
+
+    @staticmethod
+    def lines(messages: Iterable[Message]) -> bytes:
+        """The :meth:`to_line` of each message, each ended by a newline, as UTF-8 (one serialiser
+        call a message: what a transcript of many messages is written from)."""
+        dump = Message.__pydantic_serializer__.to_json
+        return b"".join(
+            [
+                dump(m, exclude=_UNSET[m.interrupted, m.model is None, m.usage is None]) + b"\n"
+                for m in messages
+            ]
+        )
+
+
+def _unset(interrupted: bool, no_model: bool, no_usage: bool) -> set[str] | None:
+    left = {
+        key
+        for key, out in (("interrupted", not interrupted), ("model", no_model), ("usage", no_usage))
+        if out
+    }
+    return left or None
+
+
+#: The fields a message line leaves out, by (interrupted, no model, no usage).
+_UNSET = {(i, m, u): _unset(i, m, u) for i in (False, True) for m in (False, True) for u in (False, True)}
 
 
 def _count_usage(usage: dict[str, TokenTotals], message: Message) -> None:

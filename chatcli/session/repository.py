@@ -8,7 +8,7 @@ The REPL runs repository calls in a worker thread (``asyncio.to_thread``) to sta
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, Protocol, TypeAlias, TypeVar, runtime_checkable
@@ -39,6 +39,7 @@ __all__ = [
 _Metas: TypeAlias = "list[SessionMetadata]"
 _Briefs: TypeAlias = "list[SessionBrief]"
 _Outcomes: TypeAlias = "list[SessionError | None]"
+_NewBatch: TypeAlias = "Sequence[tuple[SessionMetadata, Sequence[Message]]]"
 #: A trashed session held in memory: its record, metadata and messages.
 _TrashItem: TypeAlias = "tuple[TrashRecord, SessionMetadata, list[Message]]"
 _View = TypeVar("_View", bound=SessionView)
@@ -147,11 +148,11 @@ class SessionRepository(Protocol):
         """Create a new session with its initial messages; :class:`SessionAlreadyExists` if taken."""
         ...
 
-    def create_many(self, sessions: Sequence[tuple[SessionMetadata, Sequence[Message]]]) -> _Outcomes:
-        """Create several new sessions at once (import); one outcome per session: None when it
-        was created, :class:`SessionAlreadyExists` when its id is taken (also by an earlier one
-        of ``sessions``), another :class:`SessionError` when it alone could not be created. A
-        failure of the storage itself raises :class:`StorageError` and creates none of them."""
+    def create_many(self, batches: Iterable[_NewBatch]) -> Generator[_Outcomes, None, None]:
+        """Create batches of new sessions (import), one per outcome list taken; one outcome per session:
+        None when it was created, :class:`SessionAlreadyExists` when its id is taken (also earlier in the
+        batch), another :class:`SessionError` when it alone could not be created. A failure of the
+        storage itself raises :class:`StorageError` and creates none of that batch."""
         ...
 
     def update(self, session_id: str, change: Callable[[SessionMetadata], None]) -> SessionMetadata:
@@ -325,17 +326,17 @@ class InMemoryRepository:
             self._messages[metadata.id] = list(messages)
             self._generation += 1
 
-    def create_many(self, sessions: Sequence[tuple[SessionMetadata, Sequence[Message]]]) -> _Outcomes:
-        """:meth:`create` of each session in turn; one outcome per session (None: created)."""
-        outcomes: list[SessionError | None] = []
-        for metadata, messages in sessions:
-            try:
-                self.create(metadata, messages)
-            except SessionAlreadyExists as exc:
-                outcomes.append(exc)
-            else:
-                outcomes.append(None)
-        return outcomes
+    def create_many(self, batches: Iterable[_NewBatch]) -> Generator[_Outcomes, None, None]:
+        """:meth:`create` of each session of each batch in turn; one outcome per session (None: created)."""
+        for sessions in batches:
+            outcomes: list[SessionError | None] = []
+            for metadata, messages in sessions:
+                try:
+                    self.create(metadata, messages)
+                    outcomes.append(None)
+                except SessionAlreadyExists as exc:
+                    outcomes.append(exc)
+            yield outcomes
 
     def update(self, session_id: str, change: Callable[[SessionMetadata], None]) -> SessionMetadata:
         """Apply ``change`` to the stored metadata under the lock; the stored copy only changes on success."""
@@ -429,8 +430,7 @@ class InMemoryRepository:
             return DoctorReport(IN_MEMORY, repair, sessions_checked=len(self._meta))
 
     def repair(self, session_id: str) -> RepairReport:
-        """Nothing in memory can be damaged: an unchanged report (:class:`SessionNotFound` if
-        there is no such session)."""
+        """Nothing in memory can be damaged: an unchanged report (or :class:`SessionNotFound`)."""
         with self._lock:
             if session_id not in self._meta:
                 raise SessionNotFound(session_id)

@@ -7,12 +7,12 @@ The readable Markdown export is a transcript rendering and lives in :mod:`chatcl
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import gc
 import os
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from pydantic import TypeAdapter
 
     from chatcli.session.models import Message, SessionMetadata
+    from chatcli.session.store.batch import NewSession
 
 # The pydantic models are imported inside the functions that build them, so that importing this
 # module (the renderers import ImportResult) never imports pydantic.
@@ -104,8 +105,9 @@ def import_sessions(
     with a note saying where.
 
     Sessions are created :data:`BATCH` at a time (:meth:`SessionRepository.create_many`: their
-    disk flushes and index writes shared); a session is counted as imported only once its
-    batch is durable. ``progress`` is told how many bytes of the file were read after each batch.
+    disk flushes and index writes shared, a batch indexed while the next is read and written);
+    a session is counted as imported only once its batch is durable. ``progress`` is told how
+    many bytes of the file were read after each batch.
     """
     result = ImportResult()
     handle: contextlib.AbstractContextManager[BinaryIO] = (
@@ -113,29 +115,23 @@ def import_sessions(
     )
     # The names lock is held for the whole import so a concurrent rename cannot take a name
     # this import is assigning (renames elsewhere wait, or report a retry hint).
-    # One batch is created (on the worker thread) while the next is read and checked.
-    with (
-        handle as source,
-        repo.names_lock(),
-        _rare_collections(),
-        ThreadPoolExecutor(1, thread_name_prefix="chatcli-import") as pool,
-    ):
+    with handle as source, repo.names_lock(), _rare_collections():
         names = {b.name.lower() for b in repo.list_briefs(SessionFilter()) if b.name}
-        batch = _Batch(repo, names, result, pool, new_ids=new_ids)
-        try:
-            for position, record in read_records(source, path):
-                if should_stop is not None and should_stop():
-                    result.notes.append(f"cancelled: record {position} and the rest were not imported")
-                    break
-                if batch.add(position, record) >= BATCH:
-                    batch.flush()
-                    if progress is not None:
-                        progress(_offset(source))
-            batch.flush()
-            batch.finish()
-        except _Stopped:
-            pass
+        batch = _Batch(repo, names, result, new_ids=new_ids)
+        records = _until_stopped(read_records(source, path), should_stop, result)
+        batch.run(records, (lambda: progress(_offset(source))) if progress is not None else (lambda: None))
     return result
+
+
+def _until_stopped(
+    records: Iterator[tuple[int, object]], should_stop: Callable[[], bool] | None, result: ImportResult
+) -> Iterator[tuple[int, object]]:
+    """``records`` until ``should_stop`` says so (the user cancelled: a note says where)."""
+    for position, record in records:
+        if should_stop is not None and should_stop():
+            result.notes.append(f"cancelled: record {position} and the rest were not imported")
+            return
+        yield position, record
 
 
 #: Sessions created together (one index transaction, their flushes issued at once).
@@ -180,37 +176,62 @@ class _Pending:
 
 
 class _Batch:
-    """Records waiting to be created together; each record's outcome goes to ``result`` in order."""
+    """Records read into batches, created together; each record's outcome goes to ``result`` in order."""
 
     def __init__(
-        self, repo: SessionRepository, names: set[str], result: ImportResult, pool: Executor, *, new_ids: bool
+        self, repo: SessionRepository, names: set[str], result: ImportResult, *, new_ids: bool
     ) -> None:
         self.repo = repo
         self.names = names
         self.result = result
-        self.pool = pool
         self.new_ids = new_ids
-        self.pending: list[_Pending] = []
-        #: The batch being created, and its outcomes to come.
-        self.running: tuple[list[_Pending], Future[list[SessionError | None]]] | None = None
+        #: The batches handed to the repository, their outcomes to come (oldest first).
+        self.waiting: collections.deque[list[_Pending]] = collections.deque()
 
-    def add(self, position: int, record: object) -> int:
-        """Prepare one record (its checks made now, its name reserved); returns the batch size."""
+    def run(self, records: Iterator[tuple[int, object]], after_batch: Callable[[], None]) -> None:
+        """Create the sessions of ``records``, a batch at a time, and report each; a store
+        failure stops the import (reported)."""
+        created = self.repo.create_many(self._batches(records))
+        with contextlib.closing(created):
+            try:
+                for outcomes in created:
+                    self._finish(self.waiting.popleft(), outcomes)
+                    after_batch()
+            except StorageError as exc:
+                self._stopped(self.waiting.popleft() if self.waiting else [], exc)
+            except _Stopped:
+                pass
+
+    def _batches(self, records: Iterator[tuple[int, object]]) -> Iterator[list[NewSession]]:
+        """The sessions of ``records``, :data:`BATCH` records at a time (each batch's records
+        wait in ``waiting`` for its outcomes)."""
+        items: list[_Pending] = []
+        for position, record in records:
+            items.append(self._prepare(position, record))
+            if len(items) >= BATCH:
+                self.waiting.append(items)
+                yield [item.session for item in items if item.session is not None]
+                items = []
+        if items:
+            self.waiting.append(items)
+            yield [item.session for item in items if item.session is not None]
+
+    def _prepare(self, position: int, record: object) -> _Pending:
+        """One record, checked (its name reserved)."""
         item = _Pending(f"record {position}")
-        self.pending.append(item)
         if isinstance(record, SerializationError):
             item.skipped = record.detail
-            return len(self.pending)
+            return item
         try:
             meta, messages, bad_name = _record_to_session(record)
         except SerializationError as exc:
             item.skipped = exc.detail
-            return len(self.pending)
+            return item
         except Exception as exc:
             # Anything in one record (a date that overflows in UTC, a value nested too deeply, the
             # next parser bug) costs only that record.
             item.skipped = _failure(exc)
-            return len(self.pending)
+            return item
         if not is_session_id(meta.id):
             old = meta.id
             meta.id = new_session_id()
@@ -223,48 +244,36 @@ class _Batch:
         if meta.name:
             self.names.add(meta.name.lower())
         item.session = (meta, messages)
-        return len(self.pending)
+        return item
 
-    def flush(self) -> None:
-        """Report the batch created before, then start creating the pending sessions."""
-        self.finish()
-        items, self.pending = self.pending, []
-        sessions = [item.session for item in items if item.session is not None]
-        self.running = (items, self.pool.submit(self.repo.create_many, sessions))
-
-    def finish(self) -> None:
-        """Wait for the batch being created and report each of its records, in order."""
-        if self.running is None:
-            return
-        items, created = self.running
-        self.running = None
+    def _finish(self, items: list[_Pending], found: list[SessionError | None]) -> None:
+        """Report each record of a created batch, in order (with ``new_ids``, the sessions
+        whose id was taken are created first as copies under new ids)."""
         todo = [item for item in items if item.session is not None]
-        outcomes = self._outcomes(todo, created)
-        retry: list[_Pending] = []
-        for item in todo:
-            failure = outcomes.get(id(item))
-            if isinstance(failure, SessionAlreadyExists) and self.new_ids:
-                retry.append(item)
-        if retry:
-            self._copies(retry, outcomes)
+        outcomes = {id(item): outcome for item, outcome in zip(todo, found, strict=True)}
+        retry = [item for item in todo if isinstance(outcomes[id(item)], SessionAlreadyExists)]
+        failed: StorageError | None = None
+        if retry and self.new_ids:
+            try:
+                self._copies(retry, outcomes)
+            except StorageError as exc:
+                failed = exc
+        unsaved = {id(item) for item in retry} if failed is not None else set()
         for item in items:
-            self._report(item, outcomes.get(id(item)))
+            if id(item) not in unsaved:
+                self._report(item, outcomes.get(id(item)))
+        if failed is not None:
+            self._stopped(retry, failed)
+            raise _Stopped from failed
 
-    def _outcomes(
-        self, todo: list[_Pending], created: Future[list[SessionError | None]]
-    ) -> dict[int, SessionError | None]:
-        """What :meth:`SessionRepository.create_many` did with ``todo``; a store failure stops
-        the import (reported)."""
-        try:
-            found = created.result()
-        except StorageError as exc:
-            if todo:
-                self.result.skipped.append((todo[0].label, exc.user_message().splitlines()[0]))
-                self.result.notes.append(
-                    f"stopped: {todo[0].label} could not be saved; the rest were not imported"
-                )
-            raise _Stopped from exc
-        return {id(item): outcome for item, outcome in zip(todo, found, strict=True)}
+    def _stopped(self, items: list[_Pending], exc: StorageError) -> None:
+        """The store failed on ``items``: the import stops there (the report says where)."""
+        todo = [item for item in items if item.session is not None]
+        if todo:
+            self.result.skipped.append((todo[0].label, exc.user_message().splitlines()[0]))
+            self.result.notes.append(
+                f"stopped: {todo[0].label} could not be saved; the rest were not imported"
+            )
 
     def _copies(self, retry: list[_Pending], outcomes: dict[int, SessionError | None]) -> None:
         """With ``new_ids``: the sessions whose id was taken, created as copies under new ids."""
@@ -273,7 +282,8 @@ class _Batch:
             old = meta.id
             meta.id = new_session_id()
             item.notes.append(f"{old[:8]} already exists: imported a copy as {meta.id}")
-        outcomes.update(self._outcomes(retry, self.pool.submit(self.repo.create_many, sessions)))
+        (found,) = list(self.repo.create_many([sessions]))
+        outcomes.update({id(item): outcome for item, outcome in zip(retry, found, strict=True)})
 
     def _report(self, item: _Pending, failure: SessionError | None) -> None:
         """Record in ``result`` what happened to one record."""
@@ -308,13 +318,16 @@ def _record_to_session(record: object) -> tuple[SessionMetadata, list[Message], 
     raw_meta, messages = _record_parts(record)
     sid = raw_meta.get("id")
     try:
-        meta = SessionMetadata.from_messages(
-            str(sid) if isinstance(sid, str) and sid else new_session_id(), messages, when_empty=utc_now()
-        )
         name, bad_name = _valid_name_or_none(raw_meta.get("name"))
         given = {key: raw_meta[key] for key in _OVERRIDABLE if raw_meta.get(key)}
-        if name is not None or given:  # validated once, all together
-            meta = SessionMetadata.model_validate({**dict(meta), "name": name, **given})
+        if name is not None:
+            given["name"] = name
+        meta = SessionMetadata.from_messages(  # validated once, all together
+            str(sid) if isinstance(sid, str) and sid else new_session_id(),
+            messages,
+            when_empty=utc_now(),
+            given=given,
+        )
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         loc = ".".join(str(p) for p in err.get("loc", ()))
@@ -366,6 +379,27 @@ _ID_KEEP = bytes.fromhex("ffffffffffff0fff3fffffffffffffff")
 _ID_SET = bytes.fromhex("00000000000040008000000000000000")
 
 
+class _RandomBytes:
+    """Bytes from the system's random source, read a block at a time (one read gives thousands
+    of ids; each system call lets the index thread take the interpreter); a process forked
+    meanwhile reads its own."""
+
+    def __init__(self) -> None:
+        self.block = b""
+        self.used = 0
+        self.pid = 0
+
+    def take(self, count: int) -> bytes:
+        """``count`` random bytes, never given out before."""
+        if self.used + count > len(self.block) or self.pid != os.getpid():
+            self.block, self.used, self.pid = os.urandom(max(count, 1 << 16)), 0, os.getpid()
+        self.used += count
+        return self.block[self.used - count : self.used]
+
+
+_RANDOM = _RandomBytes()
+
+
 def _give_ids(raw_messages: list[Any]) -> None:
     """Give each message object without an ``id`` a new random one (a UUID4 in hex, as
     :class:`Message` would make), from one read of the system's random source for the whole
@@ -374,7 +408,7 @@ def _give_ids(raw_messages: list[Any]) -> None:
     if not missing:
         return
     count = len(missing)
-    bits = int.from_bytes(os.urandom(16 * count)) & int.from_bytes(_ID_KEEP * count)
+    bits = int.from_bytes(_RANDOM.take(16 * count)) & int.from_bytes(_ID_KEEP * count)
     text = f"{bits | int.from_bytes(_ID_SET * count):0{32 * count}x}"
     for number, message in enumerate(missing):
         message["id"] = text[32 * number : 32 * number + 32]

@@ -290,3 +290,21 @@ _FIXED_ID = "1a717050-3c2e-4f6b-9d8a-0b1c2d3e4f50"  # fixed, so every test worke
 )
 def test_non_canonical_ids_are_not_session_ids(value: str) -> None:
     assert not is_session_id(value)
+
+
+def test_lines_are_the_to_line_of_each_message_each_ended() -> None:
+    """A transcript written in one go (``Message.lines``, what an import writes) holds exactly the
+    lines appending each message would (every optional field set or not, any text)."""
+    from chatcli.session.models import ReplyUsage
+
+    usage = ReplyUsage(prompt_tokens=1, completion_tokens=2, total_tokens=3)
+    messages = [
+        Message(role="assistant", content=text, interrupted=cut, model=model, usage=used)
+        for text in ("plain", 'Café "東京"\n\x00\u2028\\')
+        for cut in (False, True)
+        for model in (None, "m-1")
+        for used in (None, usage)
+    ]
+    expected = "".join(m.to_line() + "\n" for m in messages).encode("utf-8")
+    assert Message.lines(messages) == expected
+    assert b'"interrupted"' not in Message.lines(messages[:1]) and Message.lines([]) == b""

@@ -26,7 +26,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, NamedTuple
 
 from chatcli.session.errors import SessionError
@@ -41,9 +41,8 @@ from chatcli.session.transcript import LINE_ENDS, line_parser
 
 if TYPE_CHECKING:
     from chatcli.session.models import SessionMetadata
-    from chatcli.session.store.content_bulk import Written
+    from chatcli.session.store.content_bulk import Prepared
     from chatcli.session.store.files import SessionFiles
-    from chatcli.session.store.index import Indexed
 
 __all__ = ["ContentIndex", "fts5_available"]
 
@@ -415,15 +414,16 @@ class ContentIndex(SessionIndex):
                     if failed is not None:
                         problems.append((session_id, failed))
 
-    def store_created(self, rows: Sequence[Indexed], written: Sequence[Written]) -> list[str]:
+    def store_created(self, prepared: Prepared) -> list[str]:
         """New sessions (:mod:`.batch`): their rows (marks cleared, as :meth:`store_many`) and,
         in the same transaction, their messages, from what was just written to their
         transcripts (:func:`.content_bulk.index_written`). Returns the ids whose rows could not
         be stored (they stay marked)."""
-        from chatcli.session.store.content_bulk import index_written
+        from chatcli.session.store.content_bulk import index_written, store_rows
 
         with self._tx() as conn:
-            failed = _insert_rows(conn, rows, [meta.id for meta, _ in rows])
-            if self.has_content and written:
-                index_written(conn, written, self._catch_up)
+            rows = prepared.rows
+            failed = [] if store_rows(conn, prepared) else _insert_rows(conn, rows, [m.id for m, _ in rows])
+            if self.has_content and prepared.written:
+                index_written(conn, prepared, self._catch_up)
             return failed

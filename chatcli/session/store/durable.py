@@ -115,7 +115,7 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
-def fsync_dir(path: Path) -> None:
+def fsync_dir(path: str | Path) -> None:
     """Make the entries of folder ``path`` (a rename, a new file) durable."""
     fd = os.open(path, os.O_RDONLY | _O_DIRECTORY | O_CLOEXEC)
     try:
@@ -203,7 +203,7 @@ def real_dir_exists(folder: Path) -> bool:
     return True
 
 
-def make_dir(path: Path) -> bool:
+def make_dir(path: str | Path) -> bool:
     """Create ``path`` with mode 0700 (whatever the umask); False if it already existed.
 
     ``OSError`` is left to the caller; an existing link or file raises :class:`UnsafePath`.
@@ -211,13 +211,15 @@ def make_dir(path: Path) -> bool:
     try:
         os.mkdir(path, DIR_MODE)
     except FileExistsError:
-        real_dir_exists(path)
+        real_dir_exists(Path(path))
         return False
     os.chmod(path, DIR_MODE)
     return True
 
 
-def write_new(path: Path, data: bytes, *, mode: int | None = FILE_MODE, flush: bool = True) -> os.stat_result:
+def write_new(
+    path: str | Path, data: bytes, *, mode: int | None = FILE_MODE, flush: bool = True
+) -> os.stat_result:
     """Create ``path`` holding ``data`` (written and fsynced); ``FileExistsError`` if it exists.
     Returns the new file's status.
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from chatcli.session.errors import SessionError, SessionNotFound, StorageError
 from chatcli.session.fields import SessionView, is_session_id
-from chatcli.session.store.content_bulk import Written
+from chatcli.session.store.content_bulk import Prepared
 from chatcli.session.store.content_index import ContentIndex
 from chatcli.session.store.files import SessionFiles
 from chatcli.session.store.index import INDEX_SUFFIXES, IndexUnavailable, SessionIndex
@@ -27,7 +27,6 @@ from chatcli.session.store.locks import SessionLocks
 
 if TYPE_CHECKING:
     from chatcli.session.models import SessionMetadata
-    from chatcli.session.store.index import Indexed
 
 __all__ = ["IndexSync", "Synced"]
 
@@ -84,15 +83,19 @@ class IndexSync:
 
     # ------------------------------------------------------------------ writers
 
-    def mark(self, *session_ids: str) -> None:
+    def mark(self, *session_ids: str, own_mtime: int | None = None) -> None:
         """Writer step 1 (for one session, or a batch in one transaction). The first write on a
-        folder without an index builds it from the files."""
+        folder without an index builds it from the files. ``own_mtime``: the folder's mtime
+        after this writer's own last change (a batch whose rows are still being stored, but
+        whose sessions are marked): the folder is then only recorded, not compared again."""
         index = self.usable()
         if index is None:
             return
         try:
-            if index.recorded_root_mtime() != self.files.root_mtime():
-                self.reconcile(index)
+            mtime = self.files.root_mtime()
+            if index.recorded_root_mtime() != mtime:
+                if mtime != own_mtime:
+                    self.reconcile(index)
                 index.record_root_mtime(self.files.root_mtime())
             index.mark_dirty(*session_ids)
         except (IndexUnavailable, OSError, StorageError):
@@ -126,17 +129,16 @@ class IndexSync:
         except Exception as exc:  # the files are written: a cache failure must not undo the write
             self._give_up(exc)
 
-    def sync_many(
-        self, created: Sequence[Indexed], written: Sequence[Written], others: Sequence[str]
-    ) -> None:
+    def sync_many(self, created: Prepared, others: Sequence[str]) -> None:
         """Writer step 3 for a batch of new sessions (:mod:`.batch`): the rows of ``created``
         (each with its metadata file's stamp), just written from these very models, and the
-        messages of their transcripts (``written``), in one transaction; ``others`` (marked,
-        then not created) are synced one by one from whatever their files hold. Never raises."""
+        messages of their transcripts, in one transaction (:func:`.content_bulk.prepare`);
+        ``others`` (marked, then not created) are synced one by one from whatever their files
+        hold. Never raises."""
         index = self.usable()
-        if index is not None and created:
+        if index is not None and created.rows:
             try:
-                index.store_created(created, written)
+                index.store_created(created)
                 mtime = self.files.root_mtime()
                 if index.recorded_root_mtime() != mtime:
                     index.record_root_mtime(mtime)

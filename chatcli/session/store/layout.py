@@ -89,9 +89,10 @@ def temp_name(name: str) -> str:
     return f".{name}.{os.getpid()}.{_unique()}{TEMP_SUFFIX}"
 
 
-def staging_name(session_id: str) -> str:
-    """The hidden folder a whole session is assembled in before it is renamed into place."""
-    return f"{STAGING_PREFIX}{session_id}-{_unique()}"
+def staging_name(session_id: str, unique: str | None = None) -> str:
+    """The hidden folder a whole session is assembled in before it is renamed into place
+    (``unique``: a random part shared by a batch, whose ids already differ)."""
+    return f"{STAGING_PREFIX}{session_id}-{unique or _unique()}"
 
 
 def deleted_name(session_id: str) -> str:

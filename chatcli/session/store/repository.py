@@ -18,7 +18,7 @@ import builtins
 import contextlib
 import heapq
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias, TypeVar
@@ -242,13 +242,18 @@ class FileRepository(TrashMethods):
         if failure is not None:
             raise failure
 
-    def create_many(self, sessions: Sequence[NewSession]) -> builtins.list[SessionError | None]:
-        """Create whole sessions (import), their flushes and index writes shared, their messages
-        indexed for search with their rows; one outcome per session, None when created (see
-        :func:`.batch.create_sessions`)."""
-        from chatcli.session.store.batch import create_sessions  # imports only: not on a read's path
+    def create_many(
+        self, batches: Iterable[Sequence[NewSession]]
+    ) -> Generator[builtins.list[SessionError | None], None, None]:
+        """Create batches of whole sessions (import), each batch's flushes and index writes shared,
+        their messages indexed for search with their rows, one batch's index transaction running
+        while the next is written; one outcome per session, None when created (see
+        :class:`.batch.Creator`). Everything is indexed once the batches are all taken."""
+        from chatcli.session.store.batch import Creator  # imports only: not on a read's path
 
-        return create_sessions(self._files, self._locks, self._sync, sessions)
+        with Creator(self._files, self._locks, self._sync, index_content=True) as create:
+            for sessions in batches:
+                yield create(sessions)
 
     def append_message(self, session_id: str, message: Message) -> SessionMetadata:
         """Append one message durably (write + fsync) and update the metadata; returns it.
