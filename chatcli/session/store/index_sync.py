@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from chatcli.session.errors import SessionError, SessionNotFound, StorageError
 from chatcli.session.fields import SessionView, is_session_id
-from chatcli.session.store.content_bulk import Prepared
 from chatcli.session.store.content_index import ContentIndex
 from chatcli.session.store.files import SessionFiles
 from chatcli.session.store.index import INDEX_SUFFIXES, IndexUnavailable, SessionIndex
@@ -27,6 +26,7 @@ from chatcli.session.store.locks import SessionLocks
 
 if TYPE_CHECKING:
     from chatcli.session.models import SessionMetadata
+    from chatcli.session.store.content_bulk import Prepared
 
 __all__ = ["IndexSync", "Synced"]
 
