@@ -5,34 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+from chatcli.records import SlotRecord
+
 __all__ = ["DoctorReport", "Finding", "RepairReport", "Severity"]
 
 Severity = Literal["ok", "warning", "error"]
 
 
-class _Report:
-    """Equality and a readable ``repr`` over ``__slots__``: plain classes rather than dataclasses,
-    because every command imports this module and dataclasses cost start-up time
-    (docs/architecture.md, "Start-up")."""
-
-    __slots__: tuple[str, ...] = ()
-
-    def _state(self) -> tuple[object, ...]:
-        return tuple(getattr(self, name) for name in self.__slots__)
-
-    def __repr__(self) -> str:
-        values = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
-        return f"{type(self).__name__}({values})"
-
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not type(self) or not isinstance(other, _Report):
-            return NotImplemented
-        return self._state() == other._state()
-
-    __hash__ = None  # type: ignore[assignment]
-
-
-class Finding(_Report):
+class Finding(SlotRecord):
     """What the doctor found about one session (or one stray file) and what it did.
 
     A finding with severity ``"ok"`` is a note (e.g. a folder chatcli does not own, left alone):
@@ -56,7 +36,7 @@ class Finding(_Report):
         self.unrepairable: list[str] = [] if unrepairable is None else unrepairable
 
 
-class DoctorReport(_Report):
+class DoctorReport(SlotRecord):
     """The whole examination: per-target findings and totals."""
 
     __slots__ = ("findings", "repaired", "root", "sessions_checked")
@@ -83,7 +63,7 @@ class DoctorReport(_Report):
         )
 
 
-class RepairReport(_Report):
+class RepairReport(SlotRecord):
     """What a repository's ``repair`` found and did for one session."""
 
     __slots__ = ("actions", "problems", "session_id")

@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from chatcli.records import SlotRecord
+
 if TYPE_CHECKING:
     from chatcli.session.models import Message
 
@@ -25,7 +27,7 @@ __all__ = ["LINE_ENDS", "Transcript", "TranscriptTail", "line_parser", "parse_tr
 LINE_ENDS = (b"\n", b"\r")
 
 
-class Transcript:
+class Transcript(SlotRecord):
     """Messages read back from a session, and what was wrong with the file, if anything.
 
     ``skipped_lines`` are 1-based line numbers that could not be parsed and were skipped;
@@ -51,24 +53,6 @@ class Transcript:
         self.skipped_lines: list[int] = [] if skipped_lines is None else skipped_lines
         self.torn_tail = torn_tail
         self.open_end = open_end
-
-    def _state(self) -> dict[str, object]:
-        return {
-            "messages": self.messages,
-            "skipped_lines": self.skipped_lines,
-            "torn_tail": self.torn_tail,
-            "open_end": self.open_end,
-        }
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self._state().items())})"
-
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not type(self) or not isinstance(other, Transcript):
-            return NotImplemented
-        return self._state() == other._state()
-
-    __hash__ = None  # type: ignore[assignment]
 
     @property
     def warnings(self) -> list[str]:
@@ -104,9 +88,6 @@ class TranscriptTail(Transcript):
     ) -> None:
         super().__init__(messages, skipped_lines, torn_tail, open_end)
         self.total = total
-
-    def _state(self) -> dict[str, object]:
-        return {**super()._state(), "total": self.total}
 
 
 def line_parser() -> Callable[[bytes], Message | None]:
