@@ -107,6 +107,7 @@ _LOST_WORDS = (
     "AND NOT EXISTS (SELECT 1 FROM content_terms t WHERE t.term = v.term)"
 )
 
+
 class _Reading(NamedTuple):
     """A message read from a transcript: its position among non-blank lines, role, time, text."""
 
