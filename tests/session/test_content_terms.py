@@ -122,7 +122,9 @@ def test_doctor_reports_words_the_index_lost_and_repair_brings_them_back(tmp_pat
     repo = FileRepository(root)
     seed(repo, TEXTS[0], replies=TEXTS[1:])
     assert SessionService(repo).search("kub*").total_hits == 4
-    assert repo.index_problems() == []
+    long_word = seed(repo, "a word longer than FTS5 keeps: " + "x" * 40_000, when=BASE + timedelta(hours=1))
+    assert [s.session_id for s in SessionService(repo).search("xxxx*").sessions] == [long_word.id]
+    assert repo.index_problems() == []  # FTS5 keeps its first 32,768 bytes: no word lost
     conn = sqlite3.connect(root / ".index" / "sessions.sqlite3")
     conn.execute("DELETE FROM content_terms WHERE term IN ('kubectl', 'straße')")
     conn.commit()

@@ -101,9 +101,10 @@ def fts5_available(conn: sqlite3.Connection) -> bool:
 #: FTS5's own list of the words of ``content_words`` (temporary: for ``doctor`` only).
 _VOCAB = "CREATE VIRTUAL TABLE IF NOT EXISTS temp.content_vocab USING fts5vocab(main, content_words, row)"
 #: Words of ASCII letters and digits FTS5 holds that ``content_terms`` lacks (for those, both
-#: read a text alike: see :mod:`.content_terms`).
+#: read a text alike: see :mod:`.content_terms`), but for one FTS5 cut to its first 32,768 bytes.
 _LOST_WORDS = (
     "SELECT count(*) FROM temp.content_vocab v WHERE v.term NOT GLOB '*[^0-9a-z]*' "
+    "AND length(v.term) < 32768 "
     "AND NOT EXISTS (SELECT 1 FROM content_terms t WHERE t.term = v.term)"
 )
 
