@@ -139,9 +139,12 @@ class SessionMetadata(BaseModel):
     @field_validator("usage", mode="before")
     @classmethod
     def _usage_known_counts(cls, value: Any) -> Any:
-        # Counts a later version may add are ignored, as unknown keys are everywhere else.
+        # Counts a later version may add are ignored, as unknown keys are everywhere else; a
+        # list is not read by position (TokenTotals is a named tuple, which pydantic would).
         if not isinstance(value, dict):
             return value
+        if any(isinstance(t, list | tuple) and not isinstance(t, TokenTotals) for t in value.values()):
+            raise ValueError("usage counts must be an object of named counts")
         return {
             model: {k: n for k, n in totals.items() if k in TokenTotals._fields}
             if isinstance(totals, dict)

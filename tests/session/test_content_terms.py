@@ -113,3 +113,26 @@ def test_an_index_that_lost_words_its_messages_hold_falls_back_to_the_files(tmp_
     again = FileRepository(root)
     assert len(SessionService(again).search("kub*").sessions) == 2
     assert "kubectl" in _words(again)  # the index was replaced and rebuilt from the files
+
+
+def test_doctor_reports_words_the_index_lost_and_repair_brings_them_back(tmp_path: Path) -> None:
+    """Some words lost (not all: a prefix that starts none is checked at search time) make a
+    ``prefix*`` miss the messages holding them; ``doctor`` says so and ``--repair`` rebuilds."""
+    root = tmp_path / "s"
+    repo = FileRepository(root)
+    seed(repo, TEXTS[0], replies=TEXTS[1:])
+    assert SessionService(repo).search("kub*").total_hits == 4
+    long_word = seed(repo, "a word longer than FTS5 keeps: " + "x" * 40_000, when=BASE + timedelta(hours=1))
+    assert [s.session_id for s in SessionService(repo).search("xxxx*").sessions] == [long_word.id]
+    assert repo.index_problems() == []  # FTS5 keeps its first 32,768 bytes: no word lost
+    conn = sqlite3.connect(root / ".index" / "sessions.sqlite3")
+    conn.execute("DELETE FROM content_terms WHERE term IN ('kubectl', 'straße')")
+    conn.commit()
+    conn.close()
+    doctor = chatcli(["sessions", "--sessions-dir", str(root), "doctor", "--json"], cwd=tmp_path)
+    findings = json.loads(doctor.out)["findings"]
+    assert "lacks 1 word(s)" in json.dumps(findings), doctor
+    repo.check(repair=True)
+    assert repo.index_problems() == []
+    assert SessionService(repo).search("kub*").total_hits == 4
+    assert "kubectl" in _words(repo)

@@ -215,6 +215,9 @@ def test_from_json_refuses_a_newer_version() -> None:
         V0_JSON.replace('"message_count": 0', '"message_count": -1'),
         V0_JSON.replace('"status": "active"', '"status": "deleted"'),
         V0_JSON.replace('"created": "2025-01-01T00:00:00Z"', '"created": "yesterday"'),
+        # usage counts are an object by name, never a list read by position
+        V0_JSON.replace('"message_count": 0', '"message_count": 0, "usage": {"m": [1, 2, 3, 1]}'),
+        V0_JSON.replace('"message_count": 0', '"message_count": 0, "usage": {"m": [5]}'),
     ],
 )
 def test_from_json_rejects_invalid_metadata(data: str) -> None:
