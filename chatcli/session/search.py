@@ -61,6 +61,11 @@ _UNSPACED = (
 _TOKEN = re.compile(r"[^\W_]+")
 
 
+def words_in(folded: str) -> list[str]:
+    """The words of a folded text as the matcher reads them: runs of letters and digits."""
+    return _TOKEN.findall(folded)
+
+
 class InvalidQuery(ValueError):
     """The search text cannot be read as a query (an unclosed quote, nothing to look for)."""
 
@@ -126,7 +131,7 @@ def _term(raw: str, *, prefix: bool) -> _Term:
     folded = " ".join(fold(raw).split())
     if has_unspaced(folded):
         return _Term((), prefix, folded)
-    tokens = tuple(_TOKEN.findall(folded))
+    tokens = tuple(words_in(folded))
     if not tokens:
         raise InvalidQuery(f"{raw!r} has no letters or digits to look for")
     return _Term(tokens, prefix, None)
@@ -195,7 +200,7 @@ class SearchQuery(NamedTuple):
     def matches(self, content: str) -> bool:
         """True when every term matches ``content`` (the reference the index is tested against)."""
         folded = fold(content)
-        tokens = _TOKEN.findall(folded)
+        tokens = words_in(folded)
         return all(term.matches(folded, tokens) for term in self.terms)
 
     def ascii_needles(self) -> list[bytes] | None:

@@ -14,9 +14,10 @@ ASCII text are exactly FTS5's ``unicode61`` tokens.
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 from collections.abc import Iterable
+
+from chatcli.session.search import words_in
 
 __all__ = ["MAX_WORDS", "add_words", "expand", "words_of"]
 
@@ -25,8 +26,6 @@ __all__ = ["MAX_WORDS", "add_words", "expand", "words_of"]
 MAX_WORDS = 64
 #: A letter or digit of an ASCII text, lower-cased; anything else a space.
 _ASCII = bytes(c + 32 * (65 <= c <= 90) if chr(c).isalnum() and c < 128 else 32 for c in range(256))
-#: A word of a folded text, as the reference matcher (``search._TOKEN``) reads it.
-_WORD = re.compile(r"[^\W_]+")
 
 
 def words_of(bodies: Iterable[str]) -> set[str]:
@@ -38,7 +37,7 @@ def words_of(bodies: Iterable[str]) -> set[str]:
         if body.isascii():
             plain.append(body)
         else:
-            words.update(_WORD.findall(body))
+            words.update(words_in(body))
     if plain:  # one translation of the whole batch: a few microseconds a message
         found = set(" ".join(plain).encode("ascii").translate(_ASCII).split())
         words.update(word.decode("ascii") for word in found)
