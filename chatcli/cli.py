@@ -180,8 +180,10 @@ def _console(*, stderr: bool = False) -> Console:
 def _terminal_confirm(question: str) -> bool:
     """Ask on the terminal (the question shown literally); only 'y' or 'yes' confirms."""
     from chatcli.sanitize import clean_lines
+    from chatcli.sigint import sigint_interrupts
 
-    answer = _read_answer(f"{clean_lines(question)} [y/N] ")
+    with sigint_interrupts():  # even while a command that stops cleanly runs: Ctrl-C answers no
+        answer = _read_answer(f"{clean_lines(question)} [y/N] ")
     return answer is not None and answer.strip().lower() in ("y", "yes")
 
 
@@ -299,8 +301,15 @@ def _run_command(registry: Registry, words: list[str], options: ParsedArgs) -> i
         projects=projects,
         progress=_progress_bar if sys.stderr.isatty() and not options.flag("json") else None,
     )
+    command = ["sessions", *words]
+    guard: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+    if registry.stops_cleanly(command, scope="cli"):
+        from chatcli.sigint import sigint_stops  # (and asyncio: only for the commands it serves)
+
+        guard = sigint_stops(ctx.cancelled)
     try:
-        result = registry.run(ctx, ["sessions", *words], scope="cli")
+        with guard:
+            result = registry.run(ctx, command, scope="cli")
     except HelpRequested as req:
         from chatcli.commands.results import HelpResult
         from chatcli.render.terminal import render
@@ -318,7 +327,7 @@ def _run_command(registry: Registry, words: list[str], options: ParsedArgs) -> i
         from chatcli.render.terminal import render
 
         render(result, _console())
-    return _result_exit_code(result)
+    return ExitCode.INTERRUPTED if ctx.cancelled.is_set() else _result_exit_code(result)
 
 
 def _tsv_types() -> tuple[type[ListResult], type[SearchResult], type[PruneResult]]:

@@ -18,11 +18,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import threading
 from collections.abc import Iterator
 from types import FrameType
 from typing import Any
 
-__all__ = ["sigint_cancels", "sigint_guard"]
+__all__ = ["sigint_cancels", "sigint_guard", "sigint_interrupts", "sigint_stops", "stop_on_first_sigint"]
 
 #: The jobs Ctrl-C cancels, innermost last, per event loop that runs under :func:`sigint_guard`.
 _GUARDED: dict[asyncio.AbstractEventLoop, list[asyncio.Future[Any]]] = {}
@@ -92,3 +93,55 @@ def sigint_cancels(task: asyncio.Future[Any]) -> Iterator[None]:
             loop.remove_signal_handler(signal.SIGINT)
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
+
+
+async def stop_on_first_sigint(job: asyncio.Future[Any], stop: threading.Event) -> None:
+    """Wait for ``job`` (a command that stops cleanly) until it is done or Ctrl-C is pressed; that
+    first Ctrl-C sets ``stop`` (the command ends at its next step, and its result is shown). The
+    caller then awaits ``job`` under :func:`sigint_cancels`, so a second Ctrl-C stops waiting."""
+    first: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    try:
+        with sigint_cancels(first):
+            await asyncio.wait((job, first), return_when=asyncio.FIRST_COMPLETED)
+        if first.cancelled():
+            stop.set()
+    finally:
+        first.cancel()
+
+
+@contextlib.contextmanager
+def sigint_stops(stop: threading.Event) -> Iterator[None]:
+    """On the command line, while a command that stops cleanly runs: the first Ctrl-C sets
+    ``stop`` (the command ends at its next step and reports what it did), a second raises
+    :class:`KeyboardInterrupt` at once. Outside the main thread, nothing changes."""
+
+    def on_sigint(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    with _sigint_handler(on_sigint):
+        yield
+
+
+@contextlib.contextmanager
+def sigint_interrupts() -> Iterator[None]:
+    """Ctrl-C raises :class:`KeyboardInterrupt` for the duration (a question asked on the
+    terminal, which it must abandon), whatever handler is in place."""
+    with _sigint_handler(signal.default_int_handler):
+        yield
+
+
+@contextlib.contextmanager
+def _sigint_handler(handler: Any) -> Iterator[None]:
+    """``handler`` handles SIGINT for the duration (the one before is restored), where it can
+    (the main thread)."""
+    try:
+        previous = signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread: signals cannot be handled here
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)

@@ -181,6 +181,14 @@ class Registry:
             )
         return self.find(words, scope=scope, prefix=prefix)
 
+    def stops_cleanly(self, words: Sequence[str], *, scope: str = "repl") -> bool:
+        """True when ``words`` name a command that Ctrl-C stops cleanly (``Command.stops_cleanly``);
+        False for anything else, unknown commands included (running them reports those)."""
+        try:
+            return self.find(words, scope=scope)[0].stops_cleanly
+        except UnknownCommand:
+            return False
+
     def run(self, ctx: CommandContext, words: Sequence[str], *, scope: str = "repl") -> object:
         """Find, parse and run a command; errors propagate to the caller's single error boundary."""
         if len(words) == 1 and words[0] in self.group_names(scope):

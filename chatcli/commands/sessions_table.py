@@ -112,6 +112,7 @@ IMPORT_COMMAND = Command(
         "sessions import --from claude-code",
         "sessions import --from amazon-q ~/saved.json --dry-run",
     ),
+    stops_cleanly=True,
 )
 
 SESSION_COMMANDS: tuple[Command, ...] = (
@@ -245,6 +246,7 @@ SESSION_COMMANDS: tuple[Command, ...] = (
             _YES,
         ),
         details=_TSV_DETAILS,
+        stops_cleanly=True,
         examples=(
             "sessions prune --older-than 90d --dry-run",
             "sessions prune --older-than 1y --archived-only",
@@ -293,6 +295,7 @@ TRASH_COMMANDS: tuple[Command, ...] = (
             Option(("-y", "--yes"), "yes", "do not ask for confirmation"),
         ),
         details="Without a terminal to ask on, it refuses unless --yes is given.",
+        stops_cleanly=True,
     ),
     Command(
         ("sessions", "restore"),

@@ -145,6 +145,8 @@ class Command(NamedTuple):
     """One command: its words (e.g. ``("sessions", "list")``), documentation, spec and handler.
 
     ``scope`` says where it exists: ``"both"`` (slash command and ``chatcli …``) or ``"repl"``.
+    ``stops_cleanly``: Ctrl-C asks it to stop at its next step (``ctx.cancelled``) and what it
+    did until then is shown, rather than abandoned unreported (a second Ctrl-C stops at once).
     ``handler`` is the function itself or a ``"module:function"`` reference to it, imported only
     when the command runs (:meth:`resolve`): help, completion and dispatch read the spec alone,
     so a command never pays for the imports of the others.
@@ -159,6 +161,7 @@ class Command(NamedTuple):
     details: str = ""
     scope: Literal["both", "repl"] = "both"
     examples: tuple[str, ...] = ()
+    stops_cleanly: bool = False
 
     @property
     def name(self) -> str:

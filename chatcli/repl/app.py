@@ -65,7 +65,7 @@ from chatcli.session.location import SessionsLocation
 from chatcli.session.models import Message, SessionMetadata
 from chatcli.session.outcomes import DeleteResult, LoadedSession
 from chatcli.session.service import SessionService
-from chatcli.sigint import sigint_cancels, sigint_guard
+from chatcli.sigint import sigint_cancels, sigint_guard, stop_on_first_sigint
 
 __all__ = ["ChatApp"]
 
@@ -316,11 +316,14 @@ class ChatApp:
         """The command's result, computed in a worker thread; Ctrl-C raises KeyboardInterrupt.
 
         On Ctrl-C the REPL stops waiting: a long read stops at its next session, a write that had
-        begun finishes on its own (each one is atomic), and its result is not shown.
+        begun finishes on its own (each one is atomic), and its result is not shown. One that
+        stops cleanly (an import, a prune) is asked to stop and shown (a second Ctrl-C: as above).
         """
         job = asyncio.ensure_future(asyncio.to_thread(self.registry.run, ctx, words))
         try:
             with sigint_cancels(job):
+                if self.registry.stops_cleanly(words):
+                    await stop_on_first_sigint(job, ctx.cancelled)
                 return await job
         except asyncio.CancelledError:
             task = asyncio.current_task()
