@@ -4,7 +4,7 @@ Modules, by concern:
 
 - :mod:`~benchkit.cli`: the command line; which benchmarks run; where the text goes.
 - :mod:`~benchkit.common`: settings, :class:`~benchkit.common.Options`, ``BenchError``, progress.
-- :mod:`~benchkit.procs`: running processes: timed, peak RSS, build steps.
+- :mod:`~benchkit.procs`: running processes: timed, peak RSS, build steps, CPU time.
 - :mod:`~benchkit.results`: statistics, table rows, the Markdown table.
 - :mod:`~benchkit.workspace`: the work folder and its cached data sets.
 - :mod:`~benchkit.peers`: chatcli installed as a user would, the ``llm`` peer, bytecode.
@@ -15,6 +15,7 @@ Modules, by concern:
 - :mod:`~benchkit.browser`: the session browser (``--browser-only`` too).
 - :mod:`~benchkit.terminal`: measurements in a pseudo-terminal (pexpect).
 - :mod:`~benchkit.writes`: ``--writes``: import, ``cp -a``, snapshot refresh (issue 15).
+- :mod:`~benchkit.fts_floor`: FTS5 alone on the corpus: the floor under the import.
 - :mod:`~benchkit.search`: ``--searches``: the content index's queries.
 - :mod:`~benchkit.report`: machine, revision, the full report, replacing one section.
 """

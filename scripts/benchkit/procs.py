@@ -1,7 +1,8 @@
-"""Running processes: timed runs, peak-RSS runs and build steps."""
+"""Running processes: timed runs, peak-RSS runs, build steps, and CPU time read from ``getrusage``."""
 
 from __future__ import annotations
 
+import resource
 import shlex
 import signal
 import subprocess
@@ -11,6 +12,7 @@ import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 from benchkit.common import BenchError, Cmd, tail
 
@@ -53,6 +55,34 @@ def run_timed(cmd: Cmd, *, env: Mapping[str, str], cwd: Path, timeout: float) ->
     if code != 0:
         raise BenchError(f"exit code {code}: {describe_cmd(cmd)}\n{tail(stderr)}")
     return elapsed
+
+
+class CpuTime(NamedTuple):
+    """CPU seconds spent in user mode and in the kernel (``getrusage``'s ``ru_utime``, ``ru_stime``)."""
+
+    user: float
+    sys: float
+
+    @property
+    def total(self) -> float:
+        """User plus system seconds: core-seconds."""
+        return self.user + self.sys
+
+    def since(self, before: CpuTime) -> CpuTime:
+        """The CPU time spent between the reading ``before`` and this one."""
+        return CpuTime(self.user - before.user, self.sys - before.sys)
+
+
+def children_cpu() -> CpuTime:
+    """CPU time of every child process waited for so far (and of their waited-for children)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return CpuTime(usage.ru_utime, usage.ru_stime)
+
+
+def own_cpu() -> CpuTime:
+    """CPU time of this process so far (all its threads)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return CpuTime(usage.ru_utime, usage.ru_stime)
 
 
 #: Runs a command and prints its peak RSS in KiB. A child's ``ru_maxrss`` includes the size of

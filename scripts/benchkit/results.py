@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from benchkit.common import MB, progress
+from benchkit.procs import CpuTime
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,18 @@ def fmt_mb(value: float) -> str:
 def fmt_n(n: int) -> str:
     """A count with thousands separators."""
     return f"{n:,}"
+
+
+def median_cpu(samples: Sequence[CpuTime]) -> CpuTime:
+    """The sample with the median total (the lower middle one for an even count), so that its
+    user and system parts add up to the figure reported."""
+    ordered = sorted(samples, key=lambda cpu: cpu.total)
+    return ordered[(len(ordered) - 1) // 2]
+
+
+def fmt_cpu(cpu: CpuTime) -> str:
+    """``9.8 core-s (user 8.2 + sys 1.6)``."""
+    return f"{cpu.total:.2f} core-s (user {cpu.user:.2f} + sys {cpu.sys:.2f})"
 
 
 @dataclass(slots=True)

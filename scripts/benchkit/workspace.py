@@ -261,3 +261,12 @@ def corpus_ids(corpus: Path) -> tuple[tuple[str, ...], int | None]:
             if messages is None:
                 messages = len(record["messages"])
     return tuple(ids), messages
+
+
+def corpus_contents(corpus: Path) -> list[str]:
+    """Every message's ``content`` in a JSON Lines corpus, in order."""
+    contents: list[str] = []
+    with corpus.open(encoding="utf-8") as handle:
+        for line in handle:
+            contents.extend(str(message["content"]) for message in json.loads(line)["messages"])
+    return contents

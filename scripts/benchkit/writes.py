@@ -1,35 +1,41 @@
-"""``--writes``: the write path at scale (issue 15): ``sessions import``, listing a ``cp -a`` copy,
-the snapshot refresh after an append."""
+"""``--writes``: the write path at scale (issue 15): ``sessions import`` (wall and CPU time, and
+FTS5 alone as the floor under it), listing a ``cp -a`` copy, the snapshot refresh after an append."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import statistics
 import sys
 import time
 from datetime import datetime
 from pathlib import Path
 
 from benchkit.common import BIG_SIZE, BUILD_TIMEOUT, BenchError, Options, progress
+from benchkit.fts_floor import BATCH, RUNS, measure_fts5_floor
 from benchkit.pairs import time_pair
 from benchkit.peers import compile_bytecode, installed_chatcli
-from benchkit.procs import run_checked, run_timed
+from benchkit.procs import CpuTime, children_cpu, run_checked, run_timed
 from benchkit.report import git_revision, machine
-from benchkit.results import Results, Row, Stats, fmt_mb, fmt_ms, fmt_n, table, verdict
+from benchkit.results import Results, Row, Stats, fmt_cpu, fmt_mb, fmt_ms, fmt_n, median_cpu, table, verdict
 from benchkit.workspace import Dataset, Workspace
 
 WRITES_SECTION = "## Write path at scale (issue 15)"
 REFRESHES = 20
 
 
-def time_import(work: Workspace, ds: Dataset, runs: int) -> Stats:
-    """``chatcli sessions import`` of the data set's JSON Lines corpus into a new folder, in seconds."""
+def time_import(work: Workspace, ds: Dataset, runs: int) -> tuple[Stats, list[CpuTime]]:
+    """``chatcli sessions import`` of the data set's JSON Lines corpus into a new folder: wall
+    seconds, and each run's CPU time (user + sys of the process, read around its run)."""
     seconds: list[float] = []
+    cpu: list[CpuTime] = []
     targets = [work.scratch / f"import-{ds.sessions}-{i}" for i in range(runs)]
     try:
         for target in targets:
             cmd: list[str | Path] = [work.chatcli, "sessions", "--sessions-dir", target, "import", ds.corpus]
+            before = children_cpu()
             seconds.append(run_timed(cmd, env=work.env(), cwd=work.root, timeout=BUILD_TIMEOUT) / 1000.0)
+            cpu.append(children_cpu().since(before))
             found = sum(1 for entry in os.scandir(target) if not entry.name.startswith("."))
             if found != ds.sessions:
                 raise BenchError(f"the import into {target} made {found} sessions, expected {ds.sessions}")
@@ -38,7 +44,7 @@ def time_import(work: Workspace, ds: Dataset, runs: int) -> Stats:
         # slows its inode allocation on some file systems (the runs would not be alike).
         for target in targets:
             shutil.rmtree(target, ignore_errors=True)
-    return Stats(tuple(seconds))
+    return Stats(tuple(seconds)), cpu
 
 
 def measure_refresh_after_append(store: Path, session_id: str, runs: int) -> tuple[Stats, Stats, Stats]:
@@ -82,18 +88,31 @@ def copied_store(work: Workspace, store: Path, name: str) -> Path:
 
 
 def import_rows(work: Workspace, opts: Options, results: Results, ds: Dataset, n: int) -> None:
-    """``sessions import`` of the corpus."""
+    """``sessions import`` of the corpus (wall and CPU time), then FTS5 alone on its messages."""
     scale = f"{fmt_n(n)} sessions"
     progress(f"importing {scale} ({min(opts.runs, 3)} runs)")
-    stats = time_import(work, ds, min(opts.runs, 3))
+    stats, cpu = time_import(work, ds, min(opts.runs, 3))
     rate = n / stats.median
     results.add(
         Row(
             "`sessions import` of a JSON Lines corpus, s (min / median / max); sessions/s of the median",
             scale,
-            f"{stats.min:.2f} / {stats.median:.2f} / {stats.max:.2f} s; {rate:,.0f}/s",
+            f"{stats.min:.2f} / {stats.median:.2f} / {stats.max:.2f} s; {rate:,.0f}/s; "
+            f"CPU {fmt_cpu(median_cpu(cpu))}",
             target="≥ 2,000 sessions/s" if n == 10_000 else "",
             verdict=verdict(rate >= 2_000) if n == 10_000 else "",
+        )
+    )
+    progress(f"FTS5 alone on the messages of {scale} ({RUNS} runs)")
+    floor, messages = measure_fts5_floor(ds.corpus, work.scratch)
+    wall = statistics.median(run.wall_seconds for run in floor)
+    results.add(
+        Row(
+            "FTS5 alone: the corpus's messages inserted into an FTS5 table like chatcli's content_words "
+            f"(`unicode61 remove_diacritics 2`, one transaction per {BATCH:,} messages, `executemany`, "
+            f"no chatcli code), core-seconds (median of {RUNS})",
+            scale,
+            f"{fmt_cpu(median_cpu([run.cpu for run in floor]))}; wall {wall:.2f} s; {messages:,} messages",
         )
     )
 
@@ -201,7 +220,17 @@ def write_section(opts: Options, results: Results, elapsed: float, when: datetim
             f"- machine: {info.get('nproc', '?')} cores, shared with other jobs (the load average "
             f"was {os.getloadavg()[0]:.1f} at the end): figures are medians, and noisy",
             "- Import: the corpus of the N-session data set into a new folder, wall time of the "
-            "whole process (its output to /dev/null); each session is durable before it is counted.",
+            "whole process (its output to /dev/null); each session is durable before it is counted. "
+            "CPU: user + sys time of the import process (and any child it waited for), read with "
+            "`getrusage(RUSAGE_CHILDREN)` around each timed run; the run with the median total is "
+            "shown, in core-seconds (above the wall time when its threads ran on both cores at once, "
+            "below it while it waited: for the disk, or for a core on a busy machine).",
+            "- FTS5 alone: the floor under the import on one core. The same corpus's messages "
+            "inserted by the harness itself (the standard library's sqlite3, no chatcli code) into "
+            "an FTS5 table shaped like chatcli's `content_words` (`body`, `original UNINDEXED`, "
+            f"`unicode61 remove_diacritics 2`), one transaction per {BATCH:,} messages with "
+            "`executemany`, in a new database in the scratch folder (WAL, `synchronous = NORMAL`); "
+            f"CPU time of the inserts and commits, median of {RUNS} runs.",
             "- `cp -a`: a copy of the cached store (new inodes, same times); its first listing "
             "re-reads the metadata files and re-stamps the index rows, the later ones are timed "
             f"like the original's ({opts.runs} runs after a warm-up).",
