@@ -2,7 +2,8 @@
 
 - Tests share helpers only through ``tests/helpers.py`` (and fixtures): no module under ``tests/``
   imports another test module, and no test skips itself because of the machine it runs on.
-- No module in ``chatcli/`` is over 500 lines and no function over 60 (bar :data:`ALLOWED_OVERSIZE`).
+- No module in ``chatcli/`` or ``scripts/`` is over 500 lines and no function over 60 (bar
+  :data:`ALLOWED_OVERSIZE`).
 - Layering: the session package (models, repository, service, store, …) never talks to the
   terminal — no rich, no prompt_toolkit, no ``print`` — and never imports the layers above it;
   the service reaches storage only through the repository protocol.
@@ -23,6 +24,8 @@ TESTS = REPO_ROOT / "tests"
 
 MAX_MODULE_LINES = 500
 MAX_FUNCTION_LINES = 60
+#: The trees held to those limits.
+SIZE_CHECKED_ROOTS = (PACKAGE, REPO_ROOT / "scripts")
 
 #: What is over the size limits today, while the big modules are being split: a module
 #: (``path``) or one function (``path::name``). Nothing else may break the limits, and an entry
@@ -95,7 +98,7 @@ def _function_sizes(path: Path) -> Iterator[tuple[str, int]]:
 
 def _oversize() -> set[str]:
     found: set[str] = set()
-    for path in _modules(PACKAGE):
+    for path in (module for root in SIZE_CHECKED_ROOTS for module in _modules(root)):
         if len(path.read_text(encoding="utf-8").splitlines()) > MAX_MODULE_LINES:
             found.add(_rel(path))
         found.update(
