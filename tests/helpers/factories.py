@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from chatcli.session.models import Message, SessionMetadata, SessionStatus, new_session_id
 from chatcli.session.repository import SessionRepository
+from chatcli.session.service import SessionService
+from chatcli.session.store import FileRepository
 
 #: Lock timeout for test repositories: long enough for real contention, short enough to fail fast.
 TEST_LOCK_TIMEOUT = 2.0
@@ -111,3 +114,24 @@ def seed(
     )
     repo.create(meta, list(messages))
     return meta
+
+
+def session_with_messages(repo: FileRepository, count: int = 3, **meta_args: Any) -> SessionMetadata:
+    """A session saved through ``repo`` and given ``count`` messages, one append at a time
+    (questions and answers in turn); ``meta_args`` go to :func:`make_meta`."""
+    meta = make_meta("", **meta_args)
+    repo.save(meta)
+    for i in range(count):
+        meta = repo.append_message(meta.id, user(f"question {i}") if i % 2 == 0 else assistant(f"answer {i}"))
+    return meta
+
+
+def ids(sessions: list[SessionMetadata]) -> list[str]:
+    """The ids of ``sessions`` in order."""
+    return [m.id for m in sessions]
+
+
+def messages_of(service: SessionService, session_id: str) -> list[tuple[str, str, str, str]]:
+    """(role, content, timestamp, id) of every message: what an import must reproduce exactly."""
+    transcript = service.repo.load_messages(session_id)
+    return [(m.role, m.content, m.timestamp.isoformat(), m.id) for m in transcript.messages]
