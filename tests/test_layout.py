@@ -136,7 +136,7 @@ def test_helpers_import_no_test_module() -> None:
 
 def test_the_layout_checks_see_imports() -> None:
     """The checks above would notice the imports they forbid (absolute and relative)."""
-    session = TESTS / "session" / "test_hostile.py"
+    session = TESTS / "session" / "test_hostile_names.py"
     imported = {module for _, module in _imported(session)}
     assert "tests.helpers.seed" in imported and "chatcli.session.store" in imported
     assert _dotted(TESTS / "session" / "__init__.py") == "tests.session"

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,3 +69,15 @@ def assert_imports_through_the_binary(tool: str, source: Path, work: Path) -> No
     assert hashlib.sha256(source.read_bytes()).hexdigest() == before
     again = chatcli(args, cwd=work)
     assert {s["action"] for s in json.loads(again.out)["sessions"]} == {"unchanged"}, again
+
+
+#: Raw characters that must never reach the user unescaped.
+#: Reorders what follows it: never raw in a one-line field (ids, names, error messages). Message
+#: text keeps it on purpose, since right-to-left prose uses it (see chatcli/sanitize.py).
+RTL_OVERRIDE = "\u202e"
+
+
+def chatcli_many(calls: Sequence[Sequence[str]], *, cwd: Path) -> list[Run]:
+    """Several independent ``chatcli`` runs in parallel."""
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return list(pool.map(lambda args: chatcli(args, cwd=cwd), calls))
