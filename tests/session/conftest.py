@@ -7,8 +7,11 @@ from pathlib import Path
 import pytest
 
 from chatcli.session.repository import InMemoryRepository, SessionRepository
+from chatcli.session.service import SessionService
 from chatcli.session.store import FileRepository
-from tests.helpers import TEST_LOCK_TIMEOUT
+from tests.helpers import (
+    TEST_LOCK_TIMEOUT,
+)
 
 
 @pytest.fixture(params=["memory", "file"])
@@ -17,3 +20,15 @@ def any_repo(request: pytest.FixtureRequest, tmp_path: Path) -> SessionRepositor
     if request.param == "memory":
         return InMemoryRepository()
     return FileRepository(tmp_path / "sessions", lock_timeout=TEST_LOCK_TIMEOUT)
+
+
+@pytest.fixture
+def svc(any_repo: SessionRepository) -> SessionService:
+    """A service on either repository."""
+    return SessionService(any_repo)
+
+
+@pytest.fixture
+def file_svc(repo: FileRepository) -> SessionService:
+    """A service on the file store (for import/export, snapshots and repairs)."""
+    return SessionService(repo)
