@@ -185,3 +185,20 @@ def snapshot_of(entries: Sequence[SnapshotEntry]) -> Snapshot:
     """A snapshot holding ``entries`` newest first (as the service orders them)."""
     ordered = sorted(entries, key=lambda e: (e.last_active, e.id), reverse=True)
     return Snapshot(tuple(ordered), (1,), BASE)
+
+
+def only_session(r: Repl) -> str:
+    """The id of the one session on disk (fails if there is not exactly one)."""
+    dirs = r.session_dirs()
+    assert len(dirs) == 1, dirs
+    return dirs[0].name
+
+
+def contents(r: Repl, session_id: str) -> list[tuple[str, str]]:
+    """(role, content) of every saved message of a session."""
+    return [(line["role"], line["content"]) for line in r.lines(session_id)]
+
+
+def toolbar(r: Repl) -> str:
+    """The bottom toolbar's text."""
+    return "".join(text for _, text, *_ in r.app._toolbar())
