@@ -12,6 +12,7 @@ from chatcli.session.store import FileRepository
 from tests.helpers import (
     TEST_LOCK_TIMEOUT,
 )
+from tests.helpers.faults import Seeded, make_template
 
 
 @pytest.fixture(params=["memory", "file"])
@@ -32,3 +33,11 @@ def svc(any_repo: SessionRepository) -> SessionService:
 def file_svc(repo: FileRepository) -> SessionService:
     """A service on the file store (for import/export, snapshots and repairs)."""
     return SessionService(repo)
+
+
+@pytest.fixture
+def seeded(tmp_path: Path) -> tuple[Path, Seeded]:
+    """A store seeded as the fault tests' template is (:func:`tests.helpers.faults.make_template`), in
+    ``tmp_path``: its root and what it holds."""
+    root = tmp_path / "sessions"
+    return root, make_template(root, tmp_path)
