@@ -41,3 +41,11 @@ def seeded(tmp_path: Path) -> tuple[Path, Seeded]:
     ``tmp_path``: its root and what it holds."""
     root = tmp_path / "sessions"
     return root, make_template(root, tmp_path)
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    """A folder next to the sessions folder that nothing may write into."""
+    folder = tmp_path / "outside"
+    folder.mkdir()
+    return folder
