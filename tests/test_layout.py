@@ -3,7 +3,8 @@
 - Tests share helpers only through the ``tests/helpers/`` package (and fixtures): no module under
   ``tests/`` imports another test module (the helpers' submodules may import each other), and no
   test skips itself because of the machine it runs on.
-- No module in ``chatcli/`` is over 500 lines and no function over 60 (bar :data:`ALLOWED_OVERSIZE`).
+- No module in ``chatcli/`` or ``tests/`` is over 500 lines and no function over 60 (bar
+  :data:`ALLOWED_OVERSIZE`).
 - Layering: the session package (models, repository, service, store, …) never talks to the
   terminal — no rich, no prompt_toolkit, no ``print`` — and never imports the layers above it;
   the service reaches storage only through the repository protocol.
@@ -95,7 +96,7 @@ def _function_sizes(path: Path) -> Iterator[tuple[str, int]]:
 
 
 #: The folders whose modules and functions are held to the size limits.
-SIZE_CHECKED = (PACKAGE,)
+SIZE_CHECKED = (PACKAGE, TESTS)
 
 
 def _oversize() -> set[str]:
