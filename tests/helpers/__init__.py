@@ -16,12 +16,23 @@ one submodule per concern, and this package re-exports every public name:
   multi-process and crash tests;
 - :mod:`.privileges`: unprivileged children for the permission tests;
 - :mod:`.llmock`: a real OpenAI-compatible server.
+
+What one family of tests shares is imported from its own submodule, not re-exported here:
+:mod:`.pty` (the pexpect driver), :mod:`.openai_server`, :mod:`.rendering`, :mod:`.tool_histories`,
+:mod:`.fuzz_values`, :mod:`.faults`, :mod:`.store_damages` and :mod:`.sessions_cli`.
 """
 
 from __future__ import annotations
 
 from tests.helpers.checkout import REPO_ROOT, SESSION_SUBCOMMANDS
-from tests.helpers.cli import RAW_CONTROLS, Run, assert_imports_through_the_binary, chatcli
+from tests.helpers.cli import (
+    RAW_CONTROLS,
+    RTL_OVERRIDE,
+    Run,
+    assert_imports_through_the_binary,
+    chatcli,
+    chatcli_many,
+)
 from tests.helpers.corpus import corpus_records, write_corpus
 from tests.helpers.disk import confined_writes, snapshot, transcript_lines, tree
 from tests.helpers.factories import (
@@ -30,9 +41,12 @@ from tests.helpers.factories import (
     ago,
     assistant,
     at,
+    ids,
     make_meta,
+    messages_of,
     numbered,
     seed,
+    session_with_messages,
     user,
 )
 from tests.helpers.llmock import LLMOCK, Llmock, assert_well_formed, running_llmock
@@ -47,8 +61,11 @@ from tests.helpers.repl import (
     MakeRepl,
     Repl,
     ScriptedBackend,
+    contents,
     entry,
+    only_session,
     snapshot_of,
+    toolbar,
     until,
 )
 
@@ -62,6 +79,7 @@ __all__ = [
     "LLMOCK",
     "RAW_CONTROLS",
     "REPO_ROOT",
+    "RTL_OVERRIDE",
     "RUN_TIMEOUT",
     "SESSION_SUBCOMMANDS",
     "TEST_LOCK_TIMEOUT",
@@ -77,18 +95,25 @@ __all__ = [
     "assistant",
     "at",
     "chatcli",
+    "chatcli_many",
     "confined_writes",
+    "contents",
     "corpus_records",
     "entry",
+    "ids",
     "locked_out",
     "make_meta",
+    "messages_of",
     "numbered",
+    "only_session",
     "run_unprivileged",
     "running_llmock",
     "seed",
+    "session_with_messages",
     "snapshot",
     "snapshot_of",
     "spawn_worker",
+    "toolbar",
     "transcript_lines",
     "tree",
     "unprivileged_ids",

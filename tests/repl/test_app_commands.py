@@ -9,8 +9,7 @@ import json
 
 from chatcli.render.transcript import RESUME_SHOWN
 from chatcli.session.models import Message, SessionStatus
-from tests.helpers import CTRL_C, ESC_ENTER, MakeRepl, Repl, ago, seed, until
-from tests.helpers.repl import contents, only_session, toolbar
+from tests.helpers import CTRL_C, ESC_ENTER, MakeRepl, Repl, ago, contents, only_session, seed, toolbar, until
 
 # --------------------------------------------------------------------------- chatting and saving
 

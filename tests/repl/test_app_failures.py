@@ -25,8 +25,7 @@ from chatcli.session.models import Message
 from chatcli.session.outcomes import ListResult
 from chatcli.session.service import SessionService
 from chatcli.session.store import durable
-from tests.helpers import MakeRepl, Repl, ScriptedBackend, until
-from tests.helpers.repl import contents, only_session
+from tests.helpers import MakeRepl, Repl, ScriptedBackend, contents, only_session, until
 
 
 @pytest.mark.parametrize(

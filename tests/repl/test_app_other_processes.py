@@ -21,8 +21,7 @@ from chatcli.session.location import SessionsLocation
 from chatcli.session.models import Message
 from chatcli.session.service import SessionService
 from chatcli.session.store import FileRepository
-from tests.helpers import MakeRepl, Repl, until
-from tests.helpers.repl import contents, only_session, toolbar
+from tests.helpers import MakeRepl, Repl, contents, only_session, toolbar, until
 
 PASTE_START = "\x1b[200~"
 PASTE_END = "\x1b[201~"

@@ -25,8 +25,7 @@ from chatcli.session.store import FileRepository, index_rows
 from chatcli.session.store import doctor as doctor_module
 from chatcli.session.store import index as index_module
 from chatcli.session.store.layout import CONVERSATION_FILE, INDEX_DIR, INDEX_FILE, METADATA_FILE
-from tests.helpers import at, chatcli, confined_writes, numbered, seed, tree
-from tests.helpers.cli import chatcli_many
+from tests.helpers import at, chatcli, chatcli_many, confined_writes, numbered, seed, tree
 
 # --------------------------------------------------------------------------- broken metadata files
 

@@ -18,8 +18,16 @@ from chatcli.session.errors import InvalidName, SessionNotFound
 from chatcli.session.models import Message, SessionMetadata, new_session_id
 from chatcli.session.service import SessionService
 from chatcli.session.store import FileRepository
-from tests.helpers import RAW_CONTROLS, chatcli, confined_writes, numbered, seed, tree
-from tests.helpers.cli import RTL_OVERRIDE, chatcli_many
+from tests.helpers import (
+    RAW_CONTROLS,
+    RTL_OVERRIDE,
+    chatcli,
+    chatcli_many,
+    confined_writes,
+    numbered,
+    seed,
+    tree,
+)
 
 #: Names, ids and references a user (or a script fed untrusted data) could type.
 HOSTILE: dict[str, str] = {

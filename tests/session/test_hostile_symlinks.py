@@ -19,8 +19,7 @@ from chatcli.session.models import Message
 from chatcli.session.service import SessionService
 from chatcli.session.store import FileRepository
 from chatcli.session.store.doctor import run_doctor
-from tests.helpers import confined_writes, numbered, seed, tree
-from tests.helpers.cli import chatcli_many
+from tests.helpers import chatcli_many, confined_writes, numbered, seed, tree
 
 # --------------------------------------------------------------------------- planted symbolic links
 

@@ -14,8 +14,7 @@ from chatcli.session.models import Message
 from chatcli.session.service import SessionService
 from chatcli.session.store import FileRepository
 from chatcli.session.store.layout import CONVERSATION_FILE, METADATA_FILE
-from tests.helpers import chatcli, numbered, seed
-from tests.helpers.cli import RTL_OVERRIDE, chatcli_many
+from tests.helpers import RTL_OVERRIDE, chatcli, chatcli_many, numbered, seed
 
 # --------------------------------------------------------------------------- hostile message text
 

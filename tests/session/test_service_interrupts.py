@@ -12,8 +12,7 @@ from chatcli.session.models import utc_now
 from chatcli.session.search import SearchOptions, SearchQuery, scan_all
 from chatcli.session.service import SessionService
 from chatcli.session.store import FileRepository
-from tests.helpers import at, seed, write_corpus
-from tests.helpers.factories import ids
+from tests.helpers import at, ids, seed, write_corpus
 
 # --------------------------------------------------------------------------- load and repair
 

@@ -13,8 +13,7 @@ from chatcli.session.errors import (
 from chatcli.session.models import Message, utc_now
 from chatcli.session.search import InvalidQuery
 from chatcli.session.service import SessionService
-from tests.helpers import at, seed
-from tests.helpers.factories import ids, messages_of
+from tests.helpers import at, ids, messages_of, seed
 
 # --------------------------------------------------------------------------- search
 

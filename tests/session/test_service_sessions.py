@@ -16,8 +16,7 @@ from chatcli.session.errors import (
 from chatcli.session.models import SessionStatus
 from chatcli.session.repository import SessionFilter, SessionList, SessionRepository
 from chatcli.session.service import SessionService
-from tests.helpers import at, seed
-from tests.helpers.factories import ids
+from tests.helpers import at, ids, seed
 
 # --------------------------------------------------------------------------- list
 

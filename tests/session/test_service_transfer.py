@@ -13,8 +13,7 @@ from chatcli.session.errors import (
 from chatcli.session.models import Message, SessionStatus
 from chatcli.session.service import SessionService
 from chatcli.session.store import FileRepository
-from tests.helpers import TEST_LOCK_TIMEOUT, at, seed, write_corpus
-from tests.helpers.factories import ids, messages_of
+from tests.helpers import TEST_LOCK_TIMEOUT, at, ids, messages_of, seed, write_corpus
 
 # --------------------------------------------------------------------------- export
 

@@ -24,11 +24,11 @@ from chatcli.session.store.layout import CONVERSATION_FILE, METADATA_FILE
 from tests.helpers import (
     assistant,
     make_meta,
+    session_with_messages,
     snapshot,
     transcript_lines,
     user,
 )
-from tests.helpers.factories import session_with_messages
 
 QUARANTINE = ".quarantine"
 

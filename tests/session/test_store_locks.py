@@ -33,11 +33,11 @@ from tests.helpers import (
     locked_out,
     make_meta,
     run_unprivileged,
+    session_with_messages,
     snapshot,
     spawn_worker,
     user,
 )
-from tests.helpers.factories import session_with_messages
 
 # --------------------------------------------------------------------------- locks, delete, create
 

@@ -23,10 +23,10 @@ from chatcli.session.store.layout import CONVERSATION_FILE, METADATA_FILE
 from tests.helpers import (
     confined_writes,
     make_meta,
+    session_with_messages,
     snapshot,
     user,
 )
-from tests.helpers.factories import session_with_messages
 
 # --------------------------------------------------------------------------- hostile ids
 
