@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from chatcli.session.location import ENV_SESSIONS_DIR
 from chatcli.session.store import FileRepository
 from tests.helpers import TEST_LOCK_TIMEOUT
+from tests.helpers.sessions_cli import Cli, Run, plain_env, run_chatcli
 
 
 @pytest.fixture(autouse=True)
@@ -66,3 +68,36 @@ def sessions_dir(tmp_path: Path) -> Path:
 def repo(sessions_dir: Path) -> FileRepository:
     """A FileRepository on ``tmp_path/'sessions'`` with a short lock timeout."""
     return FileRepository(sessions_dir, lock_timeout=TEST_LOCK_TIMEOUT)
+
+
+@pytest.fixture
+def cli(tmp_path: Path, sessions_dir: Path) -> Cli:
+    """Run ``chatcli sessions ARGS…`` on the test's sessions folder (``folder=None`` for none)."""
+    work = tmp_path / "work"
+    work.mkdir()
+
+    def run(*args: str, folder: Path | None = sessions_dir, env: Mapping[str, str] | None = None) -> Run:
+        where = ["--sessions-dir", str(folder)] if folder is not None else []
+        return run_chatcli(["sessions", *where, *args], plain_env(env), work)
+
+    return run
+
+
+@pytest.fixture
+def cli_many(tmp_path: Path, sessions_dir: Path) -> Callable[[Sequence[Sequence[str]]], list[Run]]:
+    """Run several independent ``chatcli sessions …`` calls in parallel (same folder, same env)."""
+    work = tmp_path / "work-many"
+    work.mkdir()
+
+    def run_all(calls: Sequence[Sequence[str]], env: Mapping[str, str] | None = None) -> list[Run]:
+        full_env = plain_env(env)
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            futures = [
+                pool.submit(
+                    run_chatcli, ["sessions", "--sessions-dir", str(sessions_dir), *c], full_env, work
+                )
+                for c in calls
+            ]
+            return [f.result() for f in futures]
+
+    return run_all

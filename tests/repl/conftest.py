@@ -1,7 +1,7 @@
 """Fixtures for the REPL tests: a ChatApp wired to a pipe input, a dummy output and a text console.
 
 The harness itself (:class:`~tests.helpers.Repl`, keys, :func:`~tests.helpers.until`, scripted
-backends) lives in ``tests/helpers.py``.
+backends) lives in ``tests/helpers/``.
 """
 
 from __future__ import annotations

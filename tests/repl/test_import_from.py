@@ -11,7 +11,7 @@ from tests.helpers import Repl, until
 
 def _claude_transcript(folder: Path) -> Path:
     # Format: Claude Code's ~/.claude/projects/<project>/<session>.jsonl (type, uuid, parentUuid,
-    # message.content blocks), as in tests/importers/test_importers.py's fuller fixture.
+    # message.content blocks), as in tests/helpers/tool_histories.py's fuller fixture.
     folder.mkdir(parents=True)
     records = [
         {"type": "summary", "summary": "deploy-notes", "leafUuid": "a1"},

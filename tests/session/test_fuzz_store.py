@@ -17,8 +17,7 @@ examples (with hypothesis's example database, so a failure found once is replaye
 ``CHATCLI_FUZZ_LOG_DIR`` keeps the tracebacks the per-item catch-alls logged (each is a bug that
 was contained: read them after a long run). A few fixed
 cases also run through the real binary (``python -m chatcli``) to show the in-process path is
-representative.
-"""
+representative."""
 
 from __future__ import annotations
 
@@ -57,6 +56,17 @@ from chatcli.session.store.layout import (
     lock_name,
 )
 from tests.helpers import REPO_ROOT, at, confined_writes, numbered, seed, snapshot
+from tests.helpers.fuzz_values import (
+    INDEX_COLUMNS,
+    MESSAGE_KEYS,
+    METADATA_KEYS,
+    cells,
+    documents,
+    dump_json,
+    edited,
+    nested,
+    odd_text,
+)
 
 #: Examples per target: small and deterministic in CI, larger on request (a benchmark run).
 EXAMPLES = int(os.environ.get("CHATCLI_FUZZ_EXAMPLES", "0") or 0) or 25
@@ -74,159 +84,6 @@ EXIT_CODES = {0, 1, 2, 3}
 FORBIDDEN = ("Traceback", "Unexpected error")
 #: The word every healthy transcript holds (``search`` must find it in each).
 WORD = "pineapple"
-
-# --------------------------------------------------------------------------- strategies
-
-#: Strings that have broken parsers before: dates out of range, numbers in disguise, controls.
-ODD_STRINGS = (
-    "9999-12-31T23:59:59-14:00",
-    "0001-01-01T00:00:00+14:00",
-    "9999-12-31T23:59:59Z",
-    "0001-01-01T00:00:00Z",
-    "2025-13-45T25:61:61Z",
-    "0000-00-00",
-    "1e309",
-    "-1",
-    "NaN",
-    "Infinity",
-    "9" * 400,
-    "\x1b[2J\x1b]52;c;aGk=\x07",
-    "\u202egpj.exe",
-    "\x00",
-    "\r",
-    "\r\n",
-    "\u2028",
-    "\ud7ff\ufeff",
-    "active",
-    "archived",
-    "user",
-    "assistant",
-    "",
-)
-odd_text = st.one_of(
-    st.sampled_from(ODD_STRINGS),
-    st.text(max_size=40),
-    st.text(alphabet=st.characters(max_codepoint=0x9F), max_size=20),
-)
-scalars = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(),  # unbounded: huge ints included
-    st.sampled_from([2**63, -(2**63) - 1, 2**64, 10**30, -1, 0]),
-    st.floats(allow_nan=False, allow_infinity=False),
-    odd_text,
-)
-json_values = st.recursive(
-    scalars,
-    lambda children: st.one_of(
-        st.lists(children, max_size=4), st.dictionaries(odd_text, children, max_size=4)
-    ),
-    max_leaves=16,
-)
-#: Nesting deep enough to reach recursion limits in parsers, bounded to keep examples fast.
-deep_values = st.integers(min_value=1, max_value=400).flatmap(
-    lambda depth: st.sampled_from([[], {}]).map(lambda leaf: _nest(leaf, depth))
-)
-any_json = st.one_of(json_values, deep_values)
-
-METADATA_KEYS = (
-    "version",
-    "id",
-    "status",
-    "created",
-    "last_active",
-    "first_message",
-    "name",
-    "file_count",
-    "message_count",
-    "custom_fields",
-)
-MESSAGE_KEYS = ("role", "content", "timestamp", "id", "interrupted")
-
-
-def _nest(leaf: Any, depth: int) -> Any:
-    value = leaf
-    for i in range(depth):
-        value = [value] if i % 2 else {"k": value}
-    return value
-
-
-#: Values that are nearly right: the right JSON type, out of range or of a near-miss shape.
-HOSTILE_VALUES = (
-    2**63,
-    2**64,
-    2**70,
-    -(2**63) - 1,
-    10**30,
-    -1,
-    1e308,
-    -0.0,
-    True,
-    *ODD_STRINGS,
-)
-
-
-def _edits(keys: tuple[str, ...]) -> st.SearchStrategy[list[tuple[str, Any]]]:
-    """1-3 edits of a JSON object: ``(key, value)`` sets, ``(key, DELETE)`` removes. Mostly the
-    object's own keys and nearly-right values, so the edited document gets past the first checks."""
-    key = st.one_of(st.sampled_from(keys), st.sampled_from(keys), odd_text)
-    value = st.one_of(
-        st.sampled_from(HOSTILE_VALUES), st.sampled_from(HOSTILE_VALUES), any_json, st.just(DELETE)
-    )
-    return st.lists(st.tuples(key, value), min_size=1, max_size=3)
-
-
-DELETE = object()
-
-
-def _edited(base: dict[str, Any], edits: list[tuple[str, Any]]) -> dict[str, Any]:
-    doc = dict(base)
-    for key, value in edits:
-        if value is DELETE:
-            doc.pop(key, None)
-        else:
-            doc[key] = value
-    return doc
-
-
-def _dump(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass")
-
-
-#: A document: raw bytes, any JSON value, or the real document with a few fields changed.
-def _documents(keys: tuple[str, ...]) -> st.SearchStrategy[Any]:
-    return st.one_of(
-        st.binary(max_size=300).map(lambda b: ("bytes", b)),
-        any_json.map(lambda v: ("json", v)),
-        _edits(keys).map(lambda e: ("edit", e)),
-        _edits(keys).map(lambda e: ("edit", e)),
-    )
-
-
-#: A value for one SQLite cell (huge ints go in as text: SQLite stores at most 64 bits).
-cells = st.one_of(
-    st.none(),
-    st.integers(min_value=-(2**63), max_value=2**63 - 1),
-    st.floats(allow_nan=False),
-    odd_text,
-    st.binary(max_size=40),
-    any_json.map(lambda v: _dump(v).decode("utf-8", "replace")),
-)
-INDEX_COLUMNS = (
-    "id",
-    "status",
-    "last_active",
-    "name",
-    "name_lower",
-    "first_message",
-    "first_lower",
-    "message_count",
-    "created",
-    "file_count",
-    "custom",
-    "meta",
-    "stamp",
-)
 
 # --------------------------------------------------------------------------- the store under test
 
@@ -281,8 +138,8 @@ def _document_bytes(doc: tuple[str, Any], base: dict[str, Any]) -> bytes:
     if kind == "bytes":
         return bytes(value)
     if kind == "json":
-        return _dump(value)
-    return _dump(_edited(base, value))
+        return dump_json(value)
+    return dump_json(edited(base, value))
 
 
 def damage_metadata(store: Store, doc: tuple[str, Any]) -> None:
@@ -484,24 +341,24 @@ def _log_dir(path: Path) -> Iterator[None]:
 
 
 @FUZZ
-@given(doc=_documents(METADATA_KEYS))
+@given(doc=documents(METADATA_KEYS))
 @example(doc=("edit", [("message_count", 2**70)]))  # OverflowError in the index: every command failed
 @example(doc=("edit", [("created", "0001-01-01T00:00:00+14:00")]))  # OverflowError converting to UTC
-@example(doc=("edit", [("custom_fields", _nest({}, 300))]))
+@example(doc=("edit", [("custom_fields", nested({}, 300))]))
 @example(doc=("bytes", b"\xff\xfe{not json"))
 def test_fuzz_metadata(doc: tuple[str, Any]) -> None:
     fuzz_one(damage_metadata, doc)
 
 
 @FUZZ
-@given(doc=_documents(MESSAGE_KEYS))
+@given(doc=documents(MESSAGE_KEYS))
 @example(doc=("edit", [("timestamp", "9999-12-31T23:59:59-14:00")]))  # OverflowError converting to UTC
 def test_fuzz_whole_transcript(doc: tuple[str, Any]) -> None:
     fuzz_one(damage_transcript, doc)
 
 
 @FUZZ
-@given(docs=st.lists(_documents(MESSAGE_KEYS), min_size=1, max_size=4))
+@given(docs=st.lists(documents(MESSAGE_KEYS), min_size=1, max_size=4))
 @example(docs=[("edit", [("timestamp", "0001-01-01T00:00:00+14:00")])])
 def test_fuzz_appended_transcript_lines(docs: list[tuple[str, Any]]) -> None:
     fuzz_one(damage_transcript_tail, docs)

@@ -1,136 +1,42 @@
-"""``chatcli sessions …`` through the real entry point, in a subprocess.
+"""``chatcli sessions …`` through the real entry point: every subcommand, the sessions folder,
+errors, exit codes and JSON, in a subprocess.
 
 Sessions are created in-process through the public repository API, then the command line runs
 against the same folder with stdin at /dev/null and stdout/stderr piped (so: no terminal). Every
 call checks that no traceback reached the user. Independent calls run in parallel to keep the
-file fast.
-"""
+file fast."""
 
 from __future__ import annotations
 
 import json
-import os
-import re
-import subprocess
-import sys
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from chatcli.session.location import ENV_SESSIONS_DIR
 from chatcli.session.models import SessionMetadata, SessionStatus, utc_now
-from chatcli.session.service import SessionService
 from chatcli.session.store import FileRepository
-from tests.helpers import SESSION_SUBCOMMANDS, seed, write_corpus
-
-SUBCOMMANDS = SESSION_SUBCOMMANDS
-#: Environment variables that change how output looks; removed so each test sets what it checks.
-_STYLE_VARS = ("FORCE_COLOR", "NO_COLOR", "COLUMNS", "LINES", "TERM", "COLORTERM", "CLICOLOR_FORCE")
-#: A colour/style sequence (SGR): the only escape sequence chatcli itself may write.
-_SGR = re.compile(r"\x1b\[[0-9;]*m")
-
-HOSTILE_MARKUP = "[bold red]x[/]"
-HOSTILE_CLEAR = "\x1b[2J"
-HOSTILE_OSC52 = "\x1b]52;c;aGk=\x07"
-HOSTILE_RTL = "\u202e"
-HOSTILE_TEXT = f"look {HOSTILE_MARKUP} then {HOSTILE_CLEAR} and {HOSTILE_OSC52} also {HOSTILE_RTL}gpj.exe"
-
-
-@dataclass(frozen=True)
-class Run:
-    """One finished ``chatcli`` process."""
-
-    args: tuple[str, ...]
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        """stdout parsed as JSON."""
-        return json.loads(self.out)
-
-    def error(self) -> dict[str, Any]:
-        """The ``{"error": {"kind", "message"}}`` document on stderr (stdout must be empty)."""
-        assert self.out == "", self.out
-        doc = json.loads(self.err)
-        assert list(doc) == ["error"]
-        assert set(doc["error"]) == {"kind", "message"}
-        assert isinstance(doc["error"]["kind"], str)
-        assert isinstance(doc["error"]["message"], str) and doc["error"]["message"]
-        return dict(doc["error"])
-
-
-Cli = Callable[..., Run]
-
-
-def _run(args: Sequence[str], env: Mapping[str, str], cwd: Path) -> Run:
-    proc = subprocess.run(
-        [sys.executable, "-m", "chatcli", *args],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        env=dict(env),
-        cwd=cwd,
-        timeout=60,
-        check=False,
-    )
-    run = Run(tuple(args), proc.returncode, proc.stdout.decode("utf-8"), proc.stderr.decode("utf-8"))
-    assert "Traceback" not in run.err, run
-    assert "Traceback" not in run.out, run
-    return run
-
-
-def _env(extra: Mapping[str, str] | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _STYLE_VARS}
-    env["COLUMNS"] = "250"  # wide enough that table cells are not cut
-    env.update(extra or {})
-    return env
-
-
-@pytest.fixture
-def cli(tmp_path: Path, sessions_dir: Path) -> Cli:
-    """Run ``chatcli sessions ARGS…`` on the test's sessions folder (``folder=None`` for none)."""
-    work = tmp_path / "work"
-    work.mkdir()
-
-    def run(*args: str, folder: Path | None = sessions_dir, env: Mapping[str, str] | None = None) -> Run:
-        where = ["--sessions-dir", str(folder)] if folder is not None else []
-        return _run(["sessions", *where, *args], _env(env), work)
-
-    return run
-
-
-@pytest.fixture
-def cli_many(tmp_path: Path, sessions_dir: Path) -> Callable[[Sequence[Sequence[str]]], list[Run]]:
-    """Run several independent ``chatcli sessions …`` calls in parallel (same folder, same env)."""
-    work = tmp_path / "work-many"
-    work.mkdir()
-
-    def run_all(calls: Sequence[Sequence[str]], env: Mapping[str, str] | None = None) -> list[Run]:
-        full_env = _env(env)
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            futures = [
-                pool.submit(_run, ["sessions", "--sessions-dir", str(sessions_dir), *c], full_env, work)
-                for c in calls
-            ]
-            return [f.result() for f in futures]
-
-    return run_all
-
-
-def listed(repo: FileRepository) -> dict[str, SessionMetadata]:
-    """Every session in ``repo`` by id."""
-    return {m.id: m for m in repo.list()}
-
+from tests.helpers import seed, write_corpus
+from tests.helpers.sessions_cli import Cli, Run, listed, plain_env, run_chatcli
 
 # --------------------------------------------------------------------------- every subcommand works
 
 
 def test_every_subcommand_succeeds(cli: Cli, repo: FileRepository, tmp_path: Path) -> None:
+    alpha, beta, old = _three_sessions(repo)
+    _list_and_show(cli, alpha, beta, old)
+    _name_archive_and_unarchive(cli, repo, old)
+    _search_messages(cli, alpha)
+    _export_and_import(cli, repo, tmp_path, alpha)
+    fork_id = _fork(cli, repo, alpha)
+    _prune(cli, repo, old)
+    _delete(cli, repo, alpha, beta, fork_id)
+
+
+def _three_sessions(repo: FileRepository) -> tuple[SessionMetadata, SessionMetadata, SessionMetadata]:
+    """alpha (named, an hour old), beta (archived) and old (100 days old)."""
     now = utc_now()
     alpha = seed(
         repo,
@@ -141,7 +47,11 @@ def test_every_subcommand_succeeds(cli: Cli, repo: FileRepository, tmp_path: Pat
     )
     beta = seed(repo, "beta archived", when=now - timedelta(hours=2), archived=True)
     old = seed(repo, "ancient history", when=now - timedelta(days=100))
+    return alpha, beta, old
 
+
+def _list_and_show(cli: Cli, alpha: SessionMetadata, beta: SessionMetadata, old: SessionMetadata) -> None:
+    """``list`` (its JSON, its filters, the table) and ``show``."""
     listing = cli("list", "--json")
     assert listing.code == 0
     doc = listing.json()
@@ -177,6 +87,9 @@ def test_every_subcommand_succeeds(cli: Cli, repo: FileRepository, tmp_path: Pat
     human = cli("show", alpha.id[:6])
     assert human.code == 0 and "alpha answer" in human.out and alpha.id in human.out
 
+
+def _name_archive_and_unarchive(cli: Cli, repo: FileRepository, old: SessionMetadata) -> None:
+    """``name``, ``archive`` and ``unarchive`` change the stored session."""
     renamed = cli("name", old.id[:8], "old-one", "--json")
     assert renamed.code == 0
     assert renamed.json()["session"]["name"] == "old-one"
@@ -189,6 +102,9 @@ def test_every_subcommand_succeeds(cli: Cli, repo: FileRepository, tmp_path: Pat
     assert unarchived.code == 0 and old.id[:8] in unarchived.out
     assert repo.get(old.id).status is SessionStatus.ACTIVE
 
+
+def _search_messages(cli: Cli, alpha: SessionMetadata) -> None:
+    """``search --messages``: its JSON document and its hits."""
     hits = cli("search", "ALPHA", "--messages", "--json")
     assert hits.code == 0
     result = hits.json()
@@ -222,6 +138,9 @@ def test_every_subcommand_succeeds(cli: Cli, repo: FileRepository, tmp_path: Pat
     assert "alpha answer" in result["hits"][1]["snippet"]
     assert result["hits"][0]["session_name"] == "alpha"
 
+
+def _export_and_import(cli: Cli, repo: FileRepository, tmp_path: Path, alpha: SessionMetadata) -> None:
+    """``export`` as Markdown and JSON; ``import`` of the JSON into another folder, twice."""
     markdown = cli("export", "alpha")
     assert markdown.code == 0
     assert markdown.out.startswith("# Session alpha")
@@ -243,6 +162,9 @@ def test_every_subcommand_succeeds(cli: Cli, repo: FileRepository, tmp_path: Pat
     assert again.code == 0
     assert [s["source"] for s in again.json()["skipped"]] == [alpha.id]
 
+
+def _fork(cli: Cli, repo: FileRepository, alpha: SessionMetadata) -> str:
+    """``fork`` copies the messages into a new named session; its id."""
     forked = cli("fork", "alpha", "--name", "alpha-2", "--json")
     assert forked.code == 0
     fork_doc = forked.json()
@@ -250,7 +172,11 @@ def test_every_subcommand_succeeds(cli: Cli, repo: FileRepository, tmp_path: Pat
     assert fork_doc["session"]["custom_fields"] == {"forked_from": alpha.id}
     assert fork_doc["session"]["name"] == "alpha-2"
     assert repo.load_messages(fork_doc["session"]["id"]).messages == repo.load_messages(alpha.id).messages
+    return fork_doc["session"]["id"]
 
+
+def _prune(cli: Cli, repo: FileRepository, old: SessionMetadata) -> None:
+    """``prune --dry-run`` lists the old session, ``prune --yes`` deletes it."""
     dry = cli("prune", "--older-than", "30d", "--dry-run", "--json")
     assert dry.code == 0
     dry_doc = dry.json()
@@ -263,9 +189,14 @@ def test_every_subcommand_succeeds(cli: Cli, repo: FileRepository, tmp_path: Pat
     assert (pruned.json()["dry_run"], [s["id"] for s in pruned.json()["sessions"]]) == (False, [old.id])
     assert old.id not in listed(repo)
 
+
+def _delete(
+    cli: Cli, repo: FileRepository, alpha: SessionMetadata, beta: SessionMetadata, fork_id: str
+) -> None:
+    """``delete`` (and its alias ``rm``) remove the fork and beta."""
     deleted = cli("delete", "alpha-2", "--yes", "--json")
     assert deleted.code == 0
-    assert deleted.json()["deleted"]["id"] == fork_doc["session"]["id"]
+    assert deleted.json()["deleted"]["id"] == fork_id
     assert set(listed(repo)) == {alpha.id, beta.id}
     human_delete = cli("rm", "-y", beta.id)
     assert human_delete.code == 0 and beta.id[:8] in human_delete.out
@@ -285,7 +216,9 @@ def test_sessions_dir_from_the_environment(cli: Cli, repo: FileRepository, tmp_p
     assert flag.code == 0
     assert flag.json()["sessions"] == []
     # The flag also works in front of 'sessions', where 'chatcli --help' lists it.
-    front = _run(["--sessions-dir", str(repo.root), "sessions", "list", "--json"], _env(None), tmp_path)
+    front = run_chatcli(
+        ["--sessions-dir", str(repo.root), "sessions", "list", "--json"], plain_env(None), tmp_path
+    )
     assert front.code == 0
     assert [s["id"] for s in front.json()["sessions"]] == [meta.id]
 
@@ -445,180 +378,3 @@ def test_export_refuses_to_overwrite(cli: Cli, repo: FileRepository, tmp_path: P
     doc = printed.json()
     assert (doc["path"], doc["format"]) == (None, "json")
     assert json.loads(doc["text"])["session"]["id"] == meta.id
-
-
-# --------------------------------------------------------------------------- help
-
-
-def test_help_on_every_subcommand(cli_many: Callable[[Sequence[Sequence[str]]], list[Run]]) -> None:
-    runs = cli_many([(sub, "--help") for sub in SUBCOMMANDS] + [("ls", "-h"), ("rm", "x", "--help")])
-    for sub, run in zip([*SUBCOMMANDS, "list", "delete"], runs, strict=True):
-        assert run.code == 0, run
-        assert run.err == ""
-        assert f"Usage: chatcli sessions {sub}" in run.out, run
-
-
-def test_sessions_help_prints_the_sessions_help(
-    cli_many: Callable[[Sequence[Sequence[str]]], list[Run]],
-) -> None:
-    for run in cli_many([("--help",), ("-h",), ("help",)]):
-        assert run.code == 0, run
-        assert run.err == ""
-        assert "chatcli sessions commands" in run.out
-        for sub in SUBCOMMANDS:
-            assert f"chatcli sessions {sub}" in run.out
-        assert "'chatcli sessions COMMAND --help'" in run.out
-        assert "'chatcli sessions' alone lists the recent ones" in run.out
-        assert "resume" not in run.out and "chatcli sessions new" not in run.out
-
-
-def test_sessions_alone_lists_the_recent_sessions(
-    repo: FileRepository, cli_many: Callable[[Sequence[Sequence[str]]], list[Run]]
-) -> None:
-    """Issue 12 item 18: ``chatcli sessions`` alone printed the help; now, like ``/sessions``, it
-    lists the 10 most recent active sessions and one line on the subcommands."""
-    metas = [seed(repo, f"question {i}", when=utc_now() - timedelta(minutes=i)) for i in range(12)]
-    seed(repo, "archived one", archived=True)
-    plain, as_json, as_tsv = cli_many([(), ("--json",), ("--tsv",)])
-    assert plain.code == 0, plain
-    assert plain.err == ""
-    assert "Recent sessions (10 of 12)" in plain.out
-    assert "question 9" in plain.out and "question 10" not in plain.out
-    assert (
-        plain.out.rstrip().splitlines()[-1]
-        == "More: chatcli sessions list · commands: chatcli sessions --help"
-    )
-    assert [s["id"] for s in as_json.json()["sessions"]] == [m.id for m in metas[:10]]
-    assert [line.split("\t")[0] for line in as_tsv.out.splitlines()] == [m.id for m in metas[:10]]
-
-
-# --------------------------------------------------------------------------- colour and hostile text
-
-
-def _seed_hostile(repo: FileRepository) -> SessionMetadata:
-    """A session whose name, first message and reply are all hostile (as a cloned repo could hold)."""
-    meta = seed(repo, HOSTILE_TEXT, replies=[f"reply {HOSTILE_MARKUP} [link=http://evil]y[/link]"])
-
-    def plant_name(m: SessionMetadata) -> None:
-        m.name = f"{HOSTILE_CLEAR}[red]evil[/]"  # bypasses the name rule, like a hand-edited file
-
-    repo.update(meta.id, plant_name)
-    return meta
-
-
-def test_no_escape_sequences_with_no_color_or_a_pipe(
-    cli_many: Callable[..., list[Run]], repo: FileRepository
-) -> None:
-    meta = _seed_hostile(repo)
-    calls = [
-        ("list", "--all", "--search", "look"),
-        ("show", meta.id),
-        ("search", "reply"),
-        ("export", meta.id),
-        ("prune", "--older-than", "1d", "--dry-run"),
-        ("show", "missing"),
-        ("name", meta.id, HOSTILE_CLEAR),
-        (),
-    ]
-    # Piped output, and NO_COLOR even when colour is forced: not one escape sequence.
-    for env in ({}, {"NO_COLOR": "1", "FORCE_COLOR": "1", "TERM": "xterm-256color"}):
-        for run in cli_many(calls, env):
-            assert run.code in (0, 1), run
-            assert "\x1b" not in run.out, run
-            assert "\x1b" not in run.err, run
-            assert "\x07" not in run.out + run.err, run
-
-
-def test_forced_colour_writes_only_style_sequences(
-    cli_many: Callable[..., list[Run]], repo: FileRepository
-) -> None:
-    meta = _seed_hostile(repo)
-    calls = [
-        ("list",),
-        ("show", meta.id),
-        ("search", "look"),
-        ("name", meta.id, HOSTILE_CLEAR),
-        ("show", "nope"),
-    ]
-    runs = cli_many(calls, {"FORCE_COLOR": "1", "TERM": "xterm-256color"})
-    assert any("\x1b[" in r.out + r.err for r in runs)  # colour really is on
-    for run in runs:
-        for stream in (run.out, run.err):
-            assert "\x1b" not in _SGR.sub("", stream), run
-            assert "\x07" not in stream
-
-
-def test_hostile_text_is_shown_literally(cli_many: Callable[..., list[Run]], repo: FileRepository) -> None:
-    meta = _seed_hostile(repo)
-    listing, shown, hits, exported = cli_many(
-        [("list",), ("show", meta.id, "--last", "5"), ("search", "look"), ("export", meta.id)]
-    )
-    for run in (listing, shown, hits, exported):
-        assert run.code == 0, run
-        assert "[2J" in run.out  # what is left of the sequence is visible text, never executed
-    # Rich markup is printed, not interpreted.
-    assert HOSTILE_MARKUP in shown.out
-    assert "[link=http://evil]y[/link]" in shown.out
-    assert "[red]evil[/]" in listing.out and "[red]evil[/]" in shown.out
-    assert HOSTILE_MARKUP in hits.out
-    assert HOSTILE_MARKUP in exported.out
-    # One-line fields show a bidi override as a visible mark.
-    assert HOSTILE_RTL not in listing.out
-    assert HOSTILE_RTL not in hits.out
-    assert "]52;c;aGk=" in shown.out
-
-
-def test_hostile_text_round_trips_through_json(cli: Cli, repo: FileRepository) -> None:
-    meta = _seed_hostile(repo)
-    run = cli("show", meta.id, "--json")
-    assert run.code == 0
-    assert "\x1b" not in run.out and "\x07" not in run.out and HOSTILE_RTL not in run.out
-    doc = run.json()
-    assert doc["messages"][0]["content"] == HOSTILE_TEXT
-    assert doc["session"]["name"] == f"{HOSTILE_CLEAR}[red]evil[/]"
-
-
-BAD_NAMES = (
-    HOSTILE_MARKUP,
-    f"evil{HOSTILE_CLEAR}",
-    f"clip{HOSTILE_OSC52}",
-    f"rtl{HOSTILE_RTL}exe",
-    "a b",
-    "-x",
-    "é",
-)
-
-
-def test_hostile_names_are_rejected_cleanly(cli_many: Callable[..., list[Run]], repo: FileRepository) -> None:
-    meta = seed(repo, "target", name="safe")
-    calls: list[tuple[str, ...]] = [("name", meta.id, "--", bad) for bad in BAD_NAMES]
-    calls += [
-        ("name", meta.id, "--json", "--", BAD_NAMES[1]),
-        ("fork", "safe", "--name", BAD_NAMES[0], "--json"),
-    ]
-    runs = cli_many(calls)
-    for run in runs[: len(BAD_NAMES)]:
-        assert run.code == 1, run
-        assert "Invalid session name" in run.err, run
-        assert "\x1b" not in run.err and "\x07" not in run.err and HOSTILE_RTL not in run.err, run
-    assert HOSTILE_MARKUP in runs[0].err  # shown literally, not as red text
-    for run in runs[len(BAD_NAMES) :]:
-        assert run.code == 1, run
-        assert run.error()["kind"] == "invalid_name"
-    assert repo.get(meta.id).name == "safe"
-    assert len(listed(repo)) == 1
-
-
-def test_service_and_cli_agree(cli: Cli, repo: FileRepository) -> None:
-    """The CLI shows exactly what the service computes (no separate logic at the edge)."""
-    seed(repo, "one needle", replies=["two needle", "three"])
-    seed(repo, "other needle", archived=True)
-    seed(repo, "third needle")
-    service = SessionService(repo)
-    expected = service.search("needle", limit=2)
-    run = cli("search", "needle", "--limit", "2", "--json")
-    doc = run.json()
-    assert [h["snippet"] for h in doc["hits"]] == [h.snippet for h in expected.hits]
-    assert [s["session_id"] for s in doc["sessions"]] == [f.session_id for f in expected.sessions]
-    assert doc["truncated"] is expected.truncated is True
-    assert "more sessions match" in cli("search", "needle", "--limit", "2").out
