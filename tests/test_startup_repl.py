@@ -46,6 +46,7 @@ _DUMP_ON_SIGUSR1 = textwrap.dedent(
 #: the live reply view and the chat turn's streaming, the command results, the openai backend,
 #: and what only a config file or a typo needs.
 NOT_AT_THE_PROMPT = (
+    "chatcli.repl.chat_browser",
     "chatcli.repl.picker",
     "chatcli.repl.picker_actions",
     "chatcli.repl.picker_projects",

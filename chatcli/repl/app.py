@@ -33,7 +33,7 @@ from chatcli.repl.completion.snapshot import SnapshotCache
 from chatcli.repl.keys import chat_key_bindings, quick_escape
 from chatcli.repl.toolbar import session_label, toolbar_text
 from chatcli.sanitize import clean_inline, clean_lines
-from chatcli.session.errors import SessionError, SessionNotFound
+from chatcli.session.errors import SessionError
 from chatcli.session.fields import reads_as_id
 from chatcli.session.location import SessionsLocation
 from chatcli.session.outcomes import DeleteResult
@@ -311,7 +311,9 @@ class ChatApp:
                 as_json = options.flag("json")
             result = await self._run_command(ctx, words)
             if isinstance(result, PickSessionAction):
-                result = await self._pick_session()
+                from chatcli.repl.chat_browser import pick_in_browser
+
+                result = await pick_in_browser(self, *self._io)
             quit_now = self.apply(result, as_json=as_json)
         if isinstance(result, RetryAction):
             await self.retry_turn()
@@ -339,54 +341,6 @@ class ChatApp:
 
             command = req.command
             return HelpResult(f"/{command.name}", command.summary, (self.registry.help_for(command),), True)
-
-    async def _pick_session(self) -> object:
-        """``/resume`` without an ID: the ``--resume`` picker (the session in use listed last).
-
-        Esc or Ctrl-C leaves it and you stay where you were.
-        """
-        from chatcli.commands.results import Cancelled, NewSessionAction, ResumeAction
-        from chatcli.repl.picker import NEW_SESSION, pick_session_async
-        from chatcli.repl.picker_actions import BrowserActions
-        from chatcli.repl.picker_projects import ProjectsBrowse
-
-        snap = await asyncio.to_thread(self.snapshots.refresh)
-        current = self.current_id
-        entries = sorted(snap.entries, key=lambda entry: entry.id == current)  # stable
-        browse = ProjectsBrowse(self.projects) if self.projects is not None else None
-        everywhere = not entries and browse is not None and await asyncio.to_thread(browse.others_known)
-        if not entries and not everywhere:
-            return Cancelled("No saved sessions to resume yet.")
-        actions = BrowserActions(self.service, "/")
-        chosen = await pick_session_async(
-            entries,
-            actions=actions,
-            browse=browse,
-            everywhere=everywhere,
-            input=self._io[0],
-            output=self._io[1],
-        )
-        await self._after_browser()
-        if chosen is None:
-            where = "the new session" if self.meta is None else f"session {self.session_label()}"
-            return Cancelled(f"No session chosen: you are still in {where}.")
-        if chosen == NEW_SESSION:
-            return NewSessionAction()
-        project = browse.project_of(chosen) if browse is not None else None
-        if project is not None:  # another project's session (Ctrl-O): continued in its store
-            return ResumeAction(await asyncio.to_thread(project.service.load, chosen), project)
-        return ResumeAction(await asyncio.to_thread(self.service.load, chosen))
-
-    async def _after_browser(self) -> None:
-        """The browser may have renamed, pinned, archived or trashed the session in use: read it
-        again (a trashed one is left for a new session, and the user is told)."""
-        if self.meta is None:
-            return
-        try:
-            self.meta = await asyncio.to_thread(self.service.resolve, self.meta.id)
-        except SessionNotFound:
-            self.new_session()
-            self.console.print("The session in use went to the trash: you are now in a new session.")
 
     def apply(self, result: object, *, as_json: bool = False) -> bool:
         """Act on a command's result and show it (as JSON with ``as_json``); returns True to quit."""
