@@ -23,24 +23,20 @@ A value given as an empty string (``OPENAI_API_KEY=``) counts as not set.
 
 from __future__ import annotations
 
-import difflib
 import os
 import stat
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
 from chatcli.chat.backend import DEFAULT_HISTORY_BUDGET
-from chatcli.chat.openai import (
+from chatcli.config_settings import (
+    BACKENDS,
     DEFAULT_BASE_URL,
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_OPENAI_MODEL,
     DEFAULT_READ_TIMEOUT,
-)
-from chatcli.config_settings import (
-    BACKENDS,
     ENV_VARS,
     FLAGS,
     NUMERIC,
@@ -237,6 +233,8 @@ def _read_config_file(path: Path, must_exist: bool) -> dict[str, object] | None:
     raw = _config_bytes(path, must_exist)
     if raw is None:
         return None
+    import tomllib  # only when there is a file to read
+
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
@@ -250,6 +248,8 @@ def _read_config_file(path: Path, must_exist: bool) -> dict[str, object] | None:
     values: dict[str, object] = {}
     for key, value in data.items():
         if key not in PARSERS:
+            import difflib
+
             close = difflib.get_close_matches(key, SETTING_KEYS, n=1)
             suggestion = f" (did you mean {close[0]!r}?)" if close else ""
             known = ", ".join(SETTING_KEYS)

@@ -13,16 +13,14 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from chatcli.chat.backend import DEFAULT_HISTORY_BUDGET
-from chatcli.chat.openai import (
-    DEFAULT_BASE_URL,
-    DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_OPENAI_MODEL,
-    DEFAULT_READ_TIMEOUT,
-)
 from chatcli.session.fields import SYSTEM_PROMPT_MAX
 
 __all__ = [
     "BACKENDS",
+    "DEFAULT_BASE_URL",
+    "DEFAULT_CONNECT_TIMEOUT",
+    "DEFAULT_OPENAI_MODEL",
+    "DEFAULT_READ_TIMEOUT",
     "ENV_VARS",
     "FLAGS",
     "NUMERIC",
@@ -38,6 +36,13 @@ __all__ = [
 ]
 
 BackendName = Literal["offline", "openai"]
+
+# The openai backend's defaults, here (not in chat/openai.py) so that reading the settings never
+# loads the openai backend's module: the offline default never uses it.
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
+DEFAULT_CONNECT_TIMEOUT = 10.0
+DEFAULT_READ_TIMEOUT = 60.0
 BACKENDS: tuple[BackendName, ...] = ("offline", "openai")
 OFFLINE_MODEL = "echo"
 

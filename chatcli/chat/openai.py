@@ -28,6 +28,12 @@ from chatcli.chat.backend import (
     TokenUsage,
 )
 from chatcli.chat.server_errors import ModelServerError, ServerSaid, server_error
+from chatcli.config_settings import (
+    DEFAULT_BASE_URL,
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_OPENAI_MODEL,
+    DEFAULT_READ_TIMEOUT,
+)
 from chatcli.sanitize import shorten
 
 if TYPE_CHECKING:
@@ -43,10 +49,6 @@ __all__ = [
     "parse_sse",
 ]
 
-DEFAULT_BASE_URL = "https://api.openai.com/v1"
-DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
-DEFAULT_CONNECT_TIMEOUT = 10.0
-DEFAULT_READ_TIMEOUT = 60.0
 
 #: At most this much of an error response body is read to find the server's explanation.
 _ERROR_BODY_LIMIT = 64 * 1024

@@ -15,13 +15,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from chatcli.chat.backend import ChatBackend, ChatMessage, EmptyReply, StreamReport, TokenUsage, open_stream
 from chatcli.chat.context import build_context
 from chatcli.session.errors import SessionNotFound
-from chatcli.session.models import Message, ReplyUsage, SessionMetadata
 from chatcli.session.service import SessionService
 from chatcli.sigint import sigint_cancels
+
+if TYPE_CHECKING:  # pydantic is loaded when a message is made or read, not with the chat's start
+    from chatcli.session.models import Message, SessionMetadata
 
 __all__ = ["Reply", "ReplyStreamer", "Saved", "reply_message", "save_message"]
 
@@ -85,6 +88,8 @@ def reply_message(reply: Reply) -> Message | None:
     reply without text is never saved."""
     if not reply.text:
         return None
+    from chatcli.session.models import Message, ReplyUsage
+
     usage = None
     if reply.usage is not None:
         usage = ReplyUsage(

@@ -10,7 +10,8 @@ with :mod:`chatcli.sanitize` before it is shown.
   :mod:`~chatcli.render.reports` and :mod:`~chatcli.render.help`).
 * :mod:`chatcli.render.transcript`: the one transcript renderer (``sessions show``, resume and
   the Markdown export).
-* :mod:`chatcli.render.reply`: :func:`render_reply_markdown` and the live ``ReplyView``, which
+* :mod:`chatcli.render.markdown`: :func:`render_reply_markdown` (a reply as rich Markdown);
+  :mod:`chatcli.render.reply`: the live ``ReplyView``, which
   prints finished blocks (:mod:`~chatcli.render.blocks`) to the scrollback as a reply streams;
   :mod:`chatcli.render.links`: link targets shown, OSC 8 only where known to work.
 * :mod:`chatcli.render.jsonout`: :func:`to_json`, :func:`error_to_json`, :func:`dump_json`;
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from chatcli.render.console import make_console
     from chatcli.render.jsonout import dump_json, error_to_json, to_json
-    from chatcli.render.reply import render_reply_markdown
+    from chatcli.render.markdown import render_reply_markdown
     from chatcli.render.terminal import render, render_error
     from chatcli.render.timefmt import relative_age, short_id
 
@@ -49,7 +50,7 @@ _HOMES = {
     "to_json": "jsonout",
     "render": "terminal",
     "render_error": "terminal",
-    "render_reply_markdown": "reply",
+    "render_reply_markdown": "markdown",
     "relative_age": "timefmt",
     "short_id": "timefmt",
 }

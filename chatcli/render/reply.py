@@ -1,9 +1,9 @@
-"""A model's reply on screen: rich Markdown, and the live view that shows it as it streams."""
+"""A model's reply on screen: the live view that shows it as it streams (as the rich Markdown of
+:func:`chatcli.render.markdown.render_reply_markdown`, re-exported here)."""
 
 from __future__ import annotations
 
 from types import TracebackType
-from typing import TYPE_CHECKING
 
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.live import Live
@@ -13,35 +13,13 @@ from rich.text import Text
 
 from chatcli.render.blocks import finished_prefix, opens_with_blank
 from chatcli.render.console import hyperlinks_enabled
-from chatcli.render.links import prepare_links
+from chatcli.render.markdown import render_reply_markdown
 from chatcli.sanitize import clean
-
-if TYPE_CHECKING:
-    from rich.markdown import Markdown
 
 __all__ = ["ReplyView", "render_reply_markdown"]
 
 #: Rows of the terminal the live tail leaves free (the line the cursor rests on, and one spare).
 _SPARE_ROWS = 2
-
-
-def render_reply_markdown(text: str, *, hyperlinks: bool = False) -> Markdown:
-    """A model reply as rich ``Markdown``, after :func:`~chatcli.sanitize.clean`.
-
-    Markdown never interprets rich markup, and cleaning first removes every escape sequence the
-    reply carried. A link whose text is not its target (``[https://github.com/login](https://evil.example/)``)
-    is followed by the real target in plain text, so what the link reads can never pass for where
-    it leads. ``hyperlinks=True`` also makes links clickable with OSC 8 (rich writes the
-    sequence, around a target made safe by :func:`~chatcli.render.links.safe_link_target`):
-    pass :func:`~chatcli.render.console.hyperlinks_enabled` for the console it is printed on.
-    """
-    from rich.markdown import Markdown  # imported on first use: listings never need it
-
-    # rich's own hyperlinks=False shows every URL, even after a link that is its own URL, and
-    # drops the link's style: the links are prepared here instead (no target: no OSC 8).
-    markdown = Markdown(clean(text), hyperlinks=True)
-    prepare_links(markdown.parsed, osc8=hyperlinks)
-    return markdown
 
 
 class _Tail:

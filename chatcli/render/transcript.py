@@ -115,7 +115,7 @@ def _turn_block(turn: Turn, console: Console) -> Group:
     header.append(_marks(turn), style=WARNING_STYLE)
     more = Text(f"… ({turn.omitted} more characters)", style=DIM) if turn.omitted else Text()
     if turn.role == "assistant" and console.is_terminal:
-        from chatcli.render.reply import render_reply_markdown  # the live view's imports: not for listings
+        from chatcli.render.markdown import render_reply_markdown  # rich's Markdown: not for listings
 
         reply = render_reply_markdown(turn.content, hyperlinks=hyperlinks_enabled(console))
         return Group(header, reply, *([more] if turn.omitted else []), Text())

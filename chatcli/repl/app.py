@@ -14,58 +14,50 @@ import asyncio
 import contextlib
 import functools
 import shlex
-from collections.abc import Coroutine
-from concurrent.futures import Future
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prompt_toolkit import PromptSession
-from prompt_toolkit.formatted_text import FormattedText
-from prompt_toolkit.history import History, InMemoryHistory
-from prompt_toolkit.input import Input
-from prompt_toolkit.output import Output
-from rich.console import Console
+from prompt_toolkit.history import InMemoryHistory
 from rich.text import Text
 
-from chatcli.chat.backend import ChatBackend
-from chatcli.chat.turn import Saved, reply_message, save_message
+from chatcli.chat.turn import reply_message, save_message
 from chatcli.commands.catalog import build_registry
 from chatcli.commands.context import CommandContext
-from chatcli.commands.registry import Registry
-from chatcli.commands.results import (
-    Cancelled,
-    ClearAction,
-    HelpResult,
-    NewSessionAction,
-    PickSessionAction,
-    QuitAction,
-    ResumeAction,
-    RetryAction,
-    SessionChanged,
-)
 from chatcli.commands.spec import JSON_OPTION, HelpRequested, extract_options, split_line
 from chatcli.errors import ExitCode
 from chatcli.render.terminal import render
-from chatcli.render.transcript import render_resumed
 from chatcli.repl.boundary import ErrorBoundary
-from chatcli.repl.clear import clear_prompt_screen
 from chatcli.repl.completion.completer import SessionCompleter
 from chatcli.repl.completion.ranking import warm_session_index
-from chatcli.repl.completion.snapshot import Snapshot, SnapshotCache
+from chatcli.repl.completion.snapshot import SnapshotCache
 from chatcli.repl.keys import chat_key_bindings, quick_escape
-from chatcli.repl.picker import NEW_SESSION, pick_session_async
-from chatcli.repl.picker_actions import BrowserActions
-from chatcli.repl.picker_projects import ProjectsBrowse
 from chatcli.repl.toolbar import session_label, toolbar_text
-from chatcli.repl.turn import ReplyStream
 from chatcli.sanitize import clean_inline, clean_lines
-from chatcli.session.all_projects import AllProjects, Project
-from chatcli.session.errors import SessionError, SessionNotFound
+from chatcli.session.errors import SessionError
 from chatcli.session.fields import reads_as_id
 from chatcli.session.location import SessionsLocation
-from chatcli.session.models import Message, SessionMetadata
-from chatcli.session.outcomes import DeleteResult, LoadedSession
-from chatcli.session.service import SessionService
+from chatcli.session.outcomes import DeleteResult
 from chatcli.sigint import sigint_cancels, sigint_guard, stop_on_first_sigint
+
+if TYPE_CHECKING:  # the rest is imported where used: the first prompt needs none of it
+    from collections.abc import Coroutine
+    from concurrent.futures import Future
+
+    from prompt_toolkit.formatted_text import FormattedText
+    from prompt_toolkit.history import History
+    from prompt_toolkit.input import Input
+    from prompt_toolkit.output import Output
+    from rich.console import Console
+
+    from chatcli.chat.backend import ChatBackend
+    from chatcli.chat.turn import Saved
+    from chatcli.commands.registry import Registry
+    from chatcli.repl.completion.snapshot import Snapshot
+    from chatcli.repl.turn import ReplyStream
+    from chatcli.session.all_projects import AllProjects, Project
+    from chatcli.session.models import Message, SessionMetadata
+    from chatcli.session.outcomes import LoadedSession
+    from chatcli.session.service import SessionService
 
 __all__ = ["ChatApp"]
 
@@ -104,7 +96,8 @@ class ChatApp:
         self.console = console
         self.location = location
         self.boundary = ErrorBoundary(console)
-        self.replies = ReplyStream(backend, console, history_budget)
+        self.history_budget = history_budget
+        self._replies: ReplyStream | None = None  # made on the first reply: see `replies`
         self.system_prompt = system_prompt  # for new sessions; a resumed one keeps its own
         self.snapshots = snapshots if snapshots is not None else SnapshotCache(service)
         self.registry: Registry = build_registry()
@@ -131,6 +124,15 @@ class ChatApp:
     # ------------------------------------------------------------------ state
 
     @property
+    def replies(self) -> ReplyStream:
+        """Streams the replies (its module, the chat turn's and the live view's, loaded on first use)."""
+        if self._replies is None:
+            from chatcli.repl.turn import ReplyStream
+
+            self._replies = ReplyStream(self.backend, self.console, self.history_budget)
+        return self._replies
+
+    @property
     def current_id(self) -> str | None:
         """The id of the session in use (None until the first message of a new session)."""
         return self.meta.id if self.meta is not None else None
@@ -151,6 +153,8 @@ class ChatApp:
         """Switch to ``loaded`` and show its last exchanges."""
         self.meta = loaded.metadata
         self.messages = list(loaded.messages)
+        from chatcli.render.transcript import render_resumed
+
         render_resumed(loaded, self.console)
 
     def switch_project(self, project: Project) -> None:
@@ -295,6 +299,8 @@ class ChatApp:
         ctx.sessions_folder = self.location.describe() if self.location is not None else None
         ctx.trash_retention = lambda: self.trash_retention
         ctx.projects = self.projects
+        from chatcli.commands.results import PickSessionAction, RetryAction
+
         quit_now = False
         result: object = None
         with self.boundary.guard("/" + line):
@@ -305,7 +311,9 @@ class ChatApp:
                 as_json = options.flag("json")
             result = await self._run_command(ctx, words)
             if isinstance(result, PickSessionAction):
-                result = await self._pick_session()
+                from chatcli.repl.chat_browser import pick_in_browser
+
+                result = await pick_in_browser(self, *self._io)
             quit_now = self.apply(result, as_json=as_json)
         if isinstance(result, RetryAction):
             await self.retry_turn()
@@ -332,73 +340,34 @@ class ChatApp:
             ctx.cancelled.set()
             raise KeyboardInterrupt from None
         except HelpRequested as req:
+            from chatcli.commands.results import HelpResult
+
             command = req.command
             return HelpResult(f"/{command.name}", command.summary, (self.registry.help_for(command),), True)
 
-    async def _pick_session(self) -> object:
-        """``/resume`` without an ID: the ``--resume`` picker (the session in use listed last).
-
-        Esc or Ctrl-C leaves it and you stay where you were.
-        """
-        snap = await asyncio.to_thread(self.snapshots.refresh)
-        current = self.current_id
-        entries = sorted(snap.entries, key=lambda entry: entry.id == current)  # stable
-        browse = ProjectsBrowse(self.projects) if self.projects is not None else None
-        everywhere = not entries and browse is not None and await asyncio.to_thread(browse.others_known)
-        if not entries and not everywhere:
-            return Cancelled("No saved sessions to resume yet.")
-        actions = BrowserActions(self.service, "/")
-        chosen = await pick_session_async(
-            entries,
-            actions=actions,
-            browse=browse,
-            everywhere=everywhere,
-            input=self._io[0],
-            output=self._io[1],
-        )
-        await self._after_browser()
-        if chosen is None:
-            where = "the new session" if self.meta is None else f"session {self.session_label()}"
-            return Cancelled(f"No session chosen: you are still in {where}.")
-        if chosen == NEW_SESSION:
-            return NewSessionAction()
-        project = browse.project_of(chosen) if browse is not None else None
-        if project is not None:  # another project's session (Ctrl-O): continued in its store
-            return ResumeAction(await asyncio.to_thread(project.service.load, chosen), project)
-        return ResumeAction(await asyncio.to_thread(self.service.load, chosen))
-
-    async def _after_browser(self) -> None:
-        """The browser may have renamed, pinned, archived or trashed the session in use: read it
-        again (a trashed one is left for a new session, and the user is told)."""
-        if self.meta is None:
-            return
-        try:
-            self.meta = await asyncio.to_thread(self.service.resolve, self.meta.id)
-        except SessionNotFound:
-            self.new_session()
-            self.console.print("The session in use went to the trash: you are now in a new session.")
-
     def apply(self, result: object, *, as_json: bool = False) -> bool:
         """Act on a command's result and show it (as JSON with ``as_json``); returns True to quit."""
+        from chatcli.commands import results
+
         show = self._show_json if as_json else functools.partial(render, console=self.console)
-        if isinstance(result, QuitAction):
+        if isinstance(result, results.QuitAction):
             return True
-        if isinstance(result, RetryAction):
+        if isinstance(result, results.RetryAction):
             return False  # carried out by handle_command: it streams a reply
-        if isinstance(result, NewSessionAction):
+        if isinstance(result, results.NewSessionAction):
             self.new_session()
             self.console.print("Started a new session: it is saved when you send the first message.")
-        elif isinstance(result, ResumeAction):
+        elif isinstance(result, results.ResumeAction):
             if result.project is not None:
                 self.switch_project(result.project)
             self.use_session(result.session)
-        elif isinstance(result, ClearAction):
+        elif isinstance(result, results.ClearAction):
             self.clear_screen()
         elif isinstance(result, DeleteResult) and result.metadata.id == self.current_id:
             show(result)
             self.new_session()
             self.console.print("That was the session in use: you are now in a new session.")
-        elif isinstance(result, SessionChanged) and result.metadata.id == self.current_id:
+        elif isinstance(result, results.SessionChanged) and result.metadata.id == self.current_id:
             self.meta = result.metadata
             show(result)
         else:
@@ -407,6 +376,8 @@ class ChatApp:
 
     def clear_screen(self) -> None:
         """``/clear``: an empty screen with the prompt at the top (see :func:`clear_prompt_screen`)."""
+        from chatcli.repl.clear import clear_prompt_screen
+
         where = "a new session" if self.meta is None else f"session {self.session_label()}"
         clear_prompt_screen(self.prompt, self.console, where)
 
@@ -437,6 +408,8 @@ class ChatApp:
 
     async def chat_turn(self, text: str) -> None:
         """Save the user's message, stream the reply, save the reply."""
+        from chatcli.session.models import Message
+
         user = Message(role="user", content=text)
         if not await self._save(user, "saving a message"):
             self.console.print("Your message was not sent; it is back on the input line.")
@@ -497,4 +470,4 @@ class ChatApp:
 
     def cancel_reply(self) -> bool:
         """Stop the reply being streamed (what Ctrl-C does); False if none is running."""
-        return self.replies.cancel()
+        return self._replies is not None and self._replies.cancel()

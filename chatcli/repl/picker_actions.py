@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from chatcli.errors import ChatcliError
 from chatcli.repl.completion.snapshot import SnapshotEntry
 from chatcli.sanitize import clean_inline
 from chatcli.session.fields import SessionStatus
-from chatcli.session.models import Message, SessionMetadata
 from chatcli.session.search import InvalidQuery, SearchQuery
 from chatcli.session.service import SessionService
+
+if TYPE_CHECKING:  # the browser's first paint reads the index: pydantic is loaded by a preview or a write
+    from chatcli.session.models import Message, SessionMetadata
 
 __all__ = ["BrowserActions", "ContentHits", "Done", "Preview", "content_query", "entry_of", "first_page"]
 

@@ -8,6 +8,7 @@ and cut to the columns the screen has, wide characters counted two.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.utils import get_cwidth
@@ -15,7 +16,9 @@ from prompt_toolkit.utils import get_cwidth
 from chatcli.render.timefmt import SHORT_ID_LENGTH, short_id
 from chatcli.repl.completion.snapshot import SnapshotEntry
 from chatcli.sanitize import clean_inline
-from chatcli.session.models import Message
+
+if TYPE_CHECKING:
+    from chatcli.session.models import Message
 
 __all__ = ["MIN_TITLE", "PIN_MARK", "fit", "preview_lines", "session_row", "snippet_row"]
 

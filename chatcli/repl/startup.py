@@ -9,23 +9,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from prompt_toolkit.history import FileHistory, History, InMemoryHistory
-from rich.console import Console
 
 from chatcli.commands.spec import UsageError
 from chatcli.errors import ExitCode
 from chatcli.repl.boundary import ErrorBoundary
 from chatcli.repl.completion.snapshot import SnapshotCache
-from chatcli.repl.picker_projects import ProjectsBrowse
 from chatcli.sanitize import clean_inline
 from chatcli.session.errors import SessionNotFound
-from chatcli.session.outcomes import LoadedSession
-from chatcli.session.service import SessionService
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from chatcli.config import Settings
     from chatcli.repl.app import ChatApp
+    from chatcli.repl.picker_projects import ProjectsBrowse
     from chatcli.session.all_projects import AllProjects
     from chatcli.session.location import SessionsLocation
+    from chatcli.session.outcomes import LoadedSession
+    from chatcli.session.service import SessionService
 
 __all__ = ["NoSessionChosen", "ReplOptions", "initial_session", "run_repl"]
 
@@ -88,7 +89,7 @@ def open_app(options: ReplOptions, console: Console) -> ChatApp:
     projects = open_file_projects(location, lambda problem: console.print(warning(problem)))
     service = projects.here.service
     snapshots = SnapshotCache(service)
-    browse = ProjectsBrowse(projects)
+    browse = _browse(projects) if options.resume == "" else None  # only the browser lists them
     missing: SessionNotFound | None = None
     try:
         loaded = initial_session(options, service, snapshots, console, browse)
@@ -97,7 +98,7 @@ def open_app(options: ReplOptions, console: Console) -> ChatApp:
     app = _chat_app(settings, console, location, projects, snapshots)
     if missing is not None:
         loaded = _from_another_project(app, options, missing)
-    moved = browse.project_of(loaded.metadata.id) if loaded is not None else None
+    moved = browse.project_of(loaded.metadata.id) if loaded is not None and browse is not None else None
     if moved is not None:  # chosen in the browser from another project's sessions
         app.switch_project(moved)
     if loaded is not None:
@@ -114,6 +115,13 @@ def open_app(options: ReplOptions, console: Console) -> ChatApp:
             highlight=False,
         )
     return app
+
+
+def _browse(projects: AllProjects) -> ProjectsBrowse:
+    """What the ``--resume`` browser needs to list every project's sessions (Ctrl-O)."""
+    from chatcli.repl.picker_projects import ProjectsBrowse
+
+    return ProjectsBrowse(projects)
 
 
 def _chat_app(

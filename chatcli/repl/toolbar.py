@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from prompt_toolkit.formatted_text import FormattedText
 
-from chatcli.chat.backend import ChatBackend
 from chatcli.sanitize import clean_inline
-from chatcli.session.models import SessionMetadata
+
+if TYPE_CHECKING:
+    from chatcli.chat.backend import ChatBackend
+    from chatcli.session.models import SessionMetadata
 
 __all__ = ["session_label", "token_summary", "toolbar_text"]
 

@@ -19,6 +19,7 @@ from prompt_toolkit.completion import CompleteEvent, Completion
 from prompt_toolkit.document import Document
 
 import chatcli.repl.app as app_module
+from chatcli.repl import picker
 from chatcli.repl.completion.snapshot import SnapshotEntry
 from chatcli.session.models import Message, SessionStatus
 from tests.helpers import CTRL_C, MakeRepl, Repl, ScriptedBackend, ago, seed, until
@@ -110,13 +111,13 @@ def test_before_the_first_message_there_is_no_session_in_use(repl: Repl) -> None
 def picker_opened(monkeypatch: pytest.MonkeyPatch) -> list[Sequence[SnapshotEntry]]:
     """Records the entries each picker is opened with (so a test knows when to type into it)."""
     opened: list[Sequence[SnapshotEntry]] = []
-    original = app_module.pick_session_async
+    original = picker.pick_session_async
 
     async def recording(entries: Sequence[SnapshotEntry], **kwargs: object) -> str | None:
         opened.append(entries)
         return await original(entries, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(app_module, "pick_session_async", recording)
+    monkeypatch.setattr(picker, "pick_session_async", recording)  # imported by /resume when it runs
     return opened
 
 
