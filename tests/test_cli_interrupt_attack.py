@@ -11,9 +11,19 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from chatcli.commands.catalog import build_registry
+from chatcli.commands.context import CommandContext
+from chatcli.commands.results import Cancelled
 from chatcli.errors import ExitCode
+from chatcli.session.service import SessionService
+from chatcli.session.store import FileRepository
+from tests.helpers import ago, seed
 
 
 def _sessions_in(folder: Path) -> int:
@@ -86,3 +96,59 @@ def test_ctrl_c_stops_an_import_from_another_tool_at_its_next_session(tmp_path: 
     assert found is not None and int(found.group(1)) == saved, (saved, out)
     assert "cancelled: the rest was not imported" in out, out
     assert "Traceback" not in out + err and "Interrupted." not in err
+
+
+def _recorder(asked: list[str]) -> Callable[[str], bool]:
+    """A confirm callback that records each question and answers yes."""
+
+    def confirm(question: str) -> bool:
+        asked.append(question)
+        return True
+
+    return confirm
+
+
+def _ctrl_c_while_finding(
+    monkeypatch: pytest.MonkeyPatch, target: object, method: str, ctx: CommandContext
+) -> None:
+    """Ctrl-C (``ctx.cancelled``) arrives while ``target.method`` finds what to remove."""
+    original = getattr(target, method)
+
+    def finding(*args: Any, **kwargs: Any) -> Any:
+        found = original(*args, **kwargs)
+        ctx.cancelled.set()
+        return found
+
+    monkeypatch.setattr(target, method, finding)
+
+
+def test_ctrl_c_before_the_prune_question_asks_nothing_and_deletes_nothing(
+    repo: FileRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before, a Ctrl-C pressed while prune looked for old sessions was held back: the question
+    came up all the same, and a 'y' then deleted nothing ("Cancelled: 2 sessions not deleted")."""
+    for text in ("an old one", "another old one"):
+        seed(repo, text, when=ago(60 * 24 * 200))
+    asked: list[str] = []
+    service = SessionService(repo)
+    ctx = CommandContext(service, confirm=_recorder(asked), prefix="chatcli ")
+    _ctrl_c_while_finding(monkeypatch, service, "prune_candidates", ctx)
+    result = build_registry().run(ctx, ["sessions", "prune", "--older-than", "90d"], scope="cli")
+    assert asked == []
+    assert isinstance(result, Cancelled) and result.message == "Nothing was deleted."
+    assert len(repo.list()) == 2 and not repo.trashed()
+
+
+def test_ctrl_c_before_the_empty_trash_question_asks_nothing_and_erases_nothing(
+    repo: FileRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = SessionService(repo)
+    for text in ("one", "two"):
+        service.delete(seed(repo, text).id)
+    asked: list[str] = []
+    ctx = CommandContext(service, confirm=_recorder(asked), prefix="chatcli ")
+    _ctrl_c_while_finding(monkeypatch, service.trash, "candidates", ctx)
+    result = build_registry().run(ctx, ["sessions", "trash", "empty"], scope="cli")
+    assert asked == []
+    assert isinstance(result, Cancelled) and result.message.startswith("Nothing was erased")
+    assert len(repo.trashed()) == 2
