@@ -152,3 +152,34 @@ def test_ctrl_c_before_the_empty_trash_question_asks_nothing_and_erases_nothing(
     assert asked == []
     assert isinstance(result, Cancelled) and result.message.startswith("Nothing was erased")
     assert len(repo.trashed()) == 2
+
+
+def test_ctrl_c_ends_an_import_of_what_is_typed_on_the_terminal_at_once(tmp_path: Path) -> None:
+    """Before, ``sessions import -`` reading the terminal held the first Ctrl-C back (waiting for a
+    next record that never came): nothing happened until a second Ctrl-C."""
+    import pexpect  # type: ignore[import-untyped]
+
+    store = tmp_path / "sessions"
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "CLICOLOR_FORCE")}
+    env.update(NO_COLOR="1")
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "chatcli", "sessions", "--sessions-dir", str(store), "import", "-"],
+        env=env,
+        cwd=str(tmp_path),
+        encoding="utf-8",
+        timeout=30,
+    )
+    try:
+        child.sendline('{"id": "5a1e2f4c-0000-4000-8000-000000000001", "messages": []}')
+        deadline = time.monotonic() + 30
+        while not (store / ".locks" / "names.lock").exists() and time.monotonic() < deadline:
+            time.sleep(0.01)  # the import holds the names lock once it reads the input
+        time.sleep(0.3)
+        child.sendintr()
+        ended = child.expect([pexpect.EOF, pexpect.TIMEOUT], timeout=10) == 0
+    finally:
+        child.close(force=True)
+    assert ended, "the first Ctrl-C did not end the import"
+    assert child.exitstatus == ExitCode.INTERRUPTED and "Interrupted." in child.before, child.before
+    assert "Traceback" not in child.before and _sessions_in(store) == 0
