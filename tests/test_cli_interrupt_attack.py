@@ -183,3 +183,37 @@ def test_ctrl_c_ends_an_import_of_what_is_typed_on_the_terminal_at_once(tmp_path
     assert ended, "the first Ctrl-C did not end the import"
     assert child.exitstatus == ExitCode.INTERRUPTED and "Interrupted." in child.before, child.before
     assert "Traceback" not in child.before and _sessions_in(store) == 0
+
+
+def test_a_ctrl_c_while_a_batch_moves_in_leaves_no_session_staged(
+    repo: FileRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second Ctrl-C of an import stops it at once, possibly among the renames that move a
+    batch's staged sessions into place: before, the ones not yet moved stayed behind as hidden
+    staging folders (``doctor`` then reported an interrupted creation)."""
+    from chatcli.session.models import Message, SessionMetadata, new_session_id
+    from chatcli.session.store.layout import STAGING_PREFIX
+
+    renamed: list[str] = []
+    real_rename = os.rename
+
+    def rename(source: str, target: str) -> None:
+        if len(renamed) == 2:
+            raise KeyboardInterrupt
+        real_rename(source, target)
+        renamed.append(target)
+
+    sessions = []
+    for i in range(5):
+        messages = [Message(role="user", content=f"question {i}")]
+        sessions.append(
+            (SessionMetadata.from_messages(new_session_id(), messages, when_empty=ago(1)), messages)
+        )
+    repo.create(*sessions[0])  # the store exists, with its index
+    monkeypatch.setattr(os, "rename", rename)
+    with pytest.raises(KeyboardInterrupt):
+        list(repo.create_many([sessions[1:]]))
+    monkeypatch.setattr(os, "rename", real_rename)
+    left = [entry.name for entry in os.scandir(repo.root) if entry.name.startswith(STAGING_PREFIX)]
+    assert left == []
+    assert sorted(m.id for m in repo.list()) == sorted(m.id for m, _ in sessions[:3])
