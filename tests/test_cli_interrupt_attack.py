@@ -217,3 +217,31 @@ def test_a_ctrl_c_while_a_batch_moves_in_leaves_no_session_staged(
     left = [entry.name for entry in os.scandir(repo.root) if entry.name.startswith(STAGING_PREFIX)]
     assert left == []
     assert sorted(m.id for m in repo.list()) == sorted(m.id for m, _ in sessions[:3])
+
+
+def test_a_prune_stopped_by_ctrl_c_does_not_go_on_to_empty_the_expired_trash(
+    repo: FileRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before, a prune stopped by Ctrl-C still applied the trash retention afterwards: it went on
+    erasing every expired session of the trash for good, none of it stopped or shown."""
+    from datetime import timedelta
+
+    from chatcli.session import trash_service
+    from chatcli.session.fields import utc_now
+
+    service = SessionService(repo)
+    service.delete(seed(repo, "trashed long ago").id)
+    for text in ("an old one", "another old one"):
+        seed(repo, text, when=ago(60 * 24 * 200))
+    later = utc_now() + timedelta(days=30)
+    monkeypatch.setattr(trash_service, "utc_now", lambda: later)  # the trashed one is expired
+    ctx = CommandContext(service, prefix="chatcli ", trash_retention=lambda: "7d")
+    original = service.prune
+
+    def prune(*args: Any, **kwargs: Any) -> Any:
+        ctx.cancelled.set()  # Ctrl-C as the prune starts
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(service, "prune", prune)
+    build_registry().run(ctx, ["sessions", "prune", "--older-than", "90d", "--yes"], scope="cli")
+    assert len(repo.trashed()) == 1 and len(repo.list()) == 2

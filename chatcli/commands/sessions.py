@@ -162,7 +162,8 @@ def prune_sessions(ctx: CommandContext, args: ParsedArgs) -> PruneResult | Cance
         if ctx.cancelled.is_set() or not _require_confirmation(ctx, question, refusal, retry):
             return Cancelled("Nothing was deleted.")
     result = ctx.service.prune(candidates, should_stop=ctx.cancelled.is_set)
-    apply_retention(ctx)
+    if not ctx.cancelled.is_set():  # stopped by Ctrl-C: it does not go on to empty the trash
+        apply_retention(ctx)
     return result
 
 
