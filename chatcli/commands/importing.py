@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from chatcli.commands.context import CommandContext
@@ -36,9 +36,13 @@ def import_sessions(ctx: CommandContext, args: ParsedArgs) -> ImportReport | Too
     if files[0] == "-":
         if ctx.in_chat:
             raise UsageError("'-' (standard input) works on the command line only: give a FILE here", usage)
-        result = ctx.service.import_file(
-            Path("standard input"), should_stop=ctx.cancelled.is_set, new_ids=new_ids, stream=sys.stdin.buffer
-        )
+        with _typed_input(ctx):
+            result = ctx.service.import_file(
+                Path("standard input"),
+                should_stop=ctx.cancelled.is_set,
+                new_ids=new_ids,
+                stream=sys.stdin.buffer,
+            )
     else:
         path = Path(files[0]).expanduser()
         with _progress(ctx, path) as advance:
@@ -46,6 +50,22 @@ def import_sessions(ctx: CommandContext, args: ParsedArgs) -> ImportReport | Too
                 path, should_stop=ctx.cancelled.is_set, new_ids=new_ids, progress=advance
             )
     return ImportReport(result, verbose=args.flag("verbose"))
+
+
+@contextlib.contextmanager
+def _typed_input(ctx: CommandContext) -> Iterator[None]:
+    """Standard input is the terminal: the import waits for what is typed, so it would never reach
+    a next record to stop at; Ctrl-C ends it at once (as it ends a question), one pressed before
+    too."""
+    if not sys.stdin.isatty():
+        yield
+        return
+    from chatcli.sigint import sigint_interrupts
+
+    with sigint_interrupts():
+        if ctx.cancelled.is_set():
+            raise KeyboardInterrupt
+        yield
 
 
 def _progress(ctx: CommandContext, path: Path) -> contextlib.AbstractContextManager[Callable[[int], None]]:

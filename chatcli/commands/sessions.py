@@ -158,10 +158,12 @@ def prune_sessions(ctx: CommandContext, args: ParsedArgs) -> PruneResult | Cance
         refusal = f"refusing to prune {len(candidates.sessions)} {kind} without confirmation"
         flags = " --archived-only" if args.flag("archived_only") else ""
         retry = f"{ctx.prefix}sessions prune --older-than {format_duration(older)}{flags} --yes"
-        if not _require_confirmation(ctx, question, refusal, retry):
+        # Ctrl-C pressed while the candidates were found: no question, nothing deleted
+        if ctx.cancelled.is_set() or not _require_confirmation(ctx, question, refusal, retry):
             return Cancelled("Nothing was deleted.")
     result = ctx.service.prune(candidates, should_stop=ctx.cancelled.is_set)
-    apply_retention(ctx)
+    if not ctx.cancelled.is_set():  # stopped by Ctrl-C: it does not go on to empty the trash
+        apply_retention(ctx)
     return result
 
 

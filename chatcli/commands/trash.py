@@ -63,6 +63,8 @@ def empty_trash(ctx: CommandContext, args: ParsedArgs) -> EmptyTrashResult | Can
         what = f"{count} session{'' if count == 1 else 's'} in the trash"
         flags = f" --older-than {format_duration(older)}" if older is not None else ""
         retry = f"{ctx.prefix}sessions trash empty{flags} --yes"
+        if ctx.cancelled.is_set():  # Ctrl-C pressed while the candidates were found: no question
+            return Cancelled("Nothing was erased: the trash is as it was.")
         if ctx.confirm is None:
             raise OperationRefused(
                 f"refusing to erase {what} for good without confirmation (no terminal to ask on)",

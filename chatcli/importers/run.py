@@ -83,6 +83,9 @@ def import_from(
                 result.notes.append(f"cancelled: {len(targets) - index} location(s) were not read")
                 break
             for session in _sessions(source, target, result.problems):
+                if should_stop is not None and should_stop():  # a tool's folder holds thousands
+                    result.notes.append("cancelled: the rest was not imported")
+                    return result
                 if only_here and session.project and not _same_dir(session.project, cwd):
                     continue
                 try:

@@ -336,6 +336,10 @@ def _move_in(
     except OSError:
         _undo(root, sessions, [item.folder for item in staged], created)
         raise
+    except BaseException:  # Ctrl-C: the sessions moved in stay (each whole); none stays staged
+        for item in staged:
+            shutil.rmtree(item.folder, ignore_errors=True)
+        raise
     return created
 
 
