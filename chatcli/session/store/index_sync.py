@@ -292,6 +292,8 @@ class IndexSync:
         if index is None or not self.files.check_guarded():
             return []
         if not os.path.exists(index.path):
+            if not self.files.session_ids():
+                return []  # nothing to index: the first session saved makes it
             return ["the index is missing (listings read every file until the next change rebuilds it)"]
         try:
             indexed = {m.id: m for m, _ in index.select()}

@@ -26,6 +26,7 @@ class TrashMethods:
     trash_bin: TrashBin
     _files: SessionFiles
     session_lock: Callable[[str], contextlib.AbstractContextManager[None]]
+    remove_stale_lock: Callable[[str], bool]
 
     def trash(self, session_id: str, reason: str) -> str:
         """Move the session into the trash whole (see :mod:`.trash`); returns its ``trash_id``."""
@@ -54,9 +55,13 @@ class TrashMethods:
             return self.trash_bin.move_out(trash_id, clear_name=clear_name)
 
     def purge(self, trash_id: str) -> None:
-        """Erase a trashed session for good."""
-        with self.session_lock(self.trash_bin.entry_dir(trash_id)[1]):
+        """Erase a trashed session for good, and its lock file with it unless its id is in use
+        again (a lock file is made again whenever a lock is taken)."""
+        session_id = self.trash_bin.entry_dir(trash_id)[1]
+        with self.session_lock(session_id):
             self.trash_bin.erase(trash_id)
+        with contextlib.suppress(SessionError):  # erased all the same: doctor reports a leftover
+            self.remove_stale_lock(session_id)
 
     def trashed_messages(self, trash_id: str) -> Transcript:
         """Every readable message of a trashed session (``show``, ``export``)."""
