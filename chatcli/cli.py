@@ -221,10 +221,12 @@ def _boundary(action: Callable[[], int], what: str, json_mode: Callable[[], bool
     """
     try:
         return action()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         console = _console(stderr=True)
-        # On a terminal the ^C echo leaves the cursor mid-line: end that line first.
-        console.print("\nInterrupted." if console.is_terminal else "Interrupted.")
+        if json_mode():
+            _show_error(exc, True)
+        else:  # on a terminal the ^C echo leaves the cursor mid-line: end that line first
+            console.print("\nInterrupted." if console.is_terminal else "Interrupted.")
         return ExitCode.INTERRUPTED
     except BrokenPipeError:
         raise  # the reader of the output went away: a normal end (chatcli.__main__ ends quietly)

@@ -144,3 +144,24 @@ def test_ctrl_c_at_the_prune_question_still_ends_the_command(tmp_path: Path) -> 
         child.close(force=True)
     assert "Interrupted." in child.before and child.exitstatus == ExitCode.INTERRUPTED, child.before
     assert _sessions_in(store) == 2
+
+
+def test_with_json_a_ctrl_c_that_stops_at_once_is_a_json_error(tmp_path: Path) -> None:
+    """Before, ``--json`` output got a plain "Interrupted." on standard error."""
+    import pexpect
+
+    store = tmp_path / "sessions"
+    child = _pty("sessions", "--json", "--sessions-dir", str(store), "import", "-", cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 30
+        while not (store / ".locks" / "names.lock").exists() and time.monotonic() < deadline:
+            child.expect([pexpect.TIMEOUT, pexpect.EOF], timeout=0.02)  # it reads the terminal now
+        time.sleep(0.2)
+        child.sendintr()
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == ExitCode.INTERRUPTED, child.before
+    assert re.search(r'"kind": "interrupted"', child.before) and "Interrupted." not in child.before.replace(
+        "Interrupted (Ctrl-C).", ""
+    ), child.before

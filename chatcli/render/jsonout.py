@@ -387,11 +387,13 @@ def to_json(result: object) -> JSONValue:
 def error_to_json(exc: BaseException) -> dict[str, JSONValue]:
     """``{"error": {"kind": ..., "message": ...}}`` for any exception.
 
-    A :class:`~chatcli.errors.ChatcliError` keeps its ``kind``; anything else is ``internal``
-    with its type and text.
+    A :class:`~chatcli.errors.ChatcliError` keeps its ``kind``, Ctrl-C is ``interrupted``;
+    anything else is ``internal`` with its type and text.
     """
     if isinstance(exc, ChatcliError):
         return {"error": {"kind": exc.kind, "message": exc.user_message()}}
+    if isinstance(exc, KeyboardInterrupt):
+        return {"error": {"kind": "interrupted", "message": "Interrupted (Ctrl-C)."}}
     detail = str(exc)
     text = f"Unexpected error: {type(exc).__name__}" + (f": {detail}" if detail else "")
     return {"error": {"kind": "internal", "message": text}}
