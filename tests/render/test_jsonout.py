@@ -238,7 +238,9 @@ def test_unexpected_error_to_json() -> None:
     assert error_to_json(ValueError("boom")) == {
         "error": {"kind": "internal", "message": "Unexpected error: ValueError: boom"}
     }
-    assert error_to_json(KeyboardInterrupt())["error"]["message"] == "Unexpected error: KeyboardInterrupt"
+    assert error_to_json(KeyboardInterrupt()) == {
+        "error": {"kind": "interrupted", "message": "Interrupted (Ctrl-C)."}
+    }
 
 
 def test_json_is_data_but_controls_are_escaped() -> None:
