@@ -26,7 +26,7 @@ from chatcli.session.models import Message, SessionMetadata, new_session_id
 from chatcli.session.store import FileRepository
 from chatcli.session.store.layout import CONVERSATION_FILE
 from chatcli.session.transfer import export_json
-from tests.helpers import AS_ROOT, locked_out, numbered, seed, tree, unprivileged_ids
+from tests.helpers import AS_ROOT, Run, locked_out, numbered, seed, tree, unprivileged_ids
 
 #: Makes every write-side ``os`` call on a path under $CHATCLI_TEST_FAULT_ROOT fail with
 #: $CHATCLI_TEST_FAULT (an errno name); loaded by the child interpreter at start-up.
@@ -81,16 +81,6 @@ for cap in (1, 2, 3):
         sys.exit(f"prctl(PR_CAPBSET_DROP, {cap}) failed: errno {ctypes.get_errno()}")
 os.execv(sys.executable, [sys.executable, "-m", "chatcli", *sys.argv[1:]])
 """
-
-
-@dataclass(frozen=True)
-class Run:
-    """One finished ``chatcli`` process."""
-
-    args: tuple[str, ...]
-    code: int
-    out: str
-    err: str
 
 
 def chatcli(

@@ -14,19 +14,15 @@ from typing import Any
 
 from chatcli.session.models import SessionMetadata
 from chatcli.session.store import FileRepository
+from tests.helpers import cli
 
 #: Environment variables that change how output looks; removed so each test sets what it checks.
 _STYLE_VARS = ("FORCE_COLOR", "NO_COLOR", "COLUMNS", "LINES", "TERM", "COLORTERM", "CLICOLOR_FORCE")
 
 
 @dataclass(frozen=True)
-class Run:
-    """One finished ``chatcli`` process."""
-
-    args: tuple[str, ...]
-    code: int
-    out: str
-    err: str
+class Run(cli.Run):
+    """One finished ``chatcli`` process, with readers of its JSON output and error document."""
 
     def json(self) -> Any:
         """stdout parsed as JSON."""
