@@ -27,10 +27,27 @@ def _pty_env(work: Workspace) -> dict[str, str]:
 
 def measure_resume_pty(work: Workspace, store: Path, session_id: str, runs: int) -> Stats:
     """``chatcli --resume ID`` in a pseudo-terminal, from spawn to its first prompt."""
+    args = ["--sessions-dir", str(store), "--resume", session_id]
+    return _timed_runs(work, args, PROMPT, runs, "did not reach its prompt")
+
+
+def measure_browser_pty(work: Workspace, store: Path, runs: int) -> Stats:
+    """``chatcli --resume`` (no ID) in a pseudo-terminal, from spawn to the browser's first paint
+    (its status line drawn), then Esc."""
+    args = ["--sessions-dir", str(store), "--resume"]
+    return _timed_runs(
+        work, args, b"Esc cancels", runs, "did not paint its browser", leave=b"No session chosen"
+    )
+
+
+def _timed_runs(
+    work: Workspace, args: list[str], until: bytes, runs: int, failed: str, *, leave: bytes | None = None
+) -> Stats:
+    """``chatcli ARGS`` spawned ``runs`` + 1 times (the first a warm-up) in a 100×40 pty, each timed
+    from spawn until ``until`` is drawn; with ``leave``, Esc is then sent and ``leave`` awaited."""
     import pexpect  # type: ignore[import-untyped]
 
     env = _pty_env(work)
-    args = ["--sessions-dir", str(store), "--resume", session_id]
     times: list[float] = []
     for i in range(runs + 1):
         start = time.perf_counter()
@@ -39,54 +56,15 @@ def measure_resume_pty(work: Workspace, store: Path, session_id: str, runs: int)
         )
         child.delaybeforesend = None  # pexpect sleeps 50 ms before each send by default
         try:
-            while True:
-                # Answer the cursor-position request as a real terminal would.
-                index = child.expect_exact([CPR_REQUEST, PROMPT])
-                if index == 1:
-                    break
-                child.send(b"\x1b[1;1R")
+            while child.expect_exact([CPR_REQUEST, until]) == 0:
+                child.send(b"\x1b[1;1R")  # answer the cursor-position request as a terminal would
             elapsed = (time.perf_counter() - start) * 1000.0
+            if leave is not None:
+                child.send(b"\x1b")
+                child.expect_exact(leave)
         except (pexpect.TIMEOUT, pexpect.EOF) as exc:
             seen = (child.before or b"").decode("utf-8", "replace")
-            raise BenchError(
-                f"chatcli --resume did not reach its prompt ({type(exc).__name__}):\n{tail(seen)}"
-            ) from exc
-        finally:
-            child.close(force=True)
-        if i > 0:
-            times.append(elapsed)
-    return Stats(tuple(times))
-
-
-def measure_browser_pty(work: Workspace, store: Path, runs: int) -> Stats:
-    """``chatcli --resume`` (no ID) in a pseudo-terminal, from spawn to the browser's first paint
-    (its status line drawn), then Esc."""
-    import pexpect
-
-    env = _pty_env(work)
-    times: list[float] = []
-    for i in range(runs + 1):
-        start = time.perf_counter()
-        child = pexpect.spawn(
-            str(work.chatcli),
-            ["--sessions-dir", str(store), "--resume"],
-            env=env,
-            cwd=str(work.root),
-            dimensions=(40, 100),
-            timeout=work.timeout,
-        )
-        child.delaybeforesend = None
-        try:
-            while child.expect_exact([CPR_REQUEST, b"Esc cancels"]) == 0:
-                child.send(b"\x1b[1;1R")
-            elapsed = (time.perf_counter() - start) * 1000.0
-            child.send(b"\x1b")
-            child.expect_exact(b"No session chosen")
-        except (pexpect.TIMEOUT, pexpect.EOF) as exc:
-            seen = (child.before or b"").decode("utf-8", "replace")
-            raise BenchError(
-                f"chatcli --resume did not paint its browser ({type(exc).__name__}):\n{tail(seen)}"
-            ) from exc
+            raise BenchError(f"chatcli --resume {failed} ({type(exc).__name__}):\n{tail(seen)}") from exc
         finally:
             child.close(force=True)
         if i > 0:
