@@ -27,7 +27,7 @@ __all__ = ["pick_in_browser"]
 async def pick_in_browser(app: ChatApp, input: Input | None, output: Output | None) -> object:
     """``/resume`` without an ID: the ``--resume`` picker (the session in use listed last).
 
-    Esc or Ctrl-C leaves it and you stay where you were.
+    Esc or Ctrl-C (or the end of the input) leaves it and you stay where you were.
     """
     snap = await asyncio.to_thread(app.snapshots.refresh)
     current = app.current_id
@@ -37,14 +37,17 @@ async def pick_in_browser(app: ChatApp, input: Input | None, output: Output | No
     if not entries and not everywhere:
         return Cancelled("No saved sessions to resume yet.")
     actions = BrowserActions(app.service, "/")
-    chosen = await picker.pick_session_async(
-        entries,
-        actions=actions,
-        browse=browse,
-        everywhere=everywhere,
-        input=input,
-        output=output,
-    )
+    try:
+        chosen = await picker.pick_session_async(
+            entries,
+            actions=actions,
+            browse=browse,
+            everywhere=everywhere,
+            input=input,
+            output=output,
+        )
+    except EOFError:  # the input ended (a pipe, a closed terminal) before a choice: none made
+        chosen = None
     await _after_browser(app)
     if chosen is None:
         where = "the new session" if app.meta is None else f"session {app.session_label()}"
