@@ -386,17 +386,19 @@ def _print_tsv(result: ListResult | SearchResult | PruneResult) -> None:
 
 
 def _result_exit_code(result: object) -> int:
-    """A command that ran but could not do all it was asked exits 1: a prune that kept some of its
-    sessions, a doctor that found problems (without ``--repair``) or could not repair them all, an
-    import with a record that failed (or that found nothing to import: not an export). Sessions
-    an import left alone because they already exist are not failures.
+    """A command that ran but could not do all it was asked exits 1: a prune (or an emptying of the
+    trash) that kept some of its sessions, a doctor that found problems (without ``--repair``) or
+    could not repair them all, an import with a record that failed (or that found nothing to
+    import: not an export). Sessions an import left alone because they already exist are not
+    failures.
 
     Each type is looked up only if its module is loaded: a result of a type whose module was
     never imported cannot exist, and importing it here would load the importers for nothing."""
-    if isinstance(result, _loaded("chatcli.session.outcomes", "PruneResult")) and (
-        result.failures or result.not_reached
-    ):
-        return ExitCode.USER
+    for removal in ("PruneResult", "EmptyTrashResult"):
+        if isinstance(result, _loaded("chatcli.session.outcomes", removal)) and (
+            result.failures or result.not_reached
+        ):
+            return ExitCode.USER
     if isinstance(result, _loaded("chatcli.commands.results", "ImportReport")):
         done = result.result
         return ExitCode.USER if done.skipped or not (done.imported or done.existing) else ExitCode.OK

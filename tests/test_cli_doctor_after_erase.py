@@ -52,3 +52,16 @@ def test_an_import_that_saved_nothing_leaves_a_healthy_store(tmp_path: Path) -> 
     run = chatcli(["sessions", "--sessions-dir", str(store), "import", str(empty)], cwd=tmp_path)
     assert run.code == 1 and "Nothing was imported." in run.out, run
     assert "healthy" in _doctor(store, tmp_path)
+
+
+def test_a_trash_empty_that_could_not_erase_a_session_exits_1(tmp_path: Path) -> None:
+    """Like a prune that kept some of its sessions (it exited 0 while saying "Kept …")."""
+    store = tmp_path / "sessions"
+    session = seed(FileRepository(store), "guarded")
+    where = ["sessions", "--sessions-dir", str(store)]
+    assert chatcli([*where, "delete", session.id, "--yes"], cwd=tmp_path).code == 0
+    lock = store / ".locks" / f"{session.id}.lock"
+    lock.unlink()
+    lock.mkdir()  # a planted folder: the store refuses to take that lock
+    run = chatcli([*where, "trash", "empty", "--yes"], cwd=tmp_path)
+    assert run.code == 1 and f"Kept {session.id[:8]}" in run.out, run
