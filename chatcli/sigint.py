@@ -47,18 +47,15 @@ def sigint_guard() -> Iterator[None]:
     def on_sigint(signum: int, frame: FrameType | None) -> None:
         loop.call_soon_threadsafe(cancel_innermost)
 
-    previous = signal.getsignal(signal.SIGINT)
-    try:
-        signal.signal(signal.SIGINT, on_sigint)
-    except ValueError:  # not the main thread: signals cannot be handled here
-        yield
-        return
-    _GUARDED[loop] = jobs
-    try:
-        yield
-    finally:
-        _GUARDED.pop(loop, None)
-        signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
+    with _sigint_handler(on_sigint) as installed:
+        if not installed:
+            yield
+            return
+        _GUARDED[loop] = jobs
+        try:
+            yield
+        finally:
+            _GUARDED.pop(loop, None)
 
 
 @contextlib.contextmanager
@@ -133,15 +130,15 @@ def sigint_interrupts() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _sigint_handler(handler: Any) -> Iterator[None]:
+def _sigint_handler(handler: Any) -> Iterator[bool]:
     """``handler`` handles SIGINT for the duration (the one before is restored), where it can
-    (the main thread)."""
+    (the main thread); yields whether it does."""
     try:
         previous = signal.signal(signal.SIGINT, handler)
     except ValueError:  # not the main thread: signals cannot be handled here
-        yield
+        yield False
         return
     try:
-        yield
+        yield True
     finally:
         signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
